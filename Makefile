@@ -1,0 +1,42 @@
+# Build, test and demo crowdlearn in a local virtual environment (.venv).
+# Needs only Python >= 3.10 and make.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# The CPU build of PyTorch; a bare "torch" would pull several GB of CUDA wheels.
+TORCH ?= torch==2.13.0
+
+.PHONY: install demo test test-slow bench lint clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet "$(TORCH)"
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/crowdlearn demo
+
+# pytest exits 5 when it collected no test: that is a failure too.
+test: $(STAMP)
+	$(BIN)/python -m pytest; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "make test: no tests were collected" >&2; exit 1; fi; \
+	exit $$status
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -m slow
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
+	$(BIN)/python -m benchmarks.aggregation
+	$(BIN)/python -m benchmarks.real_crowds
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache src/*.egg-info

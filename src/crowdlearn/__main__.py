@@ -1,0 +1,3 @@
+from crowdlearn.cli import main
+
+main()

@@ -1,0 +1,138 @@
+"""The vectorised EM kernel shared by every Dawid–Skene-type label model.
+
+Every such model is segment sums over the answers plus tiny dense updates:
+
+* E-step: ``log_post[t] = log q + log task_prior[t] + Σ_{answers (t, w, l)} log π[w, :, l]``,
+  i.e. the sparse product ``incidence @ log_pi`` (incidence: T × W·K, ``log_pi``: W·K × K);
+* M-step sufficient statistics: ``counts[w·K + l, k] = Σ_{answers (t, w, l)} post[t, k]``,
+  i.e. ``incidence.T @ post``, plus the class totals ``Σ_t post[t]``.
+
+Both are computed in one pass over row chunks of the incidence matrix, so the statistics are
+additive over chunks (the same code serves in-memory and chunked data) and the chunks run on a
+small thread pool (scipy's sparse products and numpy's ufuncs release the GIL).
+The log-likelihood comes from the E-step normaliser, never from a separate pass.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+CHUNK_TASKS = 1 << 17
+
+
+@dataclass
+class Stats:
+    """Sufficient statistics of one E-step: counts (W·K × K), class totals (K), log-likelihood."""
+
+    counts: np.ndarray
+    class_totals: np.ndarray
+    log_likelihood: float
+
+    def __add__(self, other: Stats) -> Stats:
+        return Stats(self.counts + other.counts, self.class_totals + other.class_totals,
+                     self.log_likelihood + other.log_likelihood)
+
+
+@dataclass
+class Params:
+    """Model parameters as the E-step needs them: log class prior (K) and log π (W·K × K),
+    where row ``w·K + l``, column ``k`` holds ``log P(worker w answers l | true class k)``."""
+
+    log_prior: np.ndarray
+    log_pi: np.ndarray
+    log_penalty: float = 0.0  # log-density of the parameters' smoothing prior (MAP objective)
+
+
+def stats_from_posteriors(incidence: sp.csr_matrix, post: np.ndarray) -> Stats:
+    """M-step statistics of given posteriors (used for the initial M-step)."""
+    return Stats(np.asarray(incidence.T @ post), post.sum(axis=0), 0.0)
+
+
+class EStep:
+    """Runs E-steps over row chunks of the incidence matrix on a small thread pool.
+
+    ``log_task_prior`` (T × K, optional) enters every E-step; ``gold`` (task codes, class codes)
+    clamps those tasks' posteriors to one-hot.
+    """
+
+    def __init__(self, incidence: sp.csr_matrix, n_classes: int,
+                 log_task_prior: np.ndarray | None = None,
+                 gold: tuple[np.ndarray, np.ndarray] | None = None,
+                 chunk: int = CHUNK_TASKS, n_threads: int | None = None) -> None:
+        self.k, self.log_task_prior = n_classes, log_task_prior
+        n = incidence.shape[0]
+        self.blocks = [(a, min(a + chunk, n), _row_block(incidence, a, min(a + chunk, n)))
+                       for a in range(0, n, chunk)]
+        self.n_threads = n_threads or min(len(self.blocks), os.cpu_count() or 1, 8)
+        self.posteriors = np.empty((n, n_classes), dtype=np.float64)
+        self.gold_class = None
+        if gold is not None and len(gold[0]):
+            self.gold_class = np.full(n, -1, dtype=np.int64)
+            self.gold_class[gold[0]] = gold[1]
+
+    def __call__(self, params: Params) -> Stats:
+        """E-step with ``params``: fills :attr:`posteriors` and returns the next M-step's
+        statistics together with the log-likelihood of ``params``."""
+        if self.n_threads > 1 and len(self.blocks) > 1:
+            with ThreadPoolExecutor(self.n_threads) as pool:
+                parts = list(pool.map(lambda b: self._chunk(params, *b), self.blocks))
+        else:
+            parts = [self._chunk(params, *b) for b in self.blocks]
+        total = parts[0]
+        for part in parts[1:]:
+            total = total + part
+        return total
+
+    def _chunk(self, params: Params, a: int, b: int, block: sp.csr_matrix) -> Stats:
+        log_joint = block @ params.log_pi
+        log_joint += params.log_prior
+        if self.log_task_prior is not None:
+            log_joint += self.log_task_prior[a:b]
+        top = log_joint.max(axis=1, keepdims=True)
+        post = np.exp(log_joint - top)
+        norm = post.sum(axis=1, keepdims=True)
+        post /= norm
+        row_ll = np.log(norm[:, 0]) + top[:, 0]
+        if self.gold_class is not None:
+            rows = np.flatnonzero(self.gold_class[a:b] >= 0)
+            if len(rows):
+                cls = self.gold_class[a:b][rows]
+                post[rows] = 0.0
+                post[rows, cls] = 1.0
+                row_ll[rows] = log_joint[rows, cls]
+        self.posteriors[a:b] = post
+        return Stats(np.asarray(block.T @ post), post.sum(axis=0), float(row_ll.sum()))
+
+
+def run_em(estep: EStep, stats: Stats, m_step: Callable[[Stats], Params], *,
+           n_answers: int, max_iter: int, tol: float) -> tuple[Params, list[float], int]:
+    """Alternate M- and E-steps from initial statistics until the objective per answer
+    (log-likelihood plus the parameters' log smoothing prior) gains less than ``tol``.
+
+    Returns the final parameters (those that produced ``estep.posteriors``), the objective
+    history and the number of iterations.
+    """
+    history: list[float] = []
+    params = m_step(stats)
+    for it in range(max(max_iter, 1)):
+        stats = estep(params)
+        history.append((stats.log_likelihood + params.log_penalty) / n_answers)
+        converged = len(history) > 1 and history[-1] - history[-2] < tol
+        if converged or it + 1 >= max_iter:
+            break
+        params = m_step(stats)
+    return params, history, len(history)
+
+
+def _row_block(m: sp.csr_matrix, a: int, b: int) -> sp.csr_matrix:
+    """Rows a..b of a CSR matrix sharing its index and data arrays (no copy)."""
+    s, e = m.indptr[a], m.indptr[b]
+    indptr = m.indptr[a:b + 1] - s
+    return sp.csr_matrix((m.data[s:e], m.indices[s:e], indptr), shape=(b - a, m.shape[1]),
+                         copy=False)

@@ -1,0 +1,469 @@
+"""`Annotations`: the one data model for labels.
+
+Crowd labels are a sparse table of (task, worker, label) answers. They are stored coded, once:
+three equal-length integer arrays plus the original identifiers, so that every method works on
+dense integer codes and every result maps back to the user's ids. Validation happens here and
+only here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from crowdlearn.errors import InputError
+
+Keep = Literal["error", "first", "last"]
+
+__all__ = ["Annotations"]
+
+
+class Annotations:
+    """Answers of workers to tasks, coded as integers.
+
+    Parameters
+    ----------
+    task, worker, label:
+        Equal-length integer codes, one entry per answer: ``task[i]`` indexes ``tasks``,
+        ``worker[i]`` indexes ``workers`` and ``label[i]`` indexes ``classes``.
+    tasks, workers, classes:
+        The original identifiers (any hashable). Default: ``range(max code + 1)``.
+
+    Every task must have at least one answer and a (task, worker) pair may occur only once.
+    Most users build this with :meth:`from_frame`, :meth:`from_csv`, :meth:`from_parquet`,
+    :meth:`from_wide` or :meth:`from_labels`.
+    """
+
+    def __init__(
+        self,
+        task: Sequence[int] | np.ndarray,
+        worker: Sequence[int] | np.ndarray,
+        label: Sequence[int] | np.ndarray,
+        *,
+        tasks: Sequence[Hashable] | None = None,
+        workers: Sequence[Hashable] | None = None,
+        classes: Sequence[Hashable] | None = None,
+    ) -> None:
+        task, worker, label = (_as_codes(a, name) for a, name in
+                               ((task, "task"), (worker, "worker"), (label, "label")))
+        if not (len(task) == len(worker) == len(label)):
+            raise InputError(
+                f"task, worker and label must have equal lengths, got {len(task)}, "
+                f"{len(worker)} and {len(label)}"
+            )
+        if len(task) == 0:
+            raise InputError("no answers: the annotations are empty")
+        self.tasks = _ids(tasks, task, "tasks")
+        self.workers = _ids(workers, worker, "workers")
+        self.classes = _ids(classes, label, "classes")
+        self.task = task.astype(np.int32, copy=False)
+        self.worker = worker.astype(np.int32, copy=False)
+        self.label = label.astype(np.int16 if len(self.classes) < 2**15 else np.int32, copy=False)
+        self._check_every_task_answered()
+        _check_no_duplicates(self.task, self.worker, len(self.workers), self._describe_pair)
+
+    # ------------------------------------------------------------------ constructors
+    @classmethod
+    def from_frame(
+        cls,
+        df: pd.DataFrame,
+        task: str = "task",
+        worker: str = "worker",
+        label: str = "label",
+        classes: Sequence[Hashable] | None = None,
+        *,
+        keep: Keep = "error",
+        source: str | None = None,
+    ) -> Annotations:
+        """Build from a long table with one row per answer.
+
+        ``classes`` declares the label set up front (a label outside it is an error naming the
+        row); otherwise it is the sorted set of labels seen. ``keep`` decides what happens to a
+        (task, worker) pair answered twice: ``"error"`` (default), or keep the ``"first"`` or
+        ``"last"`` answer. ``source`` names the file in error messages.
+        """
+        where = _RowNamer(source, df.index)
+        missing = [c for c in (task, worker, label) if c not in df.columns]
+        if missing:
+            raise InputError(
+                f"{where.origin}missing column{'s' if len(missing) > 1 else ''} "
+                f"{', '.join(map(repr, missing))}; columns found: {', '.join(map(repr, df.columns))}"
+            )
+        if len(df) == 0:
+            raise InputError(f"{where.origin}no answers: the table has a header but no rows")
+        for col in (task, worker, label):
+            _check_present(df[col], col, where)
+        if keep not in ("error", "first", "last"):
+            raise InputError(f"keep must be 'error', 'first' or 'last', got {keep!r}")
+        if keep != "error":
+            df = df.drop_duplicates(subset=[task, worker], keep=keep)
+        t_codes, t_ids = pd.factorize(df[task], sort=False)
+        w_codes, w_ids = pd.factorize(df[worker], sort=True)
+        l_codes, l_ids = _code_labels(df[label], classes, where)
+        t_ids, w_ids = _plain(t_ids), _plain(w_ids)
+        pairs_dup = _first_duplicate(t_codes, w_codes, len(w_ids))
+        if pairs_dup is not None:
+            i, j = pairs_dup
+            raise InputError(
+                f"{where.origin}task {t_ids[t_codes[i]]!r} was answered twice by worker "
+                f"{w_ids[w_codes[i]]!r} ({where.row(i)} and {where.row(j, bare=True)}); "
+                "pass keep='first' or keep='last' to keep one"
+            )
+        return cls(t_codes, w_codes, l_codes, tasks=t_ids, workers=w_ids, classes=l_ids)
+
+    @classmethod
+    def from_csv(
+        cls,
+        path: str | Path,
+        task: str = "task",
+        worker: str = "worker",
+        label: str = "label",
+        classes: Sequence[Hashable] | None = None,
+        *,
+        keep: Keep = "error",
+        **read_csv_kwargs,
+    ) -> Annotations:
+        """Read a long CSV (one answer a row) with :func:`pandas.read_csv`."""
+        path = Path(path)
+        df = _read_table(path, lambda p: pd.read_csv(p, **read_csv_kwargs))
+        return cls.from_frame(df, task, worker, label, classes, keep=keep, source=f"{path} (csv)")
+
+    @classmethod
+    def from_parquet(
+        cls,
+        path: str | Path,
+        task: str = "task",
+        worker: str = "worker",
+        label: str = "label",
+        classes: Sequence[Hashable] | None = None,
+        *,
+        keep: Keep = "error",
+    ) -> Annotations:
+        """Read a long Parquet file (one answer a row)."""
+        path = Path(path)
+        df = _read_table(path, lambda p: pd.read_parquet(p, columns=[task, worker, label])
+                         if _has_columns(p, (task, worker, label)) else pd.read_parquet(p))
+        return cls.from_frame(df, task, worker, label, classes, keep=keep, source=str(path))
+
+    @classmethod
+    def from_wide(
+        cls,
+        matrix: np.ndarray | pd.DataFrame,
+        missing: Hashable = -1,
+        classes: Sequence[Hashable] | None = None,
+        *,
+        source: str | None = None,
+    ) -> Annotations:
+        """Build from a tasks × workers matrix whose cells equal ``missing`` (or NaN) where
+        the worker did not answer: the layout of LabelMe, sentiment and similar releases.
+
+        A DataFrame's index and columns become the task and worker ids.
+        """
+        origin = f"{source}: " if source else ""
+        if isinstance(matrix, pd.DataFrame):
+            task_ids, worker_ids = list(matrix.index), list(matrix.columns)
+            values = matrix.to_numpy()
+        else:
+            values = np.asarray(matrix)
+            task_ids = worker_ids = None
+        if values.ndim != 2 or values.size == 0:
+            raise InputError(f"{origin}a wide answer matrix must be 2-D and non-empty, "
+                             f"got shape {values.shape}")
+        observed = ~pd.isna(values) & (values != missing)
+        empty = np.flatnonzero(~observed.any(axis=1))
+        if len(empty):
+            raise InputError(
+                f"{origin}row {empty[0]} has no answer (every cell is missing={missing!r}); "
+                f"{len(empty)} such row{'s' if len(empty) > 1 else ''} in all"
+            )
+        t, w = np.nonzero(observed)
+        labels = pd.Series(values[t, w])
+        where = _RowNamer(source, labels.index, rows=t)
+        l_codes, l_ids = _code_labels(labels, classes, where)
+        return cls(t, w, l_codes, tasks=task_ids or range(values.shape[0]),
+                   workers=worker_ids or range(values.shape[1]), classes=l_ids)
+
+    @classmethod
+    def from_labels(
+        cls, y: Sequence[Hashable] | np.ndarray, classes: Sequence[Hashable] | None = None
+    ) -> Annotations:
+        """One label per item from one anonymous source (the noisy-label setting)."""
+        y = pd.Series(np.asarray(y))
+        if y.ndim != 1 or len(y) == 0:
+            raise InputError("labels must be a non-empty 1-D sequence")
+        where = _RowNamer(None, y.index)
+        _check_present(y, "label", where)
+        codes, ids = _code_labels(y, classes, where)
+        n = len(y)
+        return cls(np.arange(n), np.zeros(n, dtype=np.int32), codes,
+                   tasks=range(n), workers=["source"], classes=ids)
+
+    # ------------------------------------------------------------------ views
+    @property
+    def n_tasks(self) -> int:
+        return len(self.tasks)
+
+    @property
+    def n_workers(self) -> int:
+        return len(self.workers)
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes)
+
+    def __len__(self) -> int:
+        return len(self.task)
+
+    def __repr__(self) -> str:
+        return (f"Annotations({len(self):,} answers, {self.n_tasks:,} tasks, "
+                f"{self.n_workers:,} workers, {self.n_classes} classes)")
+
+    @cached_property
+    def vote_counts(self) -> np.ndarray:
+        """T×K matrix: how many workers gave each task each label."""
+        k = self.n_classes
+        flat = np.bincount(self.task.astype(np.int64) * k + self.label, minlength=self.n_tasks * k)
+        return flat.reshape(self.n_tasks, k).astype(np.float64)
+
+    @cached_property
+    def worker_label(self) -> np.ndarray:
+        """Per answer, the column ``worker * K + label`` of the incidence matrix."""
+        return self.worker.astype(np.int32) * np.int32(self.n_classes) + self.label
+
+    @cached_property
+    def incidence(self) -> sp.csr_matrix:
+        """Sparse T × (W·K) matrix with a 1 at (task, worker·K + label) for every answer.
+
+        Products with it are the E-step (``incidence @ log_confusion``) and, through
+        :attr:`incidence_t`, the M-step of every Dawid–Skene-type model.
+        """
+        order = _task_order(self.task)
+        wl = self.worker_label if order is None else self.worker_label[order]
+        indptr = np.zeros(self.n_tasks + 1, dtype=np.int64)
+        np.cumsum(np.bincount(self.task, minlength=self.n_tasks), out=indptr[1:])
+        if indptr[-1] < 2**31:
+            indptr = indptr.astype(np.int32)
+        data = np.ones(len(wl), dtype=np.float64)
+        shape = (self.n_tasks, self.n_workers * self.n_classes)
+        return sp.csr_matrix((data, wl, indptr), shape=shape)
+
+    @cached_property
+    def incidence_t(self) -> sp.csr_matrix:
+        """The transpose of :attr:`incidence` as CSR (W·K × T), for fast M-steps."""
+        return self.incidence.T.tocsr()
+
+    @cached_property
+    def worker_counts(self) -> np.ndarray:
+        """Number of answers each worker gave."""
+        return np.bincount(self.worker, minlength=self.n_workers)
+
+    @cached_property
+    def task_counts(self) -> np.ndarray:
+        """Number of answers each task received."""
+        return np.bincount(self.task, minlength=self.n_tasks)
+
+    def to_frame(self) -> pd.DataFrame:
+        """Long table with columns task, worker, label in the original ids."""
+        return pd.DataFrame({
+            "task": _take(self.tasks, self.task),
+            "worker": _take(self.workers, self.worker),
+            "label": _take(self.classes, self.label),
+        })
+
+    def subset(self, tasks: Iterable[Hashable]) -> Annotations:
+        """The answers of the given tasks (original ids, in that order); workers and classes
+        are kept whole so that worker and class codes stay comparable."""
+        wanted = list(tasks)
+        index = pd.Index(self.tasks)
+        codes = index.get_indexer(wanted)
+        if (codes < 0).any():
+            bad = wanted[int(np.flatnonzero(codes < 0)[0])]
+            raise InputError(f"unknown task {bad!r}")
+        new_code = np.full(self.n_tasks, -1, dtype=np.int64)
+        new_code[codes] = np.arange(len(codes))
+        keep = new_code[self.task] >= 0
+        return Annotations(new_code[self.task[keep]], self.worker[keep], self.label[keep],
+                           tasks=wanted, workers=self.workers, classes=self.classes)
+
+    def task_codes(self, ids: Iterable[Hashable], what: str = "task") -> np.ndarray:
+        """Codes of original task ids; an unknown id is an :class:`InputError`."""
+        ids = list(ids)
+        codes = pd.Index(self.tasks).get_indexer(ids)
+        if (codes < 0).any():
+            raise InputError(f"{what} {ids[int(np.flatnonzero(codes < 0)[0])]!r} is not a known task")
+        return codes
+
+    def class_codes(self, ids: Iterable[Hashable], what: str = "label") -> np.ndarray:
+        """Codes of original class ids; an unknown class is an :class:`InputError`."""
+        ids = list(ids)
+        codes = pd.Index(self.classes).get_indexer(ids)
+        if (codes < 0).any():
+            bad = ids[int(np.flatnonzero(codes < 0)[0])]
+            raise InputError(f"{what} {bad!r} is not one of the classes {self.classes}")
+        return codes
+
+    # ------------------------------------------------------------------ validation
+    def _check_every_task_answered(self) -> None:
+        for codes, ids, name in ((self.task, self.tasks, "task"),
+                                 (self.worker, self.workers, "worker"),
+                                 (self.label, self.classes, "label")):
+            if codes.min() < 0 or codes.max() >= len(ids):
+                bad = int(np.flatnonzero((codes < 0) | (codes >= len(ids)))[0])
+                raise InputError(f"answer {bad}: {name} code {codes[bad]} is outside 0..{len(ids) - 1}")
+        unanswered = np.flatnonzero(self.task_counts == 0)
+        if len(unanswered):
+            raise InputError(f"task {self.tasks[unanswered[0]]!r} has no answer "
+                             f"({len(unanswered)} unanswered task(s))")
+
+    def _describe_pair(self, i: int, j: int) -> str:
+        return (f"task {self.tasks[self.task[i]]!r} was answered twice by worker "
+                f"{self.workers[self.worker[i]]!r} (answers {i} and {j})")
+
+
+# ---------------------------------------------------------------------- helpers
+class _RowNamer:
+    """Names a row of the user's input in error messages: a CSV line, or a frame row."""
+
+    def __init__(self, source: str | None, index: pd.Index, rows: np.ndarray | None = None):
+        self.source, self.index, self.rows = source, index, rows
+        self.origin = f"{source}: " if source else ""
+        self.is_csv = bool(source) and source.endswith("(csv)")
+
+    def row(self, i: int, bare: bool = False) -> str:
+        if self.rows is not None:
+            return f"row {self.rows[i]}"
+        if self.is_csv:
+            return f"{'' if bare else 'line '}{int(self.index[i]) + 2}"
+        return f"{'' if bare else 'row '}{self.index[i]!r}"
+
+
+def _as_codes(a, name: str) -> np.ndarray:
+    arr = np.asarray(a)
+    if arr.ndim != 1:
+        raise InputError(f"{name} codes must be 1-D, got shape {arr.shape}")
+    if arr.size and not np.issubdtype(arr.dtype, np.integer):
+        raise InputError(f"{name} codes must be integers, got dtype {arr.dtype}")
+    return arr
+
+
+def _ids(given, codes: np.ndarray, name: str) -> list:
+    if given is None:
+        return list(range(int(codes.max()) + 1)) if len(codes) else []
+    ids = _plain(given)
+    if len(set(ids)) != len(ids):
+        seen: set = set()
+        dup = next(x for x in ids if x in seen or seen.add(x))
+        raise InputError(f"{name} contains {dup!r} twice")
+    return ids
+
+
+def _plain(values) -> list:
+    """Original ids as a plain list of Python scalars (numpy scalars unwrapped)."""
+    return [v.item() if isinstance(v, np.generic) else v for v in list(values)]
+
+
+def _take(ids: list, codes: np.ndarray) -> np.ndarray:
+    arr = np.empty(len(ids), dtype=object)
+    arr[:] = ids
+    out = arr[codes]
+    try:
+        return out.astype(np.asarray(ids).dtype) if len(ids) else out
+    except (TypeError, ValueError):
+        return out
+
+
+def _check_present(col: pd.Series, name: str, where: _RowNamer) -> None:
+    bad = col.isna().to_numpy()
+    if col.dtype == object or pd.api.types.is_string_dtype(col.dtype):
+        bad = bad | col.astype(str).str.strip().eq("").to_numpy()
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputError(f"{where.origin}{where.row(i)}: empty value in column {name!r} "
+                         f"({int(bad.sum())} empty value(s) in that column)")
+
+
+def _code_labels(labels: pd.Series, classes, where: _RowNamer) -> tuple[np.ndarray, list]:
+    if classes is None:
+        codes, ids = pd.factorize(labels, sort=True)
+        return codes, _plain(ids)
+    classes = _ids(classes, np.empty(0, dtype=np.int64), "classes")
+    codes = pd.Index(classes).get_indexer(labels)
+    if (codes < 0).any():
+        # tolerate "1" vs 1 style mismatches between a file's labels and declared classes
+        as_text = pd.Index([str(c) for c in classes]).get_indexer(labels.astype(str))
+        codes = np.where(codes < 0, as_text, codes)
+    if (codes < 0).any():
+        i = int(np.flatnonzero(codes < 0)[0])
+        raise InputError(f"{where.origin}{where.row(i)}: label {labels.iloc[i]!r} is not one of "
+                         f"the declared classes {classes}")
+    return codes, classes
+
+
+def _first_duplicate(task: np.ndarray, worker: np.ndarray, n_workers: int):
+    """Positions (i, j) of the first repeated (task, worker) pair, or None. Linear time when
+    answers come grouped by task with workers in increasing order (the common layout)."""
+    key = task.astype(np.int64) * max(n_workers, 1) + worker
+    if len(key) < 2 or bool(np.all(key[1:] > key[:-1])):
+        return None
+    order = np.argsort(key, kind="stable")
+    sk = key[order]
+    rep = np.flatnonzero(sk[1:] == sk[:-1])
+    if not len(rep):
+        return None
+    pos = order[rep + 1]
+    first = int(rep[np.argmin(pos)])
+    a, b = sorted((int(order[first]), int(order[first + 1])))
+    return a, b
+
+
+def _check_no_duplicates(task, worker, n_workers, describe) -> None:
+    dup = _first_duplicate(task, worker, n_workers)
+    if dup is not None:
+        raise InputError(describe(*dup) + "; pass keep='first' or keep='last' to keep one")
+
+
+def _task_order(task: np.ndarray) -> np.ndarray | None:
+    """A stable order grouping answers by task, or None when they already are."""
+    if len(task) < 2 or bool(np.all(task[1:] >= task[:-1])):
+        return None
+    return np.argsort(task, kind="stable")
+
+
+def _read_table(path: Path, reader) -> pd.DataFrame:
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory, not a file")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: the file is empty")
+    try:
+        return reader(path)
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{path}: the file is empty") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"{path}: cannot be read: {first}") from None
+
+
+def _has_columns(path: Path, columns: Iterable[str]) -> bool:
+    import pyarrow.parquet as pq
+
+    try:
+        names = set(pq.read_schema(path).names)
+    except Exception:  # noqa: BLE001 - a corrupt file is reported by the full read below
+        return False
+    return set(columns) <= names
+
+
+def gold_codes(ann: Annotations, gold: Mapping | pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Task and class codes of a task → label mapping, validated against ``ann``."""
+    gold = pd.Series(gold) if not isinstance(gold, pd.Series) else gold
+    t = ann.task_codes(gold.index, what="gold task")
+    k = ann.class_codes(gold.to_numpy(), what="gold label")
+    return t, k
