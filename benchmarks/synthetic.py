@@ -70,7 +70,8 @@ def write_example(folder: Path, seed: int = 7) -> None:
     n, k, r = 600, 3, 5
     acc = np.concatenate([rng.uniform(0.8, 0.95, 8), rng.uniform(0.55, 0.7, 6),
                           np.full(4, 1 / 3), np.full(2, 0.45)])
-    confusion = (1 - acc)[:, None, None] / (k - 1) * (1 - np.eye(k)) + acc[:, None, None] * np.eye(k)
+    eye = np.eye(k)
+    confusion = (1 - acc)[:, None, None] / (k - 1) * (1 - eye) + acc[:, None, None] * eye
     confusion[18:, :, :] = 0.1 / 2
     confusion[18:, :, 1] = 0.9
     confusion[18:, 1, :] = [0.05, 0.9, 0.05]

@@ -93,7 +93,8 @@ class Annotations:
         if missing:
             raise InputError(
                 f"{where.origin}missing column{'s' if len(missing) > 1 else ''} "
-                f"{', '.join(map(repr, missing))}; columns found: {', '.join(map(repr, df.columns))}"
+                f"{', '.join(map(repr, missing))}; "
+                f"columns found: {', '.join(map(repr, df.columns))}"
             )
         if len(df) == 0:
             raise InputError(f"{where.origin}no answers: the table has a header but no rows")
@@ -293,15 +294,16 @@ class Annotations:
 
     def task_codes(self, ids: Iterable[Hashable], what: str = "task") -> np.ndarray:
         """Codes of original task ids; an unknown id is an :class:`InputError`."""
-        ids = list(ids)
+        ids = _plain(ids)
         codes = pd.Index(self.tasks).get_indexer(ids)
         if (codes < 0).any():
-            raise InputError(f"{what} {ids[int(np.flatnonzero(codes < 0)[0])]!r} is not a known task")
+            bad = ids[int(np.flatnonzero(codes < 0)[0])]
+            raise InputError(f"{what} {bad!r} is not a known task")
         return codes
 
     def class_codes(self, ids: Iterable[Hashable], what: str = "label") -> np.ndarray:
         """Codes of original class ids; an unknown class is an :class:`InputError`."""
-        ids = list(ids)
+        ids = _plain(ids)
         codes = pd.Index(self.classes).get_indexer(ids)
         if (codes < 0).any():
             bad = ids[int(np.flatnonzero(codes < 0)[0])]
@@ -315,7 +317,8 @@ class Annotations:
                                  (self.label, self.classes, "label")):
             if codes.min() < 0 or codes.max() >= len(ids):
                 bad = int(np.flatnonzero((codes < 0) | (codes >= len(ids)))[0])
-                raise InputError(f"answer {bad}: {name} code {codes[bad]} is outside 0..{len(ids) - 1}")
+                raise InputError(f"answer {bad}: {name} code {codes[bad]} is outside "
+                                 f"0..{len(ids) - 1}")
         unanswered = np.flatnonzero(self.task_counts == 0)
         if len(unanswered):
             raise InputError(f"task {self.tasks[unanswered[0]]!r} has no answer "

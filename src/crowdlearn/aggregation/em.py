@@ -64,9 +64,9 @@ class EStep:
     def __init__(self, incidence: sp.csr_matrix, n_classes: int,
                  log_task_prior: np.ndarray | None = None,
                  gold: tuple[np.ndarray, np.ndarray] | None = None,
-                 chunk: int = CHUNK_TASKS, n_threads: int | None = None) -> None:
+                 chunk: int | None = None, n_threads: int | None = None) -> None:
         self.k, self.log_task_prior = n_classes, log_task_prior
-        n = incidence.shape[0]
+        n, chunk = incidence.shape[0], chunk or CHUNK_TASKS
         self.blocks = [(a, min(a + chunk, n), _row_block(incidence, a, min(a + chunk, n)))
                        for a in range(0, n, chunk)]
         self.n_threads = n_threads or min(len(self.blocks), os.cpu_count() or 1, 8)

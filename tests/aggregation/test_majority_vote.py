@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from crowdlearn import Annotations, InputError, MajorityVote
+
+
+def tied(n=4000):
+    # every task gets one vote for class 0 and one for class 2: a tie
+    task = np.repeat(np.arange(n), 2)
+    worker = np.tile([0, 1], n)
+    label = np.tile([0, 2], n)
+    return Annotations(task, worker, label, classes=["a", "b", "c"])
+
+
+def test_clear_majority():
+    ann = Annotations([0, 0, 0, 1, 1], [0, 1, 2, 0, 1], [1, 1, 0, 2, 2])
+    mv = MajorityVote().fit(ann)
+    assert mv.labels_.tolist() == [1, 2]
+    np.testing.assert_allclose(mv.posteriors_[0], [1 / 3, 2 / 3, 0])
+    np.testing.assert_allclose(mv.skill_, [1.0, 1.0, 0.0])
+
+
+def test_random_ties_are_uniform_among_tied_and_seeded():
+    ann = tied()
+    labels = MajorityVote(seed=1).fit(ann).labels_
+    assert set(labels) == {0, 2}  # never the class nobody voted for
+    assert abs((labels == 0).mean() - 0.5) < 0.03  # 4000 fair coin flips: sd 0.008
+    again = MajorityVote(seed=1).fit(ann).labels_
+    other = MajorityVote(seed=2).fit(ann).labels_
+    np.testing.assert_array_equal(labels, again)
+    assert (labels != other).any()
+
+
+def test_first_tie_break_picks_first_class():
+    labels = MajorityVote(tie_break="first").fit(tied(10)).predict()
+    assert (labels == "a").all()
+
+
+def test_bad_tie_break():
+    with pytest.raises(InputError, match="tie_break"):
+        MajorityVote(tie_break="last").fit(tied(3))

@@ -1,0 +1,209 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from crowdlearn import Annotations, InputError
+
+
+def frame():
+    return pd.DataFrame({
+        "task": ["a", "a", "b", "b", "c"],
+        "worker": ["w1", "w2", "w1", "w3", "w2"],
+        "label": ["cat", "dog", "dog", "dog", "cat"],
+    })
+
+
+def test_from_frame_codes_and_ids():
+    ann = Annotations.from_frame(frame())
+    assert ann.tasks == ["a", "b", "c"]
+    assert ann.workers == ["w1", "w2", "w3"]
+    assert ann.classes == ["cat", "dog"]
+    assert ann.task.dtype == np.int32 and ann.worker.dtype == np.int32
+    assert ann.label.dtype == np.int16
+    assert (len(ann), ann.n_tasks, ann.n_workers, ann.n_classes) == (5, 3, 3, 2)
+    np.testing.assert_array_equal(ann.vote_counts, [[1, 1], [0, 2], [1, 0]])
+    assert "5 answers" in repr(ann)
+
+
+def test_declared_classes_keep_order_and_unused_classes():
+    ann = Annotations.from_frame(frame(), classes=["dog", "cat", "bird"])
+    assert ann.classes == ["dog", "cat", "bird"]
+    np.testing.assert_array_equal(ann.vote_counts[1], [2, 0, 0])
+
+
+def test_custom_column_names_and_to_frame_round_trip():
+    df = frame().rename(columns={"task": "item", "worker": "annotator", "label": "answer"})
+    ann = Annotations.from_frame(df, task="item", worker="annotator", label="answer")
+    back = ann.to_frame()
+    assert list(back.columns) == ["task", "worker", "label"]
+    pd.testing.assert_frame_equal(back, frame(), check_dtype=False)
+
+
+def test_incidence_matches_answers():
+    ann = Annotations.from_frame(frame())
+    inc = ann.incidence.toarray()
+    assert inc.shape == (3, 3 * 2)
+    assert inc.sum() == 5
+    # task b: worker w1 said dog (col 0*2+1), worker w3 said dog (col 2*2+1)
+    np.testing.assert_array_equal(np.flatnonzero(inc[1]), [1, 5])
+    np.testing.assert_array_equal(ann.worker_counts, [2, 2, 1])
+
+
+def test_incidence_groups_unsorted_answers():
+    rng = np.random.default_rng(1)
+    df = frame().sample(frac=1, random_state=3)
+    ann = Annotations.from_frame(df)
+    dense = np.zeros((ann.n_tasks, ann.n_workers * ann.n_classes))
+    np.add.at(dense, (ann.task, ann.worker * 2 + ann.label), 1)
+    np.testing.assert_array_equal(ann.incidence.toarray(), dense)
+    assert rng is not None
+
+
+def test_subset_keeps_workers_and_classes():
+    ann = Annotations.from_frame(frame())
+    sub = ann.subset(["c", "a"])
+    assert sub.tasks == ["c", "a"]
+    assert sub.workers == ann.workers and sub.classes == ann.classes
+    assert len(sub) == 3
+    np.testing.assert_array_equal(sub.vote_counts, [[1, 0], [1, 1]])
+    with pytest.raises(InputError, match="unknown task 'zz'"):
+        ann.subset(["zz"])
+
+
+def test_from_wide_and_missing_cells():
+    m = np.array([[0, -1, 1], [-1, 2, 2], [1, 1, -1]])
+    ann = Annotations.from_wide(m)
+    assert (ann.n_tasks, ann.n_workers, len(ann)) == (3, 3, 6)
+    assert ann.classes == [0, 1, 2]
+    np.testing.assert_array_equal(ann.vote_counts, [[1, 1, 0], [0, 0, 2], [0, 2, 0]])
+    df = pd.DataFrame([[1.0, np.nan], [np.nan, 0.0]], index=["x", "y"], columns=["u", "v"])
+    ann2 = Annotations.from_wide(df, missing=-1)
+    assert ann2.tasks == ["x", "y"] and ann2.workers == ["u", "v"]
+
+
+def test_from_labels():
+    ann = Annotations.from_labels(["b", "a", "b"])
+    assert ann.n_workers == 1 and ann.n_tasks == 3
+    assert ann.classes == ["a", "b"]
+    np.testing.assert_array_equal(ann.label, [1, 0, 1])
+
+
+def test_csv_and_parquet_round_trip(tmp_path):
+    frame().to_csv(tmp_path / "a.csv", index=False)
+    frame().to_parquet(tmp_path / "a.parquet")
+    a = Annotations.from_csv(tmp_path / "a.csv")
+    b = Annotations.from_parquet(tmp_path / "a.parquet")
+    pd.testing.assert_frame_equal(a.to_frame(), b.to_frame(), check_dtype=False)
+
+
+def test_keep_first_and_last():
+    df = pd.concat([frame(), pd.DataFrame({"task": ["a"], "worker": ["w1"], "label": ["dog"]})])
+    first = Annotations.from_frame(df.reset_index(drop=True), keep="first")
+    last = Annotations.from_frame(df.reset_index(drop=True), keep="last")
+    assert len(first) == len(last) == 5
+    assert first.vote_counts[0].tolist() == [1, 1]
+    assert last.vote_counts[0].tolist() == [0, 2]
+
+
+# ---------------------------------------------------------------------- bad input
+def test_missing_column_names_file_and_column(tmp_path):
+    path = tmp_path / "answers.csv"
+    frame().drop(columns="worker").to_csv(path, index=False)
+    with pytest.raises(InputError, match=r"answers\.csv.*missing column 'worker'"):
+        Annotations.from_csv(path)
+
+
+def test_empty_file(tmp_path):
+    path = tmp_path / "empty.csv"
+    path.write_text("")
+    with pytest.raises(InputError, match=r"empty\.csv: the file is empty"):
+        Annotations.from_csv(path)
+    path.write_text("task,worker,label\n")
+    with pytest.raises(InputError, match="no answers"):
+        Annotations.from_csv(path)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(InputError, match="no such file"):
+        Annotations.from_csv(tmp_path / "nope.csv")
+
+
+@pytest.mark.parametrize("column", ["task", "worker", "label"])
+@pytest.mark.parametrize("value", [np.nan, "", "  "])
+def test_nan_or_empty_values_name_the_line(tmp_path, column, value):
+    df = frame().astype(object)
+    df.loc[3, column] = value
+    path = tmp_path / "answers.csv"
+    df.to_csv(path, index=False)
+    expected = rf"answers\.csv.*line 5: empty value in column '{column}'"
+    with pytest.raises(InputError, match=expected):
+        Annotations.from_csv(path)
+
+
+def test_duplicate_pair_names_task_worker_and_lines(tmp_path):
+    df = pd.concat([frame(), frame().iloc[[2]]]).reset_index(drop=True)
+    path = tmp_path / "dup.csv"
+    df.to_csv(path, index=False)
+    with pytest.raises(InputError, match=r"task 'b' was answered twice by worker 'w1' "
+                                          r"\(line 4 and 7\)"):
+        Annotations.from_csv(path)
+
+
+def test_duplicate_pair_in_codes():
+    with pytest.raises(InputError, match="answered twice"):
+        Annotations([0, 1, 0], [0, 0, 0], [0, 1, 1])
+
+
+def test_label_outside_declared_classes():
+    with pytest.raises(InputError, match=r"row 1: label 'dog' is not one of the declared classes"):
+        Annotations.from_frame(frame(), classes=["cat", "bird"])
+
+
+def test_wide_all_missing_row():
+    m = np.array([[0, 1], [-1, -1], [1, -1]])
+    with pytest.raises(InputError, match="row 1 has no answer"):
+        Annotations.from_wide(m, source="answers.txt")
+
+
+def test_bad_codes():
+    with pytest.raises(InputError, match="equal lengths"):
+        Annotations([0, 1], [0], [0, 1])
+    with pytest.raises(InputError, match="empty"):
+        Annotations([], [], [])
+    with pytest.raises(InputError, match="integers"):
+        Annotations([0.5], [0], [0])
+    with pytest.raises(InputError, match="task 1 has no answer"):
+        Annotations([0, 2], [0, 0], [0, 1])
+    with pytest.raises(InputError, match="outside"):
+        Annotations([0], [0], [3], classes=["a", "b"])
+
+
+def test_corrupt_parquet(tmp_path):
+    path = tmp_path / "bad.parquet"
+    path.write_bytes(b"PAR1 this is not parquet")
+    with pytest.raises(InputError, match=r"bad\.parquet: cannot be read"):
+        Annotations.from_parquet(path)
+
+
+# ---------------------------------------------------------------------- properties
+answers = st.lists(
+    st.tuples(st.integers(0, 30), st.sampled_from(["w1", "w2", "w3", "w4"]),
+              st.sampled_from([3, 7, 11])),
+    min_size=1, max_size=60, unique_by=lambda a: (a[0], a[1]),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(answers)
+def test_frame_round_trip_property(rows):
+    df = pd.DataFrame(rows, columns=["task", "worker", "label"])
+    ann = Annotations.from_frame(df)
+    back = ann.to_frame()
+    pd.testing.assert_frame_equal(back, df.reset_index(drop=True), check_dtype=False)
+    assert ann.vote_counts.sum() == len(df)
+    assert ann.incidence.sum() == len(df)
+    np.testing.assert_array_equal(ann.vote_counts.sum(axis=1), ann.task_counts)

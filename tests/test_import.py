@@ -1,0 +1,9 @@
+import subprocess
+import sys
+
+
+def test_aggregation_does_not_import_torch():
+    code = ("import sys, crowdlearn, crowdlearn.aggregation, crowdlearn.annotations; "
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
