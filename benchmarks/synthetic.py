@@ -60,6 +60,32 @@ def binary_crowd(n_tasks: int, r: int = 10, n_workers: int = 2000, seed: int = 0
     return task, worker, label, y
 
 
+def write_binary_crowd_npy(folder: Path, n_tasks: int, r: int = 10, n_workers: int = 2000,
+                           seed: int = 0, chunk: int = 1_000_000) -> None:
+    """The same crowd model as :func:`binary_crowd`, streamed in chunks of tasks into
+    ``task.npy``, ``worker.npy``, ``label.npy`` and ``truth.npy`` (for crowds too large to
+    generate in memory at once)."""
+    from numpy.lib.format import open_memmap
+
+    rng = np.random.default_rng(seed)
+    confusion = mixed_binary_workers(n_workers, rng)
+    n = n_tasks * r
+    out = {name: open_memmap(folder / f"{name}.npy", mode="w+", dtype=dtype, shape=(size,))
+           for name, dtype, size in (("task", np.int32, n), ("worker", np.int32, n),
+                                     ("label", np.int16, n), ("truth", np.int16, n_tasks))}
+    for a in range(0, n_tasks, chunk):
+        b = min(a + chunk, n_tasks)
+        y = (rng.random(b - a) < 0.4).astype(np.int16)
+        task, worker, label = answer(y, strided_worker_sets(b - a, n_workers, r, rng),
+                                     confusion, rng)
+        out["task"][a * r:b * r] = task + a
+        out["worker"][a * r:b * r] = worker
+        out["label"][a * r:b * r] = label
+        out["truth"][a:b] = y
+    for arr in out.values():
+        arr.flush()
+
+
 def write_example(folder: Path, seed: int = 7) -> None:
     """The bundled example: 600 product reviews × 5 sentiment answers from 20 workers —
     8 careful, 6 hasty, 4 random clickers and 2 who answer 'neutral' whenever unsure."""

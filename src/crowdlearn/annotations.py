@@ -59,14 +59,25 @@ class Annotations:
             )
         if len(task) == 0:
             raise InputError("no answers: the annotations are empty")
-        self.tasks = _ids(tasks, task, "tasks")
-        self.workers = _ids(workers, worker, "workers")
-        self.classes = _ids(classes, label, "classes")
+        self._set(task, worker, label, _ids(tasks, task, "tasks"), _ids(workers, worker, "workers"),
+                  _ids(classes, label, "classes"))
+        self._check_codes()
+        _check_no_duplicates(self.task, self.worker, len(self.workers), self._describe_pair)
+
+    @classmethod
+    def _trusted(cls, task, worker, label, tasks: list, workers: list, classes: list,
+                 ) -> Annotations:
+        """Build from codes that a constructor of this class has already validated."""
+        self = cls.__new__(cls)
+        self._set(np.asarray(task), np.asarray(worker), np.asarray(label), tasks, workers,
+                  classes)
+        return self
+
+    def _set(self, task, worker, label, tasks: list, workers: list, classes: list) -> None:
+        self.tasks, self.workers, self.classes = tasks, workers, classes
         self.task = task.astype(np.int32, copy=False)
         self.worker = worker.astype(np.int32, copy=False)
-        self.label = label.astype(np.int16 if len(self.classes) < 2**15 else np.int32, copy=False)
-        self._check_every_task_answered()
-        _check_no_duplicates(self.task, self.worker, len(self.workers), self._describe_pair)
+        self.label = label.astype(np.int16 if len(classes) < 2**15 else np.int32, copy=False)
 
     # ------------------------------------------------------------------ constructors
     @classmethod
@@ -104,8 +115,8 @@ class Annotations:
             raise InputError(f"keep must be 'error', 'first' or 'last', got {keep!r}")
         if keep != "error":
             df = df.drop_duplicates(subset=[task, worker], keep=keep)
-        t_codes, t_ids = pd.factorize(df[task], sort=False)
-        w_codes, w_ids = pd.factorize(df[worker], sort=True)
+        t_codes, t_ids = _factorize(df[task])
+        w_codes, w_ids = _factorize(df[worker])
         l_codes, l_ids = _code_labels(df[label], classes, where)
         t_ids, w_ids = _plain(t_ids), _plain(w_ids)
         pairs_dup = _first_duplicate(t_codes, w_codes, len(w_ids))
@@ -116,7 +127,7 @@ class Annotations:
                 f"{w_ids[w_codes[i]]!r} ({where.row(i)} and {where.row(j, bare=True)}); "
                 "pass keep='first' or keep='last' to keep one"
             )
-        return cls(t_codes, w_codes, l_codes, tasks=t_ids, workers=w_ids, classes=l_ids)
+        return cls._trusted(t_codes, w_codes, l_codes, t_ids, w_ids, l_ids)
 
     @classmethod
     def from_csv(
@@ -187,8 +198,8 @@ class Annotations:
         labels = pd.Series(values[t, w])
         where = _RowNamer(source, labels.index, rows=t)
         l_codes, l_ids = _code_labels(labels, classes, where)
-        return cls(t, w, l_codes, tasks=task_ids or range(values.shape[0]),
-                   workers=worker_ids or range(values.shape[1]), classes=l_ids)
+        return cls._trusted(t, w, l_codes, _plain(task_ids or range(values.shape[0])),
+                            _plain(worker_ids or range(values.shape[1])), l_ids)
 
     @classmethod
     def from_labels(
@@ -202,8 +213,8 @@ class Annotations:
         _check_present(y, "label", where)
         codes, ids = _code_labels(y, classes, where)
         n = len(y)
-        return cls(np.arange(n), np.zeros(n, dtype=np.int32), codes,
-                   tasks=range(n), workers=["source"], classes=ids)
+        return cls._trusted(np.arange(n), np.zeros(n, dtype=np.int32), codes, list(range(n)),
+                            ["source"], ids)
 
     # ------------------------------------------------------------------ views
     @property
@@ -229,8 +240,11 @@ class Annotations:
     def vote_counts(self) -> np.ndarray:
         """T×K matrix: how many workers gave each task each label."""
         k = self.n_classes
-        flat = np.bincount(self.task.astype(np.int64) * k + self.label, minlength=self.n_tasks * k)
-        return flat.reshape(self.n_tasks, k).astype(np.float64)
+        # sum the incidence columns of each label: one sparse product, no int64 temporaries
+        label_of_column = sp.csr_matrix(
+            (np.ones(self.n_workers * k), np.tile(np.arange(k), self.n_workers),
+             np.arange(self.n_workers * k + 1)), shape=(self.n_workers * k, k))
+        return np.asarray((self.incidence @ label_of_column).todense())
 
     @cached_property
     def worker_label(self) -> np.ndarray:
@@ -289,8 +303,9 @@ class Annotations:
         new_code = np.full(self.n_tasks, -1, dtype=np.int64)
         new_code[codes] = np.arange(len(codes))
         keep = new_code[self.task] >= 0
-        return Annotations(new_code[self.task[keep]], self.worker[keep], self.label[keep],
-                           tasks=wanted, workers=self.workers, classes=self.classes)
+        return Annotations._trusted(new_code[self.task[keep]], self.worker[keep],
+                                    self.label[keep], _ids(wanted, self.task, "tasks"),
+                                    self.workers, self.classes)
 
     def task_codes(self, ids: Iterable[Hashable], what: str = "task") -> np.ndarray:
         """Codes of original task ids; an unknown id is an :class:`InputError`."""
@@ -311,7 +326,7 @@ class Annotations:
         return codes
 
     # ------------------------------------------------------------------ validation
-    def _check_every_task_answered(self) -> None:
+    def _check_codes(self) -> None:
         for codes, ids, name in ((self.task, self.tasks, "task"),
                                  (self.worker, self.workers, "worker"),
                                  (self.label, self.classes, "label")):
@@ -368,7 +383,9 @@ def _ids(given, codes: np.ndarray, name: str) -> list:
 
 def _plain(values) -> list:
     """Original ids as a plain list of Python scalars (numpy scalars unwrapped)."""
-    return [v.item() if isinstance(v, np.generic) else v for v in list(values)]
+    if isinstance(values, (np.ndarray, pd.Index, pd.Series)):
+        return values.tolist()  # converts numpy scalars in C
+    return [v.item() if isinstance(v, np.generic) else v for v in values]
 
 
 def _take(ids: list, codes: np.ndarray) -> np.ndarray:
@@ -393,7 +410,7 @@ def _check_present(col: pd.Series, name: str, where: _RowNamer) -> None:
 
 def _code_labels(labels: pd.Series, classes, where: _RowNamer) -> tuple[np.ndarray, list]:
     if classes is None:
-        codes, ids = pd.factorize(labels, sort=True)
+        codes, ids = _factorize(labels)
         return codes, _plain(ids)
     classes = _ids(classes, np.empty(0, dtype=np.int64), "classes")
     codes = pd.Index(classes).get_indexer(labels)
@@ -406,6 +423,19 @@ def _code_labels(labels: pd.Series, classes, where: _RowNamer) -> tuple[np.ndarr
         raise InputError(f"{where.origin}{where.row(i)}: label {labels.iloc[i]!r} is not one of "
                          f"the declared classes {classes}")
     return codes, classes
+
+
+def _factorize(col: pd.Series) -> tuple[np.ndarray, pd.Index | np.ndarray]:
+    """Codes and sorted unique values of a column. Integer ids in a compact range (the usual
+    case for task and worker numbers) are coded with one bincount instead of a hash table."""
+    values = col.to_numpy()
+    if np.issubdtype(values.dtype, np.integer) and len(values):
+        lo, hi = int(values.min()), int(values.max())
+        if hi - lo <= 4 * len(values) + 1024:
+            present = np.bincount(values - lo if lo else values, minlength=hi - lo + 1) > 0
+            code_of = np.cumsum(present) - 1
+            return code_of[values - lo if lo else values], np.flatnonzero(present) + lo
+    return pd.factorize(col, sort=True)
 
 
 def _first_duplicate(task: np.ndarray, worker: np.ndarray, n_workers: int):

@@ -80,12 +80,12 @@ class DawidSkene(Aggregator):
         self._check_params()
         log_task_prior = check_task_prior(ann, task_prior)
         gold_codes = check_gold(ann, gold)
-        estep = EStep(ann.incidence, ann.n_classes, log_task_prior, gold_codes,
-                      n_threads=self.n_threads)
         init = self._initial_posteriors(ann, log_task_prior, gold_codes)
-        params, history, n_iter = run_em(
-            estep, stats_from_posteriors(ann.incidence, init), self._m_step(ann),
-            n_answers=len(ann), max_iter=self.max_iter, tol=self.tol)
+        with EStep(ann.incidence, ann.n_classes, log_task_prior, gold_codes,
+                   n_threads=self.n_threads) as estep:
+            params, history, n_iter = run_em(
+                estep, stats_from_posteriors(ann.incidence, init), self._m_step(ann),
+                n_answers=len(ann), max_iter=self.max_iter, tol=self.tol)
         post = estep.posteriors
         self._record(ann, post, np.argmax(post, axis=1))
         self.class_prior_ = np.exp(params.log_prior)

@@ -24,6 +24,7 @@ import numpy as np
 import scipy.sparse as sp
 
 CHUNK_TASKS = 1 << 17
+MIN_CHUNK_TASKS = 1 << 13
 
 
 @dataclass
@@ -66,10 +67,14 @@ class EStep:
                  gold: tuple[np.ndarray, np.ndarray] | None = None,
                  chunk: int | None = None, n_threads: int | None = None) -> None:
         self.k, self.log_task_prior = n_classes, log_task_prior
-        n, chunk = incidence.shape[0], chunk or CHUNK_TASKS
+        n = incidence.shape[0]
+        threads = n_threads or min(os.cpu_count() or 1, 8)
+        if chunk is None:  # enough chunks to keep every thread busy, none too large for cache
+            chunk = int(min(CHUNK_TASKS, max(MIN_CHUNK_TASKS, -(-n // (2 * threads)))))
         self.blocks = [(a, min(a + chunk, n), _row_block(incidence, a, min(a + chunk, n)))
                        for a in range(0, n, chunk)]
-        self.n_threads = n_threads or min(len(self.blocks), os.cpu_count() or 1, 8)
+        self.n_threads = min(threads, len(self.blocks))
+        self._pool = ThreadPoolExecutor(self.n_threads) if self.n_threads > 1 else None
         self.posteriors = np.empty((n, n_classes), dtype=np.float64)
         self.gold_class = None
         if gold is not None and len(gold[0]):
@@ -79,9 +84,8 @@ class EStep:
     def __call__(self, params: Params) -> Stats:
         """E-step with ``params``: fills :attr:`posteriors` and returns the next M-step's
         statistics together with the log-likelihood of ``params``."""
-        if self.n_threads > 1 and len(self.blocks) > 1:
-            with ThreadPoolExecutor(self.n_threads) as pool:
-                parts = list(pool.map(lambda b: self._chunk(params, *b), self.blocks))
+        if self._pool is not None:
+            parts = list(self._pool.map(lambda b: self._chunk(params, *b), self.blocks))
         else:
             parts = [self._chunk(params, *b) for b in self.blocks]
         total = parts[0]
@@ -89,25 +93,40 @@ class EStep:
             total = total + part
         return total
 
+    def close(self) -> None:
+        """Stop the worker threads."""
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+
+    def __enter__(self) -> EStep:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     def _chunk(self, params: Params, a: int, b: int, block: sp.csr_matrix) -> Stats:
-        log_joint = block @ params.log_pi
-        log_joint += params.log_prior
+        # class-major (K × tasks) layout: reductions over the few classes become fast
+        # element-wise operations across rows instead of short inner loops
+        log_joint = np.ascontiguousarray((block @ params.log_pi).T)
+        log_joint += params.log_prior[:, None]
         if self.log_task_prior is not None:
-            log_joint += self.log_task_prior[a:b]
-        top = log_joint.max(axis=1, keepdims=True)
+            log_joint += self.log_task_prior[a:b].T
+        top = log_joint.max(axis=0)
         post = np.exp(log_joint - top)
-        norm = post.sum(axis=1, keepdims=True)
+        norm = post.sum(axis=0)
         post /= norm
-        row_ll = np.log(norm[:, 0]) + top[:, 0]
+        row_ll = np.log(norm) + top
         if self.gold_class is not None:
             rows = np.flatnonzero(self.gold_class[a:b] >= 0)
             if len(rows):
                 cls = self.gold_class[a:b][rows]
-                post[rows] = 0.0
-                post[rows, cls] = 1.0
-                row_ll[rows] = log_joint[rows, cls]
-        self.posteriors[a:b] = post
-        return Stats(np.asarray(block.T @ post), post.sum(axis=0), float(row_ll.sum()))
+                post[:, rows] = 0.0
+                post[cls, rows] = 1.0
+                row_ll[rows] = log_joint[cls, rows]
+        self.posteriors[a:b] = post.T
+        counts = np.asarray(block.T @ np.ascontiguousarray(post.T))
+        return Stats(counts, post.sum(axis=1), float(row_ll.sum()))
 
 
 def run_em(estep: EStep, stats: Stats, m_step: Callable[[Stats], Params], *,
