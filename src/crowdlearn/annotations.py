@@ -239,12 +239,11 @@ class Annotations:
     @cached_property
     def vote_counts(self) -> np.ndarray:
         """T×K matrix: how many workers gave each task each label."""
-        k = self.n_classes
-        # sum the incidence columns of each label: one sparse product, no int64 temporaries
-        label_of_column = sp.csr_matrix(
-            (np.ones(self.n_workers * k), np.tile(np.arange(k), self.n_workers),
-             np.arange(self.n_workers * k + 1)), shape=(self.n_workers * k, k))
-        return np.asarray((self.incidence @ label_of_column).todense())
+        k, w = self.n_classes, self.n_workers
+        if w * k * k <= 1 << 22:  # sum each label's incidence columns: one sparse product
+            return self.incidence @ np.tile(np.eye(k), (w, 1))
+        flat = np.bincount(self.task.astype(np.int64) * k + self.label, minlength=self.n_tasks * k)
+        return flat.reshape(self.n_tasks, k).astype(np.float64)
 
     @cached_property
     def worker_label(self) -> np.ndarray:
@@ -255,28 +254,28 @@ class Annotations:
     def incidence(self) -> sp.csr_matrix:
         """Sparse T × (W·K) matrix with a 1 at (task, worker·K + label) for every answer.
 
-        Products with it are the E-step (``incidence @ log_confusion``) and, through
-        :attr:`incidence_t`, the M-step of every Dawid–Skene-type model.
+        Products with it are the E-step (``incidence @ log_confusion``) and, through its
+        transpose, the M-step of every Dawid–Skene-type model.
         """
         order = _task_order(self.task)
         wl = self.worker_label if order is None else self.worker_label[order]
-        indptr = np.zeros(self.n_tasks + 1, dtype=np.int64)
-        np.cumsum(np.bincount(self.task, minlength=self.n_tasks), out=indptr[1:])
-        if indptr[-1] < 2**31:
-            indptr = indptr.astype(np.int32)
+        dtype = np.int32 if len(wl) < 2**31 else np.int64
+        indptr = np.empty(self.n_tasks + 1, dtype=dtype)
+        indptr[-1] = len(wl)
+        task = self.task if order is None else self.task[order]
+        # every task has an answer, so the tasks' first answers are where the code changes
+        indptr[0] = 0
+        indptr[1:-1] = np.flatnonzero(task[1:] != task[:-1]) + 1
         data = np.ones(len(wl), dtype=np.float64)
         shape = (self.n_tasks, self.n_workers * self.n_classes)
         return sp.csr_matrix((data, wl, indptr), shape=shape)
 
     @cached_property
-    def incidence_t(self) -> sp.csr_matrix:
-        """The transpose of :attr:`incidence` as CSR (W·K × T), for fast M-steps."""
-        return self.incidence.T.tocsr()
-
-    @cached_property
     def worker_counts(self) -> np.ndarray:
         """Number of answers each worker gave."""
-        return np.bincount(self.worker, minlength=self.n_workers)
+        per_column = self.incidence.T @ np.ones(self.n_tasks)
+        return per_column.reshape(self.n_workers, self.n_classes).sum(axis=1).round().astype(
+            np.int64)
 
     @cached_property
     def task_counts(self) -> np.ndarray:
@@ -427,23 +426,32 @@ def _code_labels(labels: pd.Series, classes, where: _RowNamer) -> tuple[np.ndarr
 
 def _factorize(col: pd.Series) -> tuple[np.ndarray, pd.Index | np.ndarray]:
     """Codes and sorted unique values of a column. Integer ids in a compact range (the usual
-    case for task and worker numbers) are coded with one bincount instead of a hash table."""
+    case for task, worker and class numbers) are coded without a hash table."""
     values = col.to_numpy()
     if np.issubdtype(values.dtype, np.integer) and len(values):
         lo, hi = int(values.min()), int(values.max())
-        if hi - lo <= 4 * len(values) + 1024:
+        if hi - lo < 64:  # a few classes: one comparison pass each
+            present = np.array([bool((values == v).any()) for v in range(lo, hi + 1)])
+        elif hi - lo <= 4 * len(values) + 1024:
             present = np.bincount(values - lo if lo else values, minlength=hi - lo + 1) > 0
-            code_of = np.cumsum(present) - 1
-            return code_of[values - lo if lo else values], np.flatnonzero(present) + lo
+        else:
+            return pd.factorize(col, sort=True)
+        if lo == 0 and present.all():  # already dense codes 0..n-1
+            return values, np.arange(hi + 1)
+        code_of = np.cumsum(present) - 1
+        return code_of[values - lo], np.flatnonzero(present) + lo
     return pd.factorize(col, sort=True)
 
 
 def _first_duplicate(task: np.ndarray, worker: np.ndarray, n_workers: int):
     """Positions (i, j) of the first repeated (task, worker) pair, or None. Linear time when
     answers come grouped by task with workers in increasing order (the common layout)."""
-    key = task.astype(np.int64) * max(n_workers, 1) + worker
-    if len(key) < 2 or bool(np.all(key[1:] > key[:-1])):
+    if len(task) < 2:
         return None
+    t0, t1, w0, w1 = task[:-1], task[1:], worker[:-1], worker[1:]
+    if bool(np.all((t1 > t0) | ((t1 == t0) & (w1 > w0)))):
+        return None
+    key = task.astype(np.int64) * max(n_workers, 1) + worker
     order = np.argsort(key, kind="stable")
     sk = key[order]
     rep = np.flatnonzero(sk[1:] == sk[:-1])

@@ -75,7 +75,8 @@ class EStep:
                        for a in range(0, n, chunk)]
         self.n_threads = min(threads, len(self.blocks))
         self._pool = ThreadPoolExecutor(self.n_threads) if self.n_threads > 1 else None
-        self.posteriors = np.empty((n, n_classes), dtype=np.float64)
+        # column-major: row-wise argmax and sums over the few classes stay fast
+        self.posteriors = np.empty((n, n_classes), dtype=np.float64, order="F")
         self.gold_class = None
         if gold is not None and len(gold[0]):
             self.gold_class = np.full(n, -1, dtype=np.int64)
@@ -150,8 +151,10 @@ def run_em(estep: EStep, stats: Stats, m_step: Callable[[Stats], Params], *,
 
 
 def _row_block(m: sp.csr_matrix, a: int, b: int) -> sp.csr_matrix:
-    """Rows a..b of a CSR matrix sharing its index and data arrays (no copy)."""
+    """Rows a..b of a CSR matrix sharing its index and data arrays. (The constructor would
+    copy slices of a larger array, so the arrays are attached to an empty matrix.)"""
     s, e = m.indptr[a], m.indptr[b]
-    indptr = m.indptr[a:b + 1] - s
-    return sp.csr_matrix((m.data[s:e], m.indices[s:e], indptr), shape=(b - a, m.shape[1]),
-                         copy=False)
+    block = sp.csr_matrix((b - a, m.shape[1]), dtype=m.dtype)
+    block.indices, block.data = m.indices[s:e], m.data[s:e]
+    block.indptr = (m.indptr[a:b + 1] - s).astype(m.indices.dtype, copy=False)
+    return block
