@@ -3,10 +3,10 @@
 Binary tasks, 10 answers each from workers of mixed quality (60% good, 25% near-random, 15%
 biased towards one answer), truth known. Both implementations start from the soft majority
 vote and stop when the objective per answer gains less than ``tol`` (1e-5), at most 100
-iterations. After a small warm-up run of each, crowd-kit is timed from its input DataFrame; crowdlearn from the same DataFrame,
-building :class:`Annotations` included. The largest size (100M answers by default) is
-streamed to .npy files and fitted in a fresh process whose wall time and peak memory are
-measured.
+iterations. After a small warm-up run of each, crowd-kit is timed from its input DataFrame
+and crowdlearn from the same DataFrame, building :class:`Annotations` included. The largest
+size (100M answers by default) is streamed to .npy files and fitted in a fresh process whose
+wall time and peak memory are measured.
 
     python -m benchmarks.aggregation                       # 1M and 10M vs crowd-kit, then 100M
     python -m benchmarks.aggregation --compare 100000 --big 0   # quick
