@@ -18,6 +18,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from crowdlearn.errors import InputError
+from crowdlearn.inputs import read_file
 
 Keep = Literal["error", "first", "last"]
 
@@ -143,7 +144,7 @@ class Annotations:
     ) -> Annotations:
         """Read a long CSV (one answer a row) with :func:`pandas.read_csv`."""
         path = Path(path)
-        df = _read_table(path, lambda p: pd.read_csv(p, **read_csv_kwargs))
+        df = read_file(path, lambda p: pd.read_csv(p, **read_csv_kwargs))
         return cls.from_frame(df, task, worker, label, classes, keep=keep, source=f"{path} (csv)")
 
     @classmethod
@@ -159,8 +160,8 @@ class Annotations:
     ) -> Annotations:
         """Read a long Parquet file (one answer a row)."""
         path = Path(path)
-        df = _read_table(path, lambda p: pd.read_parquet(p, columns=[task, worker, label])
-                         if _has_columns(p, (task, worker, label)) else pd.read_parquet(p))
+        df = read_file(path, lambda p: pd.read_parquet(p, columns=[task, worker, label])
+                       if _has_columns(p, (task, worker, label)) else pd.read_parquet(p))
         return cls.from_frame(df, task, worker, label, classes, keep=keep, source=str(path))
 
     @classmethod
@@ -474,22 +475,6 @@ def _task_order(task: np.ndarray) -> np.ndarray | None:
     if len(task) < 2 or bool(np.all(task[1:] >= task[:-1])):
         return None
     return np.argsort(task, kind="stable")
-
-
-def _read_table(path: Path, reader) -> pd.DataFrame:
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
-    if path.is_dir():
-        raise InputError(f"{path}: is a directory, not a file")
-    if path.stat().st_size == 0:
-        raise InputError(f"{path}: the file is empty")
-    try:
-        return reader(path)
-    except pd.errors.EmptyDataError:
-        raise InputError(f"{path}: the file is empty") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"{path}: cannot be read: {first}") from None
 
 
 def _has_columns(path: Path, columns: Iterable[str]) -> bool:

@@ -61,7 +61,8 @@ def read_answers(path: Path, layout: Layout | str = "long", task_col: str = "tas
                  worker_col: str = "worker", label_col: str = "label", missing: str = "-1"):
     """Read an answers file: long CSV/Parquet, or a wide tasks × workers matrix (.npy, or
     text/CSV without header, comma- or whitespace-separated)."""
-    from crowdlearn.annotations import Annotations, _read_table
+    from crowdlearn.annotations import Annotations
+    from crowdlearn.inputs import read_file
 
     path = Path(path)
     if Layout(layout) is Layout.long:
@@ -69,7 +70,7 @@ def read_answers(path: Path, layout: Layout | str = "long", task_col: str = "tas
             return Annotations.from_parquet(path, task_col, worker_col, label_col)
         return Annotations.from_csv(path, task_col, worker_col, label_col)
     if path.suffix.lower() == ".npy":
-        matrix = _read_table(path, lambda p: np.load(p, allow_pickle=False))
+        matrix = read_file(path, lambda p: np.load(p, allow_pickle=False))
     else:
         def read_matrix(p: Path) -> np.ndarray:
             with open(p) as fh:
@@ -77,7 +78,7 @@ def read_answers(path: Path, layout: Layout | str = "long", task_col: str = "tas
             sep = "," if "," in first else r"\s+"
             return pd.read_csv(p, header=None, sep=sep).to_numpy()
 
-        matrix = _read_table(path, read_matrix)
+        matrix = read_file(path, read_matrix)
     missing_value = _parse_scalar(missing)
     return Annotations.from_wide(matrix, missing=missing_value, source=str(path))
 

@@ -184,3 +184,12 @@ def test_permuting_ids_and_answers_does_not_change_results(seed):
     b = DawidSkene().fit(Annotations.from_frame(shuffled)).predict_proba()
     pd.testing.assert_frame_equal(a.sort_index(), b.sort_index(), atol=1e-9)
     assert rng is not None
+
+
+def test_no_smoothing_stays_finite():
+    """Without smoothing a worker never seen on some true class gets a uniform row, not NaN."""
+    ann, y, _ = make_crowd(n_tasks=300, n_workers=40, r=3, seed=8)
+    ds = DawidSkene(smoothing=0.0).fit(ann)
+    assert np.isfinite(ds.posteriors_).all() and np.isfinite(ds.log_likelihood_).all()
+    np.testing.assert_allclose(ds.confusion_.sum(axis=2), 1.0)
+    assert (ds.labels_ == y).mean() > 0.8

@@ -100,7 +100,9 @@ class DawidSkene(Aggregator):
 
         def m_step(stats: Stats) -> Params:
             c = stats.counts.reshape(w, k, k) + alpha  # [worker, answered l, true k]
-            pi = c / c.sum(axis=1, keepdims=True)
+            total = c.sum(axis=1, keepdims=True)
+            # a true class a worker was never seen on (possible only without smoothing): uniform
+            pi = np.where(total > 0, c / np.where(total > 0, total, 1.0), 1.0 / k)
             log_pi = np.log(np.maximum(pi, _TINY))
             return Params(_log_prior(stats), log_pi.reshape(w * k, k), alpha * float(log_pi.sum()))
 
