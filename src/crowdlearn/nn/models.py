@@ -1,0 +1,150 @@
+"""The few networks the methods need, written here (no torchvision): an MLP, LeNet-5 for
+28-pixel images, pre-activation ResNets for 32-pixel images (ResNet-20 as in the MBEM code,
+ResNet-18/34 as in Me-Momentum) and a head for pre-extracted features.
+
+Every model maps a float batch ``N × C × H × W`` (or ``N × D``) to logits ``N × K``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from math import prod
+
+import torch
+from torch import nn
+
+from crowdlearn.errors import InputError
+
+__all__ = ["MODELS", "feature_head", "lenet", "make_model", "mlp", "resnet18", "resnet20",
+           "resnet34"]
+
+
+def mlp(input_shape: Sequence[int], n_classes: int, hidden: Sequence[int] = (256,),
+        dropout: float = 0.0) -> nn.Module:
+    """Fully connected ReLU network on the flattened input."""
+    layers: list[nn.Module] = [nn.Flatten()]
+    width = prod(input_shape)
+    for h in hidden:
+        layers += [nn.Linear(width, h), nn.ReLU(inplace=True)]
+        if dropout:
+            layers.append(nn.Dropout(dropout))
+        width = h
+    layers.append(nn.Linear(width, n_classes))
+    return nn.Sequential(*layers)
+
+
+def feature_head(input_shape: Sequence[int], n_classes: int, hidden: int = 128,
+                 dropout: float = 0.5) -> nn.Module:
+    """A classifier on pre-extracted features (e.g. LabelMe's 512-d VGG features):
+    Linear–ReLU–Dropout–Linear, as in the Max-MIG and Crowd Layer LabelMe experiments."""
+    return mlp(input_shape, n_classes, hidden=(hidden,), dropout=dropout)
+
+
+def lenet(input_shape: Sequence[int], n_classes: int) -> nn.Module:
+    """LeNet-5 as in the Me-Momentum MNIST code: conv6 5×5 (pad 2), max-pool, conv16 5×5,
+    max-pool, FC120, FC84, FC K. Expects 28×28 images (any channel count)."""
+    c, h, w = _image_shape(input_shape, "lenet")
+    if (h, w) != (28, 28):
+        raise InputError(f"lenet expects 28×28 images, got {h}×{w}")
+    return nn.Sequential(
+        nn.Conv2d(c, 6, 5, padding=2), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(16 * 5 * 5, 120), nn.ReLU(inplace=True),
+        nn.Linear(120, 84), nn.ReLU(inplace=True), nn.Linear(84, n_classes),
+    )
+
+
+class PreActBlock(nn.Module):
+    """Pre-activation basic block (He et al. 2016): BN–ReLU–conv3×3, twice, plus shortcut."""
+
+    def __init__(self, in_planes: int, planes: int, stride: int = 1):
+        super().__init__()
+        self.bn1 = nn.BatchNorm2d(in_planes)
+        self.conv1 = nn.Conv2d(in_planes, planes, 3, stride, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+        self.shortcut = None
+        if stride != 1 or in_planes != planes:
+            self.shortcut = nn.Conv2d(in_planes, planes, 1, stride, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = torch.relu(self.bn1(x))
+        skip = self.shortcut(out) if self.shortcut is not None else x
+        out = self.conv1(out)
+        out = self.conv2(torch.relu(self.bn2(out)))
+        return out + skip
+
+
+class PreActResNet(nn.Module):
+    """Pre-activation ResNet for small images: an input BatchNorm (the MBEM code normalises
+    inputs this way), a 3×3 stem, stages of basic blocks, global average pooling, FC to K."""
+
+    def __init__(self, in_channels: int, n_classes: int, blocks: Sequence[int],
+                 widths: Sequence[int]):
+        super().__init__()
+        self.input_bn = nn.BatchNorm2d(in_channels)
+        self.stem = nn.Conv2d(in_channels, widths[0], 3, 1, 1, bias=False)
+        stages, planes = [], widths[0]
+        for i, (n, width) in enumerate(zip(blocks, widths, strict=True)):
+            for j in range(n):
+                stride = 2 if (i > 0 and j == 0) else 1
+                stages.append(PreActBlock(planes, width, stride))
+                planes = width
+        self.stages = nn.Sequential(*stages)
+        self.bn = nn.BatchNorm2d(planes)
+        self.fc = nn.Linear(planes, n_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.stages(self.stem(self.input_bn(x)))
+        out = torch.relu(self.bn(out))
+        return self.fc(torch.flatten(nn.functional.adaptive_avg_pool2d(out, 1), 1))
+
+
+def resnet20(input_shape: Sequence[int], n_classes: int) -> nn.Module:
+    """ResNet-20 of the MBEM CIFAR-10 code: 3 stages × 3 blocks, 16/32/64 filters."""
+    c, _, _ = _image_shape(input_shape, "resnet20")
+    return PreActResNet(c, n_classes, (3, 3, 3), (16, 32, 64))
+
+
+def resnet18(input_shape: Sequence[int], n_classes: int) -> nn.Module:
+    """Pre-activation ResNet-18 for 32-pixel input (Me-Momentum's CIFAR-10 network)."""
+    c, _, _ = _image_shape(input_shape, "resnet18")
+    return PreActResNet(c, n_classes, (2, 2, 2, 2), (64, 128, 256, 512))
+
+
+def resnet34(input_shape: Sequence[int], n_classes: int) -> nn.Module:
+    """Pre-activation ResNet-34 for 32-pixel input (Me-Momentum's CIFAR-100 network)."""
+    c, _, _ = _image_shape(input_shape, "resnet34")
+    return PreActResNet(c, n_classes, (3, 4, 6, 3), (64, 128, 256, 512))
+
+
+MODELS: dict[str, Callable[..., nn.Module]] = {
+    "mlp": mlp, "head": feature_head, "lenet": lenet, "resnet20": resnet20,
+    "resnet18": resnet18, "resnet34": resnet34,
+}
+
+
+def make_model(name: str | Callable[..., nn.Module], input_shape: Sequence[int], n_classes: int,
+               seed: int | None = None, **kwargs) -> nn.Module:
+    """Build a model by name (``"mlp"``, ``"head"``, ``"lenet"``, ``"resnet20"``,
+    ``"resnet18"``, ``"resnet34"``) or with a callable ``f(input_shape, n_classes, **kw)``.
+    With ``seed`` the initial weights are reproducible and the global RNG is left as it was."""
+    if callable(name):
+        build = name
+    elif name in MODELS:
+        build = MODELS[name]
+    else:
+        raise InputError(f"unknown model {name!r}; choose one of {', '.join(MODELS)} "
+                         "or pass a callable returning an nn.Module")
+    if seed is None:
+        return build(tuple(input_shape), n_classes, **kwargs)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build(tuple(input_shape), n_classes, **kwargs)
+
+
+def _image_shape(input_shape: Sequence[int], name: str) -> tuple[int, int, int]:
+    if len(input_shape) != 3:
+        raise InputError(f"{name} expects images C×H×W, got input shape {tuple(input_shape)}")
+    c, h, w = (int(v) for v in input_shape)
+    return c, h, w

@@ -1,0 +1,399 @@
+"""`Trainer`: the one training loop every learner uses.
+
+It trains a module on (X, targets, optional per-example weights) where targets are class
+codes or soft distributions (K columns), with SGD or Adam, a step or cosine schedule, an
+optional validation set whose best epoch is kept, early stopping, seeding, ``device="auto"``,
+bfloat16 autocast on CUDA, a progress bar on terminals, and atomic checkpoints that a run
+resumes from. Methods with their own loss (Co-teaching, Max-MIG, …) pass a ``step`` function
+instead of copying the loop.
+
+Data are fed by indexing tensors that already sit on the device with a shuffled permutation:
+no DataLoader, no per-example Python work, so feeding stays cheap next to the model.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from crowdlearn.errors import InputError
+from crowdlearn.outputs import atomic_write
+
+__all__ = ["Batch", "Trainer", "balanced_accuracy", "default_step", "soft_cross_entropy"]
+
+# inputs stored as bytes (images) are scaled to [0, 1] per batch on the device
+_BYTE_SCALE = 1.0 / 255.0
+
+
+@dataclass
+class Batch:
+    """One minibatch as a step function sees it."""
+
+    x: torch.Tensor
+    target: torch.Tensor  # class codes (N) or soft targets (N × K)
+    weight: torch.Tensor | None
+    index: torch.Tensor  # positions of the examples in the training set
+    epoch: int
+
+
+StepFn = Callable[[nn.Module, Batch], torch.Tensor]
+Metric = Callable[[np.ndarray, np.ndarray], float]
+
+
+def soft_cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Per-example ``−Σ_k T_k log softmax(logits)_k`` for target distributions ``T``."""
+    return -(target * F.log_softmax(logits, dim=1)).sum(dim=1)
+
+
+def default_step(model: nn.Module, batch: Batch) -> torch.Tensor:
+    """(Weighted) cross-entropy on hard or soft targets, averaged over the batch."""
+    logits = model(batch.x)
+    if batch.target.ndim == 1:
+        losses = F.cross_entropy(logits.float(), batch.target, reduction="none")
+    else:
+        losses = soft_cross_entropy(logits.float(), batch.target)
+    if batch.weight is not None:
+        losses = losses * batch.weight
+    return losses.mean()
+
+
+def accuracy(y_true: np.ndarray, proba: np.ndarray) -> float:
+    return float((proba.argmax(axis=1) == y_true).mean())
+
+
+def balanced_accuracy(y_true: np.ndarray, proba: np.ndarray) -> float:
+    """Mean per-class accuracy over the classes present in ``y_true`` (Me-Momentum's score)."""
+    pred = proba.argmax(axis=1)
+    classes = np.unique(y_true)
+    hits = np.bincount(y_true, weights=pred == y_true, minlength=classes.max() + 1)
+    totals = np.bincount(y_true, minlength=classes.max() + 1)
+    return float((hits[classes] / totals[classes]).mean())
+
+
+METRICS: dict[str, Metric] = {"accuracy": accuracy, "balanced_accuracy": balanced_accuracy}
+
+
+class Trainer:
+    """Train a module; see the module docstring.
+
+    Parameters
+    ----------
+    epochs, batch_size:
+        Passes over the data and examples per step. ``drop_last`` skips a final short batch.
+    optimizer, lr, momentum, nesterov, weight_decay:
+        ``"adam"`` or ``"sgd"`` and their settings.
+    schedule, milestones, gamma:
+        ``None`` (constant), ``"step"`` (×``gamma`` at each epoch in ``milestones``) or
+        ``"cosine"`` (to 0 over ``epochs``).
+    metric, patience:
+        Validation score (``"accuracy"``, ``"balanced_accuracy"`` or ``f(y, proba)``, higher
+        is better); the best epoch's weights are restored at the end. With ``patience``,
+        training stops after that many epochs without improvement.
+    device, amp:
+        ``"auto"`` picks CUDA when present, else CPU; ``amp`` runs forward passes in
+        bfloat16 autocast on CUDA (ignored on CPU).
+    seed:
+        Seeds shuffling, dropout and augmentation: the same seed gives the same weights on CPU.
+        The caller's global RNG state is left untouched.
+    progress:
+        ``"auto"`` shows a progress bar only on a terminal; ``True``/``False`` force it.
+    checkpoint, resume, checkpoint_every:
+        Path of a checkpoint written atomically every ``checkpoint_every`` epochs; with
+        ``resume=True`` a run continues from it (an interrupted run resumed ends with the same
+        weights as an uninterrupted one). An existing checkpoint is never overwritten by a
+        fresh run: pass ``resume=True`` or remove it.
+    step:
+        ``step(model, batch) -> loss`` for methods with their own loss (default
+        :func:`default_step`).
+    augment:
+        ``augment(x) -> x`` applied to training batches on the device.
+    param_groups:
+        ``param_groups(model) -> list of dicts`` for per-group learning rates (e.g. Max-MIG's
+        classifier and aggregator).
+    on_epoch_end:
+        ``f(epoch, record) -> bool``, called after each epoch with its history record; return
+        True to stop.
+
+    Attributes after :meth:`fit`: ``history_`` (one dict per epoch: epoch, loss, lr, seconds
+    and val_score), ``best_epoch_``, ``best_score_``, ``device_``.
+    """
+
+    def __init__(self, epochs: int = 30, batch_size: int = 128,
+                 optimizer: Literal["adam", "sgd"] = "adam", lr: float = 1e-3,
+                 momentum: float = 0.9, nesterov: bool = False, weight_decay: float = 0.0,
+                 schedule: Literal["step", "cosine"] | None = None,
+                 milestones: tuple[int, ...] = (), gamma: float = 0.1,
+                 metric: str | Metric = "accuracy", patience: int | None = None,
+                 device: str = "auto", amp: bool = True, seed: int = 0,
+                 progress: bool | Literal["auto"] = "auto", checkpoint: str | Path | None = None,
+                 resume: bool = False, checkpoint_every: int = 1, step: StepFn | None = None,
+                 augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                 param_groups: Callable[[nn.Module], list[dict]] | None = None,
+                 on_epoch_end: Callable[[int, dict], bool | None] | None = None,
+                 drop_last: bool = False, eval_batch_size: int = 2048):
+        self.epochs, self.batch_size, self.drop_last = epochs, batch_size, drop_last
+        self.optimizer, self.lr, self.momentum = optimizer, lr, momentum
+        self.nesterov, self.weight_decay = nesterov, weight_decay
+        self.schedule, self.milestones, self.gamma = schedule, tuple(milestones), gamma
+        self.metric, self.patience = metric, patience
+        self.device, self.amp, self.seed, self.progress = device, amp, seed, progress
+        self.checkpoint = Path(checkpoint) if checkpoint is not None else None
+        self.resume, self.checkpoint_every = resume, checkpoint_every
+        self.step, self.augment, self.param_groups = step, augment, param_groups
+        self.on_epoch_end, self.eval_batch_size = on_epoch_end, eval_batch_size
+
+    # ------------------------------------------------------------------ training
+    def fit(self, model: nn.Module, X, targets, weights=None, X_val=None,
+            y_val=None) -> Trainer:
+        """Train ``model`` in place on ``X`` with ``targets`` (codes or soft N×K) and optional
+        per-example ``weights``; validate on (``X_val``, ``y_val``) when given."""
+        self._check_settings()
+        self.device_ = resolve_device(self.device)
+        model.to(self.device_)
+        X_t, T_t, W_t = _training_tensors(X, targets, weights, self.device_)
+        has_val = X_val is not None
+        if has_val and y_val is None:
+            raise InputError("X_val needs y_val")
+        y_val_np = np.asarray(y_val) if has_val else None
+        metric = METRICS[self.metric] if isinstance(self.metric, str) else self.metric
+        optimizer = self._make_optimizer(model)
+        scheduler = self._make_scheduler(optimizer)
+        generator = torch.Generator().manual_seed(self.seed)
+        state = {"epoch": 0, "history": [], "best_score": -np.inf, "best_epoch": -1,
+                 "best_state": None, "bad_epochs": 0}
+        with torch.random.fork_rng(devices=_cuda_devices(self.device_)):
+            torch.manual_seed(self.seed)
+            if self.checkpoint is not None and self.checkpoint.exists():
+                if not self.resume:
+                    raise InputError(f"{self.checkpoint}: a checkpoint already exists; pass "
+                                     "resume=True to continue it, or remove it")
+                state = self._load(model, optimizer, scheduler, generator, len(X_t))
+            for epoch in range(state["epoch"], self.epochs):
+                if state.get("stopped"):
+                    break
+                record = self._train_epoch(model, optimizer, X_t, T_t, W_t, generator, epoch)
+                scheduler.step()
+                if has_val:
+                    score = metric(y_val_np, self.predict_proba(model, X_val))
+                    record["val_score"] = score
+                    if score > state["best_score"]:
+                        state.update(best_score=score, best_epoch=epoch, bad_epochs=0,
+                                     best_state=_cpu_state(model))
+                    else:
+                        state["bad_epochs"] += 1
+                state["history"].append(record)
+                state["epoch"] = epoch + 1
+                stop = bool(self.on_epoch_end and self.on_epoch_end(epoch, record))
+                if has_val and self.patience is not None and state["bad_epochs"] >= self.patience:
+                    stop = True
+                state["stopped"] = stop
+                last = stop or epoch + 1 == self.epochs
+                if self.checkpoint is not None and (last or (epoch + 1) % self.checkpoint_every
+                                                    == 0):
+                    self._save(model, optimizer, scheduler, generator, state, len(X_t))
+                if stop:
+                    break
+        if has_val and state["best_state"] is not None:
+            model.load_state_dict(state["best_state"])
+        self.history_ = state["history"]
+        self.best_epoch_ = state["best_epoch"]
+        self.best_score_ = state["best_score"]
+        return self
+
+    def _train_epoch(self, model, optimizer, X_t, T_t, W_t, generator, epoch) -> dict:
+        model.train()
+        step = self.step or default_step
+        n, bs = len(X_t), self.batch_size
+        perm = torch.randperm(n, generator=generator).to(X_t.device)
+        total = torch.zeros((), device=X_t.device)
+        seen = 0
+        start = time.perf_counter()
+        stops = range(0, n - bs + 1 if self.drop_last else n, bs)
+        with _progress(self.progress, len(stops), f"epoch {epoch + 1}/{self.epochs}") as tick:
+            for a in stops:
+                idx = perm[a:a + bs]
+                xb = _as_float(X_t[idx])
+                if self.augment is not None:
+                    xb = self.augment(xb)
+                batch = Batch(xb, T_t[idx], None if W_t is None else W_t[idx], idx, epoch)
+                with self._autocast():
+                    loss = step(model, batch)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                total += loss.detach().float() * len(idx)
+                seen += len(idx)
+                tick()
+        return {"epoch": epoch, "loss": float(total) / max(seen, 1),
+                "lr": optimizer.param_groups[0]["lr"], "seconds": time.perf_counter() - start}
+
+    # ------------------------------------------------------------------ inference
+    @torch.inference_mode()
+    def predict_logits(self, model: nn.Module, X) -> np.ndarray:
+        """Logits of ``model`` on ``X`` in evaluation mode, in batches."""
+        device = resolve_device(self.device) if not hasattr(self, "device_") else self.device_
+        model.to(device).eval()
+        X_t = _as_tensor(X, device)
+        outs = []
+        for a in range(0, len(X_t), self.eval_batch_size):
+            with self._autocast(device):
+                outs.append(model(_as_float(X_t[a:a + self.eval_batch_size])).float())
+        return torch.cat(outs).cpu().numpy() if outs else np.zeros((0, 0), np.float32)
+
+    def predict_proba(self, model: nn.Module, X) -> np.ndarray:
+        """Softmax probabilities of ``model`` on ``X``."""
+        logits = torch.from_numpy(self.predict_logits(model, X))
+        return torch.softmax(logits, dim=1).numpy()
+
+    # ------------------------------------------------------------------ pieces
+    def _check_settings(self) -> None:
+        if self.optimizer not in ("adam", "sgd"):
+            raise InputError(f"optimizer must be 'adam' or 'sgd', got {self.optimizer!r}")
+        if self.schedule not in (None, "step", "cosine"):
+            raise InputError(f"schedule must be None, 'step' or 'cosine', got {self.schedule!r}")
+        if isinstance(self.metric, str) and self.metric not in METRICS:
+            raise InputError(f"metric must be one of {', '.join(METRICS)} or a callable, "
+                             f"got {self.metric!r}")
+        for name in ("epochs", "batch_size", "checkpoint_every"):
+            if not (isinstance(getattr(self, name), int) and getattr(self, name) >= 1):
+                raise InputError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+
+    def _make_optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
+        params: Any = self.param_groups(model) if self.param_groups else model.parameters()
+        if self.optimizer == "adam":
+            return torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay)
+        return torch.optim.SGD(params, lr=self.lr, momentum=self.momentum,
+                               nesterov=self.nesterov, weight_decay=self.weight_decay)
+
+    def _make_scheduler(self, optimizer):
+        if self.schedule == "step":
+            return torch.optim.lr_scheduler.MultiStepLR(optimizer, list(self.milestones),
+                                                        self.gamma)
+        if self.schedule == "cosine":
+            return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=self.epochs)
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
+
+    def _autocast(self, device: torch.device | None = None):
+        device = device or self.device_
+        enabled = self.amp and device.type == "cuda"
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=enabled)
+
+    def _save(self, model, optimizer, scheduler, generator, state: dict, n: int) -> None:
+        payload = {
+            "model": _cpu_state(model), "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(), "generator": generator.get_state(),
+            "torch_rng": torch.get_rng_state(), "n_examples": n,
+            "cuda_rng": torch.cuda.get_rng_state_all() if self.device_.type == "cuda" else [],
+            **{k: v for k, v in state.items()},
+        }
+        atomic_write(self.checkpoint, lambda p: torch.save(payload, p))
+
+    def _load(self, model, optimizer, scheduler, generator, n: int) -> dict:
+        try:
+            payload = torch.load(self.checkpoint, map_location="cpu", weights_only=True)
+        except Exception as exc:  # noqa: BLE001 - any unreadable checkpoint is the user's input
+            raise InputError(f"{self.checkpoint}: cannot read checkpoint: {exc}") from None
+        if payload.get("n_examples") != n:
+            raise InputError(f"{self.checkpoint}: checkpoint was made for "
+                             f"{payload.get('n_examples')} training examples, not {n}")
+        try:
+            model.load_state_dict(payload["model"])
+        except RuntimeError as exc:
+            raise InputError(f"{self.checkpoint}: checkpoint does not fit this model: "
+                             f"{str(exc).splitlines()[0]}") from None
+        optimizer.load_state_dict(payload["optimizer"])
+        scheduler.load_state_dict(payload["scheduler"])
+        generator.set_state(payload["generator"])
+        torch.set_rng_state(payload["torch_rng"])
+        if payload["cuda_rng"] and self.device_.type == "cuda":
+            torch.cuda.set_rng_state_all(payload["cuda_rng"])
+        return {k: payload[k] for k in ("epoch", "history", "best_score", "best_epoch",
+                                        "best_state", "bad_epochs", "stopped")}
+
+
+# ---------------------------------------------------------------------- helpers
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``"auto"`` → CUDA when available, else CPU; anything else as torch understands it."""
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        return torch.device(device)
+    except RuntimeError as exc:
+        raise InputError(f"unknown device {device!r}: {exc}") from None
+
+
+def _cuda_devices(device: torch.device) -> list:
+    return [device] if device.type == "cuda" else []
+
+
+def _as_tensor(X, device: torch.device) -> torch.Tensor:
+    t = X if isinstance(X, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(X))
+    if t.dtype == torch.float64:
+        t = t.float()
+    return t.to(device)
+
+
+def _as_float(x: torch.Tensor) -> torch.Tensor:
+    return x.float() * _BYTE_SCALE if x.dtype == torch.uint8 else x
+
+
+def _training_tensors(X, targets, weights, device):
+    X_t = _as_tensor(X, device)
+    n = len(X_t)
+    T = np.asarray(targets) if not isinstance(targets, torch.Tensor) else targets.cpu().numpy()
+    if len(T) != n:
+        raise InputError(f"X has {n} examples but targets has {len(T)}")
+    if T.ndim == 1:
+        if not np.issubdtype(T.dtype, np.integer):
+            raise InputError("1-D targets must be integer class codes")
+        T_t = torch.from_numpy(T.astype(np.int64)).to(device)
+    elif T.ndim == 2:
+        T_t = torch.from_numpy(T.astype(np.float32)).to(device)
+    else:
+        raise InputError(f"targets must be class codes (N) or soft targets (N×K), "
+                         f"got shape {T.shape}")
+    W_t = None
+    if weights is not None:
+        W = np.asarray(weights, dtype=np.float32)
+        if W.shape != (n,):
+            raise InputError(f"weights must have shape ({n},), got {W.shape}")
+        W_t = torch.from_numpy(W).to(device)
+    return X_t, T_t, W_t
+
+
+def _cpu_state(model: nn.Module) -> dict:
+    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+
+
+class _progress:
+    """A rich progress bar over one epoch's steps, or nothing when not wanted."""
+
+    def __init__(self, mode, total: int, label: str):
+        from rich.console import Console
+
+        self.console = Console(stderr=True)
+        self.show = self.console.is_terminal if mode == "auto" else bool(mode)
+        self.total, self.label = total, label
+
+    def __enter__(self) -> Callable[[], None]:
+        if not self.show:
+            return lambda: None
+        from rich.progress import Progress
+
+        self.bar = Progress(transient=True, console=self.console)
+        self.bar.start()
+        task = self.bar.add_task(self.label, total=self.total)
+        return lambda: self.bar.advance(task)
+
+    def __exit__(self, *exc) -> None:
+        if self.show:
+            self.bar.stop()
+
