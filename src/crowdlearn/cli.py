@@ -215,6 +215,176 @@ def _torch_device() -> str:
     return f"cpu ({torch.get_num_threads()} threads)"
 
 
+# ---------------------------------------------------------------------- simulate
+class SimDataset(str, Enum):
+    digits = "digits"
+
+
+class WorkerModel(str, Enum):
+    hammer_spammer = "hammer-spammer"
+    classwise = "classwise"
+    grouped = "grouped"
+    maxmig = "maxmig"
+    matrices = "matrices"
+
+
+class Expertise(str, Enum):
+    low = "low"
+    high = "high"
+
+
+def simulation_labels(dataset: SimDataset | str | None = None, labels: Path | None = None,
+                      ) -> tuple[np.ndarray, list, list]:
+    """True labels to simulate on: (class codes, class ids, task ids).
+
+    The one place that knows the datasets; it will switch to ``crowdlearn.datasets.load(name)``.
+    ``labels``: a ``.npy`` vector, or a CSV with a ``label`` column (and optionally ``task``,
+    e.g. a gold file) or a single header-less column of labels."""
+    from crowdlearn.inputs import read_file
+
+    if labels is None:
+        try:
+            SimDataset(dataset or SimDataset.digits)
+        except ValueError:
+            raise InputError(f"unknown dataset {dataset!r}; known: "
+                             f"{', '.join(d.value for d in SimDataset)}") from None
+        from sklearn.datasets import load_digits  # digits is the only dataset for now
+
+        values = load_digits().target
+        task_ids: list = list(range(len(values)))
+    elif labels.suffix.lower() == ".npy":
+        values = read_file(labels, lambda p: np.load(p, allow_pickle=False))
+        if values.ndim != 1:
+            raise InputError(f"{labels}: expected a 1-D array of labels, got shape "
+                             f"{values.shape}")
+        task_ids = list(range(len(values)))
+    else:
+        table = read_file(labels, lambda p: pd.read_csv(p, header=None, dtype=str))
+        header = [str(c).strip() for c in table.iloc[0]]
+        if "label" in header:
+            table = table.iloc[1:].set_axis(header, axis=1)
+            column = table["label"]
+            task_ids = (table["task"].tolist() if "task" in header
+                        else list(range(len(table))))
+        elif table.shape[1] == 1:
+            column, task_ids = table.iloc[:, 0], list(range(len(table)))
+        else:
+            raise InputError(f"{labels}: expected a 'label' column or a single column of "
+                             f"labels, found {table.shape[1]} columns without 'label'")
+        if column.isna().any():
+            raise InputError(f"{labels}: label missing on data row "
+                             f"{int(np.flatnonzero(column.isna().to_numpy())[0]) + 1}")
+        numeric = pd.to_numeric(column, errors="coerce")
+        values = (numeric.astype(np.int64).to_numpy()
+                  if numeric.notna().all() and (numeric % 1 == 0).all()
+                  else column.str.strip().to_numpy())
+    if len(values) == 0:
+        raise InputError(f"{labels}: no labels")
+    classes, codes = np.unique(values, return_inverse=True)
+    if len(classes) < 2:
+        raise InputError(f"{labels or dataset}: need at least 2 classes, found {len(classes)}")
+    return codes, classes.tolist(), task_ids
+
+
+def _simulation_crowd(model: WorkerModel, n_classes: int, workers: int | None, gamma: float,
+                      group_size: int, case: int, expertise: Expertise,
+                      matrices: Path | None, rng: np.random.Generator):
+    from crowdlearn import simulate as sim
+    from crowdlearn.inputs import read_file
+
+    if (model is WorkerModel.matrices) != (matrices is not None):
+        raise InputError("--matrices FILE goes with --worker-model matrices (and only with it)")
+    if model is WorkerModel.maxmig:
+        crowd = sim.maxmig_case(case, expertise.value, n_classes)
+    elif model is WorkerModel.matrices:
+        crowd = sim.from_matrices(read_file(matrices, lambda p: np.load(p, allow_pickle=False)))
+        if crowd.n_classes != n_classes:
+            raise InputError(f"{matrices}: matrices are {crowd.n_classes}×{crowd.n_classes} but "
+                             f"the labels have {n_classes} classes")
+    else:
+        w = 20 if workers is None else workers
+        if model is WorkerModel.hammer_spammer:
+            crowd = sim.hammer_spammer(w, n_classes, gamma, rng)
+        elif model is WorkerModel.classwise:
+            crowd = sim.classwise_hammer_spammer(w, n_classes, gamma, rng)
+        else:
+            crowd = sim.grouped(w, n_classes, group_size, gamma, seed=rng)
+    if workers is not None and workers != crowd.n_workers:
+        raise InputError(f"--workers {workers}: the {model.value} crowd has "
+                         f"{crowd.n_workers} workers")
+    return crowd
+
+
+@app.command()
+@_one_line_errors
+def simulate(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the answers: "
+                                      "task, worker, label (CSV).")],
+    dataset: Annotated[SimDataset | None, typer.Option(help="Dataset whose true labels the "
+                                                       "crowd answers (default: digits).")]
+    = None,
+    labels: Annotated[Path | None, typer.Option(help="True labels instead of a dataset: .npy, "
+                                                "or CSV with a 'label' column (and optional "
+                                                "'task') or one column.")] = None,
+    worker_model: Annotated[WorkerModel, typer.Option(help="hammer-spammer, classwise "
+                                                      "(class-wise hammer-spammer), grouped "
+                                                      "(confusion within groups of classes), "
+                                                      "maxmig (Max-MIG case), matrices (--matrices"
+                                                      " W×K×K .npy).")]
+    = WorkerModel.hammer_spammer,
+    workers: Annotated[int | None, typer.Option(help="Number of workers (default: 20; fixed by "
+                                                "maxmig and matrices).")] = None,
+    gamma: Annotated[float, typer.Option(help="Probability that a worker (or a worker's "
+                                         "class row, for classwise) is a hammer.")] = 0.2,
+    group_size: Annotated[int, typer.Option(help="Classes per group (grouped).")] = 10,
+    case: Annotated[int, typer.Option(help="Max-MIG case: 1 independent, 2 naive majority, "
+                                      "3 correlated mistakes (maxmig).")] = 1,
+    expertise: Annotated[Expertise, typer.Option(help="Max-MIG seniors' expertise "
+                                                 "(maxmig).")] = Expertise.low,
+    matrices: Annotated[Path | None, typer.Option(help="W×K×K confusion matrices (.npy) for "
+                                                  "--worker-model matrices.")] = None,
+    redundancy: Annotated[int | None, typer.Option(help="Distinct workers per item (default: "
+                                                   "1; every worker for maxmig).")] = None,
+    budget: Annotated[int | None, typer.Option(help="Total labels: the first budget // "
+                                               "redundancy items are labelled (default: all "
+                                               "items).")] = None,
+    gold: Annotated[Path | None, typer.Option(help="Also write the true labels of the "
+                                              "answered tasks: task, label (CSV).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of every random choice.")] = 0,
+    force: Annotated[bool, typer.Option(help="Overwrite output files that exist.")] = False,
+) -> None:
+    """Simulate a crowd answering a dataset and write its answers (and the truth).
+
+    Example: crowdlearn simulate --gamma 0.35 --budget 1200 -o answers.csv --gold gold.csv
+    """
+    from crowdlearn.outputs import atomic_write, check_outputs
+    from crowdlearn.simulate import assign
+
+    if dataset is not None and labels is not None:
+        raise InputError("give --dataset or --labels, not both")
+    if gold is not None and gold.resolve() == out.resolve():
+        raise InputError("--out and --gold must be different files")
+    check_outputs([out, gold], [p for p in (labels, matrices) if p is not None], force=force)
+    y, class_ids, task_ids = simulation_labels(dataset, labels)
+    rng = np.random.default_rng(seed)
+    crowd = _simulation_crowd(worker_model, len(class_ids), workers, gamma, group_size, case,
+                              expertise, matrices, rng)
+    if redundancy is None:
+        redundancy = crowd.n_workers if worker_model is WorkerModel.maxmig else 1
+    assignment = assign(len(y), crowd.n_workers, redundancy, budget, rng)
+    ann = crowd.annotate(y, assignment, rng, tasks=task_ids, classes=class_ids)
+    answered = (assignment >= 0).any(axis=1)
+    answers = ann.to_frame()
+    atomic_write(out, lambda p: answers.to_csv(p, index=False))
+    if gold is not None:
+        truth = pd.DataFrame({"task": np.asarray(task_ids, dtype=object)[answered],
+                              "label": np.asarray(class_ids, dtype=object)[y[answered]]})
+        atomic_write(gold, lambda p: truth.to_csv(p, index=False))
+    correct = float((ann.label == y[answered][ann.task]).mean())
+    console.print(f"{crowd!r} -> {ann!r}; {correct:.1%} of the answers are correct")
+    console.print("wrote " + ", ".join(str(p) for p in (out, gold) if p is not None))
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()
 
