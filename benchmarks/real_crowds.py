@@ -1,7 +1,7 @@
 """Accuracy of the aggregators on ten public crowdsourcing datasets, against their gold labels.
 
 The data are read from a folder holding the layout described in ``shared/data/README.md``
-(default: ``shared/data`` next to the repository; override with ``CROWDLEARN_SHARED_DATA``).
+(default: ``shared/data`` next to the repository; override with ``CROWDLEARN_DATA``).
 Accuracy is measured on the tasks that have gold. crowd-kit's ``DawidSkene(n_iter=100)`` is
 run on the same answers when it is installed.
 
@@ -36,8 +36,8 @@ CROWDKIT_N_ITER = 100
 
 
 def data_root() -> Path:
-    """The folder holding the datasets: ``$CROWDLEARN_SHARED_DATA`` or the default."""
-    return Path(os.environ.get("CROWDLEARN_SHARED_DATA") or DEFAULT_ROOT)
+    """The folder holding the datasets: ``$CROWDLEARN_DATA`` or the default."""
+    return Path(os.environ.get("CROWDLEARN_DATA") or DEFAULT_ROOT)
 
 
 def _zheng(folder: str) -> Loader:
@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--markdown", action="store_true", help="print a markdown table")
     parser.add_argument("--no-crowdkit", action="store_true", help="skip crowd-kit")
     parser.add_argument("--root", type=Path, default=None,
-                        help="data folder (default: $CROWDLEARN_SHARED_DATA or shared/data)")
+                        help="data folder (default: $CROWDLEARN_DATA or shared/data)")
     args = parser.parse_args(argv)
     unknown = [n for n in args.names if n not in DATASETS]
     if unknown:

@@ -36,7 +36,7 @@ def test_dawid_skene_reaches_crowdkit_accuracy(name):
     folder = data_root() / FOLDERS[name]
     if not folder.is_dir():
         pytest.skip(f"dataset {name!r} not available: {folder} is absent "
-                    "(set CROWDLEARN_SHARED_DATA to the data folder)")
+                    "(set CROWDLEARN_DATA to the data folder)")
     ann, gold = load(name)
     assert len(gold) > 0
     acc = accuracy(DawidSkene().fit(ann).predict(), gold)

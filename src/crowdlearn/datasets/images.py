@@ -1,0 +1,176 @@
+"""Two generic layouts: a folder of images with one subfolder per class, and a feature matrix
+in a ``.npy``, CSV or Parquet file."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from crowdlearn.datasets.dataset import Dataset, codes_of
+from crowdlearn.errors import CrowdlearnError, InputError
+from crowdlearn.inputs import first_line, read_file
+
+__all__ = ["IMAGE_SUFFIXES", "load_features", "load_image_folder"]
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm",
+                  ".pgm", ".pbm")
+_GREY_MODES = ("1", "L", "I", "I;16", "F")
+
+
+# ---------------------------------------------------------------------- image folders
+def load_image_folder(root: str | Path, size: int | tuple[int, int] | None = None,
+                      mode: Literal["L", "RGB"] | None = None,
+                      name: str | None = None) -> Dataset:
+    """Images under ``root/<class>/`` (any depth below the class folder), classes being the
+    subfolder names in sorted order, as ``N×C×H×W`` ``uint8``.
+
+    ``size`` (``(height, width)`` or one side for squares) resizes every image (bilinear);
+    without it all images must already share one size. ``mode`` ``"L"`` gives one grey
+    channel, ``"RGB"`` three; by default grey when every image is grey, else RGB. Needs Pillow
+    (installed with matplotlib).
+    """
+    image = _pillow()
+    root = Path(root)
+    if not root.is_dir():
+        raise InputError(f"{root}: {'no such folder' if not root.exists() else 'not a folder'}")
+    class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not class_dirs:
+        raise InputError(f"{root}: no class subfolders (expected {root}/<class>/<image>)")
+    paths: list[Path] = []
+    labels: list[int] = []
+    for code, folder in enumerate(class_dirs):
+        found = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES
+                       and p.is_file() and not p.name.startswith("."))
+        if not found:
+            raise InputError(f"{folder}: no images ({', '.join(IMAGE_SUFFIXES)}) for class "
+                             f"{folder.name!r}")
+        paths += found
+        labels += [code] * len(found)
+    if mode is None:
+        modes = [read_file(p, lambda q: _header_mode(image, q)) for p in paths]
+        mode = "L" if all(m in _GREY_MODES for m in modes) else "RGB"
+    elif mode not in ("L", "RGB"):
+        raise InputError(f"mode must be 'L', 'RGB' or None, got {mode!r}")
+    target = None if size is None else ((size, size) if isinstance(size, int) else tuple(size))
+    arrays = [read_file(p, lambda q: _decode(image, q, mode, target)) for p in paths]
+    first = arrays[0].shape
+    for path, arr in zip(paths, arrays, strict=True):
+        if arr.shape != first:
+            raise InputError(f"{path}: image is {arr.shape[1]}×{arr.shape[2]} but {paths[0]} "
+                             f"is {first[1]}×{first[2]}; pass size= to resize them all")
+    return Dataset(np.stack(arrays), np.asarray(labels, dtype=np.int64),
+                   [p.name for p in class_dirs], name or root.name)
+
+
+def _pillow():
+    try:
+        from PIL import Image
+    except ImportError:  # pragma: no cover - Pillow comes with matplotlib
+        raise CrowdlearnError("reading images needs Pillow: pip install pillow") from None
+    return Image
+
+
+def _header_mode(image, path: Path) -> str:
+    try:
+        with image.open(path) as im:
+            return im.mode
+    except SyntaxError as exc:  # Pillow's error for some broken headers
+        raise InputError(f"{path}: not a readable image: {first_line(exc)}") from None
+
+
+def _decode(image, path: Path, mode: str, size: tuple[int, int] | None) -> np.ndarray:
+    """One image as a ``C×H×W`` uint8 array."""
+    try:
+        with image.open(path) as im:
+            im.load()  # decode now: a truncated file fails here, not later
+            im = im.convert(mode)
+            if size is not None and im.size != (size[1], size[0]):
+                im = im.resize((size[1], size[0]), image.Resampling.BILINEAR)
+            arr = np.asarray(im, dtype=np.uint8)
+    except SyntaxError as exc:
+        raise InputError(f"{path}: not a readable image: {first_line(exc)}") from None
+    return arr[None] if arr.ndim == 2 else np.moveaxis(arr, -1, 0)
+
+
+# ---------------------------------------------------------------------- feature matrices
+def load_features(path: str | Path, label_column: str | int | None = None,
+                  drop: Sequence[str] = (), name: str | None = None) -> Dataset:
+    """A feature matrix, one row per item: ``.npy`` (2-D numeric), ``.csv`` or ``.parquet``.
+
+    ``label_column`` names the column holding the labels (its position for ``.npy``); they
+    become codes into the sorted labels seen. ``drop`` lists further columns to ignore (ids,
+    say). Every other column must be numeric and complete. ``X`` is ``N×D`` ``float32``.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        table = read_file(path, _read_npy)
+    elif suffix == ".csv":
+        table = read_file(path, pd.read_csv)
+    elif suffix in (".parquet", ".pq"):
+        table = read_file(path, pd.read_parquet)
+    else:
+        raise InputError(f"{path}: unsupported feature file type {path.suffix!r}; use .npy, "
+                         ".csv or .parquet")
+    labels = None
+    if label_column is not None:
+        if label_column not in table.columns:
+            raise InputError(f"{path}: no label column {label_column!r}; columns found: "
+                             f"{_column_list(table)}")
+        labels = table[label_column]
+        table = table.drop(columns=[label_column])
+    unknown = [c for c in drop if c not in table.columns]
+    if unknown:
+        raise InputError(f"{path}: cannot drop missing column {unknown[0]!r}")
+    table = table.drop(columns=list(drop))
+    X = _numeric_matrix(table, path, suffix == ".csv")
+    y, classes = None, []
+    if labels is not None:
+        _check_complete(labels.isna().to_numpy(), path, suffix == ".csv", labels.name, labels)
+        values = labels.to_numpy()
+        if values.dtype.kind == "f" and (values == np.round(values)).all():
+            values = values.astype(np.int64)  # class ids stored as floats (a .npy column)
+        y, classes = codes_of(values)
+    return Dataset(X, y, classes, name or path.stem)
+
+
+def _read_npy(path: Path) -> pd.DataFrame:
+    values = np.load(path, allow_pickle=False)
+    if values.ndim != 2:
+        raise InputError(f"{path}: expected a 2-D items × features array, got shape "
+                         f"{values.shape}")
+    return pd.DataFrame(values)
+
+
+def _column_list(table: pd.DataFrame) -> str:
+    return ", ".join(map(repr, table.columns[:20])) + (", ..." if table.shape[1] > 20 else "")
+
+
+def _numeric_matrix(table: pd.DataFrame, path: Path, csv: bool) -> np.ndarray:
+    if table.shape[1] == 0 or len(table) == 0:
+        raise InputError(f"{path}: no feature values ({len(table)} rows, {table.shape[1]} "
+                         "feature columns)")
+    bad = [c for c, kind in table.dtypes.items() if not (pd.api.types.is_numeric_dtype(kind)
+                                                         or pd.api.types.is_bool_dtype(kind))]
+    if bad:
+        raise InputError(f"{path}: column {bad[0]!r} is not numeric; pass it as "
+                         "label_column= or in drop=")
+    X = table.to_numpy(dtype=np.float32, na_value=np.nan)
+    _check_complete(np.isnan(X), path, csv, None, table)
+    return X
+
+
+def _check_complete(missing: np.ndarray, path: Path, csv: bool, column: Hashable | None,
+                    table: pd.DataFrame | pd.Series) -> None:
+    """An InputError naming the first missing value's row (CSV line) and column."""
+    if not missing.any():
+        return
+    flat = int(np.flatnonzero(missing.reshape(len(missing), -1).any(axis=1))[0])
+    if column is None:
+        column = table.columns[int(np.flatnonzero(missing[flat])[0])]
+    where = f"line {flat + 2}" if csv else f"row {flat}"
+    raise InputError(f"{path}: {where}: missing value in column {column!r}")
