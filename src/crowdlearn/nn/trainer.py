@@ -13,6 +13,7 @@ no DataLoader, no per-example Python work, so feeding stays cheap next to the mo
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -55,11 +56,13 @@ def soft_cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tens
 
 def default_step(model: nn.Module, batch: Batch) -> torch.Tensor:
     """(Weighted) cross-entropy on hard or soft targets, averaged over the batch."""
-    logits = model(batch.x)
+    logits = model(batch.x)  # under autocast the losses below still run in float32
+    if batch.weight is None and batch.target.ndim == 1:
+        return F.cross_entropy(logits, batch.target)
     if batch.target.ndim == 1:
-        losses = F.cross_entropy(logits.float(), batch.target, reduction="none")
+        losses = F.cross_entropy(logits, batch.target, reduction="none")
     else:
-        losses = soft_cross_entropy(logits.float(), batch.target)
+        losses = soft_cross_entropy(logits, batch.target)
     if batch.weight is not None:
         losses = losses * batch.weight
     return losses.mean()
@@ -229,7 +232,7 @@ class Trainer:
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
-                total += loss.detach().float() * len(idx)
+                total.add_(loss.detach(), alpha=len(idx))
                 seen += len(idx)
                 tick()
         return {"epoch": epoch, "loss": float(total) / max(seen, 1),
@@ -283,8 +286,9 @@ class Trainer:
 
     def _autocast(self, device: torch.device | None = None):
         device = device or self.device_
-        enabled = self.amp and device.type == "cuda"
-        return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=enabled)
+        if self.amp and device.type == "cuda":
+            return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
 
     def _save(self, model, optimizer, scheduler, generator, state: dict, n: int) -> None:
         payload = {
