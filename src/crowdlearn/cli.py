@@ -216,10 +216,6 @@ def _torch_device() -> str:
 
 
 # ---------------------------------------------------------------------- simulate
-class SimDataset(str, Enum):
-    digits = "digits"
-
-
 class WorkerModel(str, Enum):
     hammer_spammer = "hammer-spammer"
     classwise = "classwise"
@@ -233,57 +229,20 @@ class Expertise(str, Enum):
     high = "high"
 
 
-def simulation_labels(dataset: SimDataset | str | None = None, labels: Path | None = None,
+def simulation_labels(dataset: str | None = None, labels: Path | None = None,
                       ) -> tuple[np.ndarray, list, list]:
-    """True labels to simulate on: (class codes, class ids, task ids).
+    """True labels to simulate on: (class codes, class ids, task ids), from a dataset's
+    training split or a label file."""
+    from crowdlearn.datasets import load, read_labels
 
-    The one place that knows the datasets; it will switch to ``crowdlearn.datasets.load(name)``.
-    ``labels``: a ``.npy`` vector, or a CSV with a ``label`` column (and optionally ``task``,
-    e.g. a gold file) or a single header-less column of labels."""
-    from crowdlearn.inputs import read_file
-
-    if labels is None:
-        try:
-            SimDataset(dataset or SimDataset.digits)
-        except ValueError:
-            raise InputError(f"unknown dataset {dataset!r}; known: "
-                             f"{', '.join(d.value for d in SimDataset)}") from None
-        from sklearn.datasets import load_digits  # digits is the only dataset for now
-
-        values = load_digits().target
-        task_ids: list = list(range(len(values)))
-    elif labels.suffix.lower() == ".npy":
-        values = read_file(labels, lambda p: np.load(p, allow_pickle=False))
-        if values.ndim != 1:
-            raise InputError(f"{labels}: expected a 1-D array of labels, got shape "
-                             f"{values.shape}")
-        task_ids = list(range(len(values)))
+    if labels is not None:
+        codes, classes, task_ids = read_labels(labels)
     else:
-        table = read_file(labels, lambda p: pd.read_csv(p, header=None, dtype=str))
-        header = [str(c).strip() for c in table.iloc[0]]
-        if "label" in header:
-            table = table.iloc[1:].set_axis(header, axis=1)
-            column = table["label"]
-            task_ids = (table["task"].tolist() if "task" in header
-                        else list(range(len(table))))
-        elif table.shape[1] == 1:
-            column, task_ids = table.iloc[:, 0], list(range(len(table)))
-        else:
-            raise InputError(f"{labels}: expected a 'label' column or a single column of "
-                             f"labels, found {table.shape[1]} columns without 'label'")
-        if column.isna().any():
-            raise InputError(f"{labels}: label missing on data row "
-                             f"{int(np.flatnonzero(column.isna().to_numpy())[0]) + 1}")
-        numeric = pd.to_numeric(column, errors="coerce")
-        values = (numeric.astype(np.int64).to_numpy()
-                  if numeric.notna().all() and (numeric % 1 == 0).all()
-                  else column.str.strip().to_numpy())
-    if len(values) == 0:
-        raise InputError(f"{labels}: no labels")
-    classes, codes = np.unique(values, return_inverse=True)
+        data = load(dataset or "digits", "train")
+        codes, classes, task_ids = data.y, list(data.classes), list(range(len(data)))
     if len(classes) < 2:
         raise InputError(f"{labels or dataset}: need at least 2 classes, found {len(classes)}")
-    return codes, classes.tolist(), task_ids
+    return codes, classes, task_ids
 
 
 def _simulation_crowd(model: WorkerModel, n_classes: int, workers: int | None, gamma: float,
@@ -320,9 +279,9 @@ def _simulation_crowd(model: WorkerModel, n_classes: int, workers: int | None, g
 def simulate(
     out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the answers: "
                                       "task, worker, label (CSV).")],
-    dataset: Annotated[SimDataset | None, typer.Option(help="Dataset whose true labels the "
-                                                       "crowd answers (default: digits).")]
-    = None,
+    dataset: Annotated[str | None, typer.Option(help="Dataset whose training labels the crowd "
+                                                "answers: digits (default), fashion-mnist, "
+                                                "mnist, cifar10, cifar100.")] = None,
     labels: Annotated[Path | None, typer.Option(help="True labels instead of a dataset: .npy, "
                                                 "or CSV with a 'label' column (and optional "
                                                 "'task') or one column.")] = None,

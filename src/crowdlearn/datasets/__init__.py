@@ -3,6 +3,7 @@ for standard file formats (IDX, CIFAR batches, image folders, feature matrices) 
 crowd datasets' layouts. Nothing is downloaded; nothing here imports torch.
 """
 
+from crowdlearn.datasets.catalog import DATASETS, load, read_labels
 from crowdlearn.datasets.cifar import load_cifar10, load_cifar100
 from crowdlearn.datasets.crowd_sets import (
     CrowdData,
@@ -33,6 +34,7 @@ from crowdlearn.datasets.idx import (
 from crowdlearn.datasets.images import load_features, load_image_folder
 
 __all__ = [
+    "DATASETS", "load", "read_labels",
     "DATA_ENV", "FASHION_MNIST_CLASSES", "CrowdData", "Dataset", "cifar100n_annotations",
     "cifar10n_annotations", "load_cifar10", "load_cifar100", "load_cifar100n", "load_cifar10n",
     "load_digits", "load_fashion_mnist", "load_features", "load_idx", "load_image_folder",

@@ -1,0 +1,96 @@
+"""Datasets by name (what the command line and the experiments ask for) and plain label files.
+
+``digits`` is embedded and split once, stratified with seed 0, into 1,300 training and 497 test
+images (methods.md 7); the others read standard files the user has (see each loader).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from crowdlearn.datasets.cifar import load_cifar10, load_cifar100
+from crowdlearn.datasets.dataset import Dataset, load_digits
+from crowdlearn.datasets.idx import load_fashion_mnist, load_mnist
+from crowdlearn.errors import InputError
+from crowdlearn.inputs import read_file
+
+Split = Literal["train", "test", "all"]
+DIGITS_TEST_SIZE = 497
+
+
+def _digits(split: Split) -> Dataset:
+    full = load_digits()
+    if split == "all":
+        return full
+    train, test = full.train_test_split(test_size=DIGITS_TEST_SIZE, seed=0)
+    return train if split == "train" else test
+
+
+def _files(loader: Callable[..., Dataset]) -> Callable[[Split], Dataset]:
+    def load_split(split: Split) -> Dataset:
+        if split == "all":
+            raise InputError("split 'all' exists only for digits; ask for 'train' or 'test'")
+        return loader(split=split)
+
+    return load_split
+
+
+DATASETS: dict[str, Callable[[Split], Dataset]] = {
+    "digits": _digits,
+    "fashion-mnist": _files(load_fashion_mnist),
+    "mnist": _files(load_mnist),
+    "cifar10": _files(load_cifar10),
+    "cifar100": _files(load_cifar100),
+}
+
+
+def load(name: str, split: Split = "train") -> Dataset:
+    """The ``split`` of a dataset known by name: one of :data:`DATASETS`."""
+    if name not in DATASETS:
+        raise InputError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}")
+    if split not in ("train", "test", "all"):
+        raise InputError(f"split must be 'train', 'test' or 'all', got {split!r}")
+    return DATASETS[name](split)
+
+
+def read_labels(path: str | Path) -> tuple[np.ndarray, list, list]:
+    """True labels from a file: ``(class codes, class ids, task ids)``.
+
+    A ``.npy`` vector, or a CSV with a ``label`` column (and optionally ``task``, e.g. a gold
+    file written by ``crowdlearn simulate``) or a single header-less column of labels.
+    Numeric labels stay numbers; classes are coded in sorted order.
+    """
+    path = Path(path)
+    if path.suffix.lower() == ".npy":
+        values = read_file(path, lambda p: np.load(p, allow_pickle=False))
+        if values.ndim != 1:
+            raise InputError(f"{path}: expected a 1-D array of labels, got shape {values.shape}")
+        task_ids: list = list(range(len(values)))
+    else:
+        table = read_file(path, lambda p: pd.read_csv(p, header=None, dtype=str))
+        header = [str(c).strip() for c in table.iloc[0]]
+        if "label" in header:
+            table = table.iloc[1:].set_axis(header, axis=1)
+            column = table["label"]
+            task_ids = table["task"].tolist() if "task" in header else list(range(len(table)))
+        elif table.shape[1] == 1:
+            column, task_ids = table.iloc[:, 0], list(range(len(table)))
+        else:
+            raise InputError(f"{path}: expected a 'label' column or a single column of "
+                             f"labels, found {table.shape[1]} columns without 'label'")
+        if column.isna().any():
+            raise InputError(f"{path}: label missing on data row "
+                             f"{int(np.flatnonzero(column.isna().to_numpy())[0]) + 1}")
+        numeric = pd.to_numeric(column, errors="coerce")
+        values = (numeric.astype(np.int64).to_numpy()
+                  if numeric.notna().all() and (numeric % 1 == 0).all()
+                  else column.str.strip().to_numpy())
+    if len(values) == 0:
+        raise InputError(f"{path}: no labels")
+    classes, codes = np.unique(values, return_inverse=True)
+    return codes, classes.tolist(), task_ids
