@@ -43,7 +43,10 @@ class DawidSkene(Aggregator):
         Dirichlet pseudo-count ``α`` added to every confusion cell in the M-step.
     init:
         ``"majority"``: start from the soft majority vote; ``"task_prior"``: start from the
-        ``task_prior`` passed to :meth:`fit`.
+        ``task_prior`` passed to :meth:`fit`. ``fit(init_posteriors=...)`` overrides both.
+    class_prior:
+        ``"estimate"`` the class frequencies ``q`` in every M-step, or keep them ``"uniform"``
+        (MBEM's official code computes its posterior without a class prior).
     n_threads:
         Threads for the E-step over chunks of tasks (default: the machine's cores, at most 8).
 
@@ -64,23 +67,28 @@ class DawidSkene(Aggregator):
 
     def __init__(self, max_iter: int = 100, tol: float = 1e-5, smoothing: float = 0.01,
                  init: Literal["majority", "task_prior"] = "majority",
+                 class_prior: Literal["estimate", "uniform"] = "estimate",
                  n_threads: int | None = None):
         self.max_iter = max_iter
         self.tol = tol
         self.smoothing = smoothing
         self.init = init
+        self.class_prior = class_prior
         self.n_threads = n_threads
 
     def fit(self, annotations: Annotations, task_prior: np.ndarray | pd.DataFrame | None = None,
-            gold: Mapping | pd.Series | None = None) -> DawidSkene:
+            gold: Mapping | pd.Series | None = None,
+            init_posteriors: np.ndarray | None = None) -> DawidSkene:
         """Fit by EM. ``task_prior`` (T×K probabilities, rows in ``annotations.tasks`` order or
         a DataFrame indexed by task id) multiplies into every E-step; ``gold`` (task id → label)
-        clamps those tasks' posteriors to their known label."""
+        clamps those tasks' posteriors to their known label; ``init_posteriors`` (T×K) are the
+        posteriors the first M-step starts from (e.g. a model's one-hot predictions: with
+        ``max_iter=1`` that is exactly MBEM's bootstrapping step)."""
         ann = check_annotations(annotations)
         self._check_params()
         log_task_prior = check_task_prior(ann, task_prior)
         gold_codes = check_gold(ann, gold)
-        init = self._initial_posteriors(ann, log_task_prior, gold_codes)
+        init = self._initial_posteriors(ann, log_task_prior, gold_codes, init_posteriors)
         with EStep(ann.incidence, ann.n_classes, log_task_prior, gold_codes,
                    n_threads=self.n_threads) as estep:
             params, history, n_iter = run_em(
@@ -104,9 +112,17 @@ class DawidSkene(Aggregator):
             # a true class a worker was never seen on (possible only without smoothing): uniform
             pi = np.where(total > 0, c / np.where(total > 0, total, 1.0), 1.0 / k)
             log_pi = np.log(np.maximum(pi, _TINY))
-            return Params(_log_prior(stats), log_pi.reshape(w * k, k), alpha * float(log_pi.sum()))
+            return Params(self._log_prior(stats), log_pi.reshape(w * k, k),
+                          alpha * float(log_pi.sum()))
 
         return m_step
+
+    def _log_prior(self, stats: Stats) -> np.ndarray:
+        """log q: the posterior class frequencies, or uniform with ``class_prior="uniform"``."""
+        k = len(stats.class_totals)
+        if self.class_prior == "uniform":
+            return np.full(k, -np.log(k))
+        return np.log(np.maximum(stats.class_totals / stats.class_totals.sum(), _TINY))
 
     def _set_worker_params(self, ann: Annotations, params: Params) -> None:
         w, k = ann.n_workers, ann.n_classes
@@ -123,9 +139,21 @@ class DawidSkene(Aggregator):
             raise InputError(f"smoothing must be >= 0, got {self.smoothing!r}")
         if self.init not in ("majority", "task_prior"):
             raise InputError(f"init must be 'majority' or 'task_prior', got {self.init!r}")
+        if self.class_prior not in ("estimate", "uniform"):
+            raise InputError(f"class_prior must be 'estimate' or 'uniform', "
+                             f"got {self.class_prior!r}")
 
-    def _initial_posteriors(self, ann: Annotations, log_task_prior, gold_codes) -> np.ndarray:
-        if self.init == "task_prior":
+    def _initial_posteriors(self, ann: Annotations, log_task_prior, gold_codes,
+                            given: np.ndarray | None = None) -> np.ndarray:
+        if given is not None:
+            post = np.array(given, dtype=np.float64)
+            if post.shape != (ann.n_tasks, ann.n_classes) or not np.isfinite(post).all() or (
+                    post < 0).any() or (post.sum(axis=1) <= 0).any():
+                raise InputError(f"init_posteriors must be non-negative, finite, with a "
+                                 f"positive sum in every row and shape ({ann.n_tasks}, "
+                                 f"{ann.n_classes}); got shape {post.shape}")
+            post /= post.sum(axis=1, keepdims=True)
+        elif self.init == "task_prior":
             if log_task_prior is None:
                 raise InputError("init='task_prior' needs a task_prior in fit()")
             post = np.exp(log_task_prior)
@@ -136,8 +164,3 @@ class DawidSkene(Aggregator):
             post[gold_codes[0]] = 0.0
             post[gold_codes[0], gold_codes[1]] = 1.0
         return post
-
-
-def _log_prior(stats: Stats) -> np.ndarray:
-    q = stats.class_totals / stats.class_totals.sum()
-    return np.log(np.maximum(q, _TINY))

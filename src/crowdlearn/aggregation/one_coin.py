@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from crowdlearn.aggregation.dawid_skene import DawidSkene, _log_prior
+from crowdlearn.aggregation.dawid_skene import DawidSkene
 from crowdlearn.aggregation.em import Params, Stats
 from crowdlearn.annotations import Annotations
 
@@ -35,7 +35,7 @@ class OneCoinDawidSkene(DawidSkene):
             log_s, log_wrong = np.log(skill), np.log((1 - skill) / max(k - 1, 1))
             log_pi = np.where(off[None], log_wrong[:, None, None], log_s[:, None, None])
             penalty = alpha * float(np.sum(log_s + np.log1p(-skill)))
-            return Params(_log_prior(stats), log_pi.reshape(w * k, k), penalty)
+            return Params(self._log_prior(stats), log_pi.reshape(w * k, k), penalty)
 
         return m_step
 

@@ -1,0 +1,74 @@
+"""The classic two-stage baselines: aggregate the crowd's labels, then train on them.
+
+With ``MajorityVote`` and hard targets this is "MV"; with the vote shares as soft targets
+"soft MV" (MBEM's "weighted MV"); with ``DawidSkene`` posteriors "EM" — the posterior-weighted
+loss of methods.md 1.4, ``Σ_k P(y = k | labels) · CE(f(x), k)``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from sklearn.base import clone
+
+from crowdlearn.aggregation import Aggregator, DawidSkene
+from crowdlearn.annotations import Annotations
+from crowdlearn.errors import InputError
+from crowdlearn.learners.base import Learner, ModelSpec, align_items
+
+
+class AggregateThenTrain(Learner):
+    """Fit ``aggregator`` on the annotations, then train ``model`` on its labels.
+
+    Parameters
+    ----------
+    aggregator:
+        Any crowdlearn aggregator (default ``DawidSkene()``); it is cloned, never modified.
+    targets:
+        ``"soft"``: the aggregator's posteriors as soft targets; ``"hard"``: its labels.
+    self_training:
+        Refit once on the first model's own hard predictions (the trick of MBEM's official
+        code, applied to its baselines too).
+    model, model_params, epochs, batch_size, lr, optimizer, weight_decay, device, seed:
+        The network and its training (see :class:`~crowdlearn.learners.base.Learner`).
+
+    Attributes: ``model_``, ``aggregator_`` (fitted), ``posteriors_`` (the targets used),
+    ``classes_``, ``history_``.
+    """
+
+    def __init__(self, aggregator: Aggregator | None = None,
+                 targets: Literal["soft", "hard"] = "soft", self_training: bool = False,
+                 model: ModelSpec = "mlp", model_params: dict | None = None, epochs: int = 30,
+                 batch_size: int = 64, lr: float = 1e-3, optimizer: str = "adam",
+                 weight_decay: float = 0.0, device: str = "auto", seed: int = 0):
+        self.aggregator = aggregator
+        self.targets = targets
+        self.self_training = self_training
+        self.model = model
+        self.model_params = model_params
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.optimizer = optimizer
+        self.weight_decay = weight_decay
+        self.device = device
+        self.seed = seed
+
+    def fit(self, X, annotations: Annotations) -> AggregateThenTrain:
+        X = align_items(X, annotations)
+        if self.targets not in ("soft", "hard"):
+            raise InputError(f"targets must be 'soft' or 'hard', got {self.targets!r}")
+        agg = clone(self.aggregator if self.aggregator is not None else DawidSkene())
+        agg.fit(annotations)
+        targets = agg.posteriors_ if self.targets == "soft" else agg.labels_
+        k = annotations.n_classes
+        self.model_, _ = self._fit_self_trained(X, targets, k, salt=0)
+        self.aggregator_ = agg
+        self.posteriors_ = np.asarray(agg.posteriors_)
+        self.classes_ = annotations.classes
+        self.history_ = [{"stage": "aggregate", "method": type(agg).__name__},
+                         {"stage": "train", "targets": self.targets,
+                          "self_training": self.self_training}]
+        return self
+

@@ -1,0 +1,99 @@
+"""What every learner (a method that trains a model) shares: building the network, training it
+with the one :class:`~crowdlearn.nn.Trainer`, and predicting in the user's class ids."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
+from torch import nn
+
+from crowdlearn.annotations import Annotations
+from crowdlearn.errors import InputError
+from crowdlearn.nn import Trainer, make_model
+
+
+class Learner(BaseEstimator):
+    """Base of the learners. Subclasses store, besides their own hyper-parameters:
+    ``model`` (a name such as ``"mlp"``/``"lenet"``/``"resnet18"`` or a callable
+    ``f(input_shape, n_classes)``), ``model_params`` (keyword arguments for it), ``epochs``,
+    ``batch_size``, ``lr``, ``optimizer``, ``weight_decay``, ``device`` and ``seed``.
+
+    Fitted attributes shared by all: ``model_`` (the trained torch module), ``classes_``,
+    ``history_``.
+    """
+
+    # ------------------------------------------------------------------ prediction
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities of the trained model, N × K (columns in ``classes_`` order)."""
+        check_is_fitted(self, "model_")
+        return self._trainer().predict_proba(self.model_, _as_array(X))
+
+    def predict(self, X) -> np.ndarray:
+        """Most probable class of every item, in the original class ids."""
+        codes = self.predict_proba(X).argmax(axis=1)
+        return np.asarray(self.classes_, dtype=object)[codes].astype(
+            np.asarray(self.classes_).dtype)
+
+    def score(self, X, y) -> float:
+        """Accuracy against true labels given in the original class ids."""
+        return float((self.predict(X) == np.asarray(y)).mean())
+
+    # ------------------------------------------------------------------ training
+    def _trainer(self, seed: int = 0, epochs: int | None = None) -> Trainer:
+        return Trainer(epochs=epochs or self.epochs, batch_size=self.batch_size, lr=self.lr,
+                       optimizer=self.optimizer, weight_decay=self.weight_decay,
+                       device=self.device, seed=seed, progress=False)
+
+    def _fresh_model(self, X: np.ndarray, n_classes: int, salt: int) -> nn.Module:
+        return make_model(self.model, X.shape[1:], n_classes, seed=self._seed(salt),
+                          **(self.model_params or {}))
+
+    def _fit_model(self, X: np.ndarray, targets: np.ndarray, n_classes: int, salt: int,
+                   weights: np.ndarray | None = None) -> nn.Module:
+        """Train a freshly initialised network on ``targets`` (codes or soft N×K)."""
+        model = self._fresh_model(X, n_classes, salt)
+        self._trainer(self._seed(salt)).fit(model, X, targets, weights)
+        return model
+
+    def _fit_self_trained(self, X: np.ndarray, targets: np.ndarray, n_classes: int,
+                          salt: int) -> tuple[nn.Module, np.ndarray]:
+        """MBEM's ``train``: fit on ``targets``, take the model's hard predictions on the
+        training items, and (with ``self_training``) refit from scratch on them. Returns the
+        final model and the first model's predictions."""
+        model = self._fit_model(X, targets, n_classes, salt)
+        predicted = self._trainer().predict_proba(model, X).argmax(axis=1)
+        if getattr(self, "self_training", False):
+            model = self._fit_model(X, predicted, n_classes, salt + 1)
+        return model, predicted
+
+    def _seed(self, salt: int) -> int:
+        return int(self.seed) * 1009 + salt
+
+
+def align_items(X, annotations: Annotations) -> np.ndarray:
+    """The rows of ``X`` for the annotated tasks, in ``annotations.tasks`` order: ``X`` either
+    has one row per task already, or the task ids are row numbers of ``X``."""
+    X = _as_array(X)
+    if not isinstance(annotations, Annotations):
+        raise InputError(f"expected crowdlearn.Annotations, got {type(annotations).__name__}")
+    if len(X) == annotations.n_tasks:
+        return X
+    tasks = np.asarray(annotations.tasks)
+    if np.issubdtype(tasks.dtype, np.integer) and tasks.min() >= 0 and tasks.max() < len(X):
+        return X[tasks]
+    raise InputError(f"X has {len(X)} rows but the annotations cover {annotations.n_tasks} "
+                     "tasks whose ids are not row numbers of X")
+
+
+def _as_array(X) -> np.ndarray:
+    arr = np.asarray(X)
+    if arr.ndim < 2 or len(arr) == 0:
+        raise InputError(f"X must be a non-empty array of items (N × features or images), "
+                         f"got shape {arr.shape}")
+    return arr
+
+
+ModelSpec = str | Callable[..., nn.Module]
