@@ -62,12 +62,12 @@ class Learner(BaseEstimator):
                           salt: int) -> tuple[nn.Module, np.ndarray]:
         """MBEM's ``train``: fit on ``targets``, take the model's hard predictions on the
         training items, and (with ``self_training``) refit from scratch on them. Returns the
-        final model and the first model's predictions."""
+        final model and the first model's class probabilities on the training items."""
         model = self._fit_model(X, targets, n_classes, salt)
-        predicted = self._trainer().predict_proba(model, X).argmax(axis=1)
+        proba = self._trainer().predict_proba(model, X)
         if getattr(self, "self_training", False):
-            model = self._fit_model(X, predicted, n_classes, salt + 1)
-        return model, predicted
+            model = self._fit_model(X, proba.argmax(axis=1), n_classes, salt + 1)
+        return model, proba
 
     def _seed(self, salt: int) -> int:
         return int(self.seed) * 1009 + salt

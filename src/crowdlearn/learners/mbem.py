@@ -38,6 +38,10 @@ class MBEM(Learner):
     use_class_prior:
         Estimate the class prior ``q`` from the model's predictions (paper) instead of a
         uniform prior (official code).
+    model_prior:
+        Multiply the model's class probabilities into the E-step as a per-item prior
+        (``DawidSkene.fit(task_prior=...)``), as AggNet does; off in the paper and the
+        official code, whose posterior uses the crowd labels alone.
     self_training:
         After each training, refit from scratch on the model's own hard predictions.
     smoothing:
@@ -56,13 +60,15 @@ class MBEM(Learner):
     """
 
     def __init__(self, model: ModelSpec = "mlp", n_rounds: int = 1,
-                 use_class_prior: bool = False, self_training: bool = True,
+                 use_class_prior: bool = False, model_prior: bool = False,
+                 self_training: bool = True,
                  smoothing: float = 0.01, model_params: dict | None = None, epochs: int = 30,
                  batch_size: int = 64, lr: float = 1e-3, optimizer: str = "adam",
                  weight_decay: float = 0.0, device: str = "auto", seed: int = 0):
         self.model = model
         self.n_rounds = n_rounds
         self.use_class_prior = use_class_prior
+        self.model_prior = model_prior
         self.self_training = self_training
         self.smoothing = smoothing
         self.model_params = model_params
@@ -81,19 +87,20 @@ class MBEM(Learner):
         k = annotations.n_classes
         votes = annotations.vote_counts
         targets = votes / votes.sum(axis=1, keepdims=True)  # soft majority vote
-        model, predicted = self._fit_self_trained(X, targets, k, salt=0)
+        model, proba = self._fit_self_trained(X, targets, k, salt=0)
         history = [{"round": 0, "targets": "soft majority vote",
-                    "model_agrees_with_targets": _agreement(predicted, targets)}]
+                    "model_agrees_with_targets": _agreement(proba, targets)}]
         label_model = DawidSkene(max_iter=1, smoothing=self.smoothing,
                                  class_prior="estimate" if self.use_class_prior else "uniform")
         for r in range(1, self.n_rounds + 1):
-            label_model.fit(annotations, init_posteriors=np.eye(k)[predicted])
+            label_model.fit(annotations, init_posteriors=np.eye(k)[proba.argmax(axis=1)],
+                            task_prior=proba if self.model_prior else None)
             targets = label_model.posteriors_
-            model, predicted = self._fit_self_trained(X, targets, k, salt=2 * r)
+            model, proba = self._fit_self_trained(X, targets, k, salt=2 * r)
             history.append({
                 "round": r, "targets": "posterior",
                 "changed_from_majority": float((targets.argmax(1) != votes.argmax(1)).mean()),
-                "model_agrees_with_targets": _agreement(predicted, targets)})
+                "model_agrees_with_targets": _agreement(proba, targets)})
         self.model_ = model
         self.posteriors_ = targets
         self.confusion_ = label_model.confusion_
@@ -103,5 +110,5 @@ class MBEM(Learner):
         return self
 
 
-def _agreement(predicted: np.ndarray, targets: np.ndarray) -> float:
-    return float((predicted == targets.argmax(axis=1)).mean())
+def _agreement(proba: np.ndarray, targets: np.ndarray) -> float:
+    return float((proba.argmax(axis=1) == targets.argmax(axis=1)).mean())
