@@ -1,0 +1,61 @@
+"""A resumable results table: one CSV row per finished cell of a sweep, rewritten atomically
+after every cell, so an interrupted sweep loses at most the cell in progress."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from crowdlearn.errors import InputError
+from crowdlearn.outputs import atomic_write
+
+
+class ResultsTable:
+    """Rows of ``key_columns`` + measurements + ``settings`` (the same on every row).
+
+    Opening a folder that holds a table made with other settings is an error: results of
+    different sweeps are never mixed.
+    """
+
+    def __init__(self, path: Path, key_columns: Sequence[str], settings: Mapping):
+        self.path, self.keys = Path(path), list(key_columns)
+        self.settings = {k: _plain(v) for k, v in settings.items()}
+        self.frame = pd.DataFrame()
+        if self.path.exists():
+            self.frame = pd.read_csv(self.path)
+            self._check_same_settings()
+
+    def _check_same_settings(self) -> None:
+        for name, value in self.settings.items():
+            if name not in self.frame.columns:
+                raise InputError(f"{self.path}: made by another sweep (no column {name!r}); "
+                                 "choose another output folder")
+            found = set(self.frame[name].astype(str))
+            if found != {str(value)}:
+                raise InputError(f"{self.path}: made with {name}={sorted(found)[0]}, not "
+                                 f"{value}; choose another output folder to run new settings")
+
+    def done(self, **key) -> bool:
+        if self.frame.empty:
+            return False
+        mask = pd.Series(True, index=self.frame.index)
+        for name, value in key.items():
+            mask &= self.frame[name].astype(str) == str(value)
+        return bool(mask.any())
+
+    def add(self, row: Mapping) -> None:
+        clash = set(row) & set(self.settings)
+        if clash:
+            raise ValueError(f"row columns {sorted(clash)} clash with setting names")
+        record = {**{k: _plain(v) for k, v in row.items()}, **self.settings}
+        self.frame = pd.concat([self.frame, pd.DataFrame([record])], ignore_index=True)
+        frame = self.frame
+        atomic_write(self.path, lambda p: frame.to_csv(p, index=False))
+
+
+def _plain(value):
+    if isinstance(value, (list, tuple)):
+        return ",".join(map(str, value))
+    return value

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import crowdlearn.learners as learners
+from crowdlearn import InputError
+from crowdlearn.cli import app
+from crowdlearn.experiments import BudgetSettings, finding, run_budget
+
+TINY = dict(budget=200, redundancy=(1, 2), methods=("mv", "mbem"), seeds=1, epochs=2)
+
+
+def test_writes_results_and_plot_and_resumes(tmp_path, monkeypatch):
+    results = run_budget(BudgetSettings(**TINY), tmp_path, log=lambda _: None)
+    assert len(results) == 4
+    table = pd.read_csv(tmp_path / "results.csv")
+    assert {"method", "redundancy", "seed", "accuracy", "n_items", "train_epochs", "dataset",
+            "workers", "gamma", "budget", "model"} <= set(table.columns)
+    assert sorted(table["n_items"].unique()) == [100, 200]
+    assert table.loc[table["redundancy"] == 2, "train_epochs"].iloc[0] == 4  # same SGD steps
+    assert (tmp_path / "budget.png").read_bytes()[:4] == b"\x89PNG"
+    assert table["accuracy"].between(0, 1).all()
+
+    calls = []
+    real = learners.make_crowd_learner
+
+    def counting(name, **kw):
+        calls.append(name)
+        return real(name, **kw)
+
+    monkeypatch.setattr(learners, "make_crowd_learner", counting)
+    again = run_budget(BudgetSettings(**{**TINY, "methods": ("mv", "mbem", "soft-mv")}),
+                       tmp_path, log=lambda _: None)
+    assert calls == ["soft-mv", "soft-mv"]  # finished cells are not rerun
+    assert len(again) == 6
+    pd.testing.assert_frame_equal(again.iloc[:4].drop(columns="seconds"),
+                                  table.drop(columns="seconds"), check_dtype=False)
+
+
+def test_same_seed_same_results(tmp_path):
+    a = run_budget(BudgetSettings(**TINY), tmp_path / "a", log=lambda _: None)
+    b = run_budget(BudgetSettings(**TINY), tmp_path / "b", log=lambda _: None)
+    pd.testing.assert_series_equal(a["accuracy"], b["accuracy"])
+
+
+def test_other_settings_in_same_folder_refused(tmp_path):
+    run_budget(BudgetSettings(**TINY), tmp_path, log=lambda _: None)
+    with pytest.raises(InputError, match="made with gamma=0.35, not 0.2"):
+        run_budget(BudgetSettings(**{**TINY, "gamma": 0.2}), tmp_path, log=lambda _: None)
+
+
+def test_bad_settings(tmp_path):
+    with pytest.raises(InputError, match="redundancy 30 needs at least as many workers"):
+        run_budget(BudgetSettings(**{**TINY, "redundancy": (1, 30)}), tmp_path)
+    with pytest.raises(InputError, match="unknown dataset"):
+        run_budget(BudgetSettings(**{**TINY, "dataset": "imagenet"}), tmp_path)
+
+
+def test_finding_states_what_the_numbers_show():
+    rows = [("mv", 1, 0.80), ("mv", 3, 0.70), ("mbem", 1, 0.92), ("mbem", 3, 0.85),
+            ("em", 3, 0.88)]
+    frame = pd.DataFrame(rows, columns=["method", "redundancy", "accuracy"])
+    text = finding(frame, 1200)
+    assert "MBEM was most accurate at 1 label per item (92.0%)" in text
+    assert "+12.0 points against majority vote" in text
+    assert "beaten by em at r=3" in text
+
+
+def test_cli_budget(tmp_path):
+    result = CliRunner().invoke(app, ["experiment", "budget", "-o", str(tmp_path), "--budget",
+                                      "200", "--redundancy", "1,2", "--methods", "mv,mbem",
+                                      "--seeds", "1", "--epochs", "1"])
+    assert result.exit_code == 0, result.output
+    assert "r=2" in result.output and "majority vote" in result.output
+    bad = CliRunner().invoke(app, ["experiment", "budget", "-o", str(tmp_path), "--budget",
+                                   "200", "--redundancy", "1,x"])
+    assert bad.exit_code == 2 and "comma-separated integers" in bad.output
