@@ -11,5 +11,17 @@ try:
 except PackageNotFoundError:  # running from a source tree without installing
     __version__ = "0+unknown"
 
-__all__ = ["Annotations", "CrowdlearnError", "DawidSkene", "InputError", "MajorityVote",
-           "OneCoinDawidSkene", "__version__"]
+# learners need torch: loaded on first use so that the aggregation layer stays torch-free
+_LAZY = {"MBEM": "crowdlearn.learners", "AggregateThenTrain": "crowdlearn.learners"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'crowdlearn' has no attribute {name!r}")
+
+
+__all__ = ["MBEM", "AggregateThenTrain", "Annotations", "CrowdlearnError", "DawidSkene",
+           "InputError", "MajorityVote", "OneCoinDawidSkene", "__version__"]
