@@ -207,3 +207,19 @@ def test_frame_round_trip_property(rows):
     assert ann.vote_counts.sum() == len(df)
     assert ann.incidence.sum() == len(df)
     np.testing.assert_array_equal(ann.vote_counts.sum(axis=1), ann.task_counts)
+
+
+def test_review_regressions_on_bad_input():
+    # a text wide matrix whose missing marker is "-1" does not turn "-1" into a class
+    m = np.array([["cat", "-1", "dog"], ["dog", "cat", "-1"], ["-1", "dog", "dog"]])
+    ann = Annotations.from_wide(m, missing=-1)
+    assert ann.classes == ["cat", "dog"] and len(ann) == 6
+    with pytest.raises(InputError, match="1-D"):
+        Annotations.from_labels([[0, 1], [1, 0]])
+
+
+def test_keep_first_error_names_the_original_line(tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_text("task,worker,label\nt1,w1,a\nt1,w1,b\nt2,w1,zzz\n")
+    with pytest.raises(InputError, match="line 4: label 'zzz'"):
+        Annotations.from_csv(path, classes=["a", "b"], keep="first")

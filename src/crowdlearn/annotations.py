@@ -116,6 +116,7 @@ class Annotations:
             raise InputError(f"keep must be 'error', 'first' or 'last', got {keep!r}")
         if keep != "error":
             df = df.drop_duplicates(subset=[task, worker], keep=keep)
+            where = _RowNamer(source, df.index)  # rows keep their original numbers
         t_codes, t_ids = _factorize(df[task])
         w_codes, w_ids = _factorize(df[worker])
         l_codes, l_ids = _code_labels(df[label], classes, where)
@@ -188,7 +189,8 @@ class Annotations:
         if values.ndim != 2 or values.size == 0:
             raise InputError(f"{origin}a wide answer matrix must be 2-D and non-empty, "
                              f"got shape {values.shape}")
-        observed = ~pd.isna(values) & (values != missing)
+        # compare as text too: a text matrix holds "-1" where the marker is the number -1
+        observed = ~pd.isna(values) & (values != missing) & (values.astype(str) != str(missing))
         empty = np.flatnonzero(~observed.any(axis=1))
         if len(empty):
             raise InputError(
@@ -207,9 +209,10 @@ class Annotations:
         cls, y: Sequence[Hashable] | np.ndarray, classes: Sequence[Hashable] | None = None
     ) -> Annotations:
         """One label per item from one anonymous source (the noisy-label setting)."""
-        y = pd.Series(np.asarray(y))
-        if y.ndim != 1 or len(y) == 0:
-            raise InputError("labels must be a non-empty 1-D sequence")
+        arr = np.asarray(y)
+        if arr.ndim != 1 or len(arr) == 0:
+            raise InputError(f"labels must be a non-empty 1-D sequence, got shape {arr.shape}")
+        y = pd.Series(arr)
         where = _RowNamer(None, y.index)
         _check_present(y, "label", where)
         codes, ids = _code_labels(y, classes, where)

@@ -193,3 +193,15 @@ def test_no_smoothing_stays_finite():
     assert np.isfinite(ds.posteriors_).all() and np.isfinite(ds.log_likelihood_).all()
     np.testing.assert_allclose(ds.confusion_.sum(axis=2), 1.0)
     assert (ds.labels_ == y).mean() > 0.8
+
+
+def test_task_prior_frame_columns_are_matched_by_class():
+    ann = Annotations([0, 0, 1, 1], [0, 1, 0, 1], [0, 1, 1, 0], classes=["a", "b"])
+    by_name = pd.DataFrame([[0.9, 0.1]] * 2, index=[0, 1], columns=["b", "a"])
+    in_order = np.array([[0.1, 0.9]] * 2)
+    a = DawidSkene(max_iter=3, tol=0).fit(ann, task_prior=by_name).posteriors_
+    b = DawidSkene(max_iter=3, tol=0).fit(ann, task_prior=in_order).posteriors_
+    np.testing.assert_allclose(a, b)
+    with pytest.raises(InputError, match="given twice"):
+        DawidSkene().fit(ann, task_prior=pd.DataFrame([[0.5, 0.5]] * 2, index=[0, 0],
+                                                      columns=["a", "b"]))

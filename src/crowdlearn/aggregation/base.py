@@ -70,7 +70,13 @@ def check_task_prior(ann: Annotations, task_prior) -> np.ndarray | None:
     if task_prior is None:
         return None
     if isinstance(task_prior, pd.DataFrame):
-        task_prior = task_prior.reindex(index=pd.Index(ann.tasks)).to_numpy(dtype=float)
+        if task_prior.index.has_duplicates or task_prior.columns.has_duplicates:
+            raise InputError("task_prior has a task (row) or class (column) given twice")
+        missing = [c for c in ann.classes if c not in task_prior.columns]
+        if missing:
+            raise InputError(f"task_prior has no column for class {missing[0]!r}")
+        task_prior = task_prior.reindex(index=pd.Index(ann.tasks),
+                                        columns=pd.Index(ann.classes)).to_numpy(dtype=float)
     prior = np.asarray(task_prior, dtype=np.float64)
     if prior.shape != (ann.n_tasks, ann.n_classes):
         raise InputError(f"task_prior must have shape (n_tasks, n_classes) = "

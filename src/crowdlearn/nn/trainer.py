@@ -185,7 +185,7 @@ class Trainer:
                 record = self._train_epoch(model, optimizer, X_t, T_t, W_t, generator, epoch)
                 scheduler.step()
                 if has_val:
-                    score = metric(y_val_np, self.predict_proba(model, X_val))
+                    score = float(metric(y_val_np, self.predict_proba(model, X_val)))
                     record["val_score"] = score
                     if score > state["best_score"]:
                         state.update(best_score=score, best_epoch=epoch, bad_epochs=0,
