@@ -198,6 +198,8 @@ def experiment_budget(
     lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-3,
     batch_size: Annotated[int, typer.Option(help="Minibatch size.")] = 64,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    force: Annotated[bool, typer.Option(help="Start over: discard the results already in "
+                                        "--out instead of resuming them.")] = False,
 ) -> None:
     """Fixed labelling budget: many items labelled once, or few items several times?
 
@@ -210,14 +212,15 @@ def experiment_budget(
                               redundancy=_csv_ints(redundancy), methods=_csv_words(methods),
                               seeds=seeds, model=model, epochs=epochs, lr=lr,
                               batch_size=batch_size, device=device)
-    _run_budget(settings, out)
+    _run_budget(settings, out, force)
 
 
-def _run_budget(settings, out: Path) -> None:
+def _run_budget(settings, out: Path, force: bool = False) -> None:
     from crowdlearn.experiments import finding, run_budget, summary
 
     start = time.perf_counter()
-    results = run_budget(settings, out, log=lambda line: console.print(line, highlight=False))
+    results = run_budget(settings, out, log=lambda line: console.print(line, highlight=False),
+                         restart=force)
     table = Table(title=f"test accuracy, mean ± sd over {settings.seeds} seeds "
                         f"({settings.dataset}, budget {settings.budget})")
     table.add_column("method")
@@ -247,6 +250,8 @@ def demo(
                                                  "(seconds).")] = False,
     seed: Annotated[int, typer.Option(help="Seed of majority vote's random tie-break "
                                       "(--aggregate).")] = 0,
+    force: Annotated[bool, typer.Option(help="Start over instead of resuming the results "
+                                        "in --out.")] = False,
 ) -> None:
     """Run the fixed-budget experiment on the embedded digits (about 5 minutes).
 
@@ -259,7 +264,7 @@ def demo(
         return
     from crowdlearn.experiments import BudgetSettings
 
-    _run_budget(BudgetSettings(), out)
+    _run_budget(BudgetSettings(), out, force)
 
 
 def _demo_aggregate(seed: int) -> None:

@@ -51,11 +51,32 @@ def test_other_settings_in_same_folder_refused(tmp_path):
         run_budget(BudgetSettings(**{**TINY, "gamma": 0.2}), tmp_path, log=lambda _: None)
 
 
+def test_restart_replaces_and_results_hold_only_this_sweep(tmp_path):
+    run_budget(BudgetSettings(**TINY), tmp_path, log=lambda _: None)
+    fewer = run_budget(BudgetSettings(**{**TINY, "methods": ("mv",)}), tmp_path,
+                       log=lambda _: None)
+    assert list(fewer["method"]) == ["mv", "mv"]  # the file still holds mbem's rows
+    assert len(pd.read_csv(tmp_path / "results.csv")) == 4
+    other = {**TINY, "gamma": 0.2, "methods": ("mv",), "redundancy": (2,)}
+    run_budget(BudgetSettings(**other), tmp_path, log=lambda _: None, restart=True)
+    table = pd.read_csv(tmp_path / "results.csv")
+    assert len(table) == 1 and table["gamma"].iloc[0] == 0.2
+
+
 def test_bad_settings(tmp_path):
     with pytest.raises(InputError, match="redundancy 30 needs at least as many workers"):
         run_budget(BudgetSettings(**{**TINY, "redundancy": (1, 30)}), tmp_path)
     with pytest.raises(InputError, match="unknown dataset"):
         run_budget(BudgetSettings(**{**TINY, "dataset": "imagenet"}), tmp_path)
+    with pytest.raises(InputError, match="unknown method 'crowdlayer'; choose from mv"):
+        run_budget(BudgetSettings(**{**TINY, "methods": ("mv", "crowdlayer")}), tmp_path)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(InputError, match="is a file"):
+        run_budget(BudgetSettings(**TINY), tmp_path / "file")
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "results.csv").write_text("")
+    with pytest.raises(InputError, match="not a readable results table"):
+        run_budget(BudgetSettings(**TINY), tmp_path / "junk")
 
 
 def test_finding_states_what_the_numbers_show():
@@ -66,6 +87,12 @@ def test_finding_states_what_the_numbers_show():
     assert "MBEM was most accurate at 1 label per item (92.0%)" in text
     assert "+12.0 points against majority vote" in text
     assert "beaten by em at r=3" in text
+    assert "at r=3 it reached 85.0%" in text
+    frame.loc[frame["method"] == "mbem", "accuracy"] = [0.70, 0.75]  # claim fails: say so
+    text = finding(frame, 1200)
+    assert "most accurate at 3 labels per item (75.0%)" in text
+    assert "-10.0 points against majority vote" in text and "at r=1 it reached 70.0%" in text
+    assert "beaten by mv at r=1, em at r=3" in text
 
 
 def test_cli_budget(tmp_path):
@@ -77,3 +104,29 @@ def test_cli_budget(tmp_path):
     bad = CliRunner().invoke(app, ["experiment", "budget", "-o", str(tmp_path), "--budget",
                                    "200", "--redundancy", "1,x"])
     assert bad.exit_code == 2 and "comma-separated integers" in bad.output
+    clash = CliRunner().invoke(app, ["experiment", "budget", "-o", str(tmp_path), "--budget",
+                                     "200", "--redundancy", "2", "--methods", "mv",
+                                     "--seeds", "1", "--epochs", "1", "--gamma", "0.2"])
+    assert clash.exit_code == 2 and "made with gamma=0.35" in clash.output
+    assert "--force" in clash.output and len(clash.output.strip().splitlines()) == 1
+    forced = CliRunner().invoke(app, ["experiment", "budget", "-o", str(tmp_path), "--budget",
+                                      "200", "--redundancy", "2", "--methods", "mv",
+                                      "--seeds", "1", "--epochs", "1", "--gamma", "0.2",
+                                      "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert len(pd.read_csv(tmp_path / "results.csv")) == 1
+
+
+def test_learner_options_are_part_of_the_settings(tmp_path):
+    run_budget(BudgetSettings(**{**TINY, "methods": ("mbem",), "redundancy": (1,)}), tmp_path,
+               log=lambda _: None)
+    with pytest.raises(InputError, match="made with extra="):
+        run_budget(BudgetSettings(**{**TINY, "methods": ("mbem",), "redundancy": (1,),
+                                     "extra": {"n_rounds": 2}}), tmp_path, log=lambda _: None)
+
+
+def test_header_only_results_file_is_treated_as_empty(tmp_path):
+    (tmp_path / "results.csv").write_text("method,redundancy,seed,accuracy\n")
+    results = run_budget(BudgetSettings(**{**TINY, "methods": ("mv",), "redundancy": (1,)}),
+                         tmp_path, log=lambda _: None)
+    assert len(results) == 1

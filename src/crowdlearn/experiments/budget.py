@@ -11,6 +11,7 @@ by keeping unlabelled items in its iterator.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -66,8 +67,9 @@ class BudgetSettings:
 
     def recorded(self) -> dict:
         settings = asdict(self)
-        for cells in ("extra", "seeds", "redundancy", "methods"):  # these choose cells only
+        for cells in ("seeds", "redundancy", "methods"):  # these choose cells only
             settings.pop(cells)
+        settings["extra"] = json.dumps(self.extra, sort_keys=True)  # learner options count
         settings["model"] = self.model_name
         return settings
 
@@ -77,15 +79,27 @@ class BudgetSettings:
 
 
 def run_budget(settings: BudgetSettings, out_dir: Path | str,
-               log: Callable[[str], None] = print) -> pd.DataFrame:
-    """Run (or resume) the sweep into ``out_dir/results.csv`` and ``out_dir/budget.png``."""
-    from crowdlearn.learners import make_crowd_learner
+               log: Callable[[str], None] = print, *, restart: bool = False) -> pd.DataFrame:
+    """Run (or resume) the sweep into ``out_dir/results.csv`` and ``out_dir/budget.png``.
+
+    Cells (method, redundancy, seed) already in ``results.csv`` are not rerun; a table made
+    with other settings is an :class:`InputError` unless ``restart`` (start over). Returns the
+    rows of this sweep's cells (the file may hold more: other methods, r or seeds run before
+    with the same settings), which are also what ``budget.png`` shows.
+    """
+    from crowdlearn.learners import CROWD_METHODS, make_crowd_learner
 
     settings.check()
+    unknown = [m for m in settings.methods if m not in CROWD_METHODS]
+    if unknown or not settings.methods:
+        what = f"unknown method {unknown[0]!r}" if unknown else "no method given"
+        raise InputError(f"{what}; choose from {', '.join(CROWD_METHODS)}")
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out}: is a file; --out names a folder")
     out.mkdir(parents=True, exist_ok=True)
     table = ResultsTable(out / "results.csv", ("method", "redundancy", "seed"),
-                         settings.recorded())
+                         settings.recorded(), restart=restart)
     train, test = load(settings.dataset, "train"), load(settings.dataset, "test")
     n_budget_items = min(settings.budget, len(train))
     if settings.budget // min(settings.redundancy) > len(train):
@@ -117,7 +131,11 @@ def run_budget(settings: BudgetSettings, out_dir: Path | str,
                            "n_items": n, "train_epochs": epochs,
                            "seconds": round(time.perf_counter() - start, 2)})
                 log(f"seed {seed} r={r} {method}: accuracy {acc:.3f}")
-    results = table.frame
+    frame = table.frame
+    mine = (frame["method"].isin(settings.methods)
+            & frame["redundancy"].isin(settings.redundancy)
+            & (frame["seed"] < settings.seeds))
+    results = frame[mine].reset_index(drop=True)
     plot_budget(results, out / "budget.png",
                 title=f"{settings.dataset}: budget {settings.budget}, {settings.workers} "
                       f"workers, γ={settings.gamma}")
@@ -144,6 +162,9 @@ def finding(results: pd.DataFrame, budget: int) -> str:
         text += f"; at r={rs[0]} it was {gap:+.1f} points against majority vote"
     beaten = [f"{m} at r={r}" for r in rs for m in methods
               if m != lead and r in mean[m] and mean[m][r] > mean[lead][r]]
+    if len(rs) > 1:  # the other end of the redundancy range, for contrast
+        other = rs[-1] if best_r != rs[-1] else rs[0]
+        text += f"; at r={other} it reached {mean[lead][other]:.1%}"
     text += ("; it matched or beat every other method at every r." if not beaten
              else "; it was beaten by " + ", ".join(beaten) + ".")
     return text

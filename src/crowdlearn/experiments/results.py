@@ -16,26 +16,38 @@ class ResultsTable:
     """Rows of ``key_columns`` + measurements + ``settings`` (the same on every row).
 
     Opening a folder that holds a table made with other settings is an error: results of
-    different sweeps are never mixed.
+    different sweeps are never mixed. ``restart=True`` ignores an existing table; it is
+    replaced when the first new row is written (until then the old file stays intact).
     """
 
-    def __init__(self, path: Path, key_columns: Sequence[str], settings: Mapping):
+    def __init__(self, path: Path, key_columns: Sequence[str], settings: Mapping, *,
+                 restart: bool = False):
         self.path, self.keys = Path(path), list(key_columns)
         self.settings = {k: _plain(v) for k, v in settings.items()}
         self.frame = pd.DataFrame()
-        if self.path.exists():
-            self.frame = pd.read_csv(self.path)
+        if self.path.is_dir():
+            raise InputError(f"{self.path}: is a folder, not a results table")
+        if self.path.exists() and not restart:
+            try:
+                self.frame = pd.read_csv(self.path)
+            except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+                raise InputError(f"{self.path}: not a readable results table ({exc}); use "
+                                 "another output folder, or start over (--force)") from None
             self._check_same_settings()
 
     def _check_same_settings(self) -> None:
+        if self.frame.empty:  # a header without rows holds no results to protect
+            self.frame = pd.DataFrame()
+            return
         for name, value in self.settings.items():
             if name not in self.frame.columns:
                 raise InputError(f"{self.path}: made by another sweep (no column {name!r}); "
-                                 "choose another output folder")
+                                 "use another output folder, or start over (--force)")
             found = set(self.frame[name].astype(str))
             if found != {str(value)}:
                 raise InputError(f"{self.path}: made with {name}={sorted(found)[0]}, not "
-                                 f"{value}; choose another output folder to run new settings")
+                                 f"{value}; use another output folder for new settings, or "
+                                 "start over (--force)")
 
     def done(self, **key) -> bool:
         if self.frame.empty:
