@@ -126,3 +126,13 @@ def test_info_and_demo():
     demo = run("demo", "--aggregate")
     assert demo.exit_code == 0, demo.output
     assert "majority vote" in demo.output and "ds" in demo.output
+
+
+def test_one_file_for_two_outputs_is_refused(tmp_path, answers):
+    path, _ = answers
+    out = tmp_path / "same.csv"
+    result = run("aggregate", path, "-o", out, "--workers", out)
+    assert result.exit_code == 2 and "given as two different outputs" in result.output
+    assert not out.exists()
+    sim = run("simulate", "-o", out, "--gold", out)
+    assert sim.exit_code == 2 and "given as two different outputs" in sim.output

@@ -125,8 +125,6 @@ def aggregate(
     from crowdlearn.outputs import atomic_write, check_outputs
 
     outputs = [out, workers, plot]
-    if len({p.resolve() for p in outputs if p is not None}) < sum(p is not None for p in outputs):
-        raise InputError("--out, --workers and --plot must be different files")
     check_outputs(outputs, [answers], force=force)
     ann = read_answers(answers, layout, task_col, worker_col, label_col, missing)
     model = make_aggregator(method, seed).fit(ann)
@@ -426,8 +424,6 @@ def simulate(
 
     if dataset is not None and labels is not None:
         raise InputError("give --dataset or --labels, not both")
-    if gold is not None and gold.resolve() == out.resolve():
-        raise InputError("--out and --gold must be different files")
     check_outputs([out, gold], [p for p in (labels, matrices) if p is not None], force=force)
     y, class_ids, task_ids = simulation_labels(dataset, labels)
     rng = np.random.default_rng(seed)

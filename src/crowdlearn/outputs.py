@@ -12,13 +12,17 @@ from crowdlearn.errors import InputError
 
 def check_outputs(outputs: Iterable[Path | None], inputs: Iterable[Path] = (), *,
                   force: bool = False) -> None:
-    """Fail before any work if an output would overwrite an input, or an existing file
-    without ``force``, or lands in a folder that does not exist."""
+    """Fail before any work if two outputs are the same file, an output would overwrite an
+    input, or an existing file without ``force``, or lands in a folder that does not exist."""
     resolved_inputs = {Path(p).resolve() for p in inputs}
-    for out in outputs:
-        if out is None:
-            continue
-        out = Path(out)
+    given = [Path(p) for p in outputs if p is not None]
+    seen: dict[Path, Path] = {}
+    for out in given:
+        twin = seen.setdefault(out.resolve(), out)
+        if twin is not out:
+            raise InputError(f"{out}: given as two different outputs; each output needs its "
+                             "own file")
+    for out in given:
         if out.resolve() in resolved_inputs:
             raise InputError(f"{out}: refusing to write the output over an input file")
         if out.is_dir():

@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 
 from crowdlearn.aggregation.base import Aggregator
+from crowdlearn.aggregation.dawid_skene import DawidSkene
+from crowdlearn.aggregation.one_coin import OneCoinDawidSkene
 
 
 def task_table(model: Aggregator) -> pd.DataFrame:
@@ -23,9 +25,8 @@ def worker_table(model: Aggregator) -> pd.DataFrame:
     """One row per worker: answers, estimated accuracy and, where a confusion matrix was
     fitted, the per-class recall ``P(answer k | true k)``."""
     table = model.worker_quality()
-    confusion = getattr(model, "confusion_", None)
-    if confusion is not None and type(model).__name__ == "DawidSkene":
-        diag = np.einsum("wkk->wk", confusion)
+    if _has_confusion_matrices(model):
+        diag = np.einsum("wkk->wk", model.confusion_)
         for j, cls in enumerate(model.classes_):
             table[f"recall_{cls}"] = diag[:, j]
     return table.reset_index()
@@ -40,7 +41,7 @@ def plot_workers(model: Aggregator, path: Path | str, max_matrices: int = 8) -> 
     import matplotlib.pyplot as plt
 
     confusion = getattr(model, "confusion_", None)
-    show_mats = confusion is not None and type(model).__name__ == "DawidSkene"
+    show_mats = _has_confusion_matrices(model)
     n_mats = min(max_matrices, len(model.workers_)) if show_mats else 0
     fig = plt.figure(figsize=(5 + 2.2 * ((n_mats + 1) // 2), 4.5), layout="constrained")
     grid = fig.add_gridspec(2, 2 + (n_mats + 1) // 2)
@@ -65,3 +66,8 @@ def plot_workers(model: Aggregator, path: Path | str, max_matrices: int = 8) -> 
         fig.text(0.99, 0.01, "rows: true class, columns: answer", ha="right", fontsize=7)
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def _has_confusion_matrices(model: Aggregator) -> bool:
+    """A full K×K matrix per worker was fitted (Dawid–Skene, not its one-coin relative)."""
+    return isinstance(model, DawidSkene) and not isinstance(model, OneCoinDawidSkene)
