@@ -12,7 +12,8 @@ except PackageNotFoundError:  # running from a source tree without installing
     __version__ = "0+unknown"
 
 # learners need torch: loaded on first use so that the aggregation layer stays torch-free
-_LAZY = {"MBEM": "crowdlearn.learners", "AggregateThenTrain": "crowdlearn.learners"}
+_LAZY = {name: "crowdlearn.learners" for name in
+         ("MBEM", "AggregateThenTrain", "MaxMIG", "CrowdLayer", "DoctorNet", "AggNet")}
 
 
 def __getattr__(name: str):
@@ -23,5 +24,6 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'crowdlearn' has no attribute {name!r}")
 
 
-__all__ = ["MBEM", "AggregateThenTrain", "Annotations", "CrowdlearnError", "DawidSkene",
+__all__ = ["MBEM", "AggNet", "AggregateThenTrain", "Annotations", "CrowdLayer", "DoctorNet",
+           "MaxMIG", "CrowdlearnError", "DawidSkene",
            "InputError", "MajorityVote", "OneCoinDawidSkene", "__version__"]

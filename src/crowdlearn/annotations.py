@@ -274,6 +274,22 @@ class Annotations:
         shape = (self.n_tasks, self.n_workers * self.n_classes)
         return sp.csr_matrix((data, wl, indptr), shape=shape)
 
+    def padded_answers(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each task's answers as two T × R arrays (R = most answers on one task): worker
+        codes and label codes, ``-1`` where a task has fewer answers. The form a network's
+        training step reads its minibatch's crowd labels from."""
+        order = np.argsort(self.task, kind="stable")
+        task = self.task[order]
+        counts = self.task_counts
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        slot = np.arange(len(task)) - starts[task]
+        width = int(counts.max()) if len(counts) else 0
+        workers = np.full((self.n_tasks, width), -1, dtype=np.int32)
+        labels = np.full((self.n_tasks, width), -1, dtype=np.int32)
+        workers[task, slot] = self.worker[order]
+        labels[task, slot] = self.label[order]
+        return workers, labels
+
     @cached_property
     def worker_counts(self) -> np.ndarray:
         """Number of answers each worker gave."""

@@ -42,10 +42,14 @@ class Learner(BaseEstimator):
         return float((self.predict(X) == np.asarray(y)).mean())
 
     # ------------------------------------------------------------------ training
-    def _trainer(self, seed: int = 0, epochs: int | None = None) -> Trainer:
-        return Trainer(epochs=epochs or self.epochs, batch_size=self.batch_size, lr=self.lr,
-                       optimizer=self.optimizer, weight_decay=self.weight_decay,
-                       device=self.device, seed=seed, progress=False)
+    def _trainer(self, seed: int = 0, epochs: int | None = None, **options) -> Trainer:
+        """The learner's training settings as a :class:`Trainer`; ``options`` (a step
+        function, parameter groups, …) are passed on or override them."""
+        settings = {"epochs": epochs or self.epochs, "batch_size": self.batch_size,
+                    "lr": self.lr, "optimizer": self.optimizer,
+                    "weight_decay": self.weight_decay, "device": self.device, "seed": seed,
+                    "progress": False}
+        return Trainer(**(settings | options))
 
     def _fresh_model(self, X: np.ndarray, n_classes: int, salt: int) -> nn.Module:
         return make_model(self.model, X.shape[1:], n_classes, seed=self._seed(salt),

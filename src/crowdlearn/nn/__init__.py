@@ -9,6 +9,7 @@ from crowdlearn.nn.models import (
     resnet18,
     resnet20,
     resnet34,
+    split_classifier,
 )
 from crowdlearn.nn.trainer import (
     Batch,
@@ -21,4 +22,4 @@ from crowdlearn.nn.trainer import (
 
 __all__ = ["MODELS", "Batch", "Trainer", "balanced_accuracy", "default_step", "feature_head",
            "lenet", "make_model", "mlp", "resnet18", "resnet20", "resnet34", "resolve_device",
-           "soft_cross_entropy"]
+           "soft_cross_entropy", "split_classifier"]

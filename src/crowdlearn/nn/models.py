@@ -16,7 +16,7 @@ from torch import nn
 from crowdlearn.errors import InputError
 
 __all__ = ["MODELS", "feature_head", "lenet", "make_model", "mlp", "resnet18", "resnet20",
-           "resnet34"]
+           "resnet34", "split_classifier"]
 
 
 def mlp(input_shape: Sequence[int], n_classes: int, hidden: Sequence[int] = (256,),
@@ -141,6 +141,22 @@ def make_model(name: str | Callable[..., nn.Module], input_shape: Sequence[int],
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return build(tuple(input_shape), n_classes, **kwargs)
+
+
+def split_classifier(model: nn.Module) -> tuple[nn.Module, int]:
+    """Cut off a network's last linear layer: returns the trunk (input → features) and the
+    number of features, for methods that put their own heads on a shared trunk (Doctor Net).
+    Works for networks ending in an ``nn.Linear`` (``nn.Sequential``) or with an ``fc``
+    layer (the ResNets); the model passed in is modified only in the second case."""
+    if isinstance(model, nn.Sequential) and isinstance(model[-1], nn.Linear):
+        return nn.Sequential(*list(model)[:-1]), model[-1].in_features
+    fc = getattr(model, "fc", None)
+    if isinstance(fc, nn.Linear):
+        model.fc = nn.Identity()
+        return model, fc.in_features
+    raise InputError(f"cannot find the last linear layer of {type(model).__name__}: the "
+                     "network must be an nn.Sequential ending in nn.Linear or have an `fc` "
+                     "nn.Linear layer")
 
 
 def _image_shape(input_shape: Sequence[int], name: str) -> tuple[int, int, int]:

@@ -1,0 +1,103 @@
+"""Crowd Layer (Rodrigues & Pereira, AAAI 2018), "MW" variant — methods.md section 5.
+
+The base network's class distribution ``σ(x)`` passes through one K × K matrix per annotator,
+whose softmax predicts that annotator's answer; the loss is the cross-entropy over the
+observed (item, annotator) pairs. The matrices absorb each annotator's confusions, so the
+base network can learn the true classes; it alone predicts.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import torch
+from torch import nn
+
+from crowdlearn.annotations import Annotations
+from crowdlearn.errors import InputError
+from crowdlearn.learners.base import Learner, ModelSpec, align_items
+from crowdlearn.learners.crowd_answers import (
+    CrowdAnswers,
+    answer_cross_entropy,
+    confusion_against,
+    soft_majority,
+)
+from crowdlearn.nn import Batch
+
+
+class _NetworkWithCrowdLayer(nn.Module):
+    def __init__(self, base: nn.Module, weight: np.ndarray):
+        super().__init__()
+        self.base = base
+        self.weight = nn.Parameter(torch.as_tensor(weight, dtype=torch.float32))  # W × K × K
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.base(x)
+
+    def annotator_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """B × W × K logits of every annotator's answer: ``σ(x) · W[annotator]``."""
+        sigma = torch.softmax(self.base(x).float(), dim=1)
+        return torch.einsum("bc,wcj->bwj", sigma, self.weight)
+
+
+class CrowdLayer(Learner):
+    """Crowd Layer (MW): a per-annotator K × K layer on the network's softmax.
+
+    Parameters
+    ----------
+    init:
+        ``"identity"`` (the original; Max-MIG's LabelMe runs) or ``"soft-mv"``: the log of
+        each annotator's confusion against the soft majority vote plus ``init_epsilon``
+        (Max-MIG's synthetic runs).
+    model, model_params, epochs, batch_size, lr, optimizer, weight_decay, device, seed:
+        The network and its training (see :class:`~crowdlearn.learners.base.Learner`).
+
+    Attributes: ``model_`` (the base network), ``confusion_`` (W × K × K, the softmax of each
+    annotator's layer applied to a one-hot class: rows are true classes), ``history_``.
+    """
+
+    def __init__(self, model: ModelSpec = "mlp", init: Literal["identity", "soft-mv"] = "identity",
+                 init_epsilon: float = 1e-4, model_params: dict | None = None,
+                 epochs: int = 60, batch_size: int = 64, lr: float = 1e-3,
+                 optimizer: str = "adam", weight_decay: float = 0.0, device: str = "auto",
+                 seed: int = 0):
+        self.model = model
+        self.init = init
+        self.init_epsilon = init_epsilon
+        self.model_params = model_params
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.optimizer = optimizer
+        self.weight_decay = weight_decay
+        self.device = device
+        self.seed = seed
+
+    def fit(self, X, annotations: Annotations) -> CrowdLayer:
+        X = align_items(X, annotations)
+        k, w = annotations.n_classes, annotations.n_workers
+        soft = soft_majority(annotations)
+        if self.init == "identity":
+            weight = np.broadcast_to(np.eye(k), (w, k, k)).copy()
+        elif self.init == "soft-mv":
+            weight = np.log(confusion_against(annotations, soft) + self.init_epsilon)
+        else:
+            raise InputError(f"init must be 'identity' or 'soft-mv', got {self.init!r}")
+        net = _NetworkWithCrowdLayer(self._fresh_model(X, k, salt=0), weight)
+        answers = CrowdAnswers.of(annotations)
+
+        def step(module: _NetworkWithCrowdLayer, batch: Batch) -> torch.Tensor:
+            return answer_cross_entropy(module.annotator_logits(batch.x),
+                                        answers(batch.index, w, k))
+
+        trainer = self._trainer(self._seed(0), step=step)
+        trainer.fit(net, X, soft)
+        self.model_ = net.base
+        eye = torch.eye(k)
+        with torch.no_grad():
+            self.confusion_ = torch.softmax(torch.einsum("ac,wcj->waj", eye, net.weight.cpu()),
+                                            dim=2).numpy()
+        self.classes_ = annotations.classes
+        self.history_ = trainer.history_
+        return self

@@ -1,0 +1,77 @@
+"""Doctor Net (Guan, Gulshan, Dai, Hinton, AAAI 2018) — methods.md section 5.
+
+A shared trunk with one softmax head per annotator, each trained on that annotator's answers
+only; the prediction averages the heads' class distributions (the plain average of the
+Max-MIG code; the original also learns averaging weights).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from crowdlearn.annotations import Annotations
+from crowdlearn.learners.base import Learner, ModelSpec, align_items
+from crowdlearn.learners.crowd_answers import CrowdAnswers, answer_cross_entropy, soft_majority
+from crowdlearn.nn import Batch, split_classifier
+
+
+class AveragedHeads(nn.Module):
+    """Trunk + W heads; called on ``x`` it returns the log of the heads' mean distribution
+    (so that a softmax of the output is that mean)."""
+
+    def __init__(self, trunk: nn.Module, n_features: int, n_heads: int, n_classes: int):
+        super().__init__()
+        self.trunk = trunk
+        self.heads = nn.Linear(n_features, n_heads * n_classes)
+        self.n_heads, self.n_classes = n_heads, n_classes
+
+    def head_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """B × W × K logits of every head."""
+        return self.heads(self.trunk(x)).float().view(len(x), self.n_heads, self.n_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        log_p = torch.log_softmax(self.head_logits(x), dim=2)
+        return torch.logsumexp(log_p, dim=1) - torch.log(torch.tensor(float(self.n_heads)))
+
+
+class DoctorNet(Learner):
+    """Doctor Net: one head per annotator on a shared trunk, predictions averaged.
+
+    The trunk is the chosen network without its last linear layer
+    (:func:`~crowdlearn.nn.split_classifier`). Attributes: ``model_`` (trunk and heads; its
+    output is the averaged prediction), ``history_``.
+    """
+
+    def __init__(self, model: ModelSpec = "mlp", model_params: dict | None = None,
+                 epochs: int = 60, batch_size: int = 64, lr: float = 1e-3,
+                 optimizer: str = "adam", weight_decay: float = 0.0, device: str = "auto",
+                 seed: int = 0):
+        self.model = model
+        self.model_params = model_params
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.optimizer = optimizer
+        self.weight_decay = weight_decay
+        self.device = device
+        self.seed = seed
+
+    def fit(self, X, annotations: Annotations) -> DoctorNet:
+        X = align_items(X, annotations)
+        k, w = annotations.n_classes, annotations.n_workers
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self._seed(1))
+            trunk, n_features = split_classifier(self._fresh_model(X, k, salt=0))
+            net = AveragedHeads(trunk, n_features, w, k)
+        answers = CrowdAnswers.of(annotations)
+
+        def step(module: AveragedHeads, batch: Batch) -> torch.Tensor:
+            return answer_cross_entropy(module.head_logits(batch.x), answers(batch.index, w, k))
+
+        trainer = self._trainer(self._seed(0), step=step)
+        trainer.fit(net, X, soft_majority(annotations))
+        self.model_ = net
+        self.classes_ = annotations.classes
+        self.history_ = trainer.history_
+        return self

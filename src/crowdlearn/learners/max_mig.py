@@ -1,0 +1,235 @@
+"""Max-MIG (Cao, Xu, Kong, Wang, ICLR 2019), methods.md section 3.
+
+A data classifier ``h(x)`` and a crowds aggregator ``g(y^[M]) = softmax(Σ_m W^m e(y^m) + log p)``
+are trained together to maximise the f-mutual-information gain between their outputs on
+minibatches (eq. of methods.md 3.2). Under the assumption that ``x`` and the crowd's answers
+share nothing but the true label, the maximiser is the pair of Bayes posteriors, whatever the
+correlation between the experts: experts who carry no information (a constant answerer) cannot
+raise the shared information, so — unlike a majority vote — their head count does not matter.
+
+At test time ``h`` alone classifies new items; with the crowd's answers on them, the
+data-crowds forecaster ``ζ(x, y) ∝ h(x) · g(y) / p`` uses both.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.utils.validation import check_is_fitted
+from torch import nn
+
+from crowdlearn.annotations import Annotations
+from crowdlearn.errors import InputError
+from crowdlearn.learners.base import Learner, ModelSpec, _as_array, align_items
+from crowdlearn.learners.crowd_answers import (
+    CrowdAnswers,
+    answers_for_rows,
+    confusion_against,
+    soft_majority,
+)
+from crowdlearn.nn import Batch
+
+DIVERGENCES = ("kl", "pearson", "js")
+
+
+def f_mig(h: torch.Tensor, g: torch.Tensor, prior: torch.Tensor,
+          divergence: str = "kl") -> torch.Tensor:
+    """The f-mutual information gain of a minibatch (methods.md 3.2), to be maximised.
+
+    ``h`` and ``g`` are B × K class distributions of the classifier and the aggregator on the
+    same B items, ``prior`` the K-vector ``p``. With ``R_ij = Σ_c h_ic g_jc / p_c``, matched
+    pairs (the diagonal) are rewarded through ``f'`` and mismatched ones penalised through
+    ``f*(f')``: KL gives ``mean_i(1 + log R_ii) − mean_{i≠j} R_ij``.
+    """
+    b = h.shape[0]
+    if b < 2:
+        raise InputError("f-MIG needs at least two items per minibatch")
+    r = (h / prior) @ g.T
+    diag = r.diagonal()
+    off = ~torch.eye(b, dtype=torch.bool, device=r.device)
+    if divergence == "kl":
+        return (1 + torch.log(diag + 1e-12)).mean() - r[off].mean()
+    if divergence == "pearson":
+        return (2 * (diag - 1)).mean() - (r[off] ** 2 - 1).mean()
+    if divergence == "js":
+        return (torch.log(2 * diag / (1 + diag) + 1e-12)).mean() \
+            + torch.log(2 / (1 + r[off])).mean()
+    raise InputError(f"divergence must be one of {', '.join(DIVERGENCES)}, got {divergence!r}")
+
+
+class CrowdsAggregator(nn.Module):
+    """``g(y^[M]) = softmax(Σ_m W^m e(y^m) + log p)``: one K × K weight matrix per expert
+    (``W[m, c, j]`` ≈ log P(expert m answers j | truth c)), a missing answer adds nothing.
+    The class prior ``p`` is fixed or learned (through softmax logits)."""
+
+    def __init__(self, log_confusion: np.ndarray, prior: np.ndarray, learn_prior: bool):
+        super().__init__()
+        self.weight = nn.Parameter(torch.as_tensor(log_confusion, dtype=torch.float32))
+        logits = torch.as_tensor(np.log(prior), dtype=torch.float32)
+        if learn_prior:
+            self.prior_logits = nn.Parameter(logits)
+        else:
+            self.register_buffer("prior_logits", logits)
+
+    def log_prior(self) -> torch.Tensor:
+        return F.log_softmax(self.prior_logits, dim=0)
+
+    def forward(self, answers: torch.Tensor) -> torch.Tensor:
+        """Logits (B × K) of the aggregated label from one-hot answers (B × W × K)."""
+        return torch.einsum("bwj,wcj->bc", answers, self.weight) + self.log_prior()
+
+
+class _ClassifierAndAggregator(nn.Module):
+    """``h`` and ``g`` in one module so that one optimiser (two parameter groups) trains
+    both; calling it runs ``h``, so the Trainer's prediction gives the classifier's output."""
+
+    def __init__(self, classifier: nn.Module, aggregator: CrowdsAggregator):
+        super().__init__()
+        self.h, self.g = classifier, aggregator
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.h(x)
+
+
+class MaxMIG(Learner):
+    """Max-MIG: a classifier and a crowds aggregator trained jointly by the f-MIG loss.
+
+    Parameters
+    ----------
+    divergence:
+        The f-divergence of the loss: ``"kl"`` (default), ``"pearson"`` or ``"js"``.
+    prior:
+        ``"fixed"`` (uniform ``p``, as in the paper's CIFAR-10 and LabelMe runs), ``"learned"``
+        (trained with ``g``, from uniform) or a K-vector of fixed class probabilities.
+    init_epsilon:
+        ``W^m`` starts at ``log(T^m + ε)`` with ``T^m`` expert m's confusion against the soft
+        majority vote (methods.md 3.3); the paper uses 1e-4, and 1e-2 on LabelMe.
+    lr, aggregator_lr:
+        Adam learning rates of ``h`` (``lr``) and ``g``.
+    model, model_params, epochs, batch_size, optimizer, weight_decay, device, seed:
+        The classifier and its training (see :class:`~crowdlearn.learners.base.Learner`).
+        Minibatches shorter than ``batch_size`` are skipped (the loss's pairwise term
+        assumes a fixed size).
+
+    Attributes
+    ----------
+    model_ : the data classifier ``h``.  aggregator_ : the crowds aggregator ``g``.
+    confusion_ : W × K × K, ``softmax`` of each expert's weights along the answer axis — the
+        answer distribution ``g`` implies for each true class.
+    class_prior_ : ``p`` at the end of training.  history_ : the Trainer's per-epoch records
+        (``loss`` is −MIG).
+
+    Notes
+    -----
+    The forecaster ``predict_proba(X, annotations)`` multiplies ``h`` by ``g``'s evidence,
+    which is a sum over experts: it treats every answer as independent evidence. When some
+    experts copy others, the copies are counted again and the forecaster can be far worse than
+    ``h``; ``h`` itself is trained through the mutual information and is not misled the same
+    way. Numbers are in docs/results.md (the "harsh correlated crowd").
+    """
+
+    def __init__(self, model: ModelSpec = "mlp",
+                 divergence: Literal["kl", "pearson", "js"] = "kl",
+                 prior: Literal["fixed", "learned"] | np.ndarray = "fixed",
+                 init_epsilon: float = 1e-4, model_params: dict | None = None,
+                 epochs: int = 60, batch_size: int = 64, lr: float = 1e-3,
+                 aggregator_lr: float = 1e-4, optimizer: str = "adam",
+                 weight_decay: float = 0.0, device: str = "auto", seed: int = 0):
+        self.model = model
+        self.divergence = divergence
+        self.prior = prior
+        self.init_epsilon = init_epsilon
+        self.model_params = model_params
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.aggregator_lr = aggregator_lr
+        self.optimizer = optimizer
+        self.weight_decay = weight_decay
+        self.device = device
+        self.seed = seed
+
+    def fit(self, X, annotations: Annotations) -> MaxMIG:
+        X = align_items(X, annotations)
+        if self.divergence not in DIVERGENCES:
+            raise InputError(f"divergence must be one of {', '.join(DIVERGENCES)}, "
+                             f"got {self.divergence!r}")
+        if not self.init_epsilon > 0:
+            raise InputError(f"init_epsilon must be positive, got {self.init_epsilon!r}")
+        k, w = annotations.n_classes, annotations.n_workers
+        prior, learn = self._initial_prior(k)
+        soft = soft_majority(annotations)
+        log_conf = np.log(confusion_against(annotations, soft) + self.init_epsilon)
+        module = _ClassifierAndAggregator(self._fresh_model(X, k, salt=0),
+                                          CrowdsAggregator(log_conf, prior, learn))
+        answers = CrowdAnswers.of(annotations)
+        divergence = self.divergence
+
+        def step(net: _ClassifierAndAggregator, batch: Batch) -> torch.Tensor:
+            h = torch.softmax(net.h(batch.x).float(), dim=1)
+            g = torch.softmax(net.g(answers(batch.index, w, k)), dim=1)
+            return -f_mig(h, g, net.g.log_prior().exp(), divergence)
+
+        def groups(net: _ClassifierAndAggregator) -> list[dict]:
+            return [{"params": net.h.parameters(), "lr": self.lr},
+                    {"params": net.g.parameters(), "lr": self.aggregator_lr}]
+
+        trainer = self._trainer(self._seed(0), step=step, param_groups=groups, drop_last=True,
+                                batch_size=min(self.batch_size, len(X)))
+        trainer.fit(module, X, soft)
+        self.model_ = module.h
+        self.aggregator_ = module.g
+        self.confusion_ = torch.softmax(module.g.weight.detach(), dim=2).cpu().numpy()
+        self.class_prior_ = module.g.log_prior().detach().exp().cpu().numpy()
+        self.classes_ = annotations.classes
+        self.workers_ = annotations.workers
+        self.history_ = trainer.history_
+        return self
+
+    def predict_proba(self, X, annotations: Annotations | None = None) -> np.ndarray:
+        """``h(x)``; with the crowd's ``annotations`` on these items (task ids = row numbers
+        of ``X``, or one task per row in order), the data-crowds forecaster
+        ``ζ ∝ h(x) · g(y) / p`` — items without answers keep ``h(x)``."""
+        proba = super().predict_proba(X)
+        if annotations is None:
+            return proba
+        return forecast(proba, self._crowd_log_proba(len(_as_array(X)), annotations),
+                        self.class_prior_)
+
+    def predict(self, X, annotations: Annotations | None = None) -> np.ndarray:
+        codes = self.predict_proba(X, annotations).argmax(axis=1)
+        return np.asarray(self.classes_, dtype=object)[codes].astype(
+            np.asarray(self.classes_).dtype)
+
+    def _crowd_log_proba(self, n_rows: int, annotations: Annotations) -> np.ndarray:
+        """log g(y) for every row of X (the log prior where a row has no answers)."""
+        check_is_fitted(self, "aggregator_")
+        rows, answers = answers_for_rows(annotations, n_rows, self.workers_, self.classes_)
+        g = self.aggregator_.cpu()
+        with torch.inference_mode():
+            logits = g(answers(torch.arange(len(rows)), *g.weight.shape[:2]))
+            out = g.log_prior().expand(n_rows, -1).clone()
+            out[torch.as_tensor(rows)] = torch.log_softmax(logits, dim=1)
+        return out.numpy()
+
+    def _initial_prior(self, k: int) -> tuple[np.ndarray, bool]:
+        if isinstance(self.prior, str):
+            if self.prior not in ("fixed", "learned"):
+                raise InputError(f"prior must be 'fixed', 'learned' or K class probabilities, "
+                                 f"got {self.prior!r}")
+            return np.full(k, 1.0 / k), self.prior == "learned"
+        p = np.asarray(self.prior, dtype=np.float64)
+        if p.shape != (k,) or not np.all(p > 0):
+            raise InputError(f"prior must hold {k} positive class probabilities, got {p!r}")
+        return p / p.sum(), False
+
+
+def forecast(proba: np.ndarray, crowd_log_proba: np.ndarray, prior: np.ndarray) -> np.ndarray:
+    """The data-crowds forecaster ``ζ_c ∝ h_c · g_c / p_c`` (methods.md 3.1)."""
+    log_z = np.log(np.maximum(proba, 1e-30)) + crowd_log_proba - np.log(prior)
+    log_z -= log_z.max(axis=1, keepdims=True)
+    z = np.exp(log_z)
+    return z / z.sum(axis=1, keepdims=True)
