@@ -238,6 +238,65 @@ def _run_budget(settings, out: Path, force: bool = False) -> None:
     console.print(finding(results, settings.budget))
 
 
+@experiment_app.command("crowds")
+@_one_line_errors
+def experiment_crowds(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for results.csv and "
+                                      "crowds.png; an existing one with the same settings is "
+                                      "resumed.")],
+    dataset: Annotated[str, typer.Option(help="digits, fashion-mnist, mnist, cifar10.")]
+    = "digits",
+    case: Annotated[str, typer.Option(help="Crowd cases: 1 (independent seniors), 2 (plus "
+                                      "juniors always answering 0), 3 (plus juniors copying "
+                                      "seniors), harsh (5 weak seniors, 10 copy one).")]
+    = "1,2,3",
+    expertise: Annotated[str, typer.Option(help="Seniors' expertise: low, high.")]
+    = "low,high",
+    methods: Annotated[str, typer.Option(help="mv, soft-mv, em, mbem, crowd-layer, doctor-net, "
+                                         "aggnet, maxmig, clean (true labels).")]
+    = "mv,em,crowd-layer,doctor-net,aggnet,mbem,maxmig",
+    seeds: Annotated[int, typer.Option(help="Seeds 0..N-1 (crowd answers, training).")] = 3,
+    model: Annotated[str | None, typer.Option(help="Network (default: MLP 64-128-10 on "
+                                              "digits).")] = None,
+    epochs: Annotated[int, typer.Option(help="Training epochs.")] = 60,
+    lr: Annotated[float, typer.Option(help="Adam learning rate of the network.")] = 1e-3,
+    batch_size: Annotated[int, typer.Option(help="Minibatch size.")] = 64,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    force: Annotated[bool, typer.Option(help="Start over: discard the results already in "
+                                        "--out instead of resuming them.")] = False,
+) -> None:
+    """Experts who err together: Max-MIG's synthetic crowd cases, every method on each.
+
+    Example: crowdlearn experiment crowds --case 2 --expertise low --seeds 3 -o out
+    """
+    from crowdlearn.experiments import CrowdsSettings, crowds_summary, run_crowds
+
+    settings = CrowdsSettings(dataset=dataset, cases=_csv_words(case),
+                              expertise=_csv_words(expertise), methods=_csv_words(methods),
+                              seeds=seeds, model=model, epochs=epochs, lr=lr,
+                              batch_size=batch_size, device=device)
+    start = time.perf_counter()
+    results = run_crowds(settings, out, log=lambda line: console.print(line, highlight=False),
+                         restart=force)
+    stats = crowds_summary(results)
+    table = Table(title=f"test accuracy, mean ± sd over {settings.seeds} seeds "
+                        f"({settings.dataset})")
+    table.add_column("method")
+    columns = list(dict.fromkeys(results["setting"]))
+    for col in columns:
+        table.add_column(col, justify="right")
+    for method in dict.fromkeys(results["method"]):
+        cells = []
+        for col in columns:
+            row = stats[(stats["method"] == method) & (stats["setting"] == col)]
+            cells.append("-" if row.empty else
+                         f"{row['mean'].iloc[0]:.3f} ± {np.nan_to_num(row['std'].iloc[0]):.3f}")
+        table.add_row(method, *cells)
+    console.print(table)
+    console.print(f"wrote {out / 'results.csv'} and {out / 'crowds.png'} "
+                  f"({time.perf_counter() - start:.0f} s)")
+
+
 @app.command()
 @_one_line_errors
 def demo(

@@ -297,8 +297,11 @@ _MAXMIG = {
     ("dogsvscats", "high"): (_DOGS_HIGH, 5, 5, [0, 0, 0, 1, 1]),
     ("luna16", "low"): (0.6, 10, 15, [0, 1]),
     ("luna16", "high"): (_LUNA_HIGH, 5, 5, [0, 0, 0, 1, 1]),
+    # our digits runs (methods.md 7/C4): low-expertise seniors at 0.4, 15 constant juniors
+    ("digits", "low"): (0.4, 10, 15, [0, 2]),
+    ("digits", "high"): ("pairs", 5, 5, [0, 0, 2, 2, 2]),
 }
-_DATASET_K = {"cifar10": 10, "dogsvscats": 2, "luna16": 2}
+_DATASET_K = {"cifar10": 10, "dogsvscats": 2, "luna16": 2, "digits": 10}
 
 
 def maxmig_case(case: int, expertise: Literal["low", "high"], n_classes: int | None = None, *,
@@ -308,8 +311,10 @@ def maxmig_case(case: int, expertise: Literal["low", "high"], n_classes: int | N
     ``case``: 1 independent mistakes (seniors only); 2 naive majority (plus juniors who always
     answer class 0); 3 correlated mistakes (plus juniors who copy a given senior's answer).
     ``dataset``: ``"cifar10"``, ``"dogs-vs-cats"`` or ``"luna16"`` selects that row of the
-    table. Without it, the CIFAR-10 rules apply to ``n_classes`` (default 10): low expertise =
-    10 seniors with diagonal 0.2, the rest uniform; high expertise = the five class-pair
+    table; ``"digits"`` is our 10-class small-scale version (methods.md 7/C4): low expertise =
+    10 seniors with diagonal 0.4 and, in case 2, 15 juniors; high = CIFAR-10's pair experts.
+    Without it, the CIFAR-10 rules apply to ``n_classes`` (default 10): low expertise = 10
+    seniors with diagonal 0.2, the rest uniform; high expertise = the five class-pair
     experts, which need K = 10. Other crowds compose from the same pieces, e.g. check C4's
     ``diagonal(10, 10, 0.4).with_constant(15, 0)``.
     """
@@ -321,8 +326,8 @@ def maxmig_case(case: int, expertise: Literal["low", "high"], n_classes: int | N
     if dataset is not None:
         key = "".join(ch for ch in str(dataset).lower() if ch.isalnum())
         if key not in _DATASET_K:
-            raise InputError(f"dataset must be 'cifar10', 'dogs-vs-cats' or 'luna16', "
-                             f"got {dataset!r}")
+            raise InputError(f"dataset must be 'cifar10', 'dogs-vs-cats', 'luna16' or "
+                             f"'digits', got {dataset!r}")
         if n_classes is not None and n_classes != _DATASET_K[key]:
             raise InputError(f"{dataset} has {_DATASET_K[key]} classes, got "
                              f"n_classes={n_classes}")

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import crowdlearn.learners as learners
+from crowdlearn import InputError
+from crowdlearn.cli import app
+from crowdlearn.experiments import CrowdsSettings, run_crowds
+from crowdlearn.experiments.crowds import case_crowd
+
+TINY = dict(cases=("2",), expertise=("low",), methods=("mv", "maxmig"), seeds=1, epochs=2)
+
+
+def test_writes_results_and_plot_and_resumes(tmp_path, monkeypatch):
+    results = run_crowds(CrowdsSettings(**TINY), tmp_path, log=lambda _: None)
+    assert list(results["method"]) == ["mv", "maxmig", "maxmig-forecaster"]
+    table = pd.read_csv(tmp_path / "results.csv")
+    assert {"method", "case", "expertise", "seed", "accuracy", "dataset", "model",
+            "epochs"} <= set(table.columns)
+    assert table["accuracy"].between(0, 1).all()
+    assert (tmp_path / "crowds.png").read_bytes()[:4] == b"\x89PNG"
+
+    calls = []
+    real = learners.make_crowd_learner
+
+    def counting(name, **kw):
+        calls.append(name)
+        return real(name, **kw)
+
+    monkeypatch.setattr(learners, "make_crowd_learner", counting)
+    again = run_crowds(CrowdsSettings(**{**TINY, "methods": ("mv", "maxmig", "em")}),
+                       tmp_path, log=lambda _: None)
+    assert calls == ["em"]  # finished cells (maxmig and its forecaster) are not rerun
+    assert set(again["method"]) == {"mv", "maxmig", "maxmig-forecaster", "em"}
+    with pytest.raises(InputError, match="epochs=2, not 3"):
+        run_crowds(CrowdsSettings(**{**TINY, "epochs": 3}), tmp_path, log=lambda _: None)
+
+
+def test_case_crowds():
+    case2 = case_crowd("2", "low", 10, "digits")
+    assert case2.n_workers == 25
+    assert (case2.confusion[10:, :, 0] == 1).all()  # the juniors always answer class 0
+    assert case_crowd("3", "high", 10, "digits").n_workers == 10
+    harsh = case_crowd("harsh", "low", 10, "digits")
+    assert harsh.n_workers == 15 and (harsh.copies[5:] == 0).all()
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("cases", ("4",), "case must be one of"),
+    ("expertise", ("medium",), "expertise must be"),
+    ("methods", ("oracle",), "unknown method 'oracle'"),
+])
+def test_bad_settings(tmp_path, field, value, message):
+    with pytest.raises(InputError, match=message):
+        run_crowds(CrowdsSettings(**{**TINY, field: value}), tmp_path, log=lambda _: None)
+    assert not (tmp_path / "results.csv").exists()
+
+
+def test_cli(tmp_path):
+    out = tmp_path / "out"
+    res = CliRunner().invoke(app, ["experiment", "crowds", "--case", "2", "--expertise", "low",
+                                   "--methods", "mv,clean", "--seeds", "1", "--epochs", "2",
+                                   "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "case 2, low" in res.output and "clean" in res.output
+    assert (out / "results.csv").exists()
+    res = CliRunner().invoke(app, ["experiment", "crowds", "--case", "7", "-o", str(out)])
+    assert res.exit_code == 2 and "case must be one of" in res.output
