@@ -13,7 +13,8 @@ except PackageNotFoundError:  # running from a source tree without installing
 
 # learners need torch: loaded on first use so that the aggregation layer stays torch-free
 _LAZY = {name: "crowdlearn.learners" for name in
-         ("MBEM", "AggregateThenTrain", "MaxMIG", "CrowdLayer", "DoctorNet", "AggNet")}
+         ("MBEM", "AggregateThenTrain", "MaxMIG", "CrowdLayer", "DoctorNet", "AggNet",
+          "StandardCE", "CoTeaching", "MeMomentum")}
 
 
 def __getattr__(name: str):
@@ -24,6 +25,6 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'crowdlearn' has no attribute {name!r}")
 
 
-__all__ = ["MBEM", "AggNet", "AggregateThenTrain", "Annotations", "CrowdLayer", "DoctorNet",
-           "MaxMIG", "CrowdlearnError", "DawidSkene",
+__all__ = ["MBEM", "AggNet", "AggregateThenTrain", "Annotations", "CoTeaching", "CrowdLayer",
+           "DoctorNet", "MaxMIG", "MeMomentum", "StandardCE", "CrowdlearnError", "DawidSkene",
            "InputError", "MajorityVote", "OneCoinDawidSkene", "__version__"]

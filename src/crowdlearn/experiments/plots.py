@@ -59,3 +59,26 @@ def plot_grouped_bars(results: pd.DataFrame, path: Path | str, group: str,
     ax.legend(fontsize="small", ncol=min(len(methods), 4), loc="lower left")
     atomic_write(path, lambda p: fig.savefig(p, dpi=120, format="png"))
     plt.close(fig)
+
+
+def plot_lines(results: pd.DataFrame, path: Path | str, x: str, xlabel: str, ylabel: str,
+               title: str = "") -> None:
+    """Accuracy against ``x``, one line per method: mean over seeds with ±1 sd."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4.2), layout="constrained")
+    for method, group in results.groupby("method", sort=False):
+        stats = group["accuracy"].groupby(group[x].astype(float)).agg(["mean", "std"])
+        stats["std"] = stats["std"].fillna(0.0)
+        ax.plot(stats.index, stats["mean"], marker="o", label=method)
+        ax.fill_between(stats.index, stats["mean"] - stats["std"], stats["mean"] + stats["std"],
+                        alpha=0.15)
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title,
+           xticks=sorted(results[x].astype(float).unique()))
+    ax.grid(alpha=0.3)
+    ax.legend()
+    atomic_write(path, lambda p: fig.savefig(p, dpi=120, format="png"))
+    plt.close(fig)

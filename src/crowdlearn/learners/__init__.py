@@ -7,11 +7,15 @@ from crowdlearn.errors import InputError
 from crowdlearn.learners.aggnet import AggNet
 from crowdlearn.learners.aggregate_then_train import AggregateThenTrain
 from crowdlearn.learners.base import Learner
+from crowdlearn.learners.coteaching import CoTeaching
 from crowdlearn.learners.crowd_layer import CrowdLayer
 from crowdlearn.learners.doctor_net import DoctorNet
 from crowdlearn.learners.max_mig import MaxMIG
 from crowdlearn.learners.mbem import MBEM
+from crowdlearn.learners.me_momentum import MeMomentum
+from crowdlearn.learners.standard_ce import StandardCE
 
+NOISE_METHODS = ("ce", "coteaching", "me-momentum")
 CROWD_METHODS = ("mv", "soft-mv", "em", "mbem", "crowd-layer", "doctor-net", "aggnet", "maxmig")
 
 
@@ -41,5 +45,21 @@ def make_crowd_learner(name: str, *, self_training: bool = True, **settings) -> 
     raise InputError(f"unknown method {name!r}; choose from {', '.join(CROWD_METHODS)}")
 
 
-__all__ = ["CROWD_METHODS", "MBEM", "AggNet", "AggregateThenTrain", "CrowdLayer", "DoctorNet",
-           "Learner", "MaxMIG", "make_crowd_learner"]
+def make_noise_learner(name: str, *, noise_rate: float | None = None, **settings) -> Learner:
+    """A learning-with-noisy-labels method by its short name: ``"ce"`` (standard training,
+    final and best-validation models), ``"coteaching"`` (its forget rate is ``noise_rate``,
+    assumed known) or ``"me-momentum"``. ``settings`` are the training parameters."""
+    if name == "ce":
+        return StandardCE(**settings)
+    if name == "coteaching":
+        if noise_rate is None:
+            raise InputError("coteaching needs the noise rate (its forget rate)")
+        return CoTeaching(forget_rate=noise_rate, **settings)
+    if name == "me-momentum":
+        return MeMomentum(**settings)
+    raise InputError(f"unknown method {name!r}; choose from {', '.join(NOISE_METHODS)}")
+
+
+__all__ = ["CROWD_METHODS", "MBEM", "NOISE_METHODS", "AggNet", "AggregateThenTrain",
+           "CoTeaching", "CrowdLayer", "DoctorNet", "Learner", "MaxMIG", "MeMomentum",
+           "StandardCE", "make_crowd_learner", "make_noise_learner"]

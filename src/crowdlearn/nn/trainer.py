@@ -94,8 +94,8 @@ class Trainer:
     optimizer, lr, momentum, nesterov, weight_decay:
         ``"adam"`` or ``"sgd"`` and their settings.
     schedule, milestones, gamma:
-        ``None`` (constant), ``"step"`` (×``gamma`` at each epoch in ``milestones``) or
-        ``"cosine"`` (to 0 over ``epochs``).
+        ``None`` (constant), ``"step"`` (×``gamma`` at each epoch in ``milestones``),
+        ``"cosine"`` (to 0 over ``epochs``) or ``f(epoch) -> factor`` of the base rate.
     metric, patience:
         Validation score (``"accuracy"``, ``"balanced_accuracy"`` or ``f(y, proba)``, higher
         is better); the best epoch's weights are restored at the end. With ``patience``,
@@ -132,7 +132,7 @@ class Trainer:
     def __init__(self, epochs: int = 30, batch_size: int = 128,
                  optimizer: Literal["adam", "sgd"] = "adam", lr: float = 1e-3,
                  momentum: float = 0.9, nesterov: bool = False, weight_decay: float = 0.0,
-                 schedule: Literal["step", "cosine"] | None = None,
+                 schedule: Literal["step", "cosine"] | Callable[[int], float] | None = None,
                  milestones: tuple[int, ...] = (), gamma: float = 0.1,
                  metric: str | Metric = "accuracy", patience: int | None = None,
                  device: str = "auto", amp: bool = True, seed: int = 0,
@@ -261,8 +261,9 @@ class Trainer:
     def _check_settings(self) -> None:
         if self.optimizer not in ("adam", "sgd"):
             raise InputError(f"optimizer must be 'adam' or 'sgd', got {self.optimizer!r}")
-        if self.schedule not in (None, "step", "cosine"):
-            raise InputError(f"schedule must be None, 'step' or 'cosine', got {self.schedule!r}")
+        if not callable(self.schedule) and self.schedule not in (None, "step", "cosine"):
+            raise InputError(f"schedule must be None, 'step', 'cosine' or f(epoch) -> factor, "
+                             f"got {self.schedule!r}")
         if isinstance(self.metric, str) and self.metric not in METRICS:
             raise InputError(f"metric must be one of {', '.join(METRICS)} or a callable, "
                              f"got {self.metric!r}")
@@ -283,7 +284,8 @@ class Trainer:
                                                         self.gamma)
         if self.schedule == "cosine":
             return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=self.epochs)
-        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
+        factor = self.schedule if callable(self.schedule) else (lambda _: 1.0)
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
     def _autocast(self, device: torch.device | None = None):
         device = device or self.device_

@@ -1,0 +1,173 @@
+"""Me-Momentum, "momentum of memorization" (Bai & Liu, ICCV 2021), methods.md section 2.
+
+A network trained on noisy labels learns the clean, easy examples first. Me-Momentum stops
+it early (on a noisy validation split), keeps the training examples whose noisy label the
+network predicts — the confident set — and retrains on them; the refined network extracts a
+larger, harder confident set, and so on while the validation score improves (inner loops).
+Outer loops restart from fresh weights on the last confident set, shedding what the previous
+network memorised. The checkpoint with the best validation score (mean per-class accuracy
+on the noisy split) is returned.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from torch import nn
+
+from crowdlearn.errors import InputError
+from crowdlearn.learners.base import Learner, ModelSpec
+from crowdlearn.learners.single_labels import (
+    check_clean_labels,
+    encode_labels,
+    restored,
+    snapshot,
+    validation_split,
+)
+from crowdlearn.nn import balanced_accuracy
+
+
+class MeMomentum(Learner):
+    """Me-Momentum: early stopping, confident-set extraction, inner refinement, outer restarts.
+
+    Parameters
+    ----------
+    n_outer:
+        Outer loops (fresh weights each, trained on the previous loop's last confident set).
+    n_inner:
+        Most stages per outer loop: the early-stopping stage plus ``n_inner − 1`` refinement
+        stages (each stops the loop unless it improved the validation score).
+    val_fraction:
+        Share of the items held out with their noisy labels for model selection.
+    slack_step, slack_stop:
+        The early-stopping trick of the first stage (percentage points): a checkpoint needs
+        to beat the best score by the current slack, which grows by ``slack_step`` after each
+        epoch without that gain; the stage ends once the slack exceeds ``slack_stop``.
+    milestones, gamma:
+        Step learning-rate schedule of the refinement stages (×``gamma`` at these epochs;
+        the official code uses SGD with (40, 80)); the first stage has none.
+    model, model_params, epochs (per stage), batch_size, lr, optimizer, weight_decay, device,
+    seed: the network and its training (see :class:`~crowdlearn.learners.base.Learner`).
+
+    Attributes
+    ----------
+    model_ : the best checkpoint over all loops.  best_score_ : its validation score.
+    confident_mask_ : over the rows of ``X``, the final confident set (validation rows never
+        belong to it).  val_mask_ : the validation rows.
+    history_ : one record per stage: outer, inner (0 = early-stopping stage), train_size
+        (the set it trained on), epochs, val_score (best of the loop so far) and, after
+        inner stages, the confident set it was trained on with its ``precision`` when
+        ``fit(..., y_clean=...)`` was given true labels (diagnostics only).
+    """
+
+    def __init__(self, model: ModelSpec = "mlp", n_outer: int = 3, n_inner: int = 20,
+                 val_fraction: float = 0.1, slack_step: float = 0.1, slack_stop: float = 2.0,
+                 milestones: tuple[int, ...] = (), gamma: float = 0.1,
+                 model_params: dict | None = None, epochs: int = 60, batch_size: int = 64,
+                 lr: float = 1e-3, optimizer: str = "adam", weight_decay: float = 0.0,
+                 device: str = "auto", seed: int = 0):
+        self.model = model
+        self.n_outer = n_outer
+        self.n_inner = n_inner
+        self.val_fraction = val_fraction
+        self.slack_step = slack_step
+        self.slack_stop = slack_stop
+        self.milestones = milestones
+        self.gamma = gamma
+        self.model_params = model_params
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.optimizer = optimizer
+        self.weight_decay = weight_decay
+        self.device = device
+        self.seed = seed
+
+    def fit(self, X, y_noisy, y_clean=None) -> MeMomentum:
+        """Train on ``(X, y_noisy)``. ``y_clean`` (true labels, if known, e.g. in a
+        simulation) only adds the confident sets' label precision to ``history_``."""
+        X, y, classes = encode_labels(X, y_noisy)
+        truth = check_clean_labels(y_clean, classes, len(X))
+        self._check_params()
+        if self.val_fraction <= 0:
+            raise InputError("Me-Momentum selects models on a noisy validation split: "
+                             "val_fraction must be positive")
+        train, val = validation_split(len(X), self.val_fraction, self._seed(7))
+        k = len(classes)
+        history: list[dict] = []
+        global_best, global_state, net = -np.inf, None, None
+        subset = train  # S: the full noisy training part at first
+        for outer in range(self.n_outer):
+            net = self._fresh_model(X, k, salt=100 * outer)
+            best, state, n_epochs = self._early_stopped(net, X, y, subset, val, outer)
+            history.append({"outer": outer, "inner": 0, "train_size": len(subset),
+                            "epochs": n_epochs, "val_score": best})
+            last = -np.inf
+            for inner in range(1, self.n_inner):
+                if best <= last:
+                    break
+                last = best
+                net.load_state_dict(state)
+                predicted = self._trainer().predict_proba(net, X[train]).argmax(axis=1)
+                subset = train[predicted == y[train]]  # keeps its (noisy = predicted) label
+                if len(subset) < 2:
+                    break
+                best, state = self._refine(net, X, y, subset, val, best, state,
+                                           salt=100 * outer + inner)
+                record = {"outer": outer, "inner": inner, "train_size": len(subset),
+                          "epochs": self.epochs, "val_score": best}
+                if truth is not None:
+                    record["precision"] = float((truth[subset] == y[subset]).mean())
+                history.append(record)
+            if best > global_best:
+                global_best, global_state = best, state
+        self.model_ = restored(net, global_state)
+        self.best_score_ = float(global_best)
+        self.confident_mask_ = np.isin(np.arange(len(X)), subset)
+        self.val_mask_ = np.isin(np.arange(len(X)), val)
+        self.classes_ = classes
+        self.history_ = history
+        return self
+
+    def _early_stopped(self, net: nn.Module, X, y, subset, val, outer: int):
+        """Stage 0: train on ``subset`` until the slack rule stops it; the best checkpoint."""
+        track = {"best": -np.inf, "slack": 0.0, "state": None, "epochs": 0}
+
+        def on_epoch(epoch: int, record: dict) -> bool:
+            score = self._val_score(net, X, y, val)
+            track["epochs"] = epoch + 1
+            if score > track["best"] + track["slack"] / 100:
+                track.update(best=score, slack=0.0, state=snapshot(net))
+            else:
+                track["slack"] += self.slack_step
+            return track["slack"] > self.slack_stop + 1e-9
+
+        self._trainer(self._seed(100 * outer), on_epoch_end=on_epoch).fit(
+            net, X[subset], y[subset])
+        return track["best"], track["state"], track["epochs"]
+
+    def _refine(self, net: nn.Module, X, y, subset, val, best: float, state: dict, salt: int):
+        """An inner stage: train on the confident set, keep any checkpoint that beats
+        ``best``."""
+        track = {"best": best, "state": state}
+
+        def on_epoch(epoch: int, record: dict) -> None:
+            score = self._val_score(net, X, y, val)
+            if score > track["best"]:
+                track.update(best=score, state=snapshot(net))
+
+        schedule = "step" if self.milestones else None
+        self._trainer(self._seed(salt), on_epoch_end=on_epoch, schedule=schedule,
+                      milestones=tuple(self.milestones), gamma=self.gamma).fit(
+            net, X[subset], y[subset])
+        return track["best"], track["state"]
+
+    def _val_score(self, net: nn.Module, X, y, val) -> float:
+        return balanced_accuracy(y[val], self._trainer().predict_proba(net, X[val]))
+
+    def _check_params(self) -> None:
+        for name in ("n_outer", "n_inner"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, np.integer)) and value >= 1):
+                raise InputError(f"{name} must be a positive integer, got {value!r}")
+        if not (self.slack_step > 0 and self.slack_stop >= 0):
+            raise InputError("slack_step must be positive and slack_stop non-negative")

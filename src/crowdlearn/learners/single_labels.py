@@ -1,0 +1,74 @@
+"""What the learners from one possibly wrong label per item share (Standard CE, Co-teaching,
+Me-Momentum, TwoEM): checking and coding the labels, and the noisy validation split carved
+from the training data (methods.md 2.2: 10%, seeded, labels as noisy as the rest)."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from crowdlearn.errors import InputError
+from crowdlearn.learners.base import _as_array
+
+
+def encode_labels(X, y) -> tuple[np.ndarray, np.ndarray, list]:
+    """``X`` as an array, the labels as codes 0..K−1 and the class ids (sorted)."""
+    X = _as_array(X)
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise InputError(f"labels must be 1-D (one label per item), got shape {y.shape}")
+    if len(y) != len(X):
+        raise InputError(f"X has {len(X)} rows but there are {len(y)} labels")
+    missing = np.flatnonzero(pd.isna(y))
+    if len(missing):
+        raise InputError(f"label of row {missing[0]} is missing ({len(missing)} rows in all)")
+    classes, codes = np.unique(y, return_inverse=True)
+    if len(classes) < 2:
+        raise InputError(f"need at least 2 classes, the labels hold {len(classes)}")
+    return X, codes.astype(np.int64), classes.tolist()
+
+
+def validation_split(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the training part and of the noisy validation part (``fraction`` of ``n``,
+    drawn without replacement with ``seed``); no validation part when ``fraction`` is 0."""
+    if not 0 <= fraction < 1:
+        raise InputError(f"val_fraction must be in [0, 1), got {fraction!r}")
+    n_val = int(round(n * fraction))
+    if fraction > 0 and (n_val < 1 or n - n_val < 2):
+        raise InputError(f"val_fraction={fraction} of {n} items leaves no usable split")
+    val = np.sort(np.random.default_rng(seed).choice(n, size=n_val, replace=False))
+    train = np.setdiff1d(np.arange(n), val)
+    return train, val
+
+
+def check_clean_labels(y_clean, classes: list, n: int) -> np.ndarray | None:
+    """Codes of optional true labels given for diagnostics only (never used in training)."""
+    if y_clean is None:
+        return None
+    y_clean = np.asarray(y_clean)
+    if y_clean.shape != (n,):
+        raise InputError(f"y_clean must hold one label per row of X ({n}), got shape "
+                         f"{y_clean.shape}")
+    known = np.asarray(classes)
+    codes = np.searchsorted(known, y_clean).clip(0, len(known) - 1)
+    wrong = np.flatnonzero(known[codes] != y_clean)
+    if len(wrong):
+        raise InputError(f"y_clean holds class {y_clean[wrong[0]]!r} (row {wrong[0]}), which is "
+                         "not among the noisy labels' classes")
+    return codes.astype(np.int64)
+
+
+def snapshot(model: nn.Module) -> dict[str, torch.Tensor]:
+    """A detached CPU copy of a model's weights (a checkpoint kept in memory)."""
+    return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+
+
+def restored(model: nn.Module, state: dict[str, torch.Tensor]) -> nn.Module:
+    """A copy of ``model`` with the weights ``state``."""
+    twin = copy.deepcopy(model)
+    twin.load_state_dict(state)
+    return twin

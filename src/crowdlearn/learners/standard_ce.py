@@ -1,0 +1,86 @@
+"""Standard training on noisy labels ("Standard" / CE, methods.md section 5): the baseline
+every noisy-label method is measured against. A network trained long enough memorises the
+wrong labels, so the final epoch is worse than the epoch a (noisy) validation split picks;
+both are kept."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from sklearn.utils.validation import check_is_fitted
+
+from crowdlearn.learners.base import Learner, ModelSpec, _as_array
+from crowdlearn.learners.single_labels import (
+    encode_labels,
+    restored,
+    snapshot,
+    validation_split,
+)
+
+
+class StandardCE(Learner):
+    """Cross-entropy on the noisy labels, with a noisy validation split for model selection.
+
+    Parameters
+    ----------
+    val_fraction:
+        Share of the items held out (with their noisy labels) to score epochs by mean
+        per-class accuracy; 0 trains on everything and ``best_model_`` is the final one.
+    model, model_params, epochs, batch_size, lr, optimizer, weight_decay, device, seed:
+        The network and its training (see :class:`~crowdlearn.learners.base.Learner`).
+
+    Attributes
+    ----------
+    model_ : the network after the last epoch.  best_model_ : the epoch with the best noisy
+    validation score.  best_epoch_, history_ (per epoch: loss, val_score), val_mask_.
+    """
+
+    def __init__(self, model: ModelSpec = "mlp", val_fraction: float = 0.1,
+                 model_params: dict | None = None, epochs: int = 200, batch_size: int = 64,
+                 lr: float = 1e-3, optimizer: str = "adam", weight_decay: float = 0.0,
+                 device: str = "auto", seed: int = 0):
+        self.model = model
+        self.val_fraction = val_fraction
+        self.model_params = model_params
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.optimizer = optimizer
+        self.weight_decay = weight_decay
+        self.device = device
+        self.seed = seed
+
+    def fit(self, X, y_noisy) -> StandardCE:
+        X, y, classes = encode_labels(X, y_noisy)
+        train, val = validation_split(len(X), self.val_fraction, self._seed(7))
+        model = self._fresh_model(X, len(classes), salt=0)
+        final: dict = {}
+
+        def keep_final(epoch: int, record: dict) -> None:
+            if epoch + 1 == self.epochs:
+                final["state"] = snapshot(model)
+
+        trainer = self._trainer(self._seed(0), metric="balanced_accuracy",
+                                on_epoch_end=keep_final)
+        has_val = len(val) > 0
+        trainer.fit(model, X[train], y[train], X_val=X[val] if has_val else None,
+                    y_val=y[val] if has_val else None)
+        self.best_model_ = model
+        self.model_ = restored(model, final["state"]) if has_val else model
+        self.best_epoch_ = trainer.best_epoch_ if has_val else self.epochs - 1
+        self.val_mask_ = np.isin(np.arange(len(X)), val)
+        self.classes_ = classes
+        self.history_ = trainer.history_
+        return self
+
+    def predict_proba(self, X, model: Literal["final", "best"] = "final") -> np.ndarray:
+        """Class probabilities of the final-epoch network, or of the best-validation one."""
+        check_is_fitted(self, "model_")
+        net = self.best_model_ if model == "best" else self.model_
+        return self._trainer().predict_proba(net, _as_array(X))
+
+    def predict(self, X, model: Literal["final", "best"] = "final") -> np.ndarray:
+        codes = self.predict_proba(X, model).argmax(axis=1)
+        return np.asarray(self.classes_, dtype=object)[codes].astype(
+            np.asarray(self.classes_).dtype)
