@@ -57,8 +57,8 @@ def check_clean_labels(y_clean, classes: list, n: int) -> np.ndarray | None:
     codes = np.searchsorted(known, y_clean).clip(0, len(known) - 1)
     wrong = np.flatnonzero(known[codes] != y_clean)
     if len(wrong):
-        raise InputError(f"y_clean holds class {y_clean[wrong[0]]!r} (row {wrong[0]}), which is "
-                         "not among the noisy labels' classes")
+        raise InputError(f"y_clean holds class {y_clean[wrong[0]].item()!r} (row {wrong[0]}), "
+                         "which is not among the noisy labels' classes")
     return codes.astype(np.int64)
 
 

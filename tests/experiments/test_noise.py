@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import crowdlearn.learners as learners
+from crowdlearn import InputError
+from crowdlearn.cli import app
+from crowdlearn.experiments import NoiseSettings, run_noise
+from crowdlearn.experiments.noise import corrupt
+
+TINY = dict(rates=(0.4,), methods=("ce", "me-momentum"), seeds=1, epochs=2, stage_epochs=2)
+
+
+def test_writes_results_and_plot_and_resumes(tmp_path, monkeypatch):
+    results = run_noise(NoiseSettings(**TINY), tmp_path, log=lambda _: None)
+    assert list(results["method"]) == ["ce", "ce-best", "me-momentum"]
+    table = pd.read_csv(tmp_path / "results.csv")
+    assert {"method", "rate", "seed", "accuracy", "actual_rate", "noise", "dataset",
+            "selected_precision"} <= set(table.columns)
+    assert table["actual_rate"].iloc[0] == pytest.approx(0.4, abs=0.04)
+    assert (tmp_path / "noise.png").read_bytes()[:4] == b"\x89PNG"
+
+    calls = []
+    real = learners.make_noise_learner
+
+    def counting(name, **kw):
+        calls.append(name)
+        return real(name, **kw)
+
+    monkeypatch.setattr(learners, "make_noise_learner", counting)
+    again = run_noise(NoiseSettings(**{**TINY, "methods": ("ce", "coteaching")}), tmp_path,
+                      log=lambda _: None)
+    assert calls == ["coteaching"]
+    assert set(again["method"]) == {"ce", "ce-best", "coteaching"}
+
+
+def test_noise_kinds():
+    from crowdlearn.datasets import load
+
+    train = load("digits", "train")
+    for kind in ("symmetric", "pairflip", "instance"):
+        noisy = corrupt(kind, train.X, train.y, 0.3, 10, seed=0, raw_scale=16.0)
+        assert abs((noisy != train.y).mean() - 0.3) < 0.05
+    pair = corrupt("pairflip", train.X, train.y, 0.3, 10, seed=0)
+    flipped = pair != train.y
+    assert ((train.y[flipped] + 1) % 10 == pair[flipped]).all()
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("noise", "gaussian", "noise must be one of"),
+    ("rates", (1.2,), "noise rates must be in"),
+    ("methods", ("mixup",), "unknown method 'mixup'"),
+])
+def test_bad_settings(tmp_path, field, value, message):
+    with pytest.raises(InputError, match=message):
+        run_noise(NoiseSettings(**{**TINY, field: value}), tmp_path, log=lambda _: None)
+
+
+def test_cli(tmp_path):
+    out = tmp_path / "out"
+    args = ["experiment", "noise", "--rate", "0.2", "--methods", "ce", "--seeds", "1",
+            "--epochs", "2", "-o", str(out)]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert "ce-best" in res.output and (out / "results.csv").exists()
+    res = CliRunner().invoke(app, ["experiment", "noise", "--rate", "0.2,x", "-o", str(out)])
+    assert res.exit_code == 2 and "comma-separated numbers" in res.output
