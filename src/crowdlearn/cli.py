@@ -316,13 +316,16 @@ def experiment_noise(
     = "symmetric",
     rate: Annotated[str, typer.Option(help="Noise rates to compare.")] = "0.2,0.4",
     methods: Annotated[str, typer.Option(help="ce (final and best-validation epochs), "
-                                         "coteaching, me-momentum.")]
+                                         "coteaching, me-momentum, two-em.")]
     = "ce,coteaching,me-momentum",
+    no_cr: Annotated[bool, typer.Option("--no-cr", help="Also run TwoEM without its "
+                                        "confidence regulariser (rows two-em-no-cr).")]
+    = False,
     seeds: Annotated[int, typer.Option(help="Seeds 0..N-1 (noise, split, training).")] = 5,
     model: Annotated[str | None, typer.Option(help="Network (default: mlp for digits, lenet "
                                               "for (fashion-)mnist, resnet18 for cifar10).")]
     = None,
-    epochs: Annotated[int, typer.Option(help="Epochs of CE and Co-teaching.")] = 200,
+    epochs: Annotated[int, typer.Option(help="Epochs of CE, Co-teaching and TwoEM.")] = 200,
     stage_epochs: Annotated[int, typer.Option(help="Epochs of each Me-Momentum stage.")] = 60,
     lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-3,
     batch_size: Annotated[int, typer.Option(help="Minibatch size.")] = 64,
@@ -330,14 +333,17 @@ def experiment_noise(
     force: Annotated[bool, typer.Option(help="Start over: discard the results already in "
                                         "--out instead of resuming them.")] = False,
 ) -> None:
-    """Noisy labels: standard training against Co-teaching and Me-Momentum.
+    """Noisy labels: standard training against Co-teaching, Me-Momentum and TwoEM.
 
     Example: crowdlearn experiment noise --noise symmetric --rate 0.2,0.4 --seeds 5 -o out
     """
     from crowdlearn.experiments import NoiseSettings, noise_summary, run_noise
 
+    chosen = _csv_words(methods)
+    if no_cr:
+        chosen += ("two-em-no-cr",)
     settings = NoiseSettings(dataset=dataset, noise=noise, rates=_csv_floats(rate),
-                             methods=_csv_words(methods), seeds=seeds, model=model,
+                             methods=chosen, seeds=seeds, model=model,
                              epochs=epochs, stage_epochs=stage_epochs, lr=lr,
                              batch_size=batch_size, device=device)
     start = time.perf_counter()

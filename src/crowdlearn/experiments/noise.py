@@ -4,7 +4,9 @@ corrupted by a simulated noise process, scored on the clean test split.
 Noise (methods.md 2.2): ``symmetric`` (a flipped label is any other class), ``pairflip``
 (y → y+1) and ``instance`` (Xia et al.'s instance-dependent generator on raw pixel values).
 ``ce`` adds two rows, its final epoch (``ce``) and its best noisy-validation epoch
-(``ce-best``); ``me-momentum`` records its final confident set's label precision.
+(``ce-best``); ``me-momentum`` records its final confident set's label precision, ``two-em``
+(and its ablation ``two-em-no-cr``) the AUROC of its clean probabilities against the true
+clean mask.
 """
 
 from __future__ import annotations
@@ -78,7 +80,7 @@ class NoiseSettings:
         return self.model or DEFAULT_MODELS.get(self.dataset, "mlp")
 
     def learner_settings(self, method: str, seed: int) -> dict:
-        epochs = self.stage_epochs if method in ("me-momentum", "two-em") else self.epochs
+        epochs = self.stage_epochs if method == "me-momentum" else self.epochs
         base = {"model": self.model_name, "epochs": epochs, "batch_size": self.batch_size,
                 "lr": self.lr, "device": self.device, "seed": seed}
         return base | self.extra.get(method, {})
@@ -147,6 +149,11 @@ def _run_method(method: str, learner_settings: dict, rate: float, train, noisy: 
         learner.fit(train.X, noisy)
     accuracy = float((learner.predict(test.X) == test.y).mean())
     row = {"method": method, "accuracy": accuracy}
+    if method.startswith("two-em"):
+        from crowdlearn.learners.two_em import auroc
+
+        row["clean_auroc"] = auroc(learner.clean_proba_, noisy == train.y)
+        row["refurbished"] = len(learner.refurbished_)
     if method == "me-momentum":
         mask = learner.confident_mask_
         row["selected_precision"] = float((noisy[mask] == train.y[mask]).mean())

@@ -14,8 +14,9 @@ from crowdlearn.learners.max_mig import MaxMIG
 from crowdlearn.learners.mbem import MBEM
 from crowdlearn.learners.me_momentum import MeMomentum
 from crowdlearn.learners.standard_ce import StandardCE
+from crowdlearn.learners.two_em import TwoEM
 
-NOISE_METHODS = ("ce", "coteaching", "me-momentum")
+NOISE_METHODS = ("ce", "coteaching", "me-momentum", "two-em", "two-em-no-cr")
 CROWD_METHODS = ("mv", "soft-mv", "em", "mbem", "crowd-layer", "doctor-net", "aggnet", "maxmig")
 
 
@@ -48,7 +49,9 @@ def make_crowd_learner(name: str, *, self_training: bool = True, **settings) -> 
 def make_noise_learner(name: str, *, noise_rate: float | None = None, **settings) -> Learner:
     """A learning-with-noisy-labels method by its short name: ``"ce"`` (standard training,
     final and best-validation models), ``"coteaching"`` (its forget rate is ``noise_rate``,
-    assumed known) or ``"me-momentum"``. ``settings`` are the training parameters."""
+    assumed known), ``"me-momentum"``, ``"two-em"`` (given the noise rate) or
+    ``"two-em-no-cr"`` (its ablation without the confidence regulariser). ``settings`` are
+    the training parameters."""
     if name == "ce":
         return StandardCE(**settings)
     if name == "coteaching":
@@ -57,9 +60,13 @@ def make_noise_learner(name: str, *, noise_rate: float | None = None, **settings
         return CoTeaching(forget_rate=noise_rate, **settings)
     if name == "me-momentum":
         return MeMomentum(**settings)
+    if name in ("two-em", "two-em-no-cr"):
+        if name == "two-em-no-cr":
+            settings = settings | {"cr_weight": 0.0}
+        return TwoEM(noise_rate=noise_rate, **settings)
     raise InputError(f"unknown method {name!r}; choose from {', '.join(NOISE_METHODS)}")
 
 
 __all__ = ["CROWD_METHODS", "MBEM", "NOISE_METHODS", "AggNet", "AggregateThenTrain",
            "CoTeaching", "CrowdLayer", "DoctorNet", "Learner", "MaxMIG", "MeMomentum",
-           "StandardCE", "make_crowd_learner", "make_noise_learner"]
+           "StandardCE", "TwoEM", "make_crowd_learner", "make_noise_learner"]
