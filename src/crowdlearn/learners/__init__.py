@@ -10,6 +10,7 @@ from crowdlearn.learners.base import Learner
 from crowdlearn.learners.coteaching import CoTeaching
 from crowdlearn.learners.crowd_layer import CrowdLayer
 from crowdlearn.learners.doctor_net import DoctorNet
+from crowdlearn.learners.label_issues import find_label_issues
 from crowdlearn.learners.max_mig import MaxMIG
 from crowdlearn.learners.mbem import MBEM
 from crowdlearn.learners.me_momentum import MeMomentum
@@ -69,4 +70,5 @@ def make_noise_learner(name: str, *, noise_rate: float | None = None, **settings
 
 __all__ = ["CROWD_METHODS", "MBEM", "NOISE_METHODS", "AggNet", "AggregateThenTrain",
            "CoTeaching", "CrowdLayer", "DoctorNet", "Learner", "MaxMIG", "MeMomentum",
-           "StandardCE", "TwoEM", "make_crowd_learner", "make_noise_learner"]
+           "StandardCE", "TwoEM", "find_label_issues", "make_crowd_learner",
+           "make_noise_learner"]

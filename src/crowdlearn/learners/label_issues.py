@@ -1,0 +1,64 @@
+"""Which given labels are likely wrong: a ranked table from the by-products of TwoEM (its
+E-step's clean probability) or Me-Momentum (its best network's probability of the given
+label), the way cleanlab's ``find_label_issues`` is asked — but from a method that also
+trains a better model, with no cross-validation."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from crowdlearn.errors import InputError
+from crowdlearn.learners.me_momentum import MeMomentum
+from crowdlearn.learners.single_labels import encode_labels
+from crowdlearn.learners.two_em import TwoEM
+
+
+def find_label_issues(X, y_noisy, method: Literal["two-em", "me-momentum"] = "two-em", *,
+                      noise_rate: float | None = None, **params) -> pd.DataFrame:
+    """Rank the items by how likely their given label is wrong, most likely first.
+
+    Parameters
+    ----------
+    X, y_noisy:
+        The items and their (possibly wrong) labels.
+    method:
+        ``"two-em"``: quality = TwoEM's probability that the label is clean, suggested label =
+        its refurbished label (else its prediction); flagged when the probability is below
+        0.5. ``"me-momentum"``: quality = the selected network's probability of the given
+        label; flagged when it predicts another class.
+    noise_rate:
+        TwoEM's τ (``None``: estimated). Ignored by Me-Momentum.
+    params:
+        Passed to the method (model, epochs, seed, …).
+
+    Returns
+    -------
+    A DataFrame, one row per item sorted by ``label_quality`` (ascending): ``row`` (position
+    in ``X``), ``given_label``, ``suggested_label``, ``label_quality`` in [0, 1] and
+    ``is_label_issue``. The first k rows are the k most likely label errors.
+    """
+    X, _, classes = encode_labels(X, y_noisy)
+    given = np.asarray(y_noisy)
+    names = np.asarray(classes, dtype=object)
+    if method == "two-em":
+        learner = TwoEM(noise_rate=noise_rate, **params).fit(X, y_noisy)
+        quality = learner.clean_proba_
+        suggested = names[learner.predict_proba(X).argmax(axis=1)]
+        suggested[learner.refurbished_.index.to_numpy()] = learner.refurbished_.to_numpy()
+        flagged = quality < 0.5
+    elif method == "me-momentum":
+        learner = MeMomentum(**params).fit(X, y_noisy)
+        proba = learner.predict_proba(X)
+        codes = np.searchsorted(np.asarray(classes), given)
+        quality = proba[np.arange(len(X)), codes]
+        suggested = names[proba.argmax(axis=1)]
+        flagged = proba.argmax(axis=1) != codes
+    else:
+        raise InputError(f"method must be 'two-em' or 'me-momentum', got {method!r}")
+    table = pd.DataFrame({"row": np.arange(len(X)), "given_label": given,
+                          "suggested_label": suggested, "label_quality": quality,
+                          "is_label_issue": flagged})
+    return table.sort_values("label_quality", kind="stable").reset_index(drop=True)
