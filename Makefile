@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
 	$(BIN)/python -m benchmarks.aggregation
 	$(BIN)/python -m benchmarks.real_crowds
+	$(BIN)/python -m benchmarks.label_issues
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache src/*.egg-info
