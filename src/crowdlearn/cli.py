@@ -196,6 +196,8 @@ def experiment_budget(
     lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-3,
     batch_size: Annotated[int, typer.Option(help="Minibatch size.")] = 64,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    mbem_rounds: Annotated[int, typer.Option(help="MBEM's bootstrapping rounds (1 = the "
+                                             "official code's variant).")] = 1,
     force: Annotated[bool, typer.Option(help="Start over: discard the results already in "
                                         "--out instead of resuming them.")] = False,
 ) -> None:
@@ -209,7 +211,9 @@ def experiment_budget(
                               worker_model=worker_model, budget=budget,
                               redundancy=_csv_ints(redundancy), methods=_csv_words(methods),
                               seeds=seeds, model=model, epochs=epochs, lr=lr,
-                              batch_size=batch_size, device=device)
+                              batch_size=batch_size, device=device,
+                              extra={"mbem": {"n_rounds": mbem_rounds}} if mbem_rounds != 1
+                              else {})
     _run_budget(settings, out, force)
 
 

@@ -48,7 +48,7 @@ class BudgetSettings:
     batch_size: int = 64
     lr: float = 1e-3
     device: str = "auto"
-    extra: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)  # method → its own learner options
 
     def check(self) -> None:
         if self.worker_model not in WORKER_MODELS:
@@ -124,7 +124,7 @@ def run_budget(settings: BudgetSettings, out_dir: Path | str,
                 learner = make_crowd_learner(
                     method, model=settings.model_name, epochs=epochs,
                     batch_size=settings.batch_size, lr=settings.lr, device=settings.device,
-                    seed=seed, **settings.extra)
+                    seed=seed, **settings.extra.get(method, {}))
                 learner.fit(X[:n], ann)
                 acc = float((learner.predict_proba(test.X).argmax(1) == test.y).mean())
                 table.add({"method": method, "redundancy": r, "seed": seed, "accuracy": acc,

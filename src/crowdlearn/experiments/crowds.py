@@ -48,7 +48,7 @@ class CrowdsSettings:
     batch_size: int = 64
     lr: float = 1e-3
     device: str = "auto"
-    extra: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)  # method → its own learner options
 
     def check(self) -> None:
         from crowdlearn.learners import CROWD_METHODS
@@ -82,7 +82,7 @@ class CrowdsSettings:
     def model_name(self) -> str:
         return self.model or DEFAULT_MODELS.get(self.dataset, ("mlp", {}))[0]
 
-    def learner_settings(self, seed: int) -> dict:
+    def learner_settings(self, method: str, seed: int) -> dict:
         params = {} if self.model else DEFAULT_MODELS.get(self.dataset, ("mlp", {}))[1]
         settings = {"model": self.model_name, "epochs": self.epochs,
                     "batch_size": self.batch_size, "lr": self.lr, "device": self.device,
@@ -90,7 +90,7 @@ class CrowdsSettings:
         if params:
             settings["model_params"] = {k: tuple(v) if isinstance(v, list) else v
                                         for k, v in params.items()}
-        return settings | self.extra
+        return settings | self.extra.get(method, {})
 
 
 def case_crowd(case: str, expertise: str, n_classes: int, dataset: str) -> Crowd:
@@ -129,7 +129,7 @@ def run_crowds(settings: CrowdsSettings, out_dir: Path | str,
                 test_ann = _annotate_all(crowd, test.y, seed + 100_003, classes)
                 for method in todo:
                     start = time.perf_counter()
-                    scores = _run_method(method, settings.learner_settings(seed), train,
+                    scores = _run_method(method, settings.learner_settings(method, seed), train,
                                          ann, test, test_ann)
                     for name, acc in scores.items():
                         table.add({"method": name, "case": case, "expertise": expertise,

@@ -47,7 +47,7 @@ class NoiseSettings:
     batch_size: int = 64
     lr: float = 1e-3
     device: str = "auto"
-    extra: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)  # method → its own learner options
 
     def check(self) -> None:
         from crowdlearn.learners import NOISE_METHODS
