@@ -122,7 +122,8 @@ def test_learner_options_are_part_of_the_settings(tmp_path):
                log=lambda _: None)
     with pytest.raises(InputError, match="made with extra="):
         run_budget(BudgetSettings(**{**TINY, "methods": ("mbem",), "redundancy": (1,),
-                                     "extra": {"mbem": {"n_rounds": 2}}}), tmp_path, log=lambda _: None)
+                                     "extra": {"mbem": {"n_rounds": 2}}}), tmp_path,
+                   log=lambda _: None)
 
 
 def test_header_only_results_file_is_treated_as_empty(tmp_path):
