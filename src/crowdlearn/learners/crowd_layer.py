@@ -94,10 +94,8 @@ class CrowdLayer(Learner):
         trainer = self._trainer(self._seed(0), step=step)
         trainer.fit(net, X, soft)
         self.model_ = net.base
-        eye = torch.eye(k)
-        with torch.no_grad():
-            self.confusion_ = torch.softmax(torch.einsum("ac,wcj->waj", eye, net.weight.cpu()),
-                                            dim=2).numpy()
+        with torch.no_grad():  # the layer's output for a one-hot class c is row c of W
+            self.confusion_ = torch.softmax(net.weight.cpu(), dim=2).numpy()
         self.classes_ = annotations.classes
         self.history_ = trainer.history_
         return self
