@@ -85,3 +85,24 @@ def test_bad_arguments(crowd_digits):
         MBEM(n_rounds=0).fit(X, ann)
     with pytest.raises(InputError, match="expected crowdlearn.Annotations"):
         MBEM().fit(X, np.zeros(600))
+
+
+def test_mbem_one_coin_worker_model(crowd_digits):
+    X, _, ann, _, hammers = crowd_digits
+    mbem = MBEM(worker_model="one-coin", epochs=5, seed=0).fit(X, ann)
+    diag = np.einsum("wkk->w", mbem.confusion_) / 10
+    assert diag[hammers].min() > diag[~hammers].max()
+    off = mbem.confusion_[0][~np.eye(10, dtype=bool)]
+    np.testing.assert_allclose(off, off[0])  # errors uniform over the other classes
+    with pytest.raises(InputError, match="worker_model"):
+        MBEM(worker_model="two-coin", epochs=1).fit(X, ann)
+
+
+def test_shuffled_integer_task_ids_are_refused(crowd_digits):
+    X, _, ann, _, _ = crowd_digits
+    order = np.random.default_rng(0).permutation(ann.n_tasks)
+    shuffled = ann.subset(list(order))
+    if list(shuffled.tasks) != list(order):
+        pytest.skip("subset sorts tasks")
+    with pytest.raises(InputError, match="ambiguous"):
+        make_crowd_learner("mv", epochs=1).fit(X, shuffled)

@@ -107,3 +107,16 @@ def test_factory_errors():
         make_noise_learner("coteaching")
     with pytest.raises(InputError, match="unknown method 'mixup'"):
         make_noise_learner("mixup")
+
+
+def test_more_input_errors(noisy_digits):
+    X, noisy, _, X_test, _ = noisy_digits
+    with pytest.raises(InputError, match="mix types"):
+        encode_labels(np.zeros((3, 2)), np.array(["a", 1, "b"], dtype=object))
+    ce = StandardCE(epochs=1, seed=0).fit(X, noisy)
+    with pytest.raises(InputError, match="'final' or 'best'"):
+        ce.predict(X_test, model="bset")
+    with pytest.raises(InputError, match="milestones"):
+        MeMomentum(milestones=40, epochs=1).fit(X, noisy)
+    with pytest.raises(InputError, match="ramp_epochs"):
+        CoTeaching(ramp_epochs=-1, epochs=1).fit(X, noisy)

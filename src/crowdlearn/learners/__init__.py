@@ -18,16 +18,17 @@ from crowdlearn.learners.standard_ce import StandardCE
 from crowdlearn.learners.two_em import TwoEM
 
 NOISE_METHODS = ("ce", "coteaching", "me-momentum", "two-em", "two-em-no-cr")
-CROWD_METHODS = ("mv", "soft-mv", "em", "mbem", "crowd-layer", "doctor-net", "aggnet", "maxmig")
+CROWD_METHODS = ("mv", "soft-mv", "em", "mbem", "mbem-onecoin", "crowd-layer", "doctor-net",
+                 "aggnet", "maxmig")
 
 
 def make_crowd_learner(name: str, *, self_training: bool = True, **settings) -> Learner:
     """A learning-from-crowds method by its short name: ``"mv"`` (hard majority labels),
     ``"soft-mv"`` (vote shares), ``"em"`` (Dawid–Skene posteriors) — each then trained —
-    ``"mbem"``, ``"crowd-layer"``, ``"doctor-net"``, ``"aggnet"`` or ``"maxmig"``.
-    ``settings`` are the learner's training parameters (model, epochs, lr, seed, …).
-    ``self_training`` (MBEM's official trick) applies to MBEM and the aggregate-then-train
-    baselines; the joint methods have none."""
+    ``"mbem"``, ``"mbem-onecoin"`` (MBEM with one accuracy per worker), ``"crowd-layer"``,
+    ``"doctor-net"``, ``"aggnet"`` or ``"maxmig"``. ``settings`` are the learner's training
+    parameters (model, epochs, lr, seed, …). ``self_training`` (MBEM's official trick)
+    applies to MBEM and the aggregate-then-train baselines; the joint methods have none."""
     seed = settings.get("seed", 0)
     if name == "mv":
         return AggregateThenTrain(MajorityVote(seed=seed), targets="hard",
@@ -40,6 +41,8 @@ def make_crowd_learner(name: str, *, self_training: bool = True, **settings) -> 
                                   **settings)
     if name == "mbem":
         return MBEM(self_training=self_training, **settings)
+    if name == "mbem-onecoin":
+        return MBEM(self_training=self_training, worker_model="one-coin", **settings)
     joint = {"crowd-layer": CrowdLayer, "doctor-net": DoctorNet, "aggnet": AggNet,
              "maxmig": MaxMIG}
     if name in joint:

@@ -78,17 +78,31 @@ class Learner(BaseEstimator):
 
 
 def align_items(X, annotations: Annotations) -> np.ndarray:
-    """The rows of ``X`` for the annotated tasks, in ``annotations.tasks`` order: ``X`` either
-    has one row per task already, or the task ids are row numbers of ``X``."""
+    """The rows of ``X`` for the annotated tasks, in ``annotations.tasks`` order (see
+    :func:`task_rows`)."""
     X = _as_array(X)
     if not isinstance(annotations, Annotations):
         raise InputError(f"expected crowdlearn.Annotations, got {type(annotations).__name__}")
-    if len(X) == annotations.n_tasks:
-        return X
+    rows = task_rows(annotations, len(X))
+    return X if np.array_equal(rows, np.arange(len(X))) else X[rows]
+
+
+def task_rows(annotations: Annotations, n_rows: int) -> np.ndarray:
+    """The row of ``X`` each task (in task-code order) belongs to: with one row per task,
+    row i is task i; otherwise task ids must be row numbers of ``X``. Integer ids that
+    shuffle ``0..n-1`` over one row per task are ambiguous and refused."""
     tasks = np.asarray(annotations.tasks)
-    if np.issubdtype(tasks.dtype, np.integer) and tasks.min() >= 0 and tasks.max() < len(X):
-        return X[tasks]
-    raise InputError(f"X has {len(X)} rows but the annotations cover {annotations.n_tasks} "
+    ids_are_rows = (np.issubdtype(tasks.dtype, np.integer) and len(tasks) > 0
+                    and tasks.min() >= 0 and tasks.max() < n_rows)
+    if annotations.n_tasks == n_rows:
+        if ids_are_rows and not np.array_equal(tasks, np.arange(n_rows)):
+            raise InputError("the task ids are a reordering of the row numbers of X: it is "
+                             "ambiguous whether row i is task i or task id i; give X in "
+                             "annotations.tasks order with non-integer ids, or sort the tasks")
+        return np.arange(n_rows)
+    if ids_are_rows:
+        return tasks.astype(np.int64)
+    raise InputError(f"X has {n_rows} rows but the annotations cover {annotations.n_tasks} "
                      "tasks whose ids are not row numbers of X")
 
 

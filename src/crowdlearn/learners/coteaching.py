@@ -9,6 +9,7 @@ over the first ``ramp_epochs`` epochs (τ = ``forget_rate``, the assumed noise r
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -74,6 +75,13 @@ class CoTeaching(Learner):
         X, y, classes = encode_labels(X, y_noisy)
         if not 0 <= self.forget_rate < 1:
             raise InputError(f"forget_rate must be in [0, 1), got {self.forget_rate!r}")
+        if not (isinstance(self.ramp_epochs, (int, np.integer)) and self.ramp_epochs >= 0):
+            raise InputError(f"ramp_epochs must be a non-negative integer, got "
+                             f"{self.ramp_epochs!r}")
+        if self.decay_from is not None and not (
+                isinstance(self.decay_from, (int, np.integer)) and self.decay_from >= 0):
+            raise InputError(f"decay_from must be None or a non-negative epoch, got "
+                             f"{self.decay_from!r}")
         k = len(classes)
         pair = _TwoNetworks(self._fresh_model(X, k, salt=0), self._fresh_model(X, k, salt=1))
         tau, ramp = float(self.forget_rate), int(self.ramp_epochs)

@@ -13,6 +13,7 @@ import torch
 from crowdlearn.aggregation import DawidSkene
 from crowdlearn.annotations import Annotations
 from crowdlearn.errors import InputError
+from crowdlearn.learners.base import task_rows
 
 
 class CrowdAnswers:
@@ -48,6 +49,12 @@ class CrowdAnswers:
         return out
 
 
+def full_precision(device: torch.device):
+    """A context in which autocast is off: the crowd-side products and the losses built on
+    them stay in float32 when the network runs in bfloat16 on CUDA."""
+    return torch.autocast(device_type=device.type, enabled=False)
+
+
 def answer_cross_entropy(logits: torch.Tensor, answers: torch.Tensor) -> torch.Tensor:
     """Mean cross-entropy of per-annotator logits (B × W × K) over the answers given
     (``answers``: one-hot B × W × K, zero where an annotator did not answer)."""
@@ -73,17 +80,9 @@ def confusion_against(annotations: Annotations, reference: np.ndarray,
 def answers_for_rows(annotations: Annotations, n_rows: int, workers: Sequence[Hashable],
                      classes: Sequence[Hashable]) -> tuple[np.ndarray, CrowdAnswers]:
     """Answers given on new items (e.g. a test set) in a fitted model's codes: the rows of
-    ``X`` they belong to (task ids that are row numbers, or one task per row in order) and
+    ``X`` they belong to (:func:`~crowdlearn.learners.base.task_rows`) and
     their padded answers. Workers or classes the model was not trained with are an error."""
-    tasks = np.asarray(annotations.tasks)
-    if np.issubdtype(tasks.dtype, np.integer) and len(tasks) and tasks.min() >= 0 \
-            and tasks.max() < n_rows:
-        rows = tasks.astype(np.int64)
-    elif annotations.n_tasks == n_rows:
-        rows = np.arange(n_rows)
-    else:
-        raise InputError(f"the annotations cover {annotations.n_tasks} tasks whose ids are not "
-                         f"row numbers of X ({n_rows} rows)")
+    rows = task_rows(annotations, n_rows)
     worker_code = {w: i for i, w in enumerate(workers)}
     unknown = [w for w in annotations.workers if w not in worker_code]
     if unknown:

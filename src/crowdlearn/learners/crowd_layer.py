@@ -21,6 +21,7 @@ from crowdlearn.learners.crowd_answers import (
     CrowdAnswers,
     answer_cross_entropy,
     confusion_against,
+    full_precision,
     soft_majority,
 )
 from crowdlearn.nn import Batch
@@ -37,8 +38,10 @@ class _NetworkWithCrowdLayer(nn.Module):
 
     def annotator_logits(self, x: torch.Tensor) -> torch.Tensor:
         """B × W × K logits of every annotator's answer: ``σ(x) · W[annotator]``."""
-        sigma = torch.softmax(self.base(x).float(), dim=1)
-        return torch.einsum("bc,wcj->bwj", sigma, self.weight)
+        logits = self.base(x)
+        with full_precision(x.device):
+            sigma = torch.softmax(logits.float(), dim=1)
+            return torch.einsum("bc,wcj->bwj", sigma, self.weight)
 
 
 class CrowdLayer(Learner):

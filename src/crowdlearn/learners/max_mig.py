@@ -13,6 +13,7 @@ data-crowds forecaster ``ζ(x, y) ∝ h(x) · g(y) / p`` uses both.
 
 from __future__ import annotations
 
+import copy
 from typing import Literal
 
 import numpy as np
@@ -28,6 +29,7 @@ from crowdlearn.learners.crowd_answers import (
     CrowdAnswers,
     answers_for_rows,
     confusion_against,
+    full_precision,
     soft_majority,
 )
 from crowdlearn.nn import Batch
@@ -169,9 +171,11 @@ class MaxMIG(Learner):
         divergence = self.divergence
 
         def step(net: _ClassifierAndAggregator, batch: Batch) -> torch.Tensor:
-            h = torch.softmax(net.h(batch.x).float(), dim=1)
-            g = torch.softmax(net.g(answers(batch.index, w, k)), dim=1)
-            return -f_mig(h, g, net.g.log_prior().exp(), divergence)
+            logits = net.h(batch.x)
+            with full_precision(batch.x.device):
+                h = torch.softmax(logits.float(), dim=1)
+                g = torch.softmax(net.g(answers(batch.index, w, k)), dim=1)
+                return -f_mig(h, g, net.g.log_prior().exp(), divergence)
 
         def groups(net: _ClassifierAndAggregator) -> list[dict]:
             return [{"params": net.h.parameters(), "lr": self.lr},
@@ -208,7 +212,7 @@ class MaxMIG(Learner):
         """log g(y) for every row of X (the log prior where a row has no answers)."""
         check_is_fitted(self, "aggregator_")
         rows, answers = answers_for_rows(annotations, n_rows, self.workers_, self.classes_)
-        g = self.aggregator_.cpu()
+        g = copy.deepcopy(self.aggregator_).cpu()  # the fitted one stays where it is
         with torch.inference_mode():
             logits = g(answers(torch.arange(len(rows)), *g.weight.shape[:2]))
             out = g.log_prior().expand(n_rows, -1).clone()

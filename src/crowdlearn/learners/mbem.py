@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from crowdlearn.aggregation import DawidSkene
+from crowdlearn.aggregation import DawidSkene, OneCoinDawidSkene
 from crowdlearn.annotations import Annotations
 from crowdlearn.errors import InputError
 from crowdlearn.learners.base import Learner, ModelSpec, align_items
+
+WORKER_MODELS = {"confusion": DawidSkene, "one-coin": OneCoinDawidSkene}
 
 
 class MBEM(Learner):
@@ -46,6 +48,13 @@ class MBEM(Learner):
         After each training, refit from scratch on the model's own hard predictions.
     smoothing:
         Dirichlet pseudo-count of the confusion estimate (an unseen true class → uniform row).
+    worker_model:
+        ``"confusion"`` (a K × K matrix per worker, the paper and official code) or
+        ``"one-coin"`` (one accuracy per worker, errors uniform over the other classes).
+        With few labels per worker (tens), a full matrix is estimated from a handful of
+        answers per row and its chance zeros make the posterior of multiply-labelled items
+        noisy; one accuracy per worker is estimated from all of them (numbers in
+        docs/results.md).
     model, model_params, epochs, batch_size, lr, optimizer, weight_decay, device, seed:
         The network and its training (see :class:`~crowdlearn.learners.base.Learner`).
 
@@ -62,7 +71,8 @@ class MBEM(Learner):
     def __init__(self, model: ModelSpec = "mlp", n_rounds: int = 1,
                  use_class_prior: bool = False, model_prior: bool = False,
                  self_training: bool = True,
-                 smoothing: float = 0.01, model_params: dict | None = None, epochs: int = 30,
+                 smoothing: float = 0.01, worker_model: str = "confusion",
+                 model_params: dict | None = None, epochs: int = 30,
                  batch_size: int = 64, lr: float = 1e-3, optimizer: str = "adam",
                  weight_decay: float = 0.0, device: str = "auto", seed: int = 0):
         self.model = model
@@ -71,6 +81,7 @@ class MBEM(Learner):
         self.model_prior = model_prior
         self.self_training = self_training
         self.smoothing = smoothing
+        self.worker_model = worker_model
         self.model_params = model_params
         self.epochs = epochs
         self.batch_size = batch_size
@@ -90,8 +101,12 @@ class MBEM(Learner):
         model, proba = self._fit_self_trained(X, targets, k, salt=0)
         history = [{"round": 0, "targets": "soft majority vote",
                     "model_agrees_with_targets": _agreement(proba, targets)}]
-        label_model = DawidSkene(max_iter=1, smoothing=self.smoothing,
-                                 class_prior="estimate" if self.use_class_prior else "uniform")
+        if self.worker_model not in WORKER_MODELS:
+            raise InputError(f"worker_model must be 'confusion' or 'one-coin', got "
+                             f"{self.worker_model!r}")
+        label_model = WORKER_MODELS[self.worker_model](
+            max_iter=1, smoothing=self.smoothing,
+            class_prior="estimate" if self.use_class_prior else "uniform")
         for r in range(1, self.n_rounds + 1):
             label_model.fit(annotations, init_posteriors=np.eye(k)[proba.argmax(axis=1)],
                             task_prior=proba if self.model_prior else None)

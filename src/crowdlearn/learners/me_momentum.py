@@ -101,16 +101,14 @@ class MeMomentum(Learner):
             best, state, n_epochs = self._early_stopped(net, X, y, subset, val, outer)
             history.append({"outer": outer, "inner": 0, "train_size": len(subset),
                             "epochs": n_epochs, "val_score": best})
-            last = -np.inf
+            last = 0.0  # as in the official code: the first refinement stage always runs
             for inner in range(1, self.n_inner):
-                if best <= last:
-                    break
-                last = best
                 net.load_state_dict(state)
                 predicted = self._trainer().predict_proba(net, X[train]).argmax(axis=1)
-                subset = train[predicted == y[train]]  # keeps its (noisy = predicted) label
-                if len(subset) < 2:
+                selected = train[predicted == y[train]]  # keeps its (noisy = predicted) label
+                if len(selected) < 2:
                     break
+                subset = selected
                 best, state = self._refine(net, X, y, subset, val, best, state,
                                            salt=100 * outer + inner)
                 record = {"outer": outer, "inner": inner, "train_size": len(subset),
@@ -118,6 +116,10 @@ class MeMomentum(Learner):
                 if truth is not None:
                     record["precision"] = float((truth[subset] == y[subset]).mean())
                 history.append(record)
+                if best > last:
+                    last = best
+                else:
+                    break
             if best > global_best:
                 global_best, global_state = best, state
         self.model_ = restored(net, global_state)
@@ -139,7 +141,8 @@ class MeMomentum(Learner):
                 track.update(best=score, slack=0.0, state=snapshot(net))
             else:
                 track["slack"] += self.slack_step
-            return track["slack"] > self.slack_stop + 1e-9
+            # the official test (accumulated 0.1 steps > 2) stops after 20 such epochs
+            return track["slack"] > self.slack_stop
 
         self._trainer(self._seed(100 * outer), on_epoch_end=on_epoch).fit(
             net, X[subset], y[subset])
@@ -171,3 +174,7 @@ class MeMomentum(Learner):
                 raise InputError(f"{name} must be a positive integer, got {value!r}")
         if not (self.slack_step > 0 and self.slack_stop >= 0):
             raise InputError("slack_step must be positive and slack_stop non-negative")
+        if not (isinstance(self.milestones, (tuple, list))
+                and all(isinstance(m, (int, np.integer)) and m > 0 for m in self.milestones)):
+            raise InputError(f"milestones must be a tuple of positive epochs, got "
+                             f"{self.milestones!r}")

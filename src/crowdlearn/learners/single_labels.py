@@ -26,7 +26,12 @@ def encode_labels(X, y) -> tuple[np.ndarray, np.ndarray, list]:
     missing = np.flatnonzero(pd.isna(y))
     if len(missing):
         raise InputError(f"label of row {missing[0]} is missing ({len(missing)} rows in all)")
-    classes, codes = np.unique(y, return_inverse=True)
+    try:
+        classes, codes = np.unique(y, return_inverse=True)
+    except TypeError:
+        kinds = sorted({type(v).__name__ for v in y.tolist()})
+        raise InputError(f"labels mix types ({', '.join(kinds)}); give one type of class "
+                         "id") from None
     if len(classes) < 2:
         raise InputError(f"need at least 2 classes, the labels hold {len(classes)}")
     return X, codes.astype(np.int64), classes.tolist()

@@ -10,6 +10,7 @@ from typing import Literal
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
+from crowdlearn.errors import InputError
 from crowdlearn.learners.base import Learner, ModelSpec, _as_array
 from crowdlearn.learners.single_labels import (
     encode_labels,
@@ -77,6 +78,8 @@ class StandardCE(Learner):
     def predict_proba(self, X, model: Literal["final", "best"] = "final") -> np.ndarray:
         """Class probabilities of the final-epoch network, or of the best-validation one."""
         check_is_fitted(self, "model_")
+        if model not in ("final", "best"):
+            raise InputError(f"model must be 'final' or 'best', got {model!r}")
         net = self.best_model_ if model == "best" else self.model_
         return self._trainer().predict_proba(net, _as_array(X))
 
