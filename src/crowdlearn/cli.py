@@ -186,7 +186,9 @@ def experiment_budget(
     = "hammer-spammer",
     budget: Annotated[int, typer.Option(help="Total number of labels bought.")] = 1200,
     redundancy: Annotated[str, typer.Option(help="Labels per item to compare.")] = "1,3,5",
-    methods: Annotated[str, typer.Option(help="mv, soft-mv, em, mbem.")] = "mv,soft-mv,em,mbem",
+    methods: Annotated[str, typer.Option(help="mv, soft-mv, em, mbem, mbem-onecoin (and the "
+                                         "joint methods of `experiment crowds`).")]
+    = "mv,soft-mv,em,mbem,mbem-onecoin",
     seeds: Annotated[int, typer.Option(help="Seeds 0..N-1 (crowd, assignment, training).")] = 5,
     model: Annotated[str | None, typer.Option(help="Network (default: mlp for digits, lenet "
                                               "for (fashion-)mnist, resnet20 for cifar).")]
@@ -387,7 +389,8 @@ def demo(
     """Run the fixed-budget experiment on the embedded digits (about 5 minutes).
 
     1,200 labels from 20 simulated workers (35% perfect, the rest random), spent at 1, 3 or 5
-    labels per item; majority vote, soft majority vote, Dawid–Skene and MBEM; 5 seeds.
+    labels per item; majority vote, soft majority vote, Dawid–Skene and MBEM (the official
+    code's variant and one with one accuracy per worker); 5 seeds.
     Example: crowdlearn demo --out crowdlearn-demo
     """
     if aggregate_only:

@@ -41,7 +41,7 @@ class BudgetSettings:
     worker_model: str = "hammer-spammer"
     budget: int = 1200
     redundancy: tuple[int, ...] = (1, 3, 5)
-    methods: tuple[str, ...] = ("mv", "soft-mv", "em", "mbem")
+    methods: tuple[str, ...] = ("mv", "soft-mv", "em", "mbem", "mbem-onecoin")
     seeds: int = 5
     model: str | None = None
     epochs: int = 100
@@ -148,15 +148,25 @@ def summary(results: pd.DataFrame) -> pd.DataFrame:
     return grouped.agg(["mean", "std", "count"]).reset_index()
 
 
+NAMES = {"mbem": "MBEM", "mbem-onecoin": "MBEM with one-coin workers"}
+
+
 def finding(results: pd.DataFrame, budget: int) -> str:
-    """One sentence stating what the sweep shows (computed, never assumed)."""
+    """What the sweep shows (computed, never assumed): one sentence per MBEM variant run
+    (or about the first method when no MBEM ran)."""
+    methods = list(dict.fromkeys(results["method"]))
+    leads = [m for m in NAMES if m in methods] or methods[:1]
+    return " ".join(_finding_for(results, budget, lead) for lead in leads)
+
+
+def _finding_for(results: pd.DataFrame, budget: int, lead: str) -> str:
     mean = results.groupby(["method", "redundancy"])["accuracy"].mean()
     methods = list(dict.fromkeys(results["method"]))
-    lead = "mbem" if "mbem" in methods else methods[0]
     rs = sorted(mean[lead].index)
     best_r = int(mean[lead].idxmax())
-    text = (f"With a fixed budget of {budget} labels, {lead.upper()} was most accurate at "
-            f"{best_r} label{'s' if best_r > 1 else ''} per item ({mean[lead][best_r]:.1%})")
+    text = (f"With a fixed budget of {budget} labels, {NAMES.get(lead, lead.upper())} was most "
+            f"accurate at {best_r} label{'s' if best_r > 1 else ''} per item "
+            f"({mean[lead][best_r]:.1%})")
     if "mv" in methods and lead != "mv" and rs[0] in mean["mv"]:
         gap = (mean[lead][rs[0]] - mean["mv"][rs[0]]) * 100
         text += f"; at r={rs[0]} it was {gap:+.1f} points against majority vote"
