@@ -49,7 +49,7 @@ def test_confidence_regulariser_prefers_confident_outputs():
 
 def test_two_em_separates_clean_from_corrupted(noisy_digits):
     X, noisy, clean, X_test, y_test = noisy_digits
-    model = TwoEM(noise_rate=0.4, epochs=40, seed=0).fit(X, noisy, y_clean=clean)
+    model = TwoEM(noise_rate=0.4, epochs=40, cr_ramp=10, seed=0).fit(X, noisy, y_clean=clean)
     assert auroc(model.clean_proba_, noisy == clean) > 0.95
     assert model.score(X_test, y_test) > 0.85
     fixed = model.refurbished_
@@ -58,6 +58,10 @@ def test_two_em_separates_clean_from_corrupted(noisy_digits):
     assert {"gamma", "mean_clean_proba", "refurbished", "cr_weight", "clean_auroc"} <= set(late)
     assert late["cr_weight"] == 1.0 and model.history_[0].get("cr_weight") is None
     assert model.gamma_ == pytest.approx(0.6)
+    held = TwoEM(noise_rate=0.4, epochs=12, val_fraction=0.1, seed=0).fit(X, noisy)
+    assert held.val_mask_.sum() == 130 and 0 <= held.best_epoch_ < 12
+    assert held.clean_proba_.shape == (len(X),)
+    assert not held.val_mask_[held.refurbished_.index].any()
 
 
 def test_two_em_learns_gamma_without_a_noise_rate(noisy_digits):

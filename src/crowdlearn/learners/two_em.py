@@ -29,7 +29,11 @@ from torch import nn
 
 from crowdlearn.errors import InputError
 from crowdlearn.learners.base import Learner, ModelSpec
-from crowdlearn.learners.single_labels import check_clean_labels, encode_labels
+from crowdlearn.learners.single_labels import (
+    check_clean_labels,
+    encode_labels,
+    validation_split,
+)
 from crowdlearn.nn import Batch, soft_cross_entropy
 
 
@@ -88,19 +92,27 @@ class TwoEM(Learner):
         0.5), as does ``update_gamma=True`` (starting at ``1 − τ``).
     cr_weight, cr_ramp:
         Final weight λ of the confidence regulariser and the epochs over which it ramps up
-        after warm-up; ``cr_weight=0`` is the no-CR ablation.
+        after warm-up; ``cr_weight=0`` is the no-CR ablation. methods.md 4.4 suggests a
+        10-epoch ramp; on digits (200 epochs) that locked one run in five into confidently
+        wrong refurbished labels, a 40-epoch ramp did not (docs/results.md).
     warmup_epochs:
         Epochs of plain cross-entropy on all noisy labels (both networks) first.
     temperature, refurbish_threshold:
         Sharpening of the auxiliary E-step and the confidence a refurbished label needs.
+    val_fraction:
+        Share of the items held out with their noisy labels to pick the epoch (mean
+        per-class accuracy, as for Standard CE and Me-Momentum); 0 (default) trains on all
+        items and keeps the last epoch, which was better on digits (docs/results.md).
     model, model_params, epochs, batch_size, lr, optimizer, weight_decay, device, seed:
         Both networks and their training (see :class:`~crowdlearn.learners.base.Learner`).
 
     Attributes
     ----------
     model_ : the main network (the only one used to predict).  auxiliary_ : the other.
-    clean_proba_ : the final E-step, per training row the probability that its label is clean.
-    refurbished_ : a Series, row number → the label that replaces a label judged corrupted.
+    clean_proba_ : the final E-step, per row of ``X`` the probability that its label is
+        clean (validation rows included).
+    refurbished_ : a Series, row number → the label that replaced a label judged corrupted
+        (the last epoch's auxiliary E-step).  val_mask_ : the validation rows.
     gamma_ : the clean fraction used last.
     history_ : per epoch: loss, lr, gamma, mean clean probability, refurbished count, CR
         weight, and with ``fit(..., y_clean=...)`` the AUROC of the clean probability against
@@ -108,9 +120,10 @@ class TwoEM(Learner):
     """
 
     def __init__(self, model: ModelSpec = "mlp", noise_rate: float | None = None,
-                 update_gamma: bool = False, cr_weight: float = 1.0, cr_ramp: int = 10,
+                 update_gamma: bool = False, cr_weight: float = 1.0, cr_ramp: int = 40,
                  warmup_epochs: int = 10, temperature: float = 0.5,
-                 refurbish_threshold: float = 0.9, model_params: dict | None = None,
+                 refurbish_threshold: float = 0.9, val_fraction: float = 0.0,
+                 model_params: dict | None = None,
                  epochs: int = 100, batch_size: int = 64, lr: float = 1e-3,
                  optimizer: str = "adam", weight_decay: float = 0.0, device: str = "auto",
                  seed: int = 0):
@@ -122,6 +135,7 @@ class TwoEM(Learner):
         self.warmup_epochs = warmup_epochs
         self.temperature = temperature
         self.refurbish_threshold = refurbish_threshold
+        self.val_fraction = val_fraction
         self.model_params = model_params
         self.epochs = epochs
         self.batch_size = batch_size
@@ -134,9 +148,12 @@ class TwoEM(Learner):
     def fit(self, X, y_noisy, y_clean=None) -> TwoEM:
         """Train on ``(X, y_noisy)``; ``y_clean`` (true labels, if known) only adds
         diagnostics to ``history_``."""
-        X, y, classes = encode_labels(X, y_noisy)
-        truth = check_clean_labels(y_clean, classes, len(X))
+        X_all, y_all, classes = encode_labels(X, y_noisy)
+        truth_all = check_clean_labels(y_clean, classes, len(X_all))
         self._check_params()
+        rows, val = validation_split(len(X_all), self.val_fraction, self._seed(7))
+        X, y = X_all[rows], y_all[rows]
+        truth = None if truth_all is None else truth_all[rows]
         n, k = len(X), len(classes)
         gamma = 0.5 if self.noise_rate is None else 1.0 - float(self.noise_rate)
         learn_gamma = self.update_gamma or self.noise_rate is None
@@ -182,13 +199,18 @@ class TwoEM(Learner):
                     record["refurbished_accuracy"] = float(
                         (state["refurbished"][fixed] == truth[fixed]).mean())
 
-        trainer = self._trainer(self._seed(0), step=step, on_epoch_end=between_epochs)
-        trainer.fit(nets, X, y)
-        main_proba = trainer.predict_proba(nets.main, X)
-        self.clean_proba_ = clean_posterior(main_proba, y, state["gamma"])
+        trainer = self._trainer(self._seed(0), step=step, on_epoch_end=between_epochs,
+                                metric="balanced_accuracy")
+        has_val = len(val) > 0
+        trainer.fit(nets, X, y, X_val=X_all[val] if has_val else None,
+                    y_val=y_all[val] if has_val else None)
+        main_proba = trainer.predict_proba(nets.main, X_all)
+        self.clean_proba_ = clean_posterior(main_proba, y_all, state["gamma"])
         fixed = np.flatnonzero(state["refurbished"] >= 0)
         self.refurbished_ = pd.Series(np.asarray(classes, dtype=object)[state["refurbished"][
-            fixed]], index=fixed, name="refurbished_label", dtype=object)
+            fixed]], index=rows[fixed], name="refurbished_label", dtype=object)
+        self.val_mask_ = np.isin(np.arange(len(X_all)), val)
+        self.best_epoch_ = trainer.best_epoch_ if has_val else self.epochs - 1
         self.gamma_ = float(state["gamma"])
         self.model_, self.auxiliary_ = nets.main, nets.auxiliary
         self.classes_ = classes
