@@ -130,7 +130,10 @@ class MaxMIG(Learner):
     which is a sum over experts: it treats every answer as independent evidence. When some
     experts copy others, the copies are counted again and the forecaster can be far worse than
     ``h``; ``h`` itself is trained through the mutual information and is not misled the same
-    way. Numbers are in docs/results.md (the "harsh correlated crowd").
+    way. On digits with 5 experts of accuracy 0.4 and 10 more copying one of them (3 seeds,
+    docs/results.md), ``h`` reached 0.803 and the forecaster 0.422; Dawid–Skene-then-train
+    0.846. There even ``h`` loses: the aggregator starts from confusions against a majority
+    the copies dominate, saturates on the copied answer and never learns to discount it.
     """
 
     def __init__(self, model: ModelSpec = "mlp",
