@@ -220,25 +220,14 @@ def experiment_budget(
 
 
 def _run_budget(settings, out: Path, force: bool = False) -> None:
-    from crowdlearn.experiments import finding, run_budget, summary
+    from crowdlearn.experiments import finding, run_budget
 
     start = time.perf_counter()
     results = run_budget(settings, out, log=lambda line: console.print(line, highlight=False),
                          restart=force)
-    table = Table(title=f"test accuracy, mean ± sd over {settings.seeds} seeds "
-                        f"({settings.dataset}, budget {settings.budget})")
-    table.add_column("method")
-    stats = summary(results)
-    for r in settings.redundancy:
-        table.add_column(f"r={r}", justify="right")
-    for method in settings.methods:
-        cells = []
-        for r in settings.redundancy:
-            row = stats[(stats["method"] == method) & (stats["redundancy"] == r)]
-            cells.append("-" if row.empty else
-                         f"{row['mean'].iloc[0]:.3f} ± {np.nan_to_num(row['std'].iloc[0]):.3f}")
-        table.add_row(method, *cells)
-    console.print(table)
+    _print_accuracy(results, "redundancy", settings.redundancy, lambda r: f"r={r}",
+                    f"test accuracy, mean ± sd over {settings.seeds} seeds "
+                    f"({settings.dataset}, budget {settings.budget})", settings.methods)
     console.print(f"wrote {out / 'results.csv'} and {out / 'budget.png'} "
                   f"({time.perf_counter() - start:.0f} s)")
     console.print(finding(results, settings.budget))
@@ -275,7 +264,7 @@ def experiment_crowds(
 
     Example: crowdlearn experiment crowds --case 2 --expertise low --seeds 3 -o out
     """
-    from crowdlearn.experiments import CrowdsSettings, crowds_summary, run_crowds
+    from crowdlearn.experiments import CrowdsSettings, run_crowds
 
     settings = CrowdsSettings(dataset=dataset, cases=_csv_words(case),
                               expertise=_csv_words(expertise), methods=_csv_words(methods),
@@ -284,23 +273,28 @@ def experiment_crowds(
     start = time.perf_counter()
     results = run_crowds(settings, out, log=lambda line: console.print(line, highlight=False),
                          restart=force)
-    stats = crowds_summary(results)
-    table = Table(title=f"test accuracy, mean ± sd over {settings.seeds} seeds "
-                        f"({settings.dataset})")
-    table.add_column("method")
-    columns = list(dict.fromkeys(results["setting"]))
-    for col in columns:
-        table.add_column(col, justify="right")
-    for method in dict.fromkeys(results["method"]):
-        cells = []
-        for col in columns:
-            row = stats[(stats["method"] == method) & (stats["setting"] == col)]
-            cells.append("-" if row.empty else
-                         f"{row['mean'].iloc[0]:.3f} ± {np.nan_to_num(row['std'].iloc[0]):.3f}")
-        table.add_row(method, *cells)
-    console.print(table)
+    _print_accuracy(results, "setting", list(dict.fromkeys(results["setting"])), str,
+                    f"test accuracy, mean ± sd over {settings.seeds} seeds "
+                    f"({settings.dataset})")
     console.print(f"wrote {out / 'results.csv'} and {out / 'crowds.png'} "
                   f"({time.perf_counter() - start:.0f} s)")
+
+
+def _print_accuracy(results: pd.DataFrame, column: str, values, label, title: str,
+                    methods=None) -> None:
+    """A table of test accuracy (mean ± sd over seeds): one row per method, one column per
+    value of ``column``."""
+    stats = results.groupby(["method", column], sort=False)["accuracy"].agg(["mean", "std"])
+    table = Table(title=title)
+    table.add_column("method")
+    for value in values:
+        table.add_column(label(value), justify="right")
+    for method in methods or dict.fromkeys(results["method"]):
+        cells = [f"{stats.loc[(method, v), 'mean']:.3f} ± "
+                 f"{np.nan_to_num(stats.loc[(method, v), 'std']):.3f}"
+                 if (method, v) in stats.index else "-" for v in values]
+        table.add_row(method, *cells)
+    console.print(table)
 
 
 def _csv_floats(text: str) -> tuple[float, ...]:
@@ -343,7 +337,7 @@ def experiment_noise(
 
     Example: crowdlearn experiment noise --noise symmetric --rate 0.2,0.4 --seeds 5 -o out
     """
-    from crowdlearn.experiments import NoiseSettings, noise_summary, run_noise
+    from crowdlearn.experiments import NoiseSettings, run_noise
 
     chosen = _csv_words(methods)
     if no_cr:
@@ -355,20 +349,10 @@ def experiment_noise(
     start = time.perf_counter()
     results = run_noise(settings, out, log=lambda line: console.print(line, highlight=False),
                         restart=force)
-    stats = noise_summary(results)
-    table = Table(title=f"test accuracy, mean ± sd over {settings.seeds} seeds "
-                        f"({settings.dataset}, {settings.noise} noise)")
-    table.add_column("method")
-    for r in settings.rates:
-        table.add_column(f"{r:g}", justify="right")
-    for method in dict.fromkeys(results["method"]):
-        cells = []
-        for r in settings.rates:
-            row = stats[(stats["method"] == method) & (stats["rate"].astype(float) == r)]
-            cells.append("-" if row.empty else
-                         f"{row['mean'].iloc[0]:.3f} ± {np.nan_to_num(row['std'].iloc[0]):.3f}")
-        table.add_row(method, *cells)
-    console.print(table)
+    _print_accuracy(results.assign(rate=results["rate"].astype(float)), "rate",
+                    settings.rates, lambda r: f"{r:g}",
+                    f"test accuracy, mean ± sd over {settings.seeds} seeds "
+                    f"({settings.dataset}, {settings.noise} noise)")
     console.print(f"wrote {out / 'results.csv'} and {out / 'noise.png'} "
                   f"({time.perf_counter() - start:.0f} s)")
 
