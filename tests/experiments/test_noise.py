@@ -52,6 +52,9 @@ def test_noise_kinds():
     ("noise", "gaussian", "noise must be one of"),
     ("rates", (1.2,), "noise rates must be in"),
     ("methods", ("mixup",), "unknown method 'mixup'"),
+    ("extra", {"two-em": {"noise_rate": 0.1}}, "'noise_rate' of 'two-em' is set by the sweep"),
+    ("extra", {"mixup": {"alpha": 1}}, "options given for unknown method 'mixup'"),
+    ("extra", {"ce": 3}, "options of 'ce' must be a mapping"),
 ])
 def test_bad_settings(tmp_path, field, value, message):
     with pytest.raises(InputError, match=message):

@@ -22,6 +22,7 @@ import pandas as pd
 
 from crowdlearn.datasets import load
 from crowdlearn.errors import InputError
+from crowdlearn.experiments.options import check_learner_options
 from crowdlearn.experiments.plots import plot_budget
 from crowdlearn.experiments.results import ResultsTable
 from crowdlearn.simulate import assign, classwise_hammer_spammer, hammer_spammer
@@ -62,6 +63,9 @@ class BudgetSettings:
         if self.budget < max(self.redundancy):
             raise InputError(f"budget {self.budget} is smaller than redundancy "
                              f"{max(self.redundancy)}")
+        from crowdlearn.learners import CROWD_METHODS
+
+        check_learner_options(self.extra, CROWD_METHODS, reserved=("self_training",))
         if self.seeds < 1 or self.epochs < 1:
             raise InputError("seeds and epochs must be at least 1")
 

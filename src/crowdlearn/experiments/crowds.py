@@ -22,6 +22,7 @@ import pandas as pd
 from crowdlearn.annotations import Annotations
 from crowdlearn.datasets import load
 from crowdlearn.errors import InputError
+from crowdlearn.experiments.options import check_learner_options
 from crowdlearn.experiments.plots import plot_grouped_bars
 from crowdlearn.experiments.results import ResultsTable
 from crowdlearn.simulate import Crowd, diagonal, maxmig_case
@@ -68,6 +69,7 @@ class CrowdsSettings:
         if bad or not self.methods:
             raise InputError(f"{f'unknown method {bad[0]!r}' if bad else 'no method given'}; "
                              f"choose from {', '.join(known)}")
+        check_learner_options(self.extra, CROWD_METHODS, reserved=("self_training",))
         if self.seeds < 1 or self.epochs < 1:
             raise InputError("seeds and epochs must be at least 1")
 

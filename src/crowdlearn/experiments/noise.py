@@ -21,6 +21,7 @@ import pandas as pd
 
 from crowdlearn.datasets import load
 from crowdlearn.errors import InputError
+from crowdlearn.experiments.options import check_learner_options
 from crowdlearn.experiments.plots import plot_lines
 from crowdlearn.experiments.results import ResultsTable
 from crowdlearn.simulate import label_noise
@@ -62,6 +63,7 @@ class NoiseSettings:
         if bad or not self.methods:
             raise InputError(f"{f'unknown method {bad[0]!r}' if bad else 'no method given'}; "
                              f"choose from {', '.join(NOISE_METHODS)}")
+        check_learner_options(self.extra, NOISE_METHODS, reserved=("noise_rate", "forget_rate"))
         if self.seeds < 1 or self.epochs < 1 or self.stage_epochs < 1:
             raise InputError("seeds, epochs and stage epochs must be at least 1")
 
