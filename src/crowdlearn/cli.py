@@ -317,7 +317,7 @@ def experiment_noise(
     rate: Annotated[str, typer.Option(help="Noise rates to compare.")] = "0.2,0.4",
     methods: Annotated[str, typer.Option(help="ce (final and best-validation epochs), "
                                          "coteaching, me-momentum, two-em.")]
-    = "ce,coteaching,me-momentum",
+    = "ce,coteaching,me-momentum,two-em",
     no_cr: Annotated[bool, typer.Option("--no-cr", help="Also run TwoEM without its "
                                         "confidence regulariser (rows two-em-no-cr).")]
     = False,

@@ -40,7 +40,7 @@ class NoiseSettings:
     dataset: str = "digits"
     noise: str = "symmetric"
     rates: tuple[float, ...] = (0.2, 0.4)
-    methods: tuple[str, ...] = ("ce", "coteaching", "me-momentum")
+    methods: tuple[str, ...] = ("ce", "coteaching", "me-momentum", "two-em")
     seeds: int = 5
     model: str | None = None
     epochs: int = 200
