@@ -106,6 +106,8 @@ def test_forecaster_rows_and_errors(naive_majority):
         MaxMIG(prior="sometimes", epochs=1).fit(X, ann)
     with pytest.raises(InputError, match="divergence"):
         MaxMIG(divergence="tv", epochs=1).fit(X, ann)
+    with pytest.raises(InputError, match="init_scale"):
+        MaxMIG(init_scale=0.0, epochs=1).fit(X, ann)
 
 
 def test_forecast_formula():
