@@ -33,7 +33,10 @@ class Learner(BaseEstimator):
 
     def predict(self, X) -> np.ndarray:
         """Most probable class of every item, in the original class ids."""
-        codes = self.predict_proba(X).argmax(axis=1)
+        return self._to_classes(self.predict_proba(X).argmax(axis=1))
+
+    def _to_classes(self, codes: np.ndarray) -> np.ndarray:
+        """Class codes as the original class ids (with their dtype)."""
         return np.asarray(self.classes_, dtype=object)[codes].astype(
             np.asarray(self.classes_).dtype)
 

@@ -219,9 +219,7 @@ class MaxMIG(Learner):
                         self.class_prior_)
 
     def predict(self, X, annotations: Annotations | None = None) -> np.ndarray:
-        codes = self.predict_proba(X, annotations).argmax(axis=1)
-        return np.asarray(self.classes_, dtype=object)[codes].astype(
-            np.asarray(self.classes_).dtype)
+        return self._to_classes(self.predict_proba(X, annotations).argmax(axis=1))
 
     def _crowd_log_proba(self, n_rows: int, annotations: Annotations) -> np.ndarray:
         """log g(y) for every row of X (the log prior where a row has no answers)."""

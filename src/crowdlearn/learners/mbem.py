@@ -26,6 +26,7 @@ from crowdlearn.aggregation import DawidSkene, OneCoinDawidSkene
 from crowdlearn.annotations import Annotations
 from crowdlearn.errors import InputError
 from crowdlearn.learners.base import Learner, ModelSpec, align_items
+from crowdlearn.learners.crowd_answers import soft_majority
 
 WORKER_MODELS = {"confusion": DawidSkene, "one-coin": OneCoinDawidSkene}
 
@@ -97,7 +98,7 @@ class MBEM(Learner):
             raise InputError(f"n_rounds must be a positive integer, got {self.n_rounds!r}")
         k = annotations.n_classes
         votes = annotations.vote_counts
-        targets = votes / votes.sum(axis=1, keepdims=True)  # soft majority vote
+        targets = soft_majority(annotations)
         model, proba = self._fit_self_trained(X, targets, k, salt=0)
         history = [{"round": 0, "targets": "soft majority vote",
                     "model_agrees_with_targets": _agreement(proba, targets)}]

@@ -20,10 +20,10 @@ from crowdlearn.learners.single_labels import (
     check_clean_labels,
     encode_labels,
     restored,
-    snapshot,
     validation_split,
 )
 from crowdlearn.nn import balanced_accuracy
+from crowdlearn.nn.trainer import cpu_state
 
 
 class MeMomentum(Learner):
@@ -138,7 +138,7 @@ class MeMomentum(Learner):
             score = self._val_score(net, X, y, val)
             track["epochs"] = epoch + 1
             if score > track["best"] + track["slack"] / 100:
-                track.update(best=score, slack=0.0, state=snapshot(net))
+                track.update(best=score, slack=0.0, state=cpu_state(net))
             else:
                 track["slack"] += self.slack_step
             # the official test (accumulated 0.1 steps > 2) stops after 20 such epochs
@@ -156,7 +156,7 @@ class MeMomentum(Learner):
         def on_epoch(epoch: int, record: dict) -> None:
             score = self._val_score(net, X, y, val)
             if score > track["best"]:
-                track.update(best=score, state=snapshot(net))
+                track.update(best=score, state=cpu_state(net))
 
         schedule = "step" if self.milestones else None
         self._trainer(self._seed(salt), on_epoch_end=on_epoch, schedule=schedule,

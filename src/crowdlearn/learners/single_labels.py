@@ -67,11 +67,6 @@ def check_clean_labels(y_clean, classes: list, n: int) -> np.ndarray | None:
     return codes.astype(np.int64)
 
 
-def snapshot(model: nn.Module) -> dict[str, torch.Tensor]:
-    """A detached CPU copy of a model's weights (a checkpoint kept in memory)."""
-    return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-
-
 def restored(model: nn.Module, state: dict[str, torch.Tensor]) -> nn.Module:
     """A copy of ``model`` with the weights ``state``."""
     twin = copy.deepcopy(model)

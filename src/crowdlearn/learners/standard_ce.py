@@ -15,9 +15,9 @@ from crowdlearn.learners.base import Learner, ModelSpec, _as_array
 from crowdlearn.learners.single_labels import (
     encode_labels,
     restored,
-    snapshot,
     validation_split,
 )
+from crowdlearn.nn.trainer import cpu_state
 
 
 class StandardCE(Learner):
@@ -60,7 +60,7 @@ class StandardCE(Learner):
 
         def keep_final(epoch: int, record: dict) -> None:
             if epoch + 1 == self.epochs:
-                final["state"] = snapshot(model)
+                final["state"] = cpu_state(model)
 
         trainer = self._trainer(self._seed(0), metric="balanced_accuracy",
                                 on_epoch_end=keep_final)
@@ -84,6 +84,4 @@ class StandardCE(Learner):
         return self._trainer().predict_proba(net, _as_array(X))
 
     def predict(self, X, model: Literal["final", "best"] = "final") -> np.ndarray:
-        codes = self.predict_proba(X, model).argmax(axis=1)
-        return np.asarray(self.classes_, dtype=object)[codes].astype(
-            np.asarray(self.classes_).dtype)
+        return self._to_classes(self.predict_proba(X, model).argmax(axis=1))

@@ -190,7 +190,7 @@ class Trainer:
                     record["val_score"] = score
                     if score > state["best_score"]:
                         state.update(best_score=score, best_epoch=epoch, bad_epochs=0,
-                                     best_state=_cpu_state(model))
+                                     best_state=cpu_state(model))
                     else:
                         state["bad_epochs"] += 1
                 state["history"].append(record)
@@ -295,7 +295,7 @@ class Trainer:
 
     def _save(self, model, optimizer, scheduler, generator, state: dict, n: int) -> None:
         payload = {
-            "model": _cpu_state(model), "optimizer": optimizer.state_dict(),
+            "model": cpu_state(model), "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict(), "generator": generator.get_state(),
             "torch_rng": torch.get_rng_state(), "n_examples": n,
             "cuda_rng": torch.cuda.get_rng_state_all() if self.device_.type == "cuda" else [],
@@ -383,7 +383,8 @@ def _training_tensors(X, targets, weights, device):
     return X_t, T_t, W_t
 
 
-def _cpu_state(model: nn.Module) -> dict:
+def cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """A detached CPU copy of a model's weights: a checkpoint kept in memory."""
     return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
 
 
