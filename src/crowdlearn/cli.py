@@ -161,11 +161,13 @@ experiment_app = typer.Typer(help="Reproducible sweeps: results.csv, a plot and 
 app.add_typer(experiment_app, name="experiment")
 
 
-def _csv_ints(text: str) -> tuple[int, ...]:
+def _csv_numbers(text: str, kind: type = int) -> tuple:
+    """``"1,3,5"`` as numbers of ``kind`` (int or float)."""
     try:
-        return tuple(int(v) for v in text.split(",") if v.strip())
+        return tuple(kind(v) for v in text.split(",") if v.strip())
     except ValueError:
-        raise InputError(f"expected comma-separated integers, got {text!r}") from None
+        what = "integers" if kind is int else "numbers"
+        raise InputError(f"expected comma-separated {what}, got {text!r}") from None
 
 
 def _csv_words(text: str) -> tuple[str, ...]:
@@ -211,7 +213,7 @@ def experiment_budget(
 
     settings = BudgetSettings(dataset=dataset, workers=workers, gamma=gamma,
                               worker_model=worker_model, budget=budget,
-                              redundancy=_csv_ints(redundancy), methods=_csv_words(methods),
+                              redundancy=_csv_numbers(redundancy), methods=_csv_words(methods),
                               seeds=seeds, model=model, epochs=epochs, lr=lr,
                               batch_size=batch_size, device=device,
                               extra={"mbem": {"n_rounds": mbem_rounds}} if mbem_rounds != 1
@@ -297,13 +299,6 @@ def _print_accuracy(results: pd.DataFrame, column: str, values, label, title: st
     console.print(table)
 
 
-def _csv_floats(text: str) -> tuple[float, ...]:
-    try:
-        return tuple(float(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise InputError(f"expected comma-separated numbers, got {text!r}") from None
-
-
 @experiment_app.command("noise")
 @_one_line_errors
 def experiment_noise(
@@ -342,7 +337,7 @@ def experiment_noise(
     chosen = _csv_words(methods)
     if no_cr:
         chosen += ("two-em-no-cr",)
-    settings = NoiseSettings(dataset=dataset, noise=noise, rates=_csv_floats(rate),
+    settings = NoiseSettings(dataset=dataset, noise=noise, rates=_csv_numbers(rate, float),
                              methods=chosen, seeds=seeds, model=model,
                              epochs=epochs, stage_epochs=stage_epochs, lr=lr,
                              batch_size=batch_size, device=device)

@@ -11,10 +11,9 @@ by keeping unlabelled items in its iterator.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -22,9 +21,9 @@ import pandas as pd
 
 from crowdlearn.datasets import load
 from crowdlearn.errors import InputError
-from crowdlearn.experiments.options import check_learner_options
+from crowdlearn.experiments.options import check_learner_options, check_methods
 from crowdlearn.experiments.plots import plot_budget
-from crowdlearn.experiments.results import ResultsTable
+from crowdlearn.experiments.results import open_results, recorded_settings
 from crowdlearn.simulate import assign, classwise_hammer_spammer, hammer_spammer
 
 WORKER_MODELS = {"hammer-spammer": hammer_spammer, "classwise": classwise_hammer_spammer}
@@ -65,17 +64,13 @@ class BudgetSettings:
                              f"{max(self.redundancy)}")
         from crowdlearn.learners import CROWD_METHODS
 
+        check_methods(self.methods, CROWD_METHODS)
         check_learner_options(self.extra, CROWD_METHODS, reserved=("self_training",))
         if self.seeds < 1 or self.epochs < 1:
             raise InputError("seeds and epochs must be at least 1")
 
     def recorded(self) -> dict:
-        settings = asdict(self)
-        for cells in ("seeds", "redundancy", "methods"):  # these choose cells only
-            settings.pop(cells)
-        settings["extra"] = json.dumps(self.extra, sort_keys=True)  # learner options count
-        settings["model"] = self.model_name
-        return settings
+        return recorded_settings(self, ("seeds", "redundancy", "methods"))
 
     @property
     def model_name(self) -> str:
@@ -91,19 +86,11 @@ def run_budget(settings: BudgetSettings, out_dir: Path | str,
     rows of this sweep's cells (the file may hold more: other methods, r or seeds run before
     with the same settings), which are also what ``budget.png`` shows.
     """
-    from crowdlearn.learners import CROWD_METHODS, make_crowd_learner
+    from crowdlearn.learners import make_crowd_learner
 
     settings.check()
-    unknown = [m for m in settings.methods if m not in CROWD_METHODS]
-    if unknown or not settings.methods:
-        what = f"unknown method {unknown[0]!r}" if unknown else "no method given"
-        raise InputError(f"{what}; choose from {', '.join(CROWD_METHODS)}")
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"{out}: is a file; --out names a folder")
-    out.mkdir(parents=True, exist_ok=True)
-    table = ResultsTable(out / "results.csv", ("method", "redundancy", "seed"),
-                         settings.recorded(), restart=restart)
+    out, table = open_results(out_dir, ("method", "redundancy", "seed"), settings.recorded(),
+                              restart=restart)
     train, test = load(settings.dataset, "train"), load(settings.dataset, "test")
     n_budget_items = min(settings.budget, len(train))
     if settings.budget // min(settings.redundancy) > len(train):

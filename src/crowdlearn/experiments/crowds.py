@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -22,9 +22,9 @@ import pandas as pd
 from crowdlearn.annotations import Annotations
 from crowdlearn.datasets import load
 from crowdlearn.errors import InputError
-from crowdlearn.experiments.options import check_learner_options
+from crowdlearn.experiments.options import check_learner_options, check_methods
 from crowdlearn.experiments.plots import plot_grouped_bars
-from crowdlearn.experiments.results import ResultsTable
+from crowdlearn.experiments.results import open_results, recorded_settings
 from crowdlearn.simulate import Crowd, diagonal, maxmig_case
 
 CASES = ("1", "2", "3", "harsh")
@@ -64,24 +64,13 @@ class CrowdsSettings:
         bad = [e for e in self.expertise if e not in EXPERTISE]
         if bad or not self.expertise:
             raise InputError(f"expertise must be low or high, got {bad[0] if bad else 'none'!r}")
-        known = (*CROWD_METHODS, REFERENCE)
-        bad = [m for m in self.methods if m not in known]
-        if bad or not self.methods:
-            raise InputError(f"{f'unknown method {bad[0]!r}' if bad else 'no method given'}; "
-                             f"choose from {', '.join(known)}")
+        check_methods(self.methods, (*CROWD_METHODS, REFERENCE))
         check_learner_options(self.extra, CROWD_METHODS, reserved=("self_training",))
         if self.seeds < 1 or self.epochs < 1:
             raise InputError("seeds and epochs must be at least 1")
 
     def recorded(self) -> dict:
-        import json
-
-        settings = asdict(self)
-        for cells in ("seeds", "cases", "expertise", "methods"):  # these choose cells only
-            settings.pop(cells)
-        settings["extra"] = json.dumps(self.extra, sort_keys=True)
-        settings["model"] = self.model_name
-        return settings
+        return recorded_settings(self, ("seeds", "cases", "expertise", "methods"))
 
     @property
     def model_name(self) -> str:
@@ -112,12 +101,8 @@ def run_crowds(settings: CrowdsSettings, out_dir: Path | str,
     returns this sweep's rows. ``maxmig`` adds a ``maxmig-forecaster`` row (the same fit,
     predicting with the test items' crowd labels too)."""
     settings.check()
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"{out}: is a file; --out names a folder")
-    out.mkdir(parents=True, exist_ok=True)
-    table = ResultsTable(out / "results.csv", ("method", "case", "expertise", "seed"),
-                         settings.recorded(), restart=restart)
+    out, table = open_results(out_dir, ("method", "case", "expertise", "seed"),
+                              settings.recorded(), restart=restart)
     train, test = load(settings.dataset, "train"), load(settings.dataset, "test")
     classes = list(train.classes)
     settings_seen = []

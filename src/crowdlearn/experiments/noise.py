@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -21,9 +21,9 @@ import pandas as pd
 
 from crowdlearn.datasets import load
 from crowdlearn.errors import InputError
-from crowdlearn.experiments.options import check_learner_options
+from crowdlearn.experiments.options import check_learner_options, check_methods
 from crowdlearn.experiments.plots import plot_lines
-from crowdlearn.experiments.results import ResultsTable
+from crowdlearn.experiments.results import open_results, recorded_settings
 from crowdlearn.simulate import label_noise
 
 NOISE_KINDS = ("symmetric", "pairflip", "instance")
@@ -59,23 +59,13 @@ class NoiseSettings:
         bad = [r for r in self.rates if not 0 <= r < 1]
         if bad or not self.rates:
             raise InputError(f"noise rates must be in [0, 1), got {bad[0] if bad else 'none'}")
-        bad = [m for m in self.methods if m not in NOISE_METHODS]
-        if bad or not self.methods:
-            raise InputError(f"{f'unknown method {bad[0]!r}' if bad else 'no method given'}; "
-                             f"choose from {', '.join(NOISE_METHODS)}")
+        check_methods(self.methods, NOISE_METHODS)
         check_learner_options(self.extra, NOISE_METHODS, reserved=("noise_rate", "forget_rate"))
         if self.seeds < 1 or self.epochs < 1 or self.stage_epochs < 1:
             raise InputError("seeds, epochs and stage epochs must be at least 1")
 
     def recorded(self) -> dict:
-        import json
-
-        settings = asdict(self)
-        for cells in ("seeds", "rates", "methods"):  # these choose cells only
-            settings.pop(cells)
-        settings["extra"] = json.dumps(self.extra, sort_keys=True)
-        settings["model"] = self.model_name
-        return settings
+        return recorded_settings(self, ("seeds", "rates", "methods"))
 
     @property
     def model_name(self) -> str:
@@ -104,12 +94,8 @@ def run_noise(settings: NoiseSettings, out_dir: Path | str,
     """Run (or resume) the sweep into ``out_dir/results.csv`` and ``out_dir/noise.png``;
     returns this sweep's rows."""
     settings.check()
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"{out}: is a file; --out names a folder")
-    out.mkdir(parents=True, exist_ok=True)
-    table = ResultsTable(out / "results.csv", ("method", "rate", "seed"), settings.recorded(),
-                         restart=restart)
+    out, table = open_results(out_dir, ("method", "rate", "seed"), settings.recorded(),
+                              restart=restart)
     train, test = load(settings.dataset, "train"), load(settings.dataset, "test")
     scale = _RAW_SCALE.get(settings.dataset, 255.0 if train.X.max() <= 1.0 else 1.0)
     for rate in settings.rates:

@@ -1,12 +1,21 @@
-"""Per-method learner options of a sweep (``extra``): ``{method: {option: value}}``, checked
-before anything runs so that a typo fails at once with the option's name, not deep inside a
-learner's constructor an hour later."""
+"""What a sweep runs: its methods and their per-method learner options (``extra``:
+``{method: {option: value}}``), checked before anything runs so that a typo fails at once
+with its name, not deep inside a learner's constructor an hour later."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
 from crowdlearn.errors import InputError
+
+
+def check_methods(methods: Iterable[str], known: Iterable[str]) -> None:
+    """At least one method, each of them known."""
+    methods, known = list(methods), list(known)
+    bad = [m for m in methods if m not in known]
+    if bad or not methods:
+        what = f"unknown method {bad[0]!r}" if bad else "no method given"
+        raise InputError(f"{what}; choose from {', '.join(known)}")
 
 
 def check_learner_options(extra: Mapping, methods: Iterable[str],

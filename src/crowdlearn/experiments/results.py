@@ -3,13 +3,38 @@ after every cell, so an interrupted sweep loses at most the cell in progress."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
 
 from crowdlearn.errors import InputError
 from crowdlearn.outputs import atomic_write
+
+
+def open_results(out_dir: Path | str, key_columns: Sequence[str], settings: Mapping, *,
+                 restart: bool = False) -> tuple[Path, ResultsTable]:
+    """The sweep's output folder (created if missing; a file there is an error) and its
+    ``results.csv`` table."""
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out}: is a file; --out names a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    return out, ResultsTable(out / "results.csv", key_columns, settings, restart=restart)
+
+
+def recorded_settings(settings, cells: Sequence[str]) -> dict:
+    """A sweep's settings as written in every results row: all dataclass fields but those that
+    only choose cells (seeds, methods, …), learner options as JSON (they change results), and
+    the network actually used."""
+    record = asdict(settings)
+    for name in cells:
+        record.pop(name)
+    record["extra"] = json.dumps(settings.extra, sort_keys=True)
+    record["model"] = settings.model_name
+    return record
 
 
 class ResultsTable:
