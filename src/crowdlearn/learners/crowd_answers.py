@@ -5,15 +5,17 @@ several of them start from (methods.md 3.3)."""
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 
 import numpy as np
 import torch
+from torch import nn
 
 from crowdlearn.aggregation import DawidSkene
 from crowdlearn.annotations import Annotations
 from crowdlearn.errors import InputError
-from crowdlearn.learners.base import task_rows
+from crowdlearn.learners.base import Learner, task_rows
+from crowdlearn.nn import Batch, Trainer
 
 
 class CrowdAnswers:
@@ -60,6 +62,23 @@ def answer_cross_entropy(logits: torch.Tensor, answers: torch.Tensor) -> torch.T
     (``answers``: one-hot B × W × K, zero where an annotator did not answer)."""
     total = -(answers * torch.log_softmax(logits, dim=2)).sum()
     return total / answers.sum().clamp(min=1)
+
+
+def fit_to_answers(learner: Learner, net: nn.Module, X: np.ndarray, annotations: Annotations,
+                   annotator_logits: Callable[[nn.Module, torch.Tensor], torch.Tensor],
+                   ) -> Trainer:
+    """Train ``net`` so that ``annotator_logits(net, x)`` (B × W × K) predicts every answer
+    given on the items (Crowd Layer, Doctor Net), with the learner's training settings."""
+    k, w = annotations.n_classes, annotations.n_workers
+    answers = CrowdAnswers.of(annotations)
+
+    def step(module: nn.Module, batch: Batch) -> torch.Tensor:
+        return answer_cross_entropy(annotator_logits(module, batch.x),
+                                    answers(batch.index, w, k))
+
+    trainer = learner._trainer(learner._seed(0), step=step)
+    trainer.fit(net, X, soft_majority(annotations))
+    return trainer
 
 
 def soft_majority(annotations: Annotations) -> np.ndarray:

@@ -18,13 +18,11 @@ from crowdlearn.annotations import Annotations
 from crowdlearn.errors import InputError
 from crowdlearn.learners.base import Learner, ModelSpec, align_items
 from crowdlearn.learners.crowd_answers import (
-    CrowdAnswers,
-    answer_cross_entropy,
     confusion_against,
+    fit_to_answers,
     full_precision,
     soft_majority,
 )
-from crowdlearn.nn import Batch
 
 
 class _NetworkWithCrowdLayer(nn.Module):
@@ -80,22 +78,16 @@ class CrowdLayer(Learner):
     def fit(self, X, annotations: Annotations) -> CrowdLayer:
         X = align_items(X, annotations)
         k, w = annotations.n_classes, annotations.n_workers
-        soft = soft_majority(annotations)
         if self.init == "identity":
             weight = np.broadcast_to(np.eye(k), (w, k, k)).copy()
         elif self.init == "soft-mv":
-            weight = np.log(confusion_against(annotations, soft) + self.init_epsilon)
+            weight = np.log(confusion_against(annotations, soft_majority(annotations))
+                            + self.init_epsilon)
         else:
             raise InputError(f"init must be 'identity' or 'soft-mv', got {self.init!r}")
         net = _NetworkWithCrowdLayer(self._fresh_model(X, k, salt=0), weight)
-        answers = CrowdAnswers.of(annotations)
-
-        def step(module: _NetworkWithCrowdLayer, batch: Batch) -> torch.Tensor:
-            return answer_cross_entropy(module.annotator_logits(batch.x),
-                                        answers(batch.index, w, k))
-
-        trainer = self._trainer(self._seed(0), step=step)
-        trainer.fit(net, X, soft)
+        trainer = fit_to_answers(self, net, X, annotations,
+                                 _NetworkWithCrowdLayer.annotator_logits)
         self.model_ = net.base
         with torch.no_grad():  # the layer's output for a one-hot class c is row c of W
             self.confusion_ = torch.softmax(net.weight.cpu(), dim=2).numpy()

@@ -12,8 +12,8 @@ from torch import nn
 
 from crowdlearn.annotations import Annotations
 from crowdlearn.learners.base import Learner, ModelSpec, align_items
-from crowdlearn.learners.crowd_answers import CrowdAnswers, answer_cross_entropy, soft_majority
-from crowdlearn.nn import Batch, split_classifier
+from crowdlearn.learners.crowd_answers import fit_to_answers
+from crowdlearn.nn import split_classifier
 
 
 class AveragedHeads(nn.Module):
@@ -64,13 +64,7 @@ class DoctorNet(Learner):
             torch.manual_seed(self._seed(1))
             trunk, n_features = split_classifier(self._fresh_model(X, k, salt=0))
             net = AveragedHeads(trunk, n_features, w, k)
-        answers = CrowdAnswers.of(annotations)
-
-        def step(module: AveragedHeads, batch: Batch) -> torch.Tensor:
-            return answer_cross_entropy(module.head_logits(batch.x), answers(batch.index, w, k))
-
-        trainer = self._trainer(self._seed(0), step=step)
-        trainer.fit(net, X, soft_majority(annotations))
+        trainer = fit_to_answers(self, net, X, annotations, AveragedHeads.head_logits)
         self.model_ = net
         self.classes_ = annotations.classes
         self.history_ = trainer.history_

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 
 from crowdlearn.errors import InputError
+from crowdlearn.learners.base import _as_array
 from crowdlearn.learners.me_momentum import MeMomentum
-from crowdlearn.learners.single_labels import encode_labels
 from crowdlearn.learners.two_em import TwoEM
 
 
@@ -40,24 +40,25 @@ def find_label_issues(X, y_noisy, method: Literal["two-em", "me-momentum"] = "tw
     in ``X``), ``given_label``, ``suggested_label``, ``label_quality`` in [0, 1] and
     ``is_label_issue``. The first k rows are the k most likely label errors.
     """
-    X, _, classes = encode_labels(X, y_noisy)
+    if method not in ("two-em", "me-momentum"):
+        raise InputError(f"method must be 'two-em' or 'me-momentum', got {method!r}")
+    X = _as_array(X)
     given = np.asarray(y_noisy)
-    names = np.asarray(classes, dtype=object)
     if method == "two-em":
         learner = TwoEM(noise_rate=noise_rate, **params).fit(X, y_noisy)
+        names = np.asarray(learner.classes_, dtype=object)
         quality = learner.clean_proba_
         suggested = names[learner.predict_proba(X).argmax(axis=1)]
         suggested[learner.refurbished_.index.to_numpy()] = learner.refurbished_.to_numpy()
         flagged = quality < 0.5
-    elif method == "me-momentum":
+    else:
         learner = MeMomentum(**params).fit(X, y_noisy)
+        names = np.asarray(learner.classes_, dtype=object)
         proba = learner.predict_proba(X)
-        codes = np.searchsorted(np.asarray(classes), given)
+        codes = np.searchsorted(np.asarray(learner.classes_), given)
         quality = proba[np.arange(len(X)), codes]
         suggested = names[proba.argmax(axis=1)]
         flagged = proba.argmax(axis=1) != codes
-    else:
-        raise InputError(f"method must be 'two-em' or 'me-momentum', got {method!r}")
     table = pd.DataFrame({"row": np.arange(len(X)), "given_label": given,
                           "suggested_label": suggested, "label_quality": quality,
                           "is_label_issue": flagged})
