@@ -223,3 +223,32 @@ def test_keep_first_error_names_the_original_line(tmp_path):
     path.write_text("task,worker,label\nt1,w1,a\nt1,w1,b\nt2,w1,zzz\n")
     with pytest.raises(InputError, match="line 4: label 'zzz'"):
         Annotations.from_csv(path, classes=["a", "b"], keep="first")
+
+
+def test_copy_groups_find_copies_and_leave_independent_workers_alone():
+    rng = np.random.default_rng(0)
+    n, k = 200, 4
+    truth = rng.integers(0, k, n)
+    answers = {f"w{m}": np.where(rng.random(n) < 0.7, truth, rng.integers(0, k, n))
+               for m in range(4)}
+    answers["copy of w0"] = answers["w0"].copy()
+    answers["copy of the copy"] = answers["w0"].copy()
+    near = answers["w1"].copy()
+    near[:10] = (near[:10] + 1) % k  # agrees with w1 on 95% of the items
+    answers["near copy of w1"] = near
+    answers["copy of w2 on 30 items"] = answers["w2"][:30]  # too few shared items
+    rows = [(t, w, int(a)) for w, col in answers.items() for t, a in enumerate(col)]
+    ann = Annotations.from_frame(pd.DataFrame(rows, columns=["task", "worker", "label"]))
+    group = dict(zip(ann.workers, ann.copy_groups(), strict=True))
+    assert group["w0"] == group["copy of w0"] == group["copy of the copy"]
+    others = [group[w] for w in ("w0", "w1", "w2", "w3", "near copy of w1",
+                                 "copy of w2 on 30 items")]
+    assert len(set(others)) == len(others)
+    loose = dict(zip(ann.workers, ann.copy_groups(min_agreement=0.9), strict=True))
+    assert loose["near copy of w1"] == loose["w1"] != loose["w2"]
+    short = dict(zip(ann.workers, ann.copy_groups(min_shared=30), strict=True))
+    assert short["copy of w2 on 30 items"] == short["w2"]
+    with pytest.raises(InputError, match="min_agreement"):
+        ann.copy_groups(min_agreement=0)
+    with pytest.raises(InputError, match="min_shared"):
+        ann.copy_groups(min_shared=0)

@@ -16,6 +16,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
 
 from crowdlearn.errors import InputError
 from crowdlearn.inputs import read_file
@@ -289,6 +290,33 @@ class Annotations:
         workers[task, slot] = self.worker[order]
         labels[task, slot] = self.label[order]
         return workers, labels
+
+    def copy_groups(self, min_agreement: float = 1.0, min_shared: int = 50) -> np.ndarray:
+        """W-vector of group codes: two workers who answered at least ``min_shared`` tasks in
+        common and gave the same label on at least ``min_agreement`` of them are linked, and
+        linked workers share a code (connected components). With the default, a group is a
+        set of copies — one worker repeating another's answers, or one person under several
+        ids; every other worker is a group of its own.
+
+        Copies carry the evidence of one worker; an aggregator that counts them as
+        independent follows their head count (methods.md 7/C4).
+        """
+        if not 0 < min_agreement <= 1:
+            raise InputError(f"min_agreement must be in (0, 1], got {min_agreement!r}")
+        if min_shared < 1:
+            raise InputError(f"min_shared must be at least 1, got {min_shared!r}")
+        k, w = self.n_classes, self.n_workers
+        answered = sp.csr_matrix((np.ones(len(self)), (self.task, self.worker)),
+                                 shape=(self.n_tasks, w))
+        shared = (answered.T @ answered).tocoo()
+        agreed = sp.csr_matrix((np.ones(len(self)), (self.task.astype(np.int64) * k
+                                                     + self.label, self.worker)),
+                               shape=(self.n_tasks * k, w))
+        same = np.asarray((agreed.T @ agreed)[shared.row, shared.col]).ravel()
+        linked = (shared.data >= min_shared) & (same >= min_agreement * shared.data - 1e-9)
+        graph = sp.coo_matrix((np.ones(linked.sum()), (shared.row[linked], shared.col[linked])),
+                              shape=(w, w))
+        return connected_components(graph, directed=False)[1].astype(np.int64)
 
     @cached_property
     def worker_counts(self) -> np.ndarray:

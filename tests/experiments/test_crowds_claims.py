@@ -34,8 +34,6 @@ def test_correlated_case_3(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="not reached: h 0.803 vs Dawid–Skene 0.846 on 3 seeds "
-                   "(docs/results.md); the aggregator saturates on the copied answer")
 def test_harsh_correlated_crowd(tmp_path):
     mean = _means(tmp_path, "harsh", ("low",))["case harsh, low"]
     assert mean["maxmig"] >= mean["em"]

@@ -12,7 +12,7 @@ from crowdlearn import Annotations, InputError
 from crowdlearn.datasets import load
 from crowdlearn.learners import AggNet, CrowdLayer, DoctorNet, MaxMIG, make_crowd_learner
 from crowdlearn.learners.crowd_answers import CrowdAnswers, confusion_against, soft_majority
-from crowdlearn.learners.max_mig import CrowdsAggregator, f_mig, forecast
+from crowdlearn.learners.max_mig import CrowdsAggregator, f_mig, forecast, initial_aggregator
 from crowdlearn.nn import make_model, split_classifier
 from crowdlearn.simulate import diagonal
 
@@ -156,3 +156,40 @@ def test_split_classifier():
     assert width == 64 and trunk(torch.zeros(2, 3, 32, 32)).shape == (2, 64)
     with pytest.raises(InputError, match="last linear"):
         split_classifier(torch.nn.Sequential(torch.nn.ReLU()))
+
+
+@pytest.fixture(scope="module")
+def copied_crowd():
+    """methods.md 7/C4 on 600 digits: 4 seniors of accuracy 0.4 and 8 juniors copying senior
+    0 — the soft majority vote is senior 0's answer."""
+    train, test = load("digits", "train"), load("digits", "test")
+    n = 600
+    crowd = diagonal(4, 10, 0.4).with_copiers([0] * 8)
+    ann = crowd.annotate(train.y[:n], np.tile(np.arange(12), (n, 1)), seed=0,
+                         tasks=list(range(n)), classes=list(train.classes))
+    return train.X[:n], ann, test
+
+
+def test_copies_start_as_one_expert(copied_crowd):
+    _, ann, _ = copied_crowd
+    soft, w = initial_aggregator(ann, ann.copy_groups())
+    group = w[[0, *range(4, 12)]]
+    np.testing.assert_allclose(group, np.broadcast_to(group[0], group.shape))
+    # the group weighs as one expert: the soft vote is the seniors' vote without the copies
+    frame = ann.to_frame()
+    seniors = Annotations.from_frame(frame[frame.worker < 4], classes=ann.classes)
+    np.testing.assert_allclose(soft, soft_majority(seniors))
+    np.testing.assert_allclose(group.sum(axis=0),
+                               np.log(confusion_against(seniors, soft)[0] + 1e-4), rtol=1e-6)
+    plain_soft, plain = initial_aggregator(ann, np.arange(ann.n_workers))
+    np.testing.assert_allclose(plain_soft, soft_majority(ann))
+    assert np.abs(plain[4:]).max() > 5 * np.abs(w[4:]).max()
+
+
+def test_maxmig_discounts_copies(copied_crowd):
+    X, ann, test = copied_crowd
+    merged = MaxMIG(epochs=30, aggregator_lr=1e-3, seed=0).fit(X, ann)
+    paper = MaxMIG(epochs=30, aggregator_lr=1e-3, copy_agreement=None, seed=0).fit(X, ann)
+    assert merged.score(test.X, test.y) > paper.score(test.X, test.y) + 0.1
+    assert (merged.copy_groups_[4:] == merged.copy_groups_[0]).all()
+    assert len(set(paper.copy_groups_)) == 12

@@ -81,9 +81,18 @@ def fit_to_answers(learner: Learner, net: nn.Module, X: np.ndarray, annotations:
     return trainer
 
 
-def soft_majority(annotations: Annotations) -> np.ndarray:
-    """T × K vote shares of every task (the soft majority vote)."""
-    votes = annotations.vote_counts
+def soft_majority(annotations: Annotations,
+                  worker_weight: np.ndarray | None = None) -> np.ndarray:
+    """T × K vote shares of every task (the soft majority vote), each worker's vote counted
+    with its ``worker_weight`` (default 1)."""
+    if worker_weight is None:
+        votes = annotations.vote_counts
+    else:
+        k = annotations.n_classes
+        flat = np.bincount(annotations.task.astype(np.int64) * k + annotations.label,
+                           weights=worker_weight[annotations.worker],
+                           minlength=annotations.n_tasks * k)
+        votes = flat.reshape(annotations.n_tasks, k)
     return votes / votes.sum(axis=1, keepdims=True)
 
 
