@@ -49,10 +49,8 @@ class CrowdsSettings:
     batch_size: int = 64
     lr: float = 1e-3
     device: str = "auto"
-    # method → its own learner options. Max-MIG's aggregator learns at 1e-3 here, not the
-    # paper's 1e-4: the paper took 40k steps on CIFAR-10, a digits run takes 1,200, in which
-    # 1e-4 barely moves g from its soft-majority-vote start (docs/results.md).
-    extra: dict = field(default_factory=lambda: {"maxmig": {"aggregator_lr": 1e-3}})
+    # method → its own learner options (default: every learner's own defaults)
+    extra: dict = field(default_factory=dict)
 
     def check(self) -> None:
         from crowdlearn.learners import CROWD_METHODS

@@ -144,12 +144,16 @@ class MaxMIG(Learner):
     which is a sum over experts: it treats every answer as independent evidence, so copies
     the aggregator has not discounted are counted again. On digits with 5 experts of
     accuracy 0.4 and 10 more copying one of them (3 seeds, docs/results.md): with the paper's
-    start (``copy_agreement=None``) ``g`` saturates on the copied answer, ``h`` reaches 0.803
+    start (``copy_agreement=None``) ``g`` saturates on the copied answer, ``h`` reaches 0.804
     and the forecaster 0.422 (Dawid–Skene-then-train 0.846); with the copies merged at the
-    start, ``h`` 0.953 and the forecaster 0.964. Copies that are not detected — e.g. experts
-    copying 90% of the time, at the default ``copy_agreement=1.0`` — bring the failure back
-    (h 0.843, forecaster 0.406 on one seed; ``copy_agreement=0.8`` recovers 0.958 / 0.982):
-    prefer ``predict(X)`` (h alone) when experts may copy each other.
+    start (the default), ``h`` 0.954 and the forecaster 0.970. Copies that are not detected —
+    juniors who copy 90% of the time and answer at random otherwise, at the default
+    ``copy_agreement=1.0`` — bring the failure back (h 0.805, forecaster 0.422, 3 seeds: the
+    forecaster is as accurate as senior 0, whose answer ``g`` repeats);
+    ``copy_agreement=0.8`` finds them and recovers 0.952 / 0.973
+    (``benchmarks/copied_crowds.py``). Where experts may copy
+    each other, look at ``copy_groups_`` (or ``Annotations.copy_groups(min_agreement=...)``)
+    before trusting the forecaster.
     """
 
     def __init__(self, model: ModelSpec = "mlp",
