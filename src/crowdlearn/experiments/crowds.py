@@ -49,8 +49,9 @@ class CrowdsSettings:
     batch_size: int = 64
     lr: float = 1e-3
     device: str = "auto"
-    # method → its own learner options (default: every learner's own defaults)
-    extra: dict = field(default_factory=dict)
+    # method → its own learner options. Crowd Layer starts from the soft-MV confusions, as the
+    # Max-MIG code runs it on simulated crowds (methods.md 3.3; identity on LabelMe).
+    extra: dict = field(default_factory=lambda: {"crowd-layer": {"init": "soft-mv"}})
 
     def check(self) -> None:
         from crowdlearn.learners import CROWD_METHODS
