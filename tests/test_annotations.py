@@ -236,19 +236,26 @@ def test_copy_groups_find_copies_and_leave_independent_workers_alone():
     near = answers["w1"].copy()
     near[:10] = (near[:10] + 1) % k  # agrees with w1 on 95% of the items
     answers["near copy of w1"] = near
-    answers["copy of w2 on 30 items"] = answers["w2"][:30]  # too few shared items
+    answers["copy of w2 on 30 items"] = answers["w2"][:30]  # most of w2's items missing
     rows = [(t, w, int(a)) for w, col in answers.items() for t, a in enumerate(col)]
+    # two perfect workers on random halves of the items: they agree wherever they meet
+    rows += [(t, f"perfect {m}", int(truth[t])) for m in range(2)
+             for t in rng.choice(n, n // 2, replace=False)]
     ann = Annotations.from_frame(pd.DataFrame(rows, columns=["task", "worker", "label"]))
     group = dict(zip(ann.workers, ann.copy_groups(), strict=True))
     assert group["w0"] == group["copy of w0"] == group["copy of the copy"]
     others = [group[w] for w in ("w0", "w1", "w2", "w3", "near copy of w1",
-                                 "copy of w2 on 30 items")]
+                                 "copy of w2 on 30 items", "perfect 0", "perfect 1")]
     assert len(set(others)) == len(others)
     loose = dict(zip(ann.workers, ann.copy_groups(min_agreement=0.9), strict=True))
     assert loose["near copy of w1"] == loose["w1"] != loose["w2"]
-    short = dict(zip(ann.workers, ann.copy_groups(min_shared=30), strict=True))
-    assert short["copy of w2 on 30 items"] == short["w2"]
-    with pytest.raises(InputError, match="min_agreement"):
-        ann.copy_groups(min_agreement=0)
-    with pytest.raises(InputError, match="min_shared"):
-        ann.copy_groups(min_shared=0)
+    assert loose["perfect 0"] != loose["perfect 1"]
+    few = ann.subset(ann.tasks[:40])
+    assert len(set(few.copy_groups())) == few.n_workers  # 40 shared items: below 50
+    assert len(set(few.copy_groups(min_shared=40))) < few.n_workers
+    for bad in (0, 1.5, "0.9", None):
+        with pytest.raises(InputError, match="min_agreement"):
+            ann.copy_groups(min_agreement=bad)
+    for bad in (0, 2.5, None):
+        with pytest.raises(InputError, match="min_shared"):
+            ann.copy_groups(min_shared=bad)

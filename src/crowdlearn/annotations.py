@@ -292,29 +292,36 @@ class Annotations:
         return workers, labels
 
     def copy_groups(self, min_agreement: float = 1.0, min_shared: int = 50) -> np.ndarray:
-        """W-vector of group codes: two workers who answered at least ``min_shared`` tasks in
-        common and gave the same label on at least ``min_agreement`` of them are linked, and
-        linked workers share a code (connected components). With the default, a group is a
-        set of copies — one worker repeating another's answers, or one person under several
-        ids; every other worker is a group of its own.
+        """W-vector of group codes for workers who copy each other.
+
+        Two workers are linked when they answered at least ``min_shared`` tasks in common and
+        gave the same label on at least ``min_agreement`` of the tasks *either* of them
+        answered (a task only one of them answered counts against them); linked workers
+        share a code (connected components). With the default, a group is workers with
+        identical answers on identical tasks — one worker repeating another's answers, or one
+        person under several ids — and every other worker is a group of its own: independent
+        workers who answered different tasks are never linked, however accurate.
 
         Copies carry the evidence of one worker; an aggregator that counts them as
-        independent follows their head count (methods.md 7/C4).
+        independent follows their head count (methods.md 7/C4). Cost: two sparse W × W
+        products, which grow with the square of the answers per task.
         """
-        if not 0 < min_agreement <= 1:
-            raise InputError(f"min_agreement must be in (0, 1], got {min_agreement!r}")
-        if min_shared < 1:
-            raise InputError(f"min_shared must be at least 1, got {min_shared!r}")
+        if isinstance(min_agreement, bool) or not isinstance(min_agreement, int | float) \
+                or not 0 < min_agreement <= 1:
+            raise InputError(f"min_agreement must be a number in (0, 1], got {min_agreement!r}")
+        if isinstance(min_shared, bool) or not isinstance(min_shared, int | np.integer) \
+                or min_shared < 1:
+            raise InputError(f"min_shared must be a positive integer, got {min_shared!r}")
         k, w = self.n_classes, self.n_workers
-        answered = sp.csr_matrix((np.ones(len(self)), (self.task, self.worker)),
-                                 shape=(self.n_tasks, w))
-        shared = (answered.T @ answered).tocoo()
-        agreed = sp.csr_matrix((np.ones(len(self)), (self.task.astype(np.int64) * k
-                                                     + self.label, self.worker)),
-                               shape=(self.n_tasks * k, w))
-        same = np.asarray((agreed.T @ agreed)[shared.row, shared.col]).ravel()
-        linked = (shared.data >= min_shared) & (same >= min_agreement * shared.data - 1e-9)
-        graph = sp.coo_matrix((np.ones(linked.sum()), (shared.row[linked], shared.col[linked])),
+        ones = np.ones(len(self))
+        agreed = sp.csr_matrix((ones, (self.task.astype(np.int64) * k + self.label,
+                                       self.worker)), shape=(self.n_tasks * k, w))
+        same = (agreed.T @ agreed).tocoo()
+        answered = sp.csr_matrix((ones, (self.task, self.worker)), shape=(self.n_tasks, w))
+        shared = np.asarray((answered.T @ answered)[same.row, same.col]).ravel()
+        union = self.worker_counts[same.row] + self.worker_counts[same.col] - shared
+        linked = (shared >= min_shared) & (same.data >= min_agreement * union - 1e-9)
+        graph = sp.coo_matrix((np.ones(linked.sum()), (same.row[linked], same.col[linked])),
                               shape=(w, w))
         return connected_components(graph, directed=False)[1].astype(np.int64)
 

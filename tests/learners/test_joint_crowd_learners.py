@@ -11,7 +11,12 @@ from sklearn.base import clone
 from crowdlearn import Annotations, InputError
 from crowdlearn.datasets import load
 from crowdlearn.learners import AggNet, CrowdLayer, DoctorNet, MaxMIG, make_crowd_learner
-from crowdlearn.learners.crowd_answers import CrowdAnswers, confusion_against, soft_majority
+from crowdlearn.learners.crowd_answers import (
+    CrowdAnswers,
+    confusion_against,
+    group_shares,
+    soft_majority,
+)
 from crowdlearn.learners.max_mig import CrowdsAggregator, f_mig, forecast, initial_aggregator
 from crowdlearn.nn import make_model, split_classifier
 from crowdlearn.simulate import diagonal
@@ -172,18 +177,43 @@ def copied_crowd():
 
 def test_copies_start_as_one_expert(copied_crowd):
     _, ann, _ = copied_crowd
-    soft, w = initial_aggregator(ann, ann.copy_groups())
-    group = w[[0, *range(4, 12)]]
-    np.testing.assert_allclose(group, np.broadcast_to(group[0], group.shape))
-    # the group weighs as one expert: the soft vote is the seniors' vote without the copies
+    groups = ann.copy_groups()
+    assert (groups[4:] == groups[0]).all() and len(set(groups)) == 4
+    soft, w = initial_aggregator(ann, groups)
+    assert w.shape == (4, 10, 10)
+    # the group counts as one expert: the soft vote is the seniors' vote without the copies
     frame = ann.to_frame()
     seniors = Annotations.from_frame(frame[frame.worker < 4], classes=ann.classes)
     np.testing.assert_allclose(soft, soft_majority(seniors))
-    np.testing.assert_allclose(group.sum(axis=0),
-                               np.log(confusion_against(seniors, soft)[0] + 1e-4), rtol=1e-6)
+    expected = np.log(confusion_against(seniors, soft) + 1e-4)
+    np.testing.assert_allclose(w[groups[:4]], expected, rtol=1e-6, atol=1e-9)
     plain_soft, plain = initial_aggregator(ann, np.arange(ann.n_workers))
+    assert plain.shape == (12, 10, 10)
     np.testing.assert_allclose(plain_soft, soft_majority(ann))
-    assert np.abs(plain[4:]).max() > 5 * np.abs(w[4:]).max()
+    np.testing.assert_allclose(plain, np.log(confusion_against(ann, plain_soft) + 1e-4),
+                               rtol=1e-6, atol=1e-9)
+
+
+def test_group_answers_pool_into_one():
+    """A group's members who answered an item weigh as one expert, however many did."""
+    w = np.log(np.array([[[0.8, 0.2], [0.3, 0.7]], [[0.6, 0.4], [0.4, 0.6]]]))
+    g = CrowdsAggregator(w, np.array([0.5, 0.5]), learn_prior=False,
+                         groups=np.array([0, 0, 0, 1]))
+    single = CrowdsAggregator(w, np.array([0.5, 0.5]), learn_prior=False)
+    e = torch.eye(2)
+    answers = torch.zeros(3, 4, 2)
+    answers[0, :3], answers[0, 3] = e[1], e[0]  # all three copies and the other expert
+    answers[1, 1], answers[1, 3] = e[1], e[0]  # one copy and the other expert
+    answers[2, 2] = e[1]  # one copy alone
+    expected = torch.zeros(3, 2, 2)
+    expected[:2, 0], expected[:2, 1], expected[2, 0] = e[1], e[0], e[1]
+    torch.testing.assert_close(g(answers), single(expected))
+    ann = Annotations.from_frame(pd.DataFrame({"task": [0, 0, 0, 1, 1],
+                                               "worker": ["a", "b", "c", "a", "c"],
+                                               "label": [1, 1, 0, 1, 0]}))
+    np.testing.assert_allclose(group_shares(ann, np.array([0, 0, 1])), [0.5, 0.5, 1, 1, 1])
+    np.testing.assert_allclose(soft_majority(ann, group_shares(ann, np.array([0, 0, 1]))),
+                               [[0.5, 0.5], [0.5, 0.5]])
 
 
 def test_maxmig_discounts_copies(copied_crowd):
@@ -192,4 +222,8 @@ def test_maxmig_discounts_copies(copied_crowd):
     paper = MaxMIG(epochs=30, aggregator_lr=1e-3, copy_agreement=None, seed=0).fit(X, ann)
     assert merged.score(test.X, test.y) > paper.score(test.X, test.y) + 0.1
     assert (merged.copy_groups_[4:] == merged.copy_groups_[0]).all()
-    assert len(set(paper.copy_groups_)) == 12
+    assert merged.aggregator_.weight.shape == (4, 10, 10)
+    assert merged.confusion_.shape == (12, 10, 10)
+    np.testing.assert_array_equal(merged.confusion_[4:], merged.confusion_[[0] * 8])
+    with pytest.raises(InputError, match="copy_agreement"):
+        MaxMIG(copy_agreement="all", epochs=1).fit(X, ann)

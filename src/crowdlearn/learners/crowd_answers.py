@@ -82,18 +82,25 @@ def fit_to_answers(learner: Learner, net: nn.Module, X: np.ndarray, annotations:
 
 
 def soft_majority(annotations: Annotations,
-                  worker_weight: np.ndarray | None = None) -> np.ndarray:
-    """T × K vote shares of every task (the soft majority vote), each worker's vote counted
-    with its ``worker_weight`` (default 1)."""
-    if worker_weight is None:
+                  answer_weight: np.ndarray | None = None) -> np.ndarray:
+    """T × K vote shares of every task (the soft majority vote), each answer counted with its
+    ``answer_weight`` (default 1)."""
+    if answer_weight is None:
         votes = annotations.vote_counts
     else:
         k = annotations.n_classes
         flat = np.bincount(annotations.task.astype(np.int64) * k + annotations.label,
-                           weights=worker_weight[annotations.worker],
-                           minlength=annotations.n_tasks * k)
+                           weights=answer_weight, minlength=annotations.n_tasks * k)
         votes = flat.reshape(annotations.n_tasks, k)
     return votes / votes.sum(axis=1, keepdims=True)
+
+
+def group_shares(annotations: Annotations, groups: np.ndarray) -> np.ndarray:
+    """Per answer, 1 / the number of workers of its group (``groups``: a code per worker)
+    who answered the same task: the group's answers on a task weigh as one answer."""
+    n_groups = int(groups.max()) + 1
+    key = annotations.task.astype(np.int64) * n_groups + groups[annotations.worker]
+    return 1.0 / np.bincount(key, minlength=annotations.n_tasks * n_groups)[key]
 
 
 def confusion_against(annotations: Annotations, reference: np.ndarray,

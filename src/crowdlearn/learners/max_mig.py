@@ -17,6 +17,7 @@ import copy
 from typing import Literal
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
 from sklearn.utils.validation import check_is_fitted
@@ -28,8 +29,8 @@ from crowdlearn.learners.base import Learner, ModelSpec, _as_array, align_items
 from crowdlearn.learners.crowd_answers import (
     CrowdAnswers,
     answers_for_rows,
-    confusion_against,
     full_precision,
+    group_shares,
     soft_majority,
 )
 from crowdlearn.nn import Batch
@@ -63,13 +64,25 @@ def f_mig(h: torch.Tensor, g: torch.Tensor, prior: torch.Tensor,
 
 
 class CrowdsAggregator(nn.Module):
-    """``g(y^[M]) = softmax(Σ_m W^m e(y^m) + log p)``: one K × K weight matrix per expert
-    (``W[m, c, j]`` ≈ log P(expert m answers j | truth c)), a missing answer adds nothing.
-    The class prior ``p`` is fixed or learned (through softmax logits)."""
+    """``g(y^[M]) = softmax(Σ_G W^G ē_G + log p)``: one K × K weight matrix per group of
+    experts (``W[G, c, j]`` ≈ log P(the group answers j | truth c)), ``ē_G`` the mean one-hot
+    answer of the group's members who answered (a missing answer adds nothing). Without
+    ``groups`` every expert is its own group, the paper's aggregator; a group of copies
+    shares one matrix and counts once. The class prior ``p`` is fixed or learned (through
+    softmax logits)."""
 
-    def __init__(self, log_confusion: np.ndarray, prior: np.ndarray, learn_prior: bool):
+    def __init__(self, log_confusion: np.ndarray, prior: np.ndarray, learn_prior: bool,
+                 groups: np.ndarray | None = None):
         super().__init__()
         self.weight = nn.Parameter(torch.as_tensor(log_confusion, dtype=torch.float32))
+        n_groups = self.weight.shape[0]
+        if groups is None or np.array_equal(groups, np.arange(n_groups)):  # no pooling
+            self.n_workers = n_groups
+            self.register_buffer("membership", None)
+        else:
+            self.n_workers = len(groups)
+            self.register_buffer("membership", F.one_hot(torch.as_tensor(groups),
+                                                         n_groups).float())
         logits = torch.as_tensor(np.log(prior), dtype=torch.float32)
         if learn_prior:
             self.prior_logits = nn.Parameter(logits)
@@ -81,7 +94,10 @@ class CrowdsAggregator(nn.Module):
 
     def forward(self, answers: torch.Tensor) -> torch.Tensor:
         """Logits (B × K) of the aggregated label from one-hot answers (B × W × K)."""
-        return torch.einsum("bwj,wcj->bc", answers, self.weight) + self.log_prior()
+        if self.membership is not None:
+            pooled = torch.einsum("bwj,wg->bgj", answers, self.membership)
+            answers = pooled / pooled.sum(dim=2, keepdim=True).clamp(min=1)
+        return torch.einsum("bgj,gcj->bc", answers, self.weight) + self.log_prior()
 
 
 class _ClassifierAndAggregator(nn.Module):
@@ -112,15 +128,16 @@ class MaxMIG(Learner):
         A tempered start (α < 1) leaves a saturated ``g`` room to learn; no single α served
         every digits case (docs/results.md), so the default is the paper's α = 1.
     copy_agreement:
-        Experts who share at least 50 items and agree on at least this fraction of them are
-        copies (:meth:`Annotations.copy_groups`, default 1.0: identical answers). A group of
-        n copies starts as one expert: its votes count 1/n in the soft majority and each copy
-        gets 1/n of the weights, which is the Bayes aggregator when the copies repeat one
-        expert. Without it (``None``, the paper's start) copies dominate the soft vote,
-        their summed weights saturate ``g``'s softmax on the copied answer, its gradient
-        vanishes and it never learns to discount them (see Notes). Lower values also catch
-        experts who copy most of the time, and, on easy or binary tasks, link accurate
-        independent experts — which only divides their starting weights.
+        Experts who answered at least 50 items in common and agree on at least this fraction
+        of the items either answered are copies (:meth:`Annotations.copy_groups`; default
+        1.0: identical answers on identical items). A group of copies is one expert to ``g``:
+        one weight matrix, started from the group's confusion, applied to the mean answer of
+        the members who answered — the Bayes aggregator when copies repeat one expert.
+        Without it (``None``, the paper's start) copies dominate the soft vote, their summed
+        weights saturate ``g``'s softmax on the copied answer, its gradient vanishes and it
+        never learns to discount them (see Notes). Lower values also catch experts who copy
+        most of the time and, where experts answer the same items, accurate independent
+        experts, who then count as one.
     lr, aggregator_lr:
         Adam learning rates of ``h`` (``lr``) and ``g``.
     model, model_params, epochs, batch_size, optimizer, weight_decay, device, seed:
@@ -131,9 +148,8 @@ class MaxMIG(Learner):
     Attributes
     ----------
     model_ : the data classifier ``h``.  aggregator_ : the crowds aggregator ``g``.
-    confusion_ : W × K × K, ``softmax`` along the answer axis of each expert's weights (of its
-        group's summed weights, for copies) — the answer distribution ``g`` implies for each
-        true class.
+    confusion_ : W × K × K, ``softmax`` along the answer axis of each expert's weights (its
+        group's, for copies) — the answer distribution ``g`` implies for each true class.
     copy_groups_ : W-vector, the group of copies of each expert (its own, if none).
     class_prior_ : ``p`` at the end of training.  history_ : the Trainer's per-epoch records
         (``loss`` is −MIG).
@@ -192,12 +208,11 @@ class MaxMIG(Learner):
             raise InputError(f"init_scale must be positive, got {self.init_scale!r}")
         k, w = annotations.n_classes, annotations.n_workers
         prior, learn = self._initial_prior(k)
-        copies = (np.arange(w) if self.copy_agreement is None
-                  else annotations.copy_groups(self.copy_agreement))
+        copies = self._copy_groups(annotations)
         soft, log_conf = initial_aggregator(annotations, copies, self.init_epsilon,
                                             self.init_scale)
         module = _ClassifierAndAggregator(self._fresh_model(X, k, salt=0),
-                                          CrowdsAggregator(log_conf, prior, learn))
+                                          CrowdsAggregator(log_conf, prior, learn, copies))
         answers = CrowdAnswers.of(annotations)
         divergence = self.divergence
 
@@ -217,9 +232,7 @@ class MaxMIG(Learner):
         trainer.fit(module, X, soft)
         self.model_ = module.h
         self.aggregator_ = module.g
-        size = torch.as_tensor(np.bincount(copies)[copies], dtype=torch.float32)
-        self.confusion_ = torch.softmax(module.g.weight.detach().cpu() * size[:, None, None],
-                                        dim=2).numpy()
+        self.confusion_ = torch.softmax(module.g.weight.detach(), dim=2).cpu().numpy()[copies]
         self.copy_groups_ = copies
         self.class_prior_ = module.g.log_prior().detach().exp().cpu().numpy()
         self.classes_ = annotations.classes
@@ -246,10 +259,18 @@ class MaxMIG(Learner):
         rows, answers = answers_for_rows(annotations, n_rows, self.workers_, self.classes_)
         g = copy.deepcopy(self.aggregator_).cpu()  # the fitted one stays where it is
         with torch.inference_mode():
-            logits = g(answers(torch.arange(len(rows)), *g.weight.shape[:2]))
+            logits = g(answers(torch.arange(len(rows)), g.n_workers, g.weight.shape[1]))
             out = g.log_prior().expand(n_rows, -1).clone()
             out[torch.as_tensor(rows)] = torch.log_softmax(logits, dim=1)
         return out.numpy()
+
+    def _copy_groups(self, annotations: Annotations) -> np.ndarray:
+        if self.copy_agreement is None:
+            return np.arange(annotations.n_workers)
+        a = self.copy_agreement
+        if isinstance(a, bool) or not isinstance(a, int | float) or not 0 < a <= 1:
+            raise InputError(f"copy_agreement must be None or a number in (0, 1], got {a!r}")
+        return annotations.copy_groups(a)
 
     def _initial_prior(self, k: int) -> tuple[np.ndarray, bool]:
         if isinstance(self.prior, str):
@@ -266,14 +287,21 @@ class MaxMIG(Learner):
 def initial_aggregator(annotations: Annotations, copy_groups: np.ndarray,
                        epsilon: float = 1e-4, scale: float = 1.0,
                        ) -> tuple[np.ndarray, np.ndarray]:
-    """The soft majority vote (T × K) and ``g``'s starting weights (W × K × K):
-    ``W^m = scale · log(T^m + ε) / n_m`` with ``T^m`` expert m's confusion against the soft
-    vote (methods.md 3.3) and ``n_m`` the size of m's group in ``copy_groups`` (a code per
-    expert), whose votes also count 1/n_m each: a group of copies starts as one expert."""
-    weight = 1.0 / np.bincount(copy_groups)[copy_groups]
-    soft = soft_majority(annotations, weight)
-    log_conf = np.log(confusion_against(annotations, soft) + epsilon)
-    return soft, scale * log_conf * weight[:, None, None]
+    """The soft majority vote (T × K) and ``g``'s starting weights (G × K × K, one matrix per
+    group of ``copy_groups``, a code per expert): ``W^G = scale · log(T^G + ε)`` with
+    ``T^G`` the group's confusion against the soft vote (methods.md 3.3), the group's
+    answers on a task pooled into one (:func:`group_shares`) both in the vote and in ``T^G``.
+    With one expert per group this is the paper's start."""
+    share = group_shares(annotations, copy_groups)
+    soft = soft_majority(annotations, share)
+    k, n_groups = annotations.n_classes, int(copy_groups.max()) + 1
+    rows = copy_groups[annotations.worker] * k + annotations.label
+    pooled = sp.csr_matrix((share, (rows, annotations.task)),
+                           shape=(n_groups * k, annotations.n_tasks))
+    counts = (pooled @ soft).reshape(n_groups, k, k).transpose(0, 2, 1)  # [G, truth, answer]
+    mass = counts.sum(axis=2, keepdims=True)
+    confusion = np.divide(counts, mass, out=np.full_like(counts, 1.0 / k), where=mass > 0)
+    return soft, scale * np.log(confusion + epsilon)
 
 
 def forecast(proba: np.ndarray, crowd_log_proba: np.ndarray, prior: np.ndarray) -> np.ndarray:
