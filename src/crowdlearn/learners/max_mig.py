@@ -162,7 +162,7 @@ class MaxMIG(Learner):
     accuracy 0.4 and 10 more copying one of them (3 seeds, docs/results.md): with the paper's
     start (``copy_agreement=None``) ``g`` saturates on the copied answer, ``h`` reaches 0.804
     and the forecaster 0.422 (Dawid–Skene-then-train 0.846); with the copies merged at the
-    start (the default), ``h`` 0.954 and the forecaster 0.970. Copies that are not detected —
+    start (the default), ``h`` 0.951 and the forecaster 0.969. Copies that are not detected —
     juniors who copy 90% of the time and answer at random otherwise, at the default
     ``copy_agreement=1.0`` — bring the failure back (h 0.805, forecaster 0.422, 3 seeds: the
     forecaster is as accurate as senior 0, whose answer ``g`` repeats);
