@@ -123,8 +123,9 @@ class MaxMIG(Learner):
         ``"fixed"`` (uniform ``p``, as in the paper's CIFAR-10 and LabelMe runs), ``"learned"``
         (trained with ``g``, from uniform) or a K-vector of fixed class probabilities.
     init_epsilon, init_scale:
-        ``W^m`` starts at ``α · log(T^m + ε)`` with ``T^m`` expert m's confusion against the
-        soft majority vote (methods.md 3.3; the paper: α = 1, ε = 1e-4, 1e-2 on LabelMe).
+        ``W^m`` starts at ``α · log(T^m + ε)`` with ``T^m`` expert m's (or its group's)
+        confusion against the soft majority vote (methods.md 3.3; the paper: α = 1,
+        ε = 1e-4, 1e-2 on LabelMe).
         A tempered start (α < 1) leaves a saturated ``g`` room to learn; no single α served
         every digits case (docs/results.md), so the default is the paper's α = 1.
     copy_agreement:
@@ -157,19 +158,20 @@ class MaxMIG(Learner):
     Notes
     -----
     The forecaster ``predict_proba(X, annotations)`` multiplies ``h`` by ``g``'s evidence,
-    which is a sum over experts: it treats every answer as independent evidence, so copies
-    the aggregator has not discounted are counted again. On digits with 5 experts of
-    accuracy 0.4 and 10 more copying one of them (3 seeds, docs/results.md): with the paper's
-    start (``copy_agreement=None``) ``g`` saturates on the copied answer, ``h`` reaches 0.804
-    and the forecaster 0.422 (Dawid–Skene-then-train 0.846); with the copies merged at the
-    start (the default), ``h`` 0.951 and the forecaster 0.969. Copies that are not detected —
+    which is a sum over experts (over groups of copies, once found): it treats every other
+    answer as independent evidence, so copies that were not found are counted again. On
+    digits with 5 experts of accuracy 0.4 and 10 more copying one of them (3 seeds,
+    docs/results.md): with the paper's
+    start (``copy_agreement=None``) ``g`` saturates on the copied answer, ``h`` reaches 0.803
+    and the forecaster 0.422 (Dawid–Skene-then-train 0.846); with the copies grouped (the
+    default), ``h`` 0.951 and the forecaster 0.969. Copies that are not detected —
     juniors who copy 90% of the time and answer at random otherwise, at the default
     ``copy_agreement=1.0`` — bring the failure back (h 0.805, forecaster 0.422, 3 seeds: the
     forecaster is as accurate as senior 0, whose answer ``g`` repeats);
     ``copy_agreement=0.8`` finds them and recovers 0.952 / 0.973
-    (``benchmarks/copied_crowds.py``). Where experts may copy
-    each other, look at ``copy_groups_`` (or ``Annotations.copy_groups(min_agreement=...)``)
-    before trusting the forecaster.
+    (``benchmarks/copied_crowds.py``). Where experts may copy each other, look at
+    ``copy_groups_`` (or ``Annotations.copy_groups(min_agreement=...)``) before trusting the
+    forecaster.
     """
 
     def __init__(self, model: ModelSpec = "mlp",
