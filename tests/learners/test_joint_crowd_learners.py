@@ -227,3 +227,8 @@ def test_maxmig_discounts_copies(copied_crowd):
     np.testing.assert_array_equal(merged.confusion_[4:], merged.confusion_[[0] * 8])
     with pytest.raises(InputError, match="copy_agreement"):
         MaxMIG(copy_agreement="all", epochs=1).fit(X, ann)
+    with pytest.raises(InputError, match="copy_min_shared"):
+        MaxMIG(copy_min_shared=0, epochs=1).fit(X, ann)
+    # copies on fewer shared items than asked for are not grouped
+    few = MaxMIG(copy_min_shared=len(X) + 1, epochs=1).fit(X, ann)
+    assert len(set(few.copy_groups_)) == ann.n_workers

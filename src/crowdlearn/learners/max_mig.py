@@ -128,13 +128,14 @@ class MaxMIG(Learner):
         ε = 1e-4, 1e-2 on LabelMe).
         A tempered start (α < 1) leaves a saturated ``g`` room to learn; no single α served
         every digits case (docs/results.md), so the default is the paper's α = 1.
-    copy_agreement:
-        Experts who answered at least 50 items in common and agree on at least this fraction
-        of the items either answered are copies (:meth:`Annotations.copy_groups`; default
-        1.0: identical answers on identical items). A group of copies is one expert to ``g``:
-        one weight matrix, started from the group's confusion, applied to the mean answer of
-        the members who answered — the Bayes aggregator when copies repeat one expert.
-        Without it (``None``, the paper's start) copies dominate the soft vote, their summed
+    copy_agreement, copy_min_shared:
+        Experts who answered at least ``copy_min_shared`` items in common (default 50) and
+        agree on at least ``copy_agreement`` of the items either answered are copies
+        (:meth:`Annotations.copy_groups`; default 1.0: identical answers on identical items).
+        A group of copies is one expert to ``g``: one weight matrix, started from the group's
+        confusion, applied to the mean answer of the members who answered — the Bayes
+        aggregator when copies repeat one expert. Without copy grouping
+        (``copy_agreement=None``, the paper's start) copies dominate the soft vote, their summed
         weights saturate ``g``'s softmax on the copied answer, its gradient vanishes and it
         never learns to discount them (see Notes). Lower values also catch experts who copy
         most of the time and, where experts answer the same items, accurate independent
@@ -178,7 +179,7 @@ class MaxMIG(Learner):
                  divergence: Literal["kl", "pearson", "js"] = "kl",
                  prior: Literal["fixed", "learned"] | np.ndarray = "fixed",
                  init_epsilon: float = 1e-4, init_scale: float = 1.0,
-                 copy_agreement: float | None = 1.0,
+                 copy_agreement: float | None = 1.0, copy_min_shared: int = 50,
                  model_params: dict | None = None,
                  epochs: int = 60, batch_size: int = 64, lr: float = 1e-3,
                  aggregator_lr: float = 1e-4, optimizer: str = "adam",
@@ -189,6 +190,7 @@ class MaxMIG(Learner):
         self.init_epsilon = init_epsilon
         self.init_scale = init_scale
         self.copy_agreement = copy_agreement
+        self.copy_min_shared = copy_min_shared
         self.model_params = model_params
         self.epochs = epochs
         self.batch_size = batch_size
@@ -272,7 +274,10 @@ class MaxMIG(Learner):
         a = self.copy_agreement
         if isinstance(a, bool) or not isinstance(a, int | float) or not 0 < a <= 1:
             raise InputError(f"copy_agreement must be None or a number in (0, 1], got {a!r}")
-        return annotations.copy_groups(a)
+        n = self.copy_min_shared
+        if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
+            raise InputError(f"copy_min_shared must be a positive integer, got {n!r}")
+        return annotations.copy_groups(a, n)
 
     def _initial_prior(self, k: int) -> tuple[np.ndarray, bool]:
         if isinstance(self.prior, str):
