@@ -18,7 +18,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
-from crowdlearn.errors import InputError
+from crowdlearn.errors import InputError, check_fraction, check_integer
 from crowdlearn.inputs import read_file
 
 Keep = Literal["error", "first", "last"]
@@ -306,12 +306,8 @@ class Annotations:
         independent follows their head count (methods.md 7/C4). Cost: two sparse W × W
         products, which grow with the square of the answers per task.
         """
-        if isinstance(min_agreement, bool) or not isinstance(min_agreement, int | float) \
-                or not 0 < min_agreement <= 1:
-            raise InputError(f"min_agreement must be a number in (0, 1], got {min_agreement!r}")
-        if isinstance(min_shared, bool) or not isinstance(min_shared, int | np.integer) \
-                or min_shared < 1:
-            raise InputError(f"min_shared must be a positive integer, got {min_shared!r}")
+        min_agreement = check_fraction(min_agreement, "min_agreement")
+        min_shared = check_integer(min_shared, "min_shared")
         k, w = self.n_classes, self.n_workers
         ones = np.ones(len(self))
         agreed = sp.csr_matrix((ones, (self.task.astype(np.int64) * k + self.label,

@@ -24,7 +24,7 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from crowdlearn.annotations import Annotations
-from crowdlearn.errors import InputError
+from crowdlearn.errors import InputError, check_fraction, check_integer
 from crowdlearn.learners.base import Learner, ModelSpec, _as_array, align_items
 from crowdlearn.learners.crowd_answers import (
     CrowdAnswers,
@@ -271,13 +271,8 @@ class MaxMIG(Learner):
     def _copy_groups(self, annotations: Annotations) -> np.ndarray:
         if self.copy_agreement is None:
             return np.arange(annotations.n_workers)
-        a = self.copy_agreement
-        if isinstance(a, bool) or not isinstance(a, int | float) or not 0 < a <= 1:
-            raise InputError(f"copy_agreement must be None or a number in (0, 1], got {a!r}")
-        n = self.copy_min_shared
-        if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
-            raise InputError(f"copy_min_shared must be a positive integer, got {n!r}")
-        return annotations.copy_groups(a, n)
+        return annotations.copy_groups(check_fraction(self.copy_agreement, "copy_agreement"),
+                                       check_integer(self.copy_min_shared, "copy_min_shared"))
 
     def _initial_prior(self, k: int) -> tuple[np.ndarray, bool]:
         if isinstance(self.prior, str):

@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from crowdlearn.errors import InputError
+from crowdlearn.errors import InputError, check_integer
 from crowdlearn.simulate.label_noise import SeedLike
 
 __all__ = ["assign"]
@@ -36,15 +36,15 @@ def assign(n_items: int, n_workers: int, redundancy: int, budget: int | None = N
     once at most, so loads differ by at most one. Items are then shuffled across blocks, and
     each item's worker set is marginally a uniform random r-subset.
     """
-    n_items = _positive_int(n_items, "n_items")
-    w = _positive_int(n_workers, "n_workers")
-    r = _positive_int(redundancy, "redundancy")
+    n_items = check_integer(n_items, "n_items")
+    w = check_integer(n_workers, "n_workers")
+    r = check_integer(redundancy, "redundancy")
     if r > w:
         raise InputError(f"redundancy ({r}) cannot exceed the number of workers ({w}): each "
                          "item needs r distinct workers")
     n = n_items
     if budget is not None:
-        budget = _positive_int(budget, "budget", minimum=0)
+        budget = check_integer(budget, "budget", minimum=0)
         if budget < r:
             raise InputError(f"budget ({budget}) is below the redundancy ({r}): it buys no item")
         n = budget // r
@@ -64,7 +64,3 @@ def assign(n_items: int, n_workers: int, redundancy: int, budget: int | None = N
     return out
 
 
-def _positive_int(value, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise InputError(f"{name} must be an integer ≥ {minimum}, got {value!r}")
-    return int(value)

@@ -23,7 +23,7 @@ from typing import Literal
 import numpy as np
 
 from crowdlearn.annotations import Annotations
-from crowdlearn.errors import InputError
+from crowdlearn.errors import InputError, check_integer
 from crowdlearn.simulate.label_noise import (
     SeedLike,
     check_labels,
@@ -110,7 +110,7 @@ class Crowd:
     def with_constant(self, n_workers: int, label: int = 0) -> Crowd:
         """This crowd plus ``n_workers`` workers who always answer ``label`` (Max-MIG's case-2
         juniors, methods.md 3.5)."""
-        n_workers = _check_count(n_workers, "n_workers", minimum=0)
+        n_workers = check_integer(n_workers, "n_workers", minimum=0)
         if self.groups.shape[0] > 1:
             raise InputError("a constant answer would leave the true class's group; "
                              "with_constant needs a crowd without class groups")
@@ -203,7 +203,7 @@ def hammer_spammer(n_workers: int, n_classes: int, gamma: float, seed: SeedLike 
     """MBEM's hammer–spammer crowd (methods.md 1.2, ``class_wise=0``): each worker is, with
     probability ``gamma``, a hammer (``π = I``), otherwise a spammer (``1/K + 0.01·I``,
     row-normalised: diagonal ≈ 0.1089 for K = 10; the bump only avoids ties)."""
-    w, k = _check_count(n_workers, "n_workers"), _check_k(n_classes)
+    w, k = check_integer(n_workers, "n_workers"), _check_k(n_classes)
     _check_gamma(gamma)
     rng = np.random.default_rng(seed)
     hammer = rng.random(w) < gamma
@@ -217,7 +217,7 @@ def classwise_hammer_spammer(n_workers: int, n_classes: int, gamma: float,
     """MBEM's class-wise hammer–spammer crowd (methods.md 1.2, ``class_wise=1``):
     independently for every worker and true class k, row k is one-hot on k with probability
     ``gamma``, otherwise all ones with the diagonal ``1 + U(0.10, 0.11)``, normalised."""
-    w, k = _check_count(n_workers, "n_workers"), _check_k(n_classes)
+    w, k = check_integer(n_workers, "n_workers"), _check_k(n_classes)
     _check_gamma(gamma)
     rng = np.random.default_rng(seed)
     hammer = rng.random((w, k)) < gamma
@@ -263,7 +263,7 @@ def diagonal(n_workers: int, n_classes: int, accuracy: float | Sequence[float]) 
     """Workers correct with probability ``accuracy`` (one value, or one per worker) and
     otherwise uniform over the other classes: Max-MIG's low-expertise seniors (diagonal 0.2,
     methods.md 3.5) and the digits check C4 (diagonal 0.4, methods.md 7)."""
-    w, k = _check_count(n_workers, "n_workers"), _check_k(n_classes)
+    w, k = check_integer(n_workers, "n_workers"), _check_k(n_classes)
     acc = np.broadcast_to(np.asarray(accuracy, dtype=np.float64), (w,)) \
         if np.ndim(accuracy) == 0 or np.shape(accuracy) == (w,) else None
     if acc is None:
@@ -424,14 +424,8 @@ def _check_copies(copies, w: int) -> np.ndarray:
     return c
 
 
-def _check_count(value: int, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise InputError(f"{name} must be an integer ≥ {minimum}, got {value!r}")
-    return int(value)
-
-
 def _check_k(value: int, name: str = "n_classes") -> int:
-    return _check_count(value, name, minimum=2)
+    return check_integer(value, name, minimum=2)
 
 
 def _check_gamma(gamma: float) -> None:

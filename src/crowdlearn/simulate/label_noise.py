@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from crowdlearn.errors import InputError
+from crowdlearn.errors import InputError, check_integer
 
 SeedLike = int | np.random.Generator | None
 
@@ -35,7 +35,7 @@ def symmetric_matrix(rate: float, n_classes: int) -> np.ndarray:
     """``1 − rate`` on the diagonal, ``rate / (K − 1)`` elsewhere: a flipped label is always
     another class (methods.md 2.2), so the flip rate is exactly ``rate``."""
     _check_rate(rate)
-    k = _check_n_classes(n_classes)
+    k = check_integer(n_classes, "n_classes", minimum=2)
     t = np.full((k, k), rate / (k - 1))
     np.fill_diagonal(t, 1.0 - rate)
     return t
@@ -44,7 +44,7 @@ def symmetric_matrix(rate: float, n_classes: int) -> np.ndarray:
 def pairflip_matrix(rate: float, n_classes: int) -> np.ndarray:
     """``y → (y + 1) mod K`` with probability ``rate`` (methods.md 2.2)."""
     _check_rate(rate)
-    k = _check_n_classes(n_classes)
+    k = check_integer(n_classes, "n_classes", minimum=2)
     t = np.eye(k) * (1.0 - rate)
     t[np.arange(k), (np.arange(k) + 1) % k] += rate
     return t
@@ -89,7 +89,7 @@ def instance_dependent(X: np.ndarray, y: np.ndarray, rate: float, n_classes: int
     except within ~2 sd of 0 or 1 (e.g. +0.5 points at rate 0.2, +2.9 points at rate 0.1).
     """
     _check_rate(rate)
-    k = _check_n_classes(n_classes)
+    k = check_integer(n_classes, "n_classes", minimum=2)
     y = check_labels(y, k)
     x = np.asarray(X)
     if x.ndim < 1 or x.shape[0] != len(y):
@@ -127,7 +127,7 @@ def instance_dependent(X: np.ndarray, y: np.ndarray, rate: float, n_classes: int
 def realised_transition(y: np.ndarray, y_noisy: np.ndarray, n_classes: int) -> np.ndarray:
     """Empirical K×K transition between true and noisy labels (rows sum to 1; a class absent
     from ``y`` gets the identity row)."""
-    k = _check_n_classes(n_classes)
+    k = check_integer(n_classes, "n_classes", minimum=2)
     y, y_noisy = check_labels(y, k), check_labels(y_noisy, k, "y_noisy")
     if len(y) != len(y_noisy):
         raise InputError(f"y and y_noisy differ in length: {len(y)} and {len(y_noisy)}")
@@ -210,8 +210,3 @@ def _check_rate(rate: float) -> None:
         raise InputError(f"noise rate must be in [0, 1), got {rate}")
 
 
-def _check_n_classes(n_classes: int) -> int:
-    if isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer)) \
-            or n_classes < 2:
-        raise InputError(f"n_classes must be an integer ≥ 2, got {n_classes!r}")
-    return int(n_classes)
