@@ -29,6 +29,14 @@ from crowdlearn.errors import InputError
 _TINY = 1e-300
 
 
+def answer_frequencies(counts: np.ndarray) -> np.ndarray:
+    """Confusions from (weighted) answer counts ``[worker, answered l, true k]``: each true
+    class's answers normalised over l (the M-step); a true class a worker was never seen on
+    (possible only without smoothing) gets uniform answers."""
+    total = counts.sum(axis=1, keepdims=True)
+    return np.where(total > 0, counts / np.where(total > 0, total, 1.0), 1.0 / counts.shape[1])
+
+
 class DawidSkene(Aggregator):
     """Dawid–Skene EM with one K×K confusion matrix per worker.
 
@@ -107,10 +115,7 @@ class DawidSkene(Aggregator):
         w, k, alpha = ann.n_workers, ann.n_classes, float(self.smoothing)
 
         def m_step(stats: Stats) -> Params:
-            c = stats.counts.reshape(w, k, k) + alpha  # [worker, answered l, true k]
-            total = c.sum(axis=1, keepdims=True)
-            # a true class a worker was never seen on (possible only without smoothing): uniform
-            pi = np.where(total > 0, c / np.where(total > 0, total, 1.0), 1.0 / k)
+            pi = answer_frequencies(stats.counts.reshape(w, k, k) + alpha)
             log_pi = np.log(np.maximum(pi, _TINY))
             return Params(self._log_prior(stats), log_pi.reshape(w * k, k),
                           alpha * float(log_pi.sum()))

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
+from crowdlearn.aggregation.dawid_skene import answer_frequencies
 from crowdlearn.annotations import Annotations
 from crowdlearn.errors import InputError, check_fraction, check_integer
 from crowdlearn.learners.base import Learner, ModelSpec, _as_array, align_items
@@ -300,9 +301,8 @@ def initial_aggregator(annotations: Annotations, copy_groups: np.ndarray,
     rows = copy_groups[annotations.worker] * k + annotations.label
     pooled = sp.csr_matrix((share, (rows, annotations.task)),
                            shape=(n_groups * k, annotations.n_tasks))
-    counts = (pooled @ soft).reshape(n_groups, k, k).transpose(0, 2, 1)  # [G, truth, answer]
-    mass = counts.sum(axis=2, keepdims=True)
-    confusion = np.divide(counts, mass, out=np.full_like(counts, 1.0 / k), where=mass > 0)
+    # [group, answer, truth] counts weighted by the soft vote, as in a Dawid–Skene M-step
+    confusion = answer_frequencies((pooled @ soft).reshape(n_groups, k, k)).transpose(0, 2, 1)
     return soft, scale * np.log(confusion + epsilon)
 
 
