@@ -247,7 +247,14 @@ class Annotations:
         k, w = self.n_classes, self.n_workers
         if w * k * k <= 1 << 22:  # sum each label's incidence columns: one sparse product
             return self.incidence @ np.tile(np.eye(k), (w, 1))
-        flat = np.bincount(self.task.astype(np.int64) * k + self.label, minlength=self.n_tasks * k)
+        return self.count_votes()
+
+    def count_votes(self, weight: np.ndarray | None = None) -> np.ndarray:
+        """T×K matrix: each task's answers of each label, each counted with its ``weight``
+        (one per answer; default 1)."""
+        k = self.n_classes
+        flat = np.bincount(self.task.astype(np.int64) * k + self.label, weights=weight,
+                           minlength=self.n_tasks * k)
         return flat.reshape(self.n_tasks, k).astype(np.float64)
 
     @cached_property

@@ -85,13 +85,8 @@ def soft_majority(annotations: Annotations,
                   answer_weight: np.ndarray | None = None) -> np.ndarray:
     """T × K vote shares of every task (the soft majority vote), each answer counted with its
     ``answer_weight`` (default 1)."""
-    if answer_weight is None:
-        votes = annotations.vote_counts
-    else:
-        k = annotations.n_classes
-        flat = np.bincount(annotations.task.astype(np.int64) * k + annotations.label,
-                           weights=answer_weight, minlength=annotations.n_tasks * k)
-        votes = flat.reshape(annotations.n_tasks, k)
+    votes = (annotations.vote_counts if answer_weight is None
+             else annotations.count_votes(answer_weight))
     return votes / votes.sum(axis=1, keepdims=True)
 
 
