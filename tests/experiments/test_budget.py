@@ -4,7 +4,6 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-import crowdlearn.learners as learners
 from crowdlearn import InputError
 from crowdlearn.cli import app
 from crowdlearn.experiments import BudgetSettings, finding, run_budget
@@ -12,7 +11,7 @@ from crowdlearn.experiments import BudgetSettings, finding, run_budget
 TINY = dict(budget=200, redundancy=(1, 2), methods=("mv", "mbem"), seeds=1, epochs=2)
 
 
-def test_writes_results_and_plot_and_resumes(tmp_path, monkeypatch):
+def test_writes_results_and_plot_and_resumes(tmp_path, learners_built):
     results = run_budget(BudgetSettings(**TINY), tmp_path, log=lambda _: None)
     assert len(results) == 4
     table = pd.read_csv(tmp_path / "results.csv")
@@ -23,14 +22,7 @@ def test_writes_results_and_plot_and_resumes(tmp_path, monkeypatch):
     assert (tmp_path / "budget.png").read_bytes()[:4] == b"\x89PNG"
     assert table["accuracy"].between(0, 1).all()
 
-    calls = []
-    real = learners.make_crowd_learner
-
-    def counting(name, **kw):
-        calls.append(name)
-        return real(name, **kw)
-
-    monkeypatch.setattr(learners, "make_crowd_learner", counting)
+    calls = learners_built("make_crowd_learner")
     again = run_budget(BudgetSettings(**{**TINY, "methods": ("mv", "mbem", "soft-mv")}),
                        tmp_path, log=lambda _: None)
     assert calls == ["soft-mv", "soft-mv"]  # finished cells are not rerun

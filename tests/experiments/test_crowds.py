@@ -4,7 +4,6 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-import crowdlearn.learners as learners
 from crowdlearn import InputError
 from crowdlearn.cli import app
 from crowdlearn.experiments import CrowdsSettings, run_crowds
@@ -13,7 +12,7 @@ from crowdlearn.experiments.crowds import case_crowd
 TINY = dict(cases=("2",), expertise=("low",), methods=("mv", "maxmig"), seeds=1, epochs=2)
 
 
-def test_writes_results_and_plot_and_resumes(tmp_path, monkeypatch):
+def test_writes_results_and_plot_and_resumes(tmp_path, learners_built):
     results = run_crowds(CrowdsSettings(**TINY), tmp_path, log=lambda _: None)
     assert list(results["method"]) == ["mv", "maxmig", "maxmig-forecaster"]
     table = pd.read_csv(tmp_path / "results.csv")
@@ -22,14 +21,7 @@ def test_writes_results_and_plot_and_resumes(tmp_path, monkeypatch):
     assert table["accuracy"].between(0, 1).all()
     assert (tmp_path / "crowds.png").read_bytes()[:4] == b"\x89PNG"
 
-    calls = []
-    real = learners.make_crowd_learner
-
-    def counting(name, **kw):
-        calls.append(name)
-        return real(name, **kw)
-
-    monkeypatch.setattr(learners, "make_crowd_learner", counting)
+    calls = learners_built("make_crowd_learner")
     again = run_crowds(CrowdsSettings(**{**TINY, "methods": ("mv", "maxmig", "em")}),
                        tmp_path, log=lambda _: None)
     assert calls == ["em"]  # finished cells (maxmig and its forecaster) are not rerun

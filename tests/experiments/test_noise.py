@@ -4,7 +4,6 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-import crowdlearn.learners as learners
 from crowdlearn import InputError
 from crowdlearn.cli import app
 from crowdlearn.experiments import NoiseSettings, run_noise
@@ -13,7 +12,7 @@ from crowdlearn.experiments.noise import corrupt
 TINY = dict(rates=(0.4,), methods=("ce", "me-momentum"), seeds=1, epochs=2, stage_epochs=2)
 
 
-def test_writes_results_and_plot_and_resumes(tmp_path, monkeypatch):
+def test_writes_results_and_plot_and_resumes(tmp_path, learners_built):
     results = run_noise(NoiseSettings(**TINY), tmp_path, log=lambda _: None)
     assert list(results["method"]) == ["ce", "ce-best", "me-momentum"]
     table = pd.read_csv(tmp_path / "results.csv")
@@ -22,14 +21,7 @@ def test_writes_results_and_plot_and_resumes(tmp_path, monkeypatch):
     assert table["actual_rate"].iloc[0] == pytest.approx(0.4, abs=0.04)
     assert (tmp_path / "noise.png").read_bytes()[:4] == b"\x89PNG"
 
-    calls = []
-    real = learners.make_noise_learner
-
-    def counting(name, **kw):
-        calls.append(name)
-        return real(name, **kw)
-
-    monkeypatch.setattr(learners, "make_noise_learner", counting)
+    calls = learners_built("make_noise_learner")
     again = run_noise(NoiseSettings(**{**TINY, "methods": ("ce", "coteaching")}), tmp_path,
                       log=lambda _: None)
     assert calls == ["coteaching"]
