@@ -259,3 +259,13 @@ def test_copy_groups_find_copies_and_leave_independent_workers_alone():
     for bad in (0, 2.5, None):
         with pytest.raises(InputError, match="min_shared"):
             ann.copy_groups(min_shared=bad)
+
+
+def test_count_votes_weighs_each_answer():
+    ann = Annotations.from_frame(frame())
+    np.testing.assert_array_equal(ann.count_votes(), ann.vote_counts)
+    np.testing.assert_allclose(ann.count_votes([1, 2, 3, 4, 5]), [[1, 2], [0, 7], [5, 0]])
+    with pytest.raises(InputError, match="one finite number per answer"):
+        ann.count_votes([1, 2])
+    with pytest.raises(InputError, match="one finite number per answer"):
+        ann.count_votes([1, 2, np.nan, 4, 5])

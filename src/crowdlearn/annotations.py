@@ -252,6 +252,11 @@ class Annotations:
     def count_votes(self, weight: np.ndarray | None = None) -> np.ndarray:
         """T×K matrix: each task's answers of each label, each counted with its ``weight``
         (one per answer; default 1)."""
+        if weight is not None:
+            weight = np.asarray(weight, dtype=np.float64)
+            if weight.shape != (len(self),) or not np.isfinite(weight).all():
+                raise InputError(f"weight must hold one finite number per answer "
+                                 f"({len(self)}), got shape {weight.shape}")
         k = self.n_classes
         flat = np.bincount(self.task.astype(np.int64) * k + self.label, weights=weight,
                            minlength=self.n_tasks * k)
