@@ -3,7 +3,9 @@
 The data are read from a folder holding the layout described in ``shared/data/README.md``
 (default: ``shared/data`` next to the repository; override with ``CROWDLEARN_DATA``).
 Accuracy is measured on the tasks that have gold. crowd-kit's ``DawidSkene(n_iter=100)`` is
-run on the same answers when it is installed.
+run on the same answers when it is installed. The "(old)" columns are crowdlearn's former
+defaults (``OLD_DS``, ``OLD_ONE_COIN``: a uniform Dirichlet(1.01) prior on every confusion row,
+a learned class prior).
 
     python -m benchmarks.real_crowds                 # a table in the terminal
     python -m benchmarks.real_crowds --markdown      # a markdown table for the docs
@@ -33,6 +35,9 @@ Loader = Callable[[Path], tuple[Annotations, pd.Series]]
 
 DEFAULT_ROOT = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 CROWDKIT_N_ITER = 100
+# crowdlearn's defaults before the empirical-Bayes priors (docs/benchmarks.md)
+OLD_DS = {"smoothing": 0.01, "prior": "uniform", "class_smoothing": 0.0}
+OLD_ONE_COIN = {**OLD_DS, "class_prior": "estimate"}
 
 
 def data_root() -> Path:
@@ -106,7 +111,9 @@ def evaluate(name: str, root: Path | None = None, with_crowdkit: bool = True) ->
     row: dict = {"dataset": name, "answers": len(ann), "items": ann.n_tasks,
                  "workers": ann.n_workers, "gold": len(gold)}
     row["mv"] = accuracy(MajorityVote().fit(ann).predict(), gold)
+    row["one_coin_old"] = accuracy(OneCoinDawidSkene(**OLD_ONE_COIN).fit(ann).predict(), gold)
     row["one_coin"] = accuracy(OneCoinDawidSkene().fit(ann).predict(), gold)
+    row["ds_old"] = accuracy(DawidSkene(**OLD_DS).fit(ann).predict(), gold)
     start = time.perf_counter()
     ds = DawidSkene().fit(ann)
     row["ds_s"] = time.perf_counter() - start
@@ -136,7 +143,8 @@ def accuracy_table(names: Iterable[str] | None = None, with_crowdkit: bool = Tru
 
 
 COLUMNS = {"answers": "answers", "items": "items", "workers": "workers", "gold": "gold items",
-           "mv": "MV", "one_coin": "one-coin DS", "ds": "DS", "crowdkit_ds": "crowd-kit DS",
+           "mv": "MV", "one_coin_old": "one-coin (old)", "one_coin": "one-coin DS",
+           "ds_old": "DS (old)", "ds": "DS", "crowdkit_ds": "crowd-kit DS",
            "ds_s": "DS s", "crowdkit_ds_s": "crowd-kit DS s"}
 
 

@@ -8,6 +8,7 @@ only here.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
@@ -18,10 +19,18 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
-from crowdlearn.errors import InputError, check_fraction, check_integer
-from crowdlearn.inputs import read_file
+from crowdlearn import labels as coding
+from crowdlearn.errors import (
+    CrowdlearnWarning,
+    InputError,
+    RepeatedAnswersError,
+    check_fraction,
+    check_integer,
+)
+from crowdlearn.inputs import read_file, read_table
 
-Keep = Literal["error", "first", "last"]
+Keep = Literal["error", "first", "last", "all"]
+KEEP_CHOICES = ("error", "first", "last", "all")
 
 __all__ = ["Annotations"]
 
@@ -36,10 +45,15 @@ class Annotations:
         ``worker[i]`` indexes ``workers`` and ``label[i]`` indexes ``classes``.
     tasks, workers, classes:
         The original identifiers (any hashable). Default: ``range(max code + 1)``.
+    keep:
+        What to do with a (task, worker) pair answered more than once (real exports often
+        hold some): ``"error"`` (default: refuse, naming the first repeat), keep the
+        ``"first"`` or the ``"last"`` answer, or keep ``"all"`` of them as separate answers
+        (what crowd-kit does; each repeat then counts as evidence).
 
-    Every task must have at least one answer and a (task, worker) pair may occur only once.
-    Most users build this with :meth:`from_frame`, :meth:`from_csv`, :meth:`from_parquet`,
-    :meth:`from_wide` or :meth:`from_labels`.
+    Every task must have at least one answer. Ids and labels are kept exactly as given (see
+    :mod:`crowdlearn.labels`). Most users build this with :meth:`from_frame`,
+    :meth:`from_csv`, :meth:`from_parquet`, :meth:`from_wide` or :meth:`from_labels`.
     """
 
     def __init__(
@@ -51,7 +65,9 @@ class Annotations:
         tasks: Sequence[Hashable] | None = None,
         workers: Sequence[Hashable] | None = None,
         classes: Sequence[Hashable] | None = None,
+        keep: Keep = "error",
     ) -> None:
+        _check_keep(keep)
         task, worker, label = (_as_codes(a, name) for a, name in
                                ((task, "task"), (worker, "worker"), (label, "label")))
         if not (len(task) == len(worker) == len(label)):
@@ -64,7 +80,16 @@ class Annotations:
         self._set(task, worker, label, _ids(tasks, task, "tasks"), _ids(workers, worker, "workers"),
                   _ids(classes, label, "classes"))
         self._check_codes()
-        _check_no_duplicates(self.task, self.worker, len(self.workers), self._describe_pair)
+        if keep == "all":
+            return
+        dup = _first_duplicate(self.task, self.worker, self.n_workers)
+        if dup is None:
+            return
+        if keep == "error":
+            raise RepeatedAnswersError(self._describe_pair(*dup))
+        chosen = _keep_one(self.task, self.worker, self.n_workers, keep)
+        self._set(self.task[chosen], self.worker[chosen], self.label[chosen], self.tasks,
+                  self.workers, self.classes)
 
     @classmethod
     def _trusted(cls, task, worker, label, tasks: list, workers: list, classes: list,
@@ -97,9 +122,9 @@ class Annotations:
         """Build from a long table with one row per answer.
 
         ``classes`` declares the label set up front (a label outside it is an error naming the
-        row); otherwise it is the sorted set of labels seen. ``keep`` decides what happens to a
-        (task, worker) pair answered twice: ``"error"`` (default), or keep the ``"first"`` or
-        ``"last"`` answer. ``source`` names the file in error messages.
+        row); otherwise it is the categories of a ``Categorical`` column, or the sorted set of
+        labels seen. ``keep`` decides what happens to a (task, worker) pair answered more than
+        once (see :class:`Annotations`). ``source`` names the file in error messages.
         """
         where = _RowNamer(source, df.index)
         missing = [c for c in (task, worker, label) if c not in df.columns]
@@ -111,25 +136,24 @@ class Annotations:
             )
         if len(df) == 0:
             raise InputError(f"{where.origin}no answers: the table has a header but no rows")
+        _check_keep(keep)
         for col in (task, worker, label):
             _check_present(df[col], col, where)
-        if keep not in ("error", "first", "last"):
-            raise InputError(f"keep must be 'error', 'first' or 'last', got {keep!r}")
-        if keep != "error":
-            df = df.drop_duplicates(subset=[task, worker], keep=keep)
-            where = _RowNamer(source, df.index)  # rows keep their original numbers
-        t_codes, t_ids = _factorize(df[task])
-        w_codes, w_ids = _factorize(df[worker])
-        l_codes, l_ids = _code_labels(df[label], classes, where)
-        t_ids, w_ids = _plain(t_ids), _plain(w_ids)
-        pairs_dup = _first_duplicate(t_codes, w_codes, len(w_ids))
-        if pairs_dup is not None:
-            i, j = pairs_dup
-            raise InputError(
-                f"{where.origin}task {t_ids[t_codes[i]]!r} was answered twice by worker "
-                f"{w_ids[w_codes[i]]!r} ({where.row(i)} and {where.row(j, bare=True)}); "
-                "pass keep='first' or keep='last' to keep one"
-            )
+        t_codes, t_ids = coding.code(df[task], name=task, origin=where.origin, row=where.row)
+        w_codes, w_ids = coding.code(df[worker], name=worker, origin=where.origin,
+                                     row=where.row)
+        l_codes, l_ids = coding.code(df[label], classes, name=label, origin=where.origin,
+                                     row=where.row, warn_near=True)
+        if keep != "all":
+            pairs_dup = _first_duplicate(t_codes, w_codes, len(w_ids))
+            if pairs_dup is not None and keep == "error":
+                i, j = pairs_dup
+                raise RepeatedAnswersError(
+                    f"{where.origin}task {t_ids[t_codes[i]]!r} was answered twice by worker "
+                    f"{w_ids[w_codes[i]]!r} ({where.row(i)} and {where.row(j, bare=True)})")
+            if pairs_dup is not None:
+                chosen = _keep_one(t_codes, w_codes, len(w_ids), keep)
+                t_codes, w_codes, l_codes = t_codes[chosen], w_codes[chosen], l_codes[chosen]
         return cls._trusted(t_codes, w_codes, l_codes, t_ids, w_ids, l_ids)
 
     @classmethod
@@ -144,10 +168,15 @@ class Annotations:
         keep: Keep = "error",
         **read_csv_kwargs,
     ) -> Annotations:
-        """Read a long CSV (one answer a row) with :func:`pandas.read_csv`."""
-        path = Path(path)
-        df = read_file(path, lambda p: pd.read_csv(p, **read_csv_kwargs))
-        return cls.from_frame(df, task, worker, label, classes, keep=keep, source=f"{path} (csv)")
+        """Read a long CSV (one answer a row; ``-`` reads standard input).
+
+        Every cell is read as text, so ids and labels come back exactly as written (``00042``
+        stays ``00042``; ``NA`` is a value, only an empty cell is missing). The separator is
+        sniffed (comma, tab or semicolon) unless ``sep`` is given; other keywords go to
+        :func:`pandas.read_csv`."""
+        df = read_table(path, **read_csv_kwargs)
+        return cls.from_frame(df, task, worker, label, classes, keep=keep,
+                              source=f"{'<stdin>' if str(path) == '-' else path} (csv)")
 
     @classmethod
     def from_parquet(
@@ -167,6 +196,47 @@ class Annotations:
         return cls.from_frame(df, task, worker, label, classes, keep=keep, source=str(path))
 
     @classmethod
+    def from_file(
+        cls,
+        path: str | Path,
+        layout: Literal["long", "wide"] = "long",
+        task: str = "task",
+        worker: str = "worker",
+        label: str = "label",
+        classes: Sequence[Hashable] | None = None,
+        *,
+        keep: Keep = "error",
+        missing: Hashable = "-1",
+        sep: str | None = None,
+        encoding: str | None = None,
+    ) -> Annotations:
+        """Read answers from a file, as the command line does (``-``: standard input).
+
+        ``layout="long"``: one answer a row, from CSV/TSV/text (cells read as text, the
+        separator sniffed unless ``sep`` is given), Parquet or JSON. ``layout="wide"``: a
+        tasks × workers matrix of labels without header, ``missing`` marking no answer: a
+        ``.npy`` array, or delimited text (comma, tab, semicolon or blanks).
+        """
+        if layout not in ("long", "wide"):
+            raise InputError(f"layout must be 'long' or 'wide', got {layout!r}")
+        name = "<stdin>" if str(path) == "-" else str(path)
+        suffix = "" if name == "<stdin>" else Path(path).suffix.lower()
+        if layout == "long":
+            if suffix in (".parquet", ".pq"):
+                return cls.from_parquet(path, task, worker, label, classes, keep=keep)
+            if suffix in (".json", ".jsonl"):
+                df = read_table(path, encoding=encoding)
+                return cls.from_frame(df, task, worker, label, classes, keep=keep, source=name)
+            return cls.from_csv(path, task, worker, label, classes, keep=keep, sep=sep,
+                                encoding=encoding)
+        if suffix == ".npy":
+            matrix = read_file(path, lambda p: np.load(p, allow_pickle=False))
+        else:
+            matrix = read_table(path, sep=sep, encoding=encoding, header=None,
+                                blank_separated=True).to_numpy()
+        return cls.from_wide(matrix, missing=missing, classes=classes, source=name)
+
+    @classmethod
     def from_wide(
         cls,
         matrix: np.ndarray | pd.DataFrame,
@@ -174,12 +244,15 @@ class Annotations:
         classes: Sequence[Hashable] | None = None,
         *,
         source: str | None = None,
+        keep: Keep = "error",
     ) -> Annotations:
         """Build from a tasks × workers matrix whose cells equal ``missing`` (or NaN) where
         the worker did not answer: the layout of LabelMe, sentiment and similar releases.
 
-        A DataFrame's index and columns become the task and worker ids.
+        A DataFrame's index and columns become the task and worker ids. ``keep`` is accepted
+        for a uniform signature: a matrix cannot hold a repeated answer.
         """
+        _check_keep(keep)
         origin = f"{source}: " if source else ""
         if isinstance(matrix, pd.DataFrame):
             task_ids, worker_ids = list(matrix.index), list(matrix.columns)
@@ -191,7 +264,11 @@ class Annotations:
             raise InputError(f"{origin}a wide answer matrix must be 2-D and non-empty, "
                              f"got shape {values.shape}")
         # compare as text too: a text matrix holds "-1" where the marker is the number -1
-        observed = ~pd.isna(values) & (values != missing) & (values.astype(str) != str(missing))
+        text = values.astype(str)
+        observed = ~pd.isna(values) & (values != missing) & (text != str(missing))
+        if values.dtype.kind in "OUS":
+            observed &= np.char.strip(text) != ""  # an empty cell of a CSV is no answer
+        _check_wide_values(values, observed, origin)
         empty = np.flatnonzero(~observed.any(axis=1))
         if len(empty):
             raise InputError(
@@ -201,7 +278,8 @@ class Annotations:
         t, w = np.nonzero(observed)
         labels = pd.Series(values[t, w])
         where = _RowNamer(source, labels.index, rows=t)
-        l_codes, l_ids = _code_labels(labels, classes, where)
+        l_codes, l_ids = coding.code(labels, classes, origin=where.origin, row=where.row,
+                                     warn_near=True)
         return cls._trusted(t, w, l_codes, _plain(task_ids or range(values.shape[0])),
                             _plain(worker_ids or range(values.shape[1])), l_ids)
 
@@ -216,7 +294,7 @@ class Annotations:
         y = pd.Series(arr)
         where = _RowNamer(None, y.index)
         _check_present(y, "label", where)
-        codes, ids = _code_labels(y, classes, where)
+        codes, ids = coding.code(y, classes, origin=where.origin, row=where.row)
         n = len(y)
         return cls._trusted(np.arange(n), np.zeros(n, dtype=np.int32), codes, list(range(n)),
                             ["source"], ids)
@@ -371,21 +449,11 @@ class Annotations:
 
     def task_codes(self, ids: Iterable[Hashable], what: str = "task") -> np.ndarray:
         """Codes of original task ids; an unknown id is an :class:`InputError`."""
-        ids = _plain(ids)
-        codes = pd.Index(self.tasks).get_indexer(ids)
-        if (codes < 0).any():
-            bad = ids[int(np.flatnonzero(codes < 0)[0])]
-            raise InputError(f"{what} {bad!r} is not a known task")
-        return codes
+        return coding.lookup(ids, self.tasks, what, "a known task (no answer names it)")
 
     def class_codes(self, ids: Iterable[Hashable], what: str = "label") -> np.ndarray:
         """Codes of original class ids; an unknown class is an :class:`InputError`."""
-        ids = _plain(ids)
-        codes = pd.Index(self.classes).get_indexer(ids)
-        if (codes < 0).any():
-            bad = ids[int(np.flatnonzero(codes < 0)[0])]
-            raise InputError(f"{what} {bad!r} is not one of the classes {self.classes}")
-        return codes
+        return coding.lookup(ids, self.classes, what, f"one of the classes {self.classes}")
 
     # ------------------------------------------------------------------ validation
     def _check_codes(self) -> None:
@@ -404,6 +472,11 @@ class Annotations:
     def _describe_pair(self, i: int, j: int) -> str:
         return (f"task {self.tasks[self.task[i]]!r} was answered twice by worker "
                 f"{self.workers[self.worker[i]]!r} (answers {i} and {j})")
+
+    @property
+    def has_repeats(self) -> bool:
+        """Some (task, worker) pair holds more than one answer (built with ``keep="all"``)."""
+        return _first_duplicate(self.task, self.worker, self.n_workers) is not None
 
 
 # ---------------------------------------------------------------------- helpers
@@ -435,19 +508,10 @@ def _as_codes(a, name: str) -> np.ndarray:
 def _ids(given, codes: np.ndarray, name: str) -> list:
     if given is None:
         return list(range(int(codes.max()) + 1)) if len(codes) else []
-    ids = _plain(given)
-    if len(set(ids)) != len(ids):
-        seen: set = set()
-        dup = next(x for x in ids if x in seen or seen.add(x))
-        raise InputError(f"{name} contains {dup!r} twice")
-    return ids
+    return coding._distinct(given, name)
 
 
-def _plain(values) -> list:
-    """Original ids as a plain list of Python scalars (numpy scalars unwrapped)."""
-    if isinstance(values, (np.ndarray, pd.Index, pd.Series)):
-        return values.tolist()  # converts numpy scalars in C
-    return [v.item() if isinstance(v, np.generic) else v for v in values]
+_plain = coding.plain
 
 
 def _take(ids: list, codes: np.ndarray) -> np.ndarray:
@@ -461,49 +525,86 @@ def _take(ids: list, codes: np.ndarray) -> np.ndarray:
 
 
 def _check_present(col: pd.Series, name: str, where: _RowNamer) -> None:
-    bad = col.isna().to_numpy()
-    if col.dtype == object or pd.api.types.is_string_dtype(col.dtype):
-        bad = bad | col.astype(str).str.strip().eq("").to_numpy()
+    bad = coding.missing_mask(col)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise InputError(f"{where.origin}{where.row(i)}: empty value in column {name!r} "
                          f"({int(bad.sum())} empty value(s) in that column)")
 
 
-def _code_labels(labels: pd.Series, classes, where: _RowNamer) -> tuple[np.ndarray, list]:
-    if classes is None:
-        codes, ids = _factorize(labels)
-        return codes, _plain(ids)
-    classes = _ids(classes, np.empty(0, dtype=np.int64), "classes")
-    codes = pd.Index(classes).get_indexer(labels)
-    if (codes < 0).any():
-        # tolerate "1" vs 1 style mismatches between a file's labels and declared classes
-        as_text = pd.Index([str(c) for c in classes]).get_indexer(labels.astype(str))
-        codes = np.where(codes < 0, as_text, codes)
-    if (codes < 0).any():
-        i = int(np.flatnonzero(codes < 0)[0])
-        raise InputError(f"{where.origin}{where.row(i)}: label {labels.iloc[i]!r} is not one of "
-                         f"the declared classes {classes}")
-    return codes, classes
+WIDE_MAX_CLASSES = 20
 
 
-def _factorize(col: pd.Series) -> tuple[np.ndarray, pd.Index | np.ndarray]:
-    """Codes and sorted unique values of a column. Integer ids in a compact range (the usual
-    case for task, worker and class numbers) are coded without a hash table."""
-    values = col.to_numpy()
-    if np.issubdtype(values.dtype, np.integer) and len(values):
-        lo, hi = int(values.min()), int(values.max())
-        if hi - lo < 64:  # a few classes: one comparison pass each
-            present = np.array([bool((values == v).any()) for v in range(lo, hi + 1)])
-        elif hi - lo <= 4 * len(values) + 1024:
-            present = np.bincount(values - lo if lo else values, minlength=hi - lo + 1) > 0
-        else:
-            return pd.factorize(col, sort=True)
-        if lo == 0 and present.all():  # already dense codes 0..n-1
-            return values, np.arange(hi + 1)
-        code_of = np.cumsum(present) - 1
-        return code_of[values - lo], np.flatnonzero(present) + lo
-    return pd.factorize(col, sort=True)
+def _check_wide_values(values: np.ndarray, observed: np.ndarray, origin: str) -> None:
+    """Refuse what is clearly not a tasks × workers matrix of labels (a header row; ids as
+    cells, as when a long file is read as wide); warn about many distinct labels."""
+    cells = values[observed]
+    if len(cells) == 0:
+        return
+    if _looks_like_header(values, observed):
+        header = ", ".join(str(v) for v in values[0, observed[0]][:4])
+        raise InputError(f"{origin}the first row ({header}) looks like a header, but a wide "
+                         "file is a bare matrix of labels (one row a task, one column a "
+                         "worker): remove the header row, or read a long file (one answer a "
+                         "row) with --format long")
+    distinct = len(pd.unique(pd.Series(cells, dtype=object)))
+    if distinct > WIDE_MAX_CLASSES:
+        # in a matrix of labels every column draws on one vocabulary; ids of a long file
+        # read as wide fill a column with values no other column holds
+        pairs = pd.DataFrame({"value": pd.Series(cells, dtype=object),
+                              "column": np.nonzero(observed)[1]}).drop_duplicates()
+        columns_holding = pairs.groupby("value", sort=False)["column"].transform("size")
+        per_column = pairs.assign(own=columns_holding.to_numpy() == 1).groupby("column")
+        stats = per_column["own"].agg(["size", "sum"])
+        odd = stats[(stats["size"] > WIDE_MAX_CLASSES) & (stats["sum"] > stats["size"] / 2)]
+        if len(odd):
+            j = int(odd.index[0])
+            raise InputError(
+                f"{origin}column {j} holds {int(odd.loc[j, 'size']):,} different values that "
+                "no other column holds: the cells look like ids, not labels; is this a long "
+                "file (one answer a row)? Then use --format long")
+        warnings.warn(f"{origin}{distinct} distinct labels in a wide matrix; check that its "
+                      "cells are labels and that --missing names the empty-cell marker",
+                      CrowdlearnWarning, stacklevel=4)
+
+
+def _looks_like_header(values: np.ndarray, observed: np.ndarray) -> bool:
+    """Every first-row cell that can be judged is a value its column never takes again,
+    although the column's other cells take few values (a header above columns of labels);
+    or the first row is text above numbers."""
+    if len(values) < 3:
+        return False
+    judged = 0
+    for j in np.flatnonzero(observed[0]):
+        rest = pd.unique(pd.Series(values[1:, j][observed[1:, j]], dtype=object))
+        if len(rest) < 2 or len(rest) > WIDE_MAX_CLASSES:
+            continue  # too few or too many values below to tell
+        if values[0, j] in set(rest):
+            return False
+        judged += 1
+    if judged:
+        return True
+    first = values[0, observed[0]]
+    rest = values[1:][observed[1:]]
+    as_number = lambda v: pd.to_numeric(pd.Series(v, dtype=object), errors="coerce")  # noqa: E731
+    return bool(as_number(first).isna().all() and as_number(rest).notna().mean() > 0.9)
+
+
+def _check_keep(keep) -> None:
+    if keep not in KEEP_CHOICES:
+        raise InputError(f"keep must be one of {', '.join(map(repr, KEEP_CHOICES))}, "
+                         f"got {keep!r}")
+
+
+def _keep_one(task: np.ndarray, worker: np.ndarray, n_workers: int, keep: str) -> np.ndarray:
+    """Sorted positions of the answers kept when each (task, worker) pair keeps only its
+    ``"first"`` or ``"last"`` answer."""
+    key = task.astype(np.int64) * max(n_workers, 1) + worker
+    if keep == "last":
+        _, pos = np.unique(key[::-1], return_index=True)
+        return np.sort(len(key) - 1 - pos)
+    _, pos = np.unique(key, return_index=True)
+    return np.sort(pos)
 
 
 def _first_duplicate(task: np.ndarray, worker: np.ndarray, n_workers: int):
@@ -526,12 +627,6 @@ def _first_duplicate(task: np.ndarray, worker: np.ndarray, n_workers: int):
     return a, b
 
 
-def _check_no_duplicates(task, worker, n_workers, describe) -> None:
-    dup = _first_duplicate(task, worker, n_workers)
-    if dup is not None:
-        raise InputError(describe(*dup) + "; pass keep='first' or keep='last' to keep one")
-
-
 def _task_order(task: np.ndarray) -> np.ndarray | None:
     """A stable order grouping answers by task, or None when they already are."""
     if len(task) < 2 or bool(np.all(task[1:] >= task[:-1])):
@@ -550,8 +645,13 @@ def _has_columns(path: Path, columns: Iterable[str]) -> bool:
 
 
 def gold_codes(ann: Annotations, gold: Mapping | pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Task and class codes of a task → label mapping, validated against ``ann``."""
+    """Task and class codes of a task → label mapping, validated against ``ann``. A task
+    named twice is an error (which label wins would depend on row order), and so is a task
+    with no answer (its label cannot inform the model: drop it or add its answers)."""
     gold = pd.Series(gold) if not isinstance(gold, pd.Series) else gold
+    if gold.index.has_duplicates:
+        twice = gold.index[gold.index.duplicated()][0]
+        raise InputError(f"gold names task {twice!r} more than once")
     t = ann.task_codes(gold.index, what="gold task")
     k = ann.class_codes(gold.to_numpy(), what="gold label")
     return t, k

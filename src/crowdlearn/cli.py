@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import json
 import platform
 import sys
 import time
+import warnings
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -21,6 +24,7 @@ from crowdlearn.errors import CrowdlearnError, InputError
 app = typer.Typer(
     help="Accurate labels and models from noisy, crowdsourced annotations.",
     no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 console = Console()
 err_console = Console(stderr=True)
@@ -51,56 +55,101 @@ def _one_line_errors(command):
     return wrapper
 
 
-def make_aggregator(method: Method | str, seed: int = 0):
+class Keep(str, Enum):
+    error = "error"
+    first = "first"
+    last = "last"
+    all = "all"
+
+
+def make_aggregator(method: Method | str, seed: int = 0, **params):
+    """The aggregator a ``--method`` names, with ``params`` (those given on the command line)
+    set on it; an option the method does not have is an :class:`InputError`."""
     from crowdlearn.aggregation import DawidSkene, MajorityVote, OneCoinDawidSkene
 
-    return {"mv": lambda: MajorityVote(seed=seed), "ds": DawidSkene,
-            "onecoin": OneCoinDawidSkene}[Method(method).value]()
+    method = Method(method).value
+    model = {"mv": lambda: MajorityVote(seed=seed), "ds": DawidSkene,
+             "onecoin": OneCoinDawidSkene}[method]()
+    given = {k: v for k, v in params.items() if v is not None}
+    unknown = [k for k in given if k not in model.get_params()]
+    if unknown:
+        flags = ", ".join("--" + k.replace("_", "-") for k in unknown)
+        raise InputError(f"{flags}: not an option of --method {method}")
+    return model.set_params(**given)
 
 
 def read_answers(path: Path, layout: Layout | str = "long", task_col: str = "task",
-                 worker_col: str = "worker", label_col: str = "label", missing: str = "-1"):
-    """Read an answers file: long CSV/Parquet, or a wide tasks × workers matrix (.npy, or
-    text/CSV without header, comma- or whitespace-separated)."""
+                 worker_col: str = "worker", label_col: str = "label", missing: str = "-1",
+                 *, keep: Keep | str = "error", classes=None, sep: str | None = None,
+                 encoding: str | None = None):
+    """:meth:`Annotations.from_file` with the remedy for repeated answers in the command
+    line's words."""
     from crowdlearn.annotations import Annotations
-    from crowdlearn.inputs import read_file
+    from crowdlearn.errors import RepeatedAnswersError
 
-    path = Path(path)
-    if Layout(layout) is Layout.long:
-        if path.suffix.lower() in (".parquet", ".pq"):
-            return Annotations.from_parquet(path, task_col, worker_col, label_col)
-        return Annotations.from_csv(path, task_col, worker_col, label_col)
-    if path.suffix.lower() == ".npy":
-        matrix = read_file(path, lambda p: np.load(p, allow_pickle=False))
-    else:
-        def read_matrix(p: Path) -> np.ndarray:
-            with open(p) as fh:
-                first = fh.readline()
-            sep = "," if "," in first else r"\s+"
-            return pd.read_csv(p, header=None, sep=sep).to_numpy()
-
-        matrix = read_file(path, read_matrix)
-    missing_value = _parse_scalar(missing)
-    return Annotations.from_wide(matrix, missing=missing_value, source=str(path))
-
-
-def _parse_scalar(text: str):
     try:
-        return int(text)
-    except ValueError:
+        return Annotations.from_file(path, Layout(layout).value, task_col, worker_col,
+                                     label_col, classes, keep=Keep(keep).value,
+                                     missing=missing, sep=_separator(sep), encoding=encoding)
+    except RepeatedAnswersError as exc:
+        raise InputError(f"{exc.detail}; choose what to keep with --keep first, --keep last "
+                         "or --keep all (every repeat counts as an answer)") from None
+
+
+def _separator(sep: str | None) -> str | None:
+    """``--sep``: a character, or the words tab / comma / semicolon / space."""
+    if sep is None:
+        return None
+    named = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "space": r"\s+",
+             "whitespace": r"\s+"}
+    return named.get(sep.lower(), sep)
+
+
+@contextlib.contextmanager
+def _reported_warnings(quiet: bool = False):
+    """Collect crowdlearn's warnings during a command and print each on stderr at the end
+    (also when the command fails); the list is what the summary reports."""
+    from crowdlearn.errors import CrowdlearnWarning
+
+    seen: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", CrowdlearnWarning)
         try:
-            return float(text)
-        except ValueError:
-            return text
+            yield seen
+        finally:
+            for w in caught:
+                if issubclass(w.category, CrowdlearnWarning) and str(w.message) not in seen:
+                    seen.append(str(w.message))
+            for message in seen:
+                err_console.print(f"[bold yellow]warning:[/] {message}", soft_wrap=True,
+                                  highlight=False)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from crowdlearn import __version__
+
+        console.print(f"crowdlearn {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Accurate labels and models from noisy, crowdsourced annotations."""
 
 
 @app.command()
 @_one_line_errors
 def aggregate(
-    answers: Annotated[Path, typer.Argument(help="Answers file: CSV or Parquet (long), or a "
-                                             "matrix (.npy/.txt/.csv) with --format wide.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Where to write one row per task: "
-                                      "task, label, confidence (CSV).")],
+    answers: Annotated[Path, typer.Argument(help="Answers: CSV/TSV/text, Parquet or JSON, one "
+                                            "answer a row (- reads standard input); or a "
+                                            "matrix (.npy or text) with --format wide.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="One row per task: task, label, "
+                                      "confidence; format from the extension (.csv, .tsv, "
+                                      ".parquet, .json); - writes CSV to standard output.")],
     method: Annotated[Method, typer.Option(help="mv: majority vote; ds: Dawid–Skene; "
                                            "onecoin: one skill per worker.")] = Method.ds,
     task_col: Annotated[str, typer.Option(help="Task id column (long format).")] = "task",
@@ -110,50 +159,143 @@ def aggregate(
                                            "tasks × workers matrix.")] = Layout.long,
     missing: Annotated[str, typer.Option(help="Cell value meaning 'no answer' in the wide "
                                          "format.")] = "-1",
+    sep: Annotated[str | None, typer.Option(help="Column separator of text input (a "
+                                            "character, or tab, semicolon, space); default: "
+                                            "sniffed from the first line.")] = None,
+    encoding: Annotated[str | None, typer.Option(help="Text encoding of the input files "
+                                                 "(default utf-8), e.g. latin-1.")] = None,
+    keep: Annotated[Keep, typer.Option(help="A worker who answered a task more than once: "
+                                       "error (refuse), keep the first or the last answer, "
+                                       "or all (each counts).")] = Keep.error,
+    classes: Annotated[str | None, typer.Option(help="The label set, in order, comma-"
+                                                "separated (a label outside it is an error; "
+                                                "classes nobody answered are kept).")] = None,
+    gold: Annotated[Path | None, typer.Option(help="Known labels (task, label) held fixed "
+                                              "during EM (ds, onecoin).")] = None,
+    truth: Annotated[Path | None, typer.Option(help="True labels (task, label) to score the "
+                                               "result against; prints accuracy overall and "
+                                               "per class.")] = None,
+    proba: Annotated[bool, typer.Option("--proba", help="Add one column of posterior "
+                                        "probability per class (proba_<class>).")] = False,
+    max_iter: Annotated[int | None, typer.Option(help="Most EM iterations (ds, onecoin).")]
+    = None,
+    tol: Annotated[float | None, typer.Option(help="EM stops when the objective per answer "
+                                              "gains less (ds, onecoin).")] = None,
+    smoothing: Annotated[float | None, typer.Option(help="Prior strength on worker "
+                                                    "confusions (ds, onecoin).")] = None,
     workers: Annotated[Path | None, typer.Option(help="Also write a per-worker quality table "
-                                                 "(CSV).")] = None,
+                                                 "(.csv, .tsv, .parquet, .json).")] = None,
     plot: Annotated[Path | None, typer.Option(help="Also save a plot of worker quality "
-                                              "(PNG).")] = None,
+                                              "(.png, .pdf, .svg).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of majority vote's random tie-break.")] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print no summary (warnings "
+                                        "and errors still go to stderr).")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on "
+                                          "standard output.")] = False,
     force: Annotated[bool, typer.Option(help="Overwrite output files that exist.")] = False,
 ) -> None:
     """Infer every task's label and every worker's quality from crowd answers.
 
     Example: crowdlearn aggregate answers.csv --method ds -o labels.csv --workers workers.csv
     """
-    from crowdlearn.aggregation.report import plot_workers, task_table, worker_table
-    from crowdlearn.outputs import atomic_write, check_outputs
+    from crowdlearn.aggregation.report import (
+        aggregation_summary,
+        plot_workers,
+        score,
+        task_table,
+        worker_table,
+    )
+    from crowdlearn.inputs import read_task_labels
+    from crowdlearn.outputs import (
+        PLOT_FORMATS,
+        TABLE_FORMATS,
+        atomic_write,
+        check_format,
+        check_outputs,
+        write_table,
+    )
 
+    start = time.perf_counter()
+    if as_json and str(out) == "-":
+        raise InputError("--json and -o - would both write to standard output; give -o a file")
+    if gold is not None and method is Method.mv:
+        raise InputError("--gold needs --method ds or onecoin (majority vote has no EM to "
+                         "clamp)")
+    stdin_inputs = [p for p in (answers, gold, truth) if p is not None and str(p) == "-"]
+    if len(stdin_inputs) > 1:
+        raise InputError("'-' (standard input) can be only one of the inputs")
+    check_format(out, TABLE_FORMATS, "the labels file (-o)")
+    check_format(workers, TABLE_FORMATS, "the workers table (--workers)")
+    check_format(plot, PLOT_FORMATS, "the plot (--plot)")
     outputs = [out, workers, plot]
-    check_outputs(outputs, [answers], force=force)
-    ann = read_answers(answers, layout, task_col, worker_col, label_col, missing)
-    model = make_aggregator(method, seed).fit(ann)
-    tasks = task_table(model)
-    quality = worker_table(model)
-    atomic_write(out, lambda p: tasks.to_csv(p, index=False))
-    if workers is not None:
-        atomic_write(workers, lambda p: quality.to_csv(p, index=False))
-    if plot is not None:
-        atomic_write(plot, lambda p: plot_workers(model, p))
-    _print_summary(ann, model, tasks, quality, [p for p in outputs if p is not None])
+    check_outputs(outputs, [p for p in (answers, gold, truth) if p is not None], force=force)
+    model = make_aggregator(method, seed, max_iter=max_iter, tol=tol, smoothing=smoothing)
+    declared = _csv_words(classes) if classes is not None else None
+    with _reported_warnings() as warned:
+        ann = read_answers(answers, layout, task_col, worker_col, label_col, missing,
+                           keep=keep, classes=declared, sep=sep, encoding=encoding)
+        known = read_task_labels(gold, task_col, label_col, sep=_separator(sep),
+                                 encoding=encoding) if gold is not None else None
+        model.fit(ann, **({"gold": known} if known is not None else {}))
+        tasks = task_table(model, proba=proba)
+        quality = worker_table(model)
+        scored = None
+        if truth is not None:
+            scored = score(model, read_task_labels(truth, task_col, label_col,
+                                                   sep=_separator(sep), encoding=encoding))
+        if plot is not None:  # first: the most likely to fail, before any table is written
+            atomic_write(plot, lambda p: plot_workers(model, p))
+        write_table(tasks, out)
+        if workers is not None:
+            write_table(quality, workers)
+    written = [str(p) for p in outputs if p is not None]
+    summary = aggregation_summary(ann, model, tasks, warned, written,
+                                  time.perf_counter() - start)
+    if scored is not None:
+        summary["truth"] = scored
+    if as_json:
+        sys.stdout.write(json.dumps(summary, indent=1, default=str) + "\n")
+    elif not quiet:
+        target = err_console if str(out) == "-" else console
+        _print_summary(target, summary, quality)
 
 
-def _print_summary(ann, model, tasks: pd.DataFrame, quality: pd.DataFrame, written) -> None:
-    console.print(f"{ann!r} -> {type(model).__name__}"
-                  + (f" ({model.n_iter_} EM iterations)" if hasattr(model, "n_iter_") else ""))
-    shares = tasks["label"].value_counts(normalize=True)
-    console.print("labels: " + ", ".join(f"{k}: {v:.1%}" for k, v in shares.items()))
-    console.print(f"mean confidence {tasks['confidence'].mean():.3f}; "
-                  f"{(tasks['confidence'] < 0.9).sum():,} tasks below 0.9")
-    table = Table(title="least reliable workers (with at least 5 answers)")
-    for col in ("worker", "n_answers", "skill"):
-        table.add_column(col, justify="right")
-    shown = quality[quality["n_answers"] >= 5].nsmallest(5, "skill")
-    for row in shown.itertuples():
-        table.add_row(str(row.worker), str(row.n_answers), f"{row.skill:.3f}")
-    if len(shown):
-        console.print(table)
-    console.print("wrote " + ", ".join(str(p) for p in written))
+def _print_summary(out: Console, summary: dict, quality: pd.DataFrame) -> None:
+    data = summary["data"]
+    fit = summary["model"]
+    out.print(f"{data['answers']:,} answers, {data['tasks']:,} tasks, {data['workers']:,} "
+              f"workers, {len(data['classes'])} classes -> {fit['method']}"
+              + (f" ({fit['iterations']} EM iterations"
+                 f"{'' if fit.get('converged', True) else ', not converged'})"
+                 if "iterations" in fit else ""), highlight=False)
+    out.print("labels: " + ", ".join(f"{k}: {v:.1%}" for k, v in
+                                     summary["labels"]["shares"].items()), highlight=False)
+    out.print(f"mean confidence {summary['labels']['mean_confidence']:.3f}; "
+              f"{summary['labels']['below_0.9']:,} tasks below 0.9", highlight=False)
+    if summary["worker_quality_identifiable"]:
+        what = "agreement with the majority" if fit["method"] == "MajorityVote" else "skill"
+        table = Table(title=f"least reliable workers (with at least 5 answers; {what})")
+        for col in ("worker", "n_answers", "skill"):
+            table.add_column(col, justify="right")
+        shown = quality[quality["n_answers"] >= 5].nsmallest(5, "skill")
+        for row in shown.itertuples():
+            table.add_row(str(row.worker), str(row.n_answers), f"{row.skill:.3f}")
+        if len(shown):
+            out.print(table)
+    if "truth" in summary:
+        scored = summary["truth"]
+        table = Table(title=f"accuracy against the truth file: {scored['accuracy']:.4f} on "
+                            f"{scored['tasks_scored']:,} tasks")
+        for col in ("true class", "tasks", "accuracy"):
+            table.add_column(col, justify="right")
+        for cls, row in scored["per_class"].items():
+            table.add_row(cls, f"{row['tasks']:,}", f"{row['accuracy']:.4f}")
+        out.print(table)
+        if scored["truth_tasks_without_answers"]:
+            out.print(f"({scored['truth_tasks_without_answers']:,} tasks of the truth file "
+                      "have no answer and were not scored)", highlight=False)
+    out.print(f"wrote {', '.join(summary['outputs'])} ({summary['seconds']:.1f} s)",
+              highlight=False)
 
 
 experiment_app = typer.Typer(help="Reproducible sweeps: results.csv, a plot and a table.",

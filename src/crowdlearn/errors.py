@@ -19,6 +19,23 @@ class InputError(CrowdlearnError, ValueError):
     """
 
 
+class RepeatedAnswersError(InputError):
+    """A (task, worker) pair answered more than once, with no policy chosen for repeats.
+
+    ``detail`` describes the first repeat; the caller adds the remedy in its own language
+    (``keep=`` in Python, ``--keep`` on the command line)."""
+
+    def __init__(self, detail: str, remedy: str = "pass keep='first', 'last' or 'all'"):
+        self.detail = detail
+        super().__init__(f"{detail}; {remedy}")
+
+
+class CrowdlearnWarning(UserWarning):
+    """Something in the data or the fit that a user should know: labels that differ only by
+    case, worker quality that cannot be estimated, EM that did not converge, a class that no
+    task ends up with. The command line prints these on stderr and in its summary."""
+
+
 def check_integer(value, name: str, minimum: int = 1) -> int:
     """``value`` as an int, or an :class:`InputError` naming ``name`` (booleans, floats and
     values below ``minimum`` are refused)."""

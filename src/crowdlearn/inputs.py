@@ -3,12 +3,15 @@ never a traceback from deep inside pandas, numpy or scipy."""
 
 from __future__ import annotations
 
+import io
+import sys
 import tarfile
 import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+import numpy as np
 import pandas as pd
 
 from crowdlearn.errors import InputError
@@ -48,6 +51,91 @@ def read_file(path: str | Path, read: Callable[[Path], T]) -> T:
         if type(exc).__module__.split(".")[0] in ("scipy", "numpy", "pandas", "pyarrow"):
             raise InputError(f"{path}: cannot be read: {first_line(exc)}") from None
         raise
+
+
+TEXT_SUFFIXES = (".csv", ".tsv", ".txt", ".tab")
+TABLE_SUFFIXES = (*TEXT_SUFFIXES, ".parquet", ".pq", ".json", ".jsonl")
+SEPARATORS = {",": "comma", "\t": "tab", ";": "semicolon", "|": "bar"}
+
+
+def read_table(path: str | Path, *, sep: str | None = None, encoding: str | None = None,
+               blank_separated: bool = False, **read_csv_kwargs) -> pd.DataFrame:
+    """A user's table with every cell as text, exactly as written: CSV/TSV (``-`` is standard
+    input; the separator sniffed from the header line unless given), Parquet (typed columns
+    kept) or JSON (records, or one record a line for ``.jsonl``).
+
+    Only an empty cell is missing; ``NA``, ``None`` and ``null`` are ordinary values. With
+    ``blank_separated``, text whose first line holds none of the separators is split at runs
+    of blanks (a whitespace-separated matrix).
+    """
+    if str(path) == "-":
+        data = sys.stdin.buffer.read()
+        if not data.strip():
+            raise InputError("<stdin>: no input (standard input is empty)")
+        return _read_text(io.BytesIO(data), "<stdin>", sep, encoding, blank_separated,
+                          read_csv_kwargs)
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        return read_file(path, pd.read_parquet)
+    if suffix in (".json", ".jsonl"):
+        return read_file(path, lambda p: pd.read_json(p, lines=suffix == ".jsonl",
+                                                      dtype=False, encoding=encoding))
+    return read_file(path, lambda p: _read_text(p, str(p), sep, encoding, blank_separated,
+                                                read_csv_kwargs))
+
+
+def _read_text(source, name: str, sep: str | None, encoding: str | None,
+               blank_separated: bool, kwargs: dict) -> pd.DataFrame:
+    if sep is None:
+        sep = sniff_separator(source, encoding, r"\s+" if blank_separated else ",")
+    try:
+        return pd.read_csv(source, sep=sep, encoding=encoding, dtype=str,
+                           keep_default_na=False, **kwargs)
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{name}: cannot be read as {encoding or 'utf-8'} text "
+                         f"({first_line(exc)}); pass the file's encoding, e.g. "
+                         "--encoding latin-1") from None
+
+
+def sniff_separator(source, encoding: str | None = None, fallback: str = ",") -> str:
+    """The separator of a delimited text file: whichever of comma, tab, semicolon or bar
+    occurs most in its first line (``fallback`` when none does)."""
+    if isinstance(source, io.BytesIO):
+        first = source.getvalue().split(b"\n", 1)[0]
+    else:
+        with open(source, "rb") as fh:
+            first = fh.readline()
+    line = first.decode(encoding or "utf-8", errors="replace")
+    counts = {s: line.count(s) for s in SEPARATORS}
+    best = max(counts, key=counts.get)
+    return best if counts[best] else fallback
+
+
+def read_task_labels(path: str | Path, task: str = "task", label: str = "label", *,
+                     sep: str | None = None, encoding: str | None = None) -> pd.Series:
+    """A file of known labels (gold or truth): task id → label, read as text like the
+    answers. Columns ``task`` and ``label`` (the given names), or a file of two columns.
+    A task named twice or an empty cell is an :class:`InputError` naming the file."""
+    table = read_table(path, sep=sep, encoding=encoding)
+    name = "<stdin>" if str(path) == "-" else str(path)
+    if {task, label} <= set(table.columns):
+        table = table[[task, label]]
+    elif table.shape[1] != 2:
+        raise InputError(f"{name}: expected columns {task!r} and {label!r} (or two columns: "
+                         f"task, label); columns found: {', '.join(map(repr, table.columns))}")
+    table.columns = ["task", "label"]
+    blank = table.apply(lambda c: c.astype(str).str.strip().eq("") | c.isna()).to_numpy()
+    if blank.any():
+        row = int(np.flatnonzero(blank.any(axis=1))[0])
+        raise InputError(f"{name}: line {row + 2}: empty cell")
+    twice = table["task"].duplicated()
+    if twice.any():
+        row = int(np.flatnonzero(twice.to_numpy())[0])
+        raise InputError(f"{name}: line {row + 2}: task {table['task'].iloc[row]!r} is named "
+                         "twice; give each task one label")
+    return pd.Series(table["label"].to_numpy(), index=pd.Index(table["task"], name="task"),
+                     name="label")
 
 
 def first_line(exc: BaseException) -> str:

@@ -3,19 +3,62 @@
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+import pandas as pd
+
 from crowdlearn.errors import InputError
+
+STDOUT = "-"
+TABLE_FORMATS = {".csv": "CSV", ".tsv": "TSV", ".parquet": "Parquet", ".json": "JSON"}
+PLOT_FORMATS = (".png", ".pdf", ".svg")
+
+
+def check_format(path: Path | str | None, formats: Iterable[str], what: str) -> None:
+    """Refuse (before any work) an output whose extension is not one of ``formats``."""
+    if path is None or str(path) == STDOUT:
+        return
+    suffix = Path(path).suffix.lower()
+    if suffix not in formats:
+        shown = f"extension {suffix!r}" if suffix else "no extension"
+        raise InputError(f"{path}: {what} must end in {', '.join(formats)}; got {shown}")
+
+
+def write_table(table: pd.DataFrame, path: Path | str) -> None:
+    """Write ``table`` atomically in the format its extension names (``-``: CSV on standard
+    output)."""
+    if str(path) == STDOUT:
+        table.to_csv(sys.stdout, index=False)
+        sys.stdout.flush()
+        return
+    suffix = Path(path).suffix.lower()
+    writers: dict[str, Callable[[Path], None]] = {
+        ".csv": lambda p: table.to_csv(p, index=False),
+        ".tsv": lambda p: table.to_csv(p, index=False, sep="\t"),
+        ".parquet": lambda p: table.to_parquet(p, index=False),
+        ".json": lambda p: table.to_json(p, orient="records", indent=1, force_ascii=False),
+    }
+    if suffix not in writers:
+        what = suffix or "a file without extension"
+        raise InputError(f"{path}: cannot write a table as {what}; use "
+                         f"{', '.join(TABLE_FORMATS)}")
+    atomic_write(path, writers[suffix])
 
 
 def check_outputs(outputs: Iterable[Path | None], inputs: Iterable[Path] = (), *,
                   force: bool = False) -> None:
     """Fail before any work if two outputs are the same file, an output would overwrite an
-    input, or an existing file without ``force``, or lands in a folder that does not exist."""
-    resolved_inputs = {Path(p).resolve() for p in inputs}
-    given = [Path(p) for p in outputs if p is not None]
+    input, or an existing file without ``force``, or lands in a folder that does not exist.
+    ``-`` (standard output) may be given once."""
+    outputs = list(outputs)
+    if sum(str(p) == STDOUT for p in outputs if p is not None) > 1:
+        raise InputError("'-' (standard output) is given for two outputs; only one can go "
+                         "there")
+    resolved_inputs = {Path(p).resolve() for p in inputs if str(p) != STDOUT}
+    given = [Path(p) for p in outputs if p is not None and str(p) != STDOUT]
     seen: dict[Path, Path] = {}
     for out in given:
         twin = seen.setdefault(out.resolve(), out)
@@ -35,14 +78,26 @@ def check_outputs(outputs: Iterable[Path | None], inputs: Iterable[Path] = (), *
 
 def atomic_write(path: Path | str, write: Callable[[Path], None]) -> Path:
     """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it into place,
-    so that ``path`` is either the old file or the complete new one, never a partial one."""
-    path = Path(path)
+    so that ``path`` is either the old file or the complete new one, never a partial one.
+
+    The file gets the permissions a plain ``open`` would give it (``0666`` less the umask; an
+    existing file keeps its own), and a symbolic link is followed: its target is written."""
+    path = Path(os.path.realpath(path))
+    mode = path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_umask()
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
     os.close(fd)
     try:
         write(Path(tmp))
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _umask() -> int:
+    """The process's umask (read by setting it and restoring it at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask

@@ -111,7 +111,7 @@ def test_factory_errors():
 
 def test_more_input_errors(noisy_digits):
     X, noisy, _, X_test, _ = noisy_digits
-    with pytest.raises(InputError, match="mix types"):
+    with pytest.raises(InputError, match="mixes text and numbers"):
         encode_labels(np.zeros((3, 2)), np.array(["a", 1, "b"], dtype=object))
     ce = StandardCE(epochs=1, seed=0).fit(X, noisy)
     with pytest.raises(InputError, match="'final' or 'best'"):

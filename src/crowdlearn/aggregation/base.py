@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 
 import numpy as np
@@ -10,21 +11,30 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from crowdlearn.annotations import Annotations, gold_codes
-from crowdlearn.errors import InputError
+from crowdlearn.errors import CrowdlearnWarning, InputError
 
 
 class Aggregator(BaseEstimator):
-    """Base of all aggregators: ``fit(annotations)`` then ``predict()`` / ``predict_proba()``.
+    """Base of all aggregators: ``fit(answers)`` then ``predict()`` / ``predict_proba()``.
+
+    ``answers`` is an :class:`~crowdlearn.Annotations` or a long DataFrame with one answer a
+    row; for a frame, ``fit`` passes the keywords ``task``, ``worker``, ``label`` (column
+    names), ``classes`` and ``keep`` to :meth:`Annotations.from_frame`.
 
     Fitted attributes shared by all: ``posteriors_`` (T×K), ``labels_`` (T class codes),
-    ``tasks_``, ``workers_``, ``classes_`` (original ids), ``class_prior_`` (K).
+    ``tasks_``, ``workers_``, ``classes_`` (original ids), ``class_prior_`` (K),
+    ``worker_counts_`` (W). :meth:`skills` and :meth:`confusions` give worker quality keyed
+    by worker id. ``fit`` warns (:class:`~crowdlearn.errors.CrowdlearnWarning`) when worker
+    quality cannot be estimated from the data or a class ends up with no task.
     """
 
-    def fit_predict(self, annotations: Annotations, **fit_params) -> pd.Series:
-        return self.fit(annotations, **fit_params).predict()
+    def fit_predict(self, answers, **fit_params) -> pd.Series:
+        """``fit(answers, ...)`` then :meth:`predict`."""
+        return self.fit(answers, **fit_params).predict()
 
-    def fit_predict_proba(self, annotations: Annotations, **fit_params) -> pd.DataFrame:
-        return self.fit(annotations, **fit_params).predict_proba()
+    def fit_predict_proba(self, answers, **fit_params) -> pd.DataFrame:
+        """``fit(answers, ...)`` then :meth:`predict_proba`."""
+        return self.fit(answers, **fit_params).predict_proba()
 
     def predict(self) -> pd.Series:
         """The most probable label of every task, in original ids, indexed by task id."""
@@ -48,20 +58,78 @@ class Aggregator(BaseEstimator):
         """Estimated probability that each worker answers correctly."""
         return self.skill_
 
+    def skills(self) -> pd.Series:
+        """Each worker's estimated accuracy, indexed by worker id."""
+        check_is_fitted(self, "posteriors_")
+        return pd.Series(self.worker_skill(), index=pd.Index(self.workers_, name="worker"),
+                         name="skill")
+
+    def confusions(self) -> pd.DataFrame:
+        """Each worker's confusion matrix as one frame: rows (worker, true label), columns
+        the answered label, cells ``P(answer | true label)``."""
+        check_is_fitted(self, "posteriors_")
+        if not hasattr(self, "confusion_"):
+            raise InputError(f"{type(self).__name__} fits no confusion matrices; use skills()")
+        k = len(self.classes_)
+        rows = pd.MultiIndex.from_product([self.workers_, self.classes_],
+                                          names=["worker", "true_label"])
+        return pd.DataFrame(self.confusion_.reshape(-1, k), index=rows,
+                            columns=pd.Index(self.classes_, name="answer"))
+
     def _record(self, ann: Annotations, posteriors: np.ndarray, labels: np.ndarray) -> None:
         self.posteriors_ = posteriors
         self.labels_ = labels
         self.tasks_, self.workers_, self.classes_ = ann.tasks, ann.workers, ann.classes
         self.worker_counts_ = ann.worker_counts
 
+    def _warn_about_fit(self, ann: Annotations) -> None:
+        """Warn about what the data cannot tell and about classes that vanished."""
+        for message in identifiability_problems(ann):
+            warnings.warn(message, CrowdlearnWarning, stacklevel=3)
+        present = np.bincount(self.labels_, minlength=ann.n_classes) > 0
+        if ann.n_classes > 1 and not present.all():
+            gone = [ann.classes[k] for k in np.flatnonzero(~present)]
+            warnings.warn(f"{type(self).__name__}: no task ends up with class"
+                          f"{'es' if len(gone) > 1 else ''} {', '.join(map(repr, gone))}"
+                          f" (of {ann.n_classes}); if they are real classes, the model may "
+                          "have collapsed: compare with majority vote", CrowdlearnWarning,
+                          stacklevel=3)
 
-def check_annotations(annotations) -> Annotations:
-    if not isinstance(annotations, Annotations):
-        raise InputError(
-            f"expected crowdlearn.Annotations, got {type(annotations).__name__}; build one with "
-            "Annotations.from_frame / from_csv / from_wide / from_labels"
-        )
-    return annotations
+
+def identifiability_problems(ann: Annotations) -> list[str]:
+    """Why worker quality cannot be estimated from these answers (empty when it can)."""
+    problems = []
+    if ann.n_workers == 1:
+        problems.append(f"a single worker ({ann.workers[0]!r}) gave every answer: its quality "
+                        "cannot be estimated (there is nobody to compare it with)")
+    elif int(ann.task_counts.max()) < 2:
+        problems.append("no task has two answers: worker quality is not identifiable and "
+                        "every label is its one worker's answer")
+    if ann.n_classes == 1:
+        problems.append(f"every answer is the same label ({ann.classes[0]!r}): worker "
+                        "quality is 1 by construction and tells nothing")
+    return problems
+
+
+def as_annotations(answers, **frame_options) -> Annotations:
+    """``answers`` as :class:`Annotations`: given as such, or built from a long DataFrame
+    with ``frame_options`` (``task``, ``worker``, ``label``, ``classes``, ``keep``)."""
+    if isinstance(answers, Annotations):
+        if frame_options:
+            raise InputError(f"{', '.join(frame_options)}: these options build annotations "
+                             "from a DataFrame; the answers given are already Annotations")
+        return answers
+    if isinstance(answers, pd.DataFrame):
+        unknown = set(frame_options) - {"task", "worker", "label", "classes", "keep"}
+        if unknown:
+            raise InputError(f"unknown option(s) {', '.join(sorted(unknown))} for a frame of "
+                             "answers; known: task, worker, label, classes, keep")
+        return Annotations.from_frame(answers, **frame_options)
+    raise InputError(
+        f"expected crowdlearn.Annotations or a pandas DataFrame (one answer a row), got "
+        f"{type(answers).__name__}; build one with Annotations.from_frame / from_csv / "
+        "from_wide / from_labels"
+    )
 
 
 def check_task_prior(ann: Annotations, task_prior) -> np.ndarray | None:

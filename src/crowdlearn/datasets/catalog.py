@@ -17,7 +17,8 @@ from crowdlearn.datasets.cifar import load_cifar10, load_cifar100
 from crowdlearn.datasets.dataset import Dataset, load_digits
 from crowdlearn.datasets.idx import load_fashion_mnist, load_mnist
 from crowdlearn.errors import InputError
-from crowdlearn.inputs import read_file
+from crowdlearn.inputs import read_file, read_table
+from crowdlearn.labels import code, missing_mask
 
 Split = Literal["train", "test", "all"]
 DIGITS_TEST_SIZE = 497
@@ -62,20 +63,21 @@ def read_labels(path: str | Path) -> tuple[np.ndarray, list, list]:
     """True labels from a file: ``(class codes, class ids, task ids)``.
 
     A ``.npy`` vector, or a CSV with a ``label`` column (and optionally ``task``, e.g. a gold
-    file written by ``crowdlearn simulate``) or a single header-less column of labels.
-    Numeric labels stay numbers; classes are coded in sorted order.
+    file written by ``crowdlearn simulate``) or a single header-less column of labels. Text
+    files are read as text, ids and labels kept exactly as written, and coded by the
+    library's one routine (:func:`crowdlearn.labels.code`: numbers-as-text sort by value).
     """
     path = Path(path)
     if path.suffix.lower() == ".npy":
         values = read_file(path, lambda p: np.load(p, allow_pickle=False))
         if values.ndim != 1:
             raise InputError(f"{path}: expected a 1-D array of labels, got shape {values.shape}")
-        task_ids: list = list(range(len(values)))
+        column, task_ids = pd.Series(values), list(range(len(values)))
     else:
-        table = read_file(path, lambda p: pd.read_csv(p, header=None, dtype=str))
-        header = [str(c).strip() for c in table.iloc[0]]
+        table = read_table(path, header=None)
+        header = list(table.iloc[0])
         if "label" in header:
-            table = table.iloc[1:].set_axis(header, axis=1)
+            table = table.iloc[1:].set_axis(header, axis=1).reset_index(drop=True)
             column = table["label"]
             task_ids = table["task"].tolist() if "task" in header else list(range(len(table)))
         elif table.shape[1] == 1:
@@ -83,14 +85,11 @@ def read_labels(path: str | Path) -> tuple[np.ndarray, list, list]:
         else:
             raise InputError(f"{path}: expected a 'label' column or a single column of "
                              f"labels, found {table.shape[1]} columns without 'label'")
-        if column.isna().any():
+        blank = missing_mask(column)
+        if blank.any():
             raise InputError(f"{path}: label missing on data row "
-                             f"{int(np.flatnonzero(column.isna().to_numpy())[0]) + 1}")
-        numeric = pd.to_numeric(column, errors="coerce")
-        values = (numeric.astype(np.int64).to_numpy()
-                  if numeric.notna().all() and (numeric % 1 == 0).all()
-                  else column.str.strip().to_numpy())
-    if len(values) == 0:
+                             f"{int(np.flatnonzero(blank)[0]) + 1}")
+    if len(column) == 0:
         raise InputError(f"{path}: no labels")
-    classes, codes = np.unique(values, return_inverse=True)
-    return codes, classes.tolist(), task_ids
+    codes, classes = code(column, origin=f"{path}: ")
+    return codes, classes, task_ids

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from crowdlearn.errors import InputError
+from crowdlearn.labels import code
 
 __all__ = ["DATA_ENV", "Dataset", "find_data_folder", "load_digits", "search_locations"]
 
@@ -187,13 +187,6 @@ def _state(place: Path) -> str:
 
 def codes_of(labels: Sequence[Hashable] | np.ndarray,
              classes: Sequence[Hashable] | None = None) -> tuple[np.ndarray, list]:
-    """Integer codes of labels and the class list (sorted labels seen, unless given)."""
-    values = pd.Series(np.asarray(labels))
-    if classes is None:
-        classes = sorted(pd.unique(values).tolist())
-    classes = list(classes)
-    codes = pd.Index(classes).get_indexer(values)
-    if (codes < 0).any():
-        bad = values.iloc[int(np.flatnonzero(codes < 0)[0])]
-        raise InputError(f"label {bad!r} is not one of the classes {classes}")
-    return codes.astype(np.int64), classes
+    """Integer codes of labels and the class list (sorted labels seen, unless given), by the
+    library's one coding routine (:func:`crowdlearn.labels.code`)."""
+    return code(np.asarray(labels), classes)

@@ -36,9 +36,10 @@ def make_crowd_learner(name: str, *, self_training: bool = True, **settings) -> 
     if name == "soft-mv":
         return AggregateThenTrain(MajorityVote(seed=seed), targets="soft",
                                   self_training=self_training, **settings)
-    if name == "em":
-        return AggregateThenTrain(DawidSkene(), targets="soft", self_training=self_training,
-                                  **settings)
+    if name == "em":  # the papers' EM baseline: Dawid–Skene with a near-flat prior
+        return AggregateThenTrain(DawidSkene(smoothing=0.01, prior="uniform",
+                                             class_smoothing=0.0),
+                                  targets="soft", self_training=self_training, **settings)
     if name == "mbem":
         return MBEM(self_training=self_training, **settings)
     if name == "mbem-onecoin":

@@ -49,7 +49,8 @@ class AggNet(Learner):
         k = annotations.n_classes
         targets = torch.as_tensor(soft_majority(annotations), dtype=torch.float32)
         on_device: dict[torch.device, torch.Tensor] = {}
-        label_model = DawidSkene(max_iter=1, smoothing=self.smoothing, class_prior="uniform")
+        label_model = DawidSkene(max_iter=1, smoothing=self.smoothing, prior="uniform",
+                                 class_prior="uniform")
         model = self._fresh_model(X, k, salt=0)
 
         def step(net: torch.nn.Module, batch: Batch) -> torch.Tensor:

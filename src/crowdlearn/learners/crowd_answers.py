@@ -103,7 +103,7 @@ def confusion_against(annotations: Annotations, reference: np.ndarray,
     """W × K × K: ``T[w, c, j] = Σ_i s_i(c)·1[w answered j on i] / Σ_i s_i(c)·1[w answered i]``
     for reference distributions ``s`` (T × K) — one Dawid–Skene M-step; a true class a worker
     never met gets a uniform row."""
-    model = DawidSkene(max_iter=1, smoothing=smoothing, class_prior="uniform")
+    model = DawidSkene(max_iter=1, smoothing=smoothing, prior="uniform", class_prior="uniform")
     return model.fit(annotations, init_posteriors=reference).confusion_
 
 

@@ -106,7 +106,7 @@ class MBEM(Learner):
             raise InputError(f"worker_model must be 'confusion' or 'one-coin', got "
                              f"{self.worker_model!r}")
         label_model = WORKER_MODELS[self.worker_model](
-            max_iter=1, smoothing=self.smoothing,
+            max_iter=1, smoothing=self.smoothing, prior="uniform", class_smoothing=0.0,
             class_prior="estimate" if self.use_class_prior else "uniform")
         for r in range(1, self.n_rounds + 1):
             label_model.fit(annotations, init_posteriors=np.eye(k)[proba.argmax(axis=1)],

@@ -12,11 +12,13 @@ import torch
 from torch import nn
 
 from crowdlearn.errors import InputError
+from crowdlearn.labels import code
 from crowdlearn.learners.base import _as_array
 
 
 def encode_labels(X, y) -> tuple[np.ndarray, np.ndarray, list]:
-    """``X`` as an array, the labels as codes 0..K−1 and the class ids (sorted)."""
+    """``X`` as an array, the labels as codes 0..K−1 and the class ids (sorted; see
+    :mod:`crowdlearn.labels`)."""
     X = _as_array(X)
     y = np.asarray(y)
     if y.ndim != 1:
@@ -26,15 +28,10 @@ def encode_labels(X, y) -> tuple[np.ndarray, np.ndarray, list]:
     missing = np.flatnonzero(pd.isna(y))
     if len(missing):
         raise InputError(f"label of row {missing[0]} is missing ({len(missing)} rows in all)")
-    try:
-        classes, codes = np.unique(y, return_inverse=True)
-    except TypeError:
-        kinds = sorted({type(v).__name__ for v in y.tolist()})
-        raise InputError(f"labels mix types ({', '.join(kinds)}); give one type of class "
-                         "id") from None
+    codes, classes = code(y, name="label")
     if len(classes) < 2:
         raise InputError(f"need at least 2 classes, the labels hold {len(classes)}")
-    return X, codes.astype(np.int64), classes.tolist()
+    return X, codes, classes
 
 
 def validation_split(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,207 @@
+"""Coding ids and labels as integers: the one routine every part of crowdlearn uses.
+
+A column of task ids, worker ids or labels becomes dense integer codes plus the list of the
+distinct values, kept exactly as the user gave them: no stripping, no parsing of text as
+numbers (``"00042"`` stays ``"00042"`` and is not ``"42"``; ``"01"`` and ``"1"`` are two ids).
+Only truly empty cells are missing: NaN, ``None`` or ``pd.NA`` in a frame, and text that is
+empty or blank. ``"NA"``, ``"None"`` or ``"null"`` are ordinary values.
+
+Order of the distinct values: a pandas ``Categorical`` keeps its categories (unused ones
+included, so that they become declared classes); declared ``classes`` keep theirs; otherwise
+values are sorted, numbers by value, text naturally (text that reads as numbers by its value,
+so ``"2"`` comes before ``"10"``, then by its spelling).
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+from collections.abc import Callable, Hashable, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from crowdlearn.errors import CrowdlearnWarning, InputError
+
+__all__ = ["code", "lookup", "missing_mask"]
+
+RowName = Callable[[int], str]
+
+
+def _row(i: int) -> str:
+    return f"row {i}"
+
+
+def missing_mask(values: pd.Series) -> np.ndarray:
+    """Truly empty cells: NaN / None / NA, or text that is empty or only blanks."""
+    bad = values.isna().to_numpy()
+    if values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
+        text = values[~bad].astype(str)
+        blank = text.str.strip().eq("").to_numpy()
+        if blank.any():
+            bad = bad.copy()
+            bad[np.flatnonzero(~bad)[blank]] = True
+    return bad
+
+
+def code(values, classes: Sequence[Hashable] | None = None, *, name: str = "label",
+         origin: str = "", row: RowName = _row, warn_near: bool = False,
+         ) -> tuple[np.ndarray, list]:
+    """Integer codes of ``values`` and the list of distinct values (see the module notes).
+
+    ``classes`` declares the values up front, in order: a value outside them is an
+    :class:`InputError` naming its row (``row(i)``) and ``origin`` (e.g. the file). Text and
+    numbers mixed in one column are refused (``5`` and ``"5"`` would silently be two ids).
+    With ``warn_near``, values that differ only by case or surrounding blanks (``"positive"``
+    and ``"positive "``) raise a :class:`CrowdlearnWarning`; they stay distinct.
+    """
+    series = values if isinstance(values, pd.Series) else pd.Series(np.asarray(values))
+    if isinstance(series.dtype, pd.CategoricalDtype) and classes is None:
+        classes = list(series.cat.categories)
+        series = series.astype(object)
+    if classes is not None:
+        ids = _distinct(classes, "classes")
+        codes = pd.Index(ids, dtype=object).get_indexer(series.astype(object))
+        if (codes < 0).any():
+            i = int(np.flatnonzero(codes < 0)[0])
+            value = series.iloc[i]
+            raise InputError(f"{origin}{row(i)}: {name} {value!r} is not one of the declared "
+                             f"classes {ids}" + _type_hint(value, ids))
+        codes = codes.astype(np.int64)
+    else:
+        codes, ids = _factorize(series, name, origin)
+    if warn_near:
+        warn_near_duplicates(ids, name, origin)
+    return codes, ids
+
+
+def lookup(wanted: Iterable[Hashable], known: Sequence[Hashable], what: str,
+           among: str) -> np.ndarray:
+    """Codes of ``wanted`` among the ``known`` ids; an unknown one is an :class:`InputError`
+    saying "{what} {value!r} is not {among}"."""
+    wanted = plain(wanted)
+    codes = pd.Index(list(known), dtype=object).get_indexer(pd.Index(wanted, dtype=object))
+    if (codes < 0).any():
+        bad = wanted[int(np.flatnonzero(codes < 0)[0])]
+        raise InputError(f"{what} {bad!r} is not {among}" + _type_hint(bad, list(known)))
+    return codes
+
+
+def plain(values) -> list:
+    """Ids as a plain list of Python scalars (numpy scalars unwrapped)."""
+    if isinstance(values, (np.ndarray, pd.Index, pd.Series)):
+        return values.tolist()  # converts numpy scalars in C
+    return [v.item() if isinstance(v, np.generic) else v for v in values]
+
+
+def warn_near_duplicates(ids: Sequence[Hashable], name: str = "label", origin: str = "") -> None:
+    """Warn about text values that differ only by case or surrounding blanks."""
+    text = [v for v in ids if isinstance(v, str)]
+    seen: dict[str, str] = {}
+    for value in text:
+        key = value.strip().casefold()
+        if key in seen:
+            warnings.warn(f"{origin}{name}s {seen[key]!r} and {value!r} differ only by case or "
+                          "surrounding blanks; they are kept as two different "
+                          f"{'classes' if name == 'label' else name + 's'}",
+                          CrowdlearnWarning, stacklevel=3)
+            return
+        seen[key] = value
+
+
+# ---------------------------------------------------------------------- helpers
+def _distinct(given, what: str) -> list:
+    ids = plain(given)
+    if len(set(ids)) != len(ids):
+        seen: set = set()
+        dup = next(x for x in ids if x in seen or seen.add(x))
+        raise InputError(f"{what} contains {dup!r} twice")
+    return ids
+
+
+def _kind(value) -> str:
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, (numbers.Number, np.number, np.bool_)):
+        return "number"
+    return type(value).__name__
+
+
+def _type_hint(value, ids: list) -> str:
+    """`` (text '5' against numbers)`` when a value and the known ids differ in kind only."""
+    kinds = {_kind(v) for v in ids}
+    mine = _kind(value)
+    if mine not in kinds and str(value) in {str(v) for v in ids}:
+        return f" ({mine} {value!r}, but the known values are {' and '.join(sorted(kinds))})"
+    return ""
+
+
+def _factorize(series: pd.Series, name: str, origin: str) -> tuple[np.ndarray, list]:
+    arr = series.to_numpy()
+    if np.issubdtype(arr.dtype, np.integer) and len(arr):
+        fast = _compact_integers(arr)
+        if fast is not None:
+            return fast
+    codes, uniques = pd.factorize(series, sort=False)
+    uniques = plain(uniques)
+    if arr.dtype == object:
+        _check_one_kind(uniques, name, origin)
+    order = _sort_order(uniques)
+    if order is None:
+        return codes.astype(np.int64), uniques
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return rank[codes], [uniques[i] for i in order]
+
+
+def _compact_integers(values: np.ndarray) -> tuple[np.ndarray, list] | None:
+    """Integer ids in a compact range (the usual task, worker and class numbers) coded
+    without a hash table; None when the range is too wide."""
+    lo, hi = int(values.min()), int(values.max())
+    if lo < -(2**62) or hi > 2**62:  # beyond int64 arithmetic: the hash table is exact
+        return None
+    if hi - lo < 64:  # a few classes: one comparison pass each
+        present = np.array([bool((values == v).any()) for v in range(lo, hi + 1)])
+    elif hi - lo <= 4 * len(values) + 1024:
+        present = np.bincount((values - lo).astype(np.intp), minlength=hi - lo + 1) > 0
+    else:
+        return None
+    if lo == 0 and present.all():  # already dense codes 0..n-1
+        return values.astype(np.int64, copy=False), list(range(hi + 1))
+    code_of = np.cumsum(present) - 1
+    return code_of[(values - lo).astype(np.intp)], (np.flatnonzero(present) + lo).tolist()
+
+
+def _check_one_kind(uniques: list, name: str, origin: str) -> None:
+    kinds = {_kind(v) for v in uniques}
+    if "text" not in kinds or len(kinds) == 1:
+        return
+    by_text: dict[str, object] = {}
+    for value in uniques:
+        twin = by_text.setdefault(str(value), value)
+        if twin is not value and _kind(twin) != _kind(value):
+            raise InputError(f"{origin}column {name!r} holds both {twin!r} and {value!r}: "
+                             "one id written as a number and as text; give one type")
+    example = next(v for v in uniques if _kind(v) != "text")
+    raise InputError(f"{origin}column {name!r} mixes text and {_kind(example)}s (e.g. "
+                     f"{next(v for v in uniques if _kind(v) == 'text')!r} and {example!r}); "
+                     "give one type of id")
+
+
+def _sort_order(uniques: list) -> np.ndarray | None:
+    """Positions of ``uniques`` in sorted order (None: already sorted)."""
+    if len(uniques) < 2:
+        return None
+    if all(isinstance(v, str) for v in uniques):
+        as_numbers = pd.to_numeric(pd.Series(uniques, dtype=object), errors="coerce")
+        if as_numbers.notna().all():  # text that reads as numbers: by value, then spelling
+            order = np.lexsort((np.array(uniques, dtype=object).astype(str),
+                                as_numbers.to_numpy(dtype=float)))
+        else:
+            order = np.argsort(np.array(uniques, dtype=object).astype(str), kind="stable")
+    else:
+        try:
+            order = np.argsort(np.array(uniques, dtype=object), kind="stable")
+        except TypeError:
+            order = np.argsort(np.array([str(v) for v in uniques]), kind="stable")
+    return None if (order == np.arange(len(order))).all() else order
