@@ -1,8 +1,8 @@
 """Label models on sparse, long-tailed crowds shaped like a real 4-class export.
 
-The export behind this benchmark (issue item 5): 4 classes, a few hundred gold items with 1–30
-answers each, ~800 workers of whom most give a handful of answers and a few give hundreds, of
-mixed quality. Such a crowd is drawn here from a seeded generator:
+The export behind this benchmark (a real one a user reported): 4 classes, a few hundred gold
+items with 1–30 answers each, ~800 workers of whom most give a handful of answers and a few
+give hundreds, of mixed quality. Such a crowd is drawn here from a seeded generator:
 
 * item classes from ``class_freq`` (the commonest class about a third of the items);
 * worker activity long-tailed (lognormal weights: the median worker answers a few items, the

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from benchmarks.real_crowds import DATASETS, FOLDERS, accuracy, data_root, load
-from crowdlearn import DawidSkene
+from crowdlearn import DawidSkene, MajorityVote, OneCoinDawidSkene
 
 CROWDKIT_ACCURACY = {
     "product": 0.9397,
@@ -31,15 +31,31 @@ def test_every_registered_dataset_has_a_reference():
     assert set(CROWDKIT_ACCURACY) == set(DATASETS) == set(FOLDERS)
 
 
-@pytest.mark.parametrize("name", list(CROWDKIT_ACCURACY))
-def test_dawid_skene_reaches_crowdkit_accuracy(name):
+def _load_or_skip(name: str):
     folder = data_root() / FOLDERS[name]
     if not folder.is_dir():
         pytest.skip(f"dataset {name!r} not available: {folder} is absent "
                     "(set CROWDLEARN_DATA to the data folder)")
-    ann, gold = load(name)
+    return load(name)
+
+
+@pytest.mark.parametrize("name", list(CROWDKIT_ACCURACY))
+def test_dawid_skene_reaches_crowdkit_accuracy(name):
+    ann, gold = _load_or_skip(name)
     assert len(gold) > 0
     acc = accuracy(DawidSkene().fit(ann).predict(), gold)
     assert acc >= CROWDKIT_ACCURACY[name] - TOLERANCE, (
         f"{name}: DawidSkene accuracy {acc:.4f} < crowd-kit's {CROWDKIT_ACCURACY[name]:.4f} "
         f"- {TOLERANCE}")
+
+
+@pytest.mark.parametrize("name", list(CROWDKIT_ACCURACY))
+def test_defaults_never_fall_below_majority_vote_nor_collapse(name):
+    """The default Dawid–Skene stays within 0.005 of majority vote or above it; one-coin
+    predicts every class the gold holds (no collapse onto one class)."""
+    ann, gold = _load_or_skip(name)
+    mv = accuracy(MajorityVote(tie_break="first").fit(ann).predict(), gold)
+    ds = accuracy(DawidSkene().fit(ann).predict(), gold)
+    assert ds >= mv - TOLERANCE, f"{name}: DS {ds:.4f} < MV {mv:.4f} - {TOLERANCE}"
+    predicted = set(OneCoinDawidSkene().fit(ann).predict().reindex(gold.index))
+    assert set(gold) <= predicted, f"{name}: one-coin never predicts {set(gold) - predicted}"

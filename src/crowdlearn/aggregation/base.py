@@ -82,12 +82,15 @@ class Aggregator(BaseEstimator):
         self.tasks_, self.workers_, self.classes_ = ann.tasks, ann.workers, ann.classes
         self.worker_counts_ = ann.worker_counts
 
-    def _warn_about_fit(self, ann: Annotations) -> None:
-        """Warn about what the data cannot tell and about classes that vanished."""
-        for message in identifiability_problems(ann):
+    def _warn_about_fit(self, ann: Annotations, answers_only: bool = True,
+                        final: bool = True) -> None:
+        """Warn about what the answers cannot tell (unless other evidence came with them:
+        ``answers_only`` false) and, for a fit run to its end (``final``), about classes that
+        vanished."""
+        for message in identifiability_problems(ann) if answers_only else ():
             warnings.warn(message, CrowdlearnWarning, stacklevel=3)
         present = np.bincount(self.labels_, minlength=ann.n_classes) > 0
-        if ann.n_classes > 1 and not present.all():
+        if final and ann.n_classes > 1 and not present.all():
             gone = [ann.classes[k] for k in np.flatnonzero(~present)]
             warnings.warn(f"{type(self).__name__}: no task ends up with class"
                           f"{'es' if len(gone) > 1 else ''} {', '.join(map(repr, gone))}"

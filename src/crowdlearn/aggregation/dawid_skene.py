@@ -149,7 +149,10 @@ class DawidSkene(Aggregator):
                           f"without converging (last gain {history[-1] - history[-2]:.2g} per "
                           f"answer, tol {self.tol:g}); raise max_iter", CrowdlearnWarning,
                           stacklevel=2)
-        self._warn_about_fit(ann)
+        # a model's posteriors or priors identify worker quality where answers alone cannot;
+        # a single step (MBEM's, AggNet's) is not a fit run to its end
+        self._warn_about_fit(ann, answers_only=task_prior is None and init_posteriors is None,
+                             final=self.max_iter > 1)
         return self
 
     # the parts a relative overrides ------------------------------------------------
