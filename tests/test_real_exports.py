@@ -380,6 +380,14 @@ def test_explicit_separator_and_encoding(tmp_path):
     assert set(pd.read_csv(tmp_path / "o.csv")["label"]) <= {"café", "thé"}
 
 
+def test_a_wrong_separator_gets_a_hint(tmp_path):
+    path = tmp_path / "answers.csv"
+    path.write_text("task;worker;label\nt1;w1;a\n")
+    result = run("aggregate", path, "--sep", ",", "-o", tmp_path / "o.csv")
+    assert result.exit_code == 2
+    assert "is the separator a semicolon?" in result.output.replace("\n", "")
+
+
 def test_version_and_short_help():
     from crowdlearn import __version__
 
@@ -396,3 +404,79 @@ def test_worker_plot_has_class_names_and_a_colour_bar(tmp_path, crowd_csv):
     svg = plot.read_text()
     for text in ("P(answer | true class)", "true class", "random guessing", "answers given"):
         assert text in svg, text
+
+
+# ---------------------------------------------------------------- found in review
+def test_unused_categories_of_task_and_worker_columns_are_not_tasks():
+    df = pd.DataFrame({"task": ["t1", "t1", "t2", "t2", "t3", "t3"],
+                       "worker": ["a", "b", "a", "b", "a", "c"],
+                       "label": ["x", "x", "y", "y", "x", "y"]}).astype("category")
+    sub = df[df.task != "t3"]  # the categories still hold t3 and worker c
+    mv = MajorityVote().fit(sub)
+    assert mv.predict().to_dict() == {"t1": "x", "t2": "y"}
+    assert mv.workers_ == ["a", "b"]
+
+
+def test_python_numbers_match_a_csv_read_as_text(tmp_path):
+    path = tmp_path / "answers.csv"
+    pd.DataFrame({"task": [1, 1, 2, 2], "worker": [10, 11, 10, 11],
+                  "label": [0, 1, 1, 1]}).to_csv(path, index=False)
+    assert Annotations.from_csv(path).classes == ["0", "1"]
+    declared = Annotations.from_csv(path, classes=[0, 1])
+    assert declared.classes == [0, 1]  # the declared values are the ids
+    ds = DawidSkene().fit(Annotations.from_csv(path), gold={1: "0"})
+    assert ds.predict()["1"] == "0"
+    typed = Annotations.from_csv(path, dtype={"task": int, "worker": int, "label": int})
+    assert typed.classes == [0, 1] and typed.tasks == [1, 2]
+
+
+def test_plot_to_stdout_and_unknown_encoding_are_one_line_errors(tmp_path, crowd_csv):
+    path, _, _ = crowd_csv
+    result = run("aggregate", path, "-o", tmp_path / "o.csv", "--plot", "-")
+    assert result.exit_code == 2 and "cannot go to standard output" in result.output
+    result = run("aggregate", path, "-o", tmp_path / "o.csv", "--encoding", "foo")
+    assert result.exit_code == 2 and "unknown text encoding 'foo'" in result.output
+    assert not (tmp_path / "o.csv").exists()
+
+
+def test_headerless_numeric_long_file_read_as_wide_is_refused(tmp_path):
+    rng = np.random.default_rng(0)
+    long = pd.DataFrame({"task": np.repeat(np.arange(300), 3),
+                         "worker": rng.integers(0, 200, 900), "label": rng.integers(0, 2, 900)})
+    path = tmp_path / "long.csv"
+    long.to_csv(path, index=False, header=False)
+    result = run("aggregate", path, "--format", "wide", "-o", tmp_path / "o.csv")
+    assert result.exit_code == 2 and "look like ids" in result.output
+
+
+@pytest.mark.parametrize("text", ["2 2 -1\n0 1 0\n1 1 1\n0 0 -1\n1 0 1\n",
+                                  "c c c\na b a\nb b a\na a b\n"])
+def test_a_first_row_with_a_rare_class_is_a_warning_not_an_error(tmp_path, text):
+    path = tmp_path / "m.txt"
+    path.write_text(text)
+    result = run("aggregate", path, "--format", "wide", "--method", "mv", "-o",
+                 tmp_path / "o.csv")
+    assert result.exit_code == 0, result.output
+    assert "may be a header" in result.output
+
+
+def test_label_file_header_names_are_trimmed(tmp_path):
+    from crowdlearn.datasets import read_labels
+
+    path = tmp_path / "labels.csv"
+    path.write_text("task, label \na, 3\nb, 1\nc, 10\n")
+    codes, classes, tasks = read_labels(path)
+    assert classes == ["1", "3", "10"] and tasks == ["a", "b", "c"]
+    assert codes.tolist() == [1, 0, 2]
+
+
+def test_workers_table_to_stdout_keeps_stdout_clean(tmp_path, crowd_csv):
+    path, _, _ = crowd_csv
+    result = run("aggregate", path, "-o", tmp_path / "o.csv", "--workers", "-", "--json")
+    assert result.exit_code == 2 and "standard output" in result.output
+    proc = subprocess.run([sys.executable, "-m", "crowdlearn", "aggregate", str(path), "-o",
+                           str(tmp_path / "o.csv"), "--workers", "-"], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    table = pd.read_csv(pd.io.common.StringIO(proc.stdout))
+    assert len(table) == 25 and "wrote" in proc.stderr

@@ -132,16 +132,17 @@ class Annotations:
             raise InputError(
                 f"{where.origin}missing column{'s' if len(missing) > 1 else ''} "
                 f"{', '.join(map(repr, missing))}; "
-                f"columns found: {', '.join(map(repr, df.columns))}"
+                f"columns found: {', '.join(map(repr, df.columns))}{_separator_hint(df)}"
             )
         if len(df) == 0:
             raise InputError(f"{where.origin}no answers: the table has a header but no rows")
         _check_keep(keep)
         for col in (task, worker, label):
             _check_present(df[col], col, where)
-        t_codes, t_ids = coding.code(df[task], name=task, origin=where.origin, row=where.row)
+        t_codes, t_ids = coding.code(df[task], name=task, origin=where.origin, row=where.row,
+                                     categories=False)
         w_codes, w_ids = coding.code(df[worker], name=worker, origin=where.origin,
-                                     row=where.row)
+                                     row=where.row, categories=False)
         l_codes, l_ids = coding.code(df[label], classes, name=label, origin=where.origin,
                                      row=where.row, warn_near=True)
         if keep != "all":
@@ -532,62 +533,87 @@ def _check_present(col: pd.Series, name: str, where: _RowNamer) -> None:
                          f"({int(bad.sum())} empty value(s) in that column)")
 
 
+def _separator_hint(df: pd.DataFrame) -> str:
+    """A hint when one column's name holds what looks like the real separator."""
+    if len(df.columns) != 1:
+        return ""
+    name = str(df.columns[0])
+    for sep, word in (("\t", "tab"), (";", "semicolon"), (",", "comma"), ("|", "bar")):
+        if sep in name:
+            return (f" (one column: is the separator a {word}? pass sep={sep!r}, or --sep "
+                    f"{word if word != 'bar' else repr(sep)} on the command line)")
+    return ""
+
+
 WIDE_MAX_CLASSES = 20
 
 
 def _check_wide_values(values: np.ndarray, observed: np.ndarray, origin: str) -> None:
-    """Refuse what is clearly not a tasks × workers matrix of labels (a header row; ids as
-    cells, as when a long file is read as wide); warn about many distinct labels."""
+    """Refuse what is clearly not a tasks × workers matrix of labels (a header row of
+    distinct names; ids as cells, as when a long file is read as wide); warn about a first
+    row that may be a header and about many distinct labels."""
     cells = values[observed]
     if len(cells) == 0:
         return
-    if _looks_like_header(values, observed):
-        header = ", ".join(str(v) for v in values[0, observed[0]][:4])
-        raise InputError(f"{origin}the first row ({header}) looks like a header, but a wide "
+    header = _header_evidence(values, observed)
+    shown = ", ".join(str(v) for v in values[0, observed[0]][:4])
+    if header == "clear":
+        raise InputError(f"{origin}the first row ({shown}) looks like a header, but a wide "
                          "file is a bare matrix of labels (one row a task, one column a "
                          "worker): remove the header row, or read a long file (one answer a "
                          "row) with --format long")
+    if header == "likely":
+        warnings.warn(f"{origin}the first row ({shown}) may be a header: its values appear in "
+                      "no other row; a wide file has no header row", CrowdlearnWarning,
+                      stacklevel=4)
     distinct = len(pd.unique(pd.Series(cells, dtype=object)))
-    if distinct > WIDE_MAX_CLASSES:
-        # in a matrix of labels every column draws on one vocabulary; ids of a long file
-        # read as wide fill a column with values no other column holds
-        pairs = pd.DataFrame({"value": pd.Series(cells, dtype=object),
-                              "column": np.nonzero(observed)[1]}).drop_duplicates()
-        columns_holding = pairs.groupby("value", sort=False)["column"].transform("size")
-        per_column = pairs.assign(own=columns_holding.to_numpy() == 1).groupby("column")
-        stats = per_column["own"].agg(["size", "sum"])
-        odd = stats[(stats["size"] > WIDE_MAX_CLASSES) & (stats["sum"] > stats["size"] / 2)]
-        if len(odd):
-            j = int(odd.index[0])
-            raise InputError(
-                f"{origin}column {j} holds {int(odd.loc[j, 'size']):,} different values that "
-                "no other column holds: the cells look like ids, not labels; is this a long "
-                "file (one answer a row)? Then use --format long")
-        warnings.warn(f"{origin}{distinct} distinct labels in a wide matrix; check that its "
-                      "cells are labels and that --missing names the empty-cell marker",
-                      CrowdlearnWarning, stacklevel=4)
+    if distinct <= WIDE_MAX_CLASSES:
+        return
+    if distinct > len(values) / 4:
+        raise InputError(f"{origin}{distinct:,} distinct labels for {len(values):,} tasks: the "
+                         "cells look like ids, not labels; is this a long file (one answer a "
+                         "row)? Then use --format long")
+    # in a matrix of labels every column draws on one vocabulary; ids of a long file
+    # read as wide fill a column with values no other column holds
+    pairs = pd.DataFrame({"value": pd.Series(cells, dtype=object),
+                          "column": np.nonzero(observed)[1]}).drop_duplicates()
+    columns_holding = pairs.groupby("value", sort=False)["column"].transform("size")
+    stats = pairs.assign(own=columns_holding.to_numpy() == 1).groupby("column")["own"].agg(
+        ["size", "sum"])
+    odd = stats[(stats["size"] > WIDE_MAX_CLASSES) & (stats["sum"] > stats["size"] / 2)]
+    if len(odd):
+        j = int(odd.index[0])
+        raise InputError(
+            f"{origin}column {j} holds {int(odd.loc[j, 'size']):,} different values that no "
+            "other column holds: the cells look like ids, not labels; is this a long file "
+            "(one answer a row)? Then use --format long")
+    warnings.warn(f"{origin}{distinct} distinct labels in a wide matrix; check that its "
+                  "cells are labels and that --missing names the empty-cell marker",
+                  CrowdlearnWarning, stacklevel=4)
 
 
-def _looks_like_header(values: np.ndarray, observed: np.ndarray) -> bool:
-    """Every first-row cell that can be judged is a value its column never takes again,
-    although the column's other cells take few values (a header above columns of labels);
-    or the first row is text above numbers."""
+def _header_evidence(values: np.ndarray, observed: np.ndarray) -> str:
+    """``"clear"``: the first row holds distinct names that appear nowhere below it (or text
+    above numbers); ``"likely"``: each first-row cell that can be judged is a value its
+    column never takes again although the column's other cells take few values; else
+    ``""``."""
     if len(values) < 3:
-        return False
-    judged = 0
-    for j in np.flatnonzero(observed[0]):
-        rest = pd.unique(pd.Series(values[1:, j][observed[1:, j]], dtype=object))
-        if len(rest) < 2 or len(rest) > WIDE_MAX_CLASSES:
-            continue  # too few or too many values below to tell
-        if values[0, j] in set(rest):
-            return False
-        judged += 1
-    if judged:
-        return True
+        return ""
     first = values[0, observed[0]]
     rest = values[1:][observed[1:]]
-    as_number = lambda v: pd.to_numeric(pd.Series(v, dtype=object), errors="coerce")  # noqa: E731
-    return bool(as_number(first).isna().all() and as_number(rest).notna().mean() > 0.9)
+    if len(first) >= 2 and len(set(first.tolist())) == len(first):
+        below = set(pd.unique(pd.Series(rest, dtype=object)).tolist())
+        if not any(v in below for v in first.tolist()):
+            return "clear"
+    judged = 0
+    for j in np.flatnonzero(observed[0]):
+        column = pd.unique(pd.Series(values[1:, j][observed[1:, j]], dtype=object))
+        if len(column) < 2 or len(column) > WIDE_MAX_CLASSES:
+            continue  # too few or too many values below to tell
+        if values[0, j] in set(column.tolist()):
+            return ""
+        judged += 1
+    return "likely" if judged else ""
 
 
 def _check_keep(keep) -> None:

@@ -171,7 +171,8 @@ def aggregate(
                                                 "separated (a label outside it is an error; "
                                                 "classes nobody answered are kept).")] = None,
     gold: Annotated[Path | None, typer.Option(help="Known labels (task, label) held fixed "
-                                              "during EM (ds, onecoin).")] = None,
+                                              "during EM (ds, onecoin); its separator is "
+                                              "sniffed.")] = None,
     truth: Annotated[Path | None, typer.Option(help="True labels (task, label) to score the "
                                                "result against; prints accuracy overall and "
                                                "per class.")] = None,
@@ -216,8 +217,10 @@ def aggregate(
     )
 
     start = time.perf_counter()
-    if as_json and str(out) == "-":
-        raise InputError("--json and -o - would both write to standard output; give -o a file")
+    to_stdout = [p for p in (out, workers) if p is not None and str(p) == "-"]
+    if as_json and to_stdout:
+        raise InputError("--json and an output '-' would both write to standard output; give "
+                         "the output a file name")
     if gold is not None and method is Method.mv:
         raise InputError("--gold needs --method ds or onecoin (majority vote has no EM to "
                          "clamp)")
@@ -226,7 +229,7 @@ def aggregate(
         raise InputError("'-' (standard input) can be only one of the inputs")
     check_format(out, TABLE_FORMATS, "the labels file (-o)")
     check_format(workers, TABLE_FORMATS, "the workers table (--workers)")
-    check_format(plot, PLOT_FORMATS, "the plot (--plot)")
+    check_format(plot, PLOT_FORMATS, "the plot (--plot)", stdout=False)
     outputs = [out, workers, plot]
     check_outputs(outputs, [p for p in (answers, gold, truth) if p is not None], force=force)
     model = make_aggregator(method, seed, max_iter=max_iter, tol=tol, smoothing=smoothing)
@@ -234,7 +237,7 @@ def aggregate(
     with _reported_warnings() as warned:
         ann = read_answers(answers, layout, task_col, worker_col, label_col, missing,
                            keep=keep, classes=declared, sep=sep, encoding=encoding)
-        known = read_task_labels(gold, task_col, label_col, sep=_separator(sep),
+        known = read_task_labels(gold, task_col, label_col,
                                  encoding=encoding) if gold is not None else None
         model.fit(ann, **({"gold": known} if known is not None else {}))
         tasks = task_table(model, proba=proba)
@@ -242,7 +245,7 @@ def aggregate(
         scored = None
         if truth is not None:
             scored = score(model, read_task_labels(truth, task_col, label_col,
-                                                   sep=_separator(sep), encoding=encoding))
+                                                   encoding=encoding))
         if plot is not None:  # first: the most likely to fail, before any table is written
             atomic_write(plot, lambda p: plot_workers(model, p))
         write_table(tasks, out)
@@ -256,7 +259,7 @@ def aggregate(
     if as_json:
         sys.stdout.write(json.dumps(summary, indent=1, default=str) + "\n")
     elif not quiet:
-        target = err_console if str(out) == "-" else console
+        target = err_console if to_stdout else console
         _print_summary(target, summary, quality)
 
 

@@ -3,6 +3,7 @@ never a traceback from deep inside pandas, numpy or scipy."""
 
 from __future__ import annotations
 
+import codecs
 import io
 import sys
 import tarfile
@@ -68,6 +69,12 @@ def read_table(path: str | Path, *, sep: str | None = None, encoding: str | None
     ``blank_separated``, text whose first line holds none of the separators is split at runs
     of blanks (a whitespace-separated matrix).
     """
+    if encoding is not None:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise InputError(f"unknown text encoding {encoding!r} (e.g. utf-8, latin-1, "
+                             "cp1252, utf-16)") from None
     if str(path) == "-":
         data = sys.stdin.buffer.read()
         if not data.strip():
@@ -89,9 +96,9 @@ def _read_text(source, name: str, sep: str | None, encoding: str | None,
                blank_separated: bool, kwargs: dict) -> pd.DataFrame:
     if sep is None:
         sep = sniff_separator(source, encoding, r"\s+" if blank_separated else ",")
+    kwargs = {"dtype": str, "keep_default_na": False, **kwargs}
     try:
-        return pd.read_csv(source, sep=sep, encoding=encoding, dtype=str,
-                           keep_default_na=False, **kwargs)
+        return pd.read_csv(source, sep=sep, encoding=encoding, **kwargs)
     except UnicodeDecodeError as exc:
         raise InputError(f"{name}: cannot be read as {encoding or 'utf-8'} text "
                          f"({first_line(exc)}); pass the file's encoding, e.g. "

@@ -46,22 +46,28 @@ def missing_mask(values: pd.Series) -> np.ndarray:
 
 def code(values, classes: Sequence[Hashable] | None = None, *, name: str = "label",
          origin: str = "", row: RowName = _row, warn_near: bool = False,
-         ) -> tuple[np.ndarray, list]:
+         categories: bool = True) -> tuple[np.ndarray, list]:
     """Integer codes of ``values`` and the list of distinct values (see the module notes).
 
     ``classes`` declares the values up front, in order: a value outside them is an
     :class:`InputError` naming its row (``row(i)``) and ``origin`` (e.g. the file). Text and
     numbers mixed in one column are refused (``5`` and ``"5"`` would silently be two ids).
     With ``warn_near``, values that differ only by case or surrounding blanks (``"positive"``
-    and ``"positive "``) raise a :class:`CrowdlearnWarning`; they stay distinct.
+    and ``"positive "``) raise a :class:`CrowdlearnWarning`; they stay distinct. A
+    ``Categorical``'s categories declare the values only with ``categories`` (labels: an
+    unused category is a class nobody chose; ids: an unused category is no task at all).
+
+    Declared classes given as numbers match text that spells them (``classes=[0, 1]`` for a
+    file read as text): the declared values are the ids.
     """
     series = values if isinstance(values, pd.Series) else pd.Series(np.asarray(values))
-    if isinstance(series.dtype, pd.CategoricalDtype) and classes is None:
-        classes = list(series.cat.categories)
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        if classes is None and categories:
+            classes = list(series.cat.categories)
         series = series.astype(object)
     if classes is not None:
         ids = _distinct(classes, "classes")
-        codes = pd.Index(ids, dtype=object).get_indexer(series.astype(object))
+        codes = _match(series.astype(object), ids)
         if (codes < 0).any():
             i = int(np.flatnonzero(codes < 0)[0])
             value = series.iloc[i]
@@ -78,9 +84,10 @@ def code(values, classes: Sequence[Hashable] | None = None, *, name: str = "labe
 def lookup(wanted: Iterable[Hashable], known: Sequence[Hashable], what: str,
            among: str) -> np.ndarray:
     """Codes of ``wanted`` among the ``known`` ids; an unknown one is an :class:`InputError`
-    saying "{what} {value!r} is not {among}"."""
+    saying "{what} {value!r} is not {among}". Where the known ids are text (read from a
+    file), a number matches the text that spells it (``gold={7: ...}`` finds task ``"7"``)."""
     wanted = plain(wanted)
-    codes = pd.Index(list(known), dtype=object).get_indexer(pd.Index(wanted, dtype=object))
+    codes = _match(pd.Series(wanted, dtype=object), list(known))
     if (codes < 0).any():
         bad = wanted[int(np.flatnonzero(codes < 0)[0])]
         raise InputError(f"{what} {bad!r} is not {among}" + _type_hint(bad, list(known)))
@@ -110,6 +117,20 @@ def warn_near_duplicates(ids: Sequence[Hashable], name: str = "label", origin: s
 
 
 # ---------------------------------------------------------------------- helpers
+def _match(values: pd.Series, ids: list) -> np.ndarray:
+    """Positions of ``values`` in ``ids`` (−1: absent). A value absent as given but whose
+    text is one of the text ids (or whose text is the text of a numeric id) matches it:
+    the user's numbers against a file's text, never two spellings within one column."""
+    index = pd.Index(ids, dtype=object)
+    codes = index.get_indexer(values)
+    if (codes < 0).any():
+        as_text = pd.Index([str(v) for v in ids], dtype=object)
+        if as_text.is_unique:
+            missing = codes < 0
+            codes[missing] = as_text.get_indexer(values[missing].map(str))
+    return codes
+
+
 def _distinct(given, what: str) -> list:
     ids = plain(given)
     if len(set(ids)) != len(ids):
@@ -143,10 +164,12 @@ def _factorize(series: pd.Series, name: str, origin: str) -> tuple[np.ndarray, l
         if fast is not None:
             return fast
     codes, uniques = pd.factorize(series, sort=False)
-    uniques = plain(uniques)
     if arr.dtype == object:
-        _check_one_kind(uniques, name, origin)
+        kind = pd.api.types.infer_dtype(uniques, skipna=True)
+        if kind not in ("string", "empty"):
+            _check_one_kind(plain(uniques), name, origin)
     order = _sort_order(uniques)
+    uniques = plain(uniques)
     if order is None:
         return codes.astype(np.int64), uniques
     rank = np.empty(len(order), dtype=np.int64)
@@ -188,20 +211,31 @@ def _check_one_kind(uniques: list, name: str, origin: str) -> None:
                      "give one type of id")
 
 
-def _sort_order(uniques: list) -> np.ndarray | None:
-    """Positions of ``uniques`` in sorted order (None: already sorted)."""
+def _sort_order(uniques) -> np.ndarray | None:
+    """Positions of ``uniques`` (from :func:`pandas.factorize`) in sorted order (None:
+    already sorted)."""
     if len(uniques) < 2:
         return None
-    if all(isinstance(v, str) for v in uniques):
-        as_numbers = pd.to_numeric(pd.Series(uniques, dtype=object), errors="coerce")
-        if as_numbers.notna().all():  # text that reads as numbers: by value, then spelling
-            order = np.lexsort((np.array(uniques, dtype=object).astype(str),
-                                as_numbers.to_numpy(dtype=float)))
+    values = np.asarray(uniques)
+    if values.dtype != object:
+        order = np.argsort(values, kind="stable")
+    elif pd.api.types.infer_dtype(uniques, skipna=True) == "string":
+        text = values.astype(str)
+        if _reads_as_numbers(text):  # by value, then spelling
+            order = np.lexsort((text, pd.to_numeric(text).astype(float)))
         else:
-            order = np.argsort(np.array(uniques, dtype=object).astype(str), kind="stable")
+            order = np.argsort(text, kind="stable")
     else:
         try:
-            order = np.argsort(np.array(uniques, dtype=object), kind="stable")
+            order = np.argsort(values, kind="stable")
         except TypeError:
-            order = np.argsort(np.array([str(v) for v in uniques]), kind="stable")
+            order = np.argsort(np.array([str(v) for v in values]), kind="stable")
     return None if (order == np.arange(len(order))).all() else order
+
+
+def _reads_as_numbers(text: np.ndarray) -> bool:
+    """Every string parses as a number (a cheap look at a sample first)."""
+    sample = text[:256]
+    if pd.to_numeric(pd.Series(sample), errors="coerce").isna().any():
+        return False
+    return bool(pd.to_numeric(pd.Series(text), errors="coerce").notna().all())

@@ -17,9 +17,15 @@ TABLE_FORMATS = {".csv": "CSV", ".tsv": "TSV", ".parquet": "Parquet", ".json": "
 PLOT_FORMATS = (".png", ".pdf", ".svg")
 
 
-def check_format(path: Path | str | None, formats: Iterable[str], what: str) -> None:
-    """Refuse (before any work) an output whose extension is not one of ``formats``."""
-    if path is None or str(path) == STDOUT:
+def check_format(path: Path | str | None, formats: Iterable[str], what: str,
+                 stdout: bool = True) -> None:
+    """Refuse (before any work) an output whose extension is not one of ``formats`` (``-``,
+    standard output, only where ``stdout`` allows it)."""
+    if path is None:
+        return
+    if str(path) == STDOUT:
+        if not stdout:
+            raise InputError(f"{what} cannot go to standard output ('-'); give a file name")
         return
     suffix = Path(path).suffix.lower()
     if suffix not in formats:
@@ -39,7 +45,8 @@ def write_table(table: pd.DataFrame, path: Path | str) -> None:
         ".csv": lambda p: table.to_csv(p, index=False),
         ".tsv": lambda p: table.to_csv(p, index=False, sep="\t"),
         ".parquet": lambda p: table.to_parquet(p, index=False),
-        ".json": lambda p: table.to_json(p, orient="records", indent=1, force_ascii=False),
+        ".json": lambda p: table.to_json(p, orient="records", indent=1, force_ascii=False,
+                                         double_precision=15),
     }
     if suffix not in writers:
         what = suffix or "a file without extension"

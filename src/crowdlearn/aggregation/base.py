@@ -92,11 +92,12 @@ class Aggregator(BaseEstimator):
         present = np.bincount(self.labels_, minlength=ann.n_classes) > 0
         if final and ann.n_classes > 1 and not present.all():
             gone = [ann.classes[k] for k in np.flatnonzero(~present)]
+            advice = ("" if type(self).__name__ == "MajorityVote" else
+                      "; if they are real classes, the model may have collapsed: compare "
+                      "with majority vote")
             warnings.warn(f"{type(self).__name__}: no task ends up with class"
                           f"{'es' if len(gone) > 1 else ''} {', '.join(map(repr, gone))}"
-                          f" (of {ann.n_classes}); if they are real classes, the model may "
-                          "have collapsed: compare with majority vote", CrowdlearnWarning,
-                          stacklevel=3)
+                          f" (of {ann.n_classes}){advice}", CrowdlearnWarning, stacklevel=3)
 
 
 def identifiability_problems(ann: Annotations) -> list[str]:

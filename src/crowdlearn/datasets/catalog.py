@@ -74,8 +74,8 @@ def read_labels(path: str | Path) -> tuple[np.ndarray, list, list]:
             raise InputError(f"{path}: expected a 1-D array of labels, got shape {values.shape}")
         column, task_ids = pd.Series(values), list(range(len(values)))
     else:
-        table = read_table(path, header=None)
-        header = list(table.iloc[0])
+        table = read_table(path, header=None, skipinitialspace=True)
+        header = [str(c).strip() for c in table.iloc[0]]
         if "label" in header:
             table = table.iloc[1:].set_axis(header, axis=1).reset_index(drop=True)
             column = table["label"]
