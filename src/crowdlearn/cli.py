@@ -55,11 +55,13 @@ def _one_line_errors(command):
     return wrapper
 
 
-class Keep(str, Enum):
-    error = "error"
-    first = "first"
-    last = "last"
-    all = "all"
+def _keep_choices() -> type[Enum]:
+    from crowdlearn.annotations import KEEP_CHOICES
+
+    return Enum("Keep", {choice: choice for choice in KEEP_CHOICES}, type=str)
+
+
+Keep = _keep_choices()
 
 
 def make_aggregator(method: Method | str, seed: int = 0, **params):
@@ -106,7 +108,7 @@ def _separator(sep: str | None) -> str | None:
 
 
 @contextlib.contextmanager
-def _reported_warnings(quiet: bool = False):
+def _reported_warnings():
     """Collect crowdlearn's warnings during a command and print each on stderr at the end
     (also when the command fails); the list is what the summary reports."""
     from crowdlearn.errors import CrowdlearnWarning
@@ -166,7 +168,7 @@ def aggregate(
                                                  "(default utf-8), e.g. latin-1.")] = None,
     keep: Annotated[Keep, typer.Option(help="A worker who answered a task more than once: "
                                        "error (refuse), keep the first or the last answer, "
-                                       "or all (each counts).")] = Keep.error,
+                                       "or all (each counts).")] = Keep("error"),
     classes: Annotated[str | None, typer.Option(help="The label set, in order, comma-"
                                                 "separated (a label outside it is an error; "
                                                 "classes nobody answered are kept).")] = None,

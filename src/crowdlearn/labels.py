@@ -78,7 +78,7 @@ def code(values, classes: Sequence[Hashable] | None = None, *, name: str = "labe
         codes, ids = _factorize(series, name, origin)
     if warn_near:
         warn_near_duplicates(ids, name, origin)
-    return codes, ids
+    return codes.astype(np.int64, copy=False), ids
 
 
 def lookup(wanted: Iterable[Hashable], known: Sequence[Hashable], what: str,
@@ -186,13 +186,15 @@ def _compact_integers(values: np.ndarray) -> tuple[np.ndarray, list] | None:
     if hi - lo < 64:  # a few classes: one comparison pass each
         present = np.array([bool((values == v).any()) for v in range(lo, hi + 1)])
     elif hi - lo <= 4 * len(values) + 1024:
-        present = np.bincount((values - lo).astype(np.intp), minlength=hi - lo + 1) > 0
+        shifted = (values - lo if lo else values).astype(np.intp, copy=False)
+        present = np.bincount(shifted, minlength=hi - lo + 1) > 0
     else:
         return None
     if lo == 0 and present.all():  # already dense codes 0..n-1
-        return values.astype(np.int64, copy=False), list(range(hi + 1))
+        return values, list(range(hi + 1))
     code_of = np.cumsum(present) - 1
-    return code_of[(values - lo).astype(np.intp)], (np.flatnonzero(present) + lo).tolist()
+    shifted = (values - lo if lo else values).astype(np.intp, copy=False)
+    return code_of[shifted], (np.flatnonzero(present) + lo).tolist()
 
 
 def _check_one_kind(uniques: list, name: str, origin: str) -> None:
