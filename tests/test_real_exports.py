@@ -480,3 +480,12 @@ def test_workers_table_to_stdout_keeps_stdout_clean(tmp_path, crowd_csv):
     assert proc.returncode == 0, proc.stderr
     table = pd.read_csv(pd.io.common.StringIO(proc.stdout))
     assert len(table) == 25 and "wrote" in proc.stderr
+
+
+def test_majority_vote_plot_says_agreement_not_accuracy(tmp_path, crowd_csv):
+    path, _, _ = crowd_csv
+    plot = tmp_path / "mv.svg"
+    assert run("aggregate", path, "--method", "mv", "-o", tmp_path / "o.csv", "--plot",
+               plot).exit_code == 0
+    svg = plot.read_text()
+    assert "agreement with the majority label" in svg and "estimated accuracy" not in svg
