@@ -48,6 +48,8 @@ def code(values, classes: Sequence[Hashable] | None = None, *, name: str = "labe
          origin: str = "", row: RowName = _row, warn_near: bool = False,
          categories: bool = True) -> tuple[np.ndarray, list]:
     """Integer codes of ``values`` and the list of distinct values (see the module notes).
+    Integer ids that are already codes ``0..n-1`` come back as they are (their own integer
+    type, not copied); otherwise the codes are ``int64``.
 
     ``classes`` declares the values up front, in order: a value outside them is an
     :class:`InputError` naming its row (``row(i)``) and ``origin`` (e.g. the file). Text and
@@ -78,7 +80,7 @@ def code(values, classes: Sequence[Hashable] | None = None, *, name: str = "labe
         codes, ids = _factorize(series, name, origin)
     if warn_near:
         warn_near_duplicates(ids, name, origin)
-    return codes.astype(np.int64, copy=False), ids
+    return codes, ids
 
 
 def lookup(wanted: Iterable[Hashable], known: Sequence[Hashable], what: str,
@@ -186,15 +188,19 @@ def _compact_integers(values: np.ndarray) -> tuple[np.ndarray, list] | None:
     if hi - lo < 64:  # a few classes: one comparison pass each
         present = np.array([bool((values == v).any()) for v in range(lo, hi + 1)])
     elif hi - lo <= 4 * len(values) + 1024:
-        shifted = (values - lo if lo else values).astype(np.intp, copy=False)
-        present = np.bincount(shifted, minlength=hi - lo + 1) > 0
+        present = np.bincount(_offsets(values, lo), minlength=hi - lo + 1) > 0
     else:
         return None
     if lo == 0 and present.all():  # already dense codes 0..n-1
         return values, list(range(hi + 1))
     code_of = np.cumsum(present) - 1
-    shifted = (values - lo if lo else values).astype(np.intp, copy=False)
-    return code_of[shifted], (np.flatnonzero(present) + lo).tolist()
+    return code_of[_offsets(values, lo)], (np.flatnonzero(present) + lo).tolist()
+
+
+def _offsets(values: np.ndarray, lo: int) -> np.ndarray:
+    """``values - lo`` as an index array, without a copy where numpy can index directly."""
+    shifted = values - lo if lo else values
+    return shifted if shifted.dtype.kind == "i" else shifted.astype(np.intp)
 
 
 def _check_one_kind(uniques: list, name: str, origin: str) -> None:

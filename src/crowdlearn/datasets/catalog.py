@@ -92,4 +92,4 @@ def read_labels(path: str | Path) -> tuple[np.ndarray, list, list]:
     if len(column) == 0:
         raise InputError(f"{path}: no labels")
     codes, classes = code(column, origin=f"{path}: ")
-    return codes, classes, task_ids
+    return codes.astype(np.int64, copy=False), classes, task_ids

@@ -189,4 +189,5 @@ def codes_of(labels: Sequence[Hashable] | np.ndarray,
              classes: Sequence[Hashable] | None = None) -> tuple[np.ndarray, list]:
     """Integer codes of labels and the class list (sorted labels seen, unless given), by the
     library's one coding routine (:func:`crowdlearn.labels.code`)."""
-    return code(np.asarray(labels), classes)
+    codes, ids = code(np.asarray(labels), classes)
+    return codes.astype(np.int64, copy=False), ids

@@ -31,7 +31,7 @@ def encode_labels(X, y) -> tuple[np.ndarray, np.ndarray, list]:
     codes, classes = code(y, name="label")
     if len(classes) < 2:
         raise InputError(f"need at least 2 classes, the labels hold {len(classes)}")
-    return X, codes, classes
+    return X, codes.astype(np.int64, copy=False), classes
 
 
 def validation_split(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
