@@ -70,7 +70,7 @@ def test_subset_keeps_workers_and_classes():
     assert sub.workers == ann.workers and sub.classes == ann.classes
     assert len(sub) == 3
     np.testing.assert_array_equal(sub.vote_counts, [[1, 0], [1, 1]])
-    with pytest.raises(InputError, match="unknown task 'zz'"):
+    with pytest.raises(InputError, match="task 'zz' is not a known task"):
         ann.subset(["zz"])
 
 

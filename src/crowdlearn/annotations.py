@@ -436,11 +436,7 @@ class Annotations:
         """The answers of the given tasks (original ids, in that order); workers and classes
         are kept whole so that worker and class codes stay comparable."""
         wanted = list(tasks)
-        index = pd.Index(self.tasks)
-        codes = index.get_indexer(wanted)
-        if (codes < 0).any():
-            bad = wanted[int(np.flatnonzero(codes < 0)[0])]
-            raise InputError(f"unknown task {bad!r}")
+        codes = coding.lookup(wanted, self.tasks, "task", "a known task")
         new_code = np.full(self.n_tasks, -1, dtype=np.int64)
         new_code[codes] = np.arange(len(codes))
         keep = new_code[self.task] >= 0

@@ -75,7 +75,7 @@ def test_me_momentum_confident_set(noisy_digits):
         MeMomentum(val_fraction=0.0, epochs=1).fit(X, noisy)
     with pytest.raises(InputError, match="n_outer"):
         MeMomentum(n_outer=0, epochs=1).fit(X, noisy)
-    with pytest.raises(InputError, match="y_clean holds class 'seven'"):
+    with pytest.raises(InputError, match="y_clean label 'seven' is not among"):
         MeMomentum(epochs=1).fit(X, noisy, y_clean=np.r_[clean[:-1], ["seven"]])
 
 
@@ -120,3 +120,12 @@ def test_more_input_errors(noisy_digits):
         MeMomentum(milestones=40, epochs=1).fit(X, noisy)
     with pytest.raises(InputError, match="ramp_epochs"):
         CoTeaching(ramp_epochs=-1, epochs=1).fit(X, noisy)
+
+
+def test_clean_labels_are_coded_by_lookup_not_by_sorting():
+    from crowdlearn.learners.single_labels import check_clean_labels
+
+    # text labels that read as numbers are ordered by value, not lexicographically
+    _, codes, classes = encode_labels(np.zeros((3, 1)), ["10", "2", "1"])
+    assert classes == ["1", "2", "10"] and codes.tolist() == [2, 1, 0]
+    assert check_clean_labels(["10", "2"], classes, 2).tolist() == [2, 1]

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from crowdlearn.errors import InputError
+from crowdlearn.labels import lookup
 from crowdlearn.learners.base import _as_array
 from crowdlearn.learners.me_momentum import MeMomentum
 from crowdlearn.learners.two_em import TwoEM
@@ -55,7 +56,7 @@ def find_label_issues(X, y_noisy, method: Literal["two-em", "me-momentum"] = "tw
         learner = MeMomentum(**params).fit(X, y_noisy)
         names = np.asarray(learner.classes_, dtype=object)
         proba = learner.predict_proba(X)
-        codes = np.searchsorted(np.asarray(learner.classes_), given)
+        codes = lookup(given, learner.classes_, "label", "one of the learner's classes")
         quality = proba[np.arange(len(X)), codes]
         suggested = names[proba.argmax(axis=1)]
         flagged = proba.argmax(axis=1) != codes

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from crowdlearn.errors import InputError
-from crowdlearn.labels import code
+from crowdlearn.labels import code, lookup
 from crowdlearn.learners.base import _as_array
 
 
@@ -55,13 +55,8 @@ def check_clean_labels(y_clean, classes: list, n: int) -> np.ndarray | None:
     if y_clean.shape != (n,):
         raise InputError(f"y_clean must hold one label per row of X ({n}), got shape "
                          f"{y_clean.shape}")
-    known = np.asarray(classes)
-    codes = np.searchsorted(known, y_clean).clip(0, len(known) - 1)
-    wrong = np.flatnonzero(known[codes] != y_clean)
-    if len(wrong):
-        raise InputError(f"y_clean holds class {y_clean[wrong[0]].item()!r} (row {wrong[0]}), "
-                         "which is not among the noisy labels' classes")
-    return codes.astype(np.int64)
+    return lookup(y_clean, classes, "y_clean label",
+                  "among the noisy labels' classes").astype(np.int64)
 
 
 def restored(model: nn.Module, state: dict[str, torch.Tensor]) -> nn.Module:
