@@ -489,3 +489,53 @@ def test_majority_vote_plot_says_agreement_not_accuracy(tmp_path, crowd_csv):
                plot).exit_code == 0
     svg = plot.read_text()
     assert "agreement with the majority label" in svg and "estimated accuracy" not in svg
+
+
+# ---------------------------------------------------------------- found in the second review
+def test_long_parquet_or_json_read_as_wide_is_refused_and_wide_parquet_keeps_its_index(
+        tmp_path, crowd_csv):
+    _, frame, _ = crowd_csv
+    frame.to_parquet(tmp_path / "long.parquet")
+    frame.to_json(tmp_path / "long.json", orient="records")
+    for name in ("long.parquet", "long.json"):
+        result = run("aggregate", tmp_path / name, "--format", "wide", "-o", tmp_path / "o.csv")
+        assert result.exit_code == 2 and "drop --format wide" in result.output, name
+    wide = frame.pivot(index="task", columns="worker", values="label")
+    wide.to_parquet(tmp_path / "wide.parquet")  # NaN where no answer; the index: task ids
+    result = run("aggregate", tmp_path / "wide.parquet", "--format", "wide", "-o",
+                 tmp_path / "o.csv")
+    assert result.exit_code == 0, result.output
+    labels = pd.read_csv(tmp_path / "o.csv", dtype=str)
+    assert labels["task"].iloc[0] == "00000" and set(labels["label"]) <= {"0", "1", "2"}
+
+
+def test_unhashable_json_cells_and_odd_files_are_one_line_errors(tmp_path):
+    path = tmp_path / "answers.json"
+    path.write_text('[{"task": 1, "worker": "a", "label": ["x"]}]')
+    result = run("aggregate", path, "-o", tmp_path / "o.csv")
+    assert result.exit_code == 2 and "column 'label' holds list" in result.output
+    path.write_text('{"task": 1, "worker": "a", "label": "x"}\n{"task": 2, "worker": "a", '
+                    '"label": "y"}\n')
+    result = run("aggregate", path, "-o", tmp_path / "o.csv")
+    assert result.exit_code == 2 and ".jsonl" in result.output
+    np.save(tmp_path / "m.npy", np.zeros((3, 3), dtype=int))
+    result = run("aggregate", tmp_path / "m.npy", "-o", tmp_path / "o.csv")
+    assert result.exit_code == 2 and "--format wide" in result.output
+
+
+def test_classes_keep_and_truth_oddities(tmp_path, crowd_csv):
+    path, _, _ = crowd_csv
+    result = run("aggregate", path, "--classes", ",", "-o", tmp_path / "o.csv")
+    assert result.exit_code == 2 and "names no class" in result.output
+    wide = tmp_path / "wide.txt"
+    wide.write_text("0 1 -1\n1 1 0\n")
+    result = run("aggregate", wide, "--format", "wide", "--keep", "first", "-o",
+                 tmp_path / "o.csv")
+    assert result.exit_code == 2 and "--keep applies to long files" in result.output
+    truth = tmp_path / "t.csv"
+    truth.write_text("00000,q\n00001,0\n00002,1\n")  # no header, and a label nobody gave
+    result = run("aggregate", path, "--truth", truth, "--json", "-o", tmp_path / "o2.csv")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["truth"]["tasks_scored"] == 3  # the first line is data, not a header
+    assert any("no answer gave" in w for w in summary["warnings"])

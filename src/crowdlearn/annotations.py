@@ -215,13 +215,18 @@ class Annotations:
 
         ``layout="long"``: one answer a row, from CSV/TSV/text (cells read as text, the
         separator sniffed unless ``sep`` is given), Parquet or JSON. ``layout="wide"``: a
-        tasks × workers matrix of labels without header, ``missing`` marking no answer: a
-        ``.npy`` array, or delimited text (comma, tab, semicolon or blanks).
+        tasks × workers matrix of labels, ``missing`` marking no answer: a ``.npy`` array,
+        delimited text without header (comma, tab, semicolon or blanks), or a Parquet / JSON
+        table whose columns are the workers (and whose index, if stored, the tasks).
         """
         if layout not in ("long", "wide"):
             raise InputError(f"layout must be 'long' or 'wide', got {layout!r}")
         name = "<stdin>" if str(path) == "-" else str(path)
         suffix = "" if name == "<stdin>" else Path(path).suffix.lower()
+        if layout == "long" and suffix == ".npy":
+            raise InputError(f"{name}: a .npy file holds a matrix, not a table of answers; "
+                             "read it as a tasks × workers matrix with --format wide "
+                             "(layout='wide')")
         if layout == "long":
             if suffix in (".parquet", ".pq"):
                 return cls.from_parquet(path, task, worker, label, classes, keep=keep)
@@ -232,6 +237,13 @@ class Annotations:
                                 encoding=encoding)
         if suffix == ".npy":
             matrix = read_file(path, lambda p: np.load(p, allow_pickle=False))
+        elif suffix in (".parquet", ".pq", ".json", ".jsonl"):
+            matrix = read_table(path, encoding=encoding).convert_dtypes()
+            named = [c for c in (task, worker, label) if c in matrix.columns]
+            if len(named) >= 2:
+                raise InputError(f"{name}: has columns {', '.join(map(repr, named))}: a long "
+                                 "table (one answer a row), not a tasks × workers matrix; "
+                                 "drop --format wide")
         else:
             matrix = read_table(path, sep=sep, encoding=encoding, header=None,
                                 blank_separated=True).to_numpy()
@@ -265,8 +277,11 @@ class Annotations:
             raise InputError(f"{origin}a wide answer matrix must be 2-D and non-empty, "
                              f"got shape {values.shape}")
         # compare as text too: a text matrix holds "-1" where the marker is the number -1
+        absent = pd.isna(values)
+        if absent.any() and values.dtype == object:  # pd.NA cannot be compared: blank it
+            values = np.where(absent, None, values)
         text = values.astype(str)
-        observed = ~pd.isna(values) & (values != missing) & (text != str(missing))
+        observed = ~absent & (values != missing) & (text != str(missing))
         if values.dtype.kind in "OUS":
             observed &= np.char.strip(text) != ""  # an empty cell of a CSV is no answer
         _check_wide_values(values, observed, origin)

@@ -236,18 +236,24 @@ def aggregate(
     check_outputs(outputs, [p for p in (answers, gold, truth) if p is not None], force=force)
     model = make_aggregator(method, seed, max_iter=max_iter, tol=tol, smoothing=smoothing)
     declared = _csv_words(classes) if classes is not None else None
+    if declared is not None and not declared:
+        raise InputError(f"--classes {classes!r} names no class; give them comma-separated, "
+                         "e.g. --classes neg,neu,pos")
+    if layout is Layout.wide and Keep(keep).value != "error":
+        raise InputError("--keep applies to long files (one answer a row): a wide matrix "
+                         "holds one answer per task and worker")
     with _reported_warnings() as warned:
         ann = read_answers(answers, layout, task_col, worker_col, label_col, missing,
                            keep=keep, classes=declared, sep=sep, encoding=encoding)
-        known = read_task_labels(gold, task_col, label_col,
-                                 encoding=encoding) if gold is not None else None
+        known = read_task_labels(gold, task_col, label_col, encoding=encoding,
+                                 known_tasks=ann.tasks) if gold is not None else None
         model.fit(ann, **({"gold": known} if known is not None else {}))
         tasks = task_table(model, proba=proba)
         quality = worker_table(model)
         scored = None
         if truth is not None:
             scored = score(model, read_task_labels(truth, task_col, label_col,
-                                                   encoding=encoding))
+                                                   encoding=encoding, known_tasks=ann.tasks))
         if plot is not None:  # first: the most likely to fail, before any table is written
             atomic_write(plot, lambda p: plot_workers(model, p))
         write_table(tasks, out)

@@ -86,10 +86,20 @@ def read_table(path: str | Path, *, sep: str | None = None, encoding: str | None
     if suffix in (".parquet", ".pq"):
         return read_file(path, pd.read_parquet)
     if suffix in (".json", ".jsonl"):
-        return read_file(path, lambda p: pd.read_json(p, lines=suffix == ".jsonl",
-                                                      dtype=False, encoding=encoding))
+        return read_file(path, lambda p: _read_json(p, suffix == ".jsonl", encoding))
+    if suffix == ".npy":
+        raise InputError(f"{path}: a .npy file holds an array, not a table with columns")
     return read_file(path, lambda p: _read_text(p, str(p), sep, encoding, blank_separated,
                                                 read_csv_kwargs))
+
+
+def _read_json(path: Path, lines: bool, encoding: str | None) -> pd.DataFrame:
+    try:
+        return pd.read_json(path, lines=lines, dtype=False, encoding=encoding)
+    except ValueError as exc:
+        layout = ("one JSON record a line" if lines else
+                  "a list of records, [{...}, {...}] (one record a line: name it .jsonl)")
+        raise InputError(f"{path}: cannot be read as {layout}: {first_line(exc)}") from None
 
 
 def _read_text(source, name: str, sep: str | None, encoding: str | None,
@@ -120,10 +130,13 @@ def sniff_separator(source, encoding: str | None = None, fallback: str = ",") ->
 
 
 def read_task_labels(path: str | Path, task: str = "task", label: str = "label", *,
-                     sep: str | None = None, encoding: str | None = None) -> pd.Series:
+                     sep: str | None = None, encoding: str | None = None,
+                     known_tasks=None) -> pd.Series:
     """A file of known labels (gold or truth): task id → label, read as text like the
-    answers. Columns ``task`` and ``label`` (the given names), or a file of two columns.
-    A task named twice or an empty cell is an :class:`InputError` naming the file."""
+    answers. Columns ``task`` and ``label`` (the given names), or a file of two columns
+    (``task,truth`` or such); a two-column file whose first line is a task of
+    ``known_tasks`` has no header and its first line is data. A task named twice or an
+    empty cell is an :class:`InputError` naming the file."""
     table = read_table(path, sep=sep, encoding=encoding)
     name = "<stdin>" if str(path) == "-" else str(path)
     if {task, label} <= set(table.columns):
@@ -131,6 +144,9 @@ def read_task_labels(path: str | Path, task: str = "task", label: str = "label",
     elif table.shape[1] != 2:
         raise InputError(f"{name}: expected columns {task!r} and {label!r} (or two columns: "
                          f"task, label); columns found: {', '.join(map(repr, table.columns))}")
+    elif known_tasks is not None and str(table.columns[0]) in {str(t) for t in known_tasks}:
+        first = pd.DataFrame([list(table.columns)], columns=table.columns)
+        table = pd.concat([first, table], ignore_index=True)  # no header: a data line
     table.columns = ["task", "label"]
     blank = table.apply(lambda c: c.astype(str).str.strip().eq("") | c.isna()).to_numpy()
     if blank.any():

@@ -77,7 +77,7 @@ def code(values, classes: Sequence[Hashable] | None = None, *, name: str = "labe
                              f"classes {ids}" + _type_hint(value, ids))
         codes = codes.astype(np.int64)
     else:
-        codes, ids = _factorize(series, name, origin)
+        codes, ids = _factorize(series, name, origin, row)
     if warn_near:
         warn_near_duplicates(ids, name, origin)
     return codes, ids
@@ -159,13 +159,21 @@ def _type_hint(value, ids: list) -> str:
     return ""
 
 
-def _factorize(series: pd.Series, name: str, origin: str) -> tuple[np.ndarray, list]:
+def _factorize(series: pd.Series, name: str, origin: str, row: RowName = _row,
+               ) -> tuple[np.ndarray, list]:
     arr = series.to_numpy()
     if np.issubdtype(arr.dtype, np.integer) and len(arr):
         fast = _compact_integers(arr)
         if fast is not None:
             return fast
-    codes, uniques = pd.factorize(series, sort=False)
+    try:
+        codes, uniques = pd.factorize(series, sort=False)
+    except TypeError:  # unhashable cells: lists or dicts from a JSON file
+        bad = int(np.flatnonzero(series.map(lambda v: isinstance(v, (list, dict, set)))
+                                 .to_numpy())[0])
+        raise InputError(f"{origin}{row(bad)}: column {name!r} holds "
+                         f"{type(series.iloc[bad]).__name__} {series.iloc[bad]!r}, not an id "
+                         "or a label") from None
     if arr.dtype == object:
         kind = pd.api.types.infer_dtype(uniques, skipna=True)
         if kind not in ("string", "empty"):

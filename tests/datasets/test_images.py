@@ -149,3 +149,16 @@ def test_damaged_feature_files_are_named(tmp_path):
     (tmp_path / "h.csv").write_text("a,b\n")
     with pytest.raises(InputError, match="h.csv: no feature values \\(0 rows"):
         load_features(tmp_path / "h.csv")
+
+
+def test_numbered_class_folders_follow_the_library_class_order(tmp_path):
+    from crowdlearn import Annotations
+
+    for value, folder in ((10, "1"), (20, "2"), (30, "10")):
+        save(tmp_path / folder / "a.png", grey(value))
+    ds = load_image_folder(tmp_path)
+    assert ds.classes == ["1", "2", "10"] and ds.y.tolist() == [0, 1, 2]
+    # recoding the names gives back the same codes, as every other part of the library does
+    names = np.asarray(ds.classes, dtype=object)[ds.y]
+    again = Annotations.from_labels(names)
+    assert again.classes == ds.classes and again.label.tolist() == ds.y.tolist()

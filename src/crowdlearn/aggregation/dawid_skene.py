@@ -143,7 +143,7 @@ class DawidSkene(Aggregator):
         self.log_likelihood_ = history
         self.n_iter_ = n_iter
         self.converged_ = n_iter < self.max_iter or (
-            n_iter > 1 and history[-1] - history[-2] < self.tol)
+            n_iter > 1 and history[-1] - history[-2] <= self.tol)
         if not self.converged_ and self.max_iter > 1:
             warnings.warn(f"{type(self).__name__}: EM stopped at max_iter={self.max_iter} "
                           f"without converging (last gain {history[-1] - history[-2]:.2g} per "

@@ -62,12 +62,15 @@ class OneCoinDawidSkene(DawidSkene):
             if beta is None:
                 beta = self._skill_pseudo_counts(right, n)
                 class_pseudo = self._class_pseudo_counts(stats.class_totals)
-            skill = np.clip((right + beta[0]) / (n + beta[0] + beta[1]), _EDGE, 1 - _EDGE)
+            skill = np.clip((right + beta[0]) / (n + (beta[0] + beta[1])), _EDGE, 1 - _EDGE)
             log_s, log_wrong = np.log(skill), np.log((1 - skill) / max(k - 1, 1))
             log_pi = np.where(off[None], log_wrong[:, None, None], log_s[:, None, None])
             log_q = self._log_prior(stats, class_pseudo)
-            penalty = float(beta[0] * log_s.sum() + beta[1] * np.log1p(-skill).sum()
-                            + class_pseudo @ log_q)
+            if beta[0] == beta[1]:  # the symmetric prior, summed as it always was
+                penalty = beta[0] * float(np.sum(log_s + np.log1p(-skill)))
+            else:
+                penalty = float(beta[0] * log_s.sum() + beta[1] * np.log1p(-skill).sum())
+            penalty += float(class_pseudo @ log_q)
             return Params(log_q, log_pi.reshape(w * k, k), penalty)
 
         return m_step

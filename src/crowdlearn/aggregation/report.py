@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ from crowdlearn.aggregation.base import Aggregator, identifiability_problems
 from crowdlearn.aggregation.dawid_skene import DawidSkene
 from crowdlearn.aggregation.one_coin import OneCoinDawidSkene
 from crowdlearn.annotations import Annotations
-from crowdlearn.errors import InputError
+from crowdlearn.errors import CrowdlearnWarning, InputError
 
 
 def task_table(model: Aggregator, proba: bool = False) -> pd.DataFrame:
@@ -41,6 +42,11 @@ def score(model: Aggregator, truth: pd.Series) -> dict:
         raise InputError("no task of the truth file has an answer: are the task ids the same?")
     given = given.loc[common]
     right = predicted.loc[common].map(str).to_numpy() == given.to_numpy()
+    strangers = sorted(set(given) - {str(c) for c in model.classes_})
+    if strangers:
+        warnings.warn(f"the truth holds label{'s' if len(strangers) > 1 else ''} "
+                      f"{', '.join(map(repr, strangers[:5]))} that no answer gave: those tasks "
+                      "count as wrong", CrowdlearnWarning, stacklevel=2)
     per_class = {}
     for cls in dict.fromkeys([*map(str, model.classes_), *given.unique()]):
         mask = given.to_numpy() == cls

@@ -10,6 +10,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from crowdlearn import labels as coding
 from crowdlearn.datasets.dataset import Dataset, codes_of
 from crowdlearn.errors import CrowdlearnError, InputError
 from crowdlearn.inputs import first_line, read_file
@@ -37,7 +38,10 @@ def load_image_folder(root: str | Path, size: int | tuple[int, int] | None = Non
     root = Path(root)
     if not root.is_dir():
         raise InputError(f"{root}: {'no such folder' if not root.exists() else 'not a folder'}")
-    class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    class_dirs = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    if class_dirs:  # the library's one class order (folders 1, 2, 10 in that order)
+        by_name = {p.name: p for p in class_dirs}
+        class_dirs = [by_name[n] for n in coding.code(pd.Series(list(by_name), dtype=object))[1]]
     if not class_dirs:
         raise InputError(f"{root}: no class subfolders (expected {root}/<class>/<image>)")
     paths: list[Path] = []
