@@ -7,6 +7,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # The CPU build of PyTorch; a bare "torch" would pull several GB of CUDA wheels.
 TORCH ?= torch==2.13.0
+# The real datasets (tests that need them skip without them; the library never looks here).
+CROWDLEARN_DATA ?= $(abspath ../shared/data)
+export CROWDLEARN_DATA
 
 .PHONY: install demo test test-slow bench lint clean
 

@@ -1,7 +1,7 @@
 """Accuracy of the aggregators on ten public crowdsourcing datasets, against their gold labels.
 
-The data are read from a folder holding the layout described in ``shared/data/README.md``
-(default: ``shared/data`` next to the repository; override with ``CROWDLEARN_DATA``).
+The data are read from the folder ``$CROWDLEARN_DATA`` (``make bench`` sets it to the
+project's data folder) or ``--root``, holding the layout its README describes.
 Accuracy is measured on the tasks that have gold. crowd-kit's ``DawidSkene(n_iter=100)`` is
 run on the same answers when it is installed. The "(old)" columns are crowdlearn's former
 defaults (``OLD_DS``, ``OLD_ONE_COIN``: a uniform Dirichlet(1.01) prior on every confusion row,
@@ -24,6 +24,7 @@ import pandas as pd
 
 from crowdlearn import Annotations, DawidSkene, MajorityVote, OneCoinDawidSkene
 from crowdlearn.datasets import (
+    DATA_ENV,
     read_answer_truth,
     read_music_mturk,
     read_snow2008,
@@ -33,7 +34,6 @@ from crowdlearn.datasets import (
 
 Loader = Callable[[Path], tuple[Annotations, pd.Series]]
 
-DEFAULT_ROOT = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 CROWDKIT_N_ITER = 100
 # crowdlearn's defaults before the empirical-Bayes priors (docs/benchmarks.md)
 OLD_DS = {"smoothing": 0.01, "prior": "uniform", "class_smoothing": 0.0}
@@ -41,8 +41,12 @@ OLD_ONE_COIN = {**OLD_DS, "class_prior": "estimate"}
 
 
 def data_root() -> Path:
-    """The folder holding the datasets: ``$CROWDLEARN_DATA`` or the default."""
-    return Path(os.environ.get("CROWDLEARN_DATA") or DEFAULT_ROOT)
+    """The folder holding the datasets: ``$CROWDLEARN_DATA`` (a folder that does not exist
+    when it is unset, so that every dataset reads as absent)."""
+    root = os.environ.get(DATA_ENV)
+    if not root:
+        return Path(f"${DATA_ENV}-is-not-set")
+    return Path(root)
 
 
 def _zheng(folder: str) -> Loader:
@@ -195,11 +199,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--markdown", action="store_true", help="print a markdown table")
     parser.add_argument("--no-crowdkit", action="store_true", help="skip crowd-kit")
     parser.add_argument("--root", type=Path, default=None,
-                        help="data folder (default: $CROWDLEARN_DATA or shared/data)")
+                        help="data folder (default: $CROWDLEARN_DATA)")
     args = parser.parse_args(argv)
     unknown = [n for n in args.names if n not in DATASETS]
     if unknown:
         parser.error(f"unknown dataset(s) {', '.join(unknown)}; choose from {', '.join(DATASETS)}")
+    if args.root is None and not os.environ.get(DATA_ENV):
+        parser.error(f"set {DATA_ENV} to the data folder or pass --root")
     if not args.no_crowdkit and not crowdkit_available():
         print("crowd-kit is not installed: its column is left out")
     table = accuracy_table(args.names or None, with_crowdkit=not args.no_crowdkit,

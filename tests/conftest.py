@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from crowdlearn import Annotations
+from crowdlearn.datasets import DATA_ENV
+
+
+def real_data(folder: str) -> Path:
+    """``$CROWDLEARN_DATA/<folder>`` (the real datasets, set by the Makefile and CI), or skip
+    the test when the variable is unset or the folder absent."""
+    root = os.environ.get(DATA_ENV)
+    if not root:
+        pytest.skip(f"{DATA_ENV} is not set: the real datasets are not available")
+    path = Path(root) / folder
+    if not path.is_dir():
+        pytest.skip(f"{path} is absent")
+    return path
 
 
 def make_crowd(n_tasks=600, n_workers=25, k=3, r=5, seed=0, hammers=0.4):

@@ -25,8 +25,7 @@ from crowdlearn.datasets import (
     load_sentiment,
     read_torch_pickle,
 )
-
-REAL = Path(__file__).resolve().parents[3] / "shared" / "data"
+from tests.conftest import real_data
 
 
 def write(path: Path, text: str, newline: str = "\n") -> Path:
@@ -374,43 +373,36 @@ def test_cifar100n_annotations(tmp_path):
 
 
 # ---------------------------------------------------------------------- the real files
-def real(folder: str) -> Path:
-    path = REAL / folder
-    if not path.is_dir():
-        pytest.skip(f"{path} is absent")
-    return path
-
-
 def test_real_labelme():
-    train, ann, valid, test = load_labelme(real("labelme_rodrigues2018"))
+    train, ann, valid, test = load_labelme(real_data("labelme_rodrigues2018"))
     assert train.X.shape == (1000, 512) and valid.X.shape == (500, 512)
     assert test.X.shape == (1188, 512) and train.classes == list(range(8))
     assert (len(ann), ann.n_workers) == (2547, 59)
 
 
 def test_real_sentiment():
-    train, ann, _, test = load_sentiment(real("sentiment_polarity_rodrigues2013"))
+    train, ann, _, test = load_sentiment(real_data("sentiment_polarity_rodrigues2013"))
     assert (len(train), len(test), len(ann), ann.n_workers) == (4999, 3999, 27746, 203)
     assert train.X[0].startswith("the cast is phenomenal")
     assert np.bincount(train.y).tolist() == [2497, 2502]
 
 
 def test_real_music_genre():
-    train, ann, _, test = load_music_genre(real("music_genre_rodrigues2013"))
+    train, ann, _, test = load_music_genre(real_data("music_genre_rodrigues2013"))
     assert train.X.shape == (700, 124) and test.X.shape == (300, 124)
     assert (len(ann), ann.n_workers, train.n_classes) == (2945, 44, 10)
-    truth = pd.read_csv(REAL / "music_genre_rodrigues2013" / "mturk_answers.csv")
+    truth = pd.read_csv(real_data("music_genre_rodrigues2013") / "mturk_answers.csv")
     truth = truth.drop_duplicates("Input.song").set_index("Input.song")["Input.true_label"]
     named = np.asarray(train.classes, dtype=object)[train.y]
     assert (named == truth.reindex(ann.tasks).to_numpy()).all()
 
 
 def test_real_cifar10n_and_100n():
-    labels = load_cifar10n(real("cifar10n"))
+    labels = load_cifar10n(real_data("cifar10n"))
     assert labels.shape == (50000, 6)
     agree = (labels["aggre_label"] == labels["clean_label"]).mean()
     assert agree == pytest.approx(0.9099, abs=1e-4)
-    ann = cifar10n_annotations(real("cifar10n"))
+    ann = cifar10n_annotations(real_data("cifar10n"))
     assert (len(ann), ann.n_workers) == (150000, 747)
-    hundred = load_cifar100n(real("cifar100n"))
+    hundred = load_cifar100n(real_data("cifar100n"))
     assert hundred.shape == (50000, 4) and hundred["noisy_coarse_label"].max() == 19

@@ -82,39 +82,33 @@ def test_load_digits():
 
 
 # ---------------------------------------------------------------------- locations
-def test_search_order_env_system_cwd_repo(tmp_path, monkeypatch):
+def test_search_order_env_then_system_and_nothing_else(tmp_path, monkeypatch):
     env, cwd = tmp_path / "env", tmp_path / "work" / "here"
     cwd.mkdir(parents=True)
+    (tmp_path / "work" / "shared" / "data" / "thing").mkdir(parents=True)  # a layout of ours
     monkeypatch.setenv(DATA_ENV, str(env))
     monkeypatch.chdir(cwd)
     places = search_locations("thing", system=["/usr/share/datasets/thing"])
-    assert places[:3] == [env / "thing", dataset_module.Path("/usr/share/datasets/thing"),
-                          tmp_path / "work" / "shared" / "data" / "thing"]
-    repo = dataset_module._repository_root()
-    if repo is not None:  # running from the source checkout (an editable install)
-        assert places[3] == repo.parent / "shared" / "data" / "thing"
+    assert places == [env / "thing", dataset_module.Path("/usr/share/datasets/thing")]
 
 
-def test_search_without_env_and_duplicates(tmp_path, monkeypatch):
+def test_without_env_a_loader_says_so(tmp_path, monkeypatch):
     monkeypatch.delenv(DATA_ENV, raising=False)
-    monkeypatch.setattr(dataset_module, "_repository_root", lambda: tmp_path / "repo")
-    (tmp_path / "repo").mkdir()
-    monkeypatch.chdir(tmp_path / "repo")
-    places = search_locations("thing")
-    assert places == [tmp_path / "shared" / "data" / "thing"]  # cwd and repo agree: once
+    monkeypatch.chdir(tmp_path)
+    assert search_locations("thing") == []
+    with pytest.raises(InputError, match=f"no folder given and {DATA_ENV} is not set"):
+        find_data_folder("Thing", None, "thing", lambda f: True)
 
 
 def test_find_data_folder_lists_every_place_tried(tmp_path, monkeypatch):
     monkeypatch.setenv(DATA_ENV, str(tmp_path / "env"))
-    monkeypatch.setattr(dataset_module, "_repository_root", lambda: None)
     monkeypatch.chdir(tmp_path)
     with pytest.raises(InputError) as info:
         find_data_folder("Thing", None, "thing", lambda f: True, system=[tmp_path / "sys"],
                          needs="thing.bin")
     message = str(info.value)
     assert "Thing not found (it needs thing.bin)" in message
-    for place in (tmp_path / "env" / "thing", tmp_path / "sys",
-                  tmp_path.parent / "shared" / "data" / "thing"):
+    for place in (tmp_path / "env" / "thing", tmp_path / "sys"):
         assert str(place) in message
     assert DATA_ENV in message
 

@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import crowdlearn.datasets.dataset as dataset_module
 import crowdlearn.datasets.idx as idx_module
 from crowdlearn import InputError
 from crowdlearn.datasets import (
@@ -20,8 +19,8 @@ from crowdlearn.datasets import (
     load_mnist,
     read_idx,
 )
+from tests.conftest import real_data
 
-REAL = Path(__file__).resolve().parents[3] / "shared" / "data"
 TYPE_CODES = {np.dtype(np.uint8): 0x08, np.dtype(">i4"): 0x0C, np.dtype(">f4"): 0x0D}
 
 
@@ -153,16 +152,15 @@ def test_fashion_mnist_searches_env_first(tmp_path, monkeypatch):
 
 def test_not_found_lists_every_location(tmp_path, monkeypatch):
     monkeypatch.setenv(DATA_ENV, str(tmp_path / "data"))
-    monkeypatch.setattr(dataset_module, "_repository_root", lambda: None)
     monkeypatch.setattr(idx_module, "DEBIAN_FASHION_MNIST", str(tmp_path / "debian"))
     monkeypatch.chdir(tmp_path)
     with pytest.raises(InputError) as info:
         load_fashion_mnist()
     message = str(info.value)
     assert message.startswith("Fashion-MNIST not found (it needs train-images-idx3-ubyte")
-    for place in (tmp_path / "data" / "fashion_mnist", tmp_path / "debian",
-                  tmp_path.parent / "shared" / "data" / "fashion_mnist"):
+    for place in (tmp_path / "data" / "fashion_mnist", tmp_path / "debian"):
         assert f"{place} (absent)" in message
+    assert "shared" not in message  # no folder layout of ours
     # a folder that exists but lacks the split is tried, and said so
     mnist_folder(tmp_path / "data" / "mnist")
     (tmp_path / "data" / "mnist" / "train-labels-idx1-ubyte.gz").unlink()
@@ -179,15 +177,8 @@ def test_a_given_path_is_not_replaced(tmp_path, monkeypatch):
 
 
 # ---------------------------------------------------------------------- the real files
-def real(folder: str) -> Path:
-    path = REAL / folder
-    if not path.is_dir():
-        pytest.skip(f"{path} is absent")
-    return path
-
-
 def test_real_fashion_mnist():
-    folder = real("fashion_mnist")
+    folder = real_data("fashion_mnist")
     test = load_fashion_mnist(folder, split="test")
     assert test.X.shape == (10000, 1, 28, 28) and test.X.dtype == np.uint8
     assert np.bincount(test.y).tolist() == [1000] * 10
@@ -196,7 +187,7 @@ def test_real_fashion_mnist():
 
 
 def test_real_mnist_test_split():
-    test = load_mnist(real("mnist"), split="test")
+    test = load_mnist(real_data("mnist"), split="test")
     assert test.X.shape == (10000, 1, 28, 28)
     assert np.bincount(test.y).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974,
                                             1009]

@@ -150,7 +150,7 @@ def load_cifar10(path: str | Path | None = None, split: Split = "train") -> Data
     classes named from ``batches.meta`` (``range(10)`` if it is absent).
 
     ``path`` is the ``cifar-10-batches-py`` folder or the folder containing it; without it,
-    ``$CROWDLEARN_DATA/cifar-10-batches-py`` then ``../shared/data/cifar-10-batches-py``.
+    ``$CROWDLEARN_DATA/cifar-10-batches-py``.
     """
     _check_split(split)
     files = [f"data_batch_{i}" for i in range(1, 6)] if split == "train" else ["test_batch"]
@@ -166,7 +166,7 @@ def load_cifar100(path: str | Path | None = None, split: Split = "train",
     with the 100 ``"fine"`` classes or the 20 ``"coarse"`` superclasses, named from ``meta``.
 
     ``path`` is the ``cifar-100-python`` folder or the folder containing it; without it,
-    ``$CROWDLEARN_DATA/cifar-100-python`` then ``../shared/data/cifar-100-python``.
+    ``$CROWDLEARN_DATA/cifar-100-python``.
     """
     _check_split(split)
     if label not in ("fine", "coarse"):

@@ -61,8 +61,7 @@ def load_labelme(folder: str | Path | None = None) -> CrowdData:
     0..7 as in the files. ``X`` are the release's 512-d VGG16 features
     (``LabelMe_VGG_avg_{train,valid,test}.npy``), gold in ``LabelMe_Z_{split}.txt``.
 
-    ``folder`` defaults to the first of ``$CROWDLEARN_DATA/labelme_rodrigues2018`` and
-    ``../shared/data/labelme_rodrigues2018`` holding the train files.
+    ``folder`` defaults to ``$CROWDLEARN_DATA/labelme_rodrigues2018``.
     """
     needed = ("answers.txt", "LabelMe_Z_train.txt", "LabelMe_VGG_avg_train.npy")
     root = _locate("LabelMe", folder, "labelme_rodrigues2018", needed)
@@ -124,8 +123,8 @@ def load_cifar10n(path: str | Path | None = None) -> pd.DataFrame:
     (``random_label1..3`` are three annotators' labels, ``aggre_label`` their majority,
     ``worse_label`` a wrong one where any is wrong, ``clean_label`` CIFAR's own).
 
-    ``path`` is ``CIFAR-10_human.pt`` or its folder (default: ``$CROWDLEARN_DATA/cifar10n``,
-    then ``../shared/data/cifar10n``). Read without torch.
+    ``path`` is ``CIFAR-10_human.pt`` or its folder (default: ``$CROWDLEARN_DATA/cifar10n``).
+    Read without torch.
     """
     return _label_file("CIFAR-10N", path, "cifar10n", "CIFAR-10_human.pt", CIFAR10N_COLUMNS)
 
@@ -134,8 +133,8 @@ def load_cifar100n(path: str | Path | None = None) -> pd.DataFrame:
     """CIFAR-100N: one annotator's label of each of the 50,000 CIFAR-100 training images,
     int64 columns :data:`CIFAR100N_COLUMNS` (fine labels 0..99, coarse labels 0..19).
 
-    ``path`` is ``CIFAR-100_human.pt`` or its folder (default: ``$CROWDLEARN_DATA/cifar100n``,
-    then ``../shared/data/cifar100n``). Read without torch.
+    ``path`` is ``CIFAR-100_human.pt`` or its folder (default:
+    ``$CROWDLEARN_DATA/cifar100n``). Read without torch.
     """
     return _label_file("CIFAR-100N", path, "cifar100n", "CIFAR-100_human.pt", CIFAR100N_COLUMNS)
 

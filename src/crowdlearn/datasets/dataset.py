@@ -127,33 +127,20 @@ def load_digits() -> Dataset:
 
 
 # ---------------------------------------------------------------------- where data lives
-def _repository_root() -> Path | None:
-    """The source checkout this package runs from (an editable install), if any."""
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        if (parent / "pyproject.toml").is_file() and (parent / "src" / "crowdlearn").is_dir():
-            return parent
-    return None
-
-
 def search_locations(subfolder: str, system: Sequence[str | Path] = ()) -> list[Path]:
     """Where a loader given no path looks for the dataset ``subfolder``, in order:
 
     1. ``$CROWDLEARN_DATA/<subfolder>`` when the variable is set;
     2. the ``system`` folders (e.g. ``/usr/share/datasets/fashion-mnist``, where Debian's
-       ``dataset-fashion-mnist`` package installs it);
-    3. ``../shared/data/<subfolder>`` relative to the current directory;
-    4. ``../shared/data/<subfolder>`` relative to the source checkout, for an editable install.
+       ``dataset-fashion-mnist`` package installs it).
+
+    Nothing else: an installed library knows no folder layout of its own.
     """
     places: list[Path] = []
     env = os.environ.get(DATA_ENV)
     if env:
         places.append(Path(env).expanduser() / subfolder)
     places += [Path(p) for p in system]
-    places.append(Path.cwd().parent / "shared" / "data" / subfolder)
-    repo = _repository_root()
-    if repo is not None:
-        places.append(repo.parent / "shared" / "data" / subfolder)
     unique: list[Path] = []
     for place in places:
         if place.absolute() not in [p.absolute() for p in unique]:
@@ -172,11 +159,14 @@ def find_data_folder(what: str, path: str | Path | None, subfolder: str,
     for place in places:
         if place.is_dir() and has(place):
             return place
-    tried = "\n".join(f"  {p}{_state(p)}" for p in places)
     hint = "" if path is not None else (f"\nPass the folder as an argument or set {DATA_ENV} "
                                         f"to a folder holding {subfolder}/.")
-    raise InputError(f"{what} not found{f' (it needs {needs})' if needs else ''}; "
-                     f"looked in:\n{tried}{hint}")
+    needed = f" (it needs {needs})" if needs else ""
+    if not places:
+        raise InputError(f"{what} not found{needed}: no folder given and {DATA_ENV} is not "
+                         f"set.{hint}")
+    tried = "\n".join(f"  {p}{_state(p)}" for p in places)
+    raise InputError(f"{what} not found{needed}; looked in:\n{tried}{hint}")
 
 
 def _state(place: Path) -> str:

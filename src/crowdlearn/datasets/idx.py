@@ -125,8 +125,7 @@ def load_fashion_mnist(path: str | Path | None = None, split: Split = "train") -
 
     With ``path`` given, read that folder only. Otherwise the first folder holding the split
     among: ``$CROWDLEARN_DATA/fashion_mnist``, ``/usr/share/datasets/fashion-mnist`` (Debian's
-    ``dataset-fashion-mnist``), ``../shared/data/fashion_mnist`` from the current directory,
-    then from the source checkout. Nothing is downloaded; the error lists every place tried.
+    ``dataset-fashion-mnist``). Nothing is downloaded; the error lists every place tried.
     """
     _check_split(split)
     folder = find_data_folder("Fashion-MNIST", path, "fashion_mnist", _has_split(split),
@@ -137,9 +136,8 @@ def load_fashion_mnist(path: str | Path | None = None, split: Split = "train") -
 def load_mnist(path: str | Path | None = None, split: Split = "train") -> Dataset:
     """MNIST (LeCun et al. 1998): 28×28 grey digits, classes 0..9.
 
-    With ``path`` given, read that folder only; otherwise the first folder holding the split
-    among ``$CROWDLEARN_DATA/mnist`` and ``../shared/data/mnist`` (from the current directory,
-    then from the source checkout). Nothing is downloaded.
+    With ``path`` given, read that folder only; otherwise ``$CROWDLEARN_DATA/mnist``.
+    Nothing is downloaded.
     """
     _check_split(split)
     folder = find_data_folder("MNIST", path, "mnist", _has_split(split), needs=_needs(split))
