@@ -2,7 +2,7 @@
 
     python -m benchmarks.copied_crowds --seeds 3
 
-The harsh correlated crowd of methods.md 7/C4 on digits (5 experts of accuracy 0.4, 10
+The harsh correlated crowd (docs/methods.md §4.2) on digits (5 experts of accuracy 0.4, 10
 juniors copying expert 0; every expert labels every image), as in
 ``crowdlearn experiment crowds --case harsh``, and a variant where the juniors copy only 90%
 of the time and answer uniformly at random otherwise (copies the default

@@ -18,7 +18,7 @@ import numpy as np
 from crowdlearn.datasets import load_labelme
 from crowdlearn.learners import make_crowd_learner
 
-# Max-MIG's LabelMe code starts the aggregator from log(confusion + 1e-2) (methods.md 3.3)
+# Max-MIG's LabelMe code starts the aggregator from log(confusion + 1e-2) (the authors' code)
 METHOD_OPTIONS = {"maxmig": {"init_epsilon": 1e-2}}
 
 

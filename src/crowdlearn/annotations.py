@@ -409,8 +409,8 @@ class Annotations:
         workers who answered different tasks are never linked, however accurate.
 
         Copies carry the evidence of one worker; an aggregator that counts them as
-        independent follows their head count (methods.md 7/C4). Cost: two sparse W × W
-        products, which grow with the square of the answers per task.
+        independent follows their head count (see the copied crowds in docs/results.md).
+        Cost: two sparse W × W products, which grow with the square of the answers per task.
         """
         min_agreement = check_fraction(min_agreement, "min_agreement")
         min_shared = check_integer(min_shared, "min_shared")

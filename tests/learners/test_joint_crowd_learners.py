@@ -165,8 +165,8 @@ def test_split_classifier():
 
 @pytest.fixture(scope="module")
 def copied_crowd():
-    """methods.md 7/C4 on 600 digits: 4 seniors of accuracy 0.4 and 8 juniors copying senior
-    0 — the soft majority vote is senior 0's answer."""
+    """The harsh crowd (docs/methods.md §4.2) on 600 digits: 4 seniors of accuracy 0.4 and 8
+    juniors copying senior 0 — the soft majority vote is senior 0's answer."""
     train, test = load("digits", "train"), load("digits", "test")
     n = 600
     crowd = diagonal(4, 10, 0.4).with_copiers([0] * 8)

@@ -1,4 +1,4 @@
-"""Budget allocation (methods.md 1.3): n = B // r items, r distinct workers each, balanced."""
+"""Budget allocation (docs/methods.md §4.3): n = B // r items, r distinct workers each, balanced."""
 
 from __future__ import annotations
 

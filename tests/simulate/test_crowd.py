@@ -1,4 +1,4 @@
-"""Simulated crowds (methods.md 1.2, 3.5): worker models, copiers, class groups, annotate."""
+"""Simulated crowds (docs/methods.md §4.1, §4.2): worker models, copiers, class groups, annotate."""
 
 from __future__ import annotations
 
@@ -120,7 +120,7 @@ def test_annotate_bad_labels():
         hammer_spammer(3, 2, 0.5).annotate(np.array([0, 2]))
 
 
-# ---------------------------------------------------------------------- Max-MIG (methods.md 3.5)
+# ---------------------------------------------------------- Max-MIG (docs/methods.md §4.2)
 @pytest.mark.parametrize("dataset, expertise, sizes", [
     (None, "low", (10, 15, 12)), (None, "high", (5, 10, 10)),
     ("dogs-vs-cats", "low", (10, 25, 12)), ("dogs-vs-cats", "high", (5, 10, 10)),
@@ -204,7 +204,7 @@ def test_maxmig_low_generalises_and_high_needs_ten_classes():
 
 
 def test_composed_naive_majority_crowd():
-    crowd = diagonal(10, 10, 0.4).with_constant(15, 0)  # check C4 of methods.md 7
+    crowd = diagonal(10, 10, 0.4).with_constant(15, 0)  # the harsh crowd, docs/methods.md §4.2
     assert crowd.n_workers == 25
     assert (crowd.confusion[10:, :, 0] == 1).all()
     np.testing.assert_allclose(crowd.confusion[0, 3, 3], 0.4)

@@ -1,5 +1,5 @@
-"""Label-noise generators (methods.md 2.2). Statistical checks use 50k labels and a fixed seed;
-the tolerance (1 percentage point) is ≥ 4 binomial standard deviations at these rates."""
+"""Label-noise generators (docs/methods.md §4.4). Statistical checks use 50k labels and a fixed
+seed; the tolerance (1 percentage point) is ≥ 4 binomial standard deviations at these rates."""
 
 from __future__ import annotations
 

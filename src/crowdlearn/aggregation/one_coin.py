@@ -10,9 +10,8 @@ every skill, empirical Bayes as in :class:`DawidSkene`; ``prior="uniform"``: ``s
 The class prior is kept uniform by default. One-coin cannot represent a class-biased worker
 (one who answers its favourite class whatever the truth), so a learned class prior absorbs such
 workers' bias: it drifts onto their favourite class and the model then predicts little else
-(Bluebirds: q = 0.97/0.03 and accuracy 0.58 against 0.72 with a uniform prior; simulated sparse
-crowds: accuracy below always answering the commonest class). ``class_prior="estimate"``
-restores the learned prior (guarded by ``class_smoothing``).
+(measured on Bluebirds and on simulated sparse crowds: docs/benchmarks.md).
+``class_prior="estimate"`` restores the learned prior (guarded by ``class_smoothing``).
 """
 
 from __future__ import annotations

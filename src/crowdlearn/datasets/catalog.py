@@ -1,7 +1,7 @@
 """Datasets by name (what the command line and the experiments ask for) and plain label files.
 
 ``digits`` is embedded and split once, stratified with seed 0, into 1,300 training and 497 test
-images (methods.md 7); the others read standard files the user has (see each loader).
+images (the experiments' split); the others read standard files the user has (see each loader).
 """
 
 from __future__ import annotations

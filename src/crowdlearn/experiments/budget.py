@@ -1,6 +1,6 @@
-"""The fixed-budget experiment of MBEM (methods.md 1.3, 1.10): for a total of ``budget``
-labels, is it better to label many items once or few items several times, and which method
-learns best from those labels?
+"""The fixed-budget experiment of MBEM (Khetan, Lipton & Anandkumar, ICLR 2018;
+docs/methods.md §4.3): for a total of ``budget`` labels, is it better to label many items once
+or few items several times, and which method learns best from those labels?
 
 Per seed: shuffle the training pool, draw a crowd of workers, and for each redundancy r
 label the first ``budget // r`` items with r distinct workers each (balanced loads); train every

@@ -1,12 +1,13 @@
-"""Learning from crowds when experts err together: Max-MIG's synthetic cases (methods.md 3.5).
+"""Learning from crowds when experts err together: the synthetic cases of Max-MIG (Cao et al.,
+ICLR 2019; docs/methods.md §4.2).
 
 Every training item (and every test item, for the data-crowds forecaster) is labelled by
 every expert of a simulated crowd: case 1 seniors only (independent mistakes), case 2 plus
 juniors who always answer class 0 (a naive majority), case 3 plus juniors who copy a senior
 (correlated mistakes), and ``harsh``: 5 seniors of accuracy 0.4 and 10 juniors all copying
-senior 0 (methods.md 7/C4). Each method trains the same network; the reference ``clean``
-trains it on the true labels. Test accuracy is that of the last epoch (no test-set model
-selection).
+senior 0 (ours, docs/methods.md §4.2). Each method trains the same network; the reference
+``clean`` trains it on the true labels. Test accuracy is that of the last epoch (no test-set
+model selection).
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ class CrowdsSettings:
     lr: float = 1e-3
     device: str = "auto"
     # method → its own learner options. Crowd Layer starts from the soft-MV confusions, as the
-    # Max-MIG code runs it on simulated crowds (methods.md 3.3; identity on LabelMe).
+    # Max-MIG code (Cao et al., ICLR 2019) runs it on simulated crowds (identity on LabelMe).
     extra: dict = field(default_factory=lambda: {"crowd-layer": {"init": "soft-mv"}})
 
     def check(self) -> None:

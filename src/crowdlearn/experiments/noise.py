@@ -1,7 +1,7 @@
 """Learning with noisy labels: each method trained on a dataset whose training labels were
 corrupted by a simulated noise process, scored on the clean test split.
 
-Noise (methods.md 2.2): ``symmetric`` (a flipped label is any other class), ``pairflip``
+Noise (docs/methods.md §4.4): ``symmetric`` (a flipped label is any other class), ``pairflip``
 (y → y+1) and ``instance`` (Xia et al.'s instance-dependent generator on raw pixel values).
 ``ce`` adds two rows, its final epoch (``ce``) and its best noisy-validation epoch
 (``ce-best``); ``me-momentum`` records its final confident set's label precision, ``two-em``
@@ -29,7 +29,7 @@ from crowdlearn.simulate import label_noise
 NOISE_KINDS = ("symmetric", "pairflip", "instance")
 DEFAULT_MODELS = {"digits": "mlp", "mnist": "lenet", "fashion-mnist": "lenet",
                   "cifar10": "resnet18", "cifar100": "resnet34"}
-# raw pixel scale the instance-dependent generator is defined on (methods.md 2.2: 0–255)
+# raw pixel scale the instance-dependent generator is defined on (0–255 in Me-Momentum's code)
 _RAW_SCALE = {"digits": 16.0}
 
 

@@ -1,4 +1,5 @@
-"""AggNet (Albarqouni et al., IEEE TMI 2016) — methods.md section 5.
+"""AggNet (Albarqouni, Baur, Achilles, Belagiannis, Demirci & Navab, IEEE TMI 2016;
+docs/methods.md §2.3).
 
 EM with the network inside: every epoch the network is trained one epoch on the current
 soft targets, then each annotator's confusion is re-estimated from them (M-step) and the

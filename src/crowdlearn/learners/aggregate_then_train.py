@@ -2,11 +2,12 @@
 
 With ``MajorityVote`` and hard targets this is "MV"; with the vote shares as soft targets
 "soft MV" (MBEM's "weighted MV"); with ``DawidSkene`` posteriors "EM" — the posterior-weighted
-loss of methods.md 1.4, ``Σ_k P(y = k | labels) · CE(f(x), k)``.
+loss of Khetan, Lipton & Anandkumar (ICLR 2018), ``Σ_k P(y = k | labels) · CE(f(x), k)``.
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import Literal
 
 import numpy as np
@@ -14,7 +15,7 @@ from sklearn.base import clone
 
 from crowdlearn.aggregation import Aggregator, DawidSkene
 from crowdlearn.annotations import Annotations
-from crowdlearn.errors import InputError
+from crowdlearn.errors import CrowdlearnWarning, InputError
 from crowdlearn.learners.base import Learner, ModelSpec, align_items
 
 
@@ -60,7 +61,10 @@ class AggregateThenTrain(Learner):
         if self.targets not in ("soft", "hard"):
             raise InputError(f"targets must be 'soft' or 'hard', got {self.targets!r}")
         agg = clone(self.aggregator if self.aggregator is not None else DawidSkene())
-        agg.fit(annotations)
+        with warnings.catch_warnings():  # one label per item is a design here, not a mistake
+            warnings.filterwarnings("ignore", message="no task has two answers",
+                                    category=CrowdlearnWarning)
+            agg.fit(annotations)
         targets = agg.posteriors_ if self.targets == "soft" else agg.labels_
         k = annotations.n_classes
         self.model_, _ = self._fit_self_trained(X, targets, k, salt=0)

@@ -1,4 +1,4 @@
-"""Co-teaching (Han et al., NeurIPS 2018), methods.md section 5.
+"""Co-teaching (Han et al., NeurIPS 2018, Algorithm 1; docs/methods.md §3.3).
 
 Two networks learn side by side; in every minibatch each one picks the examples it finds
 easiest (smallest loss) and hands them to the other, which updates on them. Small-loss

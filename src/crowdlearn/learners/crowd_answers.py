@@ -1,7 +1,7 @@
 """What the methods that train a network directly on the crowd's answers share (Max-MIG,
 Crowd Layer, Doctor Net, AggNet): each training item's answers, looked up by the item's
 position in a minibatch, and the confusions measured against the soft majority vote that
-several of them start from (methods.md 3.3)."""
+several of them start from (as in the Max-MIG code of Cao et al., ICLR 2019)."""
 
 from __future__ import annotations
 

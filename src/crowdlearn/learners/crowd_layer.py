@@ -1,4 +1,5 @@
-"""Crowd Layer (Rodrigues & Pereira, AAAI 2018), "MW" variant — methods.md section 5.
+"""Crowd Layer (Rodrigues & Pereira, "Deep Learning from Crowds", AAAI 2018), "MW" variant
+(docs/methods.md §2.3).
 
 The base network's class distribution ``σ(x)`` passes through one K × K matrix per annotator,
 whose softmax predicts that annotator's answer; the loss is the cross-entropy over the

@@ -1,4 +1,4 @@
-"""Doctor Net (Guan, Gulshan, Dai, Hinton, AAAI 2018) — methods.md section 5.
+"""Doctor Net (Guan, Gulshan, Dai & Hinton, "Who Said What", AAAI 2018; docs/methods.md §2.3).
 
 A shared trunk with one softmax head per annotator, each trained on that annotator's answers
 only; the prediction averages the heads' class distributions (the plain average of the

@@ -1,8 +1,8 @@
-"""Max-MIG (Cao, Xu, Kong, Wang, ICLR 2019), methods.md section 3.
+"""Max-MIG (Cao, Xu, Kong & Wang, ICLR 2019; docs/methods.md §2.2).
 
 A data classifier ``h(x)`` and a crowds aggregator ``g(y^[M]) = softmax(Σ_m W^m e(y^m) + log p)``
 are trained together to maximise the f-mutual-information gain between their outputs on
-minibatches (eq. of methods.md 3.2). Under the assumption that ``x`` and the crowd's answers
+minibatches (the paper's MIG^f loss). Under the assumption that ``x`` and the crowd's answers
 share nothing but the true label, the maximiser is the pair of Bayes posteriors, whatever the
 correlation between the experts: experts who carry no information (a constant answerer) cannot
 raise the shared information, so — unlike a majority vote — their head count does not matter.
@@ -41,7 +41,8 @@ DIVERGENCES = ("kl", "pearson", "js")
 
 def f_mig(h: torch.Tensor, g: torch.Tensor, prior: torch.Tensor,
           divergence: str = "kl") -> torch.Tensor:
-    """The f-mutual information gain of a minibatch (methods.md 3.2), to be maximised.
+    """The f-mutual information gain MIG^f of a minibatch (Cao et al., ICLR 2019), to be
+    maximised.
 
     ``h`` and ``g`` are B × K class distributions of the classifier and the aggregator on the
     same B items, ``prior`` the K-vector ``p``. With ``R_ij = Σ_c h_ic g_jc / p_c``, matched
@@ -125,10 +126,10 @@ class MaxMIG(Learner):
         (trained with ``g``, from uniform) or a K-vector of fixed class probabilities.
     init_epsilon, init_scale:
         ``W^m`` starts at ``α · log(T^m + ε)`` with ``T^m`` expert m's (or its group's)
-        confusion against the soft majority vote (methods.md 3.3; the paper: α = 1,
+        confusion against the soft majority vote (the start of the authors' code: α = 1,
         ε = 1e-4, 1e-2 on LabelMe).
         A tempered start (α < 1) leaves a saturated ``g`` room to learn; no single α served
-        every digits case (docs/results.md), so the default is the paper's α = 1.
+        every digits case (see docs/results.md), so the default is the paper's α = 1.
     copy_agreement, copy_min_shared:
         Experts who answered at least ``copy_min_shared`` items in common (default 50) and
         agree on at least ``copy_agreement`` of the items either answered are copies
@@ -161,17 +162,13 @@ class MaxMIG(Learner):
     -----
     The forecaster ``predict_proba(X, annotations)`` multiplies ``h`` by ``g``'s evidence,
     which is a sum over experts (over groups of copies, once found): it treats every other
-    answer as independent evidence, so copies that were not found are counted again. On
-    digits with 5 experts of accuracy 0.4 and 10 more copying one of them (3 seeds,
-    docs/results.md): with the paper's
-    start (``copy_agreement=None``) ``g`` saturates on the copied answer, ``h`` reaches 0.803
-    and the forecaster 0.422 (Dawid–Skene-then-train 0.846); with the copies grouped (the
-    default), ``h`` 0.951 and the forecaster 0.969. Copies that are not detected —
-    juniors who copy 90% of the time and answer at random otherwise, at the default
-    ``copy_agreement=1.0`` — bring the failure back (h 0.805, forecaster 0.422, 3 seeds: the
-    forecaster is as accurate as senior 0, whose answer ``g`` repeats);
-    ``copy_agreement=0.8`` finds them and recovers 0.952 / 0.973
-    (``benchmarks/copied_crowds.py``). Where experts may copy each other, look at
+    answer as independent evidence, so copies that were not found are counted again. With
+    the paper's start (``copy_agreement=None``) a block of copies saturates ``g`` on the
+    copied answer, and ``h`` and the forecaster follow the copied expert; grouping the copies
+    (the default) avoids this. Near-copies (experts who copy most of the time and answer by
+    themselves otherwise) are not found at the default ``copy_agreement=1.0`` and bring the
+    failure back; a lower value such as 0.8 finds them. Measurements: docs/results.md and
+    ``benchmarks/copied_crowds.py``. Where experts may copy each other, look at
     ``copy_groups_`` (or ``Annotations.copy_groups(min_agreement=...)``) before trusting the
     forecaster.
     """
@@ -292,7 +289,7 @@ def initial_aggregator(annotations: Annotations, copy_groups: np.ndarray,
                        ) -> tuple[np.ndarray, np.ndarray]:
     """The soft majority vote (T × K) and ``g``'s starting weights (G × K × K, one matrix per
     group of ``copy_groups``, a code per expert): ``W^G = scale · log(T^G + ε)`` with
-    ``T^G`` the group's confusion against the soft vote (methods.md 3.3), the group's
+    ``T^G`` the group's confusion against the soft vote (Cao et al.'s start), the group's
     answers on a task pooled into one (:func:`group_shares`) both in the vote and in ``T^G``.
     With one expert per group this is the paper's start."""
     share = group_shares(annotations, copy_groups)
@@ -307,7 +304,7 @@ def initial_aggregator(annotations: Annotations, copy_groups: np.ndarray,
 
 
 def forecast(proba: np.ndarray, crowd_log_proba: np.ndarray, prior: np.ndarray) -> np.ndarray:
-    """The data-crowds forecaster ``ζ_c ∝ h_c · g_c / p_c`` (methods.md 3.1)."""
+    """The data-crowds forecaster ``ζ_c ∝ h_c · g_c / p_c`` (Cao et al., ICLR 2019)."""
     log_z = np.log(np.maximum(proba, 1e-30)) + crowd_log_proba - np.log(prior)
     log_z -= log_z.max(axis=1, keepdims=True)
     z = np.exp(log_z)

@@ -1,4 +1,5 @@
-"""MBEM: Model-Bootstrapped EM (Khetan, Lipton, Anandkumar, ICLR 2018), methods.md section 1.
+"""MBEM: Model-Bootstrapped EM (Khetan, Lipton & Anandkumar, "Learning From Noisy Singly-labeled
+Data", ICLR 2018, Algorithm 1; docs/methods.md §2.1).
 
 Learning from crowds, even with one label per item: the model, not the other workers, provides
 the reference labels from which each worker's confusion matrix is estimated.
@@ -7,15 +8,16 @@ the reference labels from which each worker's confusion matrix is estimated.
 2. take its hard predictions ``t`` on the training items and estimate every worker's confusion
    ``π̂[w, k, l] ∝ #{i : t_i = k, worker w answered l on i}`` (and, optionally, the class prior)
    — one M-step of Dawid–Skene started from the one-hot ``t``;
-3. E-step: ``P(y_i = k | labels) ∝ q_k Π_w π̂[w, k, L_iw]`` (eq. in methods.md 1.4);
+3. E-step: ``P(y_i = k | labels) ∝ q_k Π_w π̂[w, k, L_iw]`` (the paper's label posterior);
 4. retrain from scratch with the posterior-weighted loss (soft targets), repeat 2–4
    ``n_rounds`` times.
 
 Steps 2–3 are literally ``DawidSkene(max_iter=1).fit(annotations, init_posteriors=onehot(t))``:
-no second copy of EM. The default is the official code's variant (methods.md 1.6): one round,
-a uniform class prior, and self-training (each training is followed by a refit on the model's
-own hard predictions). The paper's variant is ``n_rounds > 1, use_class_prior=True``; our pilot
-found it can collapse on small data (the estimated prior drifts to a few classes).
+no second copy of EM. The default is the variant of the authors' code
+(github.com/khetan2/MBEM): one round, a uniform class prior, and self-training (each training is
+followed by a refit on the model's own hard predictions). The paper's variant is
+``n_rounds > 1, use_class_prior=True``; on small data it can collapse, the estimated prior
+drifting to a few classes (docs/methods.md §2.1).
 """
 
 from __future__ import annotations

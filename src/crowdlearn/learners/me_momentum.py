@@ -1,4 +1,4 @@
-"""Me-Momentum, "momentum of memorization" (Bai & Liu, ICCV 2021), methods.md section 2.
+"""Me-Momentum, "momentum of memorization" (Bai & Liu, ICCV 2021; docs/methods.md §3.1).
 
 A network trained on noisy labels learns the clean, easy examples first. Me-Momentum stops
 it early (on a noisy validation split), keeps the training examples whose noisy label the

@@ -1,6 +1,7 @@
 """What the learners from one possibly wrong label per item share (Standard CE, Co-teaching,
 Me-Momentum, TwoEM): checking and coding the labels, and the noisy validation split carved
-from the training data (methods.md 2.2: 10%, seeded, labels as noisy as the rest)."""
+from the training data (10% by default, seeded, labels as noisy as the rest, as in the
+Me-Momentum code of Bai & Liu, ICCV 2021)."""
 
 from __future__ import annotations
 

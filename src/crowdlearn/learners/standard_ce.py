@@ -1,4 +1,4 @@
-"""Standard training on noisy labels ("Standard" / CE, methods.md section 5): the baseline
+"""Standard training on noisy labels ("Standard" / CE, docs/methods.md §3.3): the baseline
 every noisy-label method is measured against. A network trained long enough memorises the
 wrong labels, so the final epoch is worse than the epoch a (noisy) validation split picks;
 both are kept."""

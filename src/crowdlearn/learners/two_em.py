@@ -1,5 +1,6 @@
-"""Two interconnected EMs for noisy labels ("LNL-flywheel"; Kim, Chang, Cho, Lee, Han, 2024),
-methods.md section 4.
+"""Two interconnected EMs for noisy labels ("LNL-flywheel"; Kim, Chang, Cho, Lee & Han,
+"Learning with Noisy Labels: Interconnection of Two Expectation-Maximizations",
+arXiv:2401.04390, 2024; docs/methods.md §3.2).
 
 **What is from the paper** (abstract and second-hand summaries; its method section could not
 be read): the noisy label is a mixture ``p(ỹ|x) = γ·g(x)[ỹ] + (1 − γ)·ε(ỹ|x)`` of the main
@@ -10,11 +11,11 @@ regulariser (CR) against collapse; an auxiliary network, in a second EM cycle, t
 refurbishes the labels judged corrupted; a single (main) network at test time; the noise rate
 is given.
 
-**What is ours** (methods.md 4.4, marked [reconstructed] there): ``γ = 1 − noise_rate`` (or
+**What is ours** (our reconstruction, docs/methods.md §3.2): ``γ = 1 − noise_rate`` (or
 the EM update ``γ = mean w``); the resampling rule (each epoch example i is a clean draw with
 probability ``w_i``, else a refurbished draw if it has a refurbished label, else skipped); the
-CR of CORES² (``Σ_k p̃_k log g(x)_k`` with ``p̃`` the noisy class frequencies, weight ramped
-over ``cr_ramp`` epochs after warm-up); the auxiliary E-step
+CR of CORES² (Cheng et al., ICLR 2021: ``Σ_k p̃_k log g(x)_k`` with ``p̃`` the noisy class
+frequencies, weight ramped over ``cr_ramp`` epochs after warm-up); the auxiliary E-step
 ``r_i ∝ (h(x_i)·g(x_i))^{1/T}`` for examples with ``w_i < 0.5``, kept when
 ``max r_i ≥ refurbish_threshold``; the warm-up on all noisy labels; all hyper-parameters.
 """
@@ -47,7 +48,8 @@ class _MainAndAuxiliary(nn.Module):
 
 
 def clean_posterior(proba: np.ndarray, y: np.ndarray, gamma: float) -> np.ndarray:
-    """Main E-step: ``w_i = γ g(x_i)[ỹ_i] / (γ g(x_i)[ỹ_i] + (1 − γ)/K)`` (methods.md 4.4)."""
+    """Main E-step: ``w_i = γ g(x_i)[ỹ_i] / (γ g(x_i)[ỹ_i] + (1 − γ)/K)``: Bayes' rule on the
+    mixture of Kim et al. (2024) with a uniform corruption component."""
     k = proba.shape[1]
     clean = gamma * proba[np.arange(len(y)), y]
     return clean / (clean + (1 - gamma) / k)
@@ -92,9 +94,9 @@ class TwoEM(Learner):
         0.5), as does ``update_gamma=True`` (starting at ``1 − τ``).
     cr_weight, cr_ramp:
         Final weight λ of the confidence regulariser and the epochs over which it ramps up
-        after warm-up; ``cr_weight=0`` is the no-CR ablation. methods.md 4.4 suggests a
-        10-epoch ramp; on digits (200 epochs) that locked one run in five into confidently
-        wrong refurbished labels, a 40-epoch ramp did not (docs/results.md).
+        after warm-up; ``cr_weight=0`` is the no-CR ablation. A slow ramp keeps the
+        regulariser from locking in early, still unreliable refurbished labels; the default
+        was chosen on digits (docs/results.md).
     warmup_epochs:
         Epochs of plain cross-entropy on all noisy labels (both networks) first.
     temperature, refurbish_threshold:
@@ -102,7 +104,7 @@ class TwoEM(Learner):
     val_fraction:
         Share of the items held out with their noisy labels to pick the epoch (mean
         per-class accuracy, as for Standard CE and Me-Momentum); 0 (default) trains on all
-        items and keeps the last epoch, which was better on digits (docs/results.md).
+        items and keeps the last epoch, the better choice on digits (docs/results.md).
     model, model_params, epochs, batch_size, lr, optimizer, weight_decay, device, seed:
         Both networks and their training (see :class:`~crowdlearn.learners.base.Learner`).
 
@@ -220,7 +222,7 @@ class TwoEM(Learner):
 
     def _e_steps(self, nets: _MainAndAuxiliary, X, y, state: dict, learn_gamma: bool,
                  rng: np.random.Generator) -> None:
-        """Both E-steps, then the next epoch's draws (methods.md 4.4)."""
+        """Both E-steps, then the next epoch's draws (docs/methods.md §3.2)."""
         predict = self._trainer().predict_proba
         main_proba, aux_proba = predict(nets.main, X), predict(nets.auxiliary, X)
         w = clean_posterior(main_proba, y, state["gamma"])

@@ -340,7 +340,7 @@ def resolve_device(device: str | torch.device) -> torch.device:
 def _start_thread_pool() -> None:
     """Start torch's intra-op thread pool before training. Left to start lazily inside the
     first parallel operation, it made the first fit of a fresh process differ from later
-    identical fits now and then (2 of 6 processes, digits MLP); started up front, 8 of 8 agreed."""
+    identical fits now and then; started up front, they agree."""
     torch.get_num_threads()
 
 

@@ -1,10 +1,10 @@
 """Spending a labelling budget: which workers label which items.
 
-MBEM's fixed-budget protocol (methods.md 1.3): a budget of B labels at redundancy r buys
-``n = B // r`` items (the first n, as in the official code), each labelled by r distinct workers.
-Unlike the official code (r workers drawn independently per item, so loads vary), loads here are
-balanced: every worker labels ⌊n·r/W⌋ or ⌈n·r/W⌉ items, so no worker is starved of the answers
-its confusion matrix is estimated from.
+MBEM's fixed-budget protocol (Khetan, Lipton & Anandkumar, ICLR 2018; docs/methods.md §4.3): a
+budget of B labels at redundancy r buys ``n = B // r`` items (the first n, as in the official
+code), each labelled by r distinct workers. Unlike the official code (r workers drawn
+independently per item, so loads vary), loads here are balanced: every worker labels ⌊n·r/W⌋
+or ⌈n·r/W⌉ items, so no worker is starved of the answers its confusion matrix is estimated from.
 """
 
 from __future__ import annotations

@@ -1,14 +1,16 @@
 """Simulated crowds: workers with one confusion matrix each, and the answers they give.
 
-Convention (methods.md 0): ``π[w, k, l] = P(worker w answers l | true class k)``; rows sum to 1.
+Convention: ``π[w, k, l] = P(worker w answers l | true class k)``; rows sum to 1.
 A :class:`Crowd` holds these matrices plus two things a plain W×K×K array cannot say:
 
-- **groups of classes** — for large K a worker confuses a class only within its group (MBEM's
-  ImageNet setting, methods.md 1.2 [reconstructed]); the crowd then stores W×g×g matrices that act
-  inside the group of the true class, not W×K×K ones (1000 workers × 1000² would not fit);
-- **copiers** — a worker who copies another worker's *actual answer* on the same item (Max-MIG's
-  case 3, methods.md 3.5). A copier is not a confusion matrix: its answers are perfectly
-  correlated with its target's, which independent draws from the same matrix would not be.
+- **groups of classes** — for large K a worker confuses a class only within its group (the
+  ImageNet setting of Khetan, Lipton & Anandkumar, ICLR 2018; how the groups are formed is our
+  construction, docs/methods.md §4.1); the crowd then stores W×g×g matrices that act inside the
+  group of the true class, not W×K×K ones (1000 workers × 1000² would not fit);
+- **copiers** — a worker who copies another worker's *actual answer* on the same item (case 3
+  of Cao et al., ICLR 2019; docs/methods.md §4.2). A copier is not a confusion matrix: its
+  answers are perfectly correlated with its target's, which independent draws from the same
+  matrix would not be.
 
 Build crowds with :func:`hammer_spammer`, :func:`classwise_hammer_spammer`, :func:`grouped`,
 :func:`diagonal`, :func:`maxmig_case` or :func:`from_matrices`, and draw answers with
@@ -108,8 +110,8 @@ class Crowd:
 
     # ------------------------------------------------------------------ composition
     def with_constant(self, n_workers: int, label: int = 0) -> Crowd:
-        """This crowd plus ``n_workers`` workers who always answer ``label`` (Max-MIG's case-2
-        juniors, methods.md 3.5)."""
+        """This crowd plus ``n_workers`` workers who always answer ``label`` (the case-2
+        juniors of Max-MIG, Cao et al., ICLR 2019)."""
         n_workers = check_integer(n_workers, "n_workers", minimum=0)
         if self.groups.shape[0] > 1:
             raise InputError("a constant answer would leave the true class's group; "
@@ -123,8 +125,8 @@ class Crowd:
 
     def with_copiers(self, targets: Sequence[int] | np.ndarray) -> Crowd:
         """This crowd plus one worker per entry of ``targets`` who copies that worker's answer
-        verbatim (Max-MIG's case-3 juniors, methods.md 3.5). Copying a copier copies the
-        worker it copies."""
+        verbatim (the case-3 juniors of Max-MIG, Cao et al., ICLR 2019). Copying a copier
+        copies the worker it copies."""
         t = np.asarray(targets)
         if t.ndim != 1 or (t.size and not np.issubdtype(t.dtype, np.integer)):
             raise InputError(f"targets must be a 1-D list of worker indices, got {targets!r}")
@@ -146,8 +148,9 @@ class Crowd:
         ``y_true``; ``-1`` marks an empty slot (so rows may be ragged and items may get no
         worker). :func:`crowdlearn.simulate.assign` makes one. ``None``: every worker labels
         every item (the Max-MIG setting). Each answer is drawn from the worker's confusion row
-        of the item's true class (methods.md 1.2); a copier gets the very answer its target drew
-        for that item (drawn even when the target itself was not assigned the item).
+        of the item's true class (as in the MBEM code); a copier gets the very answer its
+        target drew for that item (drawn even when the target itself was not assigned the
+        item).
 
         Returns :class:`~crowdlearn.Annotations` with task ids = item indices (or ``tasks[i]``),
         worker ids ``0..W-1`` and class ids ``0..K-1`` (or ``classes``); items without a
@@ -200,9 +203,10 @@ def annotate(crowd: Crowd, y_true: np.ndarray, assignment: np.ndarray | None = N
 
 # ---------------------------------------------------------------------- worker models
 def hammer_spammer(n_workers: int, n_classes: int, gamma: float, seed: SeedLike = None) -> Crowd:
-    """MBEM's hammer–spammer crowd (methods.md 1.2, ``class_wise=0``): each worker is, with
-    probability ``gamma``, a hammer (``π = I``), otherwise a spammer (``1/K + 0.01·I``,
-    row-normalised: diagonal ≈ 0.1089 for K = 10; the bump only avoids ties)."""
+    """MBEM's hammer–spammer crowd (Khetan, Lipton & Anandkumar, ICLR 2018; their code's
+    ``class_wise=0``; docs/methods.md §4.1): each worker is, with probability ``gamma``, a
+    hammer (``π = I``), otherwise a spammer (``1/K + 0.01·I``, row-normalised: diagonal
+    ≈ 0.1089 for K = 10; the bump only avoids ties)."""
     w, k = check_integer(n_workers, "n_workers"), _check_k(n_classes)
     _check_gamma(gamma)
     rng = np.random.default_rng(seed)
@@ -214,9 +218,10 @@ def hammer_spammer(n_workers: int, n_classes: int, gamma: float, seed: SeedLike 
 
 def classwise_hammer_spammer(n_workers: int, n_classes: int, gamma: float,
                              seed: SeedLike = None) -> Crowd:
-    """MBEM's class-wise hammer–spammer crowd (methods.md 1.2, ``class_wise=1``):
-    independently for every worker and true class k, row k is one-hot on k with probability
-    ``gamma``, otherwise all ones with the diagonal ``1 + U(0.10, 0.11)``, normalised."""
+    """MBEM's class-wise hammer–spammer crowd (Khetan, Lipton & Anandkumar, ICLR 2018; their
+    code's ``class_wise=1``; docs/methods.md §4.1): independently for every worker and true
+    class k, row k is one-hot on k with probability ``gamma``, otherwise all ones with the
+    diagonal ``1 + U(0.10, 0.11)``, normalised."""
     w, k = check_integer(n_workers, "n_workers"), _check_k(n_classes)
     _check_gamma(gamma)
     rng = np.random.default_rng(seed)
@@ -232,9 +237,10 @@ def grouped(n_workers: int, n_classes: int, group_size: int, gamma: float, *,
             partition: Literal["consecutive", "random"] | np.ndarray = "consecutive",
             seed: SeedLike = None) -> Crowd:
     """Hammer–spammer workers who confuse a class only within its group of ``group_size``
-    classes (MBEM's ImageNet setting: 1000 classes in 100 groups of 10; methods.md 1.2,
-    [reconstructed]). Each worker has one g×g matrix (hammer–spammer, or class-wise with
-    ``class_wise=True``, same γ rules) acting inside the group of the true class.
+    classes (the ImageNet setting of Khetan, Lipton & Anandkumar, ICLR 2018: 1000 classes,
+    confusions within 10; the grouping is ours, docs/methods.md §4.1). Each worker has one g×g
+    matrix (hammer–spammer, or class-wise with ``class_wise=True``, same γ rules) acting
+    inside the group of the true class.
 
     ``partition``: ``"consecutive"`` (classes 0..g-1, g..2g-1, ...), ``"random"`` (a seeded
     random partition) or an explicit ``n_groups × g`` array of class codes.
@@ -261,8 +267,9 @@ def grouped(n_workers: int, n_classes: int, group_size: int, gamma: float, *,
 
 def diagonal(n_workers: int, n_classes: int, accuracy: float | Sequence[float]) -> Crowd:
     """Workers correct with probability ``accuracy`` (one value, or one per worker) and
-    otherwise uniform over the other classes: Max-MIG's low-expertise seniors (diagonal 0.2,
-    methods.md 3.5) and the digits check C4 (diagonal 0.4, methods.md 7)."""
+    otherwise uniform over the other classes: Max-MIG's low-expertise CIFAR-10 seniors
+    (diagonal 0.2; Cao et al., ICLR 2019) and our digits seniors (diagonal 0.4;
+    docs/methods.md §4.2)."""
     w, k = check_integer(n_workers, "n_workers"), _check_k(n_classes)
     acc = np.broadcast_to(np.asarray(accuracy, dtype=np.float64), (w,)) \
         if np.ndim(accuracy) == 0 or np.shape(accuracy) == (w,) else None
@@ -297,7 +304,8 @@ _MAXMIG = {
     ("dogsvscats", "high"): (_DOGS_HIGH, 5, 5, [0, 0, 0, 1, 1]),
     ("luna16", "low"): (0.6, 10, 15, [0, 1]),
     ("luna16", "high"): (_LUNA_HIGH, 5, 5, [0, 0, 0, 1, 1]),
-    # our digits runs (methods.md 7/C4): low-expertise seniors at 0.4, 15 constant juniors
+    # our digits version (docs/methods.md §4.2): low-expertise seniors at 0.4, 15 constant
+    # juniors
     ("digits", "low"): (0.4, 10, 15, [0, 2]),
     ("digits", "high"): ("pairs", 5, 5, [0, 0, 2, 2, 2]),
 }
@@ -306,17 +314,18 @@ _DATASET_K = {"cifar10": 10, "dogsvscats": 2, "luna16": 2, "digits": 10}
 
 def maxmig_case(case: int, expertise: Literal["low", "high"], n_classes: int | None = None, *,
                 dataset: str | None = None) -> Crowd:
-    """Max-MIG's synthetic crowds (Cao et al., ICLR 2019; methods.md 3.5), seniors first.
+    """Max-MIG's synthetic crowds (Cao et al., ICLR 2019; docs/methods.md §4.2), seniors first.
 
     ``case``: 1 independent mistakes (seniors only); 2 naive majority (plus juniors who always
     answer class 0); 3 correlated mistakes (plus juniors who copy a given senior's answer).
     ``dataset``: ``"cifar10"``, ``"dogs-vs-cats"`` or ``"luna16"`` selects that row of the
-    table; ``"digits"`` is our 10-class small-scale version (methods.md 7/C4): low expertise =
-    10 seniors with diagonal 0.4 and, in case 2, 15 juniors; high = CIFAR-10's pair experts.
+    table; ``"digits"`` is our 10-class small-scale version (docs/methods.md §4.2): low
+    expertise = 10 seniors with diagonal 0.4 and, in case 2, 15 juniors; high = CIFAR-10's
+    pair experts.
     Without it, the CIFAR-10 rules apply to ``n_classes`` (default 10): low expertise = 10
     seniors with diagonal 0.2, the rest uniform; high expertise = the five class-pair
-    experts, which need K = 10. Other crowds compose from the same pieces, e.g. check C4's
-    ``diagonal(10, 10, 0.4).with_constant(15, 0)``.
+    experts, which need K = 10. Other crowds compose from the same pieces, e.g. the digits
+    case 2 crowd is ``diagonal(10, 10, 0.4).with_constant(15, 0)``.
     """
     if case not in (1, 2, 3):
         raise InputError(f"case must be 1, 2 or 3, got {case!r}")
@@ -352,7 +361,8 @@ def maxmig_case(case: int, expertise: Literal["low", "high"], n_classes: int | N
 
 
 def _cifar_pair_experts() -> np.ndarray:
-    """Max-MIG's five high-expertise CIFAR-10 seniors over the class pairs (methods.md 3.5)."""
+    """Max-MIG's five high-expertise CIFAR-10 seniors over the class pairs (as in the code of
+    Cao et al., ICLR 2019; docs/methods.md §4.2)."""
     conf = np.zeros((5, 10, 10))
     for a, b in _CIFAR_PAIRS:
         conf[0, [a, b], a] = 1.0  # always the pair's first class

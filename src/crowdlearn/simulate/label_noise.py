@@ -2,8 +2,9 @@
 
 ``T[k, l] = P(noisy label l | true label k)``; rows sum to one. Every generator returns the noisy
 labels and the *realised* transition (the empirical one, counted on the labels it drew), so that
-an experiment reports the noise it actually ran with. Specifications: methods.md 2.2 (Me-Momentum's
-generators, after Xia et al., "Part-dependent label noise", NeurIPS 2020).
+an experiment reports the noise it actually ran with. The generators follow the code of
+Me-Momentum (Bai & Liu, ICCV 2021), the instance-dependent one after Xia et al., "Part-dependent
+label noise", NeurIPS 2020 (docs/methods.md §4.4).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ class NoisyLabels(NamedTuple):
 # ---------------------------------------------------------------------- transition matrices
 def symmetric_matrix(rate: float, n_classes: int) -> np.ndarray:
     """``1 − rate`` on the diagonal, ``rate / (K − 1)`` elsewhere: a flipped label is always
-    another class (methods.md 2.2), so the flip rate is exactly ``rate``."""
+    another class (as in the Me-Momentum code), so the flip rate is exactly ``rate``."""
     _check_rate(rate)
     k = check_integer(n_classes, "n_classes", minimum=2)
     t = np.full((k, k), rate / (k - 1))
@@ -42,7 +43,7 @@ def symmetric_matrix(rate: float, n_classes: int) -> np.ndarray:
 
 
 def pairflip_matrix(rate: float, n_classes: int) -> np.ndarray:
-    """``y → (y + 1) mod K`` with probability ``rate`` (methods.md 2.2)."""
+    """``y → (y + 1) mod K`` with probability ``rate`` (docs/methods.md §4.4)."""
     _check_rate(rate)
     k = check_integer(n_classes, "n_classes", minimum=2)
     t = np.eye(k) * (1.0 - rate)
@@ -76,7 +77,8 @@ def from_transition(y: np.ndarray, transition: np.ndarray, seed: SeedLike = None
 
 def instance_dependent(X: np.ndarray, y: np.ndarray, rate: float, n_classes: int,
                        seed: SeedLike = None, *, sd: float = 0.1) -> NoisyLabels:
-    """Instance-dependent noise of Xia et al. (2020), as in Me-Momentum's code (methods.md 2.2).
+    """Instance-dependent noise of Xia et al. (NeurIPS 2020), as in Me-Momentum's code
+    (docs/methods.md §4.4).
 
     1. per-item flip rate ``q_i ~ TruncatedNormal(rate, sd, [0, 1])``;
     2. ``W ~ N(0, 1)`` of shape (K, D, K), D the flattened feature size;
