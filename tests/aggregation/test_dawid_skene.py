@@ -205,3 +205,21 @@ def test_task_prior_frame_columns_are_matched_by_class():
     with pytest.raises(InputError, match="given twice"):
         DawidSkene().fit(ann, task_prior=pd.DataFrame([[0.5, 0.5]] * 2, index=[0, 0],
                                                       columns=["a", "b"]))
+
+
+def test_keep_all_repeats_match_the_loop_reference(crowd):
+    """With keep="all", a repeated (task, worker) answer is one more answer in every sum: the
+    vectorised EM (duplicate entries in the incidence matrix) matches the plain loop."""
+    ann, _, _ = crowd
+    rng = np.random.default_rng(3)
+    again = rng.choice(len(ann), size=400, replace=False)
+    task = np.r_[ann.task, ann.task[again]]
+    worker = np.r_[ann.worker, ann.worker[again]]
+    label = np.r_[ann.label, (ann.label[again] + 1) % ann.n_classes]  # a changed mind
+    repeated = Annotations(task, worker, label, keep="all")
+    assert len(repeated) == len(ann) + 400
+    ds = DawidSkene(max_iter=5, tol=0).fit(repeated)
+    post, pi, _ = reference_dawid_skene(task, worker, label, ann.n_tasks, ann.n_workers,
+                                        ann.n_classes, n_iter=5, smoothing=1.0)
+    np.testing.assert_allclose(ds.posteriors_, post, atol=1e-10)
+    np.testing.assert_allclose(ds.confusion_, pi, atol=1e-10)
