@@ -14,7 +14,7 @@ except PackageNotFoundError:  # running from a source tree without installing
 # learners need torch: loaded on first use so that the aggregation layer stays torch-free
 _LAZY = {name: "crowdlearn.learners" for name in
          ("MBEM", "AggregateThenTrain", "MaxMIG", "CrowdLayer", "DoctorNet", "AggNet",
-          "StandardCE", "CoTeaching", "MeMomentum", "TwoEM", "find_label_issues")}
+          "StandardCE", "CoTeaching", "MeMomentum", "TwoEM", "find_label_issues", "load")}
 
 
 def __getattr__(name: str):
@@ -28,4 +28,4 @@ def __getattr__(name: str):
 __all__ = ["MBEM", "AggNet", "AggregateThenTrain", "Annotations", "CoTeaching", "CrowdLayer",
            "CrowdlearnError", "DawidSkene", "DoctorNet", "InputError", "MajorityVote", "MaxMIG",
            "MeMomentum", "OneCoinDawidSkene", "StandardCE", "TwoEM", "__version__",
-           "find_label_issues"]
+           "find_label_issues", "load"]

@@ -90,7 +90,7 @@ def atomic_write(path: Path | str, write: Callable[[Path], None]) -> Path:
     The file gets the permissions a plain ``open`` would give it (``0666`` less the umask; an
     existing file keeps its own), and a symbolic link is followed: its target is written."""
     path = Path(os.path.realpath(path))
-    mode = path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_umask()
+    mode = path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~current_umask()
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
     os.close(fd)
     try:
@@ -103,7 +103,7 @@ def atomic_write(path: Path | str, write: Callable[[Path], None]) -> Path:
     return path
 
 
-def _umask() -> int:
+def current_umask() -> int:
     """The process's umask (read by setting it and restoring it at once)."""
     mask = os.umask(0o022)
     os.umask(mask)

@@ -14,6 +14,7 @@ from crowdlearn.learners.label_issues import find_label_issues
 from crowdlearn.learners.max_mig import MaxMIG
 from crowdlearn.learners.mbem import MBEM
 from crowdlearn.learners.me_momentum import MeMomentum
+from crowdlearn.learners.saved import load
 from crowdlearn.learners.standard_ce import StandardCE
 from crowdlearn.learners.two_em import TwoEM
 
@@ -74,5 +75,5 @@ def make_noise_learner(name: str, *, noise_rate: float | None = None, **settings
 
 __all__ = ["CROWD_METHODS", "MBEM", "NOISE_METHODS", "AggNet", "AggregateThenTrain",
            "CoTeaching", "CrowdLayer", "DoctorNet", "Learner", "MaxMIG", "MeMomentum",
-           "StandardCE", "TwoEM", "find_label_issues", "make_crowd_learner",
+           "StandardCE", "TwoEM", "find_label_issues", "load", "make_crowd_learner",
            "make_noise_learner"]

@@ -22,8 +22,15 @@ class Learner(BaseEstimator):
     ``batch_size``, ``lr``, ``optimizer``, ``weight_decay``, ``device`` and ``seed``.
 
     Fitted attributes shared by all: ``model_`` (the trained torch module), ``classes_``,
-    ``history_``.
+    ``history_``, ``input_shape_`` (the shape of one item).
+
+    :meth:`save` writes a fitted learner to a folder and :func:`crowdlearn.load` reads it
+    back (no pickle): the networks listed in ``_saved_modules`` as state dicts, the arrays in
+    ``_saved_arrays``, and what :meth:`_saved_extra` returns as JSON.
     """
+
+    _saved_modules: tuple[str, ...] = ("model_",)
+    _saved_arrays: tuple[str, ...] = ()
 
     # ------------------------------------------------------------------ prediction
     def predict_proba(self, X) -> np.ndarray:
@@ -44,6 +51,31 @@ class Learner(BaseEstimator):
         """Accuracy against true labels given in the original class ids."""
         return float((self.predict(X) == np.asarray(y)).mean())
 
+    # ------------------------------------------------------------------ saving
+    def save(self, folder, *, force: bool = False):
+        """Write the fitted learner to ``folder`` (see :mod:`crowdlearn.learners.saved`);
+        :func:`crowdlearn.load` reads it back and predicts exactly as this one does."""
+        from crowdlearn.learners.saved import save
+
+        return save(self, folder, force=force)
+
+    def _saved_extra(self) -> dict:
+        """JSON-ready settings, beyond the hyper-parameters, that rebuild the networks."""
+        return {}
+
+    def _restore_extra(self, extra: dict) -> None:
+        """Set the fitted attributes that :meth:`_saved_extra` recorded."""
+
+    def _modules_for_loading(self, input_shape: tuple, n_classes: int,
+                             extra: dict) -> dict[str, nn.Module]:
+        """Untrained networks of the saved shapes, one per name in ``_saved_modules``."""
+        return {name: self._network(input_shape, n_classes) for name in self._saved_modules}
+
+    def _network(self, input_shape: tuple, n_classes: int, seed: int | None = None,
+                 ) -> nn.Module:
+        return make_model(self.model, input_shape, n_classes, seed=seed,
+                          **(self.model_params or {}))
+
     # ------------------------------------------------------------------ training
     def _trainer(self, seed: int = 0, epochs: int | None = None, **options) -> Trainer:
         """The learner's training settings as a :class:`Trainer`; ``options`` (a step
@@ -55,8 +87,8 @@ class Learner(BaseEstimator):
         return Trainer(**(settings | options))
 
     def _fresh_model(self, X: np.ndarray, n_classes: int, salt: int) -> nn.Module:
-        return make_model(self.model, X.shape[1:], n_classes, seed=self._seed(salt),
-                          **(self.model_params or {}))
+        self.input_shape_ = tuple(int(d) for d in X.shape[1:])
+        return self._network(X.shape[1:], n_classes, seed=self._seed(salt))
 
     def _fit_model(self, X: np.ndarray, targets: np.ndarray, n_classes: int, salt: int,
                    weights: np.ndarray | None = None) -> nn.Module:

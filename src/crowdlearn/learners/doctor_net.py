@@ -69,3 +69,12 @@ class DoctorNet(Learner):
         self.classes_ = annotations.classes
         self.history_ = trainer.history_
         return self
+
+    def _saved_extra(self) -> dict:
+        return {"n_workers": int(self.model_.n_heads)}
+
+    def _modules_for_loading(self, input_shape: tuple, n_classes: int,
+                             extra: dict) -> dict[str, nn.Module]:
+        trunk, n_features = split_classifier(self._network(input_shape, n_classes))
+        return {"model_": AveragedHeads(trunk, n_features, int(extra["n_workers"]),
+                                        n_classes)}

@@ -26,6 +26,7 @@ from torch import nn
 from crowdlearn.aggregation.dawid_skene import answer_frequencies
 from crowdlearn.annotations import Annotations
 from crowdlearn.errors import InputError, check_fraction, check_integer
+from crowdlearn.labels import plain
 from crowdlearn.learners.base import Learner, ModelSpec, _as_array, align_items
 from crowdlearn.learners.crowd_answers import (
     CrowdAnswers,
@@ -241,6 +242,24 @@ class MaxMIG(Learner):
         self.workers_ = annotations.workers
         self.history_ = trainer.history_
         return self
+
+    _saved_modules = ("model_", "aggregator_")
+    _saved_arrays = ("confusion_", "copy_groups_", "class_prior_")
+
+    def _saved_extra(self) -> dict:
+        return {"workers": plain(self.workers_), "n_groups": int(self.aggregator_.weight.shape[0]),
+                "groups": self.copy_groups_.tolist()}
+
+    def _restore_extra(self, extra: dict) -> None:
+        self.workers_ = list(extra["workers"])
+
+    def _modules_for_loading(self, input_shape: tuple, n_classes: int,
+                             extra: dict) -> dict[str, nn.Module]:
+        _, learn = self._initial_prior(n_classes)
+        shape = (int(extra["n_groups"]), n_classes, n_classes)
+        aggregator = CrowdsAggregator(np.zeros(shape), np.full(n_classes, 1.0 / n_classes),
+                                      learn, np.asarray(extra["groups"], dtype=np.int64))
+        return {"model_": self._network(input_shape, n_classes), "aggregator_": aggregator}
 
     def predict_proba(self, X, annotations: Annotations | None = None) -> np.ndarray:
         """``h(x)``; with the crowd's ``annotations`` on these items (task ids = row numbers

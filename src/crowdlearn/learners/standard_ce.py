@@ -37,6 +37,8 @@ class StandardCE(Learner):
     validation score.  best_epoch_, history_ (per epoch: loss, val_score), val_mask_.
     """
 
+    _saved_modules = ("model_", "best_model_")
+
     def __init__(self, model: ModelSpec = "mlp", val_fraction: float = 0.1,
                  model_params: dict | None = None, epochs: int = 200, batch_size: int = 64,
                  lr: float = 1e-3, optimizer: str = "adam", weight_decay: float = 0.0,
