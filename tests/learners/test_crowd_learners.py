@@ -63,7 +63,7 @@ def test_aggregate_then_train_targets(crowd_digits):
     X, _, ann, _, _ = crowd_digits
     hard = AggregateThenTrain(MajorityVote(), targets="hard", epochs=1).fit(X, ann)
     assert hard.posteriors_.shape == (600, 10)
-    with pytest.raises(InputError, match="targets must be"):
+    with pytest.raises(InputError, match="The .targets. parameter of AggregateThenTrain"):
         AggregateThenTrain(targets="both", epochs=1).fit(X, ann)
 
 

@@ -15,7 +15,7 @@ import torch
 
 from crowdlearn.aggregation import DawidSkene
 from crowdlearn.annotations import Annotations
-from crowdlearn.learners.base import Learner, ModelSpec, align_items
+from crowdlearn.learners.base import NON_NEGATIVE, Learner, ModelSpec, align_items
 from crowdlearn.learners.crowd_answers import soft_majority
 from crowdlearn.nn import Batch, soft_cross_entropy
 
@@ -30,20 +30,13 @@ class AggNet(Learner):
     ``history_`` (the Trainer's per-epoch records).
     """
 
-    def __init__(self, model: ModelSpec = "mlp", smoothing: float = 0.01,
-                 model_params: dict | None = None, epochs: int = 60, batch_size: int = 64,
-                 lr: float = 1e-3, optimizer: str = "adam", weight_decay: float = 0.0,
-                 device: str = "auto", seed: int = 0):
+    _defaults = {"epochs": 60}
+    _parameter_constraints = {"smoothing": [NON_NEGATIVE]}
+
+    def __init__(self, model: ModelSpec = "mlp", *, smoothing: float = 0.01, **training):
         self.model = model
         self.smoothing = smoothing
-        self.model_params = model_params
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.optimizer = optimizer
-        self.weight_decay = weight_decay
-        self.device = device
-        self.seed = seed
+        self._set_training(training)
 
     def fit(self, X, annotations: Annotations) -> AggNet:
         X = align_items(X, annotations)

@@ -12,6 +12,7 @@ from typing import Literal
 
 import numpy as np
 from sklearn.base import clone
+from sklearn.utils._param_validation import StrOptions
 
 from crowdlearn.aggregation import Aggregator, DawidSkene
 from crowdlearn.annotations import Annotations
@@ -38,23 +39,18 @@ class AggregateThenTrain(Learner):
     ``classes_``, ``history_``.
     """
 
-    def __init__(self, aggregator: Aggregator | None = None,
+    _parameter_constraints = {"aggregator": [Aggregator, None],
+                              "targets": [StrOptions({"soft", "hard"})],
+                              "self_training": ["boolean"]}
+
+    def __init__(self, aggregator: Aggregator | None = None, *,
                  targets: Literal["soft", "hard"] = "soft", self_training: bool = False,
-                 model: ModelSpec = "mlp", model_params: dict | None = None, epochs: int = 30,
-                 batch_size: int = 64, lr: float = 1e-3, optimizer: str = "adam",
-                 weight_decay: float = 0.0, device: str = "auto", seed: int = 0):
+                 model: ModelSpec = "mlp", **training):
         self.aggregator = aggregator
         self.targets = targets
         self.self_training = self_training
         self.model = model
-        self.model_params = model_params
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.optimizer = optimizer
-        self.weight_decay = weight_decay
-        self.device = device
-        self.seed = seed
+        self._set_training(training)
 
     def fit(self, X, annotations: Annotations) -> AggregateThenTrain:
         X = align_items(X, annotations)

@@ -3,10 +3,21 @@ with the one :class:`~crowdlearn.nn.Trainer`, and predicting in the user's class
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import inspect
 from collections.abc import Callable
+from numbers import Integral, Real
 
 import numpy as np
+import torch
 from sklearn.base import BaseEstimator
+from sklearn.utils._param_validation import (
+    Interval,
+    InvalidParameterError,
+    StrOptions,
+    validate_parameter_constraints,
+)
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
@@ -14,12 +25,38 @@ from crowdlearn.annotations import Annotations
 from crowdlearn.errors import InputError
 from crowdlearn.nn import Trainer, make_model
 
+POSITIVE_INT = Interval(Integral, 1, None, closed="left")
+NON_NEGATIVE = Interval(Real, 0, None, closed="left")
+FRACTION = Interval(Real, 0, 1, closed="left")
+
+TRAINING_PARAMETERS: dict[str, tuple[object, list]] = {
+    "model_params": (None, [dict, None]),
+    "epochs": (30, [POSITIVE_INT]),
+    "batch_size": (64, [POSITIVE_INT]),
+    "lr": (1e-3, [Interval(Real, 0, None, closed="neither")]),
+    "optimizer": ("adam", [StrOptions({"adam", "sgd"})]),
+    "weight_decay": (0.0, [NON_NEGATIVE]),
+    "device": ("auto", [str]),
+    "seed": (0, [Interval(Integral, 0, None, closed="left")]),
+    "verbose": (False, ["boolean"]),
+    "n_threads": (None, [POSITIVE_INT, None]),
+}
+"""The training parameters every learner takes, keyword-only after its own: ``(default,
+constraints)``. A learner changes a default through its ``_defaults`` (e.g. its epochs)."""
+
 
 class Learner(BaseEstimator):
-    """Base of the learners. Subclasses store, besides their own hyper-parameters:
-    ``model`` (a name such as ``"mlp"``/``"lenet"``/``"resnet18"`` or a callable
-    ``f(input_shape, n_classes)``), ``model_params`` (keyword arguments for it), ``epochs``,
-    ``batch_size``, ``lr``, ``optimizer``, ``weight_decay``, ``device`` and ``seed``.
+    """Base of the learners: ``Learner(model, *, <own parameters>, <training parameters>)``.
+
+    ``model`` is a name such as ``"mlp"``/``"lenet"``/``"resnet18"`` or a callable
+    ``f(input_shape, n_classes)``. The training parameters are declared once, here
+    (:data:`TRAINING_PARAMETERS`): ``model_params`` (keyword arguments for the model),
+    ``epochs``, ``batch_size``, ``lr``, ``optimizer`` (``"adam"``/``"sgd"``),
+    ``weight_decay``, ``device``, ``seed``, ``verbose`` (a progress bar with epoch, loss and
+    time left on a terminal) and ``n_threads`` (torch's CPU threads during ``fit`` and
+    prediction; ``None`` keeps torch's setting). A subclass declares only its own parameters
+    and their constraints (``_parameter_constraints``, scikit-learn's pattern); every
+    parameter is checked when ``fit`` starts, before any work, numpy scalars accepted.
 
     Fitted attributes shared by all: ``model_`` (the trained torch module), ``classes_``,
     ``history_``, ``input_shape_`` (the shape of one item).
@@ -31,12 +68,76 @@ class Learner(BaseEstimator):
 
     _saved_modules: tuple[str, ...] = ("model_",)
     _saved_arrays: tuple[str, ...] = ()
+    _defaults: dict = {}
+    _parameter_constraints: dict = {}
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        """Give every learner the training parameters (in its signature, so that
+        scikit-learn's get_params/clone see them), its full constraints, and a ``fit`` that
+        checks them and sets the threads first."""
+        super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:
+            own = cls.__dict__.get("_parameter_constraints", {})
+            cls._parameter_constraints = {"model": [str, callable], **own,
+                                          **{n: c for n, (_, c) in TRAINING_PARAMETERS.items()}}
+            defaults = cls._training_defaults()
+            signature = inspect.signature(cls.__init__)
+            params = [p for p in signature.parameters.values() if p.kind != p.VAR_KEYWORD]
+            params += [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=defaults[n])
+                       for n in TRAINING_PARAMETERS]
+            cls.__init__.__signature__ = signature.replace(parameters=params)
+        if "fit" in cls.__dict__:
+            cls.fit = _checked_fit(cls.__dict__["fit"])
+
+    @classmethod
+    def _training_defaults(cls) -> dict:
+        defaults = {n: d for n, (d, _) in TRAINING_PARAMETERS.items()}
+        for klass in reversed(cls.__mro__):
+            defaults.update(klass.__dict__.get("_defaults", {}))
+        return defaults
+
+    def _set_training(self, training: dict) -> None:
+        """Store the training parameters given to ``__init__`` (defaults for the others)."""
+        unknown = sorted(set(training) - set(TRAINING_PARAMETERS))
+        if unknown:
+            raise TypeError(f"{type(self).__name__}() got an unexpected keyword argument "
+                            f"{unknown[0]!r}")
+        for name, default in self._training_defaults().items():
+            setattr(self, name, training.get(name, default))
+
+    def _check_params(self) -> None:
+        """Every hyper-parameter against its constraints; a violation is an InputError."""
+        try:
+            validate_parameter_constraints(self._parameter_constraints,
+                                           self.get_params(deep=False),
+                                           caller_name=type(self).__name__)
+        except InvalidParameterError as exc:
+            raise InputError(str(exc)) from None
+        self._check_more()
+
+    def _check_more(self) -> None:
+        """A subclass's checks that involve several parameters (run after the constraints)."""
+
+    @contextlib.contextmanager
+    def _threads(self):
+        """torch's CPU threads set to ``n_threads`` for the block, restored after."""
+        wanted = getattr(self, "n_threads", None)
+        if wanted is None:
+            yield
+            return
+        before = torch.get_num_threads()
+        torch.set_num_threads(int(wanted))
+        try:
+            yield
+        finally:
+            torch.set_num_threads(before)
 
     # ------------------------------------------------------------------ prediction
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities of the trained model, N × K (columns in ``classes_`` order)."""
         check_is_fitted(self, "model_")
-        return self._trainer().predict_proba(self.model_, _as_array(X))
+        with self._threads():
+            return self._trainer().predict_proba(self.model_, _as_array(X))
 
     def predict(self, X) -> np.ndarray:
         """Most probable class of every item, in the original class ids."""
@@ -80,10 +181,10 @@ class Learner(BaseEstimator):
     def _trainer(self, seed: int = 0, epochs: int | None = None, **options) -> Trainer:
         """The learner's training settings as a :class:`Trainer`; ``options`` (a step
         function, parameter groups, …) are passed on or override them."""
-        settings = {"epochs": epochs or self.epochs, "batch_size": self.batch_size,
-                    "lr": self.lr, "optimizer": self.optimizer,
-                    "weight_decay": self.weight_decay, "device": self.device, "seed": seed,
-                    "progress": False}
+        settings = {"epochs": int(epochs or self.epochs), "batch_size": int(self.batch_size),
+                    "lr": float(self.lr), "optimizer": self.optimizer,
+                    "weight_decay": float(self.weight_decay), "device": self.device,
+                    "seed": int(seed), "progress": "auto" if self.verbose else False}
         return Trainer(**(settings | options))
 
     def _fresh_model(self, X: np.ndarray, n_classes: int, salt: int) -> nn.Module:
@@ -110,6 +211,18 @@ class Learner(BaseEstimator):
 
     def _seed(self, salt: int) -> int:
         return int(self.seed) * 1009 + salt
+
+
+def _checked_fit(fit):
+    """``fit`` preceded by the parameter check and run with the learner's threads."""
+
+    @functools.wraps(fit)
+    def checked(self, *args, **kwargs):
+        self._check_params()
+        with self._threads():
+            return fit(self, *args, **kwargs)
+
+    return checked
 
 
 def align_items(X, annotations: Annotations) -> np.ndarray:

@@ -9,13 +9,16 @@ over the first ``ramp_epochs`` epochs (τ = ``forget_rate``, the assumed noise r
 
 from __future__ import annotations
 
+from numbers import Integral
+
 import numpy as np
 import torch
 import torch.nn.functional as F
+from sklearn.utils._param_validation import Interval
 from torch import nn
 
 from crowdlearn.errors import InputError
-from crowdlearn.learners.base import Learner, ModelSpec
+from crowdlearn.learners.base import FRACTION, Learner, ModelSpec
 from crowdlearn.learners.single_labels import encode_labels
 from crowdlearn.nn import Batch
 
@@ -53,23 +56,18 @@ class CoTeaching(Learner):
     ``history_``.
     """
 
-    def __init__(self, model: ModelSpec = "mlp", forget_rate: float = 0.2,
-                 ramp_epochs: int = 10, decay_from: int | None = 80,
-                 model_params: dict | None = None, epochs: int = 200, batch_size: int = 64,
-                 lr: float = 1e-3, optimizer: str = "adam", weight_decay: float = 0.0,
-                 device: str = "auto", seed: int = 0):
+    _defaults = {"epochs": 200}
+    _parameter_constraints = {"forget_rate": [FRACTION],
+                              "ramp_epochs": [Interval(Integral, 0, None, closed="left")],
+                              "decay_from": [Interval(Integral, 0, None, closed="left"), None]}
+
+    def __init__(self, model: ModelSpec = "mlp", *, forget_rate: float = 0.2,
+                 ramp_epochs: int = 10, decay_from: int | None = 80, **training):
         self.model = model
         self.forget_rate = forget_rate
         self.ramp_epochs = ramp_epochs
         self.decay_from = decay_from
-        self.model_params = model_params
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.optimizer = optimizer
-        self.weight_decay = weight_decay
-        self.device = device
-        self.seed = seed
+        self._set_training(training)
 
     def fit(self, X, y_noisy) -> CoTeaching:
         X, y, classes = encode_labels(X, y_noisy)

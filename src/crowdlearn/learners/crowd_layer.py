@@ -9,10 +9,12 @@ base network can learn the true classes; it alone predicts.
 
 from __future__ import annotations
 
+from numbers import Real
 from typing import Literal
 
 import numpy as np
 import torch
+from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 
 from crowdlearn.annotations import Annotations
@@ -59,22 +61,17 @@ class CrowdLayer(Learner):
     annotator's layer applied to a one-hot class: rows are true classes), ``history_``.
     """
 
-    def __init__(self, model: ModelSpec = "mlp", init: Literal["identity", "soft-mv"] = "identity",
-                 init_epsilon: float = 1e-4, model_params: dict | None = None,
-                 epochs: int = 60, batch_size: int = 64, lr: float = 1e-3,
-                 optimizer: str = "adam", weight_decay: float = 0.0, device: str = "auto",
-                 seed: int = 0):
+    _defaults = {"epochs": 60}
+    _parameter_constraints = {"init": [StrOptions({"identity", "soft-mv"})],
+                              "init_epsilon": [Interval(Real, 0, None, closed="neither")]}
+
+    def __init__(self, model: ModelSpec = "mlp", *,
+                 init: Literal["identity", "soft-mv"] = "identity", init_epsilon: float = 1e-4,
+                 **training):
         self.model = model
         self.init = init
         self.init_epsilon = init_epsilon
-        self.model_params = model_params
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.optimizer = optimizer
-        self.weight_decay = weight_decay
-        self.device = device
-        self.seed = seed
+        self._set_training(training)
 
     def fit(self, X, annotations: Annotations) -> CrowdLayer:
         X = align_items(X, annotations)

@@ -43,19 +43,11 @@ class DoctorNet(Learner):
     output is the averaged prediction), ``history_``.
     """
 
-    def __init__(self, model: ModelSpec = "mlp", model_params: dict | None = None,
-                 epochs: int = 60, batch_size: int = 64, lr: float = 1e-3,
-                 optimizer: str = "adam", weight_decay: float = 0.0, device: str = "auto",
-                 seed: int = 0):
+    _defaults = {"epochs": 60}
+
+    def __init__(self, model: ModelSpec = "mlp", **training):
         self.model = model
-        self.model_params = model_params
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.optimizer = optimizer
-        self.weight_decay = weight_decay
-        self.device = device
-        self.seed = seed
+        self._set_training(training)
 
     def fit(self, X, annotations: Annotations) -> DoctorNet:
         X = align_items(X, annotations)

@@ -14,12 +14,14 @@ data-crowds forecaster ``ζ(x, y) ∝ h(x) · g(y) / p`` uses both.
 from __future__ import annotations
 
 import copy
+from numbers import Real
 from typing import Literal
 
 import numpy as np
 import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
@@ -27,7 +29,7 @@ from crowdlearn.aggregation.dawid_skene import answer_frequencies
 from crowdlearn.annotations import Annotations
 from crowdlearn.errors import InputError, check_fraction, check_integer
 from crowdlearn.labels import plain
-from crowdlearn.learners.base import Learner, ModelSpec, _as_array, align_items
+from crowdlearn.learners.base import POSITIVE_INT, Learner, ModelSpec, _as_array, align_items
 from crowdlearn.learners.crowd_answers import (
     CrowdAnswers,
     answers_for_rows,
@@ -174,15 +176,23 @@ class MaxMIG(Learner):
     forecaster.
     """
 
-    def __init__(self, model: ModelSpec = "mlp",
+    _defaults = {"epochs": 60}
+    _parameter_constraints = {
+        "divergence": [StrOptions(set(DIVERGENCES))],
+        "prior": [StrOptions({"fixed", "learned"}), "array-like"],
+        "init_epsilon": [Interval(Real, 0, None, closed="neither")],
+        "init_scale": [Interval(Real, 0, None, closed="neither")],
+        "copy_agreement": [Interval(Real, 0, 1, closed="right"), None],
+        "copy_min_shared": [POSITIVE_INT],
+        "aggregator_lr": [Interval(Real, 0, None, closed="neither")],
+    }
+
+    def __init__(self, model: ModelSpec = "mlp", *,
                  divergence: Literal["kl", "pearson", "js"] = "kl",
                  prior: Literal["fixed", "learned"] | np.ndarray = "fixed",
                  init_epsilon: float = 1e-4, init_scale: float = 1.0,
                  copy_agreement: float | None = 1.0, copy_min_shared: int = 50,
-                 model_params: dict | None = None,
-                 epochs: int = 60, batch_size: int = 64, lr: float = 1e-3,
-                 aggregator_lr: float = 1e-4, optimizer: str = "adam",
-                 weight_decay: float = 0.0, device: str = "auto", seed: int = 0):
+                 aggregator_lr: float = 1e-4, **training):
         self.model = model
         self.divergence = divergence
         self.prior = prior
@@ -190,15 +200,8 @@ class MaxMIG(Learner):
         self.init_scale = init_scale
         self.copy_agreement = copy_agreement
         self.copy_min_shared = copy_min_shared
-        self.model_params = model_params
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
         self.aggregator_lr = aggregator_lr
-        self.optimizer = optimizer
-        self.weight_decay = weight_decay
-        self.device = device
-        self.seed = seed
+        self._set_training(training)
 
     def fit(self, X, annotations: Annotations) -> MaxMIG:
         X = align_items(X, annotations)

@@ -23,11 +23,12 @@ drifting to a few classes (docs/methods.md §2.1).
 from __future__ import annotations
 
 import numpy as np
+from sklearn.utils._param_validation import StrOptions
 
 from crowdlearn.aggregation import DawidSkene, OneCoinDawidSkene
 from crowdlearn.annotations import Annotations
 from crowdlearn.errors import InputError
-from crowdlearn.learners.base import Learner, ModelSpec, align_items
+from crowdlearn.learners.base import NON_NEGATIVE, POSITIVE_INT, Learner, ModelSpec, align_items
 from crowdlearn.learners.crowd_answers import soft_majority
 
 WORKER_MODELS = {"confusion": DawidSkene, "one-coin": OneCoinDawidSkene}
@@ -71,13 +72,15 @@ class MBEM(Learner):
         from the majority vote, and the agreement of the model's predictions with the targets.
     """
 
-    def __init__(self, model: ModelSpec = "mlp", n_rounds: int = 1,
+    _parameter_constraints = {"n_rounds": [POSITIVE_INT], "use_class_prior": ["boolean"],
+                              "model_prior": ["boolean"], "self_training": ["boolean"],
+                              "smoothing": [NON_NEGATIVE],
+                              "worker_model": [StrOptions(set(WORKER_MODELS))]}
+
+    def __init__(self, model: ModelSpec = "mlp", *, n_rounds: int = 1,
                  use_class_prior: bool = False, model_prior: bool = False,
-                 self_training: bool = True,
-                 smoothing: float = 0.01, worker_model: str = "confusion",
-                 model_params: dict | None = None, epochs: int = 30,
-                 batch_size: int = 64, lr: float = 1e-3, optimizer: str = "adam",
-                 weight_decay: float = 0.0, device: str = "auto", seed: int = 0):
+                 self_training: bool = True, smoothing: float = 0.01,
+                 worker_model: str = "confusion", **training):
         self.model = model
         self.n_rounds = n_rounds
         self.use_class_prior = use_class_prior
@@ -85,14 +88,7 @@ class MBEM(Learner):
         self.self_training = self_training
         self.smoothing = smoothing
         self.worker_model = worker_model
-        self.model_params = model_params
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.optimizer = optimizer
-        self.weight_decay = weight_decay
-        self.device = device
-        self.seed = seed
+        self._set_training(training)
 
     def fit(self, X, annotations: Annotations) -> MBEM:
         X = align_items(X, annotations)

@@ -11,11 +11,14 @@ on the noisy split) is returned.
 
 from __future__ import annotations
 
+from numbers import Real
+
 import numpy as np
+from sklearn.utils._param_validation import Interval
 from torch import nn
 
 from crowdlearn.errors import InputError
-from crowdlearn.learners.base import Learner, ModelSpec
+from crowdlearn.learners.base import FRACTION, NON_NEGATIVE, POSITIVE_INT, Learner, ModelSpec
 from crowdlearn.learners.single_labels import (
     check_clean_labels,
     encode_labels,
@@ -59,12 +62,16 @@ class MeMomentum(Learner):
         ``fit(..., y_clean=...)`` was given true labels (diagnostics only).
     """
 
-    def __init__(self, model: ModelSpec = "mlp", n_outer: int = 3, n_inner: int = 20,
+    _defaults = {"epochs": 60}
+    _parameter_constraints = {"n_outer": [POSITIVE_INT], "n_inner": [POSITIVE_INT],
+                              "val_fraction": [FRACTION],
+                              "slack_step": [Interval(Real, 0, None, closed="neither")],
+                              "slack_stop": [NON_NEGATIVE], "milestones": ["array-like"],
+                              "gamma": [Interval(Real, 0, None, closed="neither")]}
+
+    def __init__(self, model: ModelSpec = "mlp", *, n_outer: int = 3, n_inner: int = 20,
                  val_fraction: float = 0.1, slack_step: float = 0.1, slack_stop: float = 2.0,
-                 milestones: tuple[int, ...] = (), gamma: float = 0.1,
-                 model_params: dict | None = None, epochs: int = 60, batch_size: int = 64,
-                 lr: float = 1e-3, optimizer: str = "adam", weight_decay: float = 0.0,
-                 device: str = "auto", seed: int = 0):
+                 milestones: tuple[int, ...] = (), gamma: float = 0.1, **training):
         self.model = model
         self.n_outer = n_outer
         self.n_inner = n_inner
@@ -73,21 +80,13 @@ class MeMomentum(Learner):
         self.slack_stop = slack_stop
         self.milestones = milestones
         self.gamma = gamma
-        self.model_params = model_params
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.optimizer = optimizer
-        self.weight_decay = weight_decay
-        self.device = device
-        self.seed = seed
+        self._set_training(training)
 
     def fit(self, X, y_noisy, y_clean=None) -> MeMomentum:
         """Train on ``(X, y_noisy)``. ``y_clean`` (true labels, if known, e.g. in a
         simulation) only adds the confident sets' label precision to ``history_``."""
         X, y, classes = encode_labels(X, y_noisy)
         truth = check_clean_labels(y_clean, classes, len(X))
-        self._check_params()
         if self.val_fraction <= 0:
             raise InputError("Me-Momentum selects models on a noisy validation split: "
                              "val_fraction must be positive")
@@ -167,13 +166,7 @@ class MeMomentum(Learner):
     def _val_score(self, net: nn.Module, X, y, val) -> float:
         return balanced_accuracy(y[val], self._trainer().predict_proba(net, X[val]))
 
-    def _check_params(self) -> None:
-        for name in ("n_outer", "n_inner"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, np.integer)) and value >= 1):
-                raise InputError(f"{name} must be a positive integer, got {value!r}")
-        if not (self.slack_step > 0 and self.slack_stop >= 0):
-            raise InputError("slack_step must be positive and slack_stop non-negative")
+    def _check_more(self) -> None:
         if not (isinstance(self.milestones, (tuple, list))
                 and all(isinstance(m, (int, np.integer)) and m > 0 for m in self.milestones)):
             raise InputError(f"milestones must be a tuple of positive epochs, got "

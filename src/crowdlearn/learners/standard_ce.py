@@ -11,7 +11,7 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from crowdlearn.errors import InputError
-from crowdlearn.learners.base import Learner, ModelSpec, _as_array
+from crowdlearn.learners.base import FRACTION, Learner, ModelSpec, _as_array
 from crowdlearn.learners.single_labels import (
     encode_labels,
     restored,
@@ -39,20 +39,13 @@ class StandardCE(Learner):
 
     _saved_modules = ("model_", "best_model_")
 
-    def __init__(self, model: ModelSpec = "mlp", val_fraction: float = 0.1,
-                 model_params: dict | None = None, epochs: int = 200, batch_size: int = 64,
-                 lr: float = 1e-3, optimizer: str = "adam", weight_decay: float = 0.0,
-                 device: str = "auto", seed: int = 0):
+    _defaults = {"epochs": 200}
+    _parameter_constraints = {"val_fraction": [FRACTION]}
+
+    def __init__(self, model: ModelSpec = "mlp", *, val_fraction: float = 0.1, **training):
         self.model = model
         self.val_fraction = val_fraction
-        self.model_params = model_params
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.optimizer = optimizer
-        self.weight_decay = weight_decay
-        self.device = device
-        self.seed = seed
+        self._set_training(training)
 
     def fit(self, X, y_noisy) -> StandardCE:
         X, y, classes = encode_labels(X, y_noisy)

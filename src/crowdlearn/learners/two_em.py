@@ -22,14 +22,17 @@ frequencies, weight ramped over ``cr_ramp`` epochs after warm-up); the auxiliary
 
 from __future__ import annotations
 
+from numbers import Integral, Real
+
 import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
+from sklearn.utils._param_validation import Interval
 from torch import nn
 
 from crowdlearn.errors import InputError
-from crowdlearn.learners.base import Learner, ModelSpec
+from crowdlearn.learners.base import FRACTION, NON_NEGATIVE, Learner, ModelSpec
 from crowdlearn.learners.single_labels import (
     check_clean_labels,
     encode_labels,
@@ -121,14 +124,19 @@ class TwoEM(Learner):
         the true clean mask and the accuracy of the refurbished labels (diagnostics only).
     """
 
-    def __init__(self, model: ModelSpec = "mlp", noise_rate: float | None = None,
+    _defaults = {"epochs": 100}
+    _parameter_constraints = {"noise_rate": [FRACTION, None], "update_gamma": ["boolean"],
+                              "cr_weight": [NON_NEGATIVE],
+                              "cr_ramp": [Interval(Integral, 0, None, closed="left")],
+                              "warmup_epochs": [Interval(Integral, 0, None, closed="left")],
+                              "temperature": [Interval(Real, 0, None, closed="neither")],
+                              "refurbish_threshold": [Interval(Real, 0, 1, closed="right")],
+                              "val_fraction": [FRACTION]}
+
+    def __init__(self, model: ModelSpec = "mlp", *, noise_rate: float | None = None,
                  update_gamma: bool = False, cr_weight: float = 1.0, cr_ramp: int = 40,
                  warmup_epochs: int = 10, temperature: float = 0.5,
-                 refurbish_threshold: float = 0.9, val_fraction: float = 0.0,
-                 model_params: dict | None = None,
-                 epochs: int = 100, batch_size: int = 64, lr: float = 1e-3,
-                 optimizer: str = "adam", weight_decay: float = 0.0, device: str = "auto",
-                 seed: int = 0):
+                 refurbish_threshold: float = 0.9, val_fraction: float = 0.0, **training):
         self.model = model
         self.noise_rate = noise_rate
         self.update_gamma = update_gamma
@@ -138,21 +146,13 @@ class TwoEM(Learner):
         self.temperature = temperature
         self.refurbish_threshold = refurbish_threshold
         self.val_fraction = val_fraction
-        self.model_params = model_params
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.optimizer = optimizer
-        self.weight_decay = weight_decay
-        self.device = device
-        self.seed = seed
+        self._set_training(training)
 
     def fit(self, X, y_noisy, y_clean=None) -> TwoEM:
         """Train on ``(X, y_noisy)``; ``y_clean`` (true labels, if known) only adds
         diagnostics to ``history_``."""
         X_all, y_all, classes = encode_labels(X, y_noisy)
         truth_all = check_clean_labels(y_clean, classes, len(X_all))
-        self._check_params()
         rows, val = validation_split(len(X_all), self.val_fraction, self._seed(7))
         X, y = X_all[rows], y_all[rows]
         truth = None if truth_all is None else truth_all[rows]
@@ -240,13 +240,7 @@ class TwoEM(Learner):
         state["main"] = torch.as_tensor(main_target)
         state["aux"] = torch.as_tensor(aux_target, dtype=torch.float32)
 
-    def _check_params(self) -> None:
-        if self.noise_rate is not None and not 0 <= self.noise_rate < 1:
-            raise InputError(f"noise_rate must be in [0, 1), got {self.noise_rate!r}")
-        if self.cr_weight < 0:
-            raise InputError(f"cr_weight must be non-negative, got {self.cr_weight!r}")
-        if not 0 <= self.warmup_epochs < self.epochs:
+    def _check_more(self) -> None:
+        if not self.warmup_epochs < self.epochs:
             raise InputError(f"warmup_epochs must be below epochs ({self.epochs}), got "
                              f"{self.warmup_epochs!r}")
-        if not (self.temperature > 0 and 0 < self.refurbish_threshold <= 1):
-            raise InputError("temperature must be positive and refurbish_threshold in (0, 1]")

@@ -1,0 +1,110 @@
+"""The learner contract: training parameters declared once with constraints, checked when fit
+starts (numpy scalars accepted), keyword-only after the model, threads and progress."""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+
+from crowdlearn import InputError
+from crowdlearn.datasets import load
+from crowdlearn.learners import (
+    MBEM,
+    AggNet,
+    AggregateThenTrain,
+    CoTeaching,
+    CrowdLayer,
+    DoctorNet,
+    MaxMIG,
+    MeMomentum,
+    StandardCE,
+    TwoEM,
+)
+from crowdlearn.learners.base import TRAINING_PARAMETERS
+from crowdlearn.simulate import assign, hammer_spammer
+
+LEARNERS = [AggNet, AggregateThenTrain, CoTeaching, CrowdLayer, DoctorNet, MaxMIG, MBEM,
+            MeMomentum, StandardCE, TwoEM]
+
+
+@pytest.fixture(scope="module")
+def small():
+    data = load("digits", "train")
+    X, y = data.X[:120], data.y[:120]
+    rng = np.random.default_rng(0)
+    ann = hammer_spammer(6, 10, 0.5, rng).annotate(y, assign(len(y), 6, 2, None, rng), rng)
+    return X, y, ann
+
+
+@pytest.mark.parametrize("cls", LEARNERS)
+def test_training_parameters_are_declared_once_and_keyword_only(cls):
+    signature = inspect.signature(cls)
+    params = signature.parameters
+    assert set(TRAINING_PARAMETERS) <= set(params)
+    first = next(iter(params))
+    assert all(p.kind is p.KEYWORD_ONLY for name, p in params.items() if name != first)
+    learner = cls()
+    assert set(TRAINING_PARAMETERS) <= set(learner.get_params())
+    assert clone(learner).get_params() == learner.get_params()
+    with pytest.raises(TypeError, match="unexpected keyword argument 'epoch'"):
+        cls(epoch=3)
+
+
+def test_each_learner_keeps_its_own_defaults():
+    assert StandardCE().epochs == 200 and MBEM().epochs == 30 and TwoEM().epochs == 100
+    assert MaxMIG().get_params()["epochs"] == 60
+    with pytest.raises(TypeError):
+        StandardCE("mlp", 0.2)  # keyword-only after the model
+
+
+def test_numpy_scalars_are_accepted(small):
+    X, y, _ = small
+    ce = StandardCE(epochs=1, val_fraction=0.0, seed=0).set_params(
+        epochs=np.int64(2), lr=np.float32(1e-3), batch_size=np.int32(32))
+    ce.fit(X, y)
+    assert len(ce.history_) == 2
+
+
+@pytest.mark.parametrize("cls, params, message", [
+    (MBEM, {"worker_model": "typo"}, "worker_model"),
+    (StandardCE, {"batch_size": 0}, "batch_size"),
+    (CoTeaching, {"lr": -1.0}, "lr"),
+    (MaxMIG, {"divergence": "hellinger"}, "divergence"),
+    (TwoEM, {"optimizer": "rmsprop", "warmup_epochs": 0}, "optimizer"),
+    (AggNet, {"n_threads": 0}, "n_threads"),
+])
+def test_bad_parameters_fail_before_any_training(small, monkeypatch, cls, params, message):
+    X, y, ann = small
+    import crowdlearn.nn.trainer as trainer
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("training started before the parameters were checked")
+
+    monkeypatch.setattr(trainer.Trainer, "fit", no_training)
+    learner = cls(epochs=1, **params)
+    target = y if cls in (StandardCE, CoTeaching, TwoEM, MeMomentum) else ann
+    with pytest.raises(InputError, match=message):
+        learner.fit(X, target)
+
+
+def test_n_threads_applies_during_fit_and_is_restored(small):
+    X, y, _ = small
+    before = torch.get_num_threads()
+    seen = []
+    ce = StandardCE(epochs=1, val_fraction=0.0, n_threads=1)
+    original = ce._trainer
+
+    def spy(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return original(*args, **kwargs)
+
+    ce._trainer = spy
+    ce.fit(X, y)
+    assert seen and set(seen) == {1}
+    assert torch.get_num_threads() == before
+    assert StandardCE(verbose=True)._trainer().progress == "auto"
+    assert StandardCE()._trainer().progress is False
