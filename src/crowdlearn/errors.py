@@ -19,6 +19,10 @@ class InputError(CrowdlearnError, ValueError):
     """
 
 
+class InputTypeError(InputError, TypeError):
+    """An input of the wrong type (e.g. X holding text where numbers are needed)."""
+
+
 class RepeatedAnswersError(InputError):
     """A (task, worker) pair answered more than once, with no policy chosen for repeats.
 

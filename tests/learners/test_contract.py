@@ -108,3 +108,26 @@ def test_n_threads_applies_during_fit_and_is_restored(small):
     assert torch.get_num_threads() == before
     assert StandardCE(verbose=True)._trainer().progress == "auto"
     assert StandardCE()._trainer().progress is False
+
+
+def test_input_is_checked_in_one_place(small):
+    import scipy.sparse as sp
+
+    X, y, ann = small
+    bad = X.reshape(len(X), -1).copy()
+    bad[5, 3] = np.nan
+    with pytest.raises(InputError, match="NaN or infinite value.*row 5"):
+        StandardCE(epochs=1).fit(bad, y)
+    with pytest.raises(InputError, match="NaN or infinite value"):
+        AggregateThenTrain(epochs=1).fit(bad, ann)
+    with pytest.raises(InputError, match="sparse"):
+        StandardCE(epochs=1).fit(sp.csr_matrix(X.reshape(len(X), -1)), y)
+    with pytest.raises(InputError, match="continuous"):
+        StandardCE(epochs=1).fit(X, y + 0.5)
+    ce = StandardCE(epochs=1, val_fraction=0.0).fit(X.reshape(len(X), -1), y)
+    assert ce.n_features_in_ == 64
+    with pytest.raises(InputError, match="X has 10 features, but StandardCE is expecting 64"):
+        ce.predict(X.reshape(len(X), -1)[:, :10])
+    as_ints = StandardCE(epochs=1, val_fraction=0.0).fit(
+        (X.reshape(len(X), -1) * 16).astype(np.int64), y)  # integer X works
+    assert as_ints.predict(X.reshape(len(X), -1)[:3] * 16).shape == (3,)

@@ -22,7 +22,8 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from crowdlearn.annotations import Annotations
-from crowdlearn.errors import InputError
+from crowdlearn.errors import InputError, InputTypeError
+from crowdlearn.inputs import first_line
 from crowdlearn.nn import Trainer, make_model
 
 POSITIVE_INT = Interval(Integral, 1, None, closed="left")
@@ -137,7 +138,20 @@ class Learner(BaseEstimator):
         """Class probabilities of the trained model, N × K (columns in ``classes_`` order)."""
         check_is_fitted(self, "model_")
         with self._threads():
-            return self._trainer().predict_proba(self.model_, _as_array(X))
+            return self._trainer().predict_proba(self.model_, self._items(X))
+
+    def _items(self, X) -> np.ndarray:
+        """``X`` to predict on: checked like training input, items of the trained shape."""
+        arr = _as_array(X)
+        trained = getattr(self, "input_shape_", None)
+        if trained is not None and tuple(arr.shape[1:]) != tuple(trained):
+            if arr.ndim == 2 and len(trained) == 1:
+                raise InputError(f"X has {arr.shape[1]} features, but {type(self).__name__} "
+                                 f"is expecting {trained[0]} features as input")
+            raise InputError(f"X has items of shape {tuple(arr.shape[1:])} but "
+                             f"{type(self).__name__} was trained on items of shape "
+                             f"{tuple(trained)}")
+        return arr
 
     def predict(self, X) -> np.ndarray:
         """Most probable class of every item, in the original class ids."""
@@ -189,6 +203,7 @@ class Learner(BaseEstimator):
 
     def _fresh_model(self, X: np.ndarray, n_classes: int, salt: int) -> nn.Module:
         self.input_shape_ = tuple(int(d) for d in X.shape[1:])
+        self.n_features_in_ = int(np.prod(self.input_shape_))
         return self._network(X.shape[1:], n_classes, seed=self._seed(salt))
 
     def _fit_model(self, X: np.ndarray, targets: np.ndarray, n_classes: int, salt: int,
@@ -255,10 +270,38 @@ def task_rows(annotations: Annotations, n_rows: int) -> np.ndarray:
 
 
 def _as_array(X) -> np.ndarray:
+    """``X`` checked once for every learner: a dense, non-empty array of items (N × features,
+    or N × C × H × W images) with at least one feature and only finite values; numbers become
+    float32 (uint8 images stay uint8: the Trainer scales them), anything else is an
+    InputError naming the problem."""
+    if hasattr(X, "tocsr") or type(X).__module__.startswith("scipy.sparse"):
+        raise InputError("X is a sparse matrix; the networks need dense input: pass "
+                         "X.toarray() (or reduce its dimension first)")
     arr = np.asarray(X)
     if arr.ndim < 2 or len(arr) == 0:
         raise InputError(f"X must be a non-empty array of items (N × features or images), "
-                         f"got shape {arr.shape}")
+                         f"got shape {arr.shape}" + (": Reshape your data with "
+                                                     "X.reshape(-1, 1) for one feature"
+                                                     if arr.ndim == 1 else ""))
+    if arr.shape[1] == 0 or arr.size == 0:
+        raise InputError(f"X has 0 feature(s) (shape={arr.shape}) while a minimum of 1 is "
+                         "required.")
+    if arr.dtype == np.uint8:
+        return arr
+    if arr.dtype.kind == "c":
+        raise InputError("Complex data not supported: the networks need real numbers")
+    if arr.dtype.kind not in "biuf":
+        try:
+            arr = arr.astype(np.float32)
+        except (TypeError, ValueError) as exc:
+            raise InputTypeError(f"X must hold numbers, got dtype {arr.dtype}: "
+                                 f"{first_line(exc)}") from None
+    arr = arr.astype(np.float32, copy=False)
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        row = int(np.flatnonzero(bad.reshape(len(arr), -1).any(axis=1))[0])
+        raise InputError(f"X holds {int(bad.sum())} NaN or infinite value(s), the first in "
+                         f"row {row}")
     return arr
 
 

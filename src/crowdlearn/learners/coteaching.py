@@ -14,6 +14,7 @@ from numbers import Integral
 import numpy as np
 import torch
 import torch.nn.functional as F
+from sklearn.base import ClassifierMixin
 from sklearn.utils._param_validation import Interval
 from torch import nn
 
@@ -37,7 +38,7 @@ def small_loss_share(epoch: int, forget_rate: float, ramp_epochs: int) -> float:
     return 1.0 - min(epoch * forget_rate / max(ramp_epochs, 1), forget_rate)
 
 
-class CoTeaching(Learner):
+class CoTeaching(ClassifierMixin, Learner):
     """Co-teaching: two networks exchanging their small-loss examples.
 
     Parameters
@@ -69,8 +70,8 @@ class CoTeaching(Learner):
         self.decay_from = decay_from
         self._set_training(training)
 
-    def fit(self, X, y_noisy) -> CoTeaching:
-        X, y, classes = encode_labels(X, y_noisy)
+    def fit(self, X, y) -> CoTeaching:
+        X, y, classes = encode_labels(X, y)
         if not 0 <= self.forget_rate < 1:
             raise InputError(f"forget_rate must be in [0, 1), got {self.forget_rate!r}")
         if not (isinstance(self.ramp_epochs, (int, np.integer)) and self.ramp_epochs >= 0):

@@ -29,7 +29,7 @@ from crowdlearn.aggregation.dawid_skene import answer_frequencies
 from crowdlearn.annotations import Annotations
 from crowdlearn.errors import InputError, check_fraction, check_integer
 from crowdlearn.labels import plain
-from crowdlearn.learners.base import POSITIVE_INT, Learner, ModelSpec, _as_array, align_items
+from crowdlearn.learners.base import POSITIVE_INT, Learner, ModelSpec, align_items
 from crowdlearn.learners.crowd_answers import (
     CrowdAnswers,
     answers_for_rows,
@@ -271,7 +271,7 @@ class MaxMIG(Learner):
         proba = super().predict_proba(X)
         if annotations is None:
             return proba
-        return forecast(proba, self._crowd_log_proba(len(_as_array(X)), annotations),
+        return forecast(proba, self._crowd_log_proba(len(self._items(X)), annotations),
                         self.class_prior_)
 
     def predict(self, X, annotations: Annotations | None = None) -> np.ndarray:

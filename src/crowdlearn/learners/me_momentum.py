@@ -14,6 +14,7 @@ from __future__ import annotations
 from numbers import Real
 
 import numpy as np
+from sklearn.base import ClassifierMixin
 from sklearn.utils._param_validation import Interval
 from torch import nn
 
@@ -29,7 +30,7 @@ from crowdlearn.nn import balanced_accuracy
 from crowdlearn.nn.trainer import cpu_state
 
 
-class MeMomentum(Learner):
+class MeMomentum(ClassifierMixin, Learner):
     """Me-Momentum: early stopping, confident-set extraction, inner refinement, outer restarts.
 
     Parameters
@@ -82,10 +83,10 @@ class MeMomentum(Learner):
         self.gamma = gamma
         self._set_training(training)
 
-    def fit(self, X, y_noisy, y_clean=None) -> MeMomentum:
-        """Train on ``(X, y_noisy)``. ``y_clean`` (true labels, if known, e.g. in a
-        simulation) only adds the confident sets' label precision to ``history_``."""
-        X, y, classes = encode_labels(X, y_noisy)
+    def fit(self, X, y, y_clean=None) -> MeMomentum:
+        """Train on ``(X, y)``, ``y`` the noisy labels. ``y_clean`` (true labels, if known,
+        e.g. in a simulation) only adds the confident sets' label precision to ``history_``."""
+        X, y, classes = encode_labels(X, y)
         truth = check_clean_labels(y_clean, classes, len(X))
         if self.val_fraction <= 0:
             raise InputError("Me-Momentum selects models on a noisy validation split: "

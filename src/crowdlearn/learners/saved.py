@@ -120,6 +120,7 @@ def load(folder: str | Path):
             setattr(learner, name, arrays[name])
     learner.classes_ = classes
     learner.input_shape_ = shape
+    learner.n_features_in_ = int(np.prod(shape))
     learner._restore_extra(manifest.get("extra", {}))
     return learner
 

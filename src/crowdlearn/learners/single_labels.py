@@ -6,10 +6,12 @@ Me-Momentum code of Bai & Liu, ICCV 2021)."""
 from __future__ import annotations
 
 import copy
+import warnings
 
 import numpy as np
 import pandas as pd
 import torch
+from sklearn.exceptions import DataConversionWarning
 from torch import nn
 
 from crowdlearn.errors import InputError
@@ -21,7 +23,13 @@ def encode_labels(X, y) -> tuple[np.ndarray, np.ndarray, list]:
     """``X`` as an array, the labels as codes 0..K−1 and the class ids (sorted; see
     :mod:`crowdlearn.labels`)."""
     X = _as_array(X)
+    if y is None:
+        raise InputError("this learner requires y to be passed, but the target y is None")
     y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        warnings.warn("A column-vector y was passed when a 1d array was expected; it is "
+                      "read as one label per row", DataConversionWarning, stacklevel=3)
+        y = y.ravel()
     if y.ndim != 1:
         raise InputError(f"labels must be 1-D (one label per item), got shape {y.shape}")
     if len(y) != len(X):
@@ -29,9 +37,13 @@ def encode_labels(X, y) -> tuple[np.ndarray, np.ndarray, list]:
     missing = np.flatnonzero(pd.isna(y))
     if len(missing):
         raise InputError(f"label of row {missing[0]} is missing ({len(missing)} rows in all)")
+    if y.dtype.kind == "f" and not np.all(y == np.round(y)):
+        raise InputError("the labels are continuous numbers (e.g. "
+                         f"{y[np.flatnonzero(y != np.round(y))[0]]!r}): these learners classify; "
+                         "give class labels")
     codes, classes = code(y, name="label")
     if len(classes) < 2:
-        raise InputError(f"need at least 2 classes, the labels hold {len(classes)}")
+        raise InputError(f"need at least 2 classes, the labels hold {len(classes)} class")
     return X, codes.astype(np.int64, copy=False), classes
 
 

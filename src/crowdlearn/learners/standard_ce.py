@@ -8,10 +8,11 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
+from sklearn.base import ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from crowdlearn.errors import InputError
-from crowdlearn.learners.base import FRACTION, Learner, ModelSpec, _as_array
+from crowdlearn.learners.base import FRACTION, Learner, ModelSpec
 from crowdlearn.learners.single_labels import (
     encode_labels,
     restored,
@@ -20,7 +21,7 @@ from crowdlearn.learners.single_labels import (
 from crowdlearn.nn.trainer import cpu_state
 
 
-class StandardCE(Learner):
+class StandardCE(ClassifierMixin, Learner):
     """Cross-entropy on the noisy labels, with a noisy validation split for model selection.
 
     Parameters
@@ -47,8 +48,8 @@ class StandardCE(Learner):
         self.val_fraction = val_fraction
         self._set_training(training)
 
-    def fit(self, X, y_noisy) -> StandardCE:
-        X, y, classes = encode_labels(X, y_noisy)
+    def fit(self, X, y) -> StandardCE:
+        X, y, classes = encode_labels(X, y)
         train, val = validation_split(len(X), self.val_fraction, self._seed(7))
         model = self._fresh_model(X, len(classes), salt=0)
         final: dict = {}
@@ -76,7 +77,8 @@ class StandardCE(Learner):
         if model not in ("final", "best"):
             raise InputError(f"model must be 'final' or 'best', got {model!r}")
         net = self.best_model_ if model == "best" else self.model_
-        return self._trainer().predict_proba(net, _as_array(X))
+        with self._threads():
+            return self._trainer().predict_proba(net, self._items(X))
 
     def predict(self, X, model: Literal["final", "best"] = "final") -> np.ndarray:
         return self._to_classes(self.predict_proba(X, model).argmax(axis=1))

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
+from sklearn.base import ClassifierMixin
 from sklearn.utils._param_validation import Interval
 from torch import nn
 
@@ -84,7 +85,7 @@ def auroc(scores: np.ndarray, positive: np.ndarray) -> float:
     return float(roc_auc_score(positive, scores))
 
 
-class TwoEM(Learner):
+class TwoEM(ClassifierMixin, Learner):
     """Two interconnected EM cycles: detect corrupted labels, refurbish them, train on both.
 
     The class docstring of :mod:`crowdlearn.learners.two_em` says which parts follow the
@@ -148,10 +149,10 @@ class TwoEM(Learner):
         self.val_fraction = val_fraction
         self._set_training(training)
 
-    def fit(self, X, y_noisy, y_clean=None) -> TwoEM:
-        """Train on ``(X, y_noisy)``; ``y_clean`` (true labels, if known) only adds
-        diagnostics to ``history_``."""
-        X_all, y_all, classes = encode_labels(X, y_noisy)
+    def fit(self, X, y, y_clean=None) -> TwoEM:
+        """Train on ``(X, y)``, ``y`` the noisy labels; ``y_clean`` (true labels, if known)
+        only adds diagnostics to ``history_``."""
+        X_all, y_all, classes = encode_labels(X, y)
         truth_all = check_clean_labels(y_clean, classes, len(X_all))
         rows, val = validation_split(len(X_all), self.val_fraction, self._seed(7))
         X, y = X_all[rows], y_all[rows]
