@@ -15,7 +15,7 @@ import torch
 
 from crowdlearn.aggregation import DawidSkene
 from crowdlearn.annotations import Annotations
-from crowdlearn.learners.base import NON_NEGATIVE, Learner, ModelSpec, align_items
+from crowdlearn.learners.base import NON_NEGATIVE, Learner, ModelSpec, Seeds, align_items
 from crowdlearn.learners.crowd_answers import soft_majority
 from crowdlearn.nn import Batch, soft_cross_entropy
 
@@ -45,7 +45,7 @@ class AggNet(Learner):
         on_device: dict[torch.device, torch.Tensor] = {}
         label_model = DawidSkene(max_iter=1, smoothing=self.smoothing, prior="uniform",
                                  class_prior="uniform")
-        model = self._fresh_model(X, k, salt=0)
+        model = self._fresh_model(X, k, salt=Seeds.NETWORK)
 
         def step(net: torch.nn.Module, batch: Batch) -> torch.Tensor:
             device = batch.x.device
@@ -60,7 +60,7 @@ class AggNet(Learner):
             targets.copy_(torch.as_tensor(label_model.posteriors_, dtype=torch.float32))
             on_device.clear()
 
-        trainer = self._trainer(self._seed(0), step=step, on_epoch_end=em_step)
+        trainer = self._trainer(self._seed(Seeds.NETWORK), step=step, on_epoch_end=em_step)
         trainer.fit(model, X, targets.numpy())
         self.model_ = model
         self.posteriors_ = targets.numpy().astype(np.float64)

@@ -17,7 +17,7 @@ from sklearn.utils._param_validation import StrOptions
 from crowdlearn.aggregation import Aggregator, DawidSkene
 from crowdlearn.annotations import Annotations
 from crowdlearn.errors import CrowdlearnWarning, InputError
-from crowdlearn.learners.base import Learner, ModelSpec, align_items
+from crowdlearn.learners.base import Learner, ModelSpec, Seeds, align_items
 
 
 class AggregateThenTrain(Learner):
@@ -63,7 +63,7 @@ class AggregateThenTrain(Learner):
             agg.fit(annotations)
         targets = agg.posteriors_ if self.targets == "soft" else agg.labels_
         k = annotations.n_classes
-        self.model_, _ = self._fit_self_trained(X, targets, k, salt=0)
+        self.model_, _ = self._fit_self_trained(X, targets, k, salt=Seeds.NETWORK)
         self.aggregator_ = agg
         self.posteriors_ = np.asarray(agg.posteriors_)
         self.classes_ = annotations.classes

@@ -7,6 +7,7 @@ import contextlib
 import functools
 import inspect
 from collections.abc import Callable
+from enum import IntEnum
 from numbers import Integral, Real
 
 import numpy as np
@@ -25,6 +26,20 @@ from crowdlearn.annotations import Annotations
 from crowdlearn.errors import InputError, InputTypeError
 from crowdlearn.inputs import first_line
 from crowdlearn.nn import Trainer, make_model
+
+
+class Seeds(IntEnum):
+    """Named streams of a learner's ``seed``: stream ``s`` seeds with ``seed · 1009 + s``.
+    The values are the ones the learners always used, so results are unchanged."""
+
+    NETWORK = 0  # the (first) network's initial weights and its training
+    SECOND_NETWORK = 1  # a second network: Co-teaching's peer, TwoEM's auxiliary, Doctor
+    # Net's heads; MBEM's and the baselines' self-training refit (stream + 1)
+    ROUND = 2  # MBEM's round r trains on stream ROUND · r
+    EM_DRAWS = 3  # TwoEM's random draws
+    VALIDATION = 7  # the noisy validation split carved from the training items
+    STAGE = 100  # Me-Momentum's outer stage o uses STAGE · o, its inner stages + i
+
 
 POSITIVE_INT = Interval(Integral, 1, None, closed="left")
 NON_NEGATIVE = Interval(Real, 0, None, closed="left")

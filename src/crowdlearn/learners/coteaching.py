@@ -16,21 +16,12 @@ import torch
 import torch.nn.functional as F
 from sklearn.base import ClassifierMixin
 from sklearn.utils._param_validation import Interval
-from torch import nn
 
 from crowdlearn.errors import InputError
-from crowdlearn.learners.base import FRACTION, Learner, ModelSpec
+from crowdlearn.learners.base import FRACTION, Learner, ModelSpec, Seeds
 from crowdlearn.learners.single_labels import encode_labels
 from crowdlearn.nn import Batch
-
-
-class _TwoNetworks(nn.Module):
-    def __init__(self, first: nn.Module, second: nn.Module):
-        super().__init__()
-        self.first, self.second = first, second
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.first(x)
+from crowdlearn.nn.pair import NetworkPair
 
 
 def small_loss_share(epoch: int, forget_rate: float, ramp_epochs: int) -> float:
@@ -82,10 +73,11 @@ class CoTeaching(ClassifierMixin, Learner):
             raise InputError(f"decay_from must be None or a non-negative epoch, got "
                              f"{self.decay_from!r}")
         k = len(classes)
-        pair = _TwoNetworks(self._fresh_model(X, k, salt=0), self._fresh_model(X, k, salt=1))
+        pair = NetworkPair(self._fresh_model(X, k, salt=Seeds.NETWORK),
+                           self._fresh_model(X, k, salt=Seeds.SECOND_NETWORK))
         tau, ramp = float(self.forget_rate), int(self.ramp_epochs)
 
-        def step(net: _TwoNetworks, batch: Batch) -> torch.Tensor:
+        def step(net: NetworkPair, batch: Batch) -> torch.Tensor:
             loss1 = F.cross_entropy(net.first(batch.x).float(), batch.target, reduction="none")
             loss2 = F.cross_entropy(net.second(batch.x).float(), batch.target, reduction="none")
             keep = max(1, int(round(small_loss_share(batch.epoch, tau, ramp) * len(loss1))))
@@ -93,7 +85,7 @@ class CoTeaching(ClassifierMixin, Learner):
             easy2 = torch.argsort(loss2.detach())[:keep]
             return loss1[easy2].mean() + loss2[easy1].mean()
 
-        trainer = self._trainer(self._seed(0), step=step, schedule=self._schedule())
+        trainer = self._trainer(self._seed(Seeds.NETWORK), step=step, schedule=self._schedule())
         trainer.fit(pair, X, y)
         self.model_, self.peer_ = pair.first, pair.second
         self.classes_ = classes

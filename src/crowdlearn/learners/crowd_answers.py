@@ -14,7 +14,7 @@ from torch import nn
 from crowdlearn.aggregation import DawidSkene
 from crowdlearn.annotations import Annotations
 from crowdlearn.errors import InputError
-from crowdlearn.learners.base import Learner, task_rows
+from crowdlearn.learners.base import Learner, Seeds, task_rows
 from crowdlearn.nn import Batch, Trainer
 
 
@@ -76,7 +76,7 @@ def fit_to_answers(learner: Learner, net: nn.Module, X: np.ndarray, annotations:
         return answer_cross_entropy(annotator_logits(module, batch.x),
                                     answers(batch.index, w, k))
 
-    trainer = learner._trainer(learner._seed(0), step=step)
+    trainer = learner._trainer(learner._seed(Seeds.NETWORK), step=step)
     trainer.fit(net, X, soft_majority(annotations))
     return trainer
 

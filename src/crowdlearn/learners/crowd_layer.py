@@ -19,7 +19,7 @@ from torch import nn
 
 from crowdlearn.annotations import Annotations
 from crowdlearn.errors import InputError
-from crowdlearn.learners.base import Learner, ModelSpec, align_items
+from crowdlearn.learners.base import Learner, ModelSpec, Seeds, align_items
 from crowdlearn.learners.crowd_answers import (
     confusion_against,
     fit_to_answers,
@@ -83,7 +83,7 @@ class CrowdLayer(Learner):
                             + self.init_epsilon)
         else:
             raise InputError(f"init must be 'identity' or 'soft-mv', got {self.init!r}")
-        net = _NetworkWithCrowdLayer(self._fresh_model(X, k, salt=0), weight)
+        net = _NetworkWithCrowdLayer(self._fresh_model(X, k, salt=Seeds.NETWORK), weight)
         trainer = fit_to_answers(self, net, X, annotations,
                                  _NetworkWithCrowdLayer.annotator_logits)
         self.model_ = net.base

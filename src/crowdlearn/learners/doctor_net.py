@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from crowdlearn.annotations import Annotations
-from crowdlearn.learners.base import Learner, ModelSpec, align_items
+from crowdlearn.learners.base import Learner, ModelSpec, Seeds, align_items
 from crowdlearn.learners.crowd_answers import fit_to_answers
 from crowdlearn.nn import split_classifier
 
@@ -53,8 +53,8 @@ class DoctorNet(Learner):
         X = align_items(X, annotations)
         k, w = annotations.n_classes, annotations.n_workers
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self._seed(1))
-            trunk, n_features = split_classifier(self._fresh_model(X, k, salt=0))
+            torch.manual_seed(self._seed(Seeds.SECOND_NETWORK))
+            trunk, n_features = split_classifier(self._fresh_model(X, k, salt=Seeds.NETWORK))
             net = AveragedHeads(trunk, n_features, w, k)
         trainer = fit_to_answers(self, net, X, annotations, AveragedHeads.head_logits)
         self.model_ = net

@@ -29,7 +29,7 @@ from crowdlearn.aggregation.dawid_skene import answer_frequencies
 from crowdlearn.annotations import Annotations
 from crowdlearn.errors import InputError, check_fraction, check_integer
 from crowdlearn.labels import plain
-from crowdlearn.learners.base import POSITIVE_INT, Learner, ModelSpec, align_items
+from crowdlearn.learners.base import POSITIVE_INT, Learner, ModelSpec, Seeds, align_items
 from crowdlearn.learners.crowd_answers import (
     CrowdAnswers,
     answers_for_rows,
@@ -38,6 +38,7 @@ from crowdlearn.learners.crowd_answers import (
     soft_majority,
 )
 from crowdlearn.nn import Batch
+from crowdlearn.nn.pair import NetworkPair
 
 DIVERGENCES = ("kl", "pearson", "js")
 
@@ -103,18 +104,6 @@ class CrowdsAggregator(nn.Module):
             pooled = torch.einsum("bwj,wg->bgj", answers, self.membership)
             answers = pooled / pooled.sum(dim=2, keepdim=True).clamp(min=1)
         return torch.einsum("bgj,gcj->bc", answers, self.weight) + self.log_prior()
-
-
-class _ClassifierAndAggregator(nn.Module):
-    """``h`` and ``g`` in one module so that one optimiser (two parameter groups) trains
-    both; calling it runs ``h``, so the Trainer's prediction gives the classifier's output."""
-
-    def __init__(self, classifier: nn.Module, aggregator: CrowdsAggregator):
-        super().__init__()
-        self.h, self.g = classifier, aggregator
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.h(x)
 
 
 class MaxMIG(Learner):
@@ -217,30 +206,30 @@ class MaxMIG(Learner):
         copies = self._copy_groups(annotations)
         soft, log_conf = initial_aggregator(annotations, copies, self.init_epsilon,
                                             self.init_scale)
-        module = _ClassifierAndAggregator(self._fresh_model(X, k, salt=0),
+        module = NetworkPair(self._fresh_model(X, k, salt=Seeds.NETWORK),
                                           CrowdsAggregator(log_conf, prior, learn, copies))
         answers = CrowdAnswers.of(annotations)
         divergence = self.divergence
 
-        def step(net: _ClassifierAndAggregator, batch: Batch) -> torch.Tensor:
-            logits = net.h(batch.x)
+        def step(net: NetworkPair, batch: Batch) -> torch.Tensor:
+            logits = net.first(batch.x)
             with full_precision(batch.x.device):
                 h = torch.softmax(logits.float(), dim=1)
-                g = torch.softmax(net.g(answers(batch.index, w, k)), dim=1)
-                return -f_mig(h, g, net.g.log_prior().exp(), divergence)
+                g = torch.softmax(net.second(answers(batch.index, w, k)), dim=1)
+                return -f_mig(h, g, net.second.log_prior().exp(), divergence)
 
-        def groups(net: _ClassifierAndAggregator) -> list[dict]:
-            return [{"params": net.h.parameters(), "lr": self.lr},
-                    {"params": net.g.parameters(), "lr": self.aggregator_lr}]
+        def groups(net: NetworkPair) -> list[dict]:
+            return [{"params": net.first.parameters(), "lr": self.lr},
+                    {"params": net.second.parameters(), "lr": self.aggregator_lr}]
 
-        trainer = self._trainer(self._seed(0), step=step, param_groups=groups, drop_last=True,
-                                batch_size=min(self.batch_size, len(X)))
+        trainer = self._trainer(self._seed(Seeds.NETWORK), step=step, param_groups=groups,
+                                drop_last=True, batch_size=min(self.batch_size, len(X)))
         trainer.fit(module, X, soft)
-        self.model_ = module.h
-        self.aggregator_ = module.g
-        self.confusion_ = torch.softmax(module.g.weight.detach(), dim=2).cpu().numpy()[copies]
+        self.model_ = module.first
+        self.aggregator_ = module.second
+        self.confusion_ = torch.softmax(module.second.weight.detach(), dim=2).cpu().numpy()[copies]
         self.copy_groups_ = copies
-        self.class_prior_ = module.g.log_prior().detach().exp().cpu().numpy()
+        self.class_prior_ = module.second.log_prior().detach().exp().cpu().numpy()
         self.classes_ = annotations.classes
         self.workers_ = annotations.workers
         self.history_ = trainer.history_

@@ -28,7 +28,14 @@ from sklearn.utils._param_validation import StrOptions
 from crowdlearn.aggregation import DawidSkene, OneCoinDawidSkene
 from crowdlearn.annotations import Annotations
 from crowdlearn.errors import InputError
-from crowdlearn.learners.base import NON_NEGATIVE, POSITIVE_INT, Learner, ModelSpec, align_items
+from crowdlearn.learners.base import (
+    NON_NEGATIVE,
+    POSITIVE_INT,
+    Learner,
+    ModelSpec,
+    Seeds,
+    align_items,
+)
 from crowdlearn.learners.crowd_answers import soft_majority
 
 WORKER_MODELS = {"confusion": DawidSkene, "one-coin": OneCoinDawidSkene}
@@ -97,7 +104,7 @@ class MBEM(Learner):
         k = annotations.n_classes
         votes = annotations.vote_counts
         targets = soft_majority(annotations)
-        model, proba = self._fit_self_trained(X, targets, k, salt=0)
+        model, proba = self._fit_self_trained(X, targets, k, salt=Seeds.NETWORK)
         history = [{"round": 0, "targets": "soft majority vote",
                     "model_agrees_with_targets": _agreement(proba, targets)}]
         if self.worker_model not in WORKER_MODELS:
@@ -110,7 +117,7 @@ class MBEM(Learner):
             label_model.fit(annotations, init_posteriors=np.eye(k)[proba.argmax(axis=1)],
                             task_prior=proba if self.model_prior else None)
             targets = label_model.posteriors_
-            model, proba = self._fit_self_trained(X, targets, k, salt=2 * r)
+            model, proba = self._fit_self_trained(X, targets, k, salt=Seeds.ROUND * r)
             history.append({
                 "round": r, "targets": "posterior",
                 "changed_from_majority": float((targets.argmax(1) != votes.argmax(1)).mean()),

@@ -19,7 +19,7 @@ from sklearn.utils._param_validation import Interval
 from torch import nn
 
 from crowdlearn.errors import InputError
-from crowdlearn.learners.base import FRACTION, NON_NEGATIVE, POSITIVE_INT, Learner, ModelSpec
+from crowdlearn.learners.base import FRACTION, NON_NEGATIVE, POSITIVE_INT, Learner, ModelSpec, Seeds
 from crowdlearn.learners.single_labels import (
     check_clean_labels,
     encode_labels,
@@ -91,13 +91,13 @@ class MeMomentum(ClassifierMixin, Learner):
         if self.val_fraction <= 0:
             raise InputError("Me-Momentum selects models on a noisy validation split: "
                              "val_fraction must be positive")
-        train, val = validation_split(len(X), self.val_fraction, self._seed(7))
+        train, val = validation_split(len(X), self.val_fraction, self._seed(Seeds.VALIDATION))
         k = len(classes)
         history: list[dict] = []
         global_best, global_state, net = -np.inf, None, None
         subset = train  # S: the full noisy training part at first
         for outer in range(self.n_outer):
-            net = self._fresh_model(X, k, salt=100 * outer)
+            net = self._fresh_model(X, k, salt=Seeds.STAGE * outer)
             best, state, n_epochs = self._early_stopped(net, X, y, subset, val, outer)
             history.append({"outer": outer, "inner": 0, "train_size": len(subset),
                             "epochs": n_epochs, "val_score": best})
@@ -110,7 +110,7 @@ class MeMomentum(ClassifierMixin, Learner):
                     break
                 subset = selected
                 best, state = self._refine(net, X, y, subset, val, best, state,
-                                           salt=100 * outer + inner)
+                                           salt=Seeds.STAGE * outer + inner)
                 record = {"outer": outer, "inner": inner, "train_size": len(subset),
                           "epochs": self.epochs, "val_score": best}
                 if truth is not None:
@@ -144,7 +144,7 @@ class MeMomentum(ClassifierMixin, Learner):
             # the official test (accumulated 0.1 steps > 2) stops after 20 such epochs
             return track["slack"] > self.slack_stop
 
-        self._trainer(self._seed(100 * outer), on_epoch_end=on_epoch).fit(
+        self._trainer(self._seed(Seeds.STAGE * outer), on_epoch_end=on_epoch).fit(
             net, X[subset], y[subset])
         return track["best"], track["state"], track["epochs"]
 

@@ -12,7 +12,7 @@ from sklearn.base import ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from crowdlearn.errors import InputError
-from crowdlearn.learners.base import FRACTION, Learner, ModelSpec
+from crowdlearn.learners.base import FRACTION, Learner, ModelSpec, Seeds
 from crowdlearn.learners.single_labels import (
     encode_labels,
     restored,
@@ -50,15 +50,15 @@ class StandardCE(ClassifierMixin, Learner):
 
     def fit(self, X, y) -> StandardCE:
         X, y, classes = encode_labels(X, y)
-        train, val = validation_split(len(X), self.val_fraction, self._seed(7))
-        model = self._fresh_model(X, len(classes), salt=0)
+        train, val = validation_split(len(X), self.val_fraction, self._seed(Seeds.VALIDATION))
+        model = self._fresh_model(X, len(classes), salt=Seeds.NETWORK)
         final: dict = {}
 
         def keep_final(epoch: int, record: dict) -> None:
             if epoch + 1 == self.epochs:
                 final["state"] = cpu_state(model)
 
-        trainer = self._trainer(self._seed(0), metric="balanced_accuracy",
+        trainer = self._trainer(self._seed(Seeds.NETWORK), metric="balanced_accuracy",
                                 on_epoch_end=keep_final)
         has_val = len(val) > 0
         trainer.fit(model, X[train], y[train], X_val=X[val] if has_val else None,

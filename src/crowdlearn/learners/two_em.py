@@ -30,25 +30,16 @@ import torch
 import torch.nn.functional as F
 from sklearn.base import ClassifierMixin
 from sklearn.utils._param_validation import Interval
-from torch import nn
 
 from crowdlearn.errors import InputError
-from crowdlearn.learners.base import FRACTION, NON_NEGATIVE, Learner, ModelSpec
+from crowdlearn.learners.base import FRACTION, NON_NEGATIVE, Learner, ModelSpec, Seeds
 from crowdlearn.learners.single_labels import (
     check_clean_labels,
     encode_labels,
     validation_split,
 )
 from crowdlearn.nn import Batch, soft_cross_entropy
-
-
-class _MainAndAuxiliary(nn.Module):
-    def __init__(self, main: nn.Module, auxiliary: nn.Module):
-        super().__init__()
-        self.main, self.auxiliary = main, auxiliary
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.main(x)
+from crowdlearn.nn.pair import NetworkPair
 
 
 def clean_posterior(proba: np.ndarray, y: np.ndarray, gamma: float) -> np.ndarray:
@@ -154,27 +145,27 @@ class TwoEM(ClassifierMixin, Learner):
         only adds diagnostics to ``history_``."""
         X_all, y_all, classes = encode_labels(X, y)
         truth_all = check_clean_labels(y_clean, classes, len(X_all))
-        rows, val = validation_split(len(X_all), self.val_fraction, self._seed(7))
+        rows, val = validation_split(len(X_all), self.val_fraction, self._seed(Seeds.VALIDATION))
         X, y = X_all[rows], y_all[rows]
         truth = None if truth_all is None else truth_all[rows]
         n, k = len(X), len(classes)
         gamma = 0.5 if self.noise_rate is None else 1.0 - float(self.noise_rate)
         learn_gamma = self.update_gamma or self.noise_rate is None
         prior = torch.as_tensor(np.bincount(y, minlength=k) / n, dtype=torch.float32)
-        nets = _MainAndAuxiliary(self._fresh_model(X, k, salt=0),
-                                 self._fresh_model(X, k, salt=1))
+        nets = NetworkPair(self._fresh_model(X, k, salt=Seeds.NETWORK),
+                                 self._fresh_model(X, k, salt=Seeds.SECOND_NETWORK))
         # per-epoch state the training step reads: targets of both nets, who is drawn, λ
         state = {"main": torch.as_tensor(y), "aux": torch.eye(k)[torch.as_tensor(y)],
                  "active": torch.ones(n, dtype=torch.bool), "cr": 0.0,
                  "w": np.ones(n), "refurbished": np.full(n, -1), "gamma": gamma}
-        rng = np.random.default_rng(self._seed(3))
+        rng = np.random.default_rng(self._seed(Seeds.EM_DRAWS))
         history: list[dict] = []
 
-        def step(model: _MainAndAuxiliary, batch: Batch) -> torch.Tensor:
+        def step(model: NetworkPair, batch: Batch) -> torch.Tensor:
             idx = batch.index.cpu()
             active = state["active"][idx].to(batch.x.device)
-            logits = model.main(batch.x).float()
-            aux_logits = model.auxiliary(batch.x).float()
+            logits = model.first(batch.x).float()
+            aux_logits = model.second(batch.x).float()
             n_active = active.sum().clamp(min=1)
             main_loss = (F.cross_entropy(logits, state["main"][idx].to(batch.x.device),
                                          reduction="none") * active).sum() / n_active
@@ -202,12 +193,12 @@ class TwoEM(ClassifierMixin, Learner):
                     record["refurbished_accuracy"] = float(
                         (state["refurbished"][fixed] == truth[fixed]).mean())
 
-        trainer = self._trainer(self._seed(0), step=step, on_epoch_end=between_epochs,
+        trainer = self._trainer(self._seed(Seeds.NETWORK), step=step, on_epoch_end=between_epochs,
                                 metric="balanced_accuracy")
         has_val = len(val) > 0
         trainer.fit(nets, X, y, X_val=X_all[val] if has_val else None,
                     y_val=y_all[val] if has_val else None)
-        main_proba = trainer.predict_proba(nets.main, X_all)
+        main_proba = trainer.predict_proba(nets.first, X_all)
         self.clean_proba_ = clean_posterior(main_proba, y_all, state["gamma"])
         fixed = np.flatnonzero(state["refurbished"] >= 0)
         self.refurbished_ = pd.Series(np.asarray(classes, dtype=object)[state["refurbished"][
@@ -215,17 +206,17 @@ class TwoEM(ClassifierMixin, Learner):
         self.val_mask_ = np.isin(np.arange(len(X_all)), val)
         self.best_epoch_ = trainer.best_epoch_ if has_val else self.epochs - 1
         self.gamma_ = float(state["gamma"])
-        self.model_, self.auxiliary_ = nets.main, nets.auxiliary
+        self.model_, self.auxiliary_ = nets.first, nets.second
         self.classes_ = classes
         history.extend(trainer.history_)
         self.history_ = history
         return self
 
-    def _e_steps(self, nets: _MainAndAuxiliary, X, y, state: dict, learn_gamma: bool,
+    def _e_steps(self, nets: NetworkPair, X, y, state: dict, learn_gamma: bool,
                  rng: np.random.Generator) -> None:
         """Both E-steps, then the next epoch's draws (docs/methods.md §3.2)."""
         predict = self._trainer().predict_proba
-        main_proba, aux_proba = predict(nets.main, X), predict(nets.auxiliary, X)
+        main_proba, aux_proba = predict(nets.first, X), predict(nets.second, X)
         w = clean_posterior(main_proba, y, state["gamma"])
         if learn_gamma:
             state["gamma"] = float(np.clip(w.mean(), 1e-3, 1 - 1e-3))
