@@ -11,6 +11,7 @@ on the noisy split) is returned.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from numbers import Real
 
 import numpy as np
@@ -28,6 +29,16 @@ from crowdlearn.learners.single_labels import (
 )
 from crowdlearn.nn import balanced_accuracy
 from crowdlearn.nn.trainer import cpu_state
+
+
+@dataclass
+class Checkpoint:
+    """The best validation score seen in a stage, its weights, and the slack rule's state."""
+
+    best: float
+    state: dict | None = None  # the best epoch's weights (on the CPU)
+    slack: float = 0.0  # percentage points the score must beat ``best`` by to count
+    epochs: int = 0  # epochs run
 
 
 class MeMomentum(ClassifierMixin, Learner):
@@ -132,37 +143,37 @@ class MeMomentum(ClassifierMixin, Learner):
 
     def _early_stopped(self, net: nn.Module, X, y, subset, val, outer: int):
         """Stage 0: train on ``subset`` until the slack rule stops it; the best checkpoint."""
-        track = {"best": -np.inf, "slack": 0.0, "state": None, "epochs": 0}
+        track = Checkpoint(best=-np.inf)
 
         def on_epoch(epoch: int, record: dict) -> bool:
             score = self._val_score(net, X, y, val)
-            track["epochs"] = epoch + 1
-            if score > track["best"] + track["slack"] / 100:
-                track.update(best=score, slack=0.0, state=cpu_state(net))
+            track.epochs = epoch + 1
+            if score > track.best + track.slack / 100:
+                track.best, track.slack, track.state = score, 0.0, cpu_state(net)
             else:
-                track["slack"] += self.slack_step
+                track.slack += self.slack_step
             # the official test (accumulated 0.1 steps > 2) stops after 20 such epochs
-            return track["slack"] > self.slack_stop
+            return track.slack > self.slack_stop
 
         self._trainer(self._seed(Seeds.STAGE * outer), on_epoch_end=on_epoch).fit(
             net, X[subset], y[subset])
-        return track["best"], track["state"], track["epochs"]
+        return track.best, track.state, track.epochs
 
     def _refine(self, net: nn.Module, X, y, subset, val, best: float, state: dict, salt: int):
         """An inner stage: train on the confident set, keep any checkpoint that beats
         ``best``."""
-        track = {"best": best, "state": state}
+        track = Checkpoint(best=best, state=state)
 
         def on_epoch(epoch: int, record: dict) -> None:
             score = self._val_score(net, X, y, val)
-            if score > track["best"]:
-                track.update(best=score, state=cpu_state(net))
+            if score > track.best:
+                track.best, track.state = score, cpu_state(net)
 
         schedule = "step" if self.milestones else None
         self._trainer(self._seed(salt), on_epoch_end=on_epoch, schedule=schedule,
                       milestones=tuple(self.milestones), gamma=self.gamma).fit(
             net, X[subset], y[subset])
-        return track["best"], track["state"]
+        return track.best, track.state
 
     def _val_score(self, net: nn.Module, X, y, val) -> float:
         return balanced_accuracy(y[val], self._trainer().predict_proba(net, X[val]))

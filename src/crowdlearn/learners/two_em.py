@@ -22,6 +22,7 @@ frequencies, weight ramped over ``cr_ramp`` epochs after warm-up); the auxiliary
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
@@ -40,6 +41,19 @@ from crowdlearn.learners.single_labels import (
 )
 from crowdlearn.nn import Batch, soft_cross_entropy
 from crowdlearn.nn.pair import NetworkPair
+
+
+@dataclass
+class EpochState:
+    """What TwoEM's training step reads each epoch, set by the E-steps between epochs."""
+
+    main: torch.Tensor  # the main network's targets (class codes)
+    aux: torch.Tensor  # the auxiliary network's soft targets (N × K)
+    active: torch.Tensor  # items drawn into this epoch's losses
+    cr: float  # the confidence regulariser's current weight λ
+    w: np.ndarray  # each item's posterior of being clean
+    refurbished: np.ndarray  # each item's refurbished label (−1: none)
+    gamma: float  # the share of clean labels γ
 
 
 def clean_posterior(proba: np.ndarray, y: np.ndarray, gamma: float) -> np.ndarray:
@@ -155,26 +169,26 @@ class TwoEM(ClassifierMixin, Learner):
         nets = NetworkPair(self._fresh_model(X, k, salt=Seeds.NETWORK),
                                  self._fresh_model(X, k, salt=Seeds.SECOND_NETWORK))
         # per-epoch state the training step reads: targets of both nets, who is drawn, λ
-        state = {"main": torch.as_tensor(y), "aux": torch.eye(k)[torch.as_tensor(y)],
-                 "active": torch.ones(n, dtype=torch.bool), "cr": 0.0,
-                 "w": np.ones(n), "refurbished": np.full(n, -1), "gamma": gamma}
+        state = EpochState(main=torch.as_tensor(y), aux=torch.eye(k)[torch.as_tensor(y)],
+                           active=torch.ones(n, dtype=torch.bool), cr=0.0, w=np.ones(n),
+                           refurbished=np.full(n, -1), gamma=gamma)
         rng = np.random.default_rng(self._seed(Seeds.EM_DRAWS))
         history: list[dict] = []
 
         def step(model: NetworkPair, batch: Batch) -> torch.Tensor:
             idx = batch.index.cpu()
-            active = state["active"][idx].to(batch.x.device)
+            active = state.active[idx].to(batch.x.device)
             logits = model.first(batch.x).float()
             aux_logits = model.second(batch.x).float()
             n_active = active.sum().clamp(min=1)
-            main_loss = (F.cross_entropy(logits, state["main"][idx].to(batch.x.device),
+            main_loss = (F.cross_entropy(logits, state.main[idx].to(batch.x.device),
                                          reduction="none") * active).sum() / n_active
-            aux_loss = (soft_cross_entropy(aux_logits, state["aux"][idx].to(batch.x.device))
+            aux_loss = (soft_cross_entropy(aux_logits, state.aux[idx].to(batch.x.device))
                         * active).sum() / n_active
             loss = main_loss + aux_loss
-            if state["cr"] > 0:  # CORES² confidence regulariser on the drawn examples
+            if state.cr > 0:  # CORES² confidence regulariser on the drawn examples
                 cr = confidence_regulariser(logits, prior.to(logits.device))
-                loss = loss + state["cr"] * (cr * active).sum() / n_active
+                loss = loss + state.cr * (cr * active).sum() / n_active
             return loss
 
         def between_epochs(epoch: int, record: dict) -> None:
@@ -182,16 +196,16 @@ class TwoEM(ClassifierMixin, Learner):
                 return
             self._e_steps(nets, X, y, state, learn_gamma, rng)
             after = epoch + 2 - self.warmup_epochs  # post-warm-up epochs done by the next one
-            state["cr"] = float(self.cr_weight) * min(1.0, after / max(self.cr_ramp, 1))
-            record.update(gamma=state["gamma"], mean_clean_proba=float(state["w"].mean()),
-                          refurbished=int((state["refurbished"] >= 0).sum()),
-                          cr_weight=state["cr"])
+            state.cr = float(self.cr_weight) * min(1.0, after / max(self.cr_ramp, 1))
+            record.update(gamma=state.gamma, mean_clean_proba=float(state.w.mean()),
+                          refurbished=int((state.refurbished >= 0).sum()),
+                          cr_weight=state.cr)
             if truth is not None:
-                record["clean_auroc"] = auroc(state["w"], truth == y)
-                fixed = state["refurbished"] >= 0
+                record["clean_auroc"] = auroc(state.w, truth == y)
+                fixed = state.refurbished >= 0
                 if fixed.any():
                     record["refurbished_accuracy"] = float(
-                        (state["refurbished"][fixed] == truth[fixed]).mean())
+                        (state.refurbished[fixed] == truth[fixed]).mean())
 
         trainer = self._trainer(self._seed(Seeds.NETWORK), step=step, on_epoch_end=between_epochs,
                                 metric="balanced_accuracy")
@@ -199,38 +213,38 @@ class TwoEM(ClassifierMixin, Learner):
         trainer.fit(nets, X, y, X_val=X_all[val] if has_val else None,
                     y_val=y_all[val] if has_val else None)
         main_proba = trainer.predict_proba(nets.first, X_all)
-        self.clean_proba_ = clean_posterior(main_proba, y_all, state["gamma"])
-        fixed = np.flatnonzero(state["refurbished"] >= 0)
-        self.refurbished_ = pd.Series(np.asarray(classes, dtype=object)[state["refurbished"][
+        self.clean_proba_ = clean_posterior(main_proba, y_all, state.gamma)
+        fixed = np.flatnonzero(state.refurbished >= 0)
+        self.refurbished_ = pd.Series(np.asarray(classes, dtype=object)[state.refurbished[
             fixed]], index=rows[fixed], name="refurbished_label", dtype=object)
         self.val_mask_ = np.isin(np.arange(len(X_all)), val)
         self.best_epoch_ = trainer.best_epoch_ if has_val else self.epochs - 1
-        self.gamma_ = float(state["gamma"])
+        self.gamma_ = float(state.gamma)
         self.model_, self.auxiliary_ = nets.first, nets.second
         self.classes_ = classes
         history.extend(trainer.history_)
         self.history_ = history
         return self
 
-    def _e_steps(self, nets: NetworkPair, X, y, state: dict, learn_gamma: bool,
+    def _e_steps(self, nets: NetworkPair, X, y, state: EpochState, learn_gamma: bool,
                  rng: np.random.Generator) -> None:
         """Both E-steps, then the next epoch's draws (docs/methods.md §3.2)."""
         predict = self._trainer().predict_proba
         main_proba, aux_proba = predict(nets.first, X), predict(nets.second, X)
-        w = clean_posterior(main_proba, y, state["gamma"])
+        w = clean_posterior(main_proba, y, state.gamma)
         if learn_gamma:
-            state["gamma"] = float(np.clip(w.mean(), 1e-3, 1 - 1e-3))
-            w = clean_posterior(main_proba, y, state["gamma"])
+            state.gamma = float(np.clip(w.mean(), 1e-3, 1 - 1e-3))
+            w = clean_posterior(main_proba, y, state.gamma)
         r = refurbish(main_proba, aux_proba, self.temperature)
         has_new = (w < 0.5) & (r.max(axis=1) >= self.refurbish_threshold)
         new_label = np.where(has_new, r.argmax(axis=1), -1)
         clean_draw = rng.random(len(y)) < w
-        state["w"], state["refurbished"] = w, new_label
-        state["active"] = torch.as_tensor(clean_draw | has_new)
+        state.w, state.refurbished = w, new_label
+        state.active = torch.as_tensor(clean_draw | has_new)
         main_target = np.where(clean_draw, y, np.maximum(new_label, 0))
         aux_target = np.where(clean_draw[:, None], np.eye(r.shape[1])[y], r)
-        state["main"] = torch.as_tensor(main_target)
-        state["aux"] = torch.as_tensor(aux_target, dtype=torch.float32)
+        state.main = torch.as_tensor(main_target)
+        state.aux = torch.as_tensor(aux_target, dtype=torch.float32)
 
     def _check_more(self) -> None:
         if not self.warmup_epochs < self.epochs:
