@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
@@ -171,8 +171,7 @@ class Trainer:
         optimizer = self._make_optimizer(model)
         scheduler = self._make_scheduler(optimizer)
         generator = torch.Generator().manual_seed(self.seed)
-        state = {"epoch": 0, "history": [], "best_score": -np.inf, "best_epoch": -1,
-                 "best_state": None, "bad_epochs": 0}
+        state = RunState()
         with torch.random.fork_rng(devices=_cuda_devices(self.device_)):
             torch.manual_seed(self.seed)
             if self.checkpoint is not None and self.checkpoint.exists():
@@ -180,36 +179,36 @@ class Trainer:
                     raise InputError(f"{self.checkpoint}: a checkpoint already exists; pass "
                                      "resume=True to continue it, or remove it")
                 state = self._load(model, optimizer, scheduler, generator, len(X_t))
-            for epoch in range(state["epoch"], self.epochs):
-                if state.get("stopped"):
+            for epoch in range(state.epoch, self.epochs):
+                if state.stopped:
                     break
                 record = self._train_epoch(model, optimizer, X_t, T_t, W_t, generator, epoch)
                 scheduler.step()
                 if has_val:
                     score = float(metric(y_val_np, self.predict_proba(model, X_val)))
                     record["val_score"] = score
-                    if score > state["best_score"]:
-                        state.update(best_score=score, best_epoch=epoch, bad_epochs=0,
-                                     best_state=cpu_state(model))
+                    if score > state.best_score:
+                        state.best_score, state.best_epoch, state.bad_epochs = score, epoch, 0
+                        state.best_state = cpu_state(model)
                     else:
-                        state["bad_epochs"] += 1
-                state["history"].append(record)
-                state["epoch"] = epoch + 1
+                        state.bad_epochs += 1
+                state.history.append(record)
+                state.epoch = epoch + 1
                 stop = bool(self.on_epoch_end and self.on_epoch_end(epoch, record))
-                if has_val and self.patience is not None and state["bad_epochs"] >= self.patience:
+                if has_val and self.patience is not None and state.bad_epochs >= self.patience:
                     stop = True
-                state["stopped"] = stop
+                state.stopped = stop
                 last = stop or epoch + 1 == self.epochs
                 if self.checkpoint is not None and (last or (epoch + 1) % self.checkpoint_every
                                                     == 0):
                     self._save(model, optimizer, scheduler, generator, state, len(X_t))
                 if stop:
                     break
-        if has_val and state["best_state"] is not None:
-            model.load_state_dict(state["best_state"])
-        self.history_ = state["history"]
-        self.best_epoch_ = state["best_epoch"]
-        self.best_score_ = state["best_score"]
+        if has_val and state.best_state is not None:
+            model.load_state_dict(state.best_state)
+        self.history_ = state.history
+        self.best_epoch_ = state.best_epoch
+        self.best_score_ = state.best_score
         return self
 
     def _train_epoch(self, model, optimizer, X_t, T_t, W_t, generator, epoch) -> dict:
@@ -293,17 +292,17 @@ class Trainer:
             return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
-    def _save(self, model, optimizer, scheduler, generator, state: dict, n: int) -> None:
+    def _save(self, model, optimizer, scheduler, generator, state: RunState, n: int) -> None:
         payload = {
             "model": cpu_state(model), "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict(), "generator": generator.get_state(),
             "torch_rng": torch.get_rng_state(), "n_examples": n,
             "cuda_rng": torch.cuda.get_rng_state_all() if self.device_.type == "cuda" else [],
-            **{k: v for k, v in state.items()},
+            **{f.name: getattr(state, f.name) for f in fields(RunState)},
         }
         atomic_write(self.checkpoint, lambda p: torch.save(payload, p))
 
-    def _load(self, model, optimizer, scheduler, generator, n: int) -> dict:
+    def _load(self, model, optimizer, scheduler, generator, n: int) -> RunState:
         try:
             payload = torch.load(self.checkpoint, map_location="cpu", weights_only=True)
         except Exception as exc:  # noqa: BLE001 - any unreadable checkpoint is the user's input
@@ -322,8 +321,25 @@ class Trainer:
         torch.set_rng_state(payload["torch_rng"])
         if payload["cuda_rng"] and self.device_.type == "cuda":
             torch.cuda.set_rng_state_all(payload["cuda_rng"])
-        return {k: payload[k] for k in ("epoch", "history", "best_score", "best_epoch",
-                                        "best_state", "bad_epochs", "stopped")}
+        missing = [f.name for f in fields(RunState) if f.name not in payload]
+        if missing:
+            raise InputError(f"{self.checkpoint}: not a crowdlearn checkpoint (it lacks "
+                             f"{', '.join(missing)})")
+        return RunState(**{f.name: payload[f.name] for f in fields(RunState)})
+
+
+@dataclass
+class RunState:
+    """Where a training run stands between epochs; with the weights, the optimiser, the
+    schedule and the random states it is also the checkpoint's content."""
+
+    epoch: int = 0  # epochs completed
+    history: list[dict] = field(default_factory=list)  # one record per epoch
+    best_score: float = -np.inf  # best validation score so far
+    best_epoch: int = -1
+    best_state: dict | None = None  # that epoch's weights (on the CPU)
+    bad_epochs: int = 0  # epochs since the last improvement (for ``patience``)
+    stopped: bool = False  # ``on_epoch_end`` or ``patience`` ended the run
 
 
 # ---------------------------------------------------------------------- helpers
