@@ -131,3 +131,22 @@ def test_input_is_checked_in_one_place(small):
     as_ints = StandardCE(epochs=1, val_fraction=0.0).fit(
         (X.reshape(len(X), -1) * 16).astype(np.int64), y)  # integer X works
     assert as_ints.predict(X.reshape(len(X), -1)[:3] * 16).shape == (3,)
+
+
+@pytest.mark.parametrize("cls", LEARNERS)
+def test_refit_with_the_same_seed_is_deterministic(small, cls):
+    X, y, ann = small
+    options = {"epochs": 2, "seed": 3, "n_threads": 1}
+    if cls is MeMomentum:
+        options |= {"n_outer": 1, "n_inner": 1}
+    if cls is TwoEM:
+        options |= {"warmup_epochs": 1, "noise_rate": 0.2}
+    if cls is CoTeaching:
+        options |= {"ramp_epochs": 1}
+    target = y if cls in (StandardCE, CoTeaching, TwoEM, MeMomentum) else ann
+    learner = cls(**options)
+    first = learner.fit(X, target).predict_proba(X[:20])
+    again = learner.fit(X, target).predict_proba(X[:20])  # the same object, refitted
+    other = clone(learner).set_params(seed=np.int64(4)).fit(X, target).predict_proba(X[:20])
+    np.testing.assert_array_equal(first, again)
+    assert not np.array_equal(first, other)
