@@ -27,7 +27,7 @@ from crowdlearn.errors import (
     check_fraction,
     check_integer,
 )
-from crowdlearn.inputs import read_file, read_table
+from crowdlearn.inputs import SEPARATORS, read_file, read_table, source_name
 
 Keep = Literal["error", "first", "last", "all"]
 KEEP_CHOICES = ("error", "first", "last", "all")
@@ -80,16 +80,11 @@ class Annotations:
         self._set(task, worker, label, _ids(tasks, task, "tasks"), _ids(workers, worker, "workers"),
                   _ids(classes, label, "classes"))
         self._check_codes()
-        if keep == "all":
-            return
-        dup = _first_duplicate(self.task, self.worker, self.n_workers)
-        if dup is None:
-            return
-        if keep == "error":
-            raise RepeatedAnswersError(self._describe_pair(*dup))
-        chosen = _keep_one(self.task, self.worker, self.n_workers, keep)
-        self._set(self.task[chosen], self.worker[chosen], self.label[chosen], self.tasks,
-                  self.workers, self.classes)
+        chosen = _kept_answers(self.task, self.worker, self.n_workers, keep,
+                               self._describe_pair)
+        if chosen is not None:
+            self._set(self.task[chosen], self.worker[chosen], self.label[chosen], self.tasks,
+                      self.workers, self.classes)
 
     @classmethod
     def _trusted(cls, task, worker, label, tasks: list, workers: list, classes: list,
@@ -145,16 +140,14 @@ class Annotations:
                                      row=where.row, categories=False)
         l_codes, l_ids = coding.code(df[label], classes, name=label, origin=where.origin,
                                      row=where.row, warn_near=True)
-        if keep != "all":
-            pairs_dup = _first_duplicate(t_codes, w_codes, len(w_ids))
-            if pairs_dup is not None and keep == "error":
-                i, j = pairs_dup
-                raise RepeatedAnswersError(
-                    f"{where.origin}task {t_ids[t_codes[i]]!r} was answered twice by worker "
+
+        def describe(i: int, j: int) -> str:
+            return (f"{where.origin}task {t_ids[t_codes[i]]!r} was answered twice by worker "
                     f"{w_ids[w_codes[i]]!r} ({where.row(i)} and {where.row(j, bare=True)})")
-            if pairs_dup is not None:
-                chosen = _keep_one(t_codes, w_codes, len(w_ids), keep)
-                t_codes, w_codes, l_codes = t_codes[chosen], w_codes[chosen], l_codes[chosen]
+
+        chosen = _kept_answers(t_codes, w_codes, len(w_ids), keep, describe)
+        if chosen is not None:
+            t_codes, w_codes, l_codes = t_codes[chosen], w_codes[chosen], l_codes[chosen]
         return cls._trusted(t_codes, w_codes, l_codes, t_ids, w_ids, l_ids)
 
     @classmethod
@@ -177,7 +170,7 @@ class Annotations:
         :func:`pandas.read_csv`."""
         df = read_table(path, **read_csv_kwargs)
         return cls.from_frame(df, task, worker, label, classes, keep=keep,
-                              source=f"{'<stdin>' if str(path) == '-' else path} (csv)")
+                              source=f"{source_name(path)} (csv)")
 
     @classmethod
     def from_parquet(
@@ -221,8 +214,8 @@ class Annotations:
         """
         if layout not in ("long", "wide"):
             raise InputError(f"layout must be 'long' or 'wide', got {layout!r}")
-        name = "<stdin>" if str(path) == "-" else str(path)
-        suffix = "" if name == "<stdin>" else Path(path).suffix.lower()
+        name = source_name(path)
+        suffix = "" if str(path) == "-" else Path(path).suffix.lower()
         if layout == "long" and suffix == ".npy":
             raise InputError(f"{name}: a .npy file holds a matrix, not a table of answers; "
                              "read it as a tasks × workers matrix with --format wide "
@@ -520,7 +513,7 @@ def _as_codes(a, name: str) -> np.ndarray:
 def _ids(given, codes: np.ndarray, name: str) -> list:
     if given is None:
         return list(range(int(codes.max()) + 1)) if len(codes) else []
-    return coding._distinct(given, name)
+    return coding.distinct(given, name)
 
 
 _plain = coding.plain
@@ -549,7 +542,7 @@ def _separator_hint(df: pd.DataFrame) -> str:
     if len(df.columns) != 1:
         return ""
     name = str(df.columns[0])
-    for sep, word in (("\t", "tab"), (";", "semicolon"), (",", "comma"), ("|", "bar")):
+    for sep, word in SEPARATORS.items():
         if sep in name:
             return (f" (one column: is the separator a {word}? pass sep={sep!r}, or --sep "
                     f"{word if word != 'bar' else repr(sep)} on the command line)")
@@ -604,8 +597,8 @@ def _check_wide_values(values: np.ndarray, observed: np.ndarray, origin: str) ->
 
 
 def _header_evidence(values: np.ndarray, observed: np.ndarray) -> str:
-    """``"clear"``: the first row holds distinct names that appear nowhere below it (or text
-    above numbers); ``"likely"``: each first-row cell that can be judged is a value its
+    """``"clear"``: the first row holds distinct names that appear nowhere below it;
+    ``"likely"``: each first-row cell that can be judged is a value its
     column never takes again although the column's other cells take few values; else
     ``""``."""
     if len(values) < 3:
@@ -633,9 +626,19 @@ def _check_keep(keep) -> None:
                          f"got {keep!r}")
 
 
-def _keep_one(task: np.ndarray, worker: np.ndarray, n_workers: int, keep: str) -> np.ndarray:
-    """Sorted positions of the answers kept when each (task, worker) pair keeps only its
-    ``"first"`` or ``"last"`` answer."""
+def _kept_answers(task: np.ndarray, worker: np.ndarray, n_workers: int, keep: str,
+                  describe) -> np.ndarray | None:
+    """The ``keep`` policy on repeated (task, worker) pairs: None when every answer stays
+    (no repeat, or ``"all"``), a :class:`RepeatedAnswersError` with ``describe(i, j)`` of the
+    first repeat for ``"error"``, else the sorted positions of the answers kept (each pair's
+    ``"first"`` or ``"last"``)."""
+    if keep == "all":
+        return None
+    dup = _first_duplicate(task, worker, n_workers)
+    if dup is None:
+        return None
+    if keep == "error":
+        raise RepeatedAnswersError(describe(*dup))
     key = task.astype(np.int64) * max(n_workers, 1) + worker
     if keep == "last":
         _, pos = np.unique(key[::-1], return_index=True)

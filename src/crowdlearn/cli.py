@@ -99,11 +99,13 @@ def read_answers(path: Path, layout: Layout | str = "long", task_col: str = "tas
 
 
 def _separator(sep: str | None) -> str | None:
-    """``--sep``: a character, or the words tab / comma / semicolon / space."""
+    """``--sep``: a character, or the words tab / comma / semicolon / bar / space."""
+    from crowdlearn.inputs import SEPARATORS
+
     if sep is None:
         return None
-    named = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "space": r"\s+",
-             "whitespace": r"\s+"}
+    named = {word: char for char, word in SEPARATORS.items()}
+    named |= {"\\t": "\t", "space": r"\s+", "whitespace": r"\s+"}
     return named.get(sep.lower(), sep)
 
 

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from crowdlearn.errors import InputError
+from crowdlearn.labels import missing_mask
 
 T = TypeVar("T")
 
@@ -54,9 +55,13 @@ def read_file(path: str | Path, read: Callable[[Path], T]) -> T:
         raise
 
 
-TEXT_SUFFIXES = (".csv", ".tsv", ".txt", ".tab")
-TABLE_SUFFIXES = (*TEXT_SUFFIXES, ".parquet", ".pq", ".json", ".jsonl")
 SEPARATORS = {",": "comma", "\t": "tab", ";": "semicolon", "|": "bar"}
+STDIN = "-"
+
+
+def source_name(path: str | Path) -> str:
+    """How messages name an input: its path, or ``<stdin>`` for ``-``."""
+    return "<stdin>" if str(path) == STDIN else str(path)
 
 
 def read_table(path: str | Path, *, sep: str | None = None, encoding: str | None = None,
@@ -75,7 +80,7 @@ def read_table(path: str | Path, *, sep: str | None = None, encoding: str | None
         except LookupError:
             raise InputError(f"unknown text encoding {encoding!r} (e.g. utf-8, latin-1, "
                              "cp1252, utf-16)") from None
-    if str(path) == "-":
+    if str(path) == STDIN:
         data = sys.stdin.buffer.read()
         if not data.strip():
             raise InputError("<stdin>: no input (standard input is empty)")
@@ -138,7 +143,7 @@ def read_task_labels(path: str | Path, task: str = "task", label: str = "label",
     ``known_tasks`` has no header and its first line is data. A task named twice or an
     empty cell is an :class:`InputError` naming the file."""
     table = read_table(path, sep=sep, encoding=encoding)
-    name = "<stdin>" if str(path) == "-" else str(path)
+    name = source_name(path)
     if {task, label} <= set(table.columns):
         table = table[[task, label]]
     elif table.shape[1] != 2:
@@ -148,7 +153,7 @@ def read_task_labels(path: str | Path, task: str = "task", label: str = "label",
         first = pd.DataFrame([list(table.columns)], columns=table.columns)
         table = pd.concat([first, table], ignore_index=True)  # no header: a data line
     table.columns = ["task", "label"]
-    blank = table.apply(lambda c: c.astype(str).str.strip().eq("") | c.isna()).to_numpy()
+    blank = np.column_stack([missing_mask(table[c]) for c in table.columns])
     if blank.any():
         row = int(np.flatnonzero(blank.any(axis=1))[0])
         raise InputError(f"{name}: line {row + 2}: empty cell")

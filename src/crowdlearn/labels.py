@@ -68,7 +68,7 @@ def code(values, classes: Sequence[Hashable] | None = None, *, name: str = "labe
             classes = list(series.cat.categories)
         series = series.astype(object)
     if classes is not None:
-        ids = _distinct(classes, "classes")
+        ids = distinct(classes, "classes")
         codes = _match(series.astype(object), ids)
         if (codes < 0).any():
             i = int(np.flatnonzero(codes < 0)[0])
@@ -133,7 +133,8 @@ def _match(values: pd.Series, ids: list) -> np.ndarray:
     return codes
 
 
-def _distinct(given, what: str) -> list:
+def distinct(given, what: str) -> list:
+    """``given`` as a plain list of ids; an id given twice is an :class:`InputError`."""
     ids = plain(given)
     if len(set(ids)) != len(ids):
         seen: set = set()

@@ -45,6 +45,12 @@ CENTRE_CAP = 3.0  # most answers one worker's confusion row counts for in the cr
 CLASS_SMOOTHING = 0.1
 
 
+def capped_weight(n: np.ndarray) -> np.ndarray:
+    """Per-answer weight that makes a worker's ``n`` answers count as at most
+    ``CENTRE_CAP`` in the crowd's average (zero answers: weight 0)."""
+    return np.minimum(n, CENTRE_CAP) / np.where(n > 0, n, 1.0)
+
+
 def answer_frequencies(counts: np.ndarray) -> np.ndarray:
     """Confusions from (weighted) answer counts ``[worker, answered l, true k]``: each true
     class's answers normalised over l (the M-step); a true class a worker was never seen on
@@ -187,8 +193,7 @@ class DawidSkene(Aggregator):
         alpha = float(self.smoothing)
         if self.prior == "uniform" or alpha == 0.0:
             return np.full((k, k), alpha)
-        n = counts.sum(axis=1, keepdims=True)  # answers of each worker's row, W × 1 × k
-        weight = np.minimum(n, CENTRE_CAP) / np.where(n > 0, n, 1.0)
+        weight = capped_weight(counts.sum(axis=1, keepdims=True))  # per row, W × 1 × k
         pooled = np.einsum("wlk,wok->lk", counts, weight) + 1e-3
         return alpha * k * pooled / pooled.sum(axis=0, keepdims=True)
 

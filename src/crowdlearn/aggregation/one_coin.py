@@ -20,7 +20,7 @@ from typing import Literal
 
 import numpy as np
 
-from crowdlearn.aggregation.dawid_skene import CENTRE_CAP, CLASS_SMOOTHING, DawidSkene
+from crowdlearn.aggregation.dawid_skene import CLASS_SMOOTHING, DawidSkene, capped_weight
 from crowdlearn.aggregation.em import Params, Stats
 from crowdlearn.annotations import Annotations
 
@@ -82,7 +82,7 @@ class OneCoinDawidSkene(DawidSkene):
         alpha = float(self.smoothing)
         if self.prior == "uniform" or alpha == 0.0:
             return alpha, alpha
-        weight = np.minimum(n, CENTRE_CAP) / np.where(n > 0, n, 1.0)
+        weight = capped_weight(n)
         share = (float(right @ weight) + 1e-3) / (float(n @ weight) + 2e-3)
         return 2 * alpha * share, 2 * alpha * (1 - share)
 
