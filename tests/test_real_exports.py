@@ -539,3 +539,14 @@ def test_classes_keep_and_truth_oddities(tmp_path, crowd_csv):
     summary = json.loads(result.stdout)
     assert summary["truth"]["tasks_scored"] == 3  # the first line is data, not a header
     assert any("no answer gave" in w for w in summary["warnings"])
+
+
+def test_missing_columns_name_the_remedy_in_the_callers_words(tmp_path):
+    path = tmp_path / "answers.csv"
+    path.write_text("question,worker,answer\nq1,w1,a\nq1,w2,b\n")
+    result = run("aggregate", path, "-o", tmp_path / "o.csv")
+    assert result.exit_code == 2
+    assert "--task-col, --worker-col, --label-col" in result.output.replace("\n", "")
+    with pytest.raises(InputError, match="name the columns with task=, worker=, label="):
+        Annotations.from_csv(path)
+    assert Annotations.from_csv(path, task="question", label="answer").n_tasks == 1

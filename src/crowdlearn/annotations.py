@@ -23,6 +23,7 @@ from crowdlearn import labels as coding
 from crowdlearn.errors import (
     CrowdlearnWarning,
     InputError,
+    MissingColumnsError,
     RepeatedAnswersError,
     check_fraction,
     check_integer,
@@ -124,7 +125,7 @@ class Annotations:
         where = _RowNamer(source, df.index)
         missing = [c for c in (task, worker, label) if c not in df.columns]
         if missing:
-            raise InputError(
+            raise MissingColumnsError(
                 f"{where.origin}missing column{'s' if len(missing) > 1 else ''} "
                 f"{', '.join(map(repr, missing))}; "
                 f"columns found: {', '.join(map(repr, df.columns))}{_separator_hint(df)}"

@@ -87,7 +87,7 @@ def read_answers(path: Path, layout: Layout | str = "long", task_col: str = "tas
     """:meth:`Annotations.from_file` with the remedy for repeated answers in the command
     line's words."""
     from crowdlearn.annotations import Annotations
-    from crowdlearn.errors import RepeatedAnswersError
+    from crowdlearn.errors import MissingColumnsError, RepeatedAnswersError
 
     try:
         return Annotations.from_file(path, Layout(layout).value, task_col, worker_col,
@@ -96,6 +96,9 @@ def read_answers(path: Path, layout: Layout | str = "long", task_col: str = "tas
     except RepeatedAnswersError as exc:
         raise InputError(f"{exc.detail}; choose what to keep with --keep first, --keep last "
                          "or --keep all (every repeat counts as an answer)") from None
+    except MissingColumnsError as exc:
+        raise InputError(f"{exc.detail}; name the columns with --task-col, --worker-col, "
+                         "--label-col") from None
 
 
 def _separator(sep: str | None) -> str | None:

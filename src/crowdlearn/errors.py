@@ -23,15 +23,28 @@ class InputTypeError(InputError, TypeError):
     """An input of the wrong type (e.g. X holding text where numbers are needed)."""
 
 
-class RepeatedAnswersError(InputError):
-    """A (task, worker) pair answered more than once, with no policy chosen for repeats.
+class RemedyError(InputError):
+    """An input error whose remedy is worded by the caller: ``detail`` says what is wrong and
+    the message adds the Python remedy (``remedy``); the command line names its flags
+    instead."""
 
-    ``detail`` describes the first repeat; the caller adds the remedy in its own language
-    (``keep=`` in Python, ``--keep`` on the command line)."""
+    remedy = ""
 
-    def __init__(self, detail: str, remedy: str = "pass keep='first', 'last' or 'all'"):
+    def __init__(self, detail: str):
         self.detail = detail
-        super().__init__(f"{detail}; {remedy}")
+        super().__init__(f"{detail}; {self.remedy}")
+
+
+class RepeatedAnswersError(RemedyError):
+    """A (task, worker) pair answered more than once, with no policy chosen for repeats."""
+
+    remedy = "pass keep='first', 'last' or 'all'"
+
+
+class MissingColumnsError(RemedyError):
+    """A table of answers lacks the task, worker or label column asked for."""
+
+    remedy = "name the columns with task=, worker=, label="
 
 
 class CrowdlearnWarning(UserWarning):
