@@ -150,3 +150,18 @@ def test_refit_with_the_same_seed_is_deterministic(small, cls):
     other = clone(learner).set_params(seed=np.int64(4)).fit(X, target).predict_proba(X[:20])
     np.testing.assert_array_equal(first, again)
     assert not np.array_equal(first, other)
+
+
+def test_aggregate_then_train_keeps_its_aggregators_notes_to_itself(small):
+    import warnings
+
+    from crowdlearn.aggregation import DawidSkene
+    from crowdlearn.errors import CrowdlearnWarning
+
+    X, _, ann = small
+    learner = AggregateThenTrain(DawidSkene(max_iter=2, tol=0), epochs=1)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        learner.fit(X, ann)
+    assert not [w for w in caught if issubclass(w.category, CrowdlearnWarning)]
+    assert learner.aggregator_.converged_ is False  # still there for whoever asks

@@ -57,8 +57,12 @@ class AggregateThenTrain(Learner):
         if self.targets not in ("soft", "hard"):
             raise InputError(f"targets must be 'soft' or 'hard', got {self.targets!r}")
         agg = clone(self.aggregator if self.aggregator is not None else DawidSkene())
-        with warnings.catch_warnings():  # one label per item is a design here, not a mistake
+        # one label per item is a design here, not a mistake; and the learner trains on the
+        # posteriors the aggregator's own max_iter reached (see aggregator_.converged_)
+        with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="no task has two answers",
+                                    category=CrowdlearnWarning)
+            warnings.filterwarnings("ignore", message=".*EM stopped at max_iter",
                                     category=CrowdlearnWarning)
             agg.fit(annotations)
         targets = agg.posteriors_ if self.targets == "soft" else agg.labels_
