@@ -128,6 +128,19 @@ def test_info_and_demo():
     assert "majority vote" in demo.output and "ds" in demo.output
 
 
+def test_demo_runs_the_budget_sweep_in_parallel(tmp_path, monkeypatch):
+    import crowdlearn.cli as cli
+
+    calls = []
+    monkeypatch.setattr(cli, "_run_budget", lambda *args: calls.append(args))
+    assert run("demo", "-o", tmp_path).exit_code == 0
+    settings, out, force, jobs, threads = calls[0]
+    assert (settings.seeds, settings.budget, settings.redundancy) == (3, 1200, (1, 3, 5))
+    assert jobs == cli._cpu_cores() and threads == 1 and out == tmp_path and not force
+    assert run("demo", "-o", tmp_path, "--seeds", "5", "-j", "1").exit_code == 0
+    assert calls[1][0].seeds == 5 and calls[1][3] == 1
+
+
 def test_one_file_for_two_outputs_is_refused(tmp_path, answers):
     path, _ = answers
     out = tmp_path / "same.csv"

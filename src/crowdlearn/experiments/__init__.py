@@ -4,7 +4,8 @@ from crowdlearn.experiments.budget import BudgetSettings, finding, run_budget, s
 from crowdlearn.experiments.crowds import CrowdsSettings, crowds_summary, run_crowds
 from crowdlearn.experiments.noise import NoiseSettings, noise_summary, run_noise
 from crowdlearn.experiments.results import ResultsTable
+from crowdlearn.experiments.sweep import Experiment, run_sweep
 
-__all__ = ["BudgetSettings", "CrowdsSettings", "NoiseSettings", "ResultsTable",
+__all__ = ["BudgetSettings", "CrowdsSettings", "Experiment", "NoiseSettings", "ResultsTable",
            "crowds_summary", "finding", "noise_summary", "run_budget", "run_crowds", "run_noise",
-           "summary"]
+           "run_sweep", "summary"]

@@ -11,7 +11,6 @@ by keeping unlabelled items in its iterator.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,11 +18,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from crowdlearn.datasets import load
 from crowdlearn.errors import InputError
 from crowdlearn.experiments.options import check_learner_options, check_methods
 from crowdlearn.experiments.plots import plot_budget
-from crowdlearn.experiments.results import open_results, recorded_settings
+from crowdlearn.experiments.sweep import Experiment, dataset_splits, run_sweep
 from crowdlearn.simulate import assign, classwise_hammer_spammer, hammer_spammer
 
 WORKER_MODELS = {"hammer-spammer": hammer_spammer, "classwise": classwise_hammer_spammer}
@@ -68,69 +66,76 @@ class BudgetSettings:
         check_learner_options(self.extra, CROWD_METHODS, reserved=("self_training",))
         if self.seeds < 1 or self.epochs < 1:
             raise InputError("seeds and epochs must be at least 1")
-
-    def recorded(self) -> dict:
-        return recorded_settings(self, ("seeds", "redundancy", "methods"))
+        n_train = len(dataset_splits(self.dataset)[0])
+        if self.budget // min(self.redundancy) > n_train:
+            raise InputError(f"budget {self.budget} at r={min(self.redundancy)} needs more "
+                             f"than the {n_train} training items of {self.dataset}")
 
     @property
     def model_name(self) -> str:
         return self.model or DEFAULT_MODELS.get(self.dataset, "mlp")
 
 
+class BudgetExperiment(Experiment):
+    """Cells (seed, redundancy, method): one method trained on one seed's crowd labels at
+    one redundancy."""
+
+    name = "budget"
+    keys = ("method", "redundancy", "seed")
+    cell_fields = ("seeds", "redundancy", "methods")
+
+    def cells(self) -> list[dict]:
+        s = self.settings
+        return [{"method": m, "redundancy": r, "seed": seed}
+                for seed in range(s.seeds) for r in s.redundancy for m in s.methods]
+
+    def run(self, cell) -> list[dict]:
+        from crowdlearn.learners import make_crowd_learner
+
+        s, seed, r = self.settings, cell["seed"], cell["redundancy"]
+        train, test = dataset_splits(s.dataset)
+        order = np.random.default_rng(seed).permutation(len(train))
+        X, y = train.X[order], train.y[order]
+        crowd = WORKER_MODELS[s.worker_model](s.workers, train.n_classes, s.gamma, seed)
+        n = s.budget // r
+        ann = crowd.annotate(y, assign(len(y), s.workers, r, s.budget, seed), seed,
+                             tasks=list(range(len(y))), classes=list(train.classes))
+        epochs = max(1, round(s.epochs * min(s.budget, len(train)) / n))
+        learner = make_crowd_learner(cell["method"], model=s.model_name, epochs=epochs,
+                                     batch_size=s.batch_size, lr=s.lr, device=s.device,
+                                     seed=seed, **s.extra.get(cell["method"], {}))
+        learner.fit(X[:n], ann)
+        acc = float((learner.predict_proba(test.X).argmax(1) == test.y).mean())
+        return [{**cell, "accuracy": acc, "n_items": n, "train_epochs": epochs}]
+
+    def describe(self, cell, rows) -> str:
+        return (f"seed {cell['seed']} r={cell['redundancy']} {cell['method']}: "
+                f"accuracy {rows[0]['accuracy']:.3f}")
+
+    def select(self, frame: pd.DataFrame) -> pd.DataFrame:
+        s = self.settings
+        return frame[frame["method"].isin(s.methods) & frame["redundancy"].isin(s.redundancy)
+                     & (frame["seed"] < s.seeds)]
+
+    def plot(self, results: pd.DataFrame, path: Path) -> None:
+        s = self.settings
+        plot_budget(results, path, title=f"{s.dataset}: budget {s.budget}, {s.workers} "
+                                         f"workers, γ={s.gamma}")
+
+
 def run_budget(settings: BudgetSettings, out_dir: Path | str,
-               log: Callable[[str], None] = print, *, restart: bool = False) -> pd.DataFrame:
+               log: Callable[[str], None] = print, *, restart: bool = False, jobs: int = 1,
+               threads: int | None = None, progress=None) -> pd.DataFrame:
     """Run (or resume) the sweep into ``out_dir/results.csv`` and ``out_dir/budget.png``.
 
     Cells (method, redundancy, seed) already in ``results.csv`` are not rerun; a table made
-    with other settings is an :class:`InputError` unless ``restart`` (start over). Returns the
-    rows of this sweep's cells (the file may hold more: other methods, r or seeds run before
-    with the same settings), which are also what ``budget.png`` shows.
+    with other settings is an :class:`InputError` unless ``restart`` (start over). ``jobs``
+    and ``threads``: see :func:`~crowdlearn.experiments.sweep.run_sweep`. Returns the rows of
+    this sweep's cells (the file may hold more: other methods, r or seeds run before with the
+    same settings), which are also what ``budget.png`` shows.
     """
-    from crowdlearn.learners import make_crowd_learner
-
-    settings.check()
-    out, table = open_results(out_dir, ("method", "redundancy", "seed"), settings.recorded(),
-                              restart=restart)
-    train, test = load(settings.dataset, "train"), load(settings.dataset, "test")
-    n_budget_items = min(settings.budget, len(train))
-    if settings.budget // min(settings.redundancy) > len(train):
-        raise InputError(f"budget {settings.budget} at r={min(settings.redundancy)} needs "
-                         f"more than the {len(train)} training items of {settings.dataset}")
-    for seed in range(settings.seeds):
-        order = np.random.default_rng(seed).permutation(len(train))
-        X, y = train.X[order], train.y[order]
-        crowd = WORKER_MODELS[settings.worker_model](settings.workers, train.n_classes,
-                                                     settings.gamma, seed)
-        for r in settings.redundancy:
-            todo = [m for m in settings.methods if not table.done(method=m, redundancy=r,
-                                                                   seed=seed)]
-            if not todo:
-                continue
-            n = settings.budget // r
-            ann = crowd.annotate(y, assign(len(y), settings.workers, r, settings.budget, seed),
-                                 seed, tasks=list(range(len(y))), classes=list(train.classes))
-            epochs = max(1, round(settings.epochs * n_budget_items / n))
-            for method in todo:
-                start = time.perf_counter()
-                learner = make_crowd_learner(
-                    method, model=settings.model_name, epochs=epochs,
-                    batch_size=settings.batch_size, lr=settings.lr, device=settings.device,
-                    seed=seed, **settings.extra.get(method, {}))
-                learner.fit(X[:n], ann)
-                acc = float((learner.predict_proba(test.X).argmax(1) == test.y).mean())
-                table.add({"method": method, "redundancy": r, "seed": seed, "accuracy": acc,
-                           "n_items": n, "train_epochs": epochs,
-                           "seconds": round(time.perf_counter() - start, 2)})
-                log(f"seed {seed} r={r} {method}: accuracy {acc:.3f}")
-    frame = table.frame
-    mine = (frame["method"].isin(settings.methods)
-            & frame["redundancy"].isin(settings.redundancy)
-            & (frame["seed"] < settings.seeds))
-    results = frame[mine].reset_index(drop=True)
-    plot_budget(results, out / "budget.png",
-                title=f"{settings.dataset}: budget {settings.budget}, {settings.workers} "
-                      f"workers, γ={settings.gamma}")
-    return results
+    return run_sweep(BudgetExperiment(settings), out_dir, log, restart=restart, jobs=jobs,
+                     threads=threads, progress=progress)
 
 
 def summary(results: pd.DataFrame) -> pd.DataFrame:

@@ -12,7 +12,7 @@ model selection).
 
 from __future__ import annotations
 
-import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,11 +21,10 @@ import numpy as np
 import pandas as pd
 
 from crowdlearn.annotations import Annotations
-from crowdlearn.datasets import load
-from crowdlearn.errors import InputError
+from crowdlearn.errors import CrowdlearnWarning, InputError
 from crowdlearn.experiments.options import check_learner_options, check_methods
 from crowdlearn.experiments.plots import plot_grouped_bars
-from crowdlearn.experiments.results import open_results, recorded_settings
+from crowdlearn.experiments.sweep import Experiment, dataset_splits, run_sweep
 from crowdlearn.simulate import Crowd, diagonal, maxmig_case
 
 CASES = ("1", "2", "3", "harsh")
@@ -69,9 +68,6 @@ class CrowdsSettings:
         if self.seeds < 1 or self.epochs < 1:
             raise InputError("seeds and epochs must be at least 1")
 
-    def recorded(self) -> dict:
-        return recorded_settings(self, ("seeds", "cases", "expertise", "methods"))
-
     @property
     def model_name(self) -> str:
         return self.model or DEFAULT_MODELS.get(self.dataset, ("mlp", {}))[0]
@@ -95,52 +91,68 @@ def case_crowd(case: str, expertise: str, n_classes: int, dataset: str) -> Crowd
     return maxmig_case(int(case), expertise, None if table else n_classes, dataset=table)
 
 
+class CrowdsExperiment(Experiment):
+    """Cells (case, expertise, seed, method): one method trained on one seed's answers of
+    one simulated crowd."""
+
+    name = "crowds"
+    keys = ("method", "case", "expertise", "seed")
+    cell_fields = ("seeds", "cases", "expertise", "methods")
+
+    def settings_run(self) -> list[tuple[str, str]]:
+        """(case, expertise) pairs of the sweep; the harsh case has one expertise."""
+        s = self.settings
+        return [(case, e) for case in s.cases
+                for e in (("low",) if case == "harsh" else s.expertise)]
+
+    def cells(self) -> list[dict]:
+        return [{"method": m, "case": case, "expertise": e, "seed": seed}
+                for case, e in self.settings_run() for seed in range(self.settings.seeds)
+                for m in self.settings.methods]
+
+    def run(self, cell) -> list[dict]:
+        s, seed = self.settings, cell["seed"]
+        train, test = dataset_splits(s.dataset)
+        classes = list(train.classes)
+        crowd = case_crowd(cell["case"], cell["expertise"], train.n_classes, s.dataset)
+        ann = _annotate_all(crowd, train.y, seed, classes)
+        test_ann = _annotate_all(crowd, test.y, seed + 100_003, classes)
+        scores = _run_method(cell["method"], s.learner_settings(cell["method"], seed), train,
+                             ann, test, test_ann)
+        return [{**cell, "method": name, "accuracy": acc} for name, acc in scores.items()]
+
+    def describe(self, cell, rows) -> str:
+        return (f"case {cell['case']} {cell['expertise']} seed {cell['seed']} "
+                f"{cell['method']}: "
+                + ", ".join(f"{r['method']} {r['accuracy']:.3f}" for r in rows))
+
+    def select(self, frame: pd.DataFrame) -> pd.DataFrame:
+        s = self.settings
+        frame = frame.astype({"case": str})
+        wanted = set(s.methods) | ({FORECASTER} if "maxmig" in s.methods else set())
+        run = self.settings_run()
+        mine = (frame["method"].isin(wanted) & (frame["seed"] < s.seeds)
+                & pd.Series([(c, e) in run for c, e in zip(frame["case"], frame["expertise"],
+                                                           strict=True)], index=frame.index))
+        results = frame[mine].copy()
+        results["setting"] = "case " + results["case"] + ", " + results["expertise"]
+        return results
+
+    def plot(self, results: pd.DataFrame, path: Path) -> None:
+        plot_grouped_bars(results, path, group="setting",
+                          title=f"{self.settings.dataset}: test accuracy, mean ± sd over "
+                                f"{self.settings.seeds} seeds")
+
+
 def run_crowds(settings: CrowdsSettings, out_dir: Path | str,
-               log: Callable[[str], None] = print, *, restart: bool = False) -> pd.DataFrame:
+               log: Callable[[str], None] = print, *, restart: bool = False, jobs: int = 1,
+               threads: int | None = None, progress=None) -> pd.DataFrame:
     """Run (or resume) the sweep into ``out_dir/results.csv`` and ``out_dir/crowds.png``;
     returns this sweep's rows. ``maxmig`` adds a ``maxmig-forecaster`` row (the same fit,
-    predicting with the test items' crowd labels too)."""
-    settings.check()
-    out, table = open_results(out_dir, ("method", "case", "expertise", "seed"),
-                              settings.recorded(), restart=restart)
-    train, test = load(settings.dataset, "train"), load(settings.dataset, "test")
-    classes = list(train.classes)
-    settings_seen = []
-    for case in settings.cases:
-        for expertise in (("low",) if case == "harsh" else settings.expertise):
-            settings_seen.append((case, expertise))
-            crowd = case_crowd(case, expertise, train.n_classes, settings.dataset)
-            for seed in range(settings.seeds):
-                todo = [m for m in settings.methods
-                        if not table.done(method=m, case=case, expertise=expertise, seed=seed)]
-                if not todo:
-                    continue
-                ann = _annotate_all(crowd, train.y, seed, classes)
-                test_ann = _annotate_all(crowd, test.y, seed + 100_003, classes)
-                for method in todo:
-                    start = time.perf_counter()
-                    scores = _run_method(method, settings.learner_settings(method, seed), train,
-                                         ann, test, test_ann)
-                    for name, acc in scores.items():
-                        table.add({"method": name, "case": case, "expertise": expertise,
-                                   "seed": seed, "accuracy": acc,
-                                   "seconds": round(time.perf_counter() - start, 2)})
-                    log(f"case {case} {expertise} seed {seed} {method}: "
-                        + ", ".join(f"{k} {v:.3f}" for k, v in scores.items()))
-    frame = table.frame
-    frame = frame.astype({"case": str})
-    wanted = set(settings.methods) | ({FORECASTER} if "maxmig" in settings.methods else set())
-    mine = (frame["method"].isin(wanted) & (frame["seed"] < settings.seeds)
-            & pd.Series([(c, e) in settings_seen for c, e in zip(frame["case"],
-                                                                  frame["expertise"],
-                                                                  strict=True)],
-                        index=frame.index))
-    results = frame[mine].reset_index(drop=True)
-    results["setting"] = "case " + results["case"] + ", " + results["expertise"]
-    plot_grouped_bars(results, out / "crowds.png", group="setting",
-                      title=f"{settings.dataset}: test accuracy, mean ± sd over "
-                            f"{settings.seeds} seeds")
-    return results
+    predicting with the test items' crowd labels too). ``jobs`` and ``threads``: see
+    :func:`~crowdlearn.experiments.sweep.run_sweep`."""
+    return run_sweep(CrowdsExperiment(settings), out_dir, log, restart=restart, jobs=jobs,
+                     threads=threads, progress=progress)
 
 
 def _annotate_all(crowd: Crowd, y: np.ndarray, seed: int, classes: list) -> Annotations:
@@ -157,7 +169,9 @@ def _run_method(method: str, learner_settings: dict, train, ann: Annotations, te
         truth = Annotations.from_labels(np.asarray(train.classes)[train.y],
                                         classes=list(train.classes))
         learner = make_crowd_learner("mv", self_training=False, **learner_settings)
-        learner.fit(train.X, truth)
+        with warnings.catch_warnings():  # one "worker" (the truth) is the point here
+            warnings.simplefilter("ignore", CrowdlearnWarning)
+            learner.fit(train.X, truth)
     else:  # MBEM keeps its official self-training step; the other baselines train once
         learner = make_crowd_learner(method, self_training=method == "mbem",
                                      **learner_settings)

@@ -11,7 +11,6 @@ clean mask.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,11 +18,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from crowdlearn.datasets import load
 from crowdlearn.errors import InputError
 from crowdlearn.experiments.options import check_learner_options, check_methods
 from crowdlearn.experiments.plots import plot_lines
-from crowdlearn.experiments.results import open_results, recorded_settings
+from crowdlearn.experiments.sweep import Experiment, dataset_splits, run_sweep
 from crowdlearn.simulate import label_noise
 
 NOISE_KINDS = ("symmetric", "pairflip", "instance")
@@ -64,9 +62,6 @@ class NoiseSettings:
         if self.seeds < 1 or self.epochs < 1 or self.stage_epochs < 1:
             raise InputError("seeds, epochs and stage epochs must be at least 1")
 
-    def recorded(self) -> dict:
-        return recorded_settings(self, ("seeds", "rates", "methods"))
-
     @property
     def model_name(self) -> str:
         return self.model or DEFAULT_MODELS.get(self.dataset, "mlp")
@@ -89,68 +84,66 @@ def corrupt(kind: str, X: np.ndarray, y: np.ndarray, rate: float, n_classes: int
     return label_noise.instance_dependent(raw, y, rate, n_classes, seed).labels
 
 
+class NoiseExperiment(Experiment):
+    """Cells (rate, seed, method): one method trained on one seed's corrupted labels."""
+
+    name = "noise"
+    keys = ("method", "rate", "seed")
+    cell_fields = ("seeds", "rates", "methods")
+
+    def cells(self) -> list[dict]:
+        s = self.settings
+        return [{"method": m, "rate": rate, "seed": seed}
+                for rate in s.rates for seed in range(s.seeds) for m in s.methods]
+
+    def run(self, cell) -> list[dict]:
+        from crowdlearn.learners import make_noise_learner
+
+        s, method, rate, seed = self.settings, cell["method"], cell["rate"], cell["seed"]
+        train, test = dataset_splits(s.dataset)
+        scale = _RAW_SCALE.get(s.dataset, 255.0 if train.X.max() <= 1.0 else 1.0)
+        noisy = corrupt(s.noise, train.X, train.y, rate, train.n_classes, seed, scale)
+        learner = make_noise_learner(method, noise_rate=rate,
+                                     **s.learner_settings(method, seed))
+        if method == "me-momentum":  # its history then tracks the selected set's precision
+            learner.fit(train.X, noisy, y_clean=train.y)
+        else:
+            learner.fit(train.X, noisy)
+        rows = [{"method": method, "accuracy": float((learner.predict(test.X) == test.y)
+                                                     .mean()),
+                 **learner.diagnostics(noisy, train.y)}]
+        if method == "ce":
+            best = learner.predict(test.X, model="best")
+            rows.append({"method": "ce-best", "accuracy": float((best == test.y).mean())})
+        actual = float((noisy != train.y).mean())
+        return [{**row, "rate": rate, "seed": seed, "actual_rate": actual} for row in rows]
+
+    def describe(self, cell, rows) -> str:
+        return (f"{self.settings.noise} {cell['rate']:g} seed {cell['seed']} {cell['method']}: "
+                + ", ".join(f"{r['method']} {r['accuracy']:.3f}" for r in rows))
+
+    def select(self, frame: pd.DataFrame) -> pd.DataFrame:
+        s = self.settings
+        wanted = set(s.methods) | ({"ce-best"} if "ce" in s.methods else set())
+        rates = {str(float(r)) for r in s.rates}
+        return frame[frame["method"].isin(wanted)
+                     & frame["rate"].astype(float).astype(str).isin(rates)
+                     & (frame["seed"] < s.seeds)]
+
+    def plot(self, results: pd.DataFrame, path: Path) -> None:
+        s = self.settings
+        plot_lines(results, path, x="rate", xlabel=f"{s.noise} noise rate",
+                   ylabel="test accuracy", title=f"{s.dataset}: {s.noise} label noise")
+
+
 def run_noise(settings: NoiseSettings, out_dir: Path | str,
-              log: Callable[[str], None] = print, *, restart: bool = False) -> pd.DataFrame:
+              log: Callable[[str], None] = print, *, restart: bool = False, jobs: int = 1,
+              threads: int | None = None, progress=None) -> pd.DataFrame:
     """Run (or resume) the sweep into ``out_dir/results.csv`` and ``out_dir/noise.png``;
-    returns this sweep's rows."""
-    settings.check()
-    out, table = open_results(out_dir, ("method", "rate", "seed"), settings.recorded(),
-                              restart=restart)
-    train, test = load(settings.dataset, "train"), load(settings.dataset, "test")
-    scale = _RAW_SCALE.get(settings.dataset, 255.0 if train.X.max() <= 1.0 else 1.0)
-    for rate in settings.rates:
-        for seed in range(settings.seeds):
-            todo = [m for m in settings.methods if not table.done(method=m, rate=rate, seed=seed)]
-            if not todo:
-                continue
-            noisy = corrupt(settings.noise, train.X, train.y, rate, train.n_classes, seed, scale)
-            for method in todo:
-                start = time.perf_counter()
-                rows = _run_method(method, settings.learner_settings(method, seed), rate,
-                                   train, noisy, test)
-                for row in rows:
-                    table.add({**row, "rate": rate, "seed": seed,
-                               "actual_rate": float((noisy != train.y).mean()),
-                               "seconds": round(time.perf_counter() - start, 2)})
-                log(f"{settings.noise} {rate:g} seed {seed} {method}: " + ", ".join(
-                    f"{r['method']} {r['accuracy']:.3f}" for r in rows))
-    frame = table.frame
-    wanted = set(settings.methods) | ({"ce-best"} if "ce" in settings.methods else set())
-    rates = {str(float(r)) for r in settings.rates}
-    mine = (frame["method"].isin(wanted) & frame["rate"].astype(float).astype(str).isin(rates)
-            & (frame["seed"] < settings.seeds))
-    results = frame[mine].reset_index(drop=True)
-    plot_lines(results, out / "noise.png", x="rate",
-               xlabel=f"{settings.noise} noise rate", ylabel="test accuracy",
-               title=f"{settings.dataset}: {settings.noise} label noise")
-    return results
-
-
-def _run_method(method: str, learner_settings: dict, rate: float, train, noisy: np.ndarray,
-                test) -> list[dict]:
-    from crowdlearn.learners import make_noise_learner
-
-    learner = make_noise_learner(method, noise_rate=rate, **learner_settings)
-    if method == "me-momentum":
-        learner.fit(train.X, noisy, y_clean=train.y)
-    else:
-        learner.fit(train.X, noisy)
-    accuracy = float((learner.predict(test.X) == test.y).mean())
-    row = {"method": method, "accuracy": accuracy}
-    if method.startswith("two-em"):
-        from crowdlearn.learners.two_em import auroc
-
-        row["clean_auroc"] = auroc(learner.clean_proba_, noisy == train.y)
-        row["refurbished"] = len(learner.refurbished_)
-    if method == "me-momentum":
-        mask = learner.confident_mask_
-        row["selected_precision"] = float((noisy[mask] == train.y[mask]).mean())
-        row["selected_size"] = int(mask.sum())
-    rows = [row]
-    if method == "ce":
-        best = learner.predict(test.X, model="best")
-        rows.append({"method": "ce-best", "accuracy": float((best == test.y).mean())})
-    return rows
+    returns this sweep's rows. ``jobs`` and ``threads``: see
+    :func:`~crowdlearn.experiments.sweep.run_sweep`."""
+    return run_sweep(NoiseExperiment(settings), out_dir, log, restart=restart, jobs=jobs,
+                     threads=threads, progress=progress)
 
 
 def noise_summary(results: pd.DataFrame) -> pd.DataFrame:

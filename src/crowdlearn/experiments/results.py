@@ -83,11 +83,29 @@ class ResultsTable:
         return bool(mask.any())
 
     def add(self, row: Mapping) -> None:
-        clash = set(row) & set(self.settings)
-        if clash:
-            raise ValueError(f"row columns {sorted(clash)} clash with setting names")
-        record = {**{k: _plain(v) for k, v in row.items()}, **self.settings}
-        self.frame = pd.concat([self.frame, pd.DataFrame([record])], ignore_index=True)
+        self.add_rows([row])
+
+    def add_rows(self, rows: Sequence[Mapping]) -> range:
+        """Append the rows of one finished cell and rewrite the file; returns their
+        positions in :attr:`frame`."""
+        for row in rows:
+            clash = set(row) & set(self.settings)
+            if clash:
+                raise ValueError(f"row columns {sorted(clash)} clash with setting names")
+        records = [{**{k: _plain(v) for k, v in row.items()}, **self.settings} for row in rows]
+        start = len(self.frame)
+        self.frame = pd.concat([self.frame, pd.DataFrame(records)], ignore_index=True)
+        self._write()
+        return range(start, len(self.frame))
+
+    def reorder(self, ranks: Sequence[int]) -> None:
+        """Stable-sort the rows by ``ranks`` (one per row) and rewrite the file: how rows that
+        finished out of order are put back in the order a serial run writes them."""
+        order = pd.Series(ranks, dtype="int64").sort_values(kind="stable").index
+        self.frame = self.frame.iloc[order].reset_index(drop=True)
+        self._write()
+
+    def _write(self) -> None:
         frame = self.frame
         atomic_write(self.path, lambda p: frame.to_csv(p, index=False))
 

@@ -3,7 +3,6 @@ with the one :class:`~crowdlearn.nn.Trainer`, and predicting in the user's class
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import inspect
 from collections.abc import Callable
@@ -11,7 +10,6 @@ from enum import IntEnum
 from numbers import Integral, Real
 
 import numpy as np
-import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import (
     Interval,
@@ -26,6 +24,7 @@ from crowdlearn.annotations import Annotations
 from crowdlearn.errors import InputError, InputTypeError
 from crowdlearn.inputs import first_line
 from crowdlearn.nn import Trainer, make_model
+from crowdlearn.nn.threads import cpu_threads
 
 
 class Seeds(IntEnum):
@@ -69,7 +68,7 @@ class Learner(BaseEstimator):
     (:data:`TRAINING_PARAMETERS`): ``model_params`` (keyword arguments for the model),
     ``epochs``, ``batch_size``, ``lr``, ``optimizer`` (``"adam"``/``"sgd"``),
     ``weight_decay``, ``device``, ``seed``, ``verbose`` (a progress bar with epoch, loss and
-    time left on a terminal) and ``n_threads`` (torch's CPU threads during ``fit`` and
+    time left on a terminal) and ``n_threads`` (CPU threads of torch and BLAS during ``fit`` and
     prediction; ``None`` keeps torch's setting). A subclass declares only its own parameters
     and their constraints (``_parameter_constraints``, scikit-learn's pattern); every
     parameter is checked when ``fit`` starts, before any work, numpy scalars accepted.
@@ -134,19 +133,9 @@ class Learner(BaseEstimator):
     def _check_more(self) -> None:
         """A subclass's checks that involve several parameters (run after the constraints)."""
 
-    @contextlib.contextmanager
     def _threads(self):
-        """torch's CPU threads set to ``n_threads`` for the block, restored after."""
-        wanted = getattr(self, "n_threads", None)
-        if wanted is None:
-            yield
-            return
-        before = torch.get_num_threads()
-        torch.set_num_threads(int(wanted))
-        try:
-            yield
-        finally:
-            torch.set_num_threads(before)
+        """CPU threads (torch, BLAS) set to ``n_threads`` for the block, restored after."""
+        return cpu_threads(getattr(self, "n_threads", None))
 
     # ------------------------------------------------------------------ prediction
     def predict_proba(self, X) -> np.ndarray:
@@ -182,6 +171,12 @@ class Learner(BaseEstimator):
         return float((self.predict(X) == np.asarray(y)).mean())
 
     # ------------------------------------------------------------------ saving
+    def diagnostics(self, y, y_true) -> dict[str, float]:
+        """How the fit's by-products (e.g. which training labels it found clean) compare with
+        the true labels ``y_true`` of the items it was fit on with labels ``y``: for
+        simulations, where the truth is known. Empty for learners that have none."""
+        return {}
+
     def save(self, folder, *, force: bool = False):
         """Write the fitted learner to ``folder`` (see :mod:`crowdlearn.learners.saved`);
         :func:`crowdlearn.load` reads it back and predicts exactly as this one does."""

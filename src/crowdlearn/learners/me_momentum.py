@@ -17,6 +17,7 @@ from numbers import Real
 import numpy as np
 from sklearn.base import ClassifierMixin
 from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from crowdlearn.errors import InputError
@@ -140,6 +141,15 @@ class MeMomentum(ClassifierMixin, Learner):
         self.classes_ = classes
         self.history_ = history
         return self
+
+    def diagnostics(self, y, y_true) -> dict[str, float]:
+        """``selected_precision``: fraction of the final confident set whose given label is
+        the true one; ``selected_size``: the set's size."""
+        check_is_fitted(self, "confident_mask_")
+        mask = self.confident_mask_
+        return {"selected_precision": float((np.asarray(y)[mask] == np.asarray(y_true)[mask])
+                                            .mean()),
+                "selected_size": int(mask.sum())}
 
     def _early_stopped(self, net: nn.Module, X, y, subset, val, outer: int):
         """Stage 0: train on ``subset`` until the slack rule stops it; the best checkpoint."""

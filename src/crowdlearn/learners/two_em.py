@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 from sklearn.base import ClassifierMixin
 from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import check_is_fitted
 
 from crowdlearn.errors import InputError
 from crowdlearn.learners.base import FRACTION, NON_NEGATIVE, Learner, ModelSpec, Seeds
@@ -225,6 +226,14 @@ class TwoEM(ClassifierMixin, Learner):
         history.extend(trainer.history_)
         self.history_ = history
         return self
+
+    def diagnostics(self, y, y_true) -> dict[str, float]:
+        """``clean_auroc``: AUROC of :attr:`clean_proba_` against the items whose given label
+        is the true one; ``refurbished``: how many labels were refurbished."""
+        check_is_fitted(self, "clean_proba_")
+        clean = np.asarray(y) == np.asarray(y_true)
+        return {"clean_auroc": auroc(self.clean_proba_, clean),
+                "refurbished": len(self.refurbished_)}
 
     def _e_steps(self, nets: NetworkPair, X, y, state: EpochState, learn_gamma: bool,
                  rng: np.random.Generator) -> None:

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from crowdlearn.errors import InputError
+from crowdlearn.nn.flat import FlatParameters, packable
 from crowdlearn.outputs import atomic_write
 
 __all__ = ["Batch", "Trainer", "balanced_accuracy", "default_step", "soft_cross_entropy"]
@@ -168,7 +169,34 @@ class Trainer:
             raise InputError("X_val needs y_val")
         y_val_np = np.asarray(y_val) if has_val else None
         metric = METRICS[self.metric] if isinstance(self.metric, str) else self.metric
-        optimizer = self._make_optimizer(model)
+        packed = self._pack(model, X_t, T_t, W_t)
+        try:
+            optimizer = self._make_optimizer(model, packed)
+            self._run(model, optimizer, packed, X_t, T_t, W_t, X_val, y_val_np, metric)
+        finally:
+            if packed is not None:
+                packed.release()
+        return self
+
+    def _pack(self, model, X_t, T_t, W_t) -> FlatParameters | None:
+        """The model's parameters packed into one tensor for the optimiser (see
+        :mod:`crowdlearn.nn.flat`), for the default loss when every parameter gets a
+        gradient; ``None`` otherwise."""
+        if self.step is not None or self.param_groups is not None or len(X_t) == 0:
+            return None
+        bs = self.batch_size
+        probe = Batch(_as_float(X_t[:bs]), T_t[:bs], None if W_t is None else W_t[:bs],
+                      torch.arange(min(bs, len(X_t))), 0)
+
+        def loss() -> torch.Tensor:
+            with self._autocast():
+                return default_step(model, probe)
+
+        params = packable(model, loss)
+        return FlatParameters(params) if params is not None else None
+
+    def _run(self, model, optimizer, packed, X_t, T_t, W_t, X_val, y_val_np, metric) -> None:
+        has_val = X_val is not None
         scheduler = self._make_scheduler(optimizer)
         generator = torch.Generator().manual_seed(self.seed)
         state = RunState()
@@ -182,7 +210,8 @@ class Trainer:
             for epoch in range(state.epoch, self.epochs):
                 if state.stopped:
                     break
-                record = self._train_epoch(model, optimizer, X_t, T_t, W_t, generator, epoch)
+                record = self._train_epoch(model, optimizer, packed, X_t, T_t, W_t, generator,
+                                           epoch)
                 scheduler.step()
                 if has_val:
                     score = float(metric(y_val_np, self.predict_proba(model, X_val)))
@@ -209,9 +238,8 @@ class Trainer:
         self.history_ = state.history
         self.best_epoch_ = state.best_epoch
         self.best_score_ = state.best_score
-        return self
 
-    def _train_epoch(self, model, optimizer, X_t, T_t, W_t, generator, epoch) -> dict:
+    def _train_epoch(self, model, optimizer, packed, X_t, T_t, W_t, generator, epoch) -> dict:
         model.train()
         step = self.step or default_step
         n, bs = len(X_t), self.batch_size
@@ -229,7 +257,10 @@ class Trainer:
                 batch = Batch(xb, T_t[idx], None if W_t is None else W_t[idx], idx, epoch)
                 with self._autocast():
                     loss = step(model, batch)
-                optimizer.zero_grad(set_to_none=True)
+                if packed is None:
+                    optimizer.zero_grad(set_to_none=True)
+                else:
+                    packed.zero_grad()
                 loss.backward()
                 optimizer.step()
                 total.add_(loss.detach(), alpha=len(idx))
@@ -270,8 +301,12 @@ class Trainer:
             if not (isinstance(getattr(self, name), int) and getattr(self, name) >= 1):
                 raise InputError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
 
-    def _make_optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
-        params: Any = self.param_groups(model) if self.param_groups else model.parameters()
+    def _make_optimizer(self, model: nn.Module,
+                        packed: FlatParameters | None = None) -> torch.optim.Optimizer:
+        if packed is not None:
+            params: Any = [packed.flat]
+        else:
+            params = self.param_groups(model) if self.param_groups else model.parameters()
         if self.optimizer == "adam":
             return torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay)
         return torch.optim.SGD(params, lr=self.lr, momentum=self.momentum,
@@ -315,7 +350,11 @@ class Trainer:
         except RuntimeError as exc:
             raise InputError(f"{self.checkpoint}: checkpoint does not fit this model: "
                              f"{str(exc).splitlines()[0]}") from None
-        optimizer.load_state_dict(payload["optimizer"])
+        try:
+            optimizer.load_state_dict(payload["optimizer"])
+        except (ValueError, KeyError, RuntimeError) as exc:
+            raise InputError(f"{self.checkpoint}: the optimiser state does not fit this run "
+                             f"(made by another crowdlearn version or model): {exc}") from None
         scheduler.load_state_dict(payload["scheduler"])
         generator.set_state(payload["generator"])
         torch.set_rng_state(payload["torch_rng"])

@@ -1,0 +1,93 @@
+"""The sweep engine: parallel cells give the serial run's table, row for row."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from crowdlearn import InputError
+from crowdlearn.cli import app
+from crowdlearn.experiments import BudgetSettings, NoiseSettings, run_budget, run_noise
+from crowdlearn.experiments.budget import BudgetExperiment
+from crowdlearn.experiments.results import ResultsTable
+
+TINY = dict(budget=200, redundancy=(1, 2), methods=("mv", "mbem"), seeds=2, epochs=2)
+
+
+def _table(folder) -> pd.DataFrame:
+    return pd.read_csv(folder / "results.csv").drop(columns="seconds")
+
+
+def test_parallel_cells_match_a_serial_one_thread_run(tmp_path):
+    serial = run_budget(BudgetSettings(**TINY), tmp_path / "serial", log=lambda _: None,
+                        threads=1)
+    lines = []
+    parallel = run_budget(BudgetSettings(**TINY), tmp_path / "parallel", log=lines.append,
+                          jobs=2)
+    assert len(lines) == 8  # one line per cell, in the order cells finished
+    pd.testing.assert_frame_equal(_table(tmp_path / "serial"), _table(tmp_path / "parallel"))
+    pd.testing.assert_frame_equal(serial.drop(columns="seconds"),
+                                  parallel.drop(columns="seconds"))
+
+
+def test_parallel_resume_keeps_earlier_rows_first(tmp_path):
+    run_noise(NoiseSettings(rates=(0.4,), methods=("ce",), seeds=1, epochs=2), tmp_path,
+              log=lambda _: None)
+    more = dict(rates=(0.2, 0.4), methods=("ce",), seeds=2, epochs=2)
+    run_noise(NoiseSettings(**more), tmp_path, log=lambda _: None, jobs=2)
+    table = pd.read_csv(tmp_path / "results.csv")
+    # the first run's rows, then the new cells in cell order (rate, seed), CE's best epoch
+    # right after its cell's final epoch
+    assert list(zip(table["rate"], table["seed"], table["method"], strict=True)) == [
+        (0.4, 0, "ce"), (0.4, 0, "ce-best"), (0.2, 0, "ce"), (0.2, 0, "ce-best"),
+        (0.2, 1, "ce"), (0.2, 1, "ce-best"), (0.4, 1, "ce"), (0.4, 1, "ce-best")]
+
+
+def test_progress_reports_each_cell(tmp_path):
+    seen = []
+    run_budget(BudgetSettings(**{**TINY, "seeds": 1, "methods": ("mv",)}), tmp_path,
+               log=lambda _: None, progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(0, 2), (1, 2), (2, 2)]
+    seen.clear()  # a resumed sweep with nothing left to do
+    run_budget(BudgetSettings(**{**TINY, "seeds": 1, "methods": ("mv",)}), tmp_path,
+               log=lambda _: None, progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(0, 0)]
+
+
+@pytest.mark.parametrize(("jobs", "threads", "message"), [
+    (0, None, "jobs must be a positive integer, got 0"),
+    (2, 0, "threads must be a positive integer, got 0"),
+    (1.5, None, "jobs must be a positive integer, got 1.5")])
+def test_bad_workers_fail_before_any_work(tmp_path, jobs, threads, message):
+    with pytest.raises(InputError, match=message):
+        run_budget(BudgetSettings(**TINY), tmp_path / "out", jobs=jobs, threads=threads)
+    assert not (tmp_path / "out").exists()
+
+
+def test_cells_follow_the_serial_order():
+    cells = BudgetExperiment(BudgetSettings(**TINY)).cells()
+    assert cells[:3] == [{"method": "mv", "redundancy": 1, "seed": 0},
+                         {"method": "mbem", "redundancy": 1, "seed": 0},
+                         {"method": "mv", "redundancy": 2, "seed": 0}]
+    assert len(cells) == 8 and cells[-1] == {"method": "mbem", "redundancy": 2, "seed": 1}
+
+
+def test_reorder_is_stable_and_rewrites_the_file(tmp_path):
+    table = ResultsTable(tmp_path / "results.csv", ["method"], {"dataset": "digits"})
+    table.add_rows([{"method": "b", "accuracy": 0.5}, {"method": "b2", "accuracy": 0.6}])
+    table.add_rows([{"method": "a", "accuracy": 0.7}])
+    table.reorder([1, 1, 0])
+    assert list(pd.read_csv(tmp_path / "results.csv")["method"]) == ["a", "b", "b2"]
+
+
+def test_cli_jobs(tmp_path):
+    result = CliRunner().invoke(app, ["experiment", "budget", "-o", str(tmp_path), "--budget",
+                                      "200", "--redundancy", "1,2", "--methods", "mv",
+                                      "--seeds", "1", "--epochs", "1", "--jobs", "2",
+                                      "--threads", "1"])
+    assert result.exit_code == 0, result.output
+    assert "r=2" in result.output and len(pd.read_csv(tmp_path / "results.csv")) == 2
+    bad = CliRunner().invoke(app, ["experiment", "noise", "-o", str(tmp_path / "n"),
+                                   "--jobs", "0"])
+    assert bad.exit_code == 2 and "--jobs" in bad.output
