@@ -58,9 +58,10 @@ def scores(train, test, ann: Annotations, test_ann: Annotations, seed: int) -> d
         out[f"{name}: h"] = mig.score(test.X, test.y)
         out[f"{name}: forecaster"] = float(
             (mig.predict(test.X, test_ann) == test.y).mean())
-    for method in ("mv", "em"):
+    for method in ("mv", "ds"):
         for label, answers in (("all answers", ann), ("juniors removed", seniors_only(ann))):
-            model = make_crowd_learner(method, self_training=False, **settings)
+            model = make_crowd_learner(method, self_training=False,  # DS as the papers ran it
+                                       **CrowdsSettings().learner_settings(method, seed))
             out[f"{method}-then-train, {label}"] = model.fit(train.X, answers).score(test.X,
                                                                                       test.y)
     return out

@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from crowdlearn.errors import CrowdlearnError, InputError
+from crowdlearn.methods import CROWD_METHODS, METHODS, NOISE_METHODS
 
 app = typer.Typer(
     help="Accurate labels and models from noisy, crowdsourced annotations.",
@@ -384,9 +385,9 @@ def experiment_budget(
     = "hammer-spammer",
     budget: Annotated[int, typer.Option(help="Total number of labels bought.")] = 1200,
     redundancy: Annotated[str, typer.Option(help="Labels per item to compare.")] = "1,3,5",
-    methods: Annotated[str, typer.Option(help="mv, soft-mv, em, mbem, mbem-onecoin (and the "
+    methods: Annotated[str, typer.Option(help="mv, soft-mv, ds, mbem, mbem-onecoin (and the "
                                          "joint methods of `experiment crowds`).")]
-    = "mv,soft-mv,em,mbem,mbem-onecoin",
+    = "mv,soft-mv,ds,mbem,mbem-onecoin",
     seeds: Annotated[int, typer.Option(help="Seeds 0..N-1 (crowd, assignment, training).")] = 5,
     model: Annotated[str | None, typer.Option(help="Network (default: mlp for digits, lenet "
                                               "for (fashion-)mnist, resnet20 for cifar).")]
@@ -413,9 +414,9 @@ def experiment_budget(
                               worker_model=worker_model, budget=budget,
                               redundancy=_csv_numbers(redundancy), methods=_csv_words(methods),
                               seeds=seeds, model=model, epochs=epochs, lr=lr,
-                              batch_size=batch_size, device=device,
-                              extra={"mbem": {"n_rounds": mbem_rounds}} if mbem_rounds != 1
-                              else {})
+                              batch_size=batch_size, device=device)
+    if mbem_rounds != 1:
+        settings.extra["mbem"] = {"n_rounds": mbem_rounds}
     _run_budget(settings, out, force, jobs, threads)
 
 
@@ -446,9 +447,9 @@ def experiment_crowds(
     = "1,2,3",
     expertise: Annotated[str, typer.Option(help="Seniors' expertise: low, high.")]
     = "low,high",
-    methods: Annotated[str, typer.Option(help="mv, soft-mv, em, mbem, crowd-layer, doctor-net, "
+    methods: Annotated[str, typer.Option(help="mv, soft-mv, ds, mbem, crowd-layer, doctor-net, "
                                          "aggnet, maxmig, clean (true labels).")]
-    = "mv,em,crowd-layer,doctor-net,aggnet,mbem,maxmig",
+    = "mv,ds,crowd-layer,doctor-net,aggnet,mbem,maxmig",
     seeds: Annotated[int, typer.Option(help="Seeds 0..N-1 (crowd answers, training).")] = 3,
     model: Annotated[str | None, typer.Option(help="Network (default: MLP 64-128-10 on "
                                               "digits).")] = None,
@@ -614,6 +615,310 @@ def _demo_aggregate(seed: int) -> None:
     console.print(f"Dawid–Skene recovers {scores['ds']:.1%} of the true labels against "
                   f"{scores['mv']:.1%} for majority vote ({gain * 100:+.1f} points): weighting "
                   "workers by their estimated confusion matrices beats counting heads.")
+
+
+# the choices of --method, from the one registry of methods
+LearnMethod = Enum("LearnMethod", {name: name for name in METHODS}, type=str)
+
+
+def _param_value(text: str):
+    """A ``--param`` value: JSON where it parses (numbers, true/false, null, lists,
+    objects), else the text itself."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _params(pairs: list[str]) -> dict:
+    """``["name=value", …]`` as a dict; a pair without ``=`` or a name given twice is an
+    :class:`InputError`."""
+    params: dict = {}
+    for pair in pairs:
+        name, eq, value = pair.partition("=")
+        name = name.strip().replace("-", "_")
+        if not eq or not name:
+            raise InputError(f"--param {pair!r}: expected name=value, e.g. --param "
+                             "noise_rate=0.2")
+        if name in params:
+            raise InputError(f"--param {name} is given twice")
+        params[name] = _param_value(value.strip())
+    return params
+
+
+def _training(**given) -> dict:
+    """The training options given on the command line (unset ones keep the method's
+    defaults)."""
+    return {k: v for k, v in given.items() if v is not None}
+
+
+@app.command()
+@_one_line_errors
+def fit(
+    features: Annotated[Path, typer.Option(help="Item features: .npy (row i is item i), IDX, "
+                                           "a table (CSV, TSV, Parquet, JSON) with an id "
+                                           "column, or a folder of images (file names are "
+                                           "the ids).")],
+    method: Annotated[LearnMethod, typer.Option(help="Crowd methods (with --answers): "
+                                                + ", ".join(CROWD_METHODS) + ". Noisy-label "
+                                                "methods (with --labels): "
+                                                + ", ".join(NOISE_METHODS) + ".")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Model folder to create.")],
+    answers: Annotated[Path | None, typer.Option(help="Crowd answers (task, worker, label; "
+                                                 "or --format wide).")] = None,
+    labels: Annotated[Path | None, typer.Option(help="One possibly wrong label per item (id, "
+                                                "label).")] = None,
+    model: Annotated[str | None, typer.Option(help="Network: mlp, head, lenet, resnet18, "
+                                              "resnet20, resnet34 (default: the method's).")]
+    = None,
+    epochs: Annotated[int | None, typer.Option(min=1, help="Training epochs (default: the "
+                                               "method's).")] = None,
+    lr: Annotated[float | None, typer.Option(help="Learning rate.")] = None,
+    batch_size: Annotated[int | None, typer.Option(min=1, help="Minibatch size.")] = None,
+    standardize: Annotated[bool, typer.Option("--standardize", help="Scale each feature to "
+                                              "mean 0, sd 1 (training statistics, kept for "
+                                              "predict).")] = False,
+    threads: Annotated[int | None, typer.Option(min=1, help="CPU threads (default: torch's "
+                                                "own; 1 on a shared machine).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of initialisation and shuffling.")] = 0,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    param: Annotated[list[str] | None, typer.Option(help="A method option as name=value "
+                                                    "(repeatable), e.g. --param "
+                                                    "noise_rate=0.2.")] = None,
+    proba: Annotated[bool, typer.Option("--proba", help="Add class probabilities to "
+                                        "labels.csv.")] = False,
+    allow_missing: Annotated[bool, typer.Option(help="Drop (and count) items that have "
+                                                "answers or labels but no features, and the "
+                                                "reverse, instead of refusing.")] = False,
+    id_col: Annotated[str | None, typer.Option(help="Id column of a features table "
+                                               "(default: id).")] = None,
+    task_col: Annotated[str, typer.Option(help="Task (item) id column of --answers or "
+                                          "--labels.")] = "task",
+    worker_col: Annotated[str, typer.Option(help="Worker id column (long format).")]
+    = "worker",
+    label_col: Annotated[str, typer.Option(help="Label column.")] = "label",
+    layout: Annotated[Layout, typer.Option("--format", help="Answers: long (one answer a "
+                                           "row) or wide (tasks × workers).")] = Layout.long,
+    missing: Annotated[str, typer.Option(help="'No answer' in the wide format.")] = "-1",
+    keep: Annotated[Keep, typer.Option(help="Repeated answers: error, first, last or all.")]
+    = Keep("error"),
+    force: Annotated[bool, typer.Option(help="Replace an existing model folder.")] = False,
+) -> None:
+    """Train a model from crowd answers or noisy labels and your item features.
+
+    Example: crowdlearn fit --answers answers.csv --features X.npy --method maxmig -o model
+    """
+    from crowdlearn.features import read_features
+    from crowdlearn.inputs import read_task_labels
+    from crowdlearn.model_folder import check_model_folder, train, write_model_folder
+
+    start = time.perf_counter()
+    if (answers is None) == (labels is None):
+        raise InputError("give --answers (crowd methods) or --labels (noisy-label methods), "
+                         "one of them")
+    check_model_folder(out, force)
+    settings = _training(model=model, epochs=epochs, lr=lr, batch_size=batch_size,
+                         n_threads=threads) | {"seed": seed, "device": device,
+                                               "standardize": standardize,
+                                               "verbose": err_console.is_terminal}
+    settings |= _params(param or [])
+    from crowdlearn.methods import make_learner, method_spec
+
+    spec = method_spec(method.value)
+    make_learner(method.value, **settings).check_params()  # every option, before reading
+    with _reported_warnings():
+        X = read_features(features, id_col=id_col)
+        if answers is not None:
+            crowd = read_answers(answers, layout, task_col, worker_col, label_col, missing,
+                                 keep=keep)
+            trained = train(spec.name, X, answers=crowd, allow_missing=allow_missing,
+                            **settings)
+        else:
+            given = read_task_labels(labels, task_col, label_col)
+            if given.nunique() < 2:
+                raise InputError(f"{labels}: every item has the label {given.iloc[0]!r}; a "
+                                 "classifier needs at least two classes")
+            trained = train(spec.name, X, labels=given, allow_missing=allow_missing,
+                            **settings)
+        write_model_folder(trained, out, proba=proba, force=force,
+                           command=" ".join(["crowdlearn", *sys.argv[1:]]))
+    what = (f"{len(trained.answers):,} answers from {trained.answers.n_workers:,} workers"
+            if trained.answers is not None else "one label each")
+    console.print(f"{spec.name}: {len(trained.ids):,} items ({what}), "
+                  f"{len(trained.learner.classes_)} classes, trained in {trained.seconds:.1f} s "
+                  f"-> {out}/ ({time.perf_counter() - start:.1f} s in all)", highlight=False,
+                  soft_wrap=True)
+    for kind, count in trained.dropped.items():
+        console.print(f"dropped {count:,} {kind.replace('_', ' ')} (--allow-missing)",
+                      highlight=False, soft_wrap=True)
+
+
+@app.command()
+@_one_line_errors
+def predict(
+    model_dir: Annotated[Path, typer.Argument(help="A model folder made by `crowdlearn fit` "
+                                              "(or any saved learner).")],
+    features: Annotated[Path, typer.Option(help="Features of the items to label (formats as "
+                                           "in `fit`).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Predictions: .csv, .tsv, "
+                                      ".parquet, .json; - for standard output.")],
+    proba: Annotated[bool, typer.Option("--proba", help="Add one probability column per "
+                                        "class.")] = False,
+    id_col: Annotated[str | None, typer.Option(help="Id column of a features table.")] = None,
+    truth: Annotated[Path | None, typer.Option(help="True labels to score the predictions: "
+                                               "(id, label) columns, or one label per line "
+                                               "in the features' row order.")] = None,
+    threads: Annotated[int | None, typer.Option(min=1, help="CPU threads.")] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing output file.")] = False,
+) -> None:
+    """Label new items with a trained model: id, label, confidence (and probabilities).
+
+    Example: crowdlearn predict model --features X_test.npy -o predictions.csv
+    """
+    from crowdlearn.features import read_features
+    from crowdlearn.learners import load
+    from crowdlearn.model_folder import probability_table
+    from crowdlearn.outputs import TABLE_FORMATS, check_format, check_outputs, write_table
+
+    check_format(out, TABLE_FORMATS, "the predictions (-o)")
+    check_outputs([out], [features], force=force)
+    learner = load(model_dir)
+    if threads is not None:
+        learner.set_params(n_threads=threads)
+    items = read_features(features, id_col=id_col)
+    table = probability_table(items.ids, learner.predict_proba(items.X), learner.classes_,
+                              proba)
+    write_table(table, out)
+    target = err_console if str(out) == "-" else console
+    target.print(f"{len(table):,} items labelled -> {out}", highlight=False, soft_wrap=True)
+    if truth is not None:
+        known = _read_truth(truth, items.ids)
+        hit = table["label"].astype(str).to_numpy()[known.index] == known.to_numpy()
+        target.print(f"accuracy against {truth}: {hit.mean():.4f} ({int(hit.sum()):,} of "
+                     f"{len(hit):,})", highlight=False, soft_wrap=True)
+
+
+def _read_truth(path: Path, ids: np.ndarray) -> pd.Series:
+    """True labels (as text) by row of the features: from an (id, label) table, or from a
+    file with one label per line in row order."""
+    from crowdlearn.inputs import read_file, read_task_labels
+
+    lines = [line.strip() for line in read_file(path, lambda p: p.read_text().splitlines())]
+    lines = [line for line in lines if line]
+    if lines and not any(c in lines[0] for c in ",\t; |"):
+        if len(lines) != len(ids):
+            raise InputError(f"{path}: {len(lines)} labels, one per line, for {len(ids)} "
+                             "feature rows; give (id, label) columns otherwise")
+        return pd.Series(lines, index=np.arange(len(ids)))
+    given = read_task_labels(path, known_tasks=ids)
+    position = pd.Index(ids).get_indexer(given.index.astype(str))
+    if (position < 0).all():
+        raise InputError(f"{path}: none of its ids are feature rows")
+    keep = position >= 0
+    return pd.Series(given.astype(str).to_numpy()[keep], index=position[keep])
+
+
+class IssueMethod(str, Enum):
+    two_em = "two-em"
+    me_momentum = "me-momentum"
+
+
+@app.command("label-issues")
+@_one_line_errors
+def label_issues(
+    labels: Annotated[Path, typer.Option(help="The given labels (id, label).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Ranked table: .csv, .tsv, "
+                                      ".parquet, .json; - for standard output.")],
+    proba: Annotated[Path | None, typer.Option(help="Out-of-sample class probabilities of "
+                                               "any model: an id column and one column per "
+                                               "class (named by class, or proba_<class>). "
+                                               "Nothing is trained.")] = None,
+    features: Annotated[Path | None, typer.Option(help="Item features, to train --method "
+                                                  "instead of reading --proba.")] = None,
+    method: Annotated[IssueMethod, typer.Option(help="With --features: two-em or "
+                                                "me-momentum.")] = IssueMethod.two_em,
+    score: Annotated[str, typer.Option(help="With --proba: self_confidence or "
+                                       "normalized_margin.")] = "self_confidence",
+    param: Annotated[list[str] | None, typer.Option(help="A method option as name=value "
+                                                    "(repeatable).")] = None,
+    id_col: Annotated[str, typer.Option(help="Id column of --labels, --proba and a "
+                                        "features table.")] = "id",
+    label_col: Annotated[str, typer.Option(help="Label column of --labels.")] = "label",
+    threads: Annotated[int | None, typer.Option(min=1, help="CPU threads.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed (with --features).")] = 0,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing output file.")] = False,
+) -> None:
+    """Rank the given labels by how likely each is wrong, most suspect first.
+
+    Example: crowdlearn label-issues --labels labels.csv --proba oof_proba.csv -o issues.csv
+    """
+    from crowdlearn.inputs import read_task_labels
+    from crowdlearn.outputs import TABLE_FORMATS, check_format, check_outputs, write_table
+
+    if (proba is None) == (features is None):
+        raise InputError("give --proba (probabilities of any model) or --features (to train "
+                         "--method), one of them")
+    check_format(out, TABLE_FORMATS, "the issues table (-o)")
+    check_outputs([out], [p for p in (labels, proba, features) if p is not None], force=force)
+    given = read_task_labels(labels, id_col, label_col)
+    if proba is not None:
+        table = _issues_from_proba_file(given, proba, id_col, score)
+    else:
+        table = _issues_from_training(given, features, method.value, id_col, seed, threads,
+                                      _params(param or []))
+    write_table(table, out)
+    if str(out) != "-":
+        flagged = int(table["is_label_issue"].sum())
+        console.print(f"{len(table):,} labels ranked, {flagged:,} flagged as issues "
+                      f"({flagged / len(table):.1%}) -> {out}", highlight=False, soft_wrap=True)
+
+
+def _issues_from_proba_file(given: pd.Series, path: Path, id_col: str, score: str):
+    from crowdlearn.inputs import read_table, source_name
+    from crowdlearn.label_issues import label_issues_from_proba
+
+    table = read_table(path)
+    name = source_name(path)
+    if id_col not in table.columns:
+        raise InputError(f"{name}: no id column {id_col!r}; name it with --id-col")
+    ids = table[id_col].astype(str)
+    if not ids.is_unique:
+        raise InputError(f"{name}: id {ids[ids.duplicated()].iloc[0]!r} appears twice")
+    columns = [c for c in table.columns if c != id_col]
+    classes = [c.removeprefix("proba_") for c in map(str, columns)]
+    try:
+        P = table[columns].apply(pd.to_numeric).to_numpy(dtype=float)
+    except ValueError as exc:
+        raise InputError(f"{name}: probabilities must be numbers ({exc})") from None
+    index = pd.Index(ids)
+    keys = pd.Index(given.index.astype(str))
+    position = index.get_indexer(keys)
+    if (position < 0).any():
+        missing = keys[position < 0]
+        raise InputError(f"{name}: {len(missing)} labelled items have no probabilities, e.g. "
+                         f"{missing[0]!r}")
+    known = {str(c) for c in classes}
+    labels = given.astype(str).to_numpy()
+    strange = sorted(set(labels) - known)
+    if strange:
+        raise InputError(f"label {strange[0]!r} is not one of the probability columns "
+                         f"({', '.join(classes)})")
+    return label_issues_from_proba(labels, P[position], classes, ids=keys.to_numpy(),
+                                   score=score)
+
+
+def _issues_from_training(given: pd.Series, features: Path, method: str, id_col: str,
+                          seed: int, threads: int | None, params: dict):
+    from crowdlearn.features import read_features
+    from crowdlearn.learners import find_label_issues
+
+    items = read_features(features, id_col=id_col)
+    X, found = items.rows_for(given.index, "labelled items")
+    options = {"seed": seed, "verbose": err_console.is_terminal,
+               **({"n_threads": threads} if threads else {}), **params}
+    table = find_label_issues(X, given.to_numpy(), method, **options)
+    ids = np.asarray([str(i) for i in given.index])
+    return table.assign(row=ids[table["row"].to_numpy()]).rename(columns={"row": "id"})
 
 
 @app.command()

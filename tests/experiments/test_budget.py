@@ -73,18 +73,18 @@ def test_bad_settings(tmp_path):
 
 def test_finding_states_what_the_numbers_show():
     rows = [("mv", 1, 0.80), ("mv", 3, 0.70), ("mbem", 1, 0.92), ("mbem", 3, 0.85),
-            ("em", 3, 0.88)]
+            ("ds", 3, 0.88)]
     frame = pd.DataFrame(rows, columns=["method", "redundancy", "accuracy"])
     text = finding(frame, 1200)
     assert "MBEM was most accurate at 1 label per item (92.0%)" in text
     assert "+12.0 points against majority vote" in text
-    assert "beaten by em at r=3" in text
+    assert "beaten by ds at r=3" in text
     assert "at r=3 it reached 85.0%" in text
     frame.loc[frame["method"] == "mbem", "accuracy"] = [0.70, 0.75]  # claim fails: say so
     text = finding(frame, 1200)
     assert "most accurate at 3 labels per item (75.0%)" in text
     assert "-10.0 points against majority vote" in text and "at r=1 it reached 70.0%" in text
-    assert "beaten by mv at r=1, em at r=3" in text
+    assert "beaten by mv at r=1, ds at r=3" in text
 
 
 def test_cli_budget(tmp_path):

@@ -22,10 +22,10 @@ def test_writes_results_and_plot_and_resumes(tmp_path, learners_built):
     assert (tmp_path / "crowds.png").read_bytes()[:4] == b"\x89PNG"
 
     calls = learners_built("make_crowd_learner")
-    again = run_crowds(CrowdsSettings(**{**TINY, "methods": ("mv", "maxmig", "em")}),
+    again = run_crowds(CrowdsSettings(**{**TINY, "methods": ("mv", "maxmig", "ds")}),
                        tmp_path, log=lambda _: None)
-    assert calls == ["em"]  # finished cells (maxmig and its forecaster) are not rerun
-    assert set(again["method"]) == {"mv", "maxmig", "maxmig-forecaster", "em"}
+    assert calls == ["ds"]  # finished cells (maxmig and its forecaster) are not rerun
+    assert set(again["method"]) == {"mv", "maxmig", "maxmig-forecaster", "ds"}
     with pytest.raises(InputError, match="epochs=2, not 3"):
         run_crowds(CrowdsSettings(**{**TINY, "epochs": 3}), tmp_path, log=lambda _: None)
 

@@ -8,7 +8,7 @@ import pytest
 
 from crowdlearn.experiments import CrowdsSettings, run_crowds
 
-METHODS = ("clean", "mv", "em", "crowd-layer", "doctor-net", "aggnet", "mbem", "maxmig")
+METHODS = ("clean", "mv", "ds", "crowd-layer", "doctor-net", "aggnet", "mbem", "maxmig")
 
 
 def _means(tmp_path, case, expertise):
@@ -36,7 +36,7 @@ def test_correlated_case_3(tmp_path):
 @pytest.mark.slow
 def test_harsh_correlated_crowd(tmp_path):
     mean = _means(tmp_path, "harsh", ("low",))["case harsh, low"]
-    assert mean["maxmig"] >= mean["em"]
+    assert mean["maxmig"] >= mean["ds"]
 
 
 @pytest.mark.slow
@@ -58,4 +58,4 @@ def test_labelme_maxmig_beats_majority_vote():
 
     maxmig = accuracy("maxmig", init_epsilon=1e-2)
     assert maxmig > accuracy("mv")
-    assert maxmig >= accuracy("em")
+    assert maxmig >= accuracy("ds")

@@ -46,7 +46,7 @@ def test_same_seed_same_model(crowd_digits):
     np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize("name", ["mv", "soft-mv", "em", "mbem"])
+@pytest.mark.parametrize("name", ["mv", "soft-mv", "ds", "mbem"])
 def test_factory_and_contract(name, crowd_digits):
     X, _, ann, test, _ = crowd_digits
     est = make_crowd_learner(name, epochs=2, seed=0)

@@ -27,7 +27,7 @@ def digits():
     return X, ann, np.array([f"d{c}" for c in noisy]), data.X[300:360]
 
 
-CROWD = ["mv", "soft-mv", "em", "mbem", "mbem-onecoin", "crowd-layer", "doctor-net", "aggnet",
+CROWD = ["mv", "soft-mv", "ds", "mbem", "mbem-onecoin", "crowd-layer", "doctor-net", "aggnet",
          "maxmig"]
 NOISE = ["ce", "coteaching", "me-momentum", "two-em"]
 

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from crowdlearn.errors import InputError
-from crowdlearn.experiments.options import check_learner_options, check_methods
+from crowdlearn.experiments.options import PAPERS_DS, check_learner_options, check_methods
 from crowdlearn.experiments.plots import plot_budget
 from crowdlearn.experiments.sweep import Experiment, dataset_splits, run_sweep
 from crowdlearn.simulate import assign, classwise_hammer_spammer, hammer_spammer
@@ -39,14 +39,15 @@ class BudgetSettings:
     worker_model: str = "hammer-spammer"
     budget: int = 1200
     redundancy: tuple[int, ...] = (1, 3, 5)
-    methods: tuple[str, ...] = ("mv", "soft-mv", "em", "mbem", "mbem-onecoin")
+    methods: tuple[str, ...] = ("mv", "soft-mv", "ds", "mbem", "mbem-onecoin")
     seeds: int = 5
     model: str | None = None
     epochs: int = 100
     batch_size: int = 64
     lr: float = 1e-3
     device: str = "auto"
-    extra: dict = field(default_factory=dict)  # method → its own learner options
+    # method → its own learner options; Dawid-Skene as the papers ran it
+    extra: dict = field(default_factory=lambda: {"ds": dict(PAPERS_DS)})
 
     def check(self) -> None:
         if self.worker_model not in WORKER_MODELS:
@@ -60,7 +61,7 @@ class BudgetSettings:
         if self.budget < max(self.redundancy):
             raise InputError(f"budget {self.budget} is smaller than redundancy "
                              f"{max(self.redundancy)}")
-        from crowdlearn.learners import CROWD_METHODS
+        from crowdlearn.methods import CROWD_METHODS
 
         check_methods(self.methods, CROWD_METHODS)
         check_learner_options(self.extra, CROWD_METHODS, reserved=("self_training",))

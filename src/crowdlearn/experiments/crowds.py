@@ -22,7 +22,7 @@ import pandas as pd
 
 from crowdlearn.annotations import Annotations
 from crowdlearn.errors import CrowdlearnWarning, InputError
-from crowdlearn.experiments.options import check_learner_options, check_methods
+from crowdlearn.experiments.options import PAPERS_DS, check_learner_options, check_methods
 from crowdlearn.experiments.plots import plot_grouped_bars
 from crowdlearn.experiments.sweep import Experiment, dataset_splits, run_sweep
 from crowdlearn.simulate import Crowd, diagonal, maxmig_case
@@ -41,7 +41,7 @@ class CrowdsSettings:
     dataset: str = "digits"
     cases: tuple[str, ...] = ("1", "2", "3")
     expertise: tuple[str, ...] = ("low", "high")
-    methods: tuple[str, ...] = ("mv", "em", "crowd-layer", "doctor-net", "aggnet", "mbem",
+    methods: tuple[str, ...] = ("mv", "ds", "crowd-layer", "doctor-net", "aggnet", "mbem",
                                 "maxmig")
     seeds: int = 3
     model: str | None = None
@@ -50,11 +50,13 @@ class CrowdsSettings:
     lr: float = 1e-3
     device: str = "auto"
     # method → its own learner options. Crowd Layer starts from the soft-MV confusions, as the
-    # Max-MIG code (Cao et al., ICLR 2019) runs it on simulated crowds (identity on LabelMe).
-    extra: dict = field(default_factory=lambda: {"crowd-layer": {"init": "soft-mv"}})
+    # Max-MIG code (Cao et al., ICLR 2019) runs it on simulated crowds (identity on LabelMe);
+    # Dawid-Skene as the papers ran it.
+    extra: dict = field(default_factory=lambda: {"crowd-layer": {"init": "soft-mv"},
+                                                 "ds": dict(PAPERS_DS)})
 
     def check(self) -> None:
-        from crowdlearn.learners import CROWD_METHODS
+        from crowdlearn.methods import CROWD_METHODS
 
         bad = [c for c in self.cases if c not in CASES]
         if bad or not self.cases:

@@ -49,7 +49,7 @@ class NoiseSettings:
     extra: dict = field(default_factory=dict)  # method → its own learner options
 
     def check(self) -> None:
-        from crowdlearn.learners import NOISE_METHODS
+        from crowdlearn.methods import NOISE_METHODS
 
         if self.noise not in NOISE_KINDS:
             raise InputError(f"noise must be one of {', '.join(NOISE_KINDS)}, got "

@@ -7,6 +7,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from crowdlearn.errors import InputError
+from crowdlearn.methods import METHODS, RENAMED, method_parameters
+
+# The EM baseline of the papers the crowd experiments reproduce (Khetan et al. 2018; Cao et
+# al. 2019): Dawid-Skene with a near-flat prior, unlike the library's default smoothing.
+PAPERS_DS = {"smoothing": 0.01, "prior": "uniform", "class_smoothing": 0.0}
 
 
 def check_methods(methods: Iterable[str], known: Iterable[str]) -> None:
@@ -14,7 +19,8 @@ def check_methods(methods: Iterable[str], known: Iterable[str]) -> None:
     methods, known = list(methods), list(known)
     bad = [m for m in methods if m not in known]
     if bad or not methods:
-        what = f"unknown method {bad[0]!r}" if bad else "no method given"
+        hint = f" (now called {RENAMED[bad[0]]!r})" if bad and bad[0] in RENAMED else ""
+        what = f"unknown method {bad[0]!r}{hint}" if bad else "no method given"
         raise InputError(f"{what}; choose from {', '.join(known)}")
 
 
@@ -36,3 +42,9 @@ def check_learner_options(extra: Mapping, methods: Iterable[str],
         if clash:
             raise InputError(f"learner option {clash[0]!r} of {method!r} is set by the sweep "
                              "itself")
+        if method in METHODS:
+            own = method_parameters(method)
+            bad = [name for name in options if name not in own]
+            if bad:
+                raise InputError(f"method {method!r} has no option {bad[0]!r}; its options "
+                                 f"are {', '.join(own) or 'none'}")

@@ -51,6 +51,7 @@ TRAINING_PARAMETERS: dict[str, tuple[object, list]] = {
     "lr": (1e-3, [Interval(Real, 0, None, closed="neither")]),
     "optimizer": ("adam", [StrOptions({"adam", "sgd"})]),
     "weight_decay": (0.0, [NON_NEGATIVE]),
+    "standardize": (False, ["boolean"]),
     "device": ("auto", [str]),
     "seed": (0, [Interval(Integral, 0, None, closed="left")]),
     "verbose": (False, ["boolean"]),
@@ -67,9 +68,11 @@ class Learner(BaseEstimator):
     ``f(input_shape, n_classes)``. The training parameters are declared once, here
     (:data:`TRAINING_PARAMETERS`): ``model_params`` (keyword arguments for the model),
     ``epochs``, ``batch_size``, ``lr``, ``optimizer`` (``"adam"``/``"sgd"``),
-    ``weight_decay``, ``device``, ``seed``, ``verbose`` (a progress bar with epoch, loss and
-    time left on a terminal) and ``n_threads`` (CPU threads of torch and BLAS during ``fit`` and
-    prediction; ``None`` keeps torch's setting). A subclass declares only its own parameters
+    ``weight_decay``, ``standardize`` (scale each feature to mean 0 and sd 1 with the
+    training items' statistics, kept for prediction), ``device``, ``seed``, ``verbose`` (a
+    progress bar with epoch, loss and time left on a terminal) and ``n_threads`` (CPU
+    threads of torch and BLAS during ``fit`` and prediction; ``None`` keeps torch's
+    setting). A subclass declares only its own parameters
     and their constraints (``_parameter_constraints``, scikit-learn's pattern); every
     parameter is checked when ``fit`` starts, before any work, numpy scalars accepted.
 
@@ -120,6 +123,12 @@ class Learner(BaseEstimator):
         for name, default in self._training_defaults().items():
             setattr(self, name, training.get(name, default))
 
+    def check_params(self) -> None:
+        """Check every parameter now (``fit`` does it first anyway): an
+        :class:`InputError` names the first bad one. For callers that want to fail before
+        reading large inputs."""
+        self._check_params()
+
     def _check_params(self) -> None:
         """Every hyper-parameter against its constraints; a violation is an InputError."""
         try:
@@ -144,8 +153,27 @@ class Learner(BaseEstimator):
         with self._threads():
             return self._trainer().predict_proba(self.model_, self._items(X))
 
+    def _fit_scaling(self, X):
+        """With ``standardize``, learn each feature's mean and standard deviation on the
+        training items (``feature_mean_``, ``feature_scale_``; a constant feature keeps scale
+        1) and return ``X`` standardised; otherwise ``X`` as given."""
+        self.feature_mean_ = self.feature_scale_ = None
+        if not self.standardize:
+            return X
+        arr = _as_array(X).astype(np.float32)
+        self.feature_mean_ = arr.mean(axis=0, dtype=np.float64).astype(np.float32)
+        scale = arr.std(axis=0, dtype=np.float64)
+        self.feature_scale_ = np.where(scale > 1e-12, scale, 1.0).astype(np.float32)
+        return self._scaled(arr)
+
+    def _scaled(self, arr: np.ndarray) -> np.ndarray:
+        if getattr(self, "feature_mean_", None) is None:
+            return arr
+        return (arr.astype(np.float32) - self.feature_mean_) / self.feature_scale_
+
     def _items(self, X) -> np.ndarray:
-        """``X`` to predict on: checked like training input, items of the trained shape."""
+        """``X`` to predict on: checked like training input, items of the trained shape,
+        standardised as the training items were."""
         arr = _as_array(X)
         trained = getattr(self, "input_shape_", None)
         if trained is not None and tuple(arr.shape[1:]) != tuple(trained):
@@ -155,7 +183,7 @@ class Learner(BaseEstimator):
             raise InputError(f"X has items of shape {tuple(arr.shape[1:])} but "
                              f"{type(self).__name__} was trained on items of shape "
                              f"{tuple(trained)}")
-        return arr
+        return self._scaled(arr)
 
     def predict(self, X) -> np.ndarray:
         """Most probable class of every item, in the original class ids."""
@@ -242,10 +270,11 @@ def _checked_fit(fit):
     """``fit`` preceded by the parameter check and run with the learner's threads."""
 
     @functools.wraps(fit)
-    def checked(self, *args, **kwargs):
+    def checked(self, X, *args, **kwargs):
         self._check_params()
+        X = self._fit_scaling(X)
         with self._threads():
-            return fit(self, *args, **kwargs)
+            return fit(self, X, *args, **kwargs)
 
     return checked
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from crowdlearn.errors import InputError
-from crowdlearn.labels import lookup
+from crowdlearn.label_issues import issue_table, label_issues_from_proba
 from crowdlearn.learners.base import _as_array
 from crowdlearn.learners.me_momentum import MeMomentum
 from crowdlearn.learners.two_em import TwoEM
@@ -28,8 +28,8 @@ def find_label_issues(X, y_noisy, method: Literal["two-em", "me-momentum"] = "tw
     method:
         ``"two-em"``: quality = TwoEM's probability that the label is clean, suggested label =
         its refurbished label (else its prediction); flagged when the probability is below
-        0.5. ``"me-momentum"``: quality = the selected network's probability of the given
-        label; flagged when it predicts another class.
+        0.5. ``"me-momentum"``: :func:`~crowdlearn.label_issues.label_issues_from_proba` on
+        the selected network's probabilities, ranked by the probability of the given label.
     noise_rate:
         TwoEM's τ (``None``: estimated). Ignored by Me-Momentum.
     params:
@@ -45,22 +45,13 @@ def find_label_issues(X, y_noisy, method: Literal["two-em", "me-momentum"] = "tw
         raise InputError(f"method must be 'two-em' or 'me-momentum', got {method!r}")
     X = _as_array(X)
     given = np.asarray(y_noisy)
-    if method == "two-em":
-        learner = TwoEM(noise_rate=noise_rate, **params).fit(X, y_noisy)
-        names = np.asarray(learner.classes_, dtype=object)
-        quality = learner.clean_proba_
-        suggested = names[learner.predict_proba(X).argmax(axis=1)]
-        suggested[learner.refurbished_.index.to_numpy()] = learner.refurbished_.to_numpy()
-        flagged = quality < 0.5
-    else:
+    if method == "me-momentum":
         learner = MeMomentum(**params).fit(X, y_noisy)
-        names = np.asarray(learner.classes_, dtype=object)
-        proba = learner.predict_proba(X)
-        codes = lookup(given, learner.classes_, "label", "one of the learner's classes")
-        quality = proba[np.arange(len(X)), codes]
-        suggested = names[proba.argmax(axis=1)]
-        flagged = proba.argmax(axis=1) != codes
-    table = pd.DataFrame({"row": np.arange(len(X)), "given_label": given,
-                          "suggested_label": suggested, "label_quality": quality,
-                          "is_label_issue": flagged})
-    return table.sort_values("label_quality", kind="stable").reset_index(drop=True)
+        return label_issues_from_proba(given, learner.predict_proba(X), learner.classes_,
+                                       score="self_confidence", id_name="row")
+    learner = TwoEM(noise_rate=noise_rate, **params).fit(X, y_noisy)
+    names = np.asarray(learner.classes_, dtype=object)
+    suggested = names[learner.predict_proba(X).argmax(axis=1)]
+    suggested[learner.refurbished_.index.to_numpy()] = learner.refurbished_.to_numpy()
+    quality = learner.clean_proba_
+    return issue_table(given, quality, suggested, quality < 0.5, id_name="row")

@@ -53,7 +53,7 @@ def save(learner, folder: str | Path, *, force: bool = False) -> Path:
         "classes": _json_ready(plain(learner.classes_), "a class id"),
         "input_shape": list(learner.input_shape_),
         "modules": list(learner._saved_modules),
-        "arrays": list(learner._saved_arrays),
+        "arrays": list(_arrays(learner)),
         "extra": _json_ready(learner._saved_extra(), "a saved setting"),
         "versions": {name: _version(name) for name in ("crowdlearn", "torch", "numpy")},
     }
@@ -67,9 +67,9 @@ def save(learner, folder: str | Path, *, force: bool = False) -> Path:
         for name in learner._saved_modules:
             state = {k: v.detach().cpu() for k, v in getattr(learner, name).state_dict().items()}
             torch.save(state, tmp / f"{name}.pt")
-        if learner._saved_arrays:
+        if _arrays(learner):
             np.savez(tmp / ARRAYS, **{n: np.asarray(getattr(learner, n))
-                                      for n in learner._saved_arrays})
+                                      for n in _arrays(learner)})
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
         os.chmod(tmp, 0o777 & ~current_umask())
         if folder.exists():
@@ -110,6 +110,7 @@ def load(folder: str | Path):
                              f"{str(exc).splitlines()[0]}") from None
         module.eval()
         setattr(learner, name, module)
+    learner.feature_mean_ = learner.feature_scale_ = None  # unless saved below
     if manifest["arrays"]:
         path = folder / ARRAYS
         arrays = _read(path, lambda p: dict(np.load(p, allow_pickle=False)))
@@ -126,6 +127,13 @@ def load(folder: str | Path):
 
 
 # ---------------------------------------------------------------------- helpers
+def _arrays(learner) -> tuple[str, ...]:
+    """The fitted arrays to save: the learner's own and the feature scaling, if any."""
+    scaling = (("feature_mean_", "feature_scale_")
+               if getattr(learner, "feature_mean_", None) is not None else ())
+    return (*learner._saved_arrays, *scaling)
+
+
 def _read_manifest(folder: Path) -> dict:
     path = folder / MANIFEST
     if not folder.is_dir():

@@ -1,0 +1,180 @@
+"""`crowdlearn fit`, `predict` and `label-issues` on small files."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import crowdlearn
+from crowdlearn.cli import app
+from tests.conftest import make_crowd
+
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def _features(y: np.ndarray, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    X = rng.normal(0, 1, (len(y), 6))
+    X[np.arange(len(y)), y] += 3  # classes separable in the first columns
+    return X
+
+
+@pytest.fixture
+def crowd_files(tmp_path):
+    ann, y, _ = make_crowd(n_tasks=240, n_workers=12, k=3, r=3, seed=3)
+    frame = ann.to_frame()
+    frame["task"] = "item" + frame["task"].astype(str)
+    frame.to_csv(tmp_path / "answers.csv", index=False)
+    X = _features(y)
+    table = pd.DataFrame(X, columns=[f"f{j}" for j in range(X.shape[1])])
+    table.insert(0, "id", [f"item{i}" for i in range(len(y))])
+    table.to_csv(tmp_path / "features.csv", index=False)
+    return tmp_path, y
+
+
+def test_fit_then_predict_a_crowd_method(crowd_files):
+    folder, y = crowd_files
+    result = run("fit", "--answers", folder / "answers.csv", "--features",
+                 folder / "features.csv", "--method", "mbem", "--epochs", "3", "--proba",
+                 "--param", "n_rounds=1", "-o", folder / "model")
+    assert result.exit_code == 0, result.output
+    assert "mbem: 240 items (720 answers from 12 workers), 3 classes" in result.output
+    model = folder / "model"
+    names = {p.name for p in model.iterdir()}
+    assert {"learner.json", "labels.csv", "workers.csv", "workers.png", "history.csv",
+            "history.png", "summary.json"} <= names
+    labels = pd.read_csv(model / "labels.csv")
+    assert list(labels.columns[:3]) == ["id", "label", "confidence"]
+    assert {"proba_0", "proba_1", "proba_2"} <= set(labels.columns)
+    truth = y[labels["id"].str.removeprefix("item").astype(int)]
+    assert (labels["label"].to_numpy() == truth).mean() > 0.8  # the crowd's labels recovered
+    workers = pd.read_csv(model / "workers.csv")
+    assert len(workers) == 12 and workers["answers"].sum() == 720
+    assert workers["accuracy"].between(0, 1).all()
+    summary = json.loads((model / "summary.json").read_text())
+    assert summary["method"] == "mbem" and summary["answers"] == 720
+    assert summary["parameters"]["epochs"] == 3 and "fit" in summary["seconds"]
+    assert isinstance(crowdlearn.load(model), crowdlearn.MBEM)
+
+    out = folder / "pred.csv"
+    result = run("predict", model, "--features", folder / "features.csv", "-o", out)
+    assert result.exit_code == 0, result.output
+    pred = pd.read_csv(out)
+    assert len(pred) == 240 and list(pred["id"][:2]) == ["item0", "item1"]
+    assert (pred["label"].to_numpy() == y).mean() > 0.8
+    again = run("predict", model, "--features", folder / "features.csv", "-o", out)
+    assert again.exit_code == 2 and "already exists" in again.output
+
+
+def test_existing_folder_is_refused_before_any_work(crowd_files):
+    folder, _ = crowd_files
+    (folder / "model").mkdir()
+    (folder / "model" / "mine.txt").write_text("keep me")
+    args = ["fit", "--answers", folder / "answers.csv", "--features", folder / "features.csv",
+            "--method", "mv", "--epochs", "1", "-o", folder / "model"]
+    result = run(*args)
+    assert result.exit_code == 2 and "already exists; pass --force" in result.output
+    assert (folder / "model" / "mine.txt").read_text() == "keep me"
+    assert run(*args, "--force").exit_code == 0
+    assert not (folder / "model" / "mine.txt").exists()
+    assert (folder / "model" / "learner.json").exists()
+
+
+def test_noisy_labels_fit_and_label_issues(tmp_path):
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 300)
+    noisy = np.where(rng.random(300) < 0.2, (y + 1) % 3, y)
+    X = _features(y)
+    np.save(tmp_path / "X.npy", X)
+    pd.DataFrame({"id": range(300), "label": noisy}).to_csv(tmp_path / "labels.csv",
+                                                             index=False)
+    result = run("fit", "--labels", tmp_path / "labels.csv", "--task-col", "id", "--features",
+                 tmp_path / "X.npy", "--method", "ce", "--epochs", "5", "-o", tmp_path / "m")
+    assert result.exit_code == 0, result.output
+    assert not (tmp_path / "m" / "workers.csv").exists()  # no annotators to describe
+    trained = pd.read_csv(tmp_path / "m" / "labels.csv")
+    assert (trained["label"].to_numpy() == y).mean() > 0.85
+
+    proba = np.eye(3)[y] * 0.7 + 0.1  # a model that knows the truth, fairly sure of it
+    table = pd.DataFrame(proba, columns=["proba_0", "proba_1", "proba_2"])
+    table.insert(0, "id", range(300))
+    table.to_csv(tmp_path / "proba.csv", index=False)
+    result = run("label-issues", "--labels", tmp_path / "labels.csv", "--proba",
+                 tmp_path / "proba.csv", "-o", tmp_path / "issues.csv")
+    assert result.exit_code == 0, result.output
+    issues = pd.read_csv(tmp_path / "issues.csv")
+    wrong = set(np.flatnonzero(noisy != y))
+    assert set(issues["id"][:len(wrong)]) == wrong
+    assert set(issues.loc[issues["is_label_issue"], "id"]) == wrong
+    assert "flagged as issues" in result.output
+
+    result = run("label-issues", "--labels", tmp_path / "labels.csv", "--features",
+                 tmp_path / "X.npy", "--method", "me-momentum", "--param", "epochs=3",
+                 "--param", "n_outer=1", "--param", "n_inner=1", "-o", tmp_path / "mm.csv")
+    assert result.exit_code == 0, result.output
+    ranked = pd.read_csv(tmp_path / "mm.csv")
+    assert len(ranked) == 300 and set(ranked.columns) >= {"id", "label_quality"}
+
+
+def _one_line_error(result, *needles):
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:"), result.output
+    for needle in needles:
+        assert needle in result.output, result.output
+
+
+def test_bad_input_is_one_line_and_leaves_no_folder(crowd_files):
+    folder, y = crowd_files
+    base = ["--answers", folder / "answers.csv", "--method", "mv", "--epochs", "1"]
+    np.save(folder / "other.npy", _features(y))  # ids 0..239: none is an 'item…' task
+    _one_line_error(run("fit", *base, "--features", folder / "other.npy", "-o",
+                        folder / "m1"), "no feature row has the id of any")
+    bad = pd.read_csv(folder / "features.csv")
+    bad.loc[5, "f2"] = np.nan
+    bad.to_csv(folder / "nan.csv", index=False)
+    _one_line_error(run("fit", *base, "--features", folder / "nan.csv", "-o", folder / "m2"),
+                    "id 'item5' holds NaN")
+    _one_line_error(run("fit", *base, "--features", folder / "features.csv", "--param",
+                        "smoothing=1", "-o", folder / "m3"),
+                    "method 'mv' has no parameter 'smoothing'")
+    _one_line_error(run("fit", "--answers", folder / "answers.csv", "--method", "mbem",
+                        "--features", folder / "features.csv", "--param", "n_rounds=0",
+                        "-o", folder / "m4"), "n_rounds")
+    pd.DataFrame({"task": [f"item{i}" for i in range(240)], "label": "cat"}).to_csv(
+        folder / "one.csv", index=False)
+    _one_line_error(run("fit", "--labels", folder / "one.csv", "--features",
+                        folder / "features.csv", "--method", "ce", "--epochs", "1", "-o",
+                        folder / "m5"), "class")
+    _one_line_error(run("fit", *base[:2], "--method", "ce", "--features",
+                        folder / "features.csv", "-o", folder / "m6"), "give --labels")
+    half = pd.read_csv(folder / "features.csv").iloc[:200]
+    half.to_csv(folder / "half.csv", index=False)
+    _one_line_error(run("fit", *base, "--features", folder / "half.csv", "-o", folder / "m7"),
+                    "40 of the answered tasks have no feature row", "--allow-missing")
+    assert not any((folder / f"m{i}").exists() for i in range(1, 8))
+    kept = run("fit", *base, "--features", folder / "half.csv", "--allow-missing", "-o",
+               folder / "m8")
+    assert kept.exit_code == 0 and "dropped 40 tasks without features" in kept.output
+
+
+def test_predict_errors(crowd_files, tmp_path):
+    folder, y = crowd_files
+    assert run("fit", "--answers", folder / "answers.csv", "--features",
+               folder / "features.csv", "--method", "mv", "--epochs", "1", "-o",
+               folder / "model").exit_code == 0
+    np.save(folder / "narrow.npy", _features(y)[:, :4])
+    _one_line_error(run("predict", folder / "model", "--features", folder / "narrow.npy",
+                        "-o", folder / "p.csv"), "X has 4 features", "expecting 6")
+    (tmp_path / "not-a-model").mkdir()
+    _one_line_error(run("predict", tmp_path / "not-a-model", "--features",
+                        folder / "features.csv", "-o", folder / "p.csv"), "learner.json")
+    assert not (folder / "p.csv").exists()
