@@ -79,3 +79,13 @@ def test_image_folder(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="no images"):
         read_features(tmp_path / "empty")
+
+
+def test_idx_images(tmp_path):
+    images = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
+    header = bytes([0, 0, 0x08, 3]) + np.array([2, 3, 4], ">u4").tobytes()
+    (tmp_path / "train-images-idx3-ubyte").write_bytes(header + images.tobytes())
+    features = read_features(tmp_path / "train-images-idx3-ubyte")
+    assert features.X.dtype == np.uint8 and features.X.shape == (2, 3, 4)
+    np.testing.assert_array_equal(features.X, images)
+    assert list(features.ids) == ["0", "1"]

@@ -5,6 +5,9 @@ from importlib.metadata import PackageNotFoundError, version
 from crowdlearn.aggregation import DawidSkene, MajorityVote, OneCoinDawidSkene
 from crowdlearn.annotations import Annotations
 from crowdlearn.errors import CrowdlearnError, InputError
+from crowdlearn.features import read_features
+from crowdlearn.label_issues import label_issues_from_proba
+from crowdlearn.methods import make_learner
 
 try:
     __version__ = version("crowdlearn")
@@ -15,6 +18,7 @@ except PackageNotFoundError:  # running from a source tree without installing
 _LAZY = {name: "crowdlearn.learners" for name in
          ("MBEM", "AggregateThenTrain", "MaxMIG", "CrowdLayer", "DoctorNet", "AggNet",
           "StandardCE", "CoTeaching", "MeMomentum", "TwoEM", "find_label_issues", "load")}
+_LAZY |= {"train": "crowdlearn.model_folder", "write_model_folder": "crowdlearn.model_folder"}
 
 
 def __getattr__(name: str):
@@ -28,4 +32,5 @@ def __getattr__(name: str):
 __all__ = ["MBEM", "AggNet", "AggregateThenTrain", "Annotations", "CoTeaching", "CrowdLayer",
            "CrowdlearnError", "DawidSkene", "DoctorNet", "InputError", "MajorityVote", "MaxMIG",
            "MeMomentum", "OneCoinDawidSkene", "StandardCE", "TwoEM", "__version__",
-           "find_label_issues", "load"]
+           "find_label_issues", "label_issues_from_proba", "load", "make_learner",
+           "read_features", "train", "write_model_folder"]

@@ -830,9 +830,10 @@ def label_issues(
     out: Annotated[Path, typer.Option("--out", "-o", help="Ranked table: .csv, .tsv, "
                                       ".parquet, .json; - for standard output.")],
     proba: Annotated[Path | None, typer.Option(help="Out-of-sample class probabilities of "
-                                               "any model: an id column and one column per "
-                                               "class (named by class, or proba_<class>). "
-                                               "Nothing is trained.")] = None,
+                                               "any model: an id column (--id-col, id or "
+                                               "task) and proba_<class> columns (or one "
+                                               "column per class). Nothing is trained.")]
+    = None,
     features: Annotated[Path | None, typer.Option(help="Item features, to train --method "
                                                   "instead of reading --proba.")] = None,
     method: Annotated[IssueMethod, typer.Option(help="With --features: two-em or "
@@ -879,13 +880,18 @@ def _issues_from_proba_file(given: pd.Series, path: Path, id_col: str, score: st
 
     table = read_table(path)
     name = source_name(path)
-    if id_col not in table.columns:
-        raise InputError(f"{name}: no id column {id_col!r}; name it with --id-col")
-    ids = table[id_col].astype(str)
+    found = [c for c in (id_col, "id", "task") if c in table.columns]
+    if not found:
+        raise InputError(f"{name}: no id column {id_col!r} (nor 'id' or 'task'); name it with "
+                         "--id-col")
+    ids = table[found[0]].astype(str)
     if not ids.is_unique:
         raise InputError(f"{name}: id {ids[ids.duplicated()].iloc[0]!r} appears twice")
-    columns = [c for c in table.columns if c != id_col]
-    classes = [c.removeprefix("proba_") for c in map(str, columns)]
+    # proba_<class> columns (as `fit --proba` and `predict --proba` write them), else every
+    # column but the id
+    columns = ([c for c in map(str, table.columns) if c.startswith("proba_")]
+               or [c for c in map(str, table.columns) if c != found[0]])
+    classes = [c.removeprefix("proba_") for c in columns]
     try:
         P = table[columns].apply(pd.to_numeric).to_numpy(dtype=float)
     except ValueError as exc:
