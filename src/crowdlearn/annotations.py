@@ -424,9 +424,7 @@ class Annotations:
     @cached_property
     def worker_counts(self) -> np.ndarray:
         """Number of answers each worker gave."""
-        per_column = self.incidence.T @ np.ones(self.n_tasks)
-        return per_column.reshape(self.n_workers, self.n_classes).sum(axis=1).round().astype(
-            np.int64)
+        return np.bincount(self.worker, minlength=self.n_workers).astype(np.int64)
 
     @cached_property
     def task_counts(self) -> np.ndarray:

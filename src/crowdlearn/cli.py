@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from crowdlearn.errors import CrowdlearnError, InputError
-from crowdlearn.methods import CROWD_METHODS, METHODS, NOISE_METHODS
+from crowdlearn.methods import CROWD_METHODS, METHODS, NOISE_METHODS, available_aggregators
 
 app = typer.Typer(
     help="Accurate labels and models from noisy, crowdsourced annotations.",
@@ -32,10 +32,8 @@ console = Console()
 err_console = Console(stderr=True)
 
 
-class Method(str, Enum):
-    mv = "mv"
-    ds = "ds"
-    onecoin = "onecoin"
+# the choices of `aggregate --method`, from the registry of aggregators
+Method = Enum("Method", {name: name for name in available_aggregators()}, type=str)
 
 
 class Layout(str, Enum):
@@ -69,17 +67,25 @@ Keep = _keep_choices()
 def make_aggregator(method: Method | str, seed: int = 0, **params):
     """The aggregator a ``--method`` names, with ``params`` (those given on the command line)
     set on it; an option the method does not have is an :class:`InputError`."""
-    from crowdlearn.aggregation import DawidSkene, MajorityVote, OneCoinDawidSkene
+    from crowdlearn.methods import make_aggregator as build
 
     method = Method(method).value
-    model = {"mv": lambda: MajorityVote(seed=seed), "ds": DawidSkene,
-             "onecoin": OneCoinDawidSkene}[method]()
+    model = build(method)
+    if "seed" in model.get_params():
+        model.set_params(seed=seed)
     given = {k: v for k, v in params.items() if v is not None}
     unknown = [k for k in given if k not in model.get_params()]
     if unknown:
         flags = ", ".join("--" + k.replace("_", "-") for k in unknown)
         raise InputError(f"{flags}: not an option of --method {method}")
     return model.set_params(**given)
+
+
+def takes_gold(model) -> bool:
+    """Whether an aggregator's ``fit`` accepts known labels (``gold``)."""
+    import inspect
+
+    return "gold" in inspect.signature(model.fit).parameters
 
 
 def read_answers(path: Path, layout: Layout | str = "long", task_col: str = "task",
@@ -159,8 +165,9 @@ def aggregate(
     out: Annotated[Path, typer.Option("--out", "-o", help="One row per task: task, label, "
                                       "confidence; format from the extension (.csv, .tsv, "
                                       ".parquet, .json); - writes CSV to standard output.")],
-    method: Annotated[Method, typer.Option(help="mv: majority vote; ds: Dawid–Skene; "
-                                           "onecoin: one skill per worker.")] = Method.ds,
+    method: Annotated[Method, typer.Option(help="; ".join(
+        f"{name}: {summary}" for name, summary in available_aggregators().items())
+        + ".")] = Method.ds,
     task_col: Annotated[str, typer.Option(help="Task id column (long format).")] = "task",
     worker_col: Annotated[str, typer.Option(help="Worker id column (long format).")] = "worker",
     label_col: Annotated[str, typer.Option(help="Label column (long format).")] = "label",
@@ -230,9 +237,13 @@ def aggregate(
     if as_json and to_stdout:
         raise InputError("--json and an output '-' would both write to standard output; give "
                          "the output a file name")
-    if gold is not None and method is Method.mv:
-        raise InputError("--gold needs --method ds or onecoin (majority vote has no EM to "
-                         "clamp)")
+    model = make_aggregator(method, seed, max_iter=max_iter, tol=tol, smoothing=smoothing)
+    if gold is not None and not takes_gold(model):
+        users = [m.value for m in Method if takes_gold(make_aggregator(m))]
+        raise InputError(f"--gold is not used by --method {Method(method).value}; methods that "
+                         f"take known labels: {', '.join(users)}")
+    if gold is None and Method(method).value == "gold-mv":
+        raise InputError("--method gold-mv needs --gold (tasks with known labels)")
     stdin_inputs = [p for p in (answers, gold, truth) if p is not None and str(p) == "-"]
     if len(stdin_inputs) > 1:
         raise InputError("'-' (standard input) can be only one of the inputs")
@@ -241,7 +252,6 @@ def aggregate(
     check_format(plot, PLOT_FORMATS, "the plot (--plot)", stdout=False)
     outputs = [out, workers, plot]
     check_outputs(outputs, [p for p in (answers, gold, truth) if p is not None], force=force)
-    model = make_aggregator(method, seed, max_iter=max_iter, tol=tol, smoothing=smoothing)
     declared = _csv_words(classes) if classes is not None else None
     if declared is not None and not declared:
         raise InputError(f"--classes {classes!r} names no class; give them comma-separated, "
@@ -605,7 +615,12 @@ def _demo_aggregate(seed: int) -> None:
         table.add_column(col, justify="right")
     scores = {}
     for method in Method:
-        model = make_aggregator(method, seed).fit(ann)
+        model = make_aggregator(method, seed)
+        if takes_gold(model) and method.value == "gold-mv":
+            continue  # needs known labels, which a user would not have
+        if method.value == "kos" and ann.n_classes != 2:
+            continue
+        model.fit(ann)
         pred = model.predict().reindex(truth.index)
         scores[method.value] = float((pred == truth).mean())
         table.add_row(method.value, f"{scores[method.value]:.3f}",

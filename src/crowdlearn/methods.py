@@ -64,6 +64,47 @@ CROWD_METHODS = tuple(name for name, spec in METHODS.items() if spec.kind == "cr
 NOISE_METHODS = tuple(name for name, spec in METHODS.items() if spec.kind == "noise")
 RENAMED = {"em": "ds"}  # former names, named in the error a user gets
 
+# label aggregators (crowdlearn.aggregation) by name: `crowdlearn aggregate --method NAME`
+AGGREGATORS: dict[str, tuple[str, str]] = {
+    "mv": ("MajorityVote", "majority vote"),
+    "ds": ("DawidSkene", "Dawid-Skene: a confusion matrix per worker"),
+    "onecoin": ("OneCoinDawidSkene", "one skill per worker"),
+    "wawa": ("Wawa", "majority vote weighted by agreement with it"),
+    "zbs": ("ZeroBasedSkill", "weighted vote, skills learned from agreement"),
+    "gold-mv": ("GoldMajorityVote", "weighted vote, skills measured on gold (--gold)"),
+    "glad": ("GLAD", "worker ability and task difficulty (Whitehill et al. 2009)"),
+    "mace": ("MACE", "spammers and their strategies (Hovy et al. 2013)"),
+    "kos": ("KOS", "message passing, two classes (Karger, Oh & Shah 2011)"),
+    "mmsr": ("MMSR", "robust rank-one completion (Ma & Olshevsky 2020)"),
+    "ibcc": ("IBCC", "Bayesian classifier combination (Kim & Ghahramani 2012)"),
+    "ebcc": ("EBCC", "correlated workers through class subtypes (Li et al. 2019)"),
+}
+
+
+def available_aggregators() -> dict[str, str]:
+    """The registered aggregators this installation has, name → summary."""
+    from crowdlearn import aggregation
+
+    return {name: summary for name, (cls, summary) in AGGREGATORS.items()
+            if hasattr(aggregation, cls)}
+
+
+def make_aggregator(name: str, **params):
+    """A fresh aggregator by its registered name, with ``params`` set; an unknown name or a
+    parameter the aggregator does not have is an :class:`InputError` naming it."""
+    from crowdlearn import aggregation
+
+    known = available_aggregators()
+    if name not in known:
+        raise InputError(f"unknown aggregator {name!r}; choose from {', '.join(known)}")
+    model = getattr(aggregation, AGGREGATORS[name][0])()
+    own = model.get_params()
+    unknown = [k for k in params if k not in own]
+    if unknown:
+        raise InputError(f"aggregator {name!r} has no parameter {unknown[0]!r}; its "
+                         f"parameters are {', '.join(own) or 'none'}")
+    return model.set_params(**params)
+
 
 def method_spec(name: str, kind: Kind | None = None) -> MethodSpec:
     """The method called ``name`` (of ``kind`` when given); unknown names are an

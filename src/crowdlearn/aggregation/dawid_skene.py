@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -86,6 +87,11 @@ class DawidSkene(Aggregator):
     class_smoothing:
         ``γ`` ≥ 0: strength, in units of the number of tasks, of a Dirichlet prior on the
         estimated class frequencies centred on the initial (majority-vote) class shares.
+    initial_error_strategy:
+        How ``fit(initial_error=...)`` starts EM from known worker confusions (crowd-kit's two
+        strategies): ``"addition"`` adds them, as counts of past answers, to the first
+        M-step's statistics (workers may be missing); ``"assign"`` takes them, each row
+        normalised, as the first confusions (every worker needs one).
     n_threads:
         Threads for the E-step over chunks of tasks (default: the machine's cores, at most 8).
 
@@ -110,6 +116,7 @@ class DawidSkene(Aggregator):
                  init: Literal["majority", "task_prior"] = "majority",
                  class_prior: Literal["estimate", "uniform"] = "estimate",
                  class_smoothing: float = CLASS_SMOOTHING,
+                 initial_error_strategy: Literal["addition", "assign"] = "addition",
                  n_threads: int | None = None):
         self.max_iter = max_iter
         self.tol = tol
@@ -118,11 +125,14 @@ class DawidSkene(Aggregator):
         self.class_smoothing = class_smoothing
         self.init = init
         self.class_prior = class_prior
+        self.initial_error_strategy = initial_error_strategy
         self.n_threads = n_threads
 
     def fit(self, answers, task_prior: np.ndarray | pd.DataFrame | None = None,
             gold: Mapping | pd.Series | None = None,
-            init_posteriors: np.ndarray | None = None, **frame_options) -> DawidSkene:
+            init_posteriors: np.ndarray | None = None,
+            initial_error: np.ndarray | pd.DataFrame | None = None,
+            **frame_options) -> DawidSkene:
         """Fit by EM on ``answers`` (:class:`~crowdlearn.Annotations`, or a long DataFrame
         with ``frame_options`` as in :class:`~crowdlearn.aggregation.Aggregator`).
 
@@ -131,18 +141,36 @@ class DawidSkene(Aggregator):
         those tasks' posteriors to their known label (each task once, every task answered);
         ``init_posteriors`` (T×K) are the posteriors the first M-step starts from (e.g. a
         model's one-hot predictions: with ``max_iter=1`` that is exactly MBEM's bootstrapping
-        step). Warns when EM stops at ``max_iter`` (> 1) without converging."""
+        step). ``initial_error`` starts from known worker confusions, e.g. another model's
+        :meth:`confusions` (see ``initial_error_strategy``). Warns when EM stops at
+        ``max_iter`` (> 1) without converging."""
         self._check_params()
         ann = as_annotations(answers, **frame_options)
         log_task_prior = check_task_prior(ann, task_prior)
         gold_codes = check_gold(ann, gold)
         init = self._initial_posteriors(ann, log_task_prior, gold_codes, init_posteriors)
+        fixed: dict = {}
+        m_step = self._m_step(ann.n_workers, ann.n_classes, fixed)
+        if initial_error is not None:
+            m_step = self._started_from(ann, initial_error, m_step)
         with EStep(ann.incidence, ann.n_classes, log_task_prior, gold_codes,
                    n_threads=self.n_threads) as estep:
-            params, history, n_iter = run_em(
-                estep, stats_from_posteriors(ann.incidence, init), self._m_step(ann),
+            params, history, n_iter, stats = run_em(
+                estep, stats_from_posteriors(ann.incidence, init), m_step,
                 n_answers=len(ann), max_iter=self.max_iter, tol=self.tol)
         post = estep.posteriors
+        self._finish(ann, post, params, history, n_iter)
+        # what partial_fit continues from (the fixed priors, the answers, their statistics)
+        self._state_ = _FitState(fixed, ann, stats, log_task_prior is None)
+        # a model's posteriors or priors identify worker quality where answers alone cannot;
+        # a single step (MBEM's, AggNet's) is not a fit run to its end
+        self._warn_about_fit(ann, answers_only=task_prior is None and init_posteriors is None,
+                             final=self.max_iter > 1)
+        return self
+
+    def _finish(self, ann: Annotations, post: np.ndarray, params: Params,
+                history: list[float], n_iter: int) -> None:
+        """Record a fit's results (and warn when EM did not converge)."""
         self._record(ann, post, np.argmax(post, axis=1))
         self.class_prior_ = np.exp(params.log_prior)
         self._set_worker_params(ann, params)
@@ -154,27 +182,134 @@ class DawidSkene(Aggregator):
             warnings.warn(f"{type(self).__name__}: EM stopped at max_iter={self.max_iter} "
                           f"without converging (last gain {history[-1] - history[-2]:.2g} per "
                           f"answer, tol {self.tol:g}); raise max_iter", CrowdlearnWarning,
-                          stacklevel=2)
-        # a model's posteriors or priors identify worker quality where answers alone cannot;
-        # a single step (MBEM's, AggNet's) is not a fit run to its end
-        self._warn_about_fit(ann, answers_only=task_prior is None and init_posteriors is None,
-                             final=self.max_iter > 1)
+                          stacklevel=3)
+
+    def _started_from(self, ann: Annotations, initial_error, m_step):
+        """The M-step whose first call starts from ``initial_error``: with
+        ``initial_error_strategy="addition"`` its counts are added to the first M-step's
+        statistics (history counts, as extra answers); with ``"assign"`` its rows,
+        normalised, are the first confusions (every worker needs one)."""
+        given, known = _confusion_counts(ann, initial_error)
+        strategy = self.initial_error_strategy
+        if strategy == "assign" and not known.all():
+            missing = ann.workers[int(np.flatnonzero(~known)[0])]
+            raise InputError(f"initial_error_strategy='assign' needs a confusion matrix for "
+                             f"every worker; {int((~known).sum())} have none, e.g. "
+                             f"{missing!r} (or use 'addition')")
+        w, k = ann.n_workers, ann.n_classes
+        first = [True]
+
+        def started(stats: Stats) -> Params:
+            if not first[0]:
+                return m_step(stats)
+            first[0] = False
+            extra = given.transpose(0, 2, 1).reshape(w * k, k)  # [w·l, true k]
+            if strategy == "addition":
+                return m_step(Stats(stats.counts + extra, stats.class_totals,
+                                    stats.log_likelihood))
+            params = m_step(stats)  # fixes the priors; its confusions are replaced
+            pi = answer_frequencies(extra.reshape(w, k, k))
+            return Params(params.log_prior, np.log(np.maximum(pi, _TINY)).reshape(w * k, k),
+                          params.log_penalty)
+
+        return started
+
+    def partial_fit(self, answers, *, max_iter: int | None = None, refresh: int = 2,
+                    **frame_options) -> DawidSkene:
+        """Fold new ``answers`` (for new or already seen tasks and workers) into the fitted
+        model without refitting from scratch (incremental EM, Neal & Hinton 1998).
+
+        First only the tasks that receive answers are re-estimated: their old contribution to
+        the sufficient statistics is replaced by EM iterations over them alone (all their
+        answers, old and new; at most ``max_iter``, default the model's), the other tasks'
+        statistics held fixed; worker confusions and the class prior come from the updated
+        totals, with the priors of the first fit. Then ``refresh`` rounds bring the other
+        tasks up to date: the confusions' change bounds how far each task's log-odds can have
+        moved (a sparse product over the answers), the tasks whose margin between their two
+        most probable classes is within that bound get an exact E-step, the statistics are
+        corrected and the confusions re-estimated. Every other task's label is then provably
+        the one the final confusions give; its probabilities are those of the previous
+        confusions. ``refresh=0`` skips this (cheapest; labels may lag a refit's).
+
+        New classes cannot be added (an :class:`InputError`: refit with ``fit``); a worker
+        answering a task it already answered is refused (``partial_fit`` adds answers, it
+        does not replace them). A model fitted with a ``task_prior`` cannot be continued.
+        """
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self, "_state_")
+        if not (isinstance(refresh, (int, np.integer)) and refresh >= 0):
+            raise InputError(f"refresh must be an integer >= 0, got {refresh!r}")
+        state = self._state_
+        if not state.plain:
+            raise InputError("partial_fit continues a fit made without task_prior; refit")
+        old = state.answers
+        merged, touched = _merge_answers(old, as_annotations(answers, **frame_options),
+                                         state.index)
+        w, k, w_old = merged.n_workers, merged.n_classes, old.n_workers
+        m_step = self._m_step(w, k, state.fixed)
+        is_touched = np.zeros(old.n_tasks, dtype=bool)
+        is_touched[touched[touched < old.n_tasks]] = True
+        posteriors = np.zeros((merged.n_tasks, k))
+        posteriors[:old.n_tasks] = self.posteriors_
+        old_params = Params(np.log(np.maximum(self.class_prior_, _TINY)),
+                            _log_pi(self.confusion_), 0.0)
+        # statistics of the untouched old tasks: the totals less the touched tasks' share
+        seen_old = touched[touched < old.n_tasks]
+        touched_rows = old.incidence[seen_old]
+        rest = _padded(Stats(state.stats.counts
+                             - np.asarray(touched_rows.T @ self.posteriors_[seen_old]),
+                             state.stats.class_totals - self.posteriors_[seen_old].sum(axis=0),
+                             0.0), w, k)
+        sub = _task_subset(merged, touched, state.index["tasks"])
+        post = np.zeros((len(touched), k))
+        seen = touched < old.n_tasks
+        post[seen] = self.posteriors_[touched[seen]]
+        votes = sub.vote_counts[~seen]
+        post[~seen] = votes / votes.sum(axis=1, keepdims=True)
+        with EStep(sub.incidence, k, n_threads=1) as sub_step:
+            params, history, n_iter, sub_stats = run_em(
+                sub_step, stats_from_posteriors(sub.incidence, post),
+                lambda touched_stats: m_step(touched_stats + rest),
+                n_answers=len(sub), max_iter=max_iter or self.max_iter, tol=self.tol)
+            posteriors[touched] = sub_step.posteriors
+            for _ in range(refresh):
+                moved = _moved(old.incidence, posteriors[:old.n_tasks], old_params, params,
+                               w_old, k)
+                ids = moved[~is_touched[moved]]
+                if len(ids):
+                    block = old.incidence[ids]
+                    before = posteriors[ids]
+                    after = _posteriors(block, params, w_old, k)
+                    posteriors[ids] = after
+                    change = np.asarray(block.T @ (after - before))
+                    rest.counts[:w_old * k] += change
+                    rest.class_totals += (after - before).sum(axis=0)
+                old_params = params
+                sub_stats = sub_step(params)
+                posteriors[touched] = sub_step.posteriors
+                params = m_step(sub_stats + rest)
+            if refresh:  # the touched tasks' posteriors under the final confusions
+                sub_stats = sub_step(params)
+                posteriors[touched] = sub_step.posteriors
+        # the objective history is that of the re-estimated tasks' EM
+        self._finish(merged, posteriors, params, history, n_iter)
+        self._state_ = _FitState(state.fixed, merged, sub_stats + rest, True)
         return self
 
     # the parts a relative overrides ------------------------------------------------
-    def _m_step(self, ann: Annotations):
-        w, k = ann.n_workers, ann.n_classes
-        # the priors' pseudo-counts, set from the first M-step's statistics (those of the
-        # initial posteriors) and then fixed, so that the MAP objective is one function
-        pseudo: np.ndarray | None = None  # K×K [answered l, true k]
-        class_pseudo: np.ndarray | None = None  # K
+    def _m_step(self, w: int, k: int, fixed: dict):
+        """The M-step for ``w`` workers and ``k`` classes. The priors' pseudo-counts are set
+        from the first M-step's statistics (those of the initial posteriors) into ``fixed``
+        and then kept, so that the MAP objective is one function (and ``partial_fit``
+        reuses them)."""
 
         def m_step(stats: Stats) -> Params:
-            nonlocal pseudo, class_pseudo
             counts = stats.counts.reshape(w, k, k)
-            if pseudo is None:
-                pseudo = self._pseudo_counts(counts)
-                class_pseudo = self._class_pseudo_counts(stats.class_totals)
+            if "pseudo" not in fixed:
+                fixed["pseudo"] = self._pseudo_counts(counts)  # K×K [answered l, true k]
+                fixed["class_pseudo"] = self._class_pseudo_counts(stats.class_totals)
+            pseudo, class_pseudo = fixed["pseudo"], fixed["class_pseudo"]
             pi = answer_frequencies(counts + pseudo)
             log_pi = np.log(np.maximum(pi, _TINY))
             log_q = self._log_prior(stats, class_pseudo)
@@ -235,6 +370,9 @@ class DawidSkene(Aggregator):
         if self.class_prior not in ("estimate", "uniform"):
             raise InputError(f"class_prior must be 'estimate' or 'uniform', "
                              f"got {self.class_prior!r}")
+        if self.initial_error_strategy not in ("addition", "assign"):
+            raise InputError(f"initial_error_strategy must be 'addition' or 'assign', got "
+                             f"{self.initial_error_strategy!r}")
 
     def _initial_posteriors(self, ann: Annotations, log_task_prior, gold_codes,
                             given: np.ndarray | None = None) -> np.ndarray:
@@ -257,3 +395,168 @@ class DawidSkene(Aggregator):
             post[gold_codes[0]] = 0.0
             post[gold_codes[0], gold_codes[1]] = 1.0
         return post
+
+
+@dataclass
+class _FitState:
+    """What :meth:`DawidSkene.partial_fit` continues from."""
+
+    fixed: dict  # the priors' pseudo-counts, fixed by the first fit
+    answers: Annotations
+    stats: Stats  # sufficient statistics of the current posteriors
+    plain: bool  # fitted without a task prior
+    index: dict = field(default_factory=dict)  # task and worker ids as pd.Index, once built
+
+
+def _confusion_counts(ann: Annotations, initial_error) -> tuple[np.ndarray, np.ndarray]:
+    """``initial_error`` as W×K×K ``[worker, true, answered]`` for the workers of ``ann``
+    (zeros where absent) and a mask of the workers it covers. Accepts an array of that
+    shape or a frame laid out like :meth:`Aggregator.confusions` (rows (worker, true label),
+    one column per answered label; crowd-kit's ``errors_`` is its transpose per worker)."""
+    w, k = ann.n_workers, ann.n_classes
+    if isinstance(initial_error, pd.DataFrame):
+        frame = initial_error
+        if frame.index.nlevels != 2:
+            raise InputError("initial_error must be indexed by (worker, true label) with one "
+                             "column per answered label, as confusions() returns")
+        classes = pd.Index(ann.classes).map(str)
+        columns = frame.columns.map(str)
+        if set(columns) != set(classes):
+            raise InputError(f"initial_error's columns {list(frame.columns)} are not the "
+                             f"classes {list(ann.classes)}")
+        values = frame.to_numpy(dtype=np.float64)[:, columns.get_indexer(classes)]
+        worker = pd.Index(ann.workers).map(str).get_indexer(
+            frame.index.get_level_values(0).map(str))
+        true = classes.get_indexer(frame.index.get_level_values(1).map(str))
+        if (true < 0).any():
+            bad = frame.index.get_level_values(1)[int(np.flatnonzero(true < 0)[0])]
+            raise InputError(f"initial_error names true label {bad!r}, not one of the classes")
+        keep = worker >= 0  # workers not in these answers are ignored
+        given = np.zeros((w, k, k))
+        given[worker[keep], true[keep]] = values[keep]
+        known = np.zeros(w, dtype=bool)
+        known[worker[keep]] = True
+    else:
+        given = np.asarray(initial_error, dtype=np.float64)
+        if given.shape != (w, k, k):
+            raise InputError(f"initial_error must have shape (workers, classes, classes) = "
+                             f"{(w, k, k)}, got {given.shape}")
+        known = given.sum(axis=(1, 2)) > 0
+    if not np.isfinite(given).all() or (given < 0).any():
+        raise InputError("initial_error must hold finite, non-negative counts or "
+                         "probabilities")
+    return given, known
+
+
+def _merge_answers(old: Annotations, new: Annotations,
+                   index: dict) -> tuple[Annotations, np.ndarray]:
+    """``old`` followed by ``new`` in ``old``'s coding (new tasks and workers appended), and
+    the task codes that ``new`` answers. New classes and repeated (task, worker) pairs are an
+    :class:`InputError`. ``index`` caches ``old``'s ids as pd.Index (and gets the merged
+    ones)."""
+    class_map = _positions(old.classes, new.classes)
+    if (class_map < 0).any():
+        extra = new.classes[int(np.flatnonzero(class_map < 0)[0])]
+        raise InputError(f"partial_fit cannot add a class: {extra!r} is not one of "
+                         f"{list(old.classes)}; refit with fit() on all answers")
+    tasks = index.get("tasks")
+    task_ids, task_map, index["tasks"] = _extend(old.tasks, new.tasks, tasks)
+    worker_ids, worker_map, index["workers"] = _extend(old.workers, new.workers,
+                                                       index.get("workers"))
+    task, worker = task_map[new.task], worker_map[new.worker]
+    touched = np.flatnonzero(np.bincount(task, minlength=len(task_ids)))
+    seen = touched[touched < old.n_tasks]
+    if len(seen):
+        rows = old.incidence[seen]
+        old_pairs = np.repeat(seen, np.diff(rows.indptr)) * len(worker_ids) + (
+            rows.indices // old.n_classes)
+        clash = _member(task * len(worker_ids) + worker, old_pairs)
+        if clash.any():
+            i = int(np.flatnonzero(clash)[0])
+            raise InputError(f"worker {worker_ids[worker[i]]!r} already answered task "
+                             f"{task_ids[task[i]]!r}; partial_fit adds answers, it does not "
+                             "replace them (refit to change an answer)")
+    merged = Annotations._trusted(np.concatenate([old.task, task]),
+                                  np.concatenate([old.worker, worker]),
+                                  np.concatenate([old.label, class_map[new.label]]),
+                                  task_ids, worker_ids, list(old.classes))
+    return merged, touched
+
+
+def _member(values: np.ndarray, pool: np.ndarray) -> np.ndarray:
+    """``np.isin(values, pool)`` by sorting (numpy's hash-based unique is slow on wide int64
+    keys)."""
+    pool = np.sort(pool)
+    at = np.minimum(np.searchsorted(pool, values), max(len(pool) - 1, 0))
+    return (len(pool) > 0) & (pool[at] == values) if len(pool) else np.zeros(len(values), bool)
+
+
+def _positions(ids, wanted, index: pd.Index | None = None) -> np.ndarray:
+    """Position of each of ``wanted`` in ``ids`` (−1 if absent), matching as given and then
+    as text (a file's "7" and a frame's 7 are one id); ``index`` is ``ids`` as pd.Index."""
+    index = pd.Index(ids) if index is None else index
+    position = index.get_indexer(pd.Index(wanted))
+    if (position < 0).any():
+        as_text = index.map(str).get_indexer(pd.Index(wanted).map(str))
+        position = np.where(position < 0, as_text, position)
+    return position
+
+
+def _extend(ids: list, more: list, index: pd.Index | None = None,
+            ) -> tuple[list, np.ndarray, pd.Index]:
+    """``ids`` with the unseen ids of ``more`` appended, each of ``more``'s position, and the
+    extended ids as pd.Index."""
+    index = pd.Index(ids) if index is None else index
+    position = _positions(ids, more, index)
+    unseen = position < 0
+    position[unseen] = len(ids) + np.arange(int(unseen.sum()))
+    added = np.asarray(more, dtype=object)[unseen].tolist()
+    extended = index.append(pd.Index(added)) if added else index
+    return list(ids) + added, position, extended
+
+
+def _log_pi(confusion: np.ndarray) -> np.ndarray:
+    """``confusion_`` (W×K×K, [worker, true, answered]) as the E-step's log π rows."""
+    w, k, _ = confusion.shape
+    return np.log(np.maximum(confusion, _TINY)).transpose(0, 2, 1).reshape(w * k, k)
+
+
+def _padded(stats: Stats, w: int, k: int) -> Stats:
+    """Statistics with zero rows appended for workers added since."""
+    counts = np.zeros((w * k, k))
+    counts[:len(stats.counts)] = stats.counts
+    return Stats(counts, stats.class_totals.copy(), stats.log_likelihood)
+
+
+def _posteriors(rows, params: Params, w: int, k: int) -> np.ndarray:
+    """Exact posteriors of the tasks whose answers are ``rows`` (incidence rows over the
+    first ``w`` workers)."""
+    log_joint = np.asarray(rows @ params.log_pi[:w * k]) + params.log_prior
+    log_joint -= log_joint.max(axis=1, keepdims=True)
+    post = np.exp(log_joint)
+    return post / post.sum(axis=1, keepdims=True)
+
+
+def _moved(rows, post: np.ndarray, before: Params, after: Params, w: int,
+           k: int) -> np.ndarray:
+    """Positions (in ``rows``) of the tasks whose most probable class may differ under
+    ``after``: the log-odds of two classes move by at most twice the largest change of the
+    log prior plus, per answer, twice the largest change of its worker's log confusions for
+    the answered label; tasks whose current margin between their two most probable classes
+    is no larger are returned."""
+    step = np.abs(after.log_pi[:w * k] - before.log_pi[:w * k]).max(axis=1)
+    bound = 2 * (np.asarray(rows @ step).ravel()
+                 + np.abs(after.log_prior - before.log_prior).max())
+    top2 = np.log(np.maximum(np.partition(post, k - 2, axis=1)[:, -2:], _TINY))
+    margin = top2[:, 1] - top2[:, 0]
+    return np.flatnonzero(margin <= bound)
+
+
+def _task_subset(ann: Annotations, tasks: np.ndarray, ids: pd.Index) -> Annotations:
+    """The answers of the task codes ``tasks`` (renumbered 0…; ``ids`` are ``ann.tasks`` as
+    an index), all workers and classes."""
+    code = np.full(ann.n_tasks, -1, dtype=np.int64)
+    code[tasks] = np.arange(len(tasks))
+    keep = code[ann.task] >= 0
+    return Annotations._trusted(code[ann.task[keep]], ann.worker[keep], ann.label[keep],
+                                ids.take(tasks).tolist(), ann.workers, ann.classes)

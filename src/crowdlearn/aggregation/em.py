@@ -131,12 +131,13 @@ class EStep:
 
 
 def run_em(estep: EStep, stats: Stats, m_step: Callable[[Stats], Params], *,
-           n_answers: int, max_iter: int, tol: float) -> tuple[Params, list[float], int]:
+           n_answers: int, max_iter: int, tol: float,
+           ) -> tuple[Params, list[float], int, Stats]:
     """Alternate M- and E-steps from initial statistics until the objective per answer
     (log-likelihood plus the parameters' log smoothing prior) gains less than ``tol``.
 
     Returns the final parameters (those that produced ``estep.posteriors``), the objective
-    history and the number of iterations.
+    history, the number of iterations and the statistics of the final posteriors.
     """
     history: list[float] = []
     params = m_step(stats)
@@ -147,7 +148,7 @@ def run_em(estep: EStep, stats: Stats, m_step: Callable[[Stats], Params], *,
         if converged or it + 1 >= max_iter:
             break
         params = m_step(stats)
-    return params, history, len(history)
+    return params, history, len(history), stats
 
 
 def _row_block(m: sp.csr_matrix, a: int, b: int) -> sp.csr_matrix:

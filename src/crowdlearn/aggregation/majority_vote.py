@@ -1,12 +1,15 @@
-"""Majority vote: the label most workers gave."""
+"""Majority vote: the label most workers gave, or most weight when workers carry skills."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Literal
 
 import numpy as np
+import pandas as pd
 
 from crowdlearn.aggregation.base import Aggregator, as_annotations
+from crowdlearn.annotations import Annotations
 from crowdlearn.errors import InputError
 
 
@@ -21,6 +24,12 @@ class MajorityVote(Aggregator):
         label); ``"first"`` picks the tied label that comes first in ``classes``.
     seed:
         Seed of the random tie-break.
+    skills:
+        Optional weight of each worker's vote (a mapping or Series worker id → weight, e.g.
+        accuracies or log-odds): the weighted majority vote. A worker without a weight is an
+        error unless ``default_skill`` is given.
+    default_skill:
+        The weight of workers missing from ``skills``.
 
     Attributes
     ----------
@@ -31,9 +40,13 @@ class MajorityVote(Aggregator):
         agreement rate, not an accuracy measured against truth).
     """
 
-    def __init__(self, tie_break: Literal["random", "first"] = "random", seed: int | None = 0):
+    def __init__(self, tie_break: Literal["random", "first"] = "random", seed: int | None = 0,
+                 skills: Mapping | pd.Series | None = None,
+                 default_skill: float | None = None):
         self.tie_break = tie_break
         self.seed = seed
+        self.skills = skills
+        self.default_skill = default_skill
 
     def fit(self, answers, **frame_options) -> MajorityVote:
         """Count the votes of ``answers`` (:class:`~crowdlearn.Annotations` or a long frame,
@@ -41,18 +54,91 @@ class MajorityVote(Aggregator):
         if self.tie_break not in ("random", "first"):
             raise InputError(f"tie_break must be 'random' or 'first', got {self.tie_break!r}")
         ann = as_annotations(answers, **frame_options)
-        counts = ann.vote_counts
-        labels = np.argmax(counts, axis=1)
-        if self.tie_break == "random":
-            labels = _break_ties(counts, labels, np.random.default_rng(self.seed))
-        shares = counts / counts.sum(axis=1, keepdims=True)
+        if self.skills is None:
+            counts = ann.vote_counts
+            labels = np.argmax(counts, axis=1)
+            if self.tie_break == "random":
+                labels = _break_ties(counts, labels, np.random.default_rng(self.seed))
+        else:
+            weight = worker_weights(ann, self.skills, self.default_skill)
+            counts, labels = weighted_vote(ann, weight, self.tie_break, self.seed)
+        shares = vote_shares(counts)
         self._record(ann, shares, labels)
         self.class_prior_ = shares.mean(axis=0)
-        agree = labels[ann.task] == ann.label
-        self.skill_ = np.bincount(ann.worker, weights=agree, minlength=ann.n_workers) / np.maximum(
-            ann.worker_counts, 1)
+        self.skill_ = agreement(ann, labels)
         self._warn_about_fit(ann)
         return self
+
+
+def agreement(ann: Annotations, labels: np.ndarray) -> np.ndarray:
+    """Per worker, the share of its answers equal to ``labels`` (task codes → class codes)."""
+    agree = labels[ann.task] == ann.label
+    return np.bincount(ann.worker, weights=agree, minlength=ann.n_workers) / np.maximum(
+        ann.worker_counts, 1)
+
+
+def vote_shares(counts: np.ndarray) -> np.ndarray:
+    """Rows of (weighted) votes as shares summing to 1; a row of no positive weight (every
+    vote weighted 0, or negative weights) gets uniform shares."""
+    positive = np.maximum(counts, 0.0)
+    total = positive.sum(axis=1, keepdims=True)
+    k = counts.shape[1]
+    return np.where(total > 0, positive / np.where(total > 0, total, 1.0), 1.0 / k)
+
+
+def worker_weights(ann: Annotations, skills: Mapping | pd.Series,
+                   default: float | None = None) -> np.ndarray:
+    """One vote weight per worker of ``ann`` from ``skills`` (worker id → weight); ids are
+    compared as given and then as text. A worker without a weight is an :class:`InputError`
+    naming it unless ``default`` is given."""
+    given = pd.Series(skills, dtype=np.float64) if not isinstance(skills, pd.Series) else (
+        skills.astype(np.float64))
+    if not given.index.is_unique:
+        raise InputError(f"skills name worker {given.index[given.index.duplicated()][0]!r} "
+                         "twice")
+    if not np.isfinite(given.to_numpy()).all():
+        raise InputError("skills must be finite numbers")
+    workers = pd.Index(ann.workers)
+    weight = given.reindex(workers).to_numpy()
+    if np.isnan(weight).any():  # a file's "7" and a frame's 7 are one worker
+        as_text = pd.Series(given.to_numpy(), index=given.index.map(str))
+        weight = np.where(np.isnan(weight), as_text.reindex(workers.map(str)).to_numpy(),
+                          weight)
+    missing = np.isnan(weight)
+    if missing.any():
+        if default is None:
+            raise InputError(f"no skill for {int(missing.sum())} workers, e.g. "
+                             f"{ann.workers[int(np.flatnonzero(missing)[0])]!r}; give them one "
+                             "or set default_skill")
+        weight[missing] = float(default)
+    return weight
+
+
+def weighted_vote(ann: Annotations, weight: np.ndarray, tie_break: str = "random",
+                  seed: int | None = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Each task's votes weighted by its workers' ``weight`` (W) and the winning class codes,
+    ties broken at random (one draw per distinct row of scores) or to the first class."""
+    scores = ann.count_votes(weight[ann.worker])
+    labels = np.argmax(scores, axis=1)
+    if tie_break == "random":
+        labels = _break_score_ties(scores, labels, np.random.default_rng(seed))
+    return scores, labels
+
+
+def _break_score_ties(scores: np.ndarray, labels: np.ndarray,
+                      rng: np.random.Generator) -> np.ndarray:
+    """Like :func:`_break_ties` for real-valued scores: a uniform pick among the exactly
+    tied maxima, the same for tasks with the same scores."""
+    top = scores.max(axis=1, keepdims=True)
+    tied = np.flatnonzero((scores == top).sum(axis=1) > 1)
+    if not len(tied):
+        return labels
+    patterns, which = np.unique(scores[tied], axis=0, return_inverse=True)
+    draws = np.where(patterns == patterns.max(axis=1, keepdims=True),
+                     rng.random(patterns.shape), -1.0)
+    labels = labels.copy()
+    labels[tied] = np.argmax(draws, axis=1)[which.ravel()]
+    return labels
 
 
 def _break_ties(counts: np.ndarray, labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:

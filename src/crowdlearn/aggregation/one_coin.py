@@ -40,27 +40,26 @@ class OneCoinDawidSkene(DawidSkene):
                  init: Literal["majority", "task_prior"] = "majority",
                  class_prior: Literal["estimate", "uniform"] = "uniform",
                  class_smoothing: float = CLASS_SMOOTHING,
+                 initial_error_strategy: Literal["addition", "assign"] = "addition",
                  n_threads: int | None = None):
         super().__init__(max_iter=max_iter, tol=tol, smoothing=smoothing, prior=prior,
                          init=init, class_prior=class_prior, class_smoothing=class_smoothing,
-                         n_threads=n_threads)
+                         initial_error_strategy=initial_error_strategy, n_threads=n_threads)
 
-    def _m_step(self, ann: Annotations):
-        w, k = ann.n_workers, ann.n_classes
+    def _m_step(self, w: int, k: int, fixed: dict):
         off = np.ones((k, k), dtype=bool)
         np.fill_diagonal(off, False)
-        # Beta pseudo-counts (right, wrong) and the class prior's, fixed after the first M-step
-        beta: tuple[float, float] | None = None
-        class_pseudo: np.ndarray | None = None
 
         def m_step(stats: Stats) -> Params:
-            nonlocal beta, class_pseudo
             c = stats.counts.reshape(w, k, k)  # [worker, answered l, true k]
             right = np.einsum("wkk->w", c)
             n = c.sum(axis=(1, 2))
-            if beta is None:
-                beta = self._skill_pseudo_counts(right, n)
-                class_pseudo = self._class_pseudo_counts(stats.class_totals)
+            # Beta pseudo-counts (right, wrong) and the class prior's, fixed after the first
+            # M-step
+            if "beta" not in fixed:
+                fixed["beta"] = self._skill_pseudo_counts(right, n)
+                fixed["class_pseudo"] = self._class_pseudo_counts(stats.class_totals)
+            beta, class_pseudo = fixed["beta"], fixed["class_pseudo"]
             skill = np.clip((right + beta[0]) / (n + (beta[0] + beta[1])), _EDGE, 1 - _EDGE)
             log_s, log_wrong = np.log(skill), np.log((1 - skill) / max(k - 1, 1))
             log_pi = np.where(off[None], log_wrong[:, None, None], log_s[:, None, None])

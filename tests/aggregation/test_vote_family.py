@@ -1,0 +1,110 @@
+"""Weighted majority vote, Wawa, zero-based skill, gold majority vote and KOS."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from crowdlearn import Annotations, InputError
+from crowdlearn.aggregation import (
+    KOS,
+    GoldMajorityVote,
+    MajorityVote,
+    Wawa,
+    ZeroBasedSkill,
+)
+from tests.conftest import make_crowd
+
+
+def _accuracy(model, y) -> float:
+    return float((model.labels_ == y).mean())
+
+
+def test_weighted_vote_follows_the_weights():
+    # task 0: workers a, b say x; c says y. With c weighing 3, y wins.
+    frame = pd.DataFrame({"task": [0, 0, 0], "worker": ["a", "b", "c"],
+                          "label": ["x", "x", "y"]})
+    assert MajorityVote().fit(frame).predict()[0] == "x"
+    weighted = MajorityVote(skills={"a": 1, "b": 1, "c": 3}).fit(frame)
+    assert weighted.predict()[0] == "y"
+    np.testing.assert_allclose(weighted.posteriors_[0], [0.4, 0.6])
+    with pytest.raises(InputError, match="no skill for 1 workers, e.g. 'c'"):
+        MajorityVote(skills={"a": 1, "b": 1}).fit(frame)
+    assert MajorityVote(skills={"a": 1, "b": 1}, default_skill=5).fit(frame).predict()[0] == "y"
+    text_ids = pd.Series({"a": 1.0, "b": 1.0, "c": 3.0})
+    assert MajorityVote(skills=text_ids).fit(frame).predict()[0] == "y"
+
+
+def test_weighted_ties_are_broken_alike_for_alike_tasks():
+    frame = pd.DataFrame({"task": [0, 0, 1, 1], "worker": ["a", "b", "a", "b"],
+                          "label": ["x", "y", "x", "y"]})
+    first = MajorityVote(skills={"a": 2, "b": 2}, tie_break="first").fit(frame)
+    assert list(first.predict()) == ["x", "x"]
+    drawn = {tuple(MajorityVote(skills={"a": 2, "b": 2}, seed=s).fit(frame).predict())
+             for s in range(20)}
+    assert drawn == {("x", "x"), ("y", "y")}
+
+
+def test_wawa_and_zbs_beat_majority_vote_on_a_mixed_crowd():
+    ann, y, _ = make_crowd(n_tasks=800, n_workers=30, k=3, r=5, seed=1, hammers=0.3)
+    mv = _accuracy(MajorityVote().fit(ann), y)
+    wawa = Wawa().fit(ann)
+    zbs = ZeroBasedSkill().fit(ann)
+    assert _accuracy(wawa, y) > mv + 0.03 and _accuracy(zbs, y) > mv + 0.03
+    # skills separate hammers (first ~30%) from spammers
+    _, _, hammer = make_crowd(n_tasks=800, n_workers=30, k=3, r=5, seed=1, hammers=0.3)
+    for skill in (wawa.skill_, zbs.skill_):
+        assert skill[hammer].min() > skill[~hammer].max()
+
+
+def test_zero_based_skill_parameters():
+    ann, _, _ = make_crowd(n_tasks=50, seed=2)
+    with pytest.raises(InputError, match="n_iter must be a positive integer, got 0"):
+        ZeroBasedSkill(n_iter=0).fit(ann)
+    with pytest.raises(InputError, match="lr_init must be a number >= 0"):
+        ZeroBasedSkill(lr_init=-1.0).fit(ann)
+    one = ZeroBasedSkill(n_iter=1, lr_init=0.0).fit(ann)  # no step: skills stay at 1/K + eps
+    np.testing.assert_allclose(one.skill_, 1 / 3 + 1e-5)
+
+
+def test_gold_majority_vote():
+    ann, y, hammer = make_crowd(n_tasks=600, n_workers=25, k=3, r=5, seed=4)
+    gold = pd.Series(y[:150], index=list(ann.tasks[:150]))
+    model = GoldMajorityVote().fit(ann, gold=gold)
+    assert (model.labels_[:150] == y[:150]).all()  # gold tasks keep their label
+    assert _accuracy(model, y) > _accuracy(MajorityVote().fit(ann), y) + 0.03
+    assert model.skill_[hammer].min() > model.skill_[~hammer].max()
+    with pytest.raises(InputError, match="needs gold"):
+        GoldMajorityVote().fit(ann)
+    with pytest.raises(InputError):
+        GoldMajorityVote().fit(ann, gold={"no such task": 0})
+
+
+def test_gold_majority_vote_default_skill():
+    frame = pd.DataFrame({"task": [0, 0, 1, 1], "worker": ["a", "b", "a", "c"],
+                          "label": ["x", "y", "x", "y"]})
+    model = GoldMajorityVote(default_skill=0.25).fit(frame, gold={0: "x"})
+    np.testing.assert_allclose(model.skill_, [1.0, 0.0, 0.25])  # c answered no gold task
+    assert list(model.gold_answers_) == [1, 1, 0]
+    assert model.predict()[1] == "x"  # a (1.0) outweighs c (0.25)
+    mean = GoldMajorityVote().fit(frame, gold={0: "x"})
+    assert mean.skill_[2] == pytest.approx(0.5)  # one right of two gold answers
+
+
+def test_kos_on_binary_crowds():
+    ann, y, _ = make_crowd(n_tasks=1000, n_workers=40, k=2, r=7, seed=5, hammers=0.4)
+    kos = KOS().fit(ann)
+    assert _accuracy(kos, y) > _accuracy(MajorityVote().fit(ann), y)
+    assert np.abs(kos.score_).max() == pytest.approx(1.0)
+    assert set(np.unique(kos.posteriors_)) <= {0.0, 0.5, 1.0}
+    np.testing.assert_array_equal(KOS(seed=3).fit(ann).labels_, KOS(seed=3).fit(ann).labels_)
+
+
+def test_kos_refuses_more_than_two_classes():
+    ann, _, _ = make_crowd(n_tasks=50, k=3, seed=6)
+    with pytest.raises(InputError, match="KOS is for two classes; these answers have 3.*"
+                                         "use DawidSkene"):
+        KOS().fit(ann)
+    with pytest.raises(InputError, match="n_iter"):
+        KOS(n_iter=0).fit(Annotations([0, 0], [0, 1], [0, 1]))
