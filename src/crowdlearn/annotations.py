@@ -422,6 +422,16 @@ class Annotations:
         return connected_components(graph, directed=False)[1].astype(np.int64)
 
     @cached_property
+    def task_index(self) -> pd.Index:
+        """The task ids as a pandas Index (for fast lookups; built once)."""
+        return pd.Index(self.tasks)
+
+    @cached_property
+    def worker_index(self) -> pd.Index:
+        """The worker ids as a pandas Index (built once)."""
+        return pd.Index(self.workers)
+
+    @cached_property
     def worker_counts(self) -> np.ndarray:
         """Number of answers each worker gave."""
         return np.bincount(self.worker, minlength=self.n_workers).astype(np.int64)

@@ -5,6 +5,7 @@ Imports no deep-learning stack.
 
 from crowdlearn.aggregation.base import Aggregator
 from crowdlearn.aggregation.dawid_skene import DawidSkene
+from crowdlearn.aggregation.glad import GLAD
 from crowdlearn.aggregation.gold_majority_vote import GoldMajorityVote
 from crowdlearn.aggregation.kos import KOS
 from crowdlearn.aggregation.majority_vote import MajorityVote
@@ -12,5 +13,5 @@ from crowdlearn.aggregation.one_coin import OneCoinDawidSkene
 from crowdlearn.aggregation.wawa import Wawa
 from crowdlearn.aggregation.zero_based_skill import ZeroBasedSkill
 
-__all__ = ["KOS", "Aggregator", "DawidSkene", "GoldMajorityVote", "MajorityVote",
+__all__ = ["GLAD", "KOS", "Aggregator", "DawidSkene", "GoldMajorityVote", "MajorityVote",
            "OneCoinDawidSkene", "Wawa", "ZeroBasedSkill"]

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -244,8 +244,8 @@ class DawidSkene(Aggregator):
         if not state.plain:
             raise InputError("partial_fit continues a fit made without task_prior; refit")
         old = state.answers
-        merged, touched = _merge_answers(old, as_annotations(answers, **frame_options),
-                                         state.index)
+        new = as_annotations(answers, **frame_options)
+        merged, touched, added = _merge_answers(old, new)
         w, k, w_old = merged.n_workers, merged.n_classes, old.n_workers
         m_step = self._m_step(w, k, state.fixed)
         is_touched = np.zeros(old.n_tasks, dtype=bool)
@@ -261,7 +261,7 @@ class DawidSkene(Aggregator):
                              - np.asarray(touched_rows.T @ self.posteriors_[seen_old]),
                              state.stats.class_totals - self.posteriors_[seen_old].sum(axis=0),
                              0.0), w, k)
-        sub = _task_subset(merged, touched, state.index["tasks"])
+        sub = _task_subset(old, merged, touched, added)
         post = np.zeros((len(touched), k))
         seen = touched < old.n_tasks
         post[seen] = self.posteriors_[touched[seen]]
@@ -405,7 +405,6 @@ class _FitState:
     answers: Annotations
     stats: Stats  # sufficient statistics of the current posteriors
     plain: bool  # fitted without a task prior
-    index: dict = field(default_factory=dict)  # task and worker ids as pd.Index, once built
 
 
 def _confusion_counts(ann: Annotations, initial_error) -> tuple[np.ndarray, np.ndarray]:
@@ -449,28 +448,28 @@ def _confusion_counts(ann: Annotations, initial_error) -> tuple[np.ndarray, np.n
 
 
 def _merge_answers(old: Annotations, new: Annotations,
-                   index: dict) -> tuple[Annotations, np.ndarray]:
-    """``old`` followed by ``new`` in ``old``'s coding (new tasks and workers appended), and
-    the task codes that ``new`` answers. New classes and repeated (task, worker) pairs are an
-    :class:`InputError`. ``index`` caches ``old``'s ids as pd.Index (and gets the merged
-    ones)."""
+                   ) -> tuple[Annotations, np.ndarray, Annotations]:
+    """``old`` followed by ``new`` in ``old``'s coding (new tasks and workers appended), the
+    task codes that ``new`` answers, and ``new`` recoded likewise. New classes and repeated
+    (task, worker) pairs are an :class:`InputError`. Costs O(new answers + tasks), plus
+    copying the code arrays."""
     class_map = _positions(old.classes, new.classes)
     if (class_map < 0).any():
         extra = new.classes[int(np.flatnonzero(class_map < 0)[0])]
         raise InputError(f"partial_fit cannot add a class: {extra!r} is not one of "
                          f"{list(old.classes)}; refit with fit() on all answers")
-    tasks = index.get("tasks")
-    task_ids, task_map, index["tasks"] = _extend(old.tasks, new.tasks, tasks)
-    worker_ids, worker_map, index["workers"] = _extend(old.workers, new.workers,
-                                                       index.get("workers"))
-    task, worker = task_map[new.task], worker_map[new.worker]
+    task_ids, task_map, task_index = _extend(old.tasks, new.tasks, old.task_index)
+    worker_ids, worker_map, worker_index = _extend(old.workers, new.workers, old.worker_index)
+    task = task_map[new.task].astype(np.int32)
+    worker = worker_map[new.worker].astype(np.int32)
+    label = class_map[new.label].astype(old.label.dtype)
     touched = np.flatnonzero(np.bincount(task, minlength=len(task_ids)))
     seen = touched[touched < old.n_tasks]
     if len(seen):
         rows = old.incidence[seen]
-        old_pairs = np.repeat(seen, np.diff(rows.indptr)) * len(worker_ids) + (
+        old_pairs = np.repeat(seen.astype(np.int64), np.diff(rows.indptr)) * len(worker_ids) + (
             rows.indices // old.n_classes)
-        clash = _member(task * len(worker_ids) + worker, old_pairs)
+        clash = _member(task.astype(np.int64) * len(worker_ids) + worker, old_pairs)
         if clash.any():
             i = int(np.flatnonzero(clash)[0])
             raise InputError(f"worker {worker_ids[worker[i]]!r} already answered task "
@@ -478,9 +477,17 @@ def _merge_answers(old: Annotations, new: Annotations,
                              "replace them (refit to change an answer)")
     merged = Annotations._trusted(np.concatenate([old.task, task]),
                                   np.concatenate([old.worker, worker]),
-                                  np.concatenate([old.label, class_map[new.label]]),
+                                  np.concatenate([old.label, label]),
                                   task_ids, worker_ids, list(old.classes))
-    return merged, touched
+    # what is already known about the merged answers, not recomputed over all of them
+    counts = np.zeros(len(worker_ids), dtype=np.int64)
+    counts[:old.n_workers] = old.worker_counts
+    counts += np.bincount(worker, minlength=len(worker_ids))
+    merged.__dict__.update(task_index=task_index, worker_index=worker_index,
+                           worker_counts=counts)
+    recoded = Annotations._trusted(task, worker, label, task_ids, worker_ids,
+                                   list(old.classes))
+    return merged, touched, recoded
 
 
 def _member(values: np.ndarray, pool: np.ndarray) -> np.ndarray:
@@ -502,11 +509,9 @@ def _positions(ids, wanted, index: pd.Index | None = None) -> np.ndarray:
     return position
 
 
-def _extend(ids: list, more: list, index: pd.Index | None = None,
-            ) -> tuple[list, np.ndarray, pd.Index]:
-    """``ids`` with the unseen ids of ``more`` appended, each of ``more``'s position, and the
-    extended ids as pd.Index."""
-    index = pd.Index(ids) if index is None else index
+def _extend(ids: list, more: list, index: pd.Index) -> tuple[list, np.ndarray, pd.Index]:
+    """``ids`` (``index`` as pd.Index) with the unseen ids of ``more`` appended, each of
+    ``more``'s position, and the extended pd.Index."""
     position = _positions(ids, more, index)
     unseen = position < 0
     position[unseen] = len(ids) + np.arange(int(unseen.sum()))
@@ -547,16 +552,27 @@ def _moved(rows, post: np.ndarray, before: Params, after: Params, w: int,
     step = np.abs(after.log_pi[:w * k] - before.log_pi[:w * k]).max(axis=1)
     bound = 2 * (np.asarray(rows @ step).ravel()
                  + np.abs(after.log_prior - before.log_prior).max())
-    top2 = np.log(np.maximum(np.partition(post, k - 2, axis=1)[:, -2:], _TINY))
-    margin = top2[:, 1] - top2[:, 0]
+    rows_ = np.arange(len(post))
+    best = post.argmax(axis=1)
+    top = post[rows_, best]
+    others = post.copy()
+    others[rows_, best] = -1.0
+    margin = np.log(np.maximum(top, _TINY)) - np.log(np.maximum(others.max(axis=1), _TINY))
     return np.flatnonzero(margin <= bound)
 
 
-def _task_subset(ann: Annotations, tasks: np.ndarray, ids: pd.Index) -> Annotations:
-    """The answers of the task codes ``tasks`` (renumbered 0…; ``ids`` are ``ann.tasks`` as
-    an index), all workers and classes."""
-    code = np.full(ann.n_tasks, -1, dtype=np.int64)
+def _task_subset(old: Annotations, merged: Annotations, tasks: np.ndarray,
+                 new: Annotations) -> Annotations:
+    """The answers of the task codes ``tasks`` (renumbered 0…), all workers and classes:
+    the old answers of the tasks among them read from ``old``'s incidence rows, then
+    ``new`` (in the merged coding). Costs O(those answers), not O(all answers)."""
+    code = np.full(merged.n_tasks, -1, dtype=np.int64)
     code[tasks] = np.arange(len(tasks))
-    keep = code[ann.task] >= 0
-    return Annotations._trusted(code[ann.task[keep]], ann.worker[keep], ann.label[keep],
-                                ids.take(tasks).tolist(), ann.workers, ann.classes)
+    seen = tasks[tasks < old.n_tasks]
+    rows = old.incidence[seen]
+    k = old.n_classes
+    task = np.concatenate([np.repeat(code[seen], np.diff(rows.indptr)), code[new.task]])
+    worker = np.concatenate([rows.indices // k, new.worker])
+    label = np.concatenate([rows.indices % k, new.label])
+    return Annotations._trusted(task, worker, label, merged.task_index.take(tasks).tolist(),
+                                merged.workers, merged.classes)
