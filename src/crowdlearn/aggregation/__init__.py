@@ -9,9 +9,10 @@ from crowdlearn.aggregation.glad import GLAD
 from crowdlearn.aggregation.gold_majority_vote import GoldMajorityVote
 from crowdlearn.aggregation.kos import KOS
 from crowdlearn.aggregation.majority_vote import MajorityVote
+from crowdlearn.aggregation.mmsr import MMSR
 from crowdlearn.aggregation.one_coin import OneCoinDawidSkene
 from crowdlearn.aggregation.wawa import Wawa
 from crowdlearn.aggregation.zero_based_skill import ZeroBasedSkill
 
-__all__ = ["GLAD", "KOS", "Aggregator", "DawidSkene", "GoldMajorityVote", "MajorityVote",
+__all__ = ["GLAD", "KOS", "MMSR", "Aggregator", "DawidSkene", "GoldMajorityVote", "MajorityVote",
            "OneCoinDawidSkene", "Wawa", "ZeroBasedSkill"]

@@ -1,0 +1,384 @@
+"""M-MSR: worker accuracies by robust rank-one completion of the workers' covariance matrix,
+then a weighted majority vote.
+
+Ma, Q. and Olshevsky, A. (2020). Adversarial crowdsourcing through robust rank-one matrix
+completion. NeurIPS 33 (https://arxiv.org/abs/2010.12181). The algorithm as crowd-kit 1.4.2's
+``MMSR`` runs it, with three of its choices changed by default (below).
+
+Model: worker w answers correctly with probability ``p_w`` and otherwise picks one of the K − 1
+wrong labels uniformly. With ``s_w = (K p_w − 1)/(K − 1)`` (1 for a perfect worker, 0 for one
+who guesses, negative for one who answers wrong on purpose), two workers' agreement rate on
+their common tasks estimates ``s_i s_j`` without bias:
+
+    C_ij = K/(K−1) · agree_ij / common_ij − 1/(K−1),      E[C_ij] = s_i s_j   (i ≠ j),
+
+so ``C`` is the rank-one matrix ``s sᵀ`` seen on the pairs of workers that share tasks, and
+corrupted on some of them (workers who collude or copy). The steps:
+
+1. ``C`` on the observed pairs (workers with common tasks), 0 elsewhere and on the diagonal.
+   ``common`` and ``agree`` are ``BᵀB`` and ``Σ_k A_kᵀA_k`` (B the task × worker incidence,
+   A_k its label-k part), counted by one ``bincount`` over each task's pairs of answers.
+2. ``F = ⌊sparsity/2⌋ − 1``, with sparsity the fewest co-workers of any worker.
+3. Robust rank-one completion ``|C| ≈ u vᵀ`` (M-MSR): from ``u = v`` uniform at random
+   (``seed``), set every ``v_j`` to the mean of ``|C_ij|/u_i`` over the observed ``i`` with up
+   to F values below and F above the current ``v_j`` dropped (all of those below, or above,
+   when there are fewer than F; with F < 0 only the largest value is kept; an empty selection
+   keeps ``v_j``; a kept single 0 becomes ``1/√T``), then every ``u_i`` likewise from
+   ``|C_ij|/v_j``; stop when ``‖u vᵀ − u' v'ᵀ‖_F`` (the change over one iteration) is below
+   ``tol``, or after ``max_iter`` iterations. One iteration sorts two W × W matrices (all
+   rows at once); counts of values below and above the current estimate give each row's
+   kept positions.
+4. ``|s| = u / √(‖u‖/‖v‖)``. Signs: the signed graph of ``sign(C)`` on the workers whose row
+   of ``C`` does not sum to 0, each positive edge replaced by a path through a new node; the
+   eigenvector of its random-walk matrix for the eigenvalue nearest −1 gives each worker's
+   sign, the majority sign taken as positive. It is found from an equivalent 2W × 2W
+   eigenproblem (:func:`determine_signs`), not crowd-kit's dense graph with one node per
+   positively correlated pair (two million at 2,000 workers).
+5. ``s`` clipped to ``[−1/(K−1) + 1/√T, 1 − 1/√T]``; ``p_w = s_w (K−1)/K + 1/K``; vote weight
+   ``log(p_w (K−1)/(1 − p_w))``, negative for a worker worse than chance.
+6. Each task's label: the class with the largest sum of vote weights (ties: the first class).
+
+What the default changes from crowd-kit (``crowdkit_compat=True`` restores each; the tests
+check that it then gives crowd-kit's labels, skills and iteration count to 1e-6):
+
+- crowd-kit's C holds ``−1/(K−1)`` on the diagonal and for every pair without common tasks,
+  which the sign step reads as negative correlations; on sparse crowds that makes many honest
+  workers "adversaries" (61 of 164 on rte, against 12 here).
+- crowd-kit labels a task with the argmax of its votes divided by their sum, which picks the
+  least supported label where the sum is negative (adversaries' votes dominate).
+- A trimmed mean of several zeros (workers at exactly chance agreement) becomes ``1/√T``
+  like crowd-kit's single zero; crowd-kit keeps the 0 and divides by it in the next
+  half-step, which can make every estimate NaN (on the product dataset; crowd-kit then
+  raises, and so does ``crowdkit_compat=True``).
+
+Also: K is the number of classes of the annotations (crowd-kit and the compatible mode: of
+the labels that occur); a repeated (task, worker) answer (``keep="all"``) counts in every pair
+(crowd-kit keeps the last one); where the sign eigenvector is not unique or a worker's entry
+in it is 0 (symmetric toy graphs), crowd-kit's signs depend on rounding, and these may
+differ. The random start goes to the workers in order of first answer, as crowd-kit's.
+"""
+
+from __future__ import annotations
+
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+import pandas as pd
+import scipy.sparse.linalg as sla
+
+from crowdlearn.aggregation.base import Aggregator, as_annotations
+from crowdlearn.aggregation.majority_vote import vote_shares
+from crowdlearn.annotations import Annotations
+from crowdlearn.errors import CrowdlearnError, CrowdlearnWarning, InputError
+
+# most valid workers for which the sign eigenvector is found by a dense eigendecomposition
+DENSE_SIGNS_MAX = 200
+# pairs of answers per bincount in the covariance (bounds its temporary memory)
+_PAIRS_PER_BLOCK = 1 << 23
+
+
+class MMSR(Aggregator):
+    """Matrix Mean-Subsequence-Reduced (M-MSR): worker accuracies robust to adversarial
+    workers, then a weighted majority vote.
+
+    Parameters
+    ----------
+    max_iter:
+        Most iterations of the rank-one completion (crowd-kit's ``n_iter``).
+    tol:
+        Stop when the Frobenius norm of the change of ``u vᵀ`` over one iteration is below it.
+    seed:
+        Seed of the uniform initial ``u = v`` (``numpy.random.RandomState``, as crowd-kit's
+        ``random_state``); ``None`` draws fresh ones.
+    crowdkit_compat:
+        Reproduce crowd-kit 1.4.2's ``MMSR`` exactly, including the choices the default
+        makes differently (see the module notes): in the sign step, workers without common
+        tasks (and each worker with itself) count as correlated ``−1/(K−1)``; a trimmed mean
+        of several zeros stays 0 (the estimates can then turn NaN: an error, as in
+        crowd-kit); a task's label is the argmax of its votes divided by their sum; K counts
+        only the labels that occur.
+
+    Attributes
+    ----------
+    skill_ : per worker, the estimated accuracy ``p_w`` (below ``1/K`` for a worker estimated
+        worse than chance, e.g. one who answers wrong on purpose).
+    weight_ : per worker, the vote weight ``log(p_w (K−1)/(1 − p_w))`` (crowd-kit's
+        ``skills_``): negative for a worker worse than chance, whose votes then count against
+        the label they give.
+    posteriors_ : T×K weighted vote shares: scores, not calibrated probabilities. Each class's
+        summed vote weights, negative sums set to 0, divided by the row's total (uniform
+        where no class has a positive sum). Where every weight is positive these are
+        crowd-kit's ``probas_``.
+    scores_ : T×K summed vote weights (negative where adversaries' votes dominate).
+    class_prior_ : mean of ``posteriors_``.
+    loss_history_ : ``‖u vᵀ − u' v'ᵀ‖_F`` after each iteration.
+    n_iter_ : iterations run.
+    converged_ : whether the loss fell below ``tol`` (else a warning is raised).
+
+    Examples
+    --------
+    >>> MMSR().fit(Annotations.from_csv("answers.csv")).predict()     # doctest: +SKIP
+    """
+
+    def __init__(self, max_iter: int = 10000, tol: float = 1e-10, seed: int | None = 0,
+                 crowdkit_compat: bool = False):
+        self.max_iter = max_iter
+        self.tol = tol
+        self.seed = seed
+        self.crowdkit_compat = crowdkit_compat
+
+    def fit(self, answers, **frame_options) -> MMSR:
+        """Fit on ``answers`` (:class:`~crowdlearn.Annotations` or a long frame, see
+        :class:`~crowdlearn.aggregation.Aggregator`). Memory grows as W² (a few dense
+        W × W matrices): about 0.3 GB at 2,000 workers."""
+        self._check_params()
+        ann = as_annotations(answers, **frame_options)
+        compat = self.crowdkit_compat
+        present = np.bincount(ann.label, minlength=ann.n_classes) > 0
+        k = int(present.sum()) if compat else ann.n_classes
+        if k < 2:  # one label: nothing to weigh (identifiability warning below)
+            p, weight = np.ones(ann.n_workers), np.zeros(ann.n_workers)
+            self.loss_history_, self.n_iter_, self.converged_ = [], 0, True
+        else:
+            p = self._accuracies(ann, k, compat)
+            with np.errstate(invalid="ignore"):  # NaN only from crowdkit_compat's zero means
+                weight = np.log(p * (k - 1) / (1 - p))
+            if compat and not np.isfinite(weight).all():
+                raise CrowdlearnError(
+                    "MMSR(crowdkit_compat=True): a trimmed mean of zeros became a divisor and "
+                    f"{int((~np.isfinite(weight)).sum())} workers' estimates turned NaN, as "
+                    "crowd-kit's do on these answers; use crowdkit_compat=False")
+        self.skill_, self.weight_ = p, weight
+        scores = ann.count_votes(weight[ann.worker])
+        labels = _crowdkit_labels(scores, present) if compat else np.argmax(scores, axis=1)
+        shares = vote_shares(scores)
+        self._record(ann, shares, labels)
+        self.scores_ = scores
+        self.class_prior_ = shares.mean(axis=0)
+        self._warn_about_fit(ann)
+        return self
+
+    def _accuracies(self, ann: Annotations, k: int, compat: bool) -> np.ndarray:
+        """Steps 1–5 of the module notes: each worker's accuracy ``p_w``."""
+        t = ann.n_tasks
+        cov, observed = covariance(ann, k)
+        n_observed = observed.sum(axis=0)
+        f = int(n_observed.min()) // 2 - 1
+        u, v = self._start(ann)
+        u, v, self.loss_history_ = complete_rank_one(
+            np.abs(cov), observed, n_observed, f, u, v, 1 / np.sqrt(t), self.max_iter,
+            self.tol, zero_means=compat)
+        self.n_iter_ = len(self.loss_history_)
+        self.converged_ = bool(self.loss_history_[-1] < self.tol)
+        if not self.converged_:
+            warnings.warn(f"MMSR: stopped at max_iter={self.max_iter} without converging "
+                          f"(last change {self.loss_history_[-1]:.2g}, tol {self.tol:g}); "
+                          "raise max_iter", CrowdlearnWarning, stacklevel=3)
+        with np.errstate(invalid="ignore"):
+            s_abs = u / np.sqrt(np.linalg.norm(u) / np.linalg.norm(v))
+        signed = np.where(observed, cov, -1 / (k - 1)) if compat else cov
+        s = determine_signs(signed, s_abs)
+        s = np.maximum(np.minimum(s, 1 - 1 / np.sqrt(t)), -1 / (k - 1) + 1 / np.sqrt(t))
+        return s * (k - 1) / k + 1 / k
+
+    def _start(self, ann: Annotations) -> tuple[np.ndarray, np.ndarray]:
+        """crowd-kit's uniform start ``u = v`` (independent draws when ``seed`` is None),
+        its i-th value going to the i-th worker in order of first answer (crowd-kit's worker
+        order for a frame)."""
+        rng = np.random.RandomState(self.seed)
+        u = rng.random_sample(ann.n_workers)
+        v = u.copy() if self.seed is not None else rng.random_sample(ann.n_workers)
+        order = pd.unique(ann.worker)
+        u[order], v[order] = u.copy(), v.copy()
+        return u, v
+
+    def _check_params(self) -> None:
+        if isinstance(self.max_iter, bool) or not (
+                isinstance(self.max_iter, Integral) and self.max_iter >= 1):
+            raise InputError(f"max_iter must be a positive integer, got {self.max_iter!r}")
+        if isinstance(self.tol, bool) or not (isinstance(self.tol, Real) and self.tol >= 0):
+            raise InputError(f"tol must be a number >= 0, got {self.tol!r}")
+        if self.seed is not None and (isinstance(self.seed, bool) or not (
+                isinstance(self.seed, Integral) and 0 <= self.seed < 2**32)):
+            raise InputError(f"seed must be None or an integer in [0, 2**32), got {self.seed!r}")
+        if not isinstance(self.crowdkit_compat, (bool, np.bool_)):
+            raise InputError(f"crowdkit_compat must be True or False, "
+                             f"got {self.crowdkit_compat!r}")
+
+
+def _crowdkit_labels(scores: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """crowd-kit's choice: among the labels that occur, the argmax of each task's votes
+    divided by their sum (the order reverses where the sum is negative; NaN never wins)."""
+    sub = scores[:, present]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shares = sub / sub.sum(axis=1, keepdims=True)
+    return np.flatnonzero(present)[np.argmax(np.where(np.isnan(shares), -np.inf, shares),
+                                             axis=1)]
+
+
+def covariance(ann: Annotations, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The W × W worker covariance ``K/(K−1)·agree/common − 1/(K−1)`` (``k`` = K) between
+    workers with common tasks, 0 elsewhere and on the diagonal, and the mask of worker pairs
+    with common tasks (``observed``, diagonal excluded)."""
+    common, agree = pair_counts(ann)
+    observed = common > 0
+    rate = np.divide(agree, common, out=np.zeros_like(agree), where=observed)
+    # crowd-kit's operations in its order (the same floats), then 0 where unobserved
+    return np.where(observed, rate * (k / (k - 1)) - 1 / (k - 1), 0.0), observed
+
+
+def pair_counts(ann: Annotations) -> tuple[np.ndarray, np.ndarray]:
+    """W × W counts of the tasks two workers both answered (``common``) and of those they
+    answered alike (``agree``), diagonal 0: ``BᵀB`` and ``Σ_k A_kᵀA_k`` for the task × worker
+    incidence B and its label-k part A_k, computed as one ``bincount`` over the pairs of
+    answers of each task (Σ_t n_t(n_t − 1)/2 pairs; faster than sparse products whose result
+    is dense). Tasks are taken in blocks of equal answer count: a loop over the distinct
+    counts, not over tasks."""
+    inc = ann.incidence  # T × W·K, rows = tasks, one entry per answer at worker·K + label
+    k, w = ann.n_classes, ann.n_workers
+    per_task = np.diff(inc.indptr)
+    size = 2 * w * w  # bins [worker a, worker b, same label]
+    dtype = np.int32 if size < 2**31 else np.int64  # half the memory traffic when it fits
+    tally = np.zeros(size, dtype=np.int64)
+    for c in np.unique(per_task[per_task >= 2]):
+        tasks = np.flatnonzero(per_task == c)
+        first, second = np.triu_indices(c, 1)
+        step = max(1, _PAIRS_PER_BLOCK // len(first))
+        for lo in range(0, len(tasks), step):
+            # answer slot × task (each slot's row contiguous, so the gathers copy rows)
+            where = inc.indptr[tasks[lo:lo + step]][None, :] + np.arange(c)[:, None]
+            worker, label = np.divmod(inc.indices[where].astype(dtype, copy=False), k)
+            pair = (worker * (2 * w))[first]
+            pair += (worker * 2)[second]
+            pair += label[first] == label[second]
+            tally += np.bincount(pair.ravel(), minlength=size)
+    tally = tally.reshape(w, w, 2).astype(np.float64)
+    agree = tally[:, :, 1] + tally[:, :, 1].T
+    common = tally.sum(axis=2)
+    common += common.T
+    np.fill_diagonal(common, 0.0)  # a repeated answer (keep="all") pairs a worker with itself
+    np.fill_diagonal(agree, 0.0)
+    return common, agree
+
+
+def complete_rank_one(x: np.ndarray, observed: np.ndarray, n_observed: np.ndarray, f: int,
+                      u: np.ndarray, v: np.ndarray, zero_fill: float, max_iter: int,
+                      tol: float, zero_means: bool = False,
+                      ) -> tuple[np.ndarray, np.ndarray, list[float]]:
+    """M-MSR on a symmetric ``x`` observed where ``observed``: alternating trimmed means
+    (see the module's step 3) until ``‖u vᵀ − u' v'ᵀ‖_F < tol``. A mean of several zeros
+    becomes ``zero_fill`` unless ``zero_means`` (crowd-kit keeps it). Returns u, v and the
+    loss after each iteration."""
+    history: list[float] = []
+    x = np.where(observed, x, np.nan)  # NaN sorts after every value: out of every selection
+    for _ in range(max_iter):
+        v_new = _trimmed_means(x, n_observed, u, v, f, zero_fill, zero_means)
+        u_new = _trimmed_means(x, n_observed, v_new, u, f, zero_fill, zero_means)
+        du, dv = u_new - u, v_new - v  # u'v'ᵀ − u vᵀ = du v'ᵀ + u dvᵀ: a rank-two norm
+        sq = (du @ du) * (v_new @ v_new) + (u @ u) * (dv @ dv) + 2 * (du @ u) * (v_new @ dv)
+        loss = float(np.sqrt(max(sq, 0.0))) if np.isfinite(sq) else float("nan")
+        u, v = u_new, v_new
+        history.append(loss)
+        if loss < tol:
+            break
+    return u, v, history
+
+
+def _trimmed_means(x: np.ndarray, n_observed: np.ndarray, divisor: np.ndarray,
+                   current: np.ndarray, f: int, zero_fill: float,
+                   zero_means: bool = False) -> np.ndarray:
+    """For every row j at once: the mean of ``x[j, i] / divisor[i]`` over the observed i
+    (``x`` NaN elsewhere) with values around ``current[j]`` trimmed as crowd-kit's
+    ``_remove_largest_and_smallest_F_value`` does (NaN and inf included): counts of the
+    values below and above ``current[j]`` give the first and last sorted position kept."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = x / divisor[None, :]  # an observed 0/0 is NaN in crowd-kit too: same positions
+    a = current[:, None]
+    n_lt = np.count_nonzero(r < a, axis=1)
+    n_gt = np.count_nonzero(r > a, axis=1)
+    r.sort(axis=1)
+    n = n_observed
+    if f < 0:  # crowd-kit's y[F:] with F = −1: only the largest value
+        start, end = np.maximum(n - 1, 0), n
+    else:  # positions sorted: [below a | equal to a | above a | NaN]
+        few_low, few_high = n_lt < f, n_gt < f
+        start = np.where(few_low, n_lt, f)  # drop every value below a, or the f smallest
+        end = n - f  # drop the f largest (NaN first) ...
+        rows = np.flatnonzero(few_low | few_high)
+        if len(rows):  # ... unless every value below a went (NaN too) or few are above it
+            n_eq = np.count_nonzero(r[rows] == a[rows], axis=1)
+            n_nan = n[rows] - n_lt[rows] - n_eq - n_gt[rows]  # an observed 0/0
+            last = np.where(few_low[rows], n[rows] - n_nan, n[rows])
+            end[rows] = np.where(few_high[rows], n_lt[rows] + n_eq, last - f)
+    count = end - start
+    total = _row_segment_sums(r, start, end)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = total / count
+    # crowd-kit replaces a single kept 0 by 1/√T (zero_fill) and keeps a mean of several,
+    # by which the next half-step divides; the default replaces those too
+    mean = np.where((mean == 0) & ((count == 1) | ~zero_means), zero_fill, mean)
+    return np.where(count > 0, mean, current)
+
+
+def _row_segment_sums(r: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """``r[j, start[j]:end[j]].sum()`` for every row j (0 where empty), touching only those
+    entries: one ``np.add.reduceat`` over the flattened rows."""
+    h, w = r.shape
+    flat = r.reshape(-1)
+    offset = np.arange(h, dtype=np.int64) * w
+    bounds = np.empty(2 * h, dtype=np.int64)
+    bounds[0::2] = offset + start
+    bounds[1::2] = offset + end
+    sums = np.empty(h)
+    # reduceat sums from each bound to the next; the last row's end may be len(flat)
+    with np.errstate(invalid="ignore"):
+        sums[:-1] = np.add.reduceat(flat, bounds[:-2])[0::2] if h > 1 else 0.0
+        sums[-1] = r[-1, start[-1]:end[-1]].sum()
+    return np.where(end > start, sums, 0.0)  # reduceat gives r[j, start] for an empty one
+
+
+def determine_signs(cov: np.ndarray, s_abs: np.ndarray) -> np.ndarray:
+    """``s_abs`` with each worker's sign from crowd-kit's signed-graph eigenvector (0 for a
+    worker whose row of ``cov`` sums to 0).
+
+    crowd-kit's graph: the valid workers, ``|sign C|`` between those negatively correlated
+    (a self-loop where ``C_ii < 0``, as in crowd-kit's C; the default's C has a 0 diagonal),
+    and one new node per positively correlated pair, linked to both.
+    With ``N = D^-1/2 A D^-1/2`` its normalised adjacency, the wanted eigenvector is N's for
+    the smallest eigenvalue λ (eigenvalue λ of the random walk ``D^-1 A``, the one nearest −1;
+    the eigenvectors differ by the positive factor ``D^-1/2``). Eliminating the new nodes
+    (``b = N21 a / λ``) leaves ``λ a = N11 a + G a / λ`` with ``G = N12 N21 = D^-1/2 (P +
+    A₊) D^-1/2 / 2`` (A₊ the positive edges, P their count per worker), whose nonzero
+    eigenvalues and worker parts are those of ``[[N11, G^½], [G^½, 0]]`` (2W × 2W,
+    symmetric) and of ``[[N11, G], [I, 0]]`` (2W × 2W, for ARPACK without G^½)."""
+    out = np.zeros_like(s_abs)
+    valid = np.flatnonzero(cov.sum(axis=1) != 0)
+    k = len(valid)
+    if k == 0:
+        return out
+    cv = cov[np.ix_(valid, valid)]
+    neg = (cv < 0).astype(np.float64)
+    pos = (cv > 0).astype(np.float64)
+    n_pos = pos.sum(axis=1)
+    scale = 1 / np.sqrt(neg.sum(axis=1) + n_pos)  # degree ≥ 1: a valid row is not all 0
+    n11 = neg * scale[:, None] * scale[None, :]
+    pos[np.diag_indices(k)] += n_pos
+    g = pos * (scale[:, None] * scale[None, :] / 2)
+    if k <= DENSE_SIGNS_MAX:
+        ev, vec = np.linalg.eigh(g)
+        root = (vec * np.sqrt(np.maximum(ev, 0.0))) @ vec.T
+        _, vec = np.linalg.eigh(np.block([[n11, root], [root, np.zeros((k, k))]]))
+        a = vec[:k, 0]
+    else:
+        def matvec(z):
+            z = np.asarray(z).ravel()
+            return np.concatenate([n11 @ z[:k] + g @ z[k:], z[:k]])
+
+        op = sla.LinearOperator((2 * k, 2 * k), matvec=matvec, dtype=np.float64)
+        v0 = np.random.RandomState(0).random_sample(2 * k)
+        _, vec = sla.eigs(op, k=1, which="SR", v0=v0, tol=1e-12)
+        a = vec[:k, 0].real
+    sign = np.sign(a)
+    out[valid] = np.sign(sign.sum()) * s_abs[valid] * sign
+    return out

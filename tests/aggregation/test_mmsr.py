@@ -1,0 +1,279 @@
+"""M-MSR: robust to adversaries, equal to crowd-kit's MMSR with ``crowdkit_compat=True``, and
+each vectorised step equal to crowd-kit's own function or to a plain definition."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+
+from benchmarks.real_crowds import FOLDERS, accuracy, data_root, load
+from crowdlearn import Annotations, InputError, MajorityVote
+from crowdlearn.aggregation import mmsr
+from crowdlearn.aggregation.mmsr import MMSR
+from crowdlearn.errors import CrowdlearnError, CrowdlearnWarning
+
+pytestmark = pytest.mark.filterwarnings("ignore::crowdlearn.errors.CrowdlearnWarning")
+
+
+def crowdkit_mmsr():
+    return pytest.importorskip("crowdkit.aggregation.classification.m_msr").MMSR
+
+
+def adversarial_crowd(seed: int, k: int, n_tasks=1500, n_workers=40, r=7, n_adversaries=10):
+    """Every task answered by r of the workers; the first ``n_adversaries`` answer right with
+    probability 0.05 (wrong on purpose), the others 0.6–0.9; wrong answers uniform."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, k, n_tasks)
+    acc = np.concatenate([np.full(n_adversaries, 0.05),
+                          rng.uniform(0.6, 0.9, n_workers - n_adversaries)])
+    sets = np.argsort(rng.random((n_tasks, n_workers)), axis=1)[:, :r]
+    task, worker = np.repeat(np.arange(n_tasks), r), sets.ravel()
+    right = rng.random(len(task)) < acc[worker]
+    wrong = (y[task] + rng.integers(1, k, len(task))) % k
+    ann = Annotations(task, worker, np.where(right, y[task], wrong))
+    return ann, y, np.arange(n_workers) < n_adversaries
+
+
+def random_frame(seed: int, n_tasks: int, n_workers: int, k: int, r: int) -> pd.DataFrame:
+    """A small crowd as crowd-kit reads it (text ids), two workers answering wrong on
+    purpose; with r small against n_workers some pairs of workers share no task."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, k, n_tasks)
+    acc = rng.uniform(0.5, 0.95, n_workers)
+    acc[:2] = 0.05
+    rows = []
+    for t in range(n_tasks):
+        for w in rng.choice(n_workers, r, replace=False):
+            label = y[t] if rng.random() < acc[w] else (y[t] + rng.integers(1, k)) % k
+            rows.append((f"t{t}", f"w{w}", int(label)))
+    return pd.DataFrame(rows, columns=["task", "worker", "label"])
+
+
+# (seed, tasks, workers, K, answers per task): dense, sparse (pairs without common tasks), K=4
+CROWDS = [(0, 80, 10, 2, 4), (1, 100, 25, 3, 3), (2, 60, 12, 4, 5)]
+
+
+# ----------------------------------------------------------------------------- behaviour
+@pytest.mark.parametrize("k", [2, 3])
+def test_beats_majority_vote_and_finds_the_adversaries(k):
+    ann, y, adversary = adversarial_crowd(seed=0, k=k)
+    model = MMSR().fit(ann)
+    mv = MajorityVote(tie_break="first").fit(ann)
+    acc, mv_acc = (model.labels_ == y).mean(), (mv.labels_ == y).mean()
+    # measured on this seed: K=2 0.979 vs MV 0.678; K=3 0.966 vs 0.812
+    assert acc >= 0.95 and acc >= mv_acc + 0.1, (acc, mv_acc)
+    assert (model.weight_[adversary] < 0).all() and (model.weight_[~adversary] > 0).all()
+    assert (model.skill_[adversary] < 1 / k).all()  # worse than chance: true accuracy 0.05
+    np.testing.assert_allclose(model.weight_,
+                               np.log(model.skill_ * (k - 1) / (1 - model.skill_)))
+    assert model.converged_ and model.n_iter_ == len(model.loss_history_)
+    np.testing.assert_allclose(model.posteriors_.sum(axis=1), 1.0)
+    assert (model.posteriors_ >= 0).all()
+    np.testing.assert_array_equal(model.labels_, np.argmax(model.scores_, axis=1))
+
+
+def test_labels_are_the_largest_weighted_vote_and_crowdkits_rule_is_not():
+    # one adversary (weight −2) says class 0, one honest worker (weight 1) says class 1:
+    # votes (−2, 1) sum to −1, and dividing by it makes class 0 look best to crowd-kit
+    scores = np.array([[-2.0, 1.0], [3.0, 1.0]])
+    assert mmsr._crowdkit_labels(scores, np.array([True, True])).tolist() == [0, 0]
+    assert np.argmax(scores, axis=1).tolist() == [1, 0]
+
+
+def test_frame_and_annotations_give_the_same_fit_and_refit_is_identical():
+    frame = random_frame(*CROWDS[0])
+    a = MMSR().fit(frame)
+    b = MMSR().fit(Annotations.from_frame(frame))
+    c = MMSR().fit(frame)
+    for x, y in ((a, b), (a, c)):
+        np.testing.assert_array_equal(x.weight_, y.weight_)
+        np.testing.assert_array_equal(x.labels_, y.labels_)
+        assert x.loss_history_ == y.loss_history_
+    fresh = MMSR(seed=None).fit(frame)  # random start: still a finite fit
+    assert np.isfinite(fresh.weight_).all()
+
+
+def test_renamed_columns_go_through_frame_options():
+    frame = random_frame(*CROWDS[0]).rename(columns={"worker": "annotator"})
+    labels = MMSR().fit(frame, worker="annotator").predict()
+    assert labels.index.name == "task" and len(labels) == frame.task.nunique()
+
+
+def test_sklearn_contract():
+    model = MMSR(max_iter=50, tol=1e-8, seed=3, crowdkit_compat=True)
+    assert clone(model).get_params() == model.get_params()
+    with pytest.raises(NotFittedError):
+        model.predict()
+
+
+@pytest.mark.parametrize(("param", "value"), [
+    ("max_iter", 0), ("max_iter", 2.5), ("max_iter", True), ("tol", -1e-3), ("tol", "small"),
+    ("tol", float("nan")), ("seed", -1), ("seed", 1.5), ("seed", "7"),
+    ("crowdkit_compat", "yes"),
+])
+def test_bad_parameters_are_named(param, value):
+    with pytest.raises(InputError, match=param):
+        MMSR(**{param: value}).fit(random_frame(*CROWDS[0]))
+
+
+def test_one_label_only():
+    ann = Annotations([0, 0, 1, 1], [0, 1, 0, 1], [0, 0, 0, 0], classes=["a"])
+    with pytest.warns(CrowdlearnWarning, match="same label"):
+        model = MMSR().fit(ann)
+    assert (model.predict() == "a").all() and (model.weight_ == 0).all()
+
+
+def zero_agreement_crowd() -> Annotations:
+    """Three workers, each pair sharing two tasks and agreeing on one: every covariance is
+    0, F = 0, and the first trimmed means are means of zeros."""
+    task = [0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
+    worker = [0, 1, 0, 1, 0, 2, 0, 2, 1, 2, 1, 2]
+    label = [0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1]
+    return Annotations(task, worker, label)
+
+
+def test_means_of_zeros_do_not_turn_nan():
+    model = MMSR().fit(zero_agreement_crowd())
+    assert model.converged_ and np.isfinite(model.weight_).all()
+    assert (model.weight_ == 0).all()  # every row of C sums to 0: no sign, chance accuracy
+    with pytest.raises(CrowdlearnError, match="NaN"):  # crowd-kit's skills are NaN here
+        MMSR(max_iter=20, crowdkit_compat=True).fit(zero_agreement_crowd())
+
+
+# ----------------------------------------------------------------------------- vs crowd-kit
+@pytest.mark.parametrize("crowd", CROWDS)
+@pytest.mark.parametrize("dense_signs_max", [mmsr.DENSE_SIGNS_MAX, 0])
+def test_compat_equals_crowdkit(crowd, dense_signs_max, monkeypatch):
+    """Same skills (crowd-kit's log-odds ``skills_``) to 1e-6, labels, iterations and losses;
+    ``dense_signs_max=0`` takes the ARPACK path of the sign step."""
+    frame = random_frame(*crowd)
+    theirs = crowdkit_mmsr()().fit(frame)
+    their_labels = theirs.predict(frame)
+    monkeypatch.setattr(mmsr, "DENSE_SIGNS_MAX", dense_signs_max)
+    ours = MMSR(crowdkit_compat=True).fit(frame)
+    np.testing.assert_allclose(ours.weight_, theirs.skills_.reindex(ours.workers_), atol=1e-6)
+    assert (ours.predict() == their_labels.reindex(ours.tasks_).to_numpy()).all()
+    assert ours.n_iter_ == len(theirs.loss_history_)
+    np.testing.assert_allclose(ours.loss_history_, theirs.loss_history_, rtol=1e-6,
+                               atol=1e-12)
+    if crowd is CROWDS[1]:  # the sparse crowd: the default's sign step tells workers apart
+        assert not np.allclose(MMSR().fit(frame).weight_, ours.weight_, atol=1e-6)
+
+
+@pytest.mark.parametrize("crowd", CROWDS)
+def test_default_runs_crowdkits_completion(crowd):
+    """Steps 1–3 are crowd-kit's in the default mode too (no mean of zeros here)."""
+    frame = random_frame(*crowd)
+    theirs = crowdkit_mmsr()().fit(frame)
+    np.testing.assert_allclose(MMSR().fit(frame).loss_history_, theirs.loss_history_,
+                               rtol=1e-6, atol=1e-12)
+
+
+def random_covariances(seed: int, n: int, k: int, observed_share: float):
+    rng = np.random.default_rng(seed)
+    c = rng.uniform(-1 / (k - 1), 1, size=(n, n))
+    c = (c + c.T) / 2
+    observed = rng.random((n, n)) < observed_share
+    observed = observed | observed.T
+    np.fill_diagonal(observed, False)
+    return c, observed
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("dense_signs_max", [mmsr.DENSE_SIGNS_MAX, 0])
+def test_signs_equal_crowdkits_eigenvector(seed, dense_signs_max, monkeypatch):
+    """On crowd-kit's C (−1/(K−1) unobserved and on the diagonal) and on the default's
+    (0 there): the same signed |s| as crowd-kit's ``_sign_determination_valid``."""
+    reference = crowdkit_mmsr()._sign_determination_valid
+    monkeypatch.setattr(mmsr, "DENSE_SIGNS_MAX", dense_signs_max)
+    k = 2 + seed % 3
+    c, observed = random_covariances(seed, n=12 + 7 * seed, k=k, observed_share=0.6)
+    s_abs = np.random.default_rng(seed).random(len(c))
+    for matrix in (np.where(observed, c, -1 / (k - 1)), np.where(observed, c, 0.0)):
+        expected = reference(matrix, s_abs[:, None]).ravel()
+        np.testing.assert_allclose(mmsr.determine_signs(matrix, s_abs), expected, atol=1e-12)
+
+
+@pytest.mark.parametrize("f", [-1, 0, 1, 2, 4])
+def test_trimmed_means_equal_crowdkits_trimming(f):
+    """Every row against crowd-kit's ``_remove_largest_and_smallest_F_value`` and mean:
+    ties with the current value, zeros, 0/0 (NaN) and x/0 (inf), a single kept 0, rows with
+    no observed value."""
+    trim = crowdkit_mmsr()._remove_largest_and_smallest_F_value
+    rng = np.random.default_rng(f + 10)
+    n, n_tasks = 40, 100
+    x = rng.choice([0.0, 0.25, 0.5, 1.0, 2.0], size=(n, n)) * rng.choice([1.0, 1.0, 0.5], (n, n))
+    divisor = rng.choice([0.0, 0.5, 1.0, 2.0], size=n, p=[0.05, 0.35, 0.3, 0.3])
+    current = rng.choice([0.0, 0.25, 0.5, 1.0], size=n)
+    observed = rng.random((n, n)) < np.linspace(0, 1, n)[:, None]  # row 0: none observed
+    observed[1] = False
+    observed[1, 3] = True  # a single value
+    x[1, 3], divisor[3] = 0.0, 1.0  # a single kept 0
+    n_observed = observed.sum(axis=1)
+    ours = mmsr._trimmed_means(np.where(observed, x, np.nan), n_observed, divisor, current, f,
+                               1 / np.sqrt(n_tasks), zero_means=True)
+    expected, empty = np.empty(n), np.zeros(n, dtype=bool)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for j in range(n):
+            values = (x[j, observed[j]] / divisor[observed[j]])[:, None]
+            kept = trim(values, f, current[j], n_tasks)
+            empty[j] = len(kept) == 0
+            expected[j] = current[j] if empty[j] else kept.mean()
+    np.testing.assert_allclose(ours, expected, rtol=1e-12, equal_nan=True)
+    default = mmsr._trimmed_means(np.where(observed, x, np.nan), n_observed, divisor, current,
+                                  f, 1 / np.sqrt(n_tasks))
+    zero = (expected == 0) & ~empty  # the default's one change: a mean of zeros → 1/√T
+    np.testing.assert_allclose(default[~zero], expected[~zero], rtol=1e-12, equal_nan=True)
+    np.testing.assert_allclose(default[zero], 1 / np.sqrt(n_tasks))
+
+
+def test_pair_counts_equal_sparse_products():
+    """common = BᵀB and agree = Σ_k A_kᵀA_k (diagonal 0), repeated answers included."""
+    rng = np.random.default_rng(5)
+    n = 3000
+    task = np.unique(rng.integers(0, 400, n), return_inverse=True)[1]  # every task answered
+    ann = Annotations(task, rng.integers(0, 30, n), rng.integers(0, 3, n), keep="all")
+    common, agree = mmsr.pair_counts(ann)
+
+    def gram(keep):
+        m = sp.csr_matrix((np.ones(keep.sum()), (ann.task[keep], ann.worker[keep])),
+                          shape=(ann.n_tasks, ann.n_workers))
+        g = (m.T @ m).toarray()
+        np.fill_diagonal(g, 0)
+        return g
+
+    every = np.ones(len(ann), dtype=bool)
+    np.testing.assert_array_equal(common, gram(every))
+    np.testing.assert_array_equal(agree, sum(gram(ann.label == c) for c in range(3)))
+
+
+# ----------------------------------------------------------------------------- real crowds
+# crowd-kit 1.4.2 MMSR accuracy against gold (crowd-kit cannot finish product)
+CROWDKIT_ACCURACY = {"bluebirds": 0.7130, "dog": 0.8278, "face": 0.6301, "rte": 0.8575,
+                     "temp": 0.9242, "web": 0.6834, "labelme": 0.7670, "sentiment": 0.9008,
+                     "music": 0.7429}
+
+
+def _load_or_skip(name: str):
+    folder = data_root() / FOLDERS[name]
+    if not folder.is_dir():
+        pytest.skip(f"dataset {name!r} not available: {folder} is absent "
+                    "(set CROWDLEARN_DATA to the data folder)")
+    return load(name)
+
+
+@pytest.mark.parametrize("name", list(CROWDKIT_ACCURACY))
+def test_real_crowds_reach_crowdkit(name):
+    ann, gold = _load_or_skip(name)
+    assert accuracy(MMSR().fit(ann).predict(), gold) >= CROWDKIT_ACCURACY[name] - 0.005
+    compat = accuracy(MMSR(crowdkit_compat=True).fit(ann).predict(), gold)
+    assert compat == pytest.approx(CROWDKIT_ACCURACY[name], abs=6e-5)
+
+
+def test_product_where_crowdkit_turns_nan():
+    ann, gold = _load_or_skip("product")
+    assert accuracy(MMSR().fit(ann).predict(), gold) > 0.92  # measured 0.9240
