@@ -60,3 +60,15 @@ def test_command_line_choices_come_from_the_registry():
     from crowdlearn.cli import LearnMethod
 
     assert [m.value for m in LearnMethod] == list(METHODS)
+
+
+def test_any_registered_aggregator_then_train():
+    from crowdlearn.aggregation import GLAD, MACE
+
+    learner = make_learner("aggregate", aggregator="glad", epochs=2)
+    assert isinstance(learner.aggregator, GLAD) and learner.targets == "soft"
+    assert make_learner("aggregate", aggregator="mace", seed=3).aggregator.seed == 3
+    assert isinstance(make_learner("aggregate", aggregator="mace").aggregator, MACE)
+    assert method_parameters("aggregate")["aggregator"] == "ds"
+    with pytest.raises(InputError, match="unknown aggregator 'nope'; choose from mv"):
+        make_learner("aggregate", aggregator="nope")

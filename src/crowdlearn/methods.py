@@ -37,6 +37,9 @@ _SPECS = (
                "AggregateThenTrain", {"targets": "soft"}, "MajorityVote"),
     MethodSpec("ds", "crowd", "Dawid-Skene posteriors as soft targets, then train",
                "AggregateThenTrain", {"targets": "soft"}, "DawidSkene"),
+    MethodSpec("aggregate", "crowd", "any registered aggregator's posteriors (--param "
+               "aggregator=NAME, default ds), then train", "AggregateThenTrain",
+               {"targets": "soft"}),
     MethodSpec("mbem", "crowd", "model-bootstrapped EM, a confusion matrix per worker "
                "(Khetan et al. 2018)", "MBEM"),
     MethodSpec("mbem-onecoin", "crowd", "model-bootstrapped EM, one accuracy per worker",
@@ -127,6 +130,8 @@ def method_parameters(name: str) -> dict[str, object]:
     own = {k: v.default for k, v in _signature(getattr(learners, spec.learner)).items()
            if k not in TRAINING_PARAMETERS and k not in ("model", "aggregator")
            and k not in spec.fixed}
+    if spec.learner == "AggregateThenTrain" and spec.aggregator is None:
+        own["aggregator"] = "ds"  # the name of a registered aggregator
     if spec.aggregator:
         own |= {k: v.default for k, v in
                 _signature(getattr(aggregation, spec.aggregator)).items()
@@ -150,6 +155,9 @@ def make_learner(name: str, kind: Kind | None = None, **params):
                          f"{', '.join(known) or 'none'}, the training ones "
                          f"{', '.join(['model', *TRAINING_PARAMETERS])}")
     cls = getattr(learners, spec.learner)
+    if spec.learner == "AggregateThenTrain" and spec.aggregator is None:
+        chosen = params.pop("aggregator", "ds")
+        return cls(make_aggregator(chosen, **_seeded(chosen, params)), **params, **spec.fixed)
     if spec.aggregator is None:
         return cls(**params, **spec.fixed)
     agg_cls = getattr(aggregation, spec.aggregator)
@@ -158,6 +166,14 @@ def make_learner(name: str, kind: Kind | None = None, **params):
     if "seed" in _signature(agg_cls):  # majority vote's tie-break follows the training seed
         agg_params["seed"] = params.get("seed", 0)
     return cls(agg_cls(**agg_params), **params, **spec.fixed)
+
+
+def _seeded(aggregator: str, params: dict) -> dict:
+    """The training seed for an aggregator that has a seed of its own."""
+    from crowdlearn import aggregation
+
+    cls = getattr(aggregation, AGGREGATORS.get(aggregator, ("", ""))[0], None)
+    return {"seed": params.get("seed", 0)} if cls and "seed" in _signature(cls) else {}
 
 
 def _signature(cls) -> dict[str, inspect.Parameter]:
