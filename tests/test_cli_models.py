@@ -83,9 +83,12 @@ def test_existing_folder_is_refused_before_any_work(crowd_files):
     result = run(*args)
     assert result.exit_code == 2 and "already exists; pass --force" in result.output
     assert (folder / "model" / "mine.txt").read_text() == "keep me"
+    assert run(*args, "--force").exit_code == 2  # not a model folder: never replaced
+    (folder / "model" / "mine.txt").unlink()
+    assert run(*args).exit_code == 2  # an empty folder still exists
     assert run(*args, "--force").exit_code == 0
-    assert not (folder / "model" / "mine.txt").exists()
     assert (folder / "model" / "learner.json").exists()
+    assert run(*args, "--force").exit_code == 0  # a model folder is replaced on request
 
 
 def test_noisy_labels_fit_and_label_issues(tmp_path):
@@ -178,3 +181,53 @@ def test_predict_errors(crowd_files, tmp_path):
     _one_line_error(run("predict", tmp_path / "not-a-model", "--features",
                         folder / "features.csv", "-o", folder / "p.csv"), "learner.json")
     assert not (folder / "p.csv").exists()
+
+
+def test_force_replaces_only_a_model_folder(crowd_files):
+    folder, _ = crowd_files
+    mine = folder / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    result = run("fit", "--answers", folder / "answers.csv", "--features",
+                 folder / "features.csv", "--method", "mv", "--epochs", "1", "-o", mine,
+                 "--force")
+    _one_line_error(result, "holds no model")
+    assert (mine / "notes.txt").read_text() == "keep me"
+
+
+def test_predict_matches_columns_by_name_and_checks_truth(crowd_files):
+    folder, y = crowd_files
+    assert run("fit", "--answers", folder / "answers.csv", "--features",
+               folder / "features.csv", "--method", "mv", "--epochs", "3", "-o",
+               folder / "model").exit_code == 0
+    table = pd.read_csv(folder / "features.csv")
+    shuffled = table[["id", *reversed(table.columns[1:].tolist())]]
+    shuffled.to_csv(folder / "shuffled.csv", index=False)
+    a = run("predict", folder / "model", "--features", folder / "features.csv", "-o",
+            folder / "a.csv")
+    b = run("predict", folder / "model", "--features", folder / "shuffled.csv", "-o",
+            folder / "b.csv")
+    assert a.exit_code == 0 and b.exit_code == 0, b.output
+    pd.testing.assert_frame_equal(pd.read_csv(folder / "a.csv"), pd.read_csv(folder / "b.csv"))
+    table.drop(columns="f3").to_csv(folder / "fewer.csv", index=False)
+    _one_line_error(run("predict", folder / "model", "--features", folder / "fewer.csv", "-o",
+                        folder / "c.csv"), "no column 'f3'")
+    pd.DataFrame({"id": table["id"], "label": "cat"}).to_csv(folder / "truth.csv",
+                                                              index=False)
+    _one_line_error(run("predict", folder / "model", "--features", folder / "features.csv",
+                        "-o", folder / "d.csv", "--truth", folder / "truth.csv"),
+                    "label 'cat' is not one of the model's classes")
+    assert not (folder / "d.csv").exists()
+    _one_line_error(run("predict", folder / "model", "--features", folder / "features.csv",
+                        "-o", folder / "truth.csv", "--truth", folder / "truth.csv", "--force"),
+                    "over an input file")
+
+
+def test_a_setting_given_twice_is_refused(crowd_files):
+    folder, _ = crowd_files
+    _one_line_error(run("fit", "--answers", folder / "answers.csv", "--features",
+                        folder / "features.csv", "--method", "mv", "--epochs", "1",
+                        "--param", "epochs=3", "-o", folder / "m"), "epochs is given twice")
+    _one_line_error(run("fit", "--answers", folder / "answers.csv", "--features",
+                        folder / "features.csv", "--method", "mv", "--device", "cuda",
+                        "-o", folder / "m"), "no CUDA device")

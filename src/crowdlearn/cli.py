@@ -736,7 +736,13 @@ def fit(
                          n_threads=threads) | {"seed": seed, "device": device,
                                                "standardize": standardize,
                                                "verbose": err_console.is_terminal}
-    settings |= _params(param or [])
+    given = _params(param or [])
+    clash = sorted(set(given) & set(settings) - {"seed", "device", "standardize", "verbose"}
+                   | ({"seed"} & set(given) if seed != 0 else set()))
+    if clash:
+        raise InputError(f"{clash[0]} is given twice: as --{clash[0].replace('_', '-')} and "
+                         f"as --param {clash[0]}=…; keep one")
+    settings |= given
     from crowdlearn.methods import make_learner, method_spec
 
     spec = method_spec(method.value)
@@ -746,10 +752,16 @@ def fit(
         if answers is not None:
             crowd = read_answers(answers, layout, task_col, worker_col, label_col, missing,
                                  keep=keep)
+            if crowd.n_classes < 2:
+                raise InputError(f"{answers}: every answer is {crowd.classes[0]!r}; a "
+                                 "classifier needs at least two classes (declare them in a "
+                                 "Categorical column, or add answers)")
             trained = train(spec.name, X, answers=crowd, allow_missing=allow_missing,
                             **settings)
         else:
-            given = read_task_labels(labels, task_col, label_col)
+            given = read_task_labels(labels, task_col, label_col, known_tasks=X.ids)
+            if len(given) == 0:
+                raise InputError(f"{labels}: no labels (a header only?)")
             if given.nunique() < 2:
                 raise InputError(f"{labels}: every item has the label {given.iloc[0]!r}; a "
                                  "classifier needs at least two classes")
@@ -792,22 +804,29 @@ def predict(
     """
     from crowdlearn.features import read_features
     from crowdlearn.learners import load
-    from crowdlearn.model_folder import probability_table
+    from crowdlearn.model_folder import probability_table, read_summary
     from crowdlearn.outputs import TABLE_FORMATS, check_format, check_outputs, write_table
 
     check_format(out, TABLE_FORMATS, "the predictions (-o)")
-    check_outputs([out], [features], force=force)
+    check_outputs([out], [p for p in (features, truth) if p is not None], force=force)
     learner = load(model_dir)
     if threads is not None:
         learner.set_params(n_threads=threads)
-    items = read_features(features, id_col=id_col)
+    items = read_features(features, id_col=id_col).in_order(
+        read_summary(model_dir).get("feature_columns"))
+    known = _read_truth(truth, items.ids) if truth is not None else None
+    if known is not None:
+        classes = {str(c) for c in learner.classes_}
+        strange = sorted(set(known) - classes)
+        if strange:
+            raise InputError(f"{truth}: label {strange[0]!r} is not one of the model's classes "
+                             f"({', '.join(sorted(classes))})")
     table = probability_table(items.ids, learner.predict_proba(items.X), learner.classes_,
                               proba)
     write_table(table, out)
     target = err_console if str(out) == "-" else console
     target.print(f"{len(table):,} items labelled -> {out}", highlight=False, soft_wrap=True)
-    if truth is not None:
-        known = _read_truth(truth, items.ids)
+    if known is not None:
         hit = table["label"].astype(str).to_numpy()[known.index] == known.to_numpy()
         target.print(f"accuracy against {truth}: {hit.mean():.4f} ({int(hit.sum()):,} of "
                      f"{len(hit):,})", highlight=False, soft_wrap=True)
@@ -820,7 +839,7 @@ def _read_truth(path: Path, ids: np.ndarray) -> pd.Series:
 
     lines = [line.strip() for line in read_file(path, lambda p: p.read_text().splitlines())]
     lines = [line for line in lines if line]
-    if lines and not any(c in lines[0] for c in ",\t; |"):
+    if lines and not any(c in lines[0] for c in ",\t;|"):
         if len(lines) != len(ids):
             raise InputError(f"{path}: {len(lines)} labels, one per line, for {len(ids)} "
                              "feature rows; give (id, label) columns otherwise")

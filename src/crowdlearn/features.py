@@ -35,6 +35,21 @@ class Features:
     X: np.ndarray
     ids: np.ndarray
     source: str
+    columns: list | None = None  # a table's feature column names, in the order of X
+
+    def in_order(self, columns: list | None) -> Features:
+        """These features with their columns in the order ``columns`` (those a model was
+        trained on); a missing column is an :class:`InputError`. Arrays and images (no
+        names) are returned as they are."""
+        if columns is None or self.columns is None or list(columns) == self.columns:
+            return self
+        missing = [c for c in columns if c not in self.columns]
+        if missing:
+            raise InputError(f"{self.source}: no column {missing[0]!r}; the model was trained "
+                             f"on columns {', '.join(map(str, columns[:6]))}"
+                             f"{', …' if len(columns) > 6 else ''}")
+        order = [self.columns.index(c) for c in columns]
+        return Features(self.X[:, order], self.ids, self.source, list(columns))
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -99,8 +114,11 @@ def _read_feature_table(path: Path, id_col: str | None) -> Features:
         row, col = np.argwhere(bad.to_numpy())[0]
         raise InputError(f"{source}: row {row + 2}, column {values.columns[col]!r}: "
                          f"{values.iat[row, col]!r} is not a number")
+    if len(values) == 0:
+        raise InputError(f"{source}: a header but no rows")
     X = numeric.to_numpy(dtype=np.float64)
-    return Features(_checked(X, source, rows=ids), _unique(ids, source), source)
+    return Features(_checked(X, source, rows=ids), _unique(ids, source), source,
+                    [str(c) for c in values.columns])
 
 
 def _read_images(folder: Path) -> Features:

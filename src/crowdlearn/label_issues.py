@@ -70,7 +70,8 @@ def label_issues_from_proba(labels, proba, classes: Sequence | None = None, *,
     thresholds = class_thresholds(codes, P)
     confident = np.where(P >= thresholds, P, -1.0)  # classes the item confidently belongs to
     likely = np.where(confident.max(axis=1) >= 0, confident.argmax(axis=1), P.argmax(axis=1))
-    flagged = (confident.max(axis=1) >= 0) & (likely != codes)
+    # an issue: confidently another class, and the model's top class is not the given one
+    flagged = (confident.max(axis=1) >= 0) & (likely != codes) & (P.argmax(axis=1) != codes)
     if score == "self_confidence":
         quality = P[rows, codes]
     else:

@@ -48,6 +48,7 @@ class TrainedModel:
     settings: dict
     seconds: float
     dropped: dict = field(default_factory=dict)  # what --allow-missing left out, by kind
+    feature_columns: list | None = None  # a features table's column names, in order
 
 
 def check_model_folder(out: Path | str, force: bool = False) -> Path:
@@ -55,12 +56,22 @@ def check_model_folder(out: Path | str, force: bool = False) -> Path:
     does not."""
     out = Path(out)
     if out.exists() and not force:
-        raise InputError(f"{out}: already exists; pass --force (force=True) to replace it")
+        raise InputError(f"{out}: already exists; pass --force to replace it")
     if out.exists() and not out.is_dir():
         raise InputError(f"{out}: is a file, not a model folder")
-    if not out.parent.is_dir():
+    if out.exists() and any(out.iterdir()) and not is_model_folder(out):
+        raise InputError(f"{out}: is not empty and holds no model (no learner.json); --force "
+                         "replaces only a model folder, never other files")
+    if out.resolve() == Path.cwd().resolve() or out.resolve() in Path.cwd().resolve().parents:
+        raise InputError(f"{out}: is the current folder (or holds it); give a new folder name")
+    if not out.resolve().parent.is_dir():
         raise InputError(f"{out}: folder {out.parent} does not exist")
     return out
+
+
+def is_model_folder(folder: Path) -> bool:
+    """Whether ``folder`` holds a saved learner (what ``--force`` may replace)."""
+    return (folder / "learner.json").is_file() or (folder / SUMMARY).is_file()
 
 
 def train(method: str, features: Features, *, answers: Annotations | None = None,
@@ -92,7 +103,7 @@ def train(method: str, features: Features, *, answers: Annotations | None = None
     start = time.perf_counter()
     learner.fit(X, answers if answers is not None else given)
     return TrainedModel(learner, method, ids, X, answers, given, settings,
-                        time.perf_counter() - start, dropped)
+                        time.perf_counter() - start, dropped, features.columns)
 
 
 def _match_answers(features: Features, answers: Annotations, allow_missing: bool):
@@ -135,7 +146,7 @@ def write_model_folder(model: TrainedModel, out: Path | str, *, proba: bool = Fa
     """Write ``model`` to the folder ``out`` (see the module docstring); returns it."""
     out = check_model_folder(out, force)
     start = time.perf_counter()
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.resolve().name}.", dir=out.resolve().parent))
     try:
         model.learner.save(tmp, force=True)
         inferred = training_labels(model, proba)
@@ -198,9 +209,13 @@ def worker_table(model: TrainedModel, inferred: pd.DataFrame) -> pd.DataFrame:
                                                    minlength=ann.n_workers)
                           / np.maximum(counts, 1)})
     confusion = getattr(model.learner, "confusion_", None)
+    if confusion is None:  # aggregate-then-train: the aggregator's confusions, if any
+        confusion = getattr(getattr(model.learner, "aggregator_", None), "confusion_", None)
     if confusion is not None and np.shape(confusion)[0] == ann.n_workers:
-        table["accuracy"] = np.asarray(confusion).diagonal(axis1=1, axis2=2).mean(axis=1)
-    return table
+        # the chance of a right answer on the classes the inferred labels hold
+        shares = np.bincount(inferred_codes, minlength=ann.n_classes) / len(inferred_codes)
+        table["accuracy"] = np.asarray(confusion).diagonal(axis1=1, axis2=2) @ shares
+    return table[table["answers"] > 0].reset_index(drop=True)
 
 
 def plot_history(history: pd.DataFrame, path: Path, title: str) -> None:
@@ -251,15 +266,17 @@ def plot_worker_agreement(workers: pd.DataFrame, path: Path, title: str) -> None
 
 def _summary(model: TrainedModel, command: str | None, write_seconds: float) -> dict:
     learner = model.learner
-    sizes = {"items": len(model.ids), "classes": len(learner.classes_)}
+    sizes = {"items": len(model.ids), "n_classes": len(learner.classes_)}
     if model.answers is not None:
-        sizes |= {"answers": len(model.answers), "workers": model.answers.n_workers}
+        sizes |= {"answers": len(model.answers),
+                  "workers": int((model.answers.worker_counts > 0).sum())}
     return {
         "command": command, "method": model.method,
         "learner": type(learner).__name__,
         "parameters": {k: v for k, v in learner.get_params(deep=False).items()
                        if not hasattr(v, "get_params")},
         "settings": model.settings, "classes": plain(learner.classes_), **sizes,
+        "feature_columns": model.feature_columns,
         "dropped": model.dropped,
         "seconds": {"fit": round(model.seconds, 2), "write": round(write_seconds, 2)},
         "versions": {"python": platform.python_version(),

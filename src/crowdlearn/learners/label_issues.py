@@ -28,8 +28,9 @@ def find_label_issues(X, y_noisy, method: Literal["two-em", "me-momentum"] = "tw
     method:
         ``"two-em"``: quality = TwoEM's probability that the label is clean, suggested label =
         its refurbished label (else its prediction); flagged when the probability is below
-        0.5. ``"me-momentum"``: :func:`~crowdlearn.label_issues.label_issues_from_proba` on
-        the selected network's probabilities, ranked by the probability of the given label.
+        0.5 and the suggested label differs from the given one. ``"me-momentum"``:
+        :func:`~crowdlearn.label_issues.label_issues_from_proba` on the selected network's
+        probabilities, ranked by the probability of the given label.
     noise_rate:
         TwoEM's τ (``None``: estimated). Ignored by Me-Momentum.
     params:
@@ -54,4 +55,5 @@ def find_label_issues(X, y_noisy, method: Literal["two-em", "me-momentum"] = "tw
     suggested = names[learner.predict_proba(X).argmax(axis=1)]
     suggested[learner.refurbished_.index.to_numpy()] = learner.refurbished_.to_numpy()
     quality = learner.clean_proba_
-    return issue_table(given, quality, suggested, quality < 0.5, id_name="row")
+    flagged = (quality < 0.5) & (suggested.astype(str) != given.astype(str))
+    return issue_table(given, quality, suggested, flagged, id_name="row")

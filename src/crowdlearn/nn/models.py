@@ -136,6 +136,14 @@ def make_model(name: str | Callable[..., nn.Module], input_shape: Sequence[int],
     else:
         raise InputError(f"unknown model {name!r}; choose one of {', '.join(MODELS)} "
                          "or pass a callable returning an nn.Module")
+    if not callable(name):
+        import inspect
+
+        accepted = list(inspect.signature(build).parameters)[2:]
+        unknown = [k for k in kwargs if k not in accepted]
+        if unknown:
+            raise InputError(f"model {name!r} has no option {unknown[0]!r} (model_params); "
+                             f"its options are {', '.join(accepted) or 'none'}")
     if seed is None:
         return build(tuple(input_shape), n_classes, **kwargs)
     with torch.random.fork_rng(devices=[]):
