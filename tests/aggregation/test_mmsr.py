@@ -277,3 +277,4 @@ def test_real_crowds_reach_crowdkit(name):
 def test_product_where_crowdkit_turns_nan():
     ann, gold = _load_or_skip("product")
     assert accuracy(MMSR().fit(ann).predict(), gold) > 0.92  # measured 0.9240
+

@@ -179,6 +179,8 @@ class MMSR(Aggregator):
             s_abs = u / np.sqrt(np.linalg.norm(u) / np.linalg.norm(v))
         signed = np.where(observed, cov, -1 / (k - 1)) if compat else cov
         s = determine_signs(signed, s_abs)
+        if not compat:
+            s = _signs_per_component(s, observed)
         s = np.maximum(np.minimum(s, 1 - 1 / np.sqrt(t)), -1 / (k - 1) + 1 / np.sqrt(t))
         return s * (k - 1) / k + 1 / k
 
@@ -336,6 +338,20 @@ def _row_segment_sums(r: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.n
         sums[:-1] = np.add.reduceat(flat, bounds[:-2])[0::2] if h > 1 else 0.0
         sums[-1] = r[-1, start[-1]:end[-1]].sum()
     return np.where(end > start, sums, 0.0)  # reduceat gives r[j, start] for an empty one
+
+
+def _signs_per_component(s: np.ndarray, observed: np.ndarray) -> np.ndarray:
+    """The sign step's global "the majority is positive" rule applied to each connected
+    group of workers (linked by common tasks) separately: the eigenvector fixes signs only
+    relative to each other within a group, so a group whose workers came out mostly negative
+    is flipped. (Balanced-load assignments often split a crowd into such groups: workers who
+    never share tasks with another group's.)"""
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    _, group = connected_components(csr_matrix(observed), directed=False)
+    votes = np.bincount(group, weights=np.sign(np.nan_to_num(s)), minlength=group.max() + 1)
+    return np.where(votes[group] < 0, -s, s)
 
 
 def determine_signs(cov: np.ndarray, s_abs: np.ndarray) -> np.ndarray:
