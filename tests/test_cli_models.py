@@ -231,3 +231,25 @@ def test_a_setting_given_twice_is_refused(crowd_files):
     _one_line_error(run("fit", "--answers", folder / "answers.csv", "--features",
                         folder / "features.csv", "--method", "mv", "--device", "cuda",
                         "-o", folder / "m"), "no CUDA device")
+
+
+def test_label_issues_reads_task_or_id_columns_and_names_bad_rows(tmp_path):
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 60)
+    pd.DataFrame({"task": range(60), "label": y, "confidence": 1.0}).to_csv(
+        tmp_path / "mv.csv", index=False)  # as `aggregate` writes it
+    proba = np.eye(2)[y] * 0.8 + 0.1
+    table = pd.DataFrame(proba, columns=["proba_0", "proba_1"])
+    table.insert(0, "id", range(60))
+    table.loc[7, "proba_0"] = 0.5  # sums to 1.4
+    table.to_csv(tmp_path / "proba.csv", index=False)
+    _one_line_error(run("label-issues", "--labels", tmp_path / "mv.csv", "--proba",
+                        tmp_path / "proba.csv", "-o", tmp_path / "issues.csv"),
+                    "proba.csv: the probabilities of id '7' (line 9)")
+    table.loc[7, "proba_0"] = 0.1
+    table.to_csv(tmp_path / "proba.csv", index=False)
+    assert run("label-issues", "--labels", tmp_path / "mv.csv", "--proba",
+               tmp_path / "proba.csv", "-o", tmp_path / "issues.csv").exit_code == 0
+    _one_line_error(run("label-issues", "--labels", tmp_path / "mv.csv", "--features",
+                        tmp_path / "proba.csv", "--score", "normalized_margin", "-o",
+                        tmp_path / "other.csv"), "--score applies to --proba")

@@ -895,7 +895,10 @@ def label_issues(
                          "--method), one of them")
     check_format(out, TABLE_FORMATS, "the issues table (-o)")
     check_outputs([out], [p for p in (labels, proba, features) if p is not None], force=force)
-    given = read_task_labels(labels, id_col, label_col)
+    if features is not None and score != "self_confidence":
+        raise InputError("--score applies to --proba; with --features the method ranks by its "
+                         "own quality score")
+    given = read_task_labels(labels, _id_column(labels, id_col), label_col)
     if proba is not None:
         table = _issues_from_proba_file(given, proba, id_col, score)
     else:
@@ -906,6 +909,15 @@ def label_issues(
         flagged = int(table["is_label_issue"].sum())
         console.print(f"{len(table):,} labels ranked, {flagged:,} flagged as issues "
                       f"({flagged / len(table):.1%}) -> {out}", highlight=False, soft_wrap=True)
+
+
+def _id_column(path: Path, wanted: str) -> str:
+    """``wanted`` if the table at ``path`` has it, else ``id`` or ``task`` (what `aggregate`
+    and `fit` write), else ``wanted`` (the reader then names the problem)."""
+    from crowdlearn.inputs import read_table
+
+    columns = set(map(str, read_table(path).columns))
+    return next((c for c in (wanted, "id", "task") if c in columns), wanted)
 
 
 def _issues_from_proba_file(given: pd.Series, path: Path, id_col: str, score: str):
@@ -930,6 +942,13 @@ def _issues_from_proba_file(given: pd.Series, path: Path, id_col: str, score: st
         P = table[columns].apply(pd.to_numeric).to_numpy(dtype=float)
     except ValueError as exc:
         raise InputError(f"{name}: probabilities must be numbers ({exc})") from None
+    sums = P.sum(axis=1)
+    bad = np.flatnonzero(~np.isfinite(P).all(axis=1) | (P < 0).any(axis=1)
+                         | (np.abs(sums - 1) > 1e-3))
+    if len(bad):
+        raise InputError(f"{name}: the probabilities of id {ids.iloc[int(bad[0])]!r} (line "
+                         f"{int(bad[0]) + 2}) are not a distribution (sum {sums[bad[0]]:.4g}; "
+                         f"{len(bad)} such rows)")
     index = pd.Index(ids)
     keys = pd.Index(given.index.astype(str))
     position = index.get_indexer(keys)

@@ -101,6 +101,8 @@ def _read_feature_table(path: Path, id_col: str | None) -> Features:
     source = source_name(path)
     table = read_table(path)
     column = id_col or "id"
+    if column not in table.columns and "id" in table.columns:
+        column = "id"  # the id column of a features table written by us or most tools
     if column not in table.columns:
         raise InputError(f"{source}: no id column {column!r} (columns: "
                          f"{', '.join(map(str, table.columns[:8]))}); name it with --id-col")
