@@ -24,6 +24,14 @@ def real_data(folder: str) -> Path:
     return path
 
 
+def real_crowd(name: str):
+    """A registered real crowd of ``benchmarks.real_crowds`` (annotations, gold), or skip the
+    test when its folder is absent."""
+    from benchmarks.real_crowds import FOLDERS, load
+
+    return load(name, real_data(FOLDERS[name]).parent)
+
+
 def make_crowd(n_tasks=600, n_workers=25, k=3, r=5, seed=0, hammers=0.4):
     """Tasks answered by r distinct workers; a fraction of hammers (accuracy ~0.95), the
     rest uniform spammers. Returns (Annotations, truth codes, per-worker hammer flags)."""

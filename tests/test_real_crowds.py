@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.real_crowds import DATASETS, FOLDERS, accuracy, data_root, load
+from benchmarks.real_crowds import DATASETS, FOLDERS, accuracy
 from crowdlearn import DawidSkene, MajorityVote, OneCoinDawidSkene
+from tests.conftest import real_crowd
 
 CROWDKIT_ACCURACY = {
     "product": 0.9397,
@@ -31,17 +32,9 @@ def test_every_registered_dataset_has_a_reference():
     assert set(CROWDKIT_ACCURACY) == set(DATASETS) == set(FOLDERS)
 
 
-def _load_or_skip(name: str):
-    folder = data_root() / FOLDERS[name]
-    if not folder.is_dir():
-        pytest.skip(f"dataset {name!r} not available: {folder} is absent "
-                    "(set CROWDLEARN_DATA to the data folder)")
-    return load(name)
-
-
 @pytest.mark.parametrize("name", list(CROWDKIT_ACCURACY))
 def test_dawid_skene_reaches_crowdkit_accuracy(name):
-    ann, gold = _load_or_skip(name)
+    ann, gold = real_crowd(name)
     assert len(gold) > 0
     acc = accuracy(DawidSkene().fit(ann).predict(), gold)
     assert acc >= CROWDKIT_ACCURACY[name] - TOLERANCE, (
@@ -53,7 +46,7 @@ def test_dawid_skene_reaches_crowdkit_accuracy(name):
 def test_defaults_never_fall_below_majority_vote_nor_collapse(name):
     """The default Dawid–Skene stays within 0.005 of majority vote or above it; one-coin
     predicts every class the gold holds (no collapse onto one class)."""
-    ann, gold = _load_or_skip(name)
+    ann, gold = real_crowd(name)
     mv = accuracy(MajorityVote(tie_break="first").fit(ann).predict(), gold)
     ds = accuracy(DawidSkene().fit(ann).predict(), gold)
     assert ds >= mv - TOLERANCE, f"{name}: DS {ds:.4f} < MV {mv:.4f} - {TOLERANCE}"

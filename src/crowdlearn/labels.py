@@ -83,6 +83,18 @@ def code(values, classes: Sequence[Hashable] | None = None, *, name: str = "labe
     return codes, ids
 
 
+def positions(ids, wanted, index: pd.Index | None = None) -> np.ndarray:
+    """Position of each of ``wanted`` in ``ids`` (−1 if absent), matching as given and then
+    as text (a file's "7" and a frame's 7 are one id); ``index`` is ``ids`` as a pd.Index
+    when the caller has one already."""
+    index = pd.Index(ids) if index is None else index
+    position = index.get_indexer(pd.Index(wanted))
+    if (position < 0).any():
+        as_text = index.map(str).get_indexer(pd.Index(wanted).map(str))
+        position = np.where(position < 0, as_text, position)
+    return position
+
+
 def lookup(wanted: Iterable[Hashable], known: Sequence[Hashable], what: str,
            among: str) -> np.ndarray:
     """Codes of ``wanted`` among the ``known`` ids; an unknown one is an :class:`InputError`

@@ -21,7 +21,7 @@ from crowdlearn import Annotations, DawidSkene, InputError, MajorityVote
 from crowdlearn.aggregation.ebcc import EBCC, _random_split
 from crowdlearn.aggregation.ibcc import IBCC, dirichlet_posterior
 from crowdlearn.errors import CrowdlearnWarning
-from tests.conftest import make_crowd, real_data
+from tests.conftest import make_crowd, real_crowd
 
 pytestmark = pytest.mark.filterwarnings("ignore::crowdlearn.errors.CrowdlearnWarning")
 
@@ -357,9 +357,8 @@ def test_ebcc_matches_the_authors_figures(name):
     """With the authors' defaults (40 starts), EBCC reproduces their notebook's accuracy on
     the datasets both use (their starts are unseeded draws; ours differ, the best ELBO
     lands on the same labels to within one item in a thousand)."""
-    from benchmarks.real_crowds import FOLDERS, accuracy, load
+    from benchmarks.real_crowds import accuracy
 
-    root = real_data(FOLDERS[name]).parent
-    ann, gold = load(name, root)
+    ann, gold = real_crowd(name)
     assert accuracy(EBCC().fit(ann).predict(), gold) == pytest.approx(PUBLISHED[name],
                                                                       abs=0.0015)

@@ -12,7 +12,7 @@ from sklearn.exceptions import NotFittedError
 from crowdlearn import Annotations, InputError, MajorityVote
 from crowdlearn.aggregation.glad import GLAD, _Answers, e_step, point, q_and_gradient
 from crowdlearn.errors import CrowdlearnWarning
-from tests.conftest import make_crowd, real_data
+from tests.conftest import make_crowd, real_crowd
 
 
 def glad_crowd(n_tasks=1500, n_workers=40, k=3, r=5, seed=0):
@@ -305,10 +305,9 @@ CROWDKIT_ACCURACY = {"bluebirds": 0.7222, "temp": 0.9351, "dog": 0.8340, "face":
 
 @pytest.mark.parametrize("name", sorted(CROWDKIT_ACCURACY))
 def test_real_crowds_match_crowdkit(name):
-    from benchmarks.real_crowds import FOLDERS, accuracy, load
+    from benchmarks.real_crowds import accuracy
 
-    real_data(FOLDERS[name])
-    ann, gold = load(name)
+    ann, gold = real_crowd(name)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CrowdlearnWarning)
         labels = GLAD().fit(ann).predict()

@@ -10,11 +10,12 @@ import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
-from benchmarks.real_crowds import FOLDERS, accuracy, data_root, load
+from benchmarks.real_crowds import accuracy
 from crowdlearn import Annotations, InputError, MajorityVote
 from crowdlearn.aggregation import mmsr
 from crowdlearn.aggregation.mmsr import MMSR
 from crowdlearn.errors import CrowdlearnError, CrowdlearnWarning
+from tests.conftest import real_crowd
 
 pytestmark = pytest.mark.filterwarnings("ignore::crowdlearn.errors.CrowdlearnWarning")
 
@@ -258,23 +259,15 @@ CROWDKIT_ACCURACY = {"bluebirds": 0.7130, "dog": 0.8278, "face": 0.6301, "rte": 
                      "music": 0.7429}
 
 
-def _load_or_skip(name: str):
-    folder = data_root() / FOLDERS[name]
-    if not folder.is_dir():
-        pytest.skip(f"dataset {name!r} not available: {folder} is absent "
-                    "(set CROWDLEARN_DATA to the data folder)")
-    return load(name)
-
-
 @pytest.mark.parametrize("name", list(CROWDKIT_ACCURACY))
 def test_real_crowds_reach_crowdkit(name):
-    ann, gold = _load_or_skip(name)
+    ann, gold = real_crowd(name)
     assert accuracy(MMSR().fit(ann).predict(), gold) >= CROWDKIT_ACCURACY[name] - 0.005
     compat = accuracy(MMSR(crowdkit_compat=True).fit(ann).predict(), gold)
     assert compat == pytest.approx(CROWDKIT_ACCURACY[name], abs=6e-5)
 
 
 def test_product_where_crowdkit_turns_nan():
-    ann, gold = _load_or_skip("product")
+    ann, gold = real_crowd("product")
     assert accuracy(MMSR().fit(ann).predict(), gold) > 0.92  # measured 0.9240
 

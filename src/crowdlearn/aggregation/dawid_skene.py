@@ -40,6 +40,7 @@ from crowdlearn.aggregation.base import Aggregator, as_annotations, check_gold, 
 from crowdlearn.aggregation.em import EStep, Params, Stats, run_em, stats_from_posteriors
 from crowdlearn.annotations import Annotations
 from crowdlearn.errors import CrowdlearnWarning, InputError
+from crowdlearn.labels import positions
 
 _TINY = 1e-300
 CENTRE_CAP = 3.0  # most answers one worker's confusion row counts for in the crowd's average
@@ -453,7 +454,7 @@ def _merge_answers(old: Annotations, new: Annotations,
     task codes that ``new`` answers, and ``new`` recoded likewise. New classes and repeated
     (task, worker) pairs are an :class:`InputError`. Costs O(new answers + tasks), plus
     copying the code arrays."""
-    class_map = _positions(old.classes, new.classes)
+    class_map = positions(old.classes, new.classes)
     if (class_map < 0).any():
         extra = new.classes[int(np.flatnonzero(class_map < 0)[0])]
         raise InputError(f"partial_fit cannot add a class: {extra!r} is not one of "
@@ -498,21 +499,10 @@ def _member(values: np.ndarray, pool: np.ndarray) -> np.ndarray:
     return (len(pool) > 0) & (pool[at] == values) if len(pool) else np.zeros(len(values), bool)
 
 
-def _positions(ids, wanted, index: pd.Index | None = None) -> np.ndarray:
-    """Position of each of ``wanted`` in ``ids`` (−1 if absent), matching as given and then
-    as text (a file's "7" and a frame's 7 are one id); ``index`` is ``ids`` as pd.Index."""
-    index = pd.Index(ids) if index is None else index
-    position = index.get_indexer(pd.Index(wanted))
-    if (position < 0).any():
-        as_text = index.map(str).get_indexer(pd.Index(wanted).map(str))
-        position = np.where(position < 0, as_text, position)
-    return position
-
-
 def _extend(ids: list, more: list, index: pd.Index) -> tuple[list, np.ndarray, pd.Index]:
     """``ids`` (``index`` as pd.Index) with the unseen ids of ``more`` appended, each of
     ``more``'s position, and the extended pd.Index."""
-    position = _positions(ids, more, index)
+    position = positions(ids, more, index)
     unseen = position < 0
     position[unseen] = len(ids) + np.arange(int(unseen.sum()))
     added = np.asarray(more, dtype=object)[unseen].tolist()

@@ -11,6 +11,7 @@ import pandas as pd
 from crowdlearn.aggregation.base import Aggregator, as_annotations
 from crowdlearn.annotations import Annotations
 from crowdlearn.errors import InputError
+from crowdlearn.labels import positions
 
 
 class MajorityVote(Aggregator):
@@ -98,13 +99,10 @@ def worker_weights(ann: Annotations, skills: Mapping | pd.Series,
                          "twice")
     if not np.isfinite(given.to_numpy()).all():
         raise InputError("skills must be finite numbers")
-    workers = pd.Index(ann.workers)
-    weight = given.reindex(workers).to_numpy()
-    if np.isnan(weight).any():  # a file's "7" and a frame's 7 are one worker
-        as_text = pd.Series(given.to_numpy(), index=given.index.map(str))
-        weight = np.where(np.isnan(weight), as_text.reindex(workers.map(str)).to_numpy(),
-                          weight)
-    missing = np.isnan(weight)
+    found = positions(given.index, ann.workers)
+    missing = found < 0
+    weight = np.full(len(found), np.nan)
+    weight[~missing] = given.to_numpy()[found[~missing]]
     if missing.any():
         if default is None:
             raise InputError(f"no skill for {int(missing.sum())} workers, e.g. "
