@@ -107,27 +107,39 @@ class EStep:
         self.close()
 
     def _chunk(self, params: Params, a: int, b: int, block: sp.csr_matrix) -> Stats:
-        # class-major (K × tasks) layout: reductions over the few classes become fast
-        # element-wise operations across rows instead of short inner loops
-        log_joint = np.ascontiguousarray((block @ params.log_pi).T)
-        log_joint += params.log_prior[:, None]
-        if self.log_task_prior is not None:
-            log_joint += self.log_task_prior[a:b].T
-        top = log_joint.max(axis=0)
-        post = np.exp(log_joint - top)
-        norm = post.sum(axis=0)
-        post /= norm
-        row_ll = np.log(norm) + top
-        if self.gold_class is not None:
-            rows = np.flatnonzero(self.gold_class[a:b] >= 0)
-            if len(rows):
-                cls = self.gold_class[a:b][rows]
-                post[:, rows] = 0.0
-                post[cls, rows] = 1.0
-                row_ll[rows] = log_joint[cls, rows]
+        prior = None if self.log_task_prior is None else self.log_task_prior[a:b]
+        gold = None if self.gold_class is None else self.gold_class[a:b]
+        post, stats = block_estep(block, params, prior, gold)
         self.posteriors[a:b] = post.T
-        counts = np.asarray(block.T @ np.ascontiguousarray(post.T))
-        return Stats(counts, post.sum(axis=1), float(row_ll.sum()))
+        return stats
+
+
+def block_estep(block: sp.csr_matrix, params: Params, log_task_prior: np.ndarray | None = None,
+                gold_class: np.ndarray | None = None) -> tuple[np.ndarray, Stats]:
+    """The E-step of one block of tasks (incidence rows): their posteriors, class-major
+    (K × tasks), and their share of the next M-step's statistics. The one kernel every engine
+    runs (in memory, streamed from disk, on Dask workers). ``gold_class`` (−1: unknown)
+    clamps tasks to a known class."""
+    # class-major (K × tasks) layout: reductions over the few classes become fast
+    # element-wise operations across rows instead of short inner loops
+    log_joint = np.ascontiguousarray((block @ params.log_pi).T)
+    log_joint += params.log_prior[:, None]
+    if log_task_prior is not None:
+        log_joint += log_task_prior.T
+    top = log_joint.max(axis=0)
+    post = np.exp(log_joint - top)
+    norm = post.sum(axis=0)
+    post /= norm
+    row_ll = np.log(norm) + top
+    if gold_class is not None:
+        rows = np.flatnonzero(gold_class >= 0)
+        if len(rows):
+            cls = gold_class[rows]
+            post[:, rows] = 0.0
+            post[cls, rows] = 1.0
+            row_ll[rows] = log_joint[cls, rows]
+    counts = np.asarray(block.T @ np.ascontiguousarray(post.T))
+    return post, Stats(counts, post.sum(axis=1), float(row_ll.sum()))
 
 
 def run_em(estep: EStep, stats: Stats, m_step: Callable[[Stats], Params], *,

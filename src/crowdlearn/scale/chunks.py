@@ -1,0 +1,132 @@
+"""A chunk of answers coded for EM: whole tasks, each task's answers in consecutive places.
+
+Every engine (streamed from disk, on Dask workers) holds its answers as :class:`CodedChunk`
+objects and runs the same per-chunk functions on them: the initial (majority-vote)
+statistics, the E-step (:func:`crowdlearn.aggregation.em.block_estep`, the kernel of the
+in-memory fit) and the result table. Because a task never straddles two chunks, the E-step
+of a chunk is local and only the M-step statistics (:class:`~crowdlearn.aggregation.em.Stats`,
+additive) are reduced over chunks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import scipy.sparse as sp
+
+from crowdlearn.aggregation.em import Params, Stats, block_estep
+
+
+@dataclass(frozen=True)
+class CodedChunk:
+    """``codes[i] = worker · K + label`` of every answer (int32), grouped by task;
+    ``lengths[j]`` the number of answers of the chunk's j-th task; ``tasks`` their ids
+    (an Arrow array, or None when not needed)."""
+
+    codes: np.ndarray
+    lengths: np.ndarray
+    tasks: pa.Array | None = None
+
+    @property
+    def n_tasks(self) -> int:
+        return len(self.lengths)
+
+    def block(self, n_columns: int) -> sp.csr_matrix:
+        """The chunk's incidence rows (tasks × W·K, ones where an answer is)."""
+        indptr = np.zeros(self.n_tasks + 1, dtype=np.int64)
+        np.cumsum(self.lengths, out=indptr[1:])
+        index_type = np.int32 if len(self.codes) < 2**31 else np.int64
+        return sp.csr_matrix((np.ones(len(self.codes)), self.codes, indptr.astype(index_type)),
+                             shape=(self.n_tasks, n_columns))
+
+    def vote_counts(self, n_classes: int) -> np.ndarray:
+        """T × K votes of every task."""
+        row = np.repeat(np.arange(self.n_tasks, dtype=np.int64), self.lengths)
+        return np.bincount(row * n_classes + self.codes % n_classes,
+                           minlength=self.n_tasks * n_classes).reshape(-1, n_classes)
+
+
+def repeated_answer(workers: np.ndarray, lengths: np.ndarray,
+                    n_workers: int) -> tuple[int, int] | None:
+    """(task position, worker code) of a worker answering one task twice, or None. One sort
+    of the chunk's (task, worker) keys, once per fit."""
+    key = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths) * n_workers + workers
+    key.sort()
+    twice = np.flatnonzero(key[1:] == key[:-1])
+    if not len(twice):
+        return None
+    return int(key[twice[0]] // n_workers), int(key[twice[0]] % n_workers)
+
+
+def initial_stats(chunk: CodedChunk, n_workers: int, n_classes: int) -> Stats:
+    """M-step statistics of the soft majority vote (the in-memory fit's starting point)."""
+    votes = chunk.vote_counts(n_classes)
+    post = votes / votes.sum(axis=1, keepdims=True)
+    block = chunk.block(n_workers * n_classes)
+    return Stats(np.asarray(block.T @ post), post.sum(axis=0), 0.0)
+
+
+def estep_stats(chunk: CodedChunk, params: Params, n_workers: int, n_classes: int) -> Stats:
+    """The chunk's share of the next M-step's statistics under ``params``."""
+    return block_estep(chunk.block(n_workers * n_classes), params)[1]
+
+
+def posteriors(chunk: CodedChunk, params: Params, n_workers: int,
+               n_classes: int) -> np.ndarray:
+    """T × K posteriors of the chunk's tasks under ``params``."""
+    return block_estep(chunk.block(n_workers * n_classes), params)[0].T
+
+
+def tied_patterns(chunk: CodedChunk, n_classes: int) -> np.ndarray:
+    """The distinct vote rows of the chunk's tied tasks (majority vote's random tie-break
+    draws one label per distinct row over all tasks)."""
+    votes = chunk.vote_counts(n_classes)
+    tied = (votes == votes.max(axis=1, keepdims=True)).sum(axis=1) > 1
+    return np.unique(votes[tied], axis=0) if tied.any() else np.empty((0, n_classes), np.int64)
+
+
+def vote_labels(chunk: CodedChunk, n_classes: int, patterns: np.ndarray | None,
+                pick: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Majority vote of the chunk's tasks: (vote shares T × K, winning class codes); tied
+    tasks take ``pick`` of their row among the global ``patterns`` (None: the first
+    class)."""
+    votes = chunk.vote_counts(n_classes)
+    labels = np.argmax(votes, axis=1)
+    if patterns is not None and len(patterns):
+        tied = np.flatnonzero((votes == votes.max(axis=1, keepdims=True)).sum(axis=1) > 1)
+        if len(tied):
+            labels[tied] = pick[_row_positions(patterns, votes[tied])]
+    return votes / votes.sum(axis=1, keepdims=True), labels
+
+
+def agreement_counts(chunk: CodedChunk, labels: np.ndarray, n_workers: int,
+                     n_classes: int) -> np.ndarray:
+    """Per worker, how many of its answers in the chunk equal the task's label."""
+    answered = chunk.codes % n_classes
+    agree = answered == np.repeat(labels, chunk.lengths)
+    return np.bincount(chunk.codes[agree] // n_classes, minlength=n_workers)
+
+
+def result_table(chunk: CodedChunk, post: np.ndarray, labels: np.ndarray, classes: list,
+                 proba: bool) -> pa.Table:
+    """One row per task: task, label, confidence (its probability) and, with ``proba``, one
+    column ``proba_<class>`` per class — the columns of ``crowdlearn aggregate``'s table."""
+    columns = {"task": chunk.tasks,
+               "label": pa.array(classes).take(pa.array(labels)),
+               "confidence": post[np.arange(len(labels)), labels]}
+    if proba:
+        for j, cls in enumerate(classes):
+            columns[f"proba_{cls}"] = np.ascontiguousarray(post[:, j])
+    return pa.table(columns)
+
+
+def _row_positions(patterns: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Position of each of ``rows`` among the sorted distinct rows ``patterns``."""
+    both = np.concatenate([patterns, rows])
+    _, inverse = np.unique(both, axis=0, return_inverse=True)
+    inverse = inverse.ravel()
+    where = np.empty(inverse[:len(patterns)].max() + 1, dtype=np.int64)
+    where[inverse[:len(patterns)]] = np.arange(len(patterns))
+    return where[inverse[len(patterns):]]

@@ -1,0 +1,299 @@
+"""Aggregation on a Dask cluster: answers coded once into chunks persisted on the workers, the
+E-step mapped over them, the M-step statistics summed by a tree reduction.
+
+Per EM iteration the client sends the model's parameters (W·K² numbers, broadcast once) and
+receives only their sum of statistics (another W·K² + K numbers): the answers never travel
+after the first pass. Each partition becomes one chunk, so every task's answers must lie in
+one partition, in consecutive rows (for Parquet files: each task in one file; for a
+``dask.dataframe``: e.g. after ``set_index(task)`` or a ``groupby`` shuffle). This is checked:
+partitions whose tasks increase need only their first and last ids; otherwise the tasks'
+64-bit keys are merged pairwise on the workers, which holds 8 bytes a task on one worker once.
+
+Needs ``pip install crowdlearn[dask]`` (``dask[distributed]``).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from crowdlearn.aggregation import DawidSkene
+from crowdlearn.aggregation.base import Aggregator
+from crowdlearn.errors import InputError
+from crowdlearn.scale.chunks import CodedChunk, repeated_answer
+from crowdlearn.scale.engine import add, check_scalable, fit_chunks
+from crowdlearn.scale.output import check_dataset, dataset_output
+from crowdlearn.scale.parquet import ParquetAnswers
+from crowdlearn.scale.store import repeat_message, run_starts, task_keys
+from crowdlearn.scale.streamed import ScaleResult
+
+CONNECT_TIMEOUT = "10s"
+
+
+def _dask():
+    try:
+        import dask.dataframe as dd
+        from dask.distributed import Client, LocalCluster
+    except ImportError:
+        raise InputError("the Dask engine needs dask[distributed]: pip install "
+                         "'crowdlearn[dask]'") from None
+    return dd, Client, LocalCluster
+
+
+def connect(scheduler: str | None, n_workers: int | None = None) -> tuple[Any, ExitStack]:
+    """A client of the scheduler at ``scheduler``, or of a new ``LocalCluster`` (one
+    single-threaded process per core by default) closed with the returned stack."""
+    _, Client, LocalCluster = _dask()
+    stack = ExitStack()
+    if scheduler is None:
+        cluster = stack.enter_context(LocalCluster(
+            n_workers=n_workers or min(os.cpu_count() or 1, 8), threads_per_worker=1,
+            processes=True, dashboard_address=None))
+        return stack.enter_context(Client(cluster)), stack
+    try:
+        client = Client(scheduler, timeout=CONNECT_TIMEOUT)
+    except (OSError, TimeoutError) as exc:
+        raise InputError(f"{scheduler}: cannot reach the Dask scheduler "
+                         f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
+                         ) from None
+    return stack.enter_context(client), stack
+
+
+def encode_partition(frame: pd.DataFrame, index: int, columns: tuple[str, str, str],
+                     ) -> tuple[dict, dict]:
+    """One partition coded locally: its task runs, and workers and labels coded against the
+    partition's own distinct values (which the client merges into the global coding). The
+    second element is what the client gathers: the distinct values with their answer counts,
+    the numbers of tasks and answers, the first and last task keys and whether the tasks
+    increase. Refuses empty cells and tasks split inside the partition."""
+    task, worker, label = columns
+    for name in columns:
+        empty = frame[name].isna().to_numpy()
+        if empty.any():
+            raise InputError(f"partition {index}: row {int(np.flatnonzero(empty)[0]) + 1}: "
+                             f"column {name!r} is empty")
+    ids = pa.array(frame[task].to_numpy())
+    starts = run_starts(ids)
+    run_ids = ids.take(pa.array(starts))
+    keys = task_keys(run_ids)
+    increasing = bool((np.diff(keys) > 0).all())
+    if not increasing:
+        ordered = np.sort(keys)
+        twice = np.flatnonzero(ordered[1:] == ordered[:-1])
+        if len(twice):
+            bad = run_ids[int(np.flatnonzero(keys == ordered[twice[0]])[0])].as_py()
+            raise InputError(f"task {bad!r}: its answers are not in consecutive rows of "
+                             f"partition {index}; sort each partition by task")
+    worker_codes, worker_values = _local_codes(frame[worker])
+    lengths = np.diff(np.append(starts, len(frame))).astype(np.int32)
+    twice = repeated_answer(worker_codes, lengths, len(worker_values))
+    if twice is not None:
+        raise InputError(repeat_message(run_ids[twice[0]].as_py(),
+                                        worker_values[twice[1]].as_py()))
+    label_codes, label_values = _local_codes(frame[label])
+    local = {"worker": worker_codes, "label": label_codes, "tasks": run_ids,
+             "lengths": lengths,
+             "worker_values": worker_values, "label_values": label_values}
+    meta = {"tasks": len(starts), "answers": len(frame), "increasing": increasing,
+            "first": int(keys[0]) if len(keys) else None,
+            "last": int(keys[-1]) if len(keys) else None,
+            "worker_values": worker_values, "label_values": label_values,
+            "worker_counts": np.bincount(worker_codes, minlength=len(worker_values))}
+    return local, meta
+
+
+def _local_codes(values: pd.Series) -> tuple[np.ndarray, pa.Array]:
+    array = pa.array(values.to_numpy())
+    distinct = pc.unique(array)
+    return pc.index_in(array, value_set=distinct).to_numpy().astype(np.int32), distinct
+
+
+def recode(local: dict, worker_ids: pa.Array, class_ids: pa.Array) -> CodedChunk:
+    """A locally coded partition in the global coding: ``worker · K + label``."""
+    worker_map = pc.index_in(local["worker_values"], value_set=worker_ids).to_numpy()
+    label_map = pc.index_in(local["label_values"], value_set=class_ids).to_numpy()
+    codes = worker_map[local["worker"]].astype(np.int64) * len(class_ids) + label_map[
+        local["label"]]
+    return CodedChunk(codes.astype(np.int32), local["lengths"], local["tasks"])
+
+
+def _keys(chunk: CodedChunk) -> np.ndarray:
+    return np.sort(task_keys(chunk.tasks))
+
+
+def _merge_keys(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Two sorted key arrays merged; a key in both is a task split between partitions."""
+    both = np.concatenate([a, b])
+    both.sort(kind="mergesort")
+    twice = np.flatnonzero(both[1:] == both[:-1])
+    if len(twice):
+        raise _SplitTask(int(both[twice[0]]))
+    return both
+
+
+class _SplitTask(Exception):
+    def __init__(self, key: int):
+        super().__init__(key)
+        self.key = key
+
+
+def _has_key(chunk: CodedChunk, key: int):
+    hit = np.flatnonzero(task_keys(chunk.tasks) == key)
+    return chunk.tasks[int(hit[0])].as_py() if len(hit) else None
+
+
+def _apply(chunk: CodedChunk, fn: Callable, args: tuple):
+    return fn(chunk, *args)
+
+
+def _write(chunk: CodedChunk, index: int, folder: str, fn: Callable, args: tuple):
+    table, extra = fn(chunk, *args)
+    pq.write_table(table, Path(folder) / f"part-{index:05d}.parquet")
+    return extra
+
+
+class DaskRunner:
+    """Chunks persisted on Dask workers (see :class:`crowdlearn.scale.engine.Runner`)."""
+
+    def __init__(self, client, chunks: list, workers: list, classes: list,
+                 worker_counts: np.ndarray, n_tasks: int, n_answers: int):
+        self.client, self.chunks = client, chunks
+        self.workers, self.classes, self.worker_counts = workers, classes, worker_counts
+        self.n_tasks, self.n_answers = n_tasks, n_answers
+
+    def _map(self, fn, *args) -> list:
+        shared = self.client.scatter(args, broadcast=True)
+        return self.client.map(_apply, self.chunks, fn=fn, args=shared, pure=False)
+
+    def reduce(self, fn, *args):
+        return self._tree(self._map(fn, *args)).result()
+
+    def collect(self, fn, *args) -> list:
+        return self.client.gather(self._map(fn, *args))
+
+    def write(self, folder: Path, fn, *args):
+        shared = self.client.scatter(args, broadcast=True)
+        parts = self.client.map(_write, self.chunks, range(len(self.chunks)), folder=str(folder),
+                                fn=fn, args=shared, pure=False)
+        return self._tree(parts).result()
+
+    def _tree(self, parts: list):
+        """Pairwise sums on the workers until one future is left."""
+        while len(parts) > 1:
+            paired = [self.client.submit(add, parts[i], parts[i + 1], pure=False)
+                      for i in range(0, len(parts) - 1, 2)]
+            parts = paired + ([parts[-1]] if len(parts) % 2 else [])
+        return parts[0]
+
+
+def aggregate_dask(source, out: Path | str, model: Aggregator | None = None, *,
+                   client=None, scheduler: str | None = None, n_workers: int | None = None,
+                   task: str = "task", worker: str = "worker", label: str = "label",
+                   proba: bool = False, force: bool = False) -> ScaleResult:
+    """Fit ``model`` (default :class:`DawidSkene`; also majority vote and one-coin) on a Dask
+    cluster and write one row per task to the Parquet dataset folder ``out`` (each worker
+    writes its own parts: on a real cluster ``out`` must be on storage every worker sees).
+
+    ``source``: a ``dask.dataframe.DataFrame`` with the three columns, or Parquet files (a
+    file, folder or glob; one partition per file). ``client``: a ``dask.distributed.Client``
+    to use; otherwise one is connected to ``scheduler`` (an address) or to a new
+    ``LocalCluster`` of ``n_workers`` processes. The labels and posteriors equal the
+    in-memory and streamed fits' up to floating-point summation order."""
+    dd, _, _ = _dask()
+    model = DawidSkene() if model is None else model
+    check_scalable(model)
+    columns = (task, worker, label)
+    if isinstance(source, dd.DataFrame):
+        missing = [c for c in columns if c not in source.columns]
+        if missing:
+            raise InputError(f"the Dask DataFrame has no column {missing[0]!r} (columns: "
+                             f"{', '.join(map(str, source.columns))})")
+        frame, inputs = source[list(columns)], []
+    else:
+        answers = ParquetAnswers.open(source, task, worker, label)
+        inputs = list(answers.files)
+        frame = dd.read_parquet([str(f) for f in answers.files], columns=list(columns),
+                                split_row_groups=False)
+    check_dataset(out, inputs, force=force)
+    start = time.perf_counter()
+    with ExitStack() as stack:
+        if client is None:
+            client, owned = connect(scheduler, n_workers)
+            stack.enter_context(owned)
+        runner = _persist(client, frame, columns)
+        read = time.perf_counter() - start
+        with dataset_output(out) as folder:
+            fitted = fit_chunks(model, runner, folder, proba)
+    fitted.seconds["read"] = read
+    fitted.seconds["total"] = time.perf_counter() - start
+    return ScaleResult(model, Path(out), "dask", runner.n_answers, runner.n_tasks,
+                       len(runner.workers), fitted.seconds, fitted.iteration_seconds)
+
+
+def _sorted_union(arrays: list[pa.Array]) -> pa.Array:
+    distinct = pc.unique(pa.concat_arrays([a.cast(arrays[0].type) for a in arrays]))
+    return distinct.take(pc.sort_indices(distinct))
+
+
+def _persist(client, frame, columns: tuple[str, str, str]) -> DaskRunner:
+    """Code every partition into a chunk held on the workers (one read of the data) and
+    check the grouping."""
+    from dask import delayed
+
+    pairs = client.compute([delayed(encode_partition)(part, i, columns)
+                            for i, part in enumerate(frame.to_delayed())])
+    metas = client.gather([client.submit(lambda pair: pair[1], p, pure=False)
+                           for p in pairs])
+    keep = [i for i, m in enumerate(metas) if m["answers"]]
+    if not keep:
+        raise InputError("no answers in the Dask DataFrame")
+    metas = [metas[i] for i in keep]
+    workers = _sorted_union([m["worker_values"] for m in metas])
+    classes = _sorted_union([m["label_values"] for m in metas])
+    if len(workers) * len(classes) >= 2**31:
+        raise InputError(f"{len(workers):,} workers × {len(classes)} classes is too many "
+                         "(at most 2^31 worker-label pairs)")
+    shared = client.scatter((workers, classes), broadcast=True)
+    locals_ = [client.submit(lambda pair: pair[0], pairs[i], pure=False) for i in keep]
+    chunks = client.map(recode, locals_, worker_ids=shared[0], class_ids=shared[1],
+                        pure=False)
+    client.gather(client.map(lambda chunk: None, chunks, pure=False))  # coded and persisted
+    del pairs, locals_
+    ordered = all(m["increasing"] for m in metas) and all(
+        a["last"] < b["first"] for a, b in zip(metas, metas[1:], strict=False))
+    if not ordered:
+        _check_disjoint(client, chunks)
+    counts = np.zeros(len(workers), dtype=np.int64)
+    for m in metas:
+        np.add.at(counts, pc.index_in(m["worker_values"], value_set=workers).to_numpy(),
+                  m["worker_counts"])
+    return DaskRunner(client, chunks, workers.to_pylist(), classes.to_pylist(), counts,
+                      sum(m["tasks"] for m in metas), sum(m["answers"] for m in metas))
+
+
+def _check_disjoint(client, chunks: list) -> None:
+    """Refuse a task whose answers lie in two partitions (keys merged on the workers)."""
+    parts = client.map(_keys, chunks, pure=False)
+    try:
+        while len(parts) > 1:
+            merged = [client.submit(_merge_keys, parts[i], parts[i + 1], pure=False)
+                      for i in range(0, len(parts) - 1, 2)]
+            parts = merged + ([parts[-1]] if len(parts) % 2 else [])
+        parts[0].result()
+    except _SplitTask as split:
+        found = client.gather(client.map(_has_key, chunks, key=split.key, pure=False))
+        where = [i for i, task in enumerate(found) if task is not None]
+        task = found[where[0]]
+        raise InputError(f"task {task!r}: its answers are in partitions {where[0]} and "
+                         f"{where[1]}; the Dask engine needs each task's answers in one "
+                         "partition (e.g. set_index on the task column)") from None

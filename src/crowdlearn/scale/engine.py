@@ -1,0 +1,196 @@
+"""One fitting procedure for answers held in chunks, whatever holds the chunks.
+
+An engine (:class:`StreamRunner` here: chunk files on local disk; the Dask engine in
+:mod:`crowdlearn.scale.distributed`: chunks persisted on cluster workers) only has to apply a
+per-chunk function to every chunk and add up the small results. :func:`fit_chunks` runs the
+model on top of that — the M-steps of the in-memory classes (:class:`DawidSkene`,
+:class:`OneCoinDawidSkene`) on statistics reduced over chunks, with the in-memory fit's
+starting point, stopping rule and E-step kernel — so the three engines give the same labels
+and posteriors up to floating-point summation order.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, Protocol
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from crowdlearn.aggregation import DawidSkene, MajorityVote, OneCoinDawidSkene
+from crowdlearn.aggregation.base import Aggregator
+from crowdlearn.aggregation.em import Params, Stats, run_em
+from crowdlearn.errors import CrowdlearnWarning, InputError
+from crowdlearn.scale.chunks import (
+    CodedChunk,
+    agreement_counts,
+    estep_stats,
+    initial_stats,
+    posteriors,
+    result_table,
+    tied_patterns,
+    vote_labels,
+)
+from crowdlearn.scale.store import ChunkStore
+
+SCALABLE = (MajorityVote, DawidSkene, OneCoinDawidSkene)
+
+
+class Runner(Protocol):
+    """What :func:`fit_chunks` needs from an engine."""
+
+    workers: list
+    classes: list
+    worker_counts: np.ndarray
+    n_tasks: int
+    n_answers: int
+
+    def reduce(self, fn: Callable[..., Any], *args) -> Any:
+        """The sum over chunks of ``fn(chunk, *args)`` (Stats, arrays or tuples of them)."""
+
+    def collect(self, fn: Callable[..., Any], *args) -> list:
+        """``fn(chunk, *args)`` of every chunk, in chunk order."""
+
+    def write(self, folder: Path, fn: Callable[..., tuple[pa.Table, Any]], *args) -> Any:
+        """Write the table of ``fn(chunk_with_task_ids, *args)`` of every chunk to
+        ``folder/part-NNNNN.parquet``; return the sum of the second elements."""
+
+
+@dataclass
+class Fitted:
+    """What a chunked fit did: per-iteration seconds and phase timings."""
+
+    iteration_seconds: list[float] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def check_scalable(model: Aggregator) -> None:
+    """Refuse (before any work) models the out-of-core engines do not run."""
+    if type(model) not in SCALABLE:
+        raise InputError(f"{type(model).__name__} runs in memory only; the out-of-core "
+                         "engines run majority vote (mv), Dawid–Skene (ds) and one-coin "
+                         "(onecoin)")
+    if isinstance(model, MajorityVote):
+        if model.skills is not None:
+            raise InputError("a weighted majority vote (skills=) runs in memory only")
+        if model.tie_break not in ("random", "first"):
+            raise InputError(f"tie_break must be 'random' or 'first', got {model.tie_break!r}")
+    else:
+        model._check_params()
+
+
+def add(a, b):
+    """Sum of two per-chunk results (Stats, arrays, tuples of them, or None)."""
+    if a is None:
+        return b
+    if isinstance(a, tuple):
+        return tuple(x + y for x, y in zip(a, b, strict=True))
+    return a + b
+
+
+def total(parts: Sequence) -> Any:
+    result = None
+    for part in parts:
+        result = add(result, part)
+    return result
+
+
+def fit_chunks(model: Aggregator, runner: Runner, out: Path, proba: bool = False) -> Fitted:
+    """Fit ``model`` on the runner's chunks and write one row per task to ``out`` (a folder
+    of Parquet parts); the model gets its worker-level attributes (``workers_``,
+    ``classes_``, ``worker_counts_``, ``class_prior_``, ``skill_``, and for EM models
+    ``confusion_``, ``log_likelihood_``, ``n_iter_``, ``converged_``)."""
+    check_scalable(model)
+    w, k = len(runner.workers), len(runner.classes)
+    model.workers_, model.classes_ = runner.workers, runner.classes
+    model.worker_counts_ = runner.worker_counts
+    fitted = Fitted()
+    start = time.perf_counter()
+    if isinstance(model, MajorityVote):
+        patterns = pick = None
+        if model.tie_break == "random":
+            found = [p for p in runner.collect(tied_patterns, k) if len(p)]
+            if found:
+                patterns = np.unique(np.concatenate(found), axis=0)
+                rng = np.random.default_rng(model.seed)
+                pick = np.argmax(patterns + rng.random(patterns.shape) * 0.5, axis=1)
+        agree, shares = runner.write(out, vote_part, w, k, runner.classes, patterns, pick,
+                                     proba)
+        model.skill_ = agree / np.maximum(runner.worker_counts, 1)
+        model.class_prior_ = shares / runner.n_tasks
+        fitted.seconds["write"] = time.perf_counter() - start
+        return fitted
+    m_step = model._m_step(w, k, {})
+    stats = runner.reduce(initial_stats, w, k)
+
+    def estep(params: Params) -> Stats:
+        began = time.perf_counter()
+        result = runner.reduce(estep_stats, params, w, k)
+        fitted.iteration_seconds.append(time.perf_counter() - began)
+        return result
+
+    params, history, n_iter, _ = run_em(estep, stats, m_step, n_answers=runner.n_answers,
+                                        max_iter=model.max_iter, tol=model.tol)
+    fitted.seconds["em"] = time.perf_counter() - start
+    model.class_prior_ = np.exp(params.log_prior)
+    model._set_worker_params(SimpleNamespace(n_workers=w, n_classes=k), params)
+    model.log_likelihood_, model.n_iter_ = history, n_iter
+    model.converged_ = n_iter < model.max_iter or (
+        n_iter > 1 and history[-1] - history[-2] <= model.tol)
+    if not model.converged_ and model.max_iter > 1:
+        warnings.warn(f"{type(model).__name__}: EM stopped at max_iter={model.max_iter} "
+                      f"without converging; raise max_iter", CrowdlearnWarning, stacklevel=2)
+    began = time.perf_counter()
+    runner.write(out, em_part, params, w, k, runner.classes, proba)
+    fitted.seconds["write"] = time.perf_counter() - began
+    return fitted
+
+
+def em_part(chunk: CodedChunk, params: Params, w: int, k: int, classes: list,
+            proba: bool) -> tuple[pa.Table, None]:
+    post = posteriors(chunk, params, w, k)
+    return result_table(chunk, post, np.argmax(post, axis=1), classes, proba), None
+
+
+def vote_part(chunk: CodedChunk, w: int, k: int, classes: list, patterns, pick,
+              proba: bool) -> tuple[pa.Table, tuple[np.ndarray, np.ndarray]]:
+    shares, labels = vote_labels(chunk, k, patterns, pick)
+    return (result_table(chunk, shares, labels, classes, proba),
+            (agreement_counts(chunk, labels, w, k), shares.sum(axis=0)))
+
+
+class StreamRunner:
+    """Chunks read from a :class:`ChunkStore` on local disk, ``n_threads`` at a time (the
+    kernel's sparse products release the GIL)."""
+
+    def __init__(self, store: ChunkStore, n_threads: int = 2):
+        self.store = store
+        self.workers, self.classes = store.workers, store.classes
+        self.worker_counts = store.worker_counts
+        self.n_tasks, self.n_answers = store.n_tasks, store.n_answers
+        self.pool = ThreadPoolExecutor(max(1, n_threads))
+
+    def reduce(self, fn, *args):
+        return total(self.collect(fn, *args))
+
+    def collect(self, fn, *args) -> list:
+        return list(self.pool.map(lambda i: fn(self.store.chunk(i), *args),
+                                  range(self.store.n_chunks)))
+
+    def write(self, folder: Path, fn, *args):
+        def one(i: int):
+            table, extra = fn(self.store.chunk(i, tasks=True), *args)
+            pq.write_table(table, folder / f"part-{i:05d}.parquet")
+            return extra
+
+        return total(list(self.pool.map(one, range(self.store.n_chunks))))
+
+    def close(self) -> None:
+        self.pool.shutdown()

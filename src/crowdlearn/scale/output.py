@@ -1,0 +1,64 @@
+"""Result datasets (a folder of Parquet parts) written all-or-nothing.
+
+The parts are written into a hidden folder beside the destination, which is renamed into
+place only when every part is complete: the destination is either absent, the old dataset,
+or the complete new one. An existing destination is replaced only when asked (``force``) and
+only if it looks like a dataset (a folder of ``.parquet`` files), never a user's other files.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from crowdlearn.errors import InputError
+from crowdlearn.outputs import current_umask
+
+
+def check_dataset(out: Path | str, inputs: Iterable[Path] = (), *, force: bool = False) -> None:
+    """Fail before any work if ``out`` exists (without ``force``), is not a dataset folder,
+    holds an input, or its parent folder does not exist."""
+    out = Path(out)
+    if not out.parent.exists():
+        raise InputError(f"{out}: folder {out.parent} does not exist")
+    root = out.resolve()
+    for path in inputs:
+        if root == Path(path).resolve() or root in Path(path).resolve().parents:
+            raise InputError(f"{out}: the output folder holds the input {path}; write the "
+                             "labels elsewhere")
+    if not out.exists():
+        return
+    if not force:
+        raise InputError(f"{out}: already exists; pass --force to replace it")
+    if not out.is_dir():
+        raise InputError(f"{out}: is a file, not a dataset folder; refusing to replace it")
+    strangers = [p.name for p in out.iterdir() if p.suffix != ".parquet" or not p.is_file()]
+    if strangers:
+        raise InputError(f"{out}: holds {strangers[0]!r}, which crowdlearn did not write; "
+                         "refusing to replace the folder")
+
+
+@contextmanager
+def dataset_output(out: Path | str) -> Iterator[Path]:
+    """A temporary folder beside ``out`` to write the parts into; renamed to ``out`` when
+    the block ends without error (replacing a previous dataset), removed otherwise."""
+    out = Path(out)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    os.chmod(tmp, 0o777 & ~current_umask())
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if out.exists():
+        old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
+        os.rename(out, old)
+        os.rename(tmp, out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.rename(tmp, out)

@@ -1,0 +1,147 @@
+"""Answers in Parquet files too large for memory: finding the files, checking their schemas,
+and reading them in bounded record batches.
+
+A source is one Parquet file, a folder of them (searched recursively; files whose name starts
+with ``.`` or ``_`` are skipped, as Spark and Dask write metadata there) or a glob pattern.
+Files are read in sorted path order, which is the order the streamed engine sees the answers.
+"""
+
+from __future__ import annotations
+
+import glob
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from crowdlearn.errors import InputError
+
+GLOB_CHARS = set("*?[")
+
+
+def parquet_files(source: str | Path | Sequence[str | Path]) -> list[Path]:
+    """The Parquet files that ``source`` names (a file, a folder, a glob or a list of these),
+    sorted; an :class:`InputError` when it names none."""
+    if isinstance(source, (list, tuple)):
+        files = [f for item in source for f in parquet_files(item)]
+        if not files:
+            raise InputError("no Parquet file given")
+        return files
+    text = str(source)
+    if GLOB_CHARS & set(text):
+        files = sorted(Path(p) for p in glob.glob(text, recursive=True) if Path(p).is_file())
+        if not files:
+            raise InputError(f"{text}: the pattern matches no file")
+        return files
+    path = Path(text)
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*.parquet")
+                       if not any(part.startswith((".", "_")) for part in
+                                  p.relative_to(path).parts))
+        if not files:
+            raise InputError(f"{path}: the folder holds no .parquet file")
+        return files
+    if not path.exists():
+        raise InputError(f"{path}: no such file or folder")
+    return [path]
+
+
+def _kind(dtype: pa.DataType) -> str:
+    """The family of an Arrow type for schema comparison (widths of one family may differ
+    between files: they are cast to the widest)."""
+    if pa.types.is_integer(dtype):
+        return "integer"
+    if pa.types.is_string(dtype) or pa.types.is_large_string(dtype):
+        return "text"
+    if pa.types.is_floating(dtype):
+        return "float"
+    if pa.types.is_boolean(dtype):
+        return "boolean"
+    if pa.types.is_dictionary(dtype):
+        return _kind(dtype.value_type)
+    return str(dtype)
+
+
+def _common_type(kind: str, types: list[pa.DataType]) -> pa.DataType:
+    if kind == "integer":
+        return pa.int64()
+    if kind == "text":
+        return pa.large_string() if any(pa.types.is_large_string(t) for t in types) \
+            else pa.string()
+    if kind == "float":
+        return pa.float64()
+    return types[0]
+
+
+@dataclass(frozen=True)
+class ParquetAnswers:
+    """Long-format answers (one a row) in Parquet files, checked but not read.
+
+    Every file must hold the three columns, of one type family each across files (integers
+    of different widths are read as int64, text as text); a missing column, another type
+    or an unreadable file is an :class:`InputError` naming the file.
+    """
+
+    files: tuple[Path, ...]
+    columns: tuple[str, str, str]  # task, worker, label
+    types: tuple[pa.DataType, pa.DataType, pa.DataType]
+    n_rows: int
+
+    @classmethod
+    def open(cls, source, task: str = "task", worker: str = "worker",
+             label: str = "label") -> ParquetAnswers:
+        files = parquet_files(source)
+        columns = (task, worker, label)
+        if len(set(columns)) < 3:
+            raise InputError(f"the task, worker and label columns must differ, got {columns}")
+        seen: list[list[pa.DataType]] = [[], [], []]
+        kinds: list[str | None] = [None, None, None]
+        first: list[Path | None] = [None, None, None]
+        n_rows = 0
+        for path in files:
+            try:
+                meta = pq.read_metadata(path)
+            except (OSError, pa.ArrowException) as exc:
+                raise InputError(f"{path}: not a readable Parquet file "
+                                 f"({str(exc).splitlines()[0]})") from None
+            schema = meta.schema.to_arrow_schema()
+            n_rows += meta.num_rows
+            for i, name in enumerate(columns):
+                if name not in schema.names:
+                    raise InputError(f"{path}: no column {name!r} (columns: "
+                                     f"{', '.join(schema.names)})")
+                dtype = schema.field(name).type
+                kind = _kind(dtype)
+                if kinds[i] is None:
+                    kinds[i], first[i] = kind, path
+                elif kind != kinds[i]:
+                    raise InputError(f"{path}: column {name!r} holds {dtype}, but {first[i]} "
+                                     f"holds {kinds[i]}: the files' schemas differ")
+                seen[i].append(dtype)
+        types = tuple(_common_type(k, t) for k, t in zip(kinds, seen, strict=True))  # type: ignore[arg-type]
+        return cls(tuple(files), columns, types, n_rows)  # type: ignore[arg-type]
+
+    def batches(self, rows: int = 1 << 20) -> Iterator[tuple[Path, int, list[pa.Array]]]:
+        """(file, index of the batch's first row in that file, [task, worker, label] arrays)
+        for record batches of at most ``rows`` rows, in file order. An empty cell is an
+        :class:`InputError` naming its file, row and column."""
+        for path in self.files:
+            offset = 0
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=rows,
+                                                            columns=list(self.columns)):
+                arrays = []
+                for name, dtype in zip(self.columns, self.types, strict=True):
+                    column = batch.column(name)
+                    if pa.types.is_dictionary(column.type):
+                        column = column.dictionary_decode()
+                    if column.null_count:
+                        i = int(np.flatnonzero(column.is_null().to_numpy(
+                            zero_copy_only=False))[0])
+                        raise InputError(f"{path}: row {offset + i + 1}: column {name!r} is "
+                                         "empty")
+                    arrays.append(column.cast(dtype) if column.type != dtype else column)
+                yield path, offset, arrays
+                offset += batch.num_rows

@@ -1,0 +1,270 @@
+"""Parquet answers recoded once into chunks on local disk, then streamed by every EM pass.
+
+One pass over the Parquet files codes workers and labels (small dictionaries, in order of
+first appearance), finds each task's run of consecutive rows and cuts the answers into chunks
+of whole tasks (about ``chunk_answers`` answers each). It checks that no task's answers are
+split into two runs (tasks given in increasing order pass at once; otherwise the run-start
+ids, or 64-bit hashes of text ids, are sorted once: 8 bytes a task). A second, cheap pass over
+the chunks turns the codes into ``worker · K + label`` with workers and classes in sorted
+order, as the in-memory :class:`~crowdlearn.Annotations` codes them. Each EM iteration then
+reads 4 bytes an answer and 4 a task from the chunk files (from the operating system's
+file cache when they fit in memory) instead of decoding Parquet again.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.feather as feather
+
+from crowdlearn.errors import InputError
+from crowdlearn.scale.chunks import CodedChunk, repeated_answer
+from crowdlearn.scale.parquet import ParquetAnswers
+
+CHUNK_ANSWERS = 1 << 23  # ~8M answers a chunk: ~100 MB of working memory per thread
+BATCH_ROWS = 1 << 20
+
+
+class Dictionary:
+    """The distinct values met so far, coded in order of first appearance."""
+
+    def __init__(self, dtype: pa.DataType):
+        self.values = pa.array([], type=dtype)
+
+    def codes(self, values: pa.Array) -> np.ndarray:
+        """int32 codes of ``values``, adding the unseen ones."""
+        distinct = pc.unique(values)
+        if len(self.values):
+            distinct = distinct.filter(pc.invert(pc.is_in(distinct, value_set=self.values)))
+        if len(distinct):
+            self.values = pa.concat_arrays([self.values, distinct])
+        return pc.index_in(values, value_set=self.values).to_numpy().astype(np.int32)
+
+    def sorted(self) -> tuple[list, np.ndarray]:
+        """The values in sorted order and, per first-appearance code, its sorted rank."""
+        order = pc.sort_indices(self.values).to_numpy()
+        rank = np.empty(len(order), dtype=np.int32)
+        rank[order] = np.arange(len(order), dtype=np.int32)
+        return self.values.take(pa.array(order)).to_pylist(), rank
+
+
+def run_starts(tasks: pa.Array) -> np.ndarray:
+    """Positions where a new run of equal task ids begins (0 included)."""
+    if len(tasks) == 0:
+        return np.zeros(0, dtype=np.int64)
+    if pa.types.is_integer(tasks.type):
+        t = tasks.to_numpy()
+        change = t[1:] != t[:-1]
+    else:
+        change = pc.not_equal(tasks.slice(1), tasks.slice(0, len(tasks) - 1)).to_numpy(
+            zero_copy_only=False)
+    return np.concatenate([[0], np.flatnonzero(change) + 1])
+
+
+def task_keys(ids: pa.Array) -> np.ndarray:
+    """int64 keys of task ids for the split-task check: integer ids themselves, otherwise a
+    64-bit hash of the text."""
+    if pa.types.is_integer(ids.type):
+        return ids.to_numpy().astype(np.int64, copy=False)
+    return pd.util.hash_array(ids.to_numpy(zero_copy_only=False)).view(np.int64)
+
+
+@dataclass
+class ChunkStore:
+    """Coded answers in chunk files under ``folder`` (removed by :meth:`close`)."""
+
+    folder: Path
+    n_chunks: int
+    workers: list
+    classes: list
+    worker_counts: np.ndarray
+    n_tasks: int
+    n_answers: int
+    chunk_tasks: list[int] = field(default_factory=list)
+
+    @property
+    def n_workers(self) -> int:
+        return len(self.workers)
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes)
+
+    def chunk(self, i: int, tasks: bool = False) -> CodedChunk:
+        """Chunk ``i`` (with its task ids when ``tasks``)."""
+        ids = feather.read_table(self.folder / f"{i}.tasks.arrow").column(0).combine_chunks() \
+            if tasks else None
+        return CodedChunk(np.load(self.folder / f"{i}.codes.npy"),
+                          np.load(self.folder / f"{i}.lengths.npy"), ids)
+
+    def close(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def __enter__(self) -> ChunkStore:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class _Encoder:
+    """Cuts batches of answers into chunks of whole tasks and writes their raw codes."""
+
+    def __init__(self, source: ParquetAnswers, folder: Path, chunk_answers: int):
+        self.source, self.folder, self.chunk_answers = source, folder, chunk_answers
+        self.workers = Dictionary(source.types[1])
+        self.labels = Dictionary(source.types[2])
+        self.pending: list[tuple[pa.Array, np.ndarray, np.ndarray]] = []
+        self.n_pending = 0
+        self.n_chunks = self.n_tasks = self.n_answers = 0
+        self.chunk_tasks: list[int] = []
+        self.integer_ids = pa.types.is_integer(source.types[0])
+        self.increasing = self.integer_ids
+        self.last_key: int | None = None
+
+    def add(self, tasks: pa.Array, workers: pa.Array, labels: pa.Array) -> None:
+        self.pending.append((tasks, self.workers.codes(workers), self.labels.codes(labels)))
+        self.n_pending += len(tasks)
+        if self.n_pending >= self.chunk_answers:
+            self.flush(final=False)
+
+    def flush(self, final: bool) -> None:
+        if not self.pending:
+            return
+        tasks = pa.concat_arrays([p[0] for p in self.pending])
+        workers = np.concatenate([p[1] for p in self.pending])
+        labels = np.concatenate([p[2] for p in self.pending])
+        starts = run_starts(tasks)
+        # the last task may go on in the next batch: keep it back unless this is the end
+        cut = len(tasks) if final else int(starts[-1])
+        if cut == 0:  # one task larger than a chunk: keep accumulating
+            return
+        runs = starts[starts < cut]
+        self._write(tasks.slice(0, cut).take(pa.array(runs)),
+                    np.diff(np.append(runs, cut)).astype(np.int32),
+                    workers[:cut], labels[:cut])
+        rest = len(tasks) - cut
+        self.pending = [(tasks.slice(cut), workers[cut:], labels[cut:])] if rest else []
+        self.n_pending = rest
+
+    def _write(self, ids: pa.Array, lengths: np.ndarray, workers: np.ndarray,
+               labels: np.ndarray) -> None:
+        i = self.n_chunks
+        feather.write_feather(pa.table({"task": ids}), self.folder / f"{i}.tasks.arrow",
+                              compression="uncompressed")
+        np.save(self.folder / f"{i}.lengths.npy", lengths)
+        np.save(self.folder / f"{i}.workers.npy", workers)
+        np.save(self.folder / f"{i}.labels.npy", labels)
+        if self.increasing:
+            keys = task_keys(ids)
+            first = int(keys[0])
+            self.increasing = bool((np.diff(keys) > 0).all()) and (
+                self.last_key is None or first > self.last_key)
+            self.last_key = int(keys[-1])
+        self.n_chunks += 1
+        self.n_tasks += len(lengths)
+        self.n_answers += len(workers)
+        self.chunk_tasks.append(len(lengths))
+
+
+def encode(source: ParquetAnswers, folder: Path | None = None, *,
+           chunk_answers: int = CHUNK_ANSWERS, batch_rows: int = BATCH_ROWS,
+           progress: Callable[[int], None] | None = None) -> ChunkStore:
+    """Read ``source`` once into a :class:`ChunkStore` in a new temporary folder (under
+    ``folder``, default the system's temporary folder). An :class:`InputError` names the
+    first task whose answers are not in consecutive rows."""
+    scratch = Path(tempfile.mkdtemp(prefix="crowdlearn-chunks-", dir=folder))
+    try:
+        encoder = _Encoder(source, scratch, chunk_answers)
+        for _path, _offset, (tasks, workers, labels) in source.batches(batch_rows):
+            encoder.add(tasks, workers, labels)
+            if progress is not None:
+                progress(len(tasks))
+        encoder.flush(final=True)
+        if encoder.n_answers == 0:
+            raise InputError(f"{source.files[0]}: no answers in "
+                             f"{len(source.files)} file(s)")
+        if not encoder.increasing:
+            _check_grouped(source, scratch, encoder.n_chunks)
+        return _recode(encoder, scratch)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+
+
+def _check_grouped(source: ParquetAnswers, folder: Path, n_chunks: int) -> None:
+    """Refuse answers where some task's rows form two separate runs."""
+    keys = np.concatenate([task_keys(feather.read_table(folder / f"{i}.tasks.arrow")
+                                     .column(0).combine_chunks()) for i in range(n_chunks)])
+    keys.sort()
+    twice = np.flatnonzero(keys[1:] == keys[:-1])
+    if not len(twice):
+        return
+    key = keys[twice[0]]
+    for i in range(n_chunks):
+        ids = feather.read_table(folder / f"{i}.tasks.arrow").column(0).combine_chunks()
+        hit = np.flatnonzero(task_keys(ids) == key)
+        if len(hit):
+            _raise_split(source, ids[int(hit[0])].as_py())
+
+
+def _raise_split(source: ParquetAnswers, task) -> None:
+    """Name the first two separate runs of ``task``'s rows."""
+    places: list[str] = []
+    previous_end = None
+    for path, offset, (tasks, _, _) in source.batches():
+        rows = np.flatnonzero(pc.equal(tasks, pa.scalar(task, tasks.type)).to_numpy(
+            zero_copy_only=False))
+        for row in rows:
+            place = (path, offset + int(row))
+            if previous_end is None or place != (previous_end[0], previous_end[1] + 1):
+                places.append(f"{path} row {offset + int(row) + 1}")
+            previous_end = place
+            if len(places) == 2:
+                raise InputError(
+                    f"task {task!r}: its answers are not in consecutive rows ({places[0]}, "
+                    f"then again {places[1]}); the out-of-core engines need each task's "
+                    "answers together: sort the answers by task (e.g. "
+                    "`df.sort_values('task').to_parquet(...)`, or Dask's set_index)")
+    raise InputError(f"task {task!r}: its answers are not in consecutive rows; sort the "
+                     "answers by task")
+
+
+def repeat_message(task, worker) -> str:
+    return (f"task {task!r}: worker {worker!r} answered it twice; the out-of-core engines "
+            "count each answer once: drop repeated answers first (the in-memory engine "
+            "offers --keep first|last|all)")
+
+
+def _recode(encoder: _Encoder, folder: Path) -> ChunkStore:
+    """Turn every chunk's first-appearance codes into ``worker · K + label`` with sorted
+    workers and classes, and count each worker's answers."""
+    workers, worker_rank = encoder.workers.sorted()
+    classes, class_rank = encoder.labels.sorted()
+    k = len(classes)
+    counts = np.zeros(len(workers), dtype=np.int64)
+    for i in range(encoder.n_chunks):
+        w = worker_rank[np.load(folder / f"{i}.workers.npy")]
+        lengths = np.load(folder / f"{i}.lengths.npy")
+        twice = repeated_answer(w, lengths, len(workers))
+        if twice is not None:
+            ids = feather.read_table(folder / f"{i}.tasks.arrow").column(0)
+            raise InputError(repeat_message(ids[twice[0]].as_py(), workers[twice[1]]))
+        codes = w.astype(np.int64) * k + class_rank[np.load(folder / f"{i}.labels.npy")]
+        if len(workers) * k >= 2**31:
+            raise InputError(f"{len(workers):,} workers × {k} classes is too many for the "
+                             "out-of-core engines (at most 2^31 worker-label pairs)")
+        np.save(folder / f"{i}.codes.npy", codes.astype(np.int32))
+        (folder / f"{i}.workers.npy").unlink()
+        (folder / f"{i}.labels.npy").unlink()
+        counts += np.bincount(w, minlength=len(workers))
+    return ChunkStore(folder, encoder.n_chunks, workers, classes, counts, encoder.n_tasks,
+                      encoder.n_answers, encoder.chunk_tasks)

@@ -1,0 +1,89 @@
+"""Out-of-core aggregation on one machine: answers streamed from Parquet, one pass per EM
+iteration over chunk files on local disk.
+
+Memory is bounded by ``n_threads`` chunks in flight (about 40 bytes an answer of a chunk:
+its codes, the sparse block and the products; ~300 MB each at the default 8M answers), the
+per-worker statistics (W·K² numbers), the worker and class dictionaries, and, only when the
+input's tasks are not in increasing order, 8 bytes a task once for the split-task check.
+Nothing grows with the number of tasks or answers otherwise. The chunk files take 4 bytes an
+answer and 4 to 12 a task of local disk (``scratch``).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from crowdlearn.aggregation import DawidSkene
+from crowdlearn.aggregation.base import Aggregator
+from crowdlearn.scale.engine import StreamRunner, check_scalable, fit_chunks
+from crowdlearn.scale.output import check_dataset, dataset_output
+from crowdlearn.scale.parquet import ParquetAnswers
+from crowdlearn.scale.store import CHUNK_ANSWERS, encode
+
+
+@dataclass
+class ScaleResult:
+    """An out-of-core fit: the model (worker-level attributes only: the task labels are in
+    ``out``), the sizes, and where the time went."""
+
+    model: Aggregator
+    out: Path
+    engine: str
+    n_answers: int
+    n_tasks: int
+    n_workers: int
+    seconds: dict[str, float] = field(default_factory=dict)
+    iteration_seconds: list[float] = field(default_factory=list)
+
+    def worker_table(self) -> pd.DataFrame:
+        """One row per worker: answers, estimated accuracy and per-class recall."""
+        from crowdlearn.aggregation.report import worker_table
+
+        self.model.posteriors_ = None  # worker_quality's fitted check; no task state kept
+        try:
+            return worker_table(self.model)
+        finally:
+            del self.model.posteriors_
+
+
+def aggregate_parquet(source, out: Path | str, model: Aggregator | None = None, *,
+                      task: str = "task", worker: str = "worker", label: str = "label",
+                      proba: bool = False, chunk_answers: int = CHUNK_ANSWERS,
+                      scratch: Path | str | None = None, n_threads: int | None = None,
+                      force: bool = False,
+                      progress: Callable[[int], None] | None = None) -> ScaleResult:
+    """Fit ``model`` (default :class:`DawidSkene`; also majority vote and one-coin) on the
+    answers in ``source`` (a Parquet file, a folder of them or a glob) without holding them
+    in memory, and write one row per task (task, label, confidence, with ``proba`` one
+    ``proba_<class>`` column per class) as a Parquet dataset folder ``out``.
+
+    Each task's answers must be in consecutive rows (e.g. files sorted by task); a task
+    whose rows are split is an :class:`~crowdlearn.errors.InputError` naming it and where.
+    ``scratch`` is the folder for the temporary chunk files (default: the system's
+    temporary folder); ``progress`` is called with the number of rows read so far.
+    The labels and posteriors equal an in-memory fit's up to floating-point summation order.
+    """
+    model = DawidSkene() if model is None else model
+    check_scalable(model)
+    answers = ParquetAnswers.open(source, task, worker, label)
+    check_dataset(out, answers.files, force=force)
+    start = time.perf_counter()
+    with encode(answers, None if scratch is None else Path(scratch),
+                chunk_answers=chunk_answers, progress=progress) as store:
+        read = time.perf_counter() - start
+        runner = StreamRunner(store, n_threads or min(os.cpu_count() or 1, 8))
+        try:
+            with dataset_output(out) as folder:
+                fitted = fit_chunks(model, runner, folder, proba)
+        finally:
+            runner.close()
+    fitted.seconds["read"] = read
+    fitted.seconds["total"] = time.perf_counter() - start
+    return ScaleResult(model, Path(out), "stream", store.n_answers, store.n_tasks,
+                       store.n_workers, fitted.seconds, fitted.iteration_seconds)
