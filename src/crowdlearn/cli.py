@@ -41,6 +41,12 @@ class Layout(str, Enum):
     wide = "wide"
 
 
+class Engine(str, Enum):
+    memory = "memory"
+    stream = "stream"
+    dask = "dask"
+
+
 def _one_line_errors(command):
     """Report a :class:`CrowdlearnError` as one line on stderr and exit with code 2."""
 
@@ -210,11 +216,42 @@ def aggregate(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on "
                                           "standard output.")] = False,
     force: Annotated[bool, typer.Option(help="Overwrite output files that exist.")] = False,
+    engine: Annotated[Engine, typer.Option(help="memory: read every answer into memory "
+                                           "(any input, any method); stream: out-of-core "
+                                           "from Parquet (a file, folder or 'glob'), one "
+                                           "pass per EM iteration; dask: on a Dask cluster. "
+                                           "stream and dask run mv, ds and onecoin, write "
+                                           "-o as a folder of Parquet parts and need each "
+                                           "task's answers in consecutive rows.")
+                      ] = Engine("memory"),
+    scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address (--engine "
+                                                  "dask); default: a local cluster of one "
+                                                  "process per core.")] = None,
+    scratch: Annotated[Path | None, typer.Option(help="Folder for the temporary chunk "
+                                                 "files of --engine stream (4 bytes an "
+                                                 "answer; default: the system's temporary "
+                                                 "folder).")] = None,
 ) -> None:
     """Infer every task's label and every worker's quality from crowd answers.
 
     Example: crowdlearn aggregate answers.csv --method ds -o labels.csv --workers workers.csv
+
+    Beyond memory: crowdlearn aggregate 'answers/*.parquet' --engine stream -o labels/
     """
+    if Engine(engine) is not Engine.memory:
+        refused = {"--format wide": layout is Layout.wide, "--gold": gold is not None,
+                   "--truth": truth is not None, "--keep": Keep(keep).value != "error",
+                   "--classes": classes is not None, "--sep": sep is not None,
+                   "--encoding": encoding is not None,
+                   "standard input or output ('-')": "-" in (str(answers), str(out))}
+        given = [name for name, used in refused.items() if used]
+        if given:
+            raise InputError(f"{given[0]} works with --engine memory only")
+        _aggregate_at_scale(Engine(engine), answers, out, method, seed, workers, plot, proba,
+                            (task_col, worker_col, label_col), scheduler, scratch, force,
+                            quiet, as_json,
+                            dict(max_iter=max_iter, tol=tol, smoothing=smoothing))
+        return
     from crowdlearn.aggregation.report import (
         aggregation_summary,
         plot_workers,
@@ -286,6 +323,71 @@ def aggregate(
     elif not quiet:
         target = err_console if to_stdout else console
         _print_summary(target, summary, quality)
+
+
+def _aggregate_at_scale(engine: Engine, answers: Path, out: Path, method, seed: int,
+                        workers: Path | None, plot: Path | None, proba: bool,
+                        columns: tuple[str, str, str], scheduler: str | None,
+                        scratch: Path | None, force: bool, quiet: bool, as_json: bool,
+                        params: dict) -> None:
+    """``aggregate --engine stream|dask``: the same fit out of core (crowdlearn.scale)."""
+    from crowdlearn.aggregation.report import plot_workers
+    from crowdlearn.outputs import (
+        PLOT_FORMATS,
+        TABLE_FORMATS,
+        atomic_write,
+        check_format,
+        check_outputs,
+        write_table,
+    )
+    from crowdlearn.scale import aggregate_dask, aggregate_parquet
+    from crowdlearn.scale.engine import check_scalable
+
+    if engine is Engine.stream and scheduler is not None:
+        raise InputError("--scheduler is for --engine dask")
+    if engine is Engine.dask and scratch is not None:
+        raise InputError("--scratch is for --engine stream")
+    model = make_aggregator(method, seed, **params)
+    check_scalable(model)
+    check_format(workers, TABLE_FORMATS, "the workers table (--workers)", stdout=False)
+    check_format(plot, PLOT_FORMATS, "the plot (--plot)", stdout=False)
+    check_outputs([workers, plot], force=force)
+    task, worker, label = columns
+    with _reported_warnings() as warned:
+        if engine is Engine.stream:
+            result = aggregate_parquet(answers, out, model, task=task, worker=worker,
+                                       label=label, proba=proba, scratch=scratch, force=force)
+        else:
+            result = aggregate_dask(str(answers), out, model, scheduler=scheduler, task=task,
+                                    worker=worker, label=label, proba=proba, force=force)
+        if plot is not None:
+            atomic_write(plot, lambda p: plot_workers(model, p))
+        quality = result.worker_table()
+        if workers is not None:
+            write_table(quality, workers)
+    iterations = result.iteration_seconds
+    summary = {
+        "data": {"answers": result.n_answers, "tasks": result.n_tasks,
+                 "workers": result.n_workers, "classes": [str(c) for c in model.classes_]},
+        "model": {"method": type(model).__name__, "params": model.get_params(),
+                  **({"iterations": int(model.n_iter_), "converged": bool(model.converged_)}
+                     if hasattr(model, "n_iter_") else {})},
+        "engine": result.engine,
+        "seconds": {name: round(value, 3) for name, value in result.seconds.items()},
+        "seconds_per_iteration": round(float(np.mean(iterations)), 3) if iterations else None,
+        "warnings": list(warned),
+        "outputs": [str(p) for p in (out, workers, plot) if p is not None],
+    }
+    if as_json:
+        sys.stdout.write(json.dumps(summary, indent=1, default=str) + "\n")
+    elif not quiet:
+        console.print(f"{result.n_answers:,} answers, {result.n_tasks:,} tasks, "
+                      f"{result.n_workers:,} workers: {type(model).__name__} on the "
+                      f"{result.engine} engine in {result.seconds['total']:.1f} s"
+                      + (f" ({model.n_iter_} iterations, {summary['seconds_per_iteration']} s "
+                         "each)" if hasattr(model, "n_iter_") else ""))
+        console.print(f"labels written to {out}/" + "".join(
+            f", {p}" for p in (workers, plot) if p is not None))
 
 
 def _print_summary(out: Console, summary: dict, quality: pd.DataFrame) -> None:

@@ -1,0 +1,68 @@
+"""`crowdlearn aggregate --engine stream|dask`: the same labels as in memory, one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from crowdlearn.cli import app
+
+runner = CliRunner()
+
+
+def test_stream_engine_matches_memory_engine(small_crowd, tmp_path):
+    frame, folder = small_crowd
+    memory = tmp_path / "memory.parquet"
+    frame.to_parquet(tmp_path / "all.parquet", index=False)
+    done = runner.invoke(app, ["aggregate", str(tmp_path / "all.parquet"), "-o", str(memory),
+                               "--proba", "-q"])
+    assert done.exit_code == 0, done.output
+    done = runner.invoke(app, ["aggregate", str(folder / "*.parquet"), "--engine", "stream",
+                               "-o", str(tmp_path / "labels"), "--proba", "--workers",
+                               str(tmp_path / "workers.csv"), "--json"])
+    assert done.exit_code == 0, done.output
+    summary = json.loads(done.output)
+    assert summary["engine"] == "stream" and summary["data"]["answers"] == len(frame)
+    ours = pq.read_table(tmp_path / "labels").to_pandas().set_index("task").sort_index()
+    theirs = pd.read_parquet(memory).set_index("task").sort_index()
+    assert (ours["label"] == theirs["label"]).all()
+    assert (ours["confidence"] - theirs["confidence"]).abs().max() < 1e-6
+    workers = pd.read_csv(tmp_path / "workers.csv")
+    assert workers["n_answers"].sum() == len(frame)
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--gold", "g.csv"], "--gold works with --engine memory only"),
+    (["--keep", "first"], "--keep works with --engine memory only"),
+    (["--method", "glad"], "GLAD runs in memory only"),
+    (["--scheduler", "tcp://x:1"], "--scheduler is for --engine dask"),
+])
+def test_refused_options(small_crowd, tmp_path, extra, message):
+    done = runner.invoke(app, ["aggregate", str(small_crowd[1]), "--engine", "stream", "-o",
+                               str(tmp_path / "out"), *extra])
+    assert done.exit_code == 2
+    assert message in done.output and "Traceback" not in done.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_unreachable_scheduler_exits_2(small_crowd, tmp_path, monkeypatch):
+    pytest.importorskip("dask.distributed")
+    from crowdlearn.scale import distributed
+
+    monkeypatch.setattr(distributed, "CONNECT_TIMEOUT", "1s")
+    done = runner.invoke(app, ["aggregate", str(small_crowd[1]), "--engine", "dask",
+                               "--scheduler", "tcp://127.0.0.1:9", "-o", str(tmp_path / "out")])
+    assert done.exit_code == 2
+    assert "tcp://127.0.0.1:9: cannot reach the Dask scheduler" in done.output
+    assert len(done.output.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_glob_matching_nothing_exits_2(tmp_path):
+    done = runner.invoke(app, ["aggregate", str(tmp_path / "x-*.parquet"), "--engine",
+                               "stream", "-o", str(tmp_path / "out")])
+    assert done.exit_code == 2 and "matches no file" in done.output

@@ -1,0 +1,87 @@
+"""The Dask engine (LocalCluster of 2 processes) gives the in-memory and streamed fits'
+labels and posteriors, and refuses what it cannot run."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from crowdlearn import Annotations, DawidSkene
+from crowdlearn.aggregation import MajorityVote, OneCoinDawidSkene
+from crowdlearn.errors import InputError
+from crowdlearn.scale import aggregate_dask, aggregate_parquet
+from tests.scale.conftest import crowd_frame, write_parts
+from tests.scale.test_streamed import assert_same, read_result
+
+dd = pytest.importorskip("dask.dataframe")
+distributed = pytest.importorskip("dask.distributed")
+
+
+@pytest.fixture(scope="module")
+def client():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                      dashboard_address=None) as cluster, \
+                distributed.Client(cluster) as c:
+            yield c
+
+
+def test_three_engines_agree_on_a_million_answers(client, tmp_path):
+    frame = crowd_frame(200_000, r=5, n_workers=500, seed=11)[["task", "worker", "label"]]
+    folder = write_parts(frame, tmp_path / "answers", 4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reference = DawidSkene().fit(Annotations.from_frame(frame))
+        streamed = aggregate_parquet(folder, tmp_path / "stream", proba=True)
+        on_dask = aggregate_dask(folder, tmp_path / "dask", client=client, proba=True)
+    assert on_dask.n_answers == 1_000_000 and on_dask.n_tasks == 200_000
+    assert on_dask.model.n_iter_ == streamed.model.n_iter_ == reference.n_iter_
+    assert_same(read_result(tmp_path / "dask"), reference)
+    assert_same(read_result(tmp_path / "stream"), reference)
+    np.testing.assert_allclose(on_dask.model.confusion_, reference.confusion_, atol=1e-9)
+    assert len(on_dask.iteration_seconds) == reference.n_iter_
+
+
+@pytest.mark.parametrize("model", [OneCoinDawidSkene(), MajorityVote(seed=5)],
+                         ids=["onecoin", "mv"])
+def test_dask_dataframe_input(client, small_crowd, tmp_path, model):
+    frame, _ = small_crowd
+    # partitions cut between tasks: sorted on an index equal to the task id
+    ddf = dd.from_pandas(frame.set_index(pd.Index(frame["task"].to_numpy(), name="t")),
+                         npartitions=3, sort=True)
+    assert ddf.npartitions == 3
+    result = aggregate_dask(ddf, tmp_path / "out", model, client=client, proba=True)
+    reference = type(model)(**model.get_params()).fit(Annotations.from_frame(frame))
+    assert_same(read_result(tmp_path / "out"), reference)
+    np.testing.assert_allclose(result.model.skill_, reference.skill_, atol=1e-9)
+
+
+def test_task_split_between_partitions(client, tmp_path):
+    frame = crowd_frame(100, seed=12)[["task", "worker", "label"]]
+    moved = pd.concat([frame.iloc[:3], frame.iloc[5:], frame.iloc[3:5]]).reset_index(drop=True)
+    ddf = dd.from_pandas(moved, npartitions=2, sort=False)
+    with pytest.raises(InputError, match=r"task 0: its answers are in partitions 0 and 1"):
+        aggregate_dask(ddf, tmp_path / "out", client=client)
+    assert not (tmp_path / "out").exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unreachable_scheduler(tmp_path, monkeypatch, small_crowd):
+    from crowdlearn.scale import distributed as engine
+
+    monkeypatch.setattr(engine, "CONNECT_TIMEOUT", "1s")
+    with pytest.raises(InputError, match=r"tcp://127.0.0.1:9: cannot reach the Dask scheduler"):
+        aggregate_dask(small_crowd[1], tmp_path / "out", scheduler="tcp://127.0.0.1:9")
+    assert not (tmp_path / "out").exists()
+
+
+def test_parquet_written_by_the_workers(client, small_crowd, tmp_path):
+    aggregate_dask(small_crowd[1], tmp_path / "out", client=client)
+    parts = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert parts == ["part-00000.parquet", "part-00001.parquet", "part-00002.parquet"]
+    assert len(pq.read_table(tmp_path / "out")) == 4000
