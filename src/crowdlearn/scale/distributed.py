@@ -147,8 +147,8 @@ class _SplitTask(Exception):
         self.key = key
 
 
-def _has_key(chunk: CodedChunk, key: int):
-    hit = np.flatnonzero(task_keys(chunk.tasks) == key)
+def _has_key(chunk: CodedChunk, task_key: int):
+    hit = np.flatnonzero(task_keys(chunk.tasks) == task_key)
     return chunk.tasks[int(hit[0])].as_py() if len(hit) else None
 
 
@@ -291,7 +291,7 @@ def _check_disjoint(client, chunks: list) -> None:
             parts = merged + ([parts[-1]] if len(parts) % 2 else [])
         parts[0].result()
     except _SplitTask as split:
-        found = client.gather(client.map(_has_key, chunks, key=split.key, pure=False))
+        found = client.gather(client.map(_has_key, chunks, task_key=split.key, pure=False))
         where = [i for i, task in enumerate(found) if task is not None]
         task = found[where[0]]
         raise InputError(f"task {task!r}: its answers are in partitions {where[0]} and "
