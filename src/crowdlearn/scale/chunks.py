@@ -34,7 +34,16 @@ class CodedChunk:
         return len(self.lengths)
 
     def block(self, n_columns: int) -> sp.csr_matrix:
-        """The chunk's incidence rows (tasks × W·K, ones where an answer is)."""
+        """The chunk's incidence rows (tasks × W·K, ones where an answer is), built once
+        per chunk object (a chunk persisted on a Dask worker keeps it between iterations:
+        12 bytes an answer instead of rebuilding 8 of them every E-step)."""
+        cached = self.__dict__.get("_block")
+        if cached is None or cached.shape[1] != n_columns:
+            cached = self._build_block(n_columns)
+            object.__setattr__(self, "_block", cached)
+        return cached
+
+    def _build_block(self, n_columns: int) -> sp.csr_matrix:
         indptr = np.zeros(self.n_tasks + 1, dtype=np.int64)
         np.cumsum(self.lengths, out=indptr[1:])
         index_type = np.int32 if len(self.codes) < 2**31 else np.int64

@@ -161,8 +161,8 @@ class _Encoder:
         feather.write_feather(pa.table({"task": ids}), self.folder / f"{i}.tasks.arrow",
                               compression="uncompressed")
         np.save(self.folder / f"{i}.lengths.npy", lengths)
-        np.save(self.folder / f"{i}.workers.npy", workers)
-        np.save(self.folder / f"{i}.labels.npy", labels)
+        np.save(self.folder / f"{i}.workers.npy", _narrow(workers))
+        np.save(self.folder / f"{i}.labels.npy", _narrow(labels))
         if self.increasing:
             keys = task_keys(ids)
             first = int(keys[0])
@@ -173,6 +173,12 @@ class _Encoder:
         self.n_tasks += len(lengths)
         self.n_answers += len(workers)
         self.chunk_tasks.append(len(lengths))
+
+
+def _narrow(codes: np.ndarray) -> np.ndarray:
+    """Codes in the smallest integer type that holds them (scratch disk and page cache)."""
+    top = int(codes.max()) if len(codes) else 0
+    return codes.astype(np.uint8 if top < 256 else np.uint16 if top < 65536 else np.int32)
 
 
 def encode(source: ParquetAnswers, folder: Path | None = None, *,

@@ -1,0 +1,159 @@
+"""Out-of-core and Dask Dawid–Skene against the in-memory fit, from 10M to 1B answers.
+
+    python -m benchmarks.scale_data /tmp/crowd1b --tasks 100000000   # once: 1B answers
+    python -m benchmarks.scale --data /tmp/crowd1b --sizes 10M,100M --engines memory,stream,dask
+    python -m benchmarks.scale --data /tmp/crowd1b --sizes 1B --engines stream
+
+A size is a prefix of the generated files (10M answers a file). Each run is a separate process
+whose peak memory is sampled (resident set of the process and its children: the Dask
+LocalCluster's worker processes included) every 0.1 s; its wall time covers reading the
+Parquet files, the fit and writing the labels (the in-memory engine: reading into a frame,
+coding it, the fit and writing one Parquet file). Accuracy is scored against the generated
+truth afterwards, outside the timing. The same run prints the ratios against the in-memory
+engine, the per-iteration seconds, and (``--markdown``) a table for docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import psutil
+import pyarrow.parquet as pq
+
+SIZES = {"10M": 1, "100M": 10, "1B": 100}
+
+
+def run_engine(engine: str, files: list[Path], out: Path, workers: int) -> dict:
+    """One fit (in this process): seconds and what the engine reports."""
+    from crowdlearn import Annotations, DawidSkene
+    from crowdlearn.scale import aggregate_dask, aggregate_parquet
+
+    warnings.simplefilter("ignore")
+    start = time.perf_counter()
+    if engine == "memory":
+        frame = pq.read_table(files).to_pandas()
+        model = DawidSkene().fit(Annotations.from_frame(frame))
+        del frame
+        table = model.predict_proba()
+        out.mkdir()
+        pq.write_table(
+            __import__("pyarrow").table({"task": np.asarray(model.tasks_),
+                                         "label": model.labels_,
+                                         "confidence": table.max(axis=1).to_numpy()}),
+            out / "part-00000.parquet")
+        report = {"iterations": model.n_iter_}
+    elif engine == "stream":
+        result = aggregate_parquet(files, out, DawidSkene(), n_threads=workers)
+        report = {"iterations": result.model.n_iter_, "phases": result.seconds,
+                  "per_iteration": result.iteration_seconds}
+    else:
+        result = aggregate_dask(files, out, DawidSkene(), n_workers=workers)
+        report = {"iterations": result.model.n_iter_, "phases": result.seconds,
+                  "per_iteration": result.iteration_seconds}
+    report["seconds"] = time.perf_counter() - start
+    return report
+
+
+def measured(engine: str, n_files: int, data: Path, out: Path, workers: int) -> dict:
+    """Run one engine in a child process, sampling the peak memory of its process tree."""
+    command = [sys.executable, "-m", "benchmarks.scale", "--child", engine, "--data",
+               str(data), "--files", str(n_files), "--out", str(out), "--workers",
+               str(workers)]
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    parent = psutil.Process(child.pid)
+    peak = 0
+    while child.poll() is None:
+        try:
+            procs = [parent, *parent.children(recursive=True)]
+            peak = max(peak, sum(p.memory_info().rss for p in procs if p.is_running()))
+        except psutil.Error:
+            pass
+        time.sleep(0.1)
+    output = child.stdout.read()
+    if child.returncode:
+        raise SystemExit(f"{engine} failed with code {child.returncode}")
+    report = json.loads(output.strip().splitlines()[-1])
+    report["peak_gb"] = peak / 1e9
+    return report
+
+
+def accuracy(out: Path, data: Path, n_files: int) -> float:
+    """Share of tasks whose label equals the truth (both in increasing task order)."""
+    truth = np.concatenate([pq.read_table(data / "truth" / f"part-{i:05d}.parquet",
+                                          columns=["label"]).column(0).to_numpy()
+                            for i in range(n_files)])
+    right = 0
+    seen = 0
+    for part in sorted(out.glob("*.parquet")):
+        table = pq.read_table(part, columns=["task", "label"])
+        task = table.column(0).to_numpy()
+        right += int((table.column(1).to_numpy() == truth[task]).sum())
+        seen += len(task)
+    assert seen == len(truth), (seen, len(truth))
+    return right / seen
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--sizes", default="10M,100M")
+    parser.add_argument("--engines", default="memory,stream,dask")
+    parser.add_argument("--workers", type=int, default=2, help="threads (stream) or "
+                        "processes (dask)")
+    parser.add_argument("--scratch", type=Path, default=None)
+    parser.add_argument("--markdown", action="store_true")
+    parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--files", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        files = sorted((args.data / "answers").glob("*.parquet"))[:args.files]
+        print(json.dumps(run_engine(args.child, files, args.out, args.workers)))
+        return
+    rows = []
+    for size in args.sizes.split(","):
+        n_files = SIZES[size]
+        base = None
+        for engine in args.engines.split(","):
+            folder = Path(tempfile.mkdtemp(dir=args.scratch))
+            try:
+                report = measured(engine, n_files, args.data, folder / "labels", args.workers)
+                report["accuracy"] = accuracy(folder / "labels", args.data, n_files)
+            finally:
+                shutil.rmtree(folder, ignore_errors=True)
+            if engine == "memory":
+                base = report["seconds"]
+            per = report.get("per_iteration") or []
+            report.update(size=size, engine=engine,
+                          ratio=report["seconds"] / base if base else None,
+                          mean_iteration=float(np.mean(per)) if per else None)
+            rows.append(report)
+            print(f"{size} {engine}: {report['seconds']:.1f} s, peak {report['peak_gb']:.2f} GB, "
+                  f"{report['iterations']} iterations"
+                  + (f" ({report['mean_iteration']:.2f} s each)" if per else "")
+                  + (f", {report['ratio']:.2f}x in-memory" if report["ratio"] else "")
+                  + f", accuracy {report['accuracy']:.4f}; phases "
+                  f"{ {k: round(v, 1) for k, v in report.get('phases', {}).items()} }",
+                  flush=True)
+    if args.markdown:
+        print("\n| answers | engine | seconds | vs in-memory | peak memory | iterations | "
+              "s / iteration | accuracy |\n|---|---|---:|---:|---:|---:|---:|---:|")
+        for r in rows:
+            ratio = f"{r['ratio']:.2f}x" if r["ratio"] else "—"
+            each = f"{r['mean_iteration']:.2f}" if r["mean_iteration"] else "—"
+            print(f"| {r['size']} | {r['engine']} | {r['seconds']:.1f} | {ratio} | "
+                  f"{r['peak_gb']:.2f} GB | {r['iterations']} | {each} | {r['accuracy']:.4f} |")
+
+
+if __name__ == "__main__":
+    main()
