@@ -31,6 +31,7 @@ from crowdlearn.scale.parquet import ParquetAnswers
 
 CHUNK_ANSWERS = 1 << 23  # ~8M answers a chunk: ~100 MB of working memory per thread
 BATCH_ROWS = 1 << 20
+TABLE_IDS = 1 << 24  # integer ids below this are coded through a lookup table
 
 
 class Dictionary:
@@ -38,15 +39,39 @@ class Dictionary:
 
     def __init__(self, dtype: pa.DataType):
         self.values = pa.array([], type=dtype)
+        # small non-negative integer ids (the usual worker and label numbers): coded by a
+        # lookup table instead of hashing
+        self.table: np.ndarray | None = np.zeros(0, np.int32) if pa.types.is_integer(
+            dtype) else None
 
     def codes(self, values: pa.Array) -> np.ndarray:
         """int32 codes of ``values``, adding the unseen ones."""
+        if self.table is not None:
+            ints = values.to_numpy()
+            if len(ints) and 0 <= ints.min() and ints.max() < TABLE_IDS:
+                return self._looked_up(ints)
+            self.table = None  # ids too wide or negative: hash from now on
         distinct = pc.unique(values)
         if len(self.values):
             distinct = distinct.filter(pc.invert(pc.is_in(distinct, value_set=self.values)))
         if len(distinct):
             self.values = pa.concat_arrays([self.values, distinct])
         return pc.index_in(values, value_set=self.values).to_numpy().astype(np.int32)
+
+    def _looked_up(self, ints: np.ndarray) -> np.ndarray:
+        top = int(ints.max())
+        if top >= len(self.table):
+            grown = np.full(max(top + 1, 2 * len(self.table)), -1, np.int32)
+            grown[:len(self.table)] = self.table
+            self.table = grown
+        codes = self.table[ints]
+        unseen = codes < 0
+        if unseen.any():
+            new = np.unique(ints[unseen])
+            self.table[new] = len(self.values) + np.arange(len(new), dtype=np.int32)
+            self.values = pa.concat_arrays([self.values, pa.array(new).cast(self.values.type)])
+            codes = self.table[ints]
+        return codes
 
     def sorted(self) -> tuple[list, np.ndarray]:
         """The values in sorted order and, per first-appearance code, its sorted rank."""
