@@ -105,3 +105,124 @@ def test_initial_error_addition_and_assign():
         DawidSkene().fit(ann, initial_error=array[:, :2])
     with pytest.raises(InputError, match="initial_error_strategy must be"):
         DawidSkene(initial_error_strategy="replace").fit(ann, initial_error=array)
+
+
+def _exact_labels(model) -> np.ndarray:
+    """Every task's most probable class under the model's final parameters, recomputed from
+    all its answers."""
+    from crowdlearn.aggregation.dawid_skene import _posteriors
+
+    answers = model._state_.answers
+    ann = Annotations._trusted(answers.task, answers.worker, answers.label, answers.tasks,
+                               answers.workers, answers.classes)
+    return _posteriors(ann.incidence, model._state_.params).argmax(axis=1)
+
+
+def _batches(frame: pd.DataFrame, shares: list[float], seed: int):
+    """``frame`` split at random into an initial part and batches of the given shares."""
+    cut = np.random.default_rng(seed).random(len(frame))
+    edges = np.cumsum([1 - sum(shares)] + shares)
+    parts = [frame[(cut >= lo) & (cut < hi)] for lo, hi in zip(np.r_[0, edges[:-1]], edges,
+                                                                strict=True)]
+    return parts[0], parts[1:]
+
+
+@pytest.mark.parametrize("model", [DawidSkene, OneCoinDawidSkene])
+def test_labels_are_those_of_the_final_parameters(model):
+    # after each call, every task's label (re-estimated or kept) is the one the final
+    # parameters give, and the statistics are those of the posteriors kept; batches add
+    # answers, tasks and workers, and grow past the point where they are merged in
+    ann, _, _ = make_crowd(n_tasks=3000, n_workers=40, k=3, r=5, seed=5)
+    frame = ann.to_frame()
+    frame.loc[frame.index % 7 == 0, "worker"] += 100  # workers seen only in later batches
+    early, batches = _batches(frame, [0.02, 0.05, 0.1, 0.15], seed=5)
+    early = early[early["worker"] < 100]
+    fitted = model().fit(early)
+    for batch in batches:
+        fitted.partial_fit(batch)
+        np.testing.assert_array_equal(fitted.labels_, _exact_labels(fitted))
+        state = fitted._state_
+        answers = state.answers
+        ann = Annotations._trusted(answers.task, answers.worker, answers.label, answers.tasks,
+                                   answers.workers, answers.classes)
+        np.testing.assert_allclose(state.stats.counts, ann.incidence.T @ fitted.posteriors_,
+                                   atol=1e-8)
+        # each task's O(1) bound weighs its answers with the columns' fixed scales
+        np.testing.assert_allclose(state.margins.weights, ann.incidence @ state.margins.scale)
+    assert len(state.extra_task) < len(frame) - len(early)  # merged at least once
+    seen = answers.to_frame().sort_values(["task", "worker"]).reset_index(drop=True)
+    given = pd.concat([early, *batches]).sort_values(["task", "worker"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(seen, given, check_dtype=False)
+
+
+def test_refresh_moves_labels_a_refit_moves():
+    # a strong batch flips workers' apparent quality: tasks the batch never touches change
+    # label through the refresh rounds, as in a refit, and stay put without them
+    rng = np.random.default_rng(6)
+    n = 400
+    y = rng.integers(0, 2, n)
+    rows = []
+    for t in range(n):  # two workers that agree with the truth, one that always says 1
+        rows += [(t, 0, y[t]), (t, 1, y[t] if rng.random() < 0.6 else 1 - y[t]), (t, 2, 1)]
+    early = pd.DataFrame(rows, columns=["task", "worker", "label"])
+    late = pd.DataFrame({"task": np.arange(n, 3 * n), "worker": 2,
+                         "label": rng.integers(0, 2, 2 * n)})  # worker 2 turns out random
+    late = pd.concat([late, late.assign(worker=0, label=1 - late["label"])])
+    refit = DawidSkene().fit(pd.concat([early, late]))
+    kept = DawidSkene().fit(early).partial_fit(late, refresh=0)
+    moved = DawidSkene().fit(early).partial_fit(late)
+    old = np.arange(n)
+    want = refit.predict().reindex(old)
+    assert (moved.predict().reindex(old) == want).mean() > (
+        kept.predict().reindex(old) == want).mean()
+    np.testing.assert_array_equal(moved.labels_, _exact_labels(moved))
+
+
+@pytest.mark.parametrize("ids", ["text", "gaps", "interleaved", "offset"])
+def test_task_ids_of_every_kind(ids):
+    ann, _, _ = make_crowd(n_tasks=800, n_workers=20, k=2, r=4, seed=7)
+    frame = ann.to_frame()
+    code = frame["task"].to_numpy()
+    frame["task"] = {"text": [f"t{c:04d}" for c in code], "gaps": code * 3 + 5,
+                     "interleaved": np.where(code % 2 == 0, code // 2, 10_000 - code),
+                     "offset": code + 10**12}[ids]
+    early, (late,) = _batches(frame, [0.2], seed=7)
+    fresh = late[~late["task"].isin(early["task"])]
+    assert len(fresh) and len(fresh) < len(late)  # new tasks and known ones
+    model = DawidSkene().fit(early).partial_fit(late)
+    seen = model._state_.answers.to_frame().sort_values(["task", "worker"])
+    given = frame.sort_values(["task", "worker"])
+    np.testing.assert_array_equal(seen.to_numpy(), given.to_numpy())
+    assert set(model.predict().index) == set(frame["task"])
+    np.testing.assert_array_equal(model.labels_, _exact_labels(model))
+    # a second batch looks the new tasks up too
+    again = pd.DataFrame({"task": [fresh["task"].iloc[0]], "worker": [fresh["worker"].iloc[0]],
+                          "label": [0]})
+    with pytest.raises(InputError, match="already answered task"):
+        model.partial_fit(again)
+
+
+def test_repeats_across_batches_and_crowded_tasks():
+    # one task answered by 200 workers (compared by sorting), the others by few
+    task = np.r_[np.zeros(200, int), np.repeat(np.arange(1, 301), 3)]
+    worker = np.r_[np.arange(200), np.tile([0, 1, 2], 300)]
+    label = np.random.default_rng(8).integers(0, 2, len(task))
+    model = DawidSkene().fit(pd.DataFrame({"task": task, "worker": worker, "label": label}))
+    more = pd.DataFrame({"task": [0, 0, 5], "worker": [200, 201, 7], "label": [1, 0, 1]})
+    model.partial_fit(more)  # new workers on the crowded task: accepted
+    for repeat, who in (((0, 150), 150), ((0, 201), 201), ((5, 7), 7), ((5, 1), 1)):
+        bad = pd.DataFrame({"task": [9, repeat[0]], "worker": [50, repeat[1]], "label": [1, 0]})
+        with pytest.raises(InputError, match=f"worker {who} already answered task "
+                                             f"{repeat[0]};"):
+            model.partial_fit(bad)
+    assert len(model.tasks_) == 301  # the refused batches changed nothing
+    with pytest.raises(InputError, match="max_iter must be a positive integer"):
+        model.partial_fit(more.iloc[:1].assign(task=1000), max_iter=0)
+
+
+def test_fit_with_gold_is_not_continued():
+    frame = pd.DataFrame({"task": [0, 0, 1, 1, 2, 2], "worker": [0, 1, 0, 1, 0, 1],
+                          "label": [0, 0, 1, 1, 0, 1]})
+    model = DawidSkene().fit(frame, gold={2: 1})
+    with pytest.raises(InputError, match="without task_prior or gold labels"):
+        model.partial_fit(pd.DataFrame({"task": [3], "worker": [0], "label": [1]}))

@@ -28,13 +28,16 @@ are fixed before the first M-step, so EM increases the MAP objective (log-likeli
 
 from __future__ import annotations
 
+import array
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from crowdlearn.aggregation.base import Aggregator, as_annotations, check_gold, check_task_prior
 from crowdlearn.aggregation.em import EStep, Params, Stats, run_em, stats_from_posteriors
@@ -43,6 +46,7 @@ from crowdlearn.errors import CrowdlearnWarning, InputError
 from crowdlearn.labels import positions
 
 _TINY = 1e-300
+_SLACK = 1e-9  # for rounding in partial_fit's label bounds (sums taken in other orders)
 CENTRE_CAP = 3.0  # most answers one worker's confusion row counts for in the crowd's average
 CLASS_SMOOTHING = 0.1
 
@@ -161,8 +165,11 @@ class DawidSkene(Aggregator):
                 n_answers=len(ann), max_iter=self.max_iter, tol=self.tol)
         post = estep.posteriors
         self._finish(ann, post, params, history, n_iter)
-        # what partial_fit continues from (the fixed priors, the answers, their statistics)
-        self._state_ = _FitState(fixed, ann, stats, log_task_prior is None)
+        # what partial_fit continues from (the fixed priors, the answers, their statistics,
+        # an index of the task ids and the posteriors' margins)
+        self._state_ = _FitState.start(fixed, ann, stats,
+                                       log_task_prior is None and gold_codes is None, post,
+                                       params)
         # a model's posteriors or priors identify worker quality where answers alone cannot;
         # a single step (MBEM's, AggNet's) is not a fit run to its end
         self._warn_about_fit(ann, answers_only=task_prior is None and init_posteriors is None,
@@ -218,19 +225,30 @@ class DawidSkene(Aggregator):
     def partial_fit(self, answers, *, max_iter: int | None = None, refresh: int = 2,
                     **frame_options) -> DawidSkene:
         """Fold new ``answers`` (for new or already seen tasks and workers) into the fitted
-        model without refitting from scratch (incremental EM, Neal & Hinton 1998).
+        model without refitting from scratch (incremental EM: Neal and Hinton 1998, "A view
+        of the EM algorithm that justifies incremental, sparse, and other variants").
 
-        First only the tasks that receive answers are re-estimated: their old contribution to
-        the sufficient statistics is replaced by EM iterations over them alone (all their
-        answers, old and new; at most ``max_iter``, default the model's), the other tasks'
-        statistics held fixed; worker confusions and the class prior come from the updated
-        totals, with the priors of the first fit. Then ``refresh`` rounds bring the other
-        tasks up to date: the confusions' change bounds how far each task's log-odds can have
-        moved (a sparse product over the answers), the tasks whose margin between their two
-        most probable classes is within that bound get an exact E-step, the statistics are
-        corrected and the confusions re-estimated. Every other task's label is then provably
-        the one the final confusions give; its probabilities are those of the previous
-        confusions. ``refresh=0`` skips this (cheapest; labels may lag a refit's).
+        Only the tasks that receive answers are re-estimated by EM: their old share of the
+        sufficient statistics is replaced by iterations over them alone (all their answers,
+        old and new; at most ``max_iter``, default the model's, with the fit's stopping
+        rule on the whole objective, the other tasks' posteriors held fixed); worker
+        confusions and the class prior come from the updated totals, with the priors of the
+        first fit. ``refresh`` rounds bring the other tasks up to date, after each of the
+        first ``refresh - 1`` iterations and after the last: every task carries a bound on
+        how far the parameters may move before its most probable class can change (half its
+        log-ratio of its two most probable classes, against the accumulated change of the
+        log confusions of its answers and of the log class prior), and a round gives the
+        tasks whose bound is used up an exact E-step and corrects the statistics. After the
+        last round every other task's label is provably the one the final parameters give;
+        its probabilities are those of the parameters it was last computed with.
+        ``refresh=0`` skips this (cheapest; labels may lag a refit's, and later calls still
+        account for the drift). ``log_likelihood_`` and ``n_iter_`` then describe this EM
+        (the objective per answer, less the fixed entropy of the other tasks' posteriors).
+
+        Cost: in proportion to the new answers and the earlier answers of the tasks they
+        touch, plus a few passes over one number per task. The answers are kept grouped by
+        task, with the later ones appended and merged in once they reach a quarter of the
+        rest.
 
         New classes cannot be added (an :class:`InputError`: refit with ``fit``); a worker
         answering a task it already answered is refused (``partial_fit`` adds answers, it
@@ -241,62 +259,115 @@ class DawidSkene(Aggregator):
         check_is_fitted(self, "_state_")
         if not (isinstance(refresh, (int, np.integer)) and refresh >= 0):
             raise InputError(f"refresh must be an integer >= 0, got {refresh!r}")
+        if max_iter is not None and not (isinstance(max_iter, (int, np.integer))
+                                         and max_iter >= 1):
+            raise InputError(f"max_iter must be a positive integer, got {max_iter!r}")
         state = self._state_
         if not state.plain:
-            raise InputError("partial_fit continues a fit made without task_prior; refit")
-        old = state.answers
+            raise InputError("partial_fit continues a fit made without task_prior or gold "
+                             "labels; refit with fit() on all answers")
         new = as_annotations(answers, **frame_options)
-        merged, touched, added = _merge_answers(old, new)
-        w, k, w_old = merged.n_workers, merged.n_classes, old.n_workers
+        batch = state.recode(new)
+        k, n_old = state.n_classes, state.n_tasks
+        w, n = len(batch.workers), len(batch.task_ids.ids)
         m_step = self._m_step(w, k, state.fixed)
-        is_touched = np.zeros(old.n_tasks, dtype=bool)
-        is_touched[touched[touched < old.n_tasks]] = True
-        posteriors = np.zeros((merged.n_tasks, k))
-        posteriors[:old.n_tasks] = self.posteriors_
-        old_params = Params(np.log(np.maximum(self.class_prior_, _TINY)),
-                            _log_pi(self.confusion_), 0.0)
-        # statistics of the untouched old tasks: the totals less the touched tasks' share
-        seen_old = touched[touched < old.n_tasks]
-        touched_rows = old.incidence[seen_old]
-        rest = _padded(Stats(state.stats.counts
-                             - np.asarray(touched_rows.T @ self.posteriors_[seen_old]),
-                             state.stats.class_totals - self.posteriors_[seen_old].sum(axis=0),
-                             0.0), w, k)
-        sub = _task_subset(old, merged, touched, added)
-        post = np.zeros((len(touched), k))
-        seen = touched < old.n_tasks
-        post[seen] = self.posteriors_[touched[seen]]
-        votes = sub.vote_counts[~seen]
-        post[~seen] = votes / votes.sum(axis=1, keepdims=True)
-        with EStep(sub.incidence, k, n_threads=1) as sub_step:
+        # the new answers by task; the tasks that receive them (ascending, the known first)
+        order = np.argsort(batch.task)
+        task, worker, label = batch.task[order], batch.worker[order], batch.label[order]
+        first = np.ones(len(task), dtype=bool)
+        first[1:] = task[1:] != task[:-1]
+        touched = task[first]
+        row = np.cumsum(first) - 1
+        n_seen = int(np.searchsorted(touched, n_old))
+        column = worker * k + label
+        # all their answers, the earlier ones first
+        rows = state.rows(touched, w * k, row, column)
+        repeats = _repeats(rows, k, row, worker)
+        if len(repeats):
+            i = int(order[repeats].min())  # the first in the order given
+            raise InputError(f"worker {batch.workers[batch.worker[i]]!r} already answered "
+                             f"task {batch.task_ids.ids[batch.task[i]]!r}; partial_fit "
+                             "adds answers, it does not replace them (refit to change an "
+                             "answer)")
+        # where EM starts: the touched tasks' posteriors so far (a new task: its vote shares)
+        start = np.empty((len(touched), k))
+        start[:n_seen] = _take_rows(self.posteriors_, touched[:n_seen])
+        votes = np.bincount(row * k + label, minlength=len(touched) * k).reshape(-1, k)
+        start[n_seen:] = votes[n_seen:] / votes[n_seen:].sum(axis=1, keepdims=True)
+        sub_start = stats_from_posteriors(rows, start)
+        fresh = np.stack([np.bincount(column, start[row, c], minlength=w * k)
+                          for c in range(k)], axis=1)
+        earlier = sub_start.counts - fresh  # the touched tasks' earlier answers' share
+        # the other tasks' statistics: the totals less the touched tasks' earlier share
+        counts = np.zeros((w * k, k))
+        counts[:len(state.stats.counts)] = state.stats.counts
+        rest = Stats(counts - earlier, state.stats.class_totals - start[:n_seen].sum(axis=0),
+                     0.0)
+        posteriors = np.empty((n, k), order="F")
+        posteriors[:n_old] = self.posteriors_
+        labels = np.empty(n, dtype=self.labels_.dtype)
+        labels[:n_old] = self.labels_
+        margins = state.margins
+        margins.grow(n, column, w * k)
+        # a column whose answers all lie in the touched tasks cannot move another task
+        # (each task's posteriors sum to one: the statistics' rows sum to answer counts)
+        watched = rest.counts.sum(axis=1) > 0.5
+        current = [state.params]
+
+        def step(sub_stats: Stats) -> Params:
+            params = m_step(sub_stats + rest)
+            margins.moved(current[0], params, watched)
+            current[0] = params
+            return params
+
+        skip = np.zeros(n, dtype=bool)
+        skip[touched] = True
+        rounds = [0]
+        with EStep(rows, k, n_threads=self.n_threads) as sub_step:
+
+            def e_step(params: Params) -> Stats:
+                sub_stats = sub_step(params)
+                if rounds[0] < refresh - 1:  # the first rounds, before M-steps
+                    state.refresh(posteriors, labels, params, rest, skip)
+                    rounds[0] += 1
+                # the objective: the other tasks' share is their expected complete-data
+                # log-likelihood under their posteriors so far (Neal and Hinton's free
+                # energy less their posteriors' fixed entropy), so EM increases it
+                held = float(np.einsum("ck,ck->", rest.counts, params.log_pi)
+                             + rest.class_totals @ params.log_prior)
+                return Stats(sub_stats.counts, sub_stats.class_totals,
+                             sub_stats.log_likelihood + held)
+
             params, history, n_iter, sub_stats = run_em(
-                sub_step, stats_from_posteriors(sub.incidence, post),
-                lambda touched_stats: m_step(touched_stats + rest),
-                n_answers=len(sub), max_iter=max_iter or self.max_iter, tol=self.tol)
-            posteriors[touched] = sub_step.posteriors
-            for _ in range(refresh):
-                moved = _moved(old.incidence, posteriors[:old.n_tasks], old_params, params,
-                               w_old, k)
-                ids = moved[~is_touched[moved]]
-                if len(ids):
-                    block = old.incidence[ids]
-                    before = posteriors[ids]
-                    after = _posteriors(block, params, w_old, k)
-                    posteriors[ids] = after
-                    change = np.asarray(block.T @ (after - before))
-                    rest.counts[:w_old * k] += change
-                    rest.class_totals += (after - before).sum(axis=0)
-                old_params = params
-                sub_stats = sub_step(params)
-                posteriors[touched] = sub_step.posteriors
-                params = m_step(sub_stats + rest)
-            if refresh:  # the touched tasks' posteriors under the final confusions
-                sub_stats = sub_step(params)
-                posteriors[touched] = sub_step.posteriors
-        # the objective history is that of the re-estimated tasks' EM
-        self._finish(merged, posteriors, params, history, n_iter)
-        self._state_ = _FitState(state.fixed, merged, sub_stats + rest, True)
+                e_step, sub_start, step, n_answers=len(state.answers) + len(task),
+                max_iter=max_iter or self.max_iter, tol=self.tol)
+            if refresh and n_iter >= refresh:  # the last round, with the final parameters
+                state.refresh(posteriors, labels, params, rest, skip)
+            post = sub_step.posteriors
+        _put_rows(posteriors, touched, post)
+        labels[touched] = margins.settle(touched, post, rows, (row, column))
+        self._state_ = state.grown(batch, task, column, sub_stats + rest, params)
+        self._finish_partial(self._state_.answers, posteriors, labels, params, history,
+                             n_iter, max_iter or self.max_iter)
         return self
+
+    def _finish_partial(self, ann: Annotations, post: np.ndarray, labels: np.ndarray,
+                        params: Params, history: list[float], n_iter: int,
+                        max_iter: int) -> None:
+        """What :meth:`_finish` records, with the labels given (only re-estimated tasks'
+        can have changed, so there is no argmax over every task)."""
+        self._record(ann, post, labels)
+        self.class_prior_ = np.exp(params.log_prior)
+        self._set_worker_params(ann, params)
+        self.log_likelihood_ = history
+        self.n_iter_ = n_iter
+        self.converged_ = n_iter < max_iter or (
+            n_iter > 1 and history[-1] - history[-2] <= self.tol)
+        if not self.converged_ and max_iter > 1:
+            warnings.warn(f"{type(self).__name__}.partial_fit: EM stopped at max_iter="
+                          f"{max_iter} without converging (last gain "
+                          f"{history[-1] - history[-2]:.2g} per answer, tol {self.tol:g}); "
+                          "raise max_iter", CrowdlearnWarning, stacklevel=3)
 
     # the parts a relative overrides ------------------------------------------------
     def _m_step(self, w: int, k: int, fixed: dict):
@@ -398,16 +469,6 @@ class DawidSkene(Aggregator):
         return post
 
 
-@dataclass
-class _FitState:
-    """What :meth:`DawidSkene.partial_fit` continues from."""
-
-    fixed: dict  # the priors' pseudo-counts, fixed by the first fit
-    answers: Annotations
-    stats: Stats  # sufficient statistics of the current posteriors
-    plain: bool  # fitted without a task prior
-
-
 def _confusion_counts(ann: Annotations, initial_error) -> tuple[np.ndarray, np.ndarray]:
     """``initial_error`` as W×K×K ``[worker, true, answered]`` for the workers of ``ann``
     (zeros where absent) and a mask of the workers it covers. Accepts an array of that
@@ -448,55 +509,400 @@ def _confusion_counts(ann: Annotations, initial_error) -> tuple[np.ndarray, np.n
     return given, known
 
 
-def _merge_answers(old: Annotations, new: Annotations,
-                   ) -> tuple[Annotations, np.ndarray, Annotations]:
-    """``old`` followed by ``new`` in ``old``'s coding (new tasks and workers appended), the
-    task codes that ``new`` answers, and ``new`` recoded likewise. New classes and repeated
-    (task, worker) pairs are an :class:`InputError`. Costs O(new answers + tasks), plus
-    copying the code arrays."""
-    class_map = positions(old.classes, new.classes)
-    if (class_map < 0).any():
-        extra = new.classes[int(np.flatnonzero(class_map < 0)[0])]
-        raise InputError(f"partial_fit cannot add a class: {extra!r} is not one of "
-                         f"{list(old.classes)}; refit with fit() on all answers")
-    task_ids, task_map, task_index = _extend(old.tasks, new.tasks, old.task_index)
-    worker_ids, worker_map, worker_index = _extend(old.workers, new.workers, old.worker_index)
-    task = task_map[new.task].astype(np.int32)
-    worker = worker_map[new.worker].astype(np.int32)
-    label = class_map[new.label].astype(old.label.dtype)
-    touched = np.flatnonzero(np.bincount(task, minlength=len(task_ids)))
-    seen = touched[touched < old.n_tasks]
-    if len(seen):
-        rows = old.incidence[seen]
-        old_pairs = np.repeat(seen.astype(np.int64), np.diff(rows.indptr)) * len(worker_ids) + (
-            rows.indices // old.n_classes)
-        clash = _member(task.astype(np.int64) * len(worker_ids) + worker, old_pairs)
-        if clash.any():
-            i = int(np.flatnonzero(clash)[0])
-            raise InputError(f"worker {worker_ids[worker[i]]!r} already answered task "
-                             f"{task_ids[task[i]]!r}; partial_fit adds answers, it does not "
-                             "replace them (refit to change an answer)")
-    merged = Annotations._trusted(np.concatenate([old.task, task]),
-                                  np.concatenate([old.worker, worker]),
-                                  np.concatenate([old.label, label]),
-                                  task_ids, worker_ids, list(old.classes))
-    # what is already known about the merged answers, not recomputed over all of them
-    counts = np.zeros(len(worker_ids), dtype=np.int64)
-    counts[:old.n_workers] = old.worker_counts
-    counts += np.bincount(worker, minlength=len(worker_ids))
-    merged.__dict__.update(task_index=task_index, worker_index=worker_index,
-                           worker_counts=counts)
-    recoded = Annotations._trusted(task, worker, label, task_ids, worker_ids,
-                                   list(old.classes))
-    return merged, touched, recoded
+@dataclass
+class _FitState:
+    """What :meth:`DawidSkene.partial_fit` continues from: the priors fixed by the first fit,
+    every answer so far, the statistics of the current posteriors and the parameters that
+    produced them; and, so that a batch costs in proportion to its size, the answers grouped
+    by task (an incidence matrix built once, ``grouped``, plus the answers appended since:
+    their task codes and incidence columns), the task ids' index and each task's margin."""
+
+    fixed: dict  # the priors' pseudo-counts, fixed by the first fit
+    answers: Annotations  # every answer (after partial_fit joined only when read)
+    stats: Stats  # sufficient statistics of the current posteriors
+    plain: bool  # fitted without a task prior or gold labels
+    params: Params  # the parameters last estimated
+    grouped: sp.csr_matrix  # incidence rows of the first tasks: the answers merged so far
+    extra_task: np.ndarray  # answers appended since: task codes
+    extra_column: np.ndarray  # ... and incidence columns (worker·K + label)
+    task_ids: _TaskIds
+    worker_index: pd.Index
+    margins: _Margins
+
+    @classmethod
+    def start(cls, fixed: dict, ann: Annotations, stats: Stats, plain: bool,
+              post: np.ndarray, params: Params) -> _FitState:
+        """The state after :meth:`DawidSkene.fit`: its incidence matrix, an index of the
+        task ids (int64 keys when they are integers) and the posteriors' margins."""
+        incidence = ann.incidence
+        return cls(fixed, ann, stats, plain, params, incidence, np.zeros(0, np.int64),
+                   np.zeros(0, np.int64), _TaskIds.of(ann.tasks, ann.__dict__.get("task_index")),
+                   ann.worker_index,
+                   _Margins.start(post, incidence, stats.counts))
+
+    @property
+    def n_tasks(self) -> int:
+        return len(self.task_ids.ids)
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.answers.classes)
+
+    @property
+    def worker_counts(self) -> np.ndarray:
+        return self.answers.worker_counts
+
+    def recode(self, new: Annotations) -> _Batch:
+        """``new`` in this coding, its unseen tasks and workers appended. A class the model
+        does not know is an :class:`InputError`. Costs O(new answers and ids)."""
+        classes = self.answers.classes
+        class_map = positions(classes, new.classes)
+        if (class_map < 0).any():
+            extra = new.classes[int(np.flatnonzero(class_map < 0)[0])]
+            raise InputError(f"partial_fit cannot add a class: {extra!r} is not one of "
+                             f"{list(classes)}; refit with fit() on all answers")
+        code = self.task_ids.find(new.tasks)
+        unseen = np.flatnonzero(code < 0)
+        code[unseen] = self.n_tasks + np.arange(len(unseen))
+        task_ids = self.task_ids.extended([new.tasks[i] for i in unseen])
+        workers, worker_map, worker_index = _extend(self.answers.workers, new.workers,
+                                                    self.worker_index)
+        return _Batch(code[new.task], worker_map[new.worker].astype(np.int64),
+                      class_map[new.label].astype(np.int64), task_ids, workers, worker_index)
+
+    def rows(self, tasks: np.ndarray, n_columns: int, row: np.ndarray | None = None,
+             column: np.ndarray | None = None) -> sp.csr_matrix:
+        """The answers so far of the task codes ``tasks`` (ascending), as incidence rows with
+        ``n_columns`` columns, each row followed by the entries (``row``: position in
+        ``tasks``, ascending; ``column``) given. Costs O(those answers + the answers
+        appended since the last merge)."""
+        groups = []
+        if len(self.extra_task) and len(tasks):
+            wanted = np.zeros(max(self.n_tasks, int(tasks[-1]) + 1), dtype=bool)
+            wanted[tasks] = True
+            mine = np.flatnonzero(wanted[self.extra_task])
+            at = np.searchsorted(tasks, self.extra_task[mine])
+            order = np.argsort(at)
+            groups.append((at[order], self.extra_column[mine[order]]))
+        if row is not None:
+            groups.append((row, column))
+        return _csr(*_gathered(self.grouped, tasks, tuple(groups)), (len(tasks), n_columns))
+
+    def weigh(self, column_weights: np.ndarray) -> np.ndarray:
+        """Per task, the sum of ``column_weights`` over its answers (one pass over all)."""
+        total = np.zeros(self.n_tasks)
+        m = self.grouped
+        total[:m.shape[0]] = m @ column_weights[:m.shape[1]]
+        if len(self.extra_task):
+            total += np.bincount(self.extra_task, column_weights[self.extra_column],
+                                 minlength=self.n_tasks)
+        return total
+
+    def refresh(self, posteriors: np.ndarray, labels: np.ndarray, params: Params,
+                rest: Stats, skip: np.ndarray) -> int:
+        """One refresh round of :meth:`DawidSkene.partial_fit`: the tasks (other than
+        ``skip``) whose label the parameters' drift may have changed get their posteriors
+        under ``params`` (written into ``posteriors`` and ``labels``), and ``rest`` the
+        change of their statistics. Returns how many tasks that was."""
+        margins = self.margins
+        n_columns = len(params.log_pi)
+        near = margins.suspects(skip)
+        if not len(near):
+            return 0
+        if 4 * len(near) > len(skip):  # most tasks: one product beats gathering their rows
+            at = margins.exceeded(near, self.weigh(margins.steps)[near])
+            moved = near[at]
+            block = self.rows(moved, n_columns)
+        else:
+            rows = self.rows(near, n_columns)
+            at = margins.exceeded(near, rows @ margins.steps)
+            moved, block = near[at], rows[at]
+        if not len(moved):
+            return 0
+        after = _posteriors(block, params)
+        change = after - _take_rows(posteriors, moved)
+        rest.counts += np.asarray(block.T @ change)
+        rest.class_totals += change.sum(axis=0)
+        _put_rows(posteriors, moved, after)
+        labels[moved] = margins.settle(moved, after, block)
+        return len(moved)
+
+    def grown(self, batch: _Batch, task: np.ndarray, column: np.ndarray, stats: Stats,
+              params: Params) -> _FitState:
+        """The state once ``batch`` (its answers' task codes and incidence columns: ``task``,
+        ``column``) is folded in, with the statistics and parameters it led to. The
+        appended answers are merged into ``grouped`` once they reach a quarter of it (O(all
+        answers), so O(1) per answer amortised)."""
+        counts = np.zeros(len(batch.workers), dtype=np.int64)
+        counts[:len(self.worker_counts)] = self.worker_counts
+        counts += np.bincount(batch.worker, minlength=len(batch.workers))
+        parts = _parts(self.answers)
+        parts.append((batch.task.astype(np.int32), batch.worker.astype(np.int32),
+                      batch.label.astype(parts[0][2].dtype)))
+        answers = _Appended(parts, batch.task_ids.ids, batch.workers, self.answers.classes,
+                            counts)
+        grouped = self.grouped
+        extra_task = np.concatenate([self.extra_task, task])
+        extra_column = np.concatenate([self.extra_column, column])
+        if 4 * len(extra_task) > grouped.nnz:
+            order = np.argsort(extra_task)
+            grouped = _csr(*_gathered(grouped, np.arange(len(batch.task_ids.ids)),
+                                      ((extra_task[order], extra_column[order]),)),
+                           (len(batch.task_ids.ids), len(batch.workers) * self.n_classes))
+            extra_task, extra_column = extra_task[:0], extra_column[:0]
+        return _FitState(self.fixed, answers, stats, True, params, grouped, extra_task,
+                         extra_column, batch.task_ids, batch.worker_index, self.margins)
 
 
-def _member(values: np.ndarray, pool: np.ndarray) -> np.ndarray:
-    """``np.isin(values, pool)`` by sorting (numpy's hash-based unique is slow on wide int64
-    keys)."""
-    pool = np.sort(pool)
-    at = np.minimum(np.searchsorted(pool, values), max(len(pool) - 1, 0))
-    return (len(pool) > 0) & (pool[at] == values) if len(pool) else np.zeros(len(values), bool)
+@dataclass
+class _Batch:
+    """New answers in a fitted model's coding (their unseen tasks and workers appended)."""
+
+    task: np.ndarray  # task code of each answer
+    worker: np.ndarray  # worker code of each answer
+    label: np.ndarray  # class code of each answer
+    task_ids: _TaskIds  # every task id, the new ones appended
+    workers: list  # every worker id, the new ones appended
+    worker_index: pd.Index
+
+
+class _TaskIds:
+    """Finds the codes of task ids in time proportional to the ids looked up. When every id
+    is an integer (checked once, when the model is fitted: one pass over the ids), a code is
+    the id less the first id if the ids are consecutive (the usual 0…T−1), else found by
+    binary search over the ids sorted; otherwise through a pandas Index (hashed at the
+    first look-up). Either way an id matches as :func:`crowdlearn.labels.positions` matches
+    it."""
+
+    def __init__(self, ids: list, keys: np.ndarray | None = None,
+                 order: np.ndarray | None = None, first: int | None = None,
+                 index: pd.Index | None = None):
+        self.ids = ids  # the task ids, in code order
+        self.first = first  # the ids are first, first + 1, … (None: they are not)
+        self.keys = keys  # else the ids as sorted int64 (None: not all integers)
+        self.order = order  # code of each key (None: the keys are in code order)
+        self.index = index
+
+    @classmethod
+    def of(cls, ids: list, index: pd.Index | None = None) -> _TaskIds:
+        keys = _integers(ids)
+        if keys is None:
+            return cls(ids, index=index)
+        if len(keys) < 2 or bool((keys[1:] > keys[:-1]).all()):
+            if int(keys[-1]) - int(keys[0]) == len(keys) - 1:
+                return cls(ids, first=int(keys[0]), index=index)
+            return cls(ids, keys, index=index)
+        order = np.argsort(keys, kind="stable")
+        return cls(ids, keys[order], order, index=index)
+
+    def find(self, wanted: list) -> np.ndarray:
+        """The code of each of ``wanted`` (−1: not a known task)."""
+        integer = self.first is not None or self.keys is not None
+        probe = _integers(wanted) if integer else None
+        if probe is None:
+            if self.index is None:
+                self.index = pd.Index(self.ids)
+            return positions(self.ids, wanted, self.index)
+        if self.first is not None:
+            code = probe - self.first
+            return np.where((code >= 0) & (code < len(self.ids)), code, -1)
+        at = np.minimum(np.searchsorted(self.keys, probe), len(self.keys) - 1)
+        code = at if self.order is None else self.order[at]
+        return np.where(self.keys[at] == probe, code, -1)
+
+    def extended(self, added: list) -> _TaskIds:
+        """These ids with ``added`` (ids not among them) appended."""
+        if not added:
+            return self
+        ids = self.ids + added
+        integer = self.first is not None or self.keys is not None
+        more = _integers(added) if integer else None
+        if more is None:
+            index = None if self.index is None else self.index.append(pd.Index(added))
+            return _TaskIds(ids, index=index)
+        n = len(self.ids)
+        if self.first is not None and bool(
+                (more == self.first + n + np.arange(len(more))).all()):
+            return _TaskIds(ids, first=self.first)
+        keys = self.keys if self.first is None else self.first + np.arange(n)
+        codes = np.arange(n, len(ids))
+        rank = np.argsort(more, kind="stable")
+        if self.order is None and bool((rank == np.arange(len(rank))).all()) and (
+                more[0] > keys[-1]):
+            return _TaskIds(ids, np.concatenate([keys, more]))
+        at = np.searchsorted(keys, more[rank])
+        order = np.arange(n) if self.order is None else self.order
+        return _TaskIds(ids, np.insert(keys, at, more[rank]), np.insert(order, at, codes[rank]))
+
+
+def _integers(ids: list) -> np.ndarray | None:
+    """``ids`` as int64 when every one is an integer (else None; text is rejected at its
+    first element without a pass over the rest)."""
+    if not len(ids) or not isinstance(ids[0], int) or isinstance(ids[0], bool):
+        return None
+    try:  # a C loop that refuses anything but integers (floats and text included)
+        return np.frombuffer(array.array("q", ids), dtype=np.int64)
+    except (TypeError, OverflowError):
+        return None
+
+
+class _Margins:
+    """How far each task's most probable class is from changing, kept up to date by
+    :meth:`DawidSkene.partial_fit`.
+
+    When the parameters change, the log-odds of two classes of a task move by at most twice
+    the sum, over its answers, of the largest change of its worker's log confusions for the
+    answered label, plus twice the largest change of the log class prior; the most probable
+    class stays so while that is less than the task's margin ``m`` (log-ratio of its two
+    most probable classes). :meth:`moved` accumulates those changes over every M-step since
+    the fit: per incidence column (``steps``, S), the largest of their ratios to a fixed
+    per-column ``scale`` s (``total``, E) and the prior's (``prior``, Q). A task computed
+    when they read S₀, E₀, Q₀ keeps ``reach = m/2 + row·S₀ + Q₀``, tested exactly against
+    ``row·S + Q`` (O(its answers)), and ``loose = m/2 + σ·E₀ + Q₀`` (σ = row·s, its
+    ``weight``), tested in O(1) against ``σ·E + Q``, which bounds the exact test: no column's
+    step exceeds its scale times E's (E only counts columns with answers outside the tasks
+    being re-estimated, the only columns of the tasks tested). Any fixed positive scale is
+    correct; one over a column's smallest expected count (its answers of its least likely
+    true class), a step's usual size, keeps the loose test nearly as tight as the exact
+    one."""
+
+    def __init__(self, weights: np.ndarray, loose: np.ndarray, reach: np.ndarray,
+                 steps: np.ndarray, scale: np.ndarray):
+        self.weights, self.loose, self.reach = weights, loose, reach
+        self.steps, self.scale = steps, scale
+        self.total = 0.0
+        self.prior = 0.0
+
+    @classmethod
+    def start(cls, post: np.ndarray, incidence: sp.csr_matrix, counts: np.ndarray,
+              ) -> _Margins:
+        """The margins of a fit's posteriors ``post`` (its ``incidence`` and statistics'
+        ``counts``): one pass over the answers."""
+        scale = 1.0 / (1.0 + counts.min(axis=1))
+        half = _log_margins(post) / 2
+        return cls(incidence @ scale, half, half.copy(), np.zeros(len(scale)), scale)
+
+    def grow(self, n_tasks: int, column: np.ndarray, n_columns: int) -> None:
+        """Room for new tasks (to be settled) and new columns (a new worker's scale: one
+        over its answers in that column, ``column`` being the new answers')."""
+        more = n_tasks - len(self.weights)
+        if more > 0:
+            self.weights = np.concatenate([self.weights, np.zeros(more)])
+            self.loose = np.concatenate([self.loose, np.full(more, np.inf)])
+            self.reach = np.concatenate([self.reach, np.full(more, np.inf)])
+        if n_columns > len(self.steps):
+            count = np.bincount(column, minlength=n_columns)[len(self.steps):]
+            self.steps = np.concatenate([self.steps, np.zeros(len(count))])
+            self.scale = np.concatenate([self.scale, 1.0 / (1.0 + count)])
+
+    def moved(self, before: Params, after: Params, watched: np.ndarray) -> None:
+        """Account for the change from ``before`` to ``after`` (columns beyond ``before``'s
+        are new workers', whose answers are all being re-estimated); ``watched``: the
+        columns with answers in tasks not being re-estimated."""
+        n = len(before.log_pi)
+        step = np.abs(after.log_pi[:n] - before.log_pi).max(axis=1)
+        self.steps[:n] += step
+        self.total += float((step / self.scale[:n])[watched[:n]].max(initial=0.0))
+        self.prior += float(np.abs(after.log_prior - before.log_prior).max())
+
+    def suspects(self, skip: np.ndarray) -> np.ndarray:
+        """The tasks (ascending, none of ``skip``) that the loose test cannot clear."""
+        bound = np.multiply(self.weights, self.total)
+        bound += self.prior + _SLACK
+        near = np.flatnonzero(bound >= self.loose)
+        return near[~skip[near]]
+
+    def exceeded(self, tasks: np.ndarray, weighed: np.ndarray) -> np.ndarray:
+        """Positions in ``tasks`` that the exact test cannot clear (``weighed``: their
+        rows·S)."""
+        return np.flatnonzero(weighed + (self.prior + _SLACK) >= self.reach[tasks])
+
+    def settle(self, tasks: np.ndarray, post: np.ndarray, rows: sp.csr_matrix,
+               added: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+        """``tasks`` now have posteriors ``post`` (their answers: ``rows``) under the latest
+        parameters; ``added`` (row in ``tasks``, column) are the answers they received since
+        their weights were last set. Returns their most probable classes."""
+        best, top, second = _top_two(post)
+        half = np.log(np.maximum(top, _TINY) / np.maximum(second, _TINY)) / 2
+        if added is not None:
+            row, column = added
+            self.weights[tasks] += np.bincount(row, self.scale[column], minlength=len(tasks))
+        weights = self.weights[tasks]
+        self.loose[tasks] = half + weights * self.total + self.prior
+        self.reach[tasks] = half + rows @ self.steps + self.prior
+        return best
+
+
+def _log_margins(post: np.ndarray) -> np.ndarray:
+    """Per row, the log-ratio of its two largest probabilities (never more than the exact
+    one when the smaller underflows; about 690 with one class)."""
+    if post.shape[1] == 2:  # the usual case, in fewer passes
+        return np.abs(np.log(np.maximum(post[:, 0], _TINY) / np.maximum(post[:, 1], _TINY)))
+    _, top, second = _top_two(post)
+    return np.log(np.maximum(top, _TINY) / np.maximum(second, _TINY))
+
+
+def _top_two(post: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row: the first most probable class, its probability and the second largest
+    probability (zero with one class). A pass per class: row-wise reductions over a few
+    classes are slow in numpy."""
+    if post.shape[1] == 2:
+        first, other = post[:, 0], post[:, 1]
+        return (other > first).astype(np.int64), np.maximum(first, other), np.minimum(
+            first, other)
+    best = np.zeros(len(post), dtype=np.int64)
+    top = post[:, 0].copy()
+    second = np.zeros(len(post))
+    for c in range(1, post.shape[1]):
+        p = post[:, c]
+        better = p > top
+        second = np.where(better, top, np.maximum(second, p))
+        best[better] = c
+        top = np.where(better, p, top)
+    return best, top, second
+
+
+def _take_rows(a: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``a[rows]``, column by column (faster for the column-major posteriors)."""
+    return np.stack([a[:, c][rows] for c in range(a.shape[1])], axis=1)
+
+
+def _put_rows(a: np.ndarray, rows: np.ndarray, values: np.ndarray) -> None:
+    """``a[rows] = values``, column by column."""
+    for c in range(a.shape[1]):
+        a[:, c][rows] = values[:, c]
+
+
+class _Appended(Annotations):
+    """Annotations held as segments (the fitted answers, then each batch of
+    :meth:`DawidSkene.partial_fit`, in the final coding), joined only when read:
+    ``partial_fit`` itself reads the grouped form it keeps in :class:`_FitState`."""
+
+    def __init__(self, parts: list, tasks: list, workers: list, classes: list,
+                 worker_counts: np.ndarray):
+        self.parts = parts  # [(task, worker, label) codes]
+        self.tasks, self.workers, self.classes = tasks, workers, classes
+        self.worker_counts = worker_counts
+
+    def __len__(self) -> int:
+        return sum(len(part[0]) for part in self.parts)
+
+    @cached_property
+    def task(self) -> np.ndarray:
+        return np.concatenate([part[0] for part in self.parts])
+
+    @cached_property
+    def worker(self) -> np.ndarray:
+        return np.concatenate([part[1] for part in self.parts])
+
+    @cached_property
+    def label(self) -> np.ndarray:
+        return np.concatenate([part[2] for part in self.parts])
+
+
+def _parts(ann: Annotations) -> list:
+    return list(ann.parts) if isinstance(ann, _Appended) else [(ann.task, ann.worker,
+                                                                 ann.label)]
 
 
 def _extend(ids: list, more: list, index: pd.Index) -> tuple[list, np.ndarray, pd.Index]:
@@ -510,59 +916,115 @@ def _extend(ids: list, more: list, index: pd.Index) -> tuple[list, np.ndarray, p
     return list(ids) + added, position, extended
 
 
-def _log_pi(confusion: np.ndarray) -> np.ndarray:
-    """``confusion_`` (W×K×K, [worker, true, answered]) as the E-step's log π rows."""
-    w, k, _ = confusion.shape
-    return np.log(np.maximum(confusion, _TINY)).transpose(0, 2, 1).reshape(w * k, k)
+def _gathered(m: sp.csr_matrix, rows: np.ndarray, groups: tuple = ()
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """``indptr`` and ``indices`` of the ``rows`` (ascending) of ``m`` (a row past its last
+    is empty), each followed by the entries of ``groups``, each group a pair (row: position
+    in ``rows``, ascending; column) appended after the previous groups'. O(those entries),
+    with no sort."""
+    n = len(rows)
+    inside = rows[:int(np.searchsorted(rows, m.shape[0]))]
+    start = m.indptr[inside].astype(np.int64)
+    own = np.zeros(n, dtype=np.int64)
+    own[:len(inside)] = m.indptr[inside + 1] - start
+    more = [np.bincount(row, minlength=n) for row, _ in groups]
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(sum(more, own), out=indptr[1:])
+    out = np.empty(indptr[-1], dtype=m.indices.dtype)
+    length = own[:len(inside)]
+    before = np.cumsum(length) - length  # where each row's own entries start among them
+    source = np.repeat(start - before, length) + np.arange(int(length.sum()))
+    if not groups:
+        out[:] = m.indices[source]
+        return indptr, out
+    theirs = np.ones(len(out), dtype=bool)  # the rows' own entries, then the groups'
+    end = indptr[:-1] + own
+    placed = []
+    for (row, column), count in zip(groups, more, strict=True):
+        at = np.repeat(end - (np.cumsum(count) - count), count) + np.arange(len(row))
+        theirs[at] = False
+        placed.append((at, column))
+        end = end + count
+    out[theirs] = m.indices[source]
+    for at, column in placed:
+        out[at] = column
+    return indptr, out
 
 
-def _padded(stats: Stats, w: int, k: int) -> Stats:
-    """Statistics with zero rows appended for workers added since."""
-    counts = np.zeros((w * k, k))
-    counts[:len(stats.counts)] = stats.counts
-    return Stats(counts, stats.class_totals.copy(), stats.log_likelihood)
+def _csr(indptr: np.ndarray, indices: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
+    """The 0/1 CSR matrix of these arrays, attached without scipy's copies and checks."""
+    index = np.int32 if max(len(indices), shape[1]) < 2**31 else np.int64
+    m = sp.csr_matrix(shape, dtype=np.float64)
+    m.indptr = indptr.astype(index, copy=False)
+    m.indices = indices.astype(index, copy=False)
+    m.data = np.ones(len(indices))
+    return m
 
 
-def _posteriors(rows, params: Params, w: int, k: int) -> np.ndarray:
-    """Exact posteriors of the tasks whose answers are ``rows`` (incidence rows over the
-    first ``w`` workers)."""
-    log_joint = np.asarray(rows @ params.log_pi[:w * k]) + params.log_prior
+def _repeats(rows: sp.csr_matrix, k: int, row: np.ndarray, worker: np.ndarray,
+             ) -> np.ndarray:
+    """The new answers (``row``: their task's row of ``rows``, ascending; ``worker``) whose
+    worker already answered that task (``rows`` holds each task's earlier answers followed
+    by the new ones). A 64-bit filter per task (bit ``worker mod 64`` of every earlier
+    answer) clears most new answers in a few passes over the answers; the rest are compared
+    with their task's earlier answers one position at a time, or, where a task holds very
+    many, matched by sorting (task, worker) keys."""
+    indptr = rows.indptr.astype(np.int64)
+    fresh = np.bincount(row, minlength=rows.shape[0])
+    own = np.diff(indptr) - fresh
+    earlier = own[row]
+    # per task, the OR of its earlier answers' worker bits (segments alternate between a
+    # task's earlier answers and its new ones; every task has a new one)
+    bits = _BITS[_bucket(rows.indices // k)]
+    cuts = np.empty(2 * rows.shape[0], dtype=np.int64)
+    cuts[0::2], cuts[1::2] = indptr[:-1], indptr[:-1] + own
+    seen = np.where(own > 0, np.bitwise_or.reduceat(bits, cuts)[0::2], 0) if len(row) else (
+        bits[:0])
+    maybe = np.flatnonzero(seen[row] & _BITS[_bucket(worker)])
+    start, earlier, worker_ = indptr[row[maybe]], earlier[maybe], worker[maybe]
+    found = []
+    many = earlier > 64
+    if many.any():
+        big = np.unique(row[maybe[many]])
+        length = (np.diff(indptr) - fresh)[big]
+        at = np.repeat(indptr[big] - (np.cumsum(length) - length), length) + np.arange(
+            int(length.sum()))
+        width = int(max(worker.max(), rows.indices.max() // k)) + 1
+        known = np.repeat(big, length) * width + rows.indices[at] // k
+        mine = maybe[many]
+        found.append(mine[_member(row[mine] * width + worker[mine], known)])
+        earlier = np.where(many, 0, earlier)
+    active = np.flatnonzero(earlier > 0)
+    j = 0
+    while len(active):
+        hit = rows.indices[start[active] + j] // k == worker_[active]
+        if hit.any():
+            found.append(maybe[active[hit]])
+        j += 1
+        active = active[earlier[active] > j]
+    return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
+
+
+_BITS = np.left_shift(np.uint64(1), np.arange(64, dtype=np.uint64))
+
+
+def _bucket(codes: np.ndarray) -> np.ndarray:
+    """A hash of non-negative codes into 0…63 (Fibonacci hashing: ids that differ by a
+    stride still spread)."""
+    return (codes.astype(np.uint32, copy=False) * np.uint32(2654435761)) >> np.uint32(26)
+
+
+def _member(values: np.ndarray, pool: np.ndarray) -> np.ndarray:
+    """``np.isin(values, pool)`` by sorting (numpy's hash-based unique is slow on wide int64
+    keys)."""
+    pool = np.sort(pool)
+    at = np.minimum(np.searchsorted(pool, values), max(len(pool) - 1, 0))
+    return (len(pool) > 0) & (pool[at] == values) if len(pool) else np.zeros(len(values), bool)
+
+
+def _posteriors(rows: sp.csr_matrix, params: Params) -> np.ndarray:
+    """Exact posteriors of the tasks whose answers are ``rows`` under ``params``."""
+    log_joint = np.asarray(rows @ params.log_pi) + params.log_prior
     log_joint -= log_joint.max(axis=1, keepdims=True)
     post = np.exp(log_joint)
     return post / post.sum(axis=1, keepdims=True)
-
-
-def _moved(rows, post: np.ndarray, before: Params, after: Params, w: int,
-           k: int) -> np.ndarray:
-    """Positions (in ``rows``) of the tasks whose most probable class may differ under
-    ``after``: the log-odds of two classes move by at most twice the largest change of the
-    log prior plus, per answer, twice the largest change of its worker's log confusions for
-    the answered label; tasks whose current margin between their two most probable classes
-    is no larger are returned."""
-    step = np.abs(after.log_pi[:w * k] - before.log_pi[:w * k]).max(axis=1)
-    bound = 2 * (np.asarray(rows @ step).ravel()
-                 + np.abs(after.log_prior - before.log_prior).max())
-    rows_ = np.arange(len(post))
-    best = post.argmax(axis=1)
-    top = post[rows_, best]
-    others = post.copy()
-    others[rows_, best] = -1.0
-    margin = np.log(np.maximum(top, _TINY)) - np.log(np.maximum(others.max(axis=1), _TINY))
-    return np.flatnonzero(margin <= bound)
-
-
-def _task_subset(old: Annotations, merged: Annotations, tasks: np.ndarray,
-                 new: Annotations) -> Annotations:
-    """The answers of the task codes ``tasks`` (renumbered 0…), all workers and classes:
-    the old answers of the tasks among them read from ``old``'s incidence rows, then
-    ``new`` (in the merged coding). Costs O(those answers), not O(all answers)."""
-    code = np.full(merged.n_tasks, -1, dtype=np.int64)
-    code[tasks] = np.arange(len(tasks))
-    seen = tasks[tasks < old.n_tasks]
-    rows = old.incidence[seen]
-    k = old.n_classes
-    task = np.concatenate([np.repeat(code[seen], np.diff(rows.indptr)), code[new.task]])
-    worker = np.concatenate([rows.indices // k, new.worker])
-    label = np.concatenate([rows.indices % k, new.label])
-    return Annotations._trusted(task, worker, label, merged.task_index.take(tasks).tolist(),
-                                merged.workers, merged.classes)
