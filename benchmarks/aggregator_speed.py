@@ -76,6 +76,9 @@ def main(argv: list[str] | None = None) -> None:
             ours = time.perf_counter() - start
             line = (f"K={k} {len(ann):,} answers {method:8s} {ours:7.2f} s  accuracy "
                     f"{float((model.labels_ == y).mean()):.4f}")
+            if method == "ebcc":  # its budget depends on the crowd's size
+                line += (f" ({model.n_seeds_} start(s), {model.n_iter_} iterations, "
+                         f"converged: {model.converged_})")
             if args.crowdkit and method in CROWDKIT:
                 import crowdkit.aggregation as ck
 

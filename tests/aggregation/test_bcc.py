@@ -18,7 +18,15 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 from crowdlearn import Annotations, DawidSkene, InputError, MajorityVote
-from crowdlearn.aggregation.ebcc import EBCC, _random_split
+from crowdlearn.aggregation.ebcc import (
+    AUTHORS,
+    EBCC,
+    MIN_ITER,
+    _random_split,
+    iteration_pool,
+    pooled_confusion,
+    start_budget,
+)
 from crowdlearn.aggregation.ibcc import IBCC, dirichlet_posterior
 from crowdlearn.errors import CrowdlearnWarning
 from tests.conftest import make_crowd, real_crowd
@@ -39,13 +47,16 @@ def _elbo_term(conc: np.ndarray, prior: np.ndarray) -> float:
 
 
 def reference_bcc(ann: Annotations, split: np.ndarray, m: int, *, n_iter: int, alpha,
-                  a_pi: float = 0.1, diag: float = 4.0, off: float = 1.0):
+                  a_pi: float = 0.1, diag: float = 4.0, off: float = 1.0, beta=None):
     """Plain-loop mean-field VB for EBCC (IBCC when ``m == 1``) from the T × K·M starting
     posteriors ``split``: n_iter × (VB-M, VB-E). Returns class posteriors, the ELBO history
-    (total, term by term) and the final confusion concentrations μ[w, k, m, l]."""
+    (total, term by term) and the final confusion concentrations μ[w, k, m, l]. The
+    confusion prior is ``beta`` (K×K) when given, else ``diag`` on the diagonal, ``off``
+    elsewhere."""
     t_n, w_n, k = ann.n_tasks, ann.n_workers, ann.n_classes
     alpha = np.broadcast_to(np.asarray(alpha, dtype=float), (k,))
-    beta = np.full((k, k), off) + np.eye(k) * (diag - off)
+    if beta is None:
+        beta = np.full((k, k), off) + np.eye(k) * (diag - off)
     r = split.reshape(t_n, k, m).copy()
     elbos = []
     for _ in range(n_iter):
@@ -137,17 +148,38 @@ def test_ibcc_matches_loop_reference(small):
     np.testing.assert_allclose(model.confusion_, want, atol=1e-12)
 
 
-@pytest.mark.parametrize("concentration", ["empirical", 2.0])
-def test_ebcc_matches_loop_reference(small, concentration):
+def loop_pooled_confusion(ann: Annotations, post: np.ndarray) -> np.ndarray:
+    """The crowd's average confusion m[k, l] answer by answer: every worker's row of true
+    class k weighs min(n, 3) / n per answer (n its posterior mass of class k)."""
+    k = ann.n_classes
+    counts = np.zeros((ann.n_workers, k, k))  # [worker, true k, answered l]
+    for t, w, lab in zip(ann.task, ann.worker, ann.label, strict=True):
+        counts[w, :, lab] += post[t]
+    pooled = np.full((k, k), 1e-3)
+    for w in range(ann.n_workers):
+        for c in range(k):
+            n = counts[w, c].sum()
+            if n > 0:
+                pooled[c] += counts[w, c] * min(n, 3.0) / n
+    return pooled / pooled.sum(axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize(("concentration", "prior"),
+                         [("empirical", "fixed"), (2.0, "fixed"), ("empirical", "pooled")])
+def test_ebcc_matches_loop_reference(small, concentration, prior):
     ann, _, _ = small
     m, seed = 3, 11
     model = EBCC(n_subtypes=m, n_seeds=1, seed=seed, max_iter=5, tol=0,
-                 class_concentration=concentration).fit(ann)
+                 class_concentration=concentration, confusion_prior=prior).fit(ann)
     start = soft_mv(ann)
     split = _random_split(start, m, np.random.default_rng(np.random.SeedSequence(seed).spawn(
         1)[0]))
     alpha = start.sum(axis=0) if concentration == "empirical" else concentration
-    post, elbo, mu = reference_bcc(ann, split, m, n_iter=5, alpha=alpha)
+    beta = None
+    if prior == "pooled":  # the authors' mass per row (4 + 2 · 1), shaped like the crowd
+        beta = 6.0 * loop_pooled_confusion(ann, start)
+        np.testing.assert_allclose(model.confusion_prior_, beta, rtol=1e-12)
+    post, elbo, mu = reference_bcc(ann, split, m, n_iter=5, alpha=alpha, beta=beta)
     np.testing.assert_allclose(model.posteriors_, post, atol=1e-10)
     np.testing.assert_allclose(np.asarray(model.elbo_) * len(ann), elbo, rtol=1e-10)
     assert model.n_iter_ == 5
@@ -165,7 +197,8 @@ def test_split_keeps_the_class_posteriors(small):
 def test_one_subtype_is_ibcc(crowd):
     ann, _, _ = crowd
     ibcc = IBCC().fit(ann)
-    ebcc = EBCC(n_subtypes=1, n_seeds=1, class_concentration=1.0).fit(ann)
+    ebcc = EBCC(n_subtypes=1, n_seeds=1, class_concentration=1.0,
+                confusion_prior="fixed").fit(ann)
     np.testing.assert_allclose(ebcc.posteriors_, ibcc.posteriors_, atol=1e-12)
     np.testing.assert_allclose(ebcc.confusion_, ibcc.confusion_, atol=1e-12)
     np.testing.assert_allclose(ebcc.elbo_, ibcc.elbo_, rtol=1e-12)
@@ -182,6 +215,52 @@ def test_chunked_threaded_equals_single_chunk(crowd, monkeypatch):
     for a, b in zip(whole, chunked, strict=True):
         np.testing.assert_allclose(b.posteriors_, a.posteriors_, atol=1e-10)
         assert a.n_iter_ == b.n_iter_
+
+
+def test_pooled_prior_caps_prolific_workers():
+    """Worker 0 answers class 0 on 400 tasks of class 1; thirty others answer four tasks
+    each, correctly. Counted per answer, worker 0 would make the crowd's P(0 | true 1) ≈ 0.8;
+    capped at 3 answers a row, it is 3 / (3 + 30 · 2) ≈ 0.05."""
+    task0 = np.arange(400)
+    others = 400 + np.arange(120)
+    y = np.r_[np.ones(400, int), np.arange(120) % 2]
+    task = np.r_[task0, others]
+    worker = np.r_[np.zeros(400, int), 1 + np.arange(120) // 4]
+    label = np.r_[np.zeros(400, int), y[others]]
+    ann = Annotations(task, worker, label)
+    post = np.eye(2)[y[np.asarray(ann.tasks)]]
+    m = pooled_confusion(ann, post)
+    np.testing.assert_allclose(m, loop_pooled_confusion(ann, post), atol=1e-12)
+    assert 0.03 < m[1, 0] < 0.08 and m[0, 0] > 0.99
+
+
+def test_start_budget():
+    """The authors' 40 starts of at most 500 iterations while the pool lasts (on the ten
+    public crowds it always does: web, the largest per iteration, has 15.6k answers at
+    K = 5 and its 40 starts use 5,370 iterations); one start within the pool at 10M."""
+    assert iteration_pool(15_600, 5, 10) > 6_000
+    assert [start_budget(i, "auto", "auto", 9_000.0) for i in (0, 39, 40)] == [500, 500, 0]
+    pool = iteration_pool(10_000_000, 5, 10)
+    assert MIN_ITER <= pool < 30 and iteration_pool(10_000_000, 2, 10) == 2.5 * pool
+    assert start_budget(0, "auto", "auto", pool) == int(pool)
+    assert start_budget(1, "auto", "auto", 0.0) == 0  # spent: no second start
+    assert start_budget(0, "auto", "auto", 0.0) == MIN_ITER  # the first start always runs
+    assert start_budget(6, 7, 30, 0.0) == 30 and start_budget(7, 7, 30, 1e9) == 0
+    assert start_budget(3, 7, "auto", 2.0) == MIN_ITER
+
+
+def test_fit_spends_the_pool(crowd, monkeypatch):
+    ann, _, _ = crowd
+    model = EBCC(seed=1).fit(ann)
+    assert model.n_seeds_ == len(model.seed_elbos_) == 40 and model.max_iter_ == 500
+    import crowdlearn.aggregation.ebcc as ebcc
+
+    monkeypatch.setattr(ebcc, "WORK_BUDGET", 25.0 * len(ann) * ann.n_classes * 10)
+    small = EBCC(seed=1, tol=0).fit(ann)  # tol 0 never stops early: the pool's 25, 1 start
+    assert small.n_seeds_ == 1 and small.n_iter_ == 25 and not small.converged_
+    assert EBCC(seed=1, tol=0, n_seeds=2).fit(ann).n_seeds_ == 2
+    with pytest.raises(InputError, match="max_iter"):
+        IBCC(max_iter="auto").fit(ann)
 
 
 # ---------------------------------------------------------------------- the bound
@@ -331,6 +410,7 @@ def test_bad_parameters_name_the_value(crowd, cls, name, value):
 
 @pytest.mark.parametrize(("name", "value"), [
     ("n_subtypes", 0), ("n_subtypes", 1.5), ("n_seeds", 0), ("n_seeds", None),
+    ("n_seeds", "many"), ("max_iter", "many"), ("confusion_prior", "crowd"),
     ("subtype_concentration", 0.0), ("seed", -1), ("seed", 1.5)])
 def test_bad_ebcc_parameters_name_the_value(crowd, name, value):
     with pytest.raises(InputError, match=name):
@@ -360,5 +440,5 @@ def test_ebcc_matches_the_authors_figures(name):
     from benchmarks.real_crowds import accuracy
 
     ann, gold = real_crowd(name)
-    assert accuracy(EBCC().fit(ann).predict(), gold) == pytest.approx(PUBLISHED[name],
-                                                                      abs=0.0015)
+    assert accuracy(EBCC(**AUTHORS).fit(ann).predict(), gold) == pytest.approx(
+        PUBLISHED[name], abs=0.0015)

@@ -36,37 +36,60 @@ non-decreasing over iterations.
 The posterior is multimodal in how classes split into subtypes, so the fit starts from
 several random splits and keeps the one of highest ELBO, as the authors' experiments do.
 
-Defaults, all from the authors' code and experiments (github.com/yuan-li/truth-inference-at-
-scale, ``code/ebcc.py`` and ``code/test_ebcc.ipynb``):
+The model, its priors' roles and the inference are the authors' (github.com/yuan-li/truth-
+inference-at-scale, ``code/ebcc.py`` and ``code/test_ebcc.ipynb``), as are these defaults:
 
 * M = 10 subtypes per class; ``a_π = 0.1`` in all per class (0.01 per subtype: sparse
   subtype weights, so unused subtypes empty out);
-* ``β_kk = 4``, ``β_kl = 1`` (k ≠ l) for every (worker, class, subtype) confusion row: the
-  confusion prior is fixed, not set from the data;
 * empirical-Bayes class prior (their ``empirical_prior=True``, used for every reported
   result): ``α_k`` = the soft majority vote's total of class k (``Σ_t`` vote share of k);
 * start: class posteriors from the soft majority vote, each split over the M subtypes by
-  a Dirichlet(1_M) draw; at most 500 iterations; stop when no task's class posterior (5)
-  moves by more than 10⁻³;
-* 40 random starts per dataset, the one of highest ELBO kept.
+  a Dirichlet(1_M) draw; stop when no task's class posterior (5) moves by more than 10⁻³;
+  keep the start of highest ELBO.
 
-Cost: each start is a full fit, and one iteration costs about M times an IBCC (or
-Dawid–Skene) iteration. On 10M answers (1M tasks, 2,000 workers, 2 threads on a shared
-machine) one iteration with M = 10 took 2–4 s at K = 2 and 5–12 s at K = 5, and a start
-needs tens to hundreds of iterations (415 with M = 2 at K = 2): at that size use
-``n_seeds=1`` with fewer subtypes and a ``max_iter`` budget (``n_subtypes=2`` with
-``max_iter`` 20–30 took 12–25 s; it stops unconverged, with a warning, within 0.001 of
-IBCC's accuracy on those simulated crowds).
+Two defaults differ; ``EBCC(**AUTHORS)`` (``confusion_prior="fixed", n_seeds=40,
+max_iter=500``) restores the authors' settings exactly.
+
+*Confusion prior* (``confusion_prior``). The authors fix ``β_kk = 4``, ``β_kl = 1`` (k ≠ l)
+for every (worker, class, subtype) row: every worker is presumed right 4 times in K + 3,
+with errors spread evenly. Each subtype row sees only a share of its worker's answers, so on
+sparse crowds this prior decides most rows, and under the variational expectation
+``ψ(μ_l) − ψ(Σ μ)`` a worker with few answers of an unexpected kind is read as a
+diagonal-heavy worker. The default ``"pooled"`` keeps the authors' mass per row
+(``4 + (K − 1)``) but shapes it like the crowd's average confusion: ``β[k, ·] =
+(β_kk + (K − 1) β_kl) · m[k, ·]``, ``m`` measured once on the soft majority vote with every
+worker's row counted as at most 3 answers (so prolific workers do not define everyone's
+prior). This is an empirical-Bayes reading of the hyperpriors on the confusion
+concentrations of Kim & Ghahramani (2012) and of the partially pooled models of Paun et al.
+(2018, "Comparing Bayesian models of annotation", TACL 6), the population mean set by
+moments as in :class:`~crowdlearn.aggregation.DawidSkene`'s pooled prior. It is
+fixed before the first VB step, so the ELBO is one function and starts compare by it.
+
+*Starts and iterations* (``n_seeds``, ``max_iter``: ``"auto"``). Each start is a full fit,
+and one iteration costs about ``answers × K·M`` multiply-adds in each of its two sparse
+products (M times an IBCC iteration). ``"auto"`` runs the authors' 40 starts of at most 500
+iterations while a pool of ``WORK_BUDGET = 6·10⁹`` answer·pair updates (``6·10⁹ / (answers ×
+K·M)`` iterations) lasts, the starts drawing on it in turn: a start gets 500 iterations or
+what is left (at least ``MIN_ITER = 10``), and no further start begins once fewer than 10
+are left. On the ten public crowds of ``docs/benchmarks.md`` (at most 28k answers) the pool
+is never the limit (web, the largest per iteration, spends 5,370 of its 7,709), so their
+fits are the authors'. At 10M answers (M = 10) it is one start of 30 iterations at K = 2 and
+12 at K = 5, sized for under 60 s on a 2-core machine (38.7 s and 41.1 s of CPU with one
+thread on the simulated crowds of ``benchmarks/aggregator_speed.py``, labels as accurate as
+Dawid–Skene's to 10⁻⁴); such a start stops before the 10⁻³ criterion (a warning says so).
+Pass integers for other budgets.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 
 from crowdlearn.aggregation.base import Aggregator, as_annotations, check_gold, check_task_prior
+from crowdlearn.aggregation.dawid_skene import capped_weight
 from crowdlearn.aggregation.em import EStep, Params, Stats, stats_from_posteriors
 from crowdlearn.aggregation.ibcc import (
     CONFUSION_DIAG,
@@ -83,11 +106,16 @@ from crowdlearn.aggregation.ibcc import (
     soft_majority,
     warn_unconverged,
 )
+from crowdlearn.annotations import Annotations
 from crowdlearn.errors import InputError
 
 N_SUBTYPES = 10
 N_SEEDS = 40
 SUBTYPE_CONCENTRATION = 0.1
+WORK_BUDGET = 6e9  # answers × K·M × iterations, all starts together (module docstring)
+MIN_ITER = 10
+# the settings of Li et al.'s experiments, whatever the crowd's size
+AUTHORS = {"confusion_prior": "fixed", "n_seeds": N_SEEDS, "max_iter": MAX_ITER}
 
 
 class EBCC(Aggregator):
@@ -101,16 +129,24 @@ class EBCC(Aggregator):
         ``M``, latent subtypes per class (default 10, the authors'). ``n_subtypes=1`` is IBCC.
     n_seeds:
         Random starts (splits of the majority vote over the subtypes); the fit of highest ELBO
-        is kept. Default 40, as in the authors' experiments; each start costs one full fit.
+        is kept; each start costs one full fit. ``"auto"`` (default): the authors' 40, or
+        fewer when the iteration pool (see above) runs out first (at least 1).
     seed:
         Seed of the starts (restart i draws from ``SeedSequence(seed).spawn``'s i-th child, so
         it does not depend on ``n_seeds``); None: fresh entropy.
     max_iter, tol:
-        Most VB iterations of each start (500), and its stopping rule: no task's class
-        posterior changes by more than ``tol`` (10⁻³) between iterations.
+        Most VB iterations of each start, and its stopping rule: no task's class posterior
+        changes by more than ``tol`` (10⁻³) between iterations. ``max_iter="auto"``
+        (default): the authors' 500, or what is left of the pool of ``WORK_BUDGET``
+        answer·pair updates that all starts share (at least 10).
     class_concentration:
         ``α``: ``"empirical"`` (default: the soft majority vote's class totals, the authors'
         ``empirical_prior=True``) or a positive number for every class.
+    confusion_prior:
+        ``"pooled"`` (default): every confusion row's Dirichlet has the mass
+        ``confusion_diag + (K − 1)·confusion_off`` spread like the crowd's average confusion
+        (empirical Bayes, see above); ``"fixed"``: ``confusion_diag`` on the diagonal and
+        ``confusion_off`` off it, as the authors.
     subtype_concentration:
         ``a_π``: total Dirichlet concentration of each class's subtype proportions, spread
         evenly over the subtypes (default 0.1, the authors').
@@ -130,15 +166,19 @@ class EBCC(Aggregator):
     skill_ : W, ``Σ_k E[τ_k] confusion_[w, k, k]``.
     elbo_ : the kept start's ELBO per answer after each iteration (non-decreasing).
     seed_elbos_ : final ELBO per answer of every start; ``best_seed_``: the index kept.
+    confusion_prior_ : K×K, the Dirichlet concentrations ``β[k, l]`` of every confusion row.
+    n_seeds_ : the starts run; ``max_iter_``: the kept start's iteration budget.
     n_iter_, converged_ : iterations and convergence of the kept start.
     """
 
-    def __init__(self, n_subtypes: int = N_SUBTYPES, n_seeds: int = N_SEEDS,
-                 seed: int | None = 0, max_iter: int = MAX_ITER, tol: float = TOL,
+    def __init__(self, n_subtypes: int = N_SUBTYPES, n_seeds: int | str = "auto",
+                 seed: int | None = 0, max_iter: int | str = "auto", tol: float = TOL,
                  class_concentration: float | str = "empirical",
+                 confusion_prior: Literal["pooled", "fixed"] = "pooled",
                  subtype_concentration: float = SUBTYPE_CONCENTRATION,
                  confusion_diag: float = CONFUSION_DIAG, confusion_off: float = CONFUSION_OFF,
                  n_threads: int | None = None):
+        self.confusion_prior = confusion_prior
         self.n_subtypes = n_subtypes
         self.n_seeds = n_seeds
         self.seed = seed
@@ -153,8 +193,9 @@ class EBCC(Aggregator):
     def fit(self, answers, task_prior: np.ndarray | pd.DataFrame | None = None,
             gold: Mapping | pd.Series | None = None, **frame_options) -> EBCC:
         """Fit on ``answers`` (:class:`~crowdlearn.Annotations`, or a long DataFrame with
-        ``frame_options`` as in :class:`~crowdlearn.aggregation.Aggregator`), ``n_seeds``
-        times from random subtype splits, keeping the fit of highest ELBO.
+        ``frame_options`` as in :class:`~crowdlearn.aggregation.Aggregator`) from
+        ``n_seeds`` random subtype splits (fewer with ``"auto"`` on a large crowd), keeping
+        the fit of highest ELBO.
 
         ``task_prior`` (T×K probabilities) multiplies into every VB-E step; ``gold`` (task id
         → label) restricts those tasks to their known class (their subtype stays latent)."""
@@ -164,12 +205,15 @@ class EBCC(Aggregator):
         km = k * m
         log_task_prior = check_task_prior(ann, task_prior)
         codes = check_gold(ann, gold)
+        left = iteration_pool(len(ann), k, m)
         start = soft_majority(ann)
         alpha = class_concentration(self.class_concentration, start)
         if codes is not None:
             start[codes[0]] = np.eye(k)[codes[1]]
         log_pair_prior = _pair_log_prior(log_task_prior, codes, ann.n_tasks, k, m)
         beta = confusion_prior(k, self.confusion_diag, self.confusion_off)  # [k, l]
+        if self.confusion_prior == "pooled":  # the same mass per row, shaped like the crowd
+            beta = beta.sum(axis=1, keepdims=True) * pooled_confusion(ann, start)
         beta_lc = np.repeat(beta.T, m, axis=1)  # [answered l, pair c = k·M + m]
         eta0 = float(self.subtype_concentration) / m
         to_class = np.kron(np.eye(k), np.ones((m, 1)))  # K·M × K: sums the subtypes
@@ -187,16 +231,22 @@ class EBCC(Aggregator):
         def marginal(pair_post: np.ndarray) -> np.ndarray:
             return pair_post @ to_class
 
-        seeds = np.random.SeedSequence(self.seed).spawn(int(self.n_seeds))
+        seeds = np.random.SeedSequence(self.seed).spawn(
+            N_SEEDS if self.n_seeds == "auto" else int(self.n_seeds))
         best: VBRun | None = None
-        elbos = []
+        elbos, caps = [], []
         with EStep(ann.incidence, km, log_pair_prior, n_threads=self.n_threads) as estep:
             for i, seq in enumerate(seeds):
+                max_iter = start_budget(i, self.n_seeds, self.max_iter, left)
+                if not max_iter:
+                    break
                 split = _random_split(start, m, np.random.default_rng(seq))
                 run = run_vb(estep, stats_from_posteriors(ann.incidence, split), m_step,
-                             start, marginal, n_answers=len(ann), max_iter=self.max_iter,
+                             start, marginal, n_answers=len(ann), max_iter=max_iter,
                              tol=self.tol)
                 del split
+                left -= run.n_iter
+                caps.append(max_iter)
                 elbos.append(run.elbo[-1])
                 if best is None or run.elbo[-1] > best.elbo[-1]:
                     best, self.best_seed_ = run, i
@@ -215,23 +265,64 @@ class EBCC(Aggregator):
         self.skill_ = np.einsum("k,wkk->w", self.class_prior_, self.confusion_)
         self.elbo_ = best.elbo
         self.seed_elbos_ = np.asarray(elbos)
+        self.confusion_prior_ = beta
+        self.n_seeds_, self.max_iter_ = len(elbos), caps[self.best_seed_]
         self.n_iter_ = best.n_iter
         self.converged_ = best.converged
-        warn_unconverged(self, best)
+        warn_unconverged(self, best, self.max_iter_)
         self._warn_about_fit(ann, answers_only=task_prior is None)
         return self
 
     def _check_params(self) -> None:
-        check_common(self)
+        check_common(self, auto_max_iter=True)
         for name in ("n_subtypes", "n_seeds"):
             value = getattr(self, name)
+            if name == "n_seeds" and isinstance(value, str) and value == "auto":
+                continue
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
                     or value < 1:
-                raise InputError(f"{name} must be a positive integer, got {value!r}")
+                more = " or 'auto'" if name == "n_seeds" else ""
+                raise InputError(f"{name} must be a positive integer{more}, got {value!r}")
+        if self.confusion_prior not in ("pooled", "fixed"):
+            raise InputError(f"confusion_prior must be 'pooled' or 'fixed', got "
+                             f"{self.confusion_prior!r}")
         check_positive(self.subtype_concentration, "subtype_concentration")
         if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(
                 self.seed, (int, np.integer)) or self.seed < 0):
             raise InputError(f"seed must be a non-negative integer or None, got {self.seed!r}")
+
+
+def iteration_pool(n_answers: int, k: int, m: int) -> float:
+    """VB iterations that ``WORK_BUDGET`` buys on this crowd (one iteration: ``answers ×
+    K·M`` answer·pair updates in each of its two sparse products)."""
+    return WORK_BUDGET / (max(n_answers, 1) * k * m)
+
+
+def start_budget(i: int, n_seeds: int | str, max_iter: int | str, left: float) -> int:
+    """Iterations start ``i`` may run (0: no more starts), ``left`` iterations of the pool
+    being unspent. Given numbers are obeyed; ``n_seeds="auto"`` runs up to ``N_SEEDS``
+    starts while at least ``MIN_ITER`` iterations are left (the first always);
+    ``max_iter="auto"`` gives a start ``MAX_ITER`` or what is left, at least ``MIN_ITER``."""
+    if n_seeds == "auto":
+        if i >= N_SEEDS or (i > 0 and left < MIN_ITER):
+            return 0
+    elif i >= n_seeds:
+        return 0
+    if max_iter != "auto":
+        return int(max_iter)
+    return int(np.clip(left, MIN_ITER, MAX_ITER))
+
+
+def pooled_confusion(ann: Annotations, post: np.ndarray) -> np.ndarray:
+    """K×K ``m[k, l]``: the crowd's average confusion under the posteriors ``post``, each
+    worker's row of true class k counted as at most ``CENTRE_CAP`` answers (as Dawid–Skene's
+    pooled prior, :func:`~crowdlearn.aggregation.dawid_skene.capped_weight`), so that a few
+    prolific workers do not define everyone's prior."""
+    w, k = ann.n_workers, ann.n_classes
+    counts = np.asarray(ann.incidence.T @ post).reshape(w, k, k)  # [worker, answered l, k]
+    weighted = counts * capped_weight(counts.sum(axis=1, keepdims=True))
+    pooled = weighted.sum(axis=0) + 1e-3  # [l, k]; + 1e-3: a class nobody saw is uniform
+    return (pooled / pooled.sum(axis=0, keepdims=True)).T
 
 
 def _random_split(class_post: np.ndarray, m: int, rng: np.random.Generator) -> np.ndarray:

@@ -122,10 +122,12 @@ def run_vb(estep: EStep, stats: Stats, m_step: Callable[[Stats], Params],
     return VBRun(history, stats, class_post, len(history), change <= tol, change)
 
 
-def warn_unconverged(model: Aggregator, run: VBRun) -> None:
-    if not run.converged and model.max_iter > 1:
+def warn_unconverged(model: Aggregator, run: VBRun, max_iter: int | None = None) -> None:
+    """Warn when ``run`` stopped at its iteration budget (``max_iter``, default the model's)."""
+    max_iter = model.max_iter if max_iter is None else max_iter
+    if not run.converged and max_iter > 1:
         warnings.warn(f"{type(model).__name__}: variational inference stopped at max_iter="
-                      f"{model.max_iter} without converging (last change of a class "
+                      f"{max_iter} without converging (last change of a class "
                       f"posterior {run.last_change:.2g}, tol {model.tol:g}); raise max_iter",
                       CrowdlearnWarning, stacklevel=3)
 
@@ -138,11 +140,16 @@ def check_positive(value, name: str) -> float:
     return float(value)
 
 
-def check_common(model) -> None:
-    """The parameters IBCC and EBCC share."""
-    if isinstance(model.max_iter, bool) or not isinstance(model.max_iter, (int, np.integer)) \
+def check_common(model, auto_max_iter: bool = False) -> None:
+    """The parameters IBCC and EBCC share (``max_iter="auto"`` allowed with
+    ``auto_max_iter``)."""
+    if auto_max_iter and isinstance(model.max_iter, str) and model.max_iter == "auto":
+        pass
+    elif isinstance(model.max_iter, bool) or not isinstance(model.max_iter, (int, np.integer)) \
             or model.max_iter < 1:
-        raise InputError(f"max_iter must be a positive integer, got {model.max_iter!r}")
+        allowed = " or 'auto'" if auto_max_iter else ""
+        raise InputError(f"max_iter must be a positive integer{allowed}, got "
+                         f"{model.max_iter!r}")
     if isinstance(model.tol, bool) or not isinstance(model.tol, (int, float, np.integer,
                                                                    np.floating)) \
             or not model.tol >= 0:
