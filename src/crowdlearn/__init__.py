@@ -2,12 +2,14 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
+from crowdlearn.active import next_to_label
 from crowdlearn.aggregation import DawidSkene, MajorityVote, OneCoinDawidSkene
 from crowdlearn.annotations import Annotations
 from crowdlearn.errors import CrowdlearnError, InputError
 from crowdlearn.features import read_features
 from crowdlearn.label_issues import label_issues_from_proba
 from crowdlearn.methods import make_learner
+from crowdlearn.plan import plan  # `from crowdlearn.plan import WorkerPool` still finds the module
 
 try:
     __version__ = version("crowdlearn")
@@ -33,4 +35,4 @@ __all__ = ["MBEM", "AggNet", "AggregateThenTrain", "Annotations", "CoTeaching", 
            "CrowdlearnError", "DawidSkene", "DoctorNet", "InputError", "MajorityVote", "MaxMIG",
            "MeMomentum", "OneCoinDawidSkene", "StandardCE", "TwoEM", "__version__",
            "find_label_issues", "label_issues_from_proba", "load", "make_learner",
-           "read_features", "train", "write_model_folder"]
+           "next_to_label", "plan", "read_features", "train", "write_model_folder"]

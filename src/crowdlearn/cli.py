@@ -664,6 +664,161 @@ def experiment_noise(
                   f"({time.perf_counter() - start:.0f} s)")
 
 
+# ---------------------------------------------------------------------- active relabelling
+@experiment_app.command("active")
+@_one_line_errors
+def experiment_active(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for results.csv and "
+                                      "active.png; an existing one with the same settings is "
+                                      "resumed.")],
+    dataset: Annotated[str, typer.Option(help="Simulated crowd on: digits, fashion-mnist, "
+                                         "mnist, cifar10, cifar100.")] = "digits",
+    replay: Annotated[Path | None, typer.Option(help="Replay a real crowd instead: its "
+                                                "answers (task, worker, label), several per "
+                                                "task, revealed one at a time.")] = None,
+    truth: Annotated[Path | None, typer.Option(help="With --replay: the gold labels "
+                                               "(task, label).")] = None,
+    workers: Annotated[int, typer.Option(help="Number of simulated workers.")] = 20,
+    gamma: Annotated[float, typer.Option(help="Fraction of hammers (perfect workers).")] = 0.35,
+    worker_model: Annotated[str, typer.Option(help="hammer-spammer or classwise.")]
+    = "hammer-spammer",
+    items: Annotated[int | None, typer.Option(help="Simulated: training items answered "
+                                              "(default: up to 2,000).")] = None,
+    extra: Annotated[float, typer.Option(help="Extra answers bought after the first, as a "
+                                         "multiple of the number of tasks.")] = 1.5,
+    rounds: Annotated[int, typer.Option(help="Rounds the extra answers are bought in (at "
+                                        "most one per task a round).")] = 3,
+    strategies: Annotated[str, typer.Option(help="ours, activelab (needs cleanlab), random, "
+                                            "uniform.")] = "ours,activelab,random,uniform",
+    consensus: Annotated[str, typer.Option(help="Label model of the consensus: onecoin or "
+                                           "ds.")] = "onecoin",
+    methods: Annotated[str | None, typer.Option(help="Networks trained after each round "
+                                                "(default mbem,ds; none in a replay).")]
+    = None,
+    seeds: Annotated[int, typer.Option(help="Seeds 0..N-1 (crowd, answer order, "
+                                       "training).")] = 3,
+    model: Annotated[str | None, typer.Option(help="Network (default mlp).")] = None,
+    epochs: Annotated[int, typer.Option(help="Training epochs.")] = 20,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "cpu",
+    force: Annotated[bool, typer.Option(help="Start over: discard the results already in "
+                                        "--out instead of resuming them.")] = False,
+    jobs: JobsOption = 1,
+    threads: ThreadsOption = None,
+) -> None:
+    """Active relabelling: which tasks get the extra answers, round after round?
+
+    Example: crowdlearn experiment active --dataset digits --seeds 3 -o out;
+    crowdlearn experiment active --replay answers.csv --truth truth.csv -o out
+    """
+    from crowdlearn.experiments.active import (
+        SIM_METHODS,
+        ActiveSettings,
+        active_finding,
+        active_summary,
+        run_active,
+    )
+
+    for path in (replay, truth):
+        if path is not None and not path.is_file():
+            raise InputError(f"{path}: no such file")
+    chosen = (() if replay is not None else SIM_METHODS) if methods is None \
+        else _csv_words(methods)
+    settings = ActiveSettings(dataset=dataset, replay=None if replay is None else str(replay),
+                              truth=None if truth is None else str(truth), workers=workers,
+                              gamma=gamma, worker_model=worker_model, n_items=items,
+                              extra_labels=extra, rounds=rounds, aggregator=consensus,
+                              strategies=_csv_words(strategies), methods=chosen, seeds=seeds,
+                              model=model, epochs=epochs, device=device)
+    start = time.perf_counter()
+    results = _run_sweep(run_active, settings, out, force, jobs, threads)
+    table = active_summary(results)
+    view = Table(title=f"accuracy after each round, mean ± sd over {settings.seeds} seeds")
+    measures = [c.removesuffix("_mean") for c in table.columns if c.endswith("_mean")]
+    for name in ("strategy", "round", "extra/task", *measures):
+        view.add_column(name.removesuffix("_accuracy"), justify="left" if name == "strategy"
+                        else "right")
+    for _, row in table.iterrows():
+        view.add_row(row["strategy"], str(row["round"]), f"{row['extra_per_task']:.2f}",
+                     *(f"{row[m + '_mean']:.3f} ± {np.nan_to_num(row[m + '_std']):.3f}"
+                       for m in measures))
+    console.print(view)
+    console.print(f"wrote {out / 'results.csv'} and {out / 'active.png'} "
+                  f"({time.perf_counter() - start:.0f} s)")
+    console.print(active_finding(results), highlight=False)
+
+
+@app.command()
+@_one_line_errors
+def relabel(
+    answers: Annotated[Path, typer.Argument(help="The answers so far (task, worker, label); "
+                                            "- reads standard input.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The tasks to label next: .csv, "
+                                      ".tsv, .parquet, .json; - for standard output.")],
+    k: Annotated[int, typer.Option("-k", "--k", help="How many tasks to choose.")] = 100,
+    proba: Annotated[Path | None, typer.Option(help="A model's out-of-sample class "
+                                               "probabilities: an id column (--id-col, id or "
+                                               "task) and proba_<class> columns (or one "
+                                               "column per class).")] = None,
+    consensus: Annotated[str, typer.Option(help="Label model: onecoin or ds.")] = "onecoin",
+    model_weight: Annotated[float, typer.Option(help="Exponent of --proba in the prior (0 "
+                                                "ignores it).")] = 0.5,
+    checks: Annotated[float, typer.Option(help="Share of the k tasks given to settled tasks, "
+                                          "to check the workers.")] = 0.1,
+    task_col: Annotated[str, typer.Option(help="Task column of the answers.")] = "task",
+    worker_col: Annotated[str, typer.Option(help="Worker column.")] = "worker",
+    label_col: Annotated[str, typer.Option(help="Label column.")] = "label",
+    id_col: Annotated[str, typer.Option(help="Id column of --proba.")] = "id",
+    keep: Annotated[str, typer.Option(help="Repeated (task, worker) answers: error, first, "
+                                      "last or all.")] = "error",
+    seed: Annotated[int, typer.Option(help="Breaks ties between equal scores.")] = 0,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing output file.")] = False,
+) -> None:
+    """Rank tasks for one more answer: the k whose next answer is expected to tell most.
+
+    Example: crowdlearn relabel answers.csv --proba model_probs.csv -k 200 -o next.csv
+    """
+    from crowdlearn.active import next_to_label
+    from crowdlearn.experiments.active import label_model
+    from crowdlearn.outputs import TABLE_FORMATS, check_format, check_outputs, write_table
+
+    if consensus not in ("onecoin", "ds"):
+        raise InputError(f"unknown --consensus {consensus!r}; choose onecoin or ds")
+    if k < 1:
+        raise InputError(f"-k must be a positive integer, got {k}")
+    check_format(out, TABLE_FORMATS, "the ranked tasks (-o)")
+    check_outputs([out], [p for p in (answers, proba) if p is not None], force=force)
+    ann = read_answers(answers, "long", task_col, worker_col, label_col, keep=keep)
+    given = None if proba is None else _proba_table(proba, id_col)
+    with _reported_warnings():
+        table = next_to_label(ann, given, k, model_weight=model_weight, checks=checks,
+                              aggregator=label_model(consensus), seed=seed)
+    write_table(table, out)
+    if str(out) != "-":
+        console.print(f"{len(table):,} of {ann.n_tasks:,} tasks chosen for one more answer "
+                      f"({int((table['reason'] == 'check').sum()):,} as checks) -> {out}",
+                      highlight=False, soft_wrap=True)
+
+
+def _proba_table(path: Path, id_col: str) -> pd.DataFrame:
+    """A probability table indexed by id (as text), one column per class (``proba_`` dropped)."""
+    from crowdlearn.inputs import read_table, source_name
+
+    table = read_table(path)
+    name = source_name(path)
+    found = [c for c in (id_col, "id", "task") if c in table.columns]
+    if not found:
+        raise InputError(f"{name}: no id column {id_col!r} (nor 'id' or 'task'); name it with "
+                         "--id-col")
+    columns = ([c for c in map(str, table.columns) if c.startswith("proba_")]
+               or [c for c in map(str, table.columns) if c != found[0]])
+    try:
+        values = table[columns].apply(pd.to_numeric)
+    except ValueError as exc:
+        raise InputError(f"{name}: probabilities must be numbers ({exc})") from None
+    values.index = pd.Index(table[found[0]].astype(str), name="task")
+    return values
+
+
 @app.command()
 @_one_line_errors
 def demo(
@@ -1080,6 +1235,95 @@ def _issues_from_training(given: pd.Series, features: Path, method: str, id_col:
     table = find_label_issues(X, given.to_numpy(), method, **options)
     ids = np.asarray([str(i) for i in given.index])
     return table.assign(row=ids[table["row"].to_numpy()]).rename(columns={"row": "id"})
+
+
+def _plain_number(value):
+    """numpy scalars as Python numbers for JSON."""
+    return value.item() if hasattr(value, "item") else str(value)
+
+
+@app.command("plan")
+@_one_line_errors
+def plan_command(
+    pilot: Annotated[Path, typer.Option(help="Pilot answers (task, worker, label): a few "
+                                        "hundred tasks answered by several workers each.")],
+    budget: Annotated[int, typer.Option(help="Total number of labels to buy.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for results.csv, plan.png, "
+                                      "recommendation.json and workers.csv; an existing one "
+                                      "with the same settings is resumed.")],
+    features: Annotated[Path | None, typer.Option(help="Your items' features (formats as in "
+                                                  "`fit`), covering the pilot's tasks; the "
+                                                  "pilot's inferred labels stand in for the "
+                                                  "truth. Without: the embedded digits.")]
+    = None,
+    redundancy: Annotated[str, typer.Option(help="Labels per item to compare.")] = "1,2,3,5",
+    methods: Annotated[str, typer.Option(help="Methods to compare: " + ", ".join(CROWD_METHODS)
+                                         + ".")] = "mv,ds,mbem",
+    seeds: Annotated[int, typer.Option(min=1, help="Simulated crowds (seeds 0..N-1) per "
+                                       "method and redundancy.")] = 3,
+    rule: Annotated[str, typer.Option(help="one-se: the fewest labels per item within one "
+                                      "standard error of the best; best: the highest mean.")]
+    = "one-se",
+    model: Annotated[str | None, typer.Option(help="Network (default mlp).")] = None,
+    epochs: Annotated[int, typer.Option(min=1, help="Epochs at r=1; scaled with r to keep "
+                                        "the number of SGD steps fixed.")] = 30,
+    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-3,
+    batch_size: Annotated[int, typer.Option(min=1, help="Minibatch size.")] = 64,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    id_col: Annotated[str | None, typer.Option(help="Id column of a features table.")] = None,
+    task_col: Annotated[str, typer.Option(help="Task id column of --pilot.")] = "task",
+    worker_col: Annotated[str, typer.Option(help="Worker id column.")] = "worker",
+    label_col: Annotated[str, typer.Option(help="Label column.")] = "label",
+    keep: Annotated[Keep, typer.Option(help="Repeated answers: error, first, last or all.")]
+    = Keep("error"),
+    force: Annotated[bool, typer.Option(help="Start over: discard the results already in "
+                                        "--out instead of resuming them.")] = False,
+    jobs: JobsOption = 1,
+    threads: ThreadsOption = 1,
+) -> None:
+    """Recommend labels per item and a method for a budget, from a pilot of your crowd.
+
+    Example: crowdlearn plan --pilot pilot.csv --budget 1200 -o plan
+    """
+    from crowdlearn.features import read_features
+    from crowdlearn.outputs import atomic_write, write_table
+    from crowdlearn.plan import plan
+
+    start = time.perf_counter()
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out}: is a file; --out names a folder")
+    with _reported_warnings():
+        answers = read_answers(pilot, Layout.long, task_col, worker_col, label_col, keep=keep)
+        items = read_features(features, id_col=id_col) if features is not None else None
+        with _sweep_reporting(jobs) as (log, progress):
+            result = plan(answers, budget, redundancies=_csv_numbers(redundancy),
+                          methods=_csv_words(methods), seeds=seeds, features=items,
+                          model=model, epochs=epochs, batch_size=batch_size, lr=lr,
+                          device=device, rule=rule, out_dir=out, restart=force, jobs=jobs,
+                          threads=threads, log=log, progress=progress)
+    best = result.recommendation
+    write_table(result.pool.to_frame(), out / "workers.csv")
+    record = {"recommendation": best, "caveats": result.caveats,
+              "pool": {"workers": result.pool.n_workers, "pilot_answers":
+                       int(result.pool.answers.sum()),
+                       "max_workers_per_task": result.pool.max_per_task},
+              "summary": result.summary.to_dict(orient="records")}
+    atomic_write(out / "recommendation.json",
+                 lambda p: p.write_text(json.dumps(record, indent=1, default=_plain_number) + "\n"))
+    rs = sorted(set(result.results["redundancy"]))
+    _print_accuracy(result.results, "redundancy", rs, lambda r: f"r={r}",
+                    f"expected test accuracy, mean ± sd over {seeds} simulated crowds "
+                    f"(budget {budget})", _csv_words(methods))
+    acc = result.pool.to_frame()["accuracy"]
+    console.print(f"pool: {result.pool.n_workers} workers, {int(result.pool.answers.sum()):,} "
+                  f"pilot answers, estimated accuracy {acc.min():.2f}-{acc.max():.2f} "
+                  f"(median {acc.median():.2f})", highlight=False, soft_wrap=True)
+    console.print(str(result), highlight=False, soft_wrap=True)
+    for note in result.caveats:
+        console.print(f"note: {note}", highlight=False, soft_wrap=True)
+    console.print(f"wrote {out / 'results.csv'}, {out / 'plan.png'}, "
+                  f"{out / 'recommendation.json'} and {out / 'workers.csv'} "
+                  f"({time.perf_counter() - start:.0f} s)", highlight=False, soft_wrap=True)
 
 
 @app.command()

@@ -1,0 +1,365 @@
+"""Planning a labelling budget from a pilot: how many labels per item, and which method?
+
+MBEM's fixed-budget finding (Khetan, Lipton & Anandkumar, ICLR 2018, §5) — one label each for
+many items can beat several labels each for fewer — depends on the crowd. :func:`plan` answers
+the question for the user's own crowd before the budget is spent:
+
+1. estimate the worker pool from a pilot (:func:`estimate_pool`): each worker's confusion
+   matrix, shrunk hierarchically (crowd → the worker's accuracy → its matrix) around the
+   posteriors of a Dawid–Skene fit (Dawid & Skene, JRSS-C 1979) with its pooled prior, each
+   worker's share of the answers, and the number of workers;
+2. simulate crowds drawn from that pool — each item gets r distinct workers, drawn with
+   probability proportional to their pilot volume — on the user's items (with features: the
+   pilot's inferred labels as stand-in truth) or on the embedded digits, for every redundancy
+   r within the budget (``budget // r`` items), train every method on each and score it on
+   held-out items (:class:`~crowdlearn.experiments.plan.PlanExperiment`);
+3. recommend the method of highest mean accuracy and, for it, the fewest labels per item whose
+   accuracy is within one standard error of its best (:func:`recommend`), with a prediction
+   interval over the simulated seeds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from crowdlearn.aggregation.base import as_annotations
+from crowdlearn.aggregation.dawid_skene import DawidSkene
+from crowdlearn.annotations import Annotations
+from crowdlearn.errors import InputError
+
+__all__ = ["Plan", "WorkerPool", "estimate_pool", "plan", "recommend"]
+
+FEW_ANSWERS = 10  # below this many pilot answers a worker's confusion is mostly the prior
+INTERVAL = 0.9  # coverage of the accuracy interval of the recommendation
+
+
+@dataclass(frozen=True)
+class WorkerPool:
+    """The crowd a pilot reveals: ``confusion[w, k, l] = P(worker w answers l | class k)``,
+    ``volume[w]`` the worker's share of the pilot's answers (sums to 1), ``answers[w]`` their
+    number, and ``max_per_task`` the most distinct workers that answered one pilot task."""
+
+    confusion: np.ndarray
+    volume: np.ndarray
+    answers: np.ndarray
+    max_per_task: int
+    workers: list = field(default_factory=list)
+    classes: list = field(default_factory=list)
+
+    @property
+    def n_workers(self) -> int:
+        return self.confusion.shape[0]
+
+    @property
+    def n_classes(self) -> int:
+        return self.confusion.shape[1]
+
+    def digest(self) -> str:
+        """A short fingerprint (results of another pool are never resumed as this one's)."""
+        h = hashlib.sha1(np.ascontiguousarray(self.confusion, dtype=np.float64).tobytes())
+        h.update(np.ascontiguousarray(self.volume, dtype=np.float64).tobytes())
+        return h.hexdigest()[:12]
+
+    def crowd(self):
+        """The pool as a simulated :class:`~crowdlearn.simulate.Crowd`."""
+        from crowdlearn.simulate import Crowd
+
+        return Crowd(self.confusion)
+
+    def assign(self, n_items: int, redundancy: int, n_labelled: int,
+               seed: int) -> np.ndarray:
+        """Workers for the first ``n_labelled`` of ``n_items`` items: ``redundancy`` distinct
+        workers each, drawn without replacement with probability proportional to ``volume``
+        (the Gumbel-top-k form of weighted sampling without replacement, Efraimidis &
+        Spirakis, IPL 2006). Rows of the other items are -1, as
+        :func:`crowdlearn.simulate.assign` returns them."""
+        rng = np.random.default_rng(seed)
+        w, r = self.n_workers, redundancy
+        log_w = np.log(np.maximum(self.volume, 1e-300))
+        out = np.full((n_items, r), -1, dtype=np.int64)
+        step = max(1, 2_000_000 // w)  # rows per chunk: bounded memory for large pools
+        for start in range(0, n_labelled, step):
+            rows = min(step, n_labelled - start)
+            keys = log_w + rng.gumbel(size=(rows, w))
+            top = np.argpartition(-keys, r - 1, axis=1)[:, :r] if r < w else \
+                np.broadcast_to(np.arange(w), (rows, w))
+            out[start:start + rows] = np.sort(top, axis=1)
+        return out
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per worker: answers, share of the answers and estimated accuracy (the mean
+        of the confusion's diagonal, i.e. under balanced classes)."""
+        diag = np.einsum("wkk->wk", self.confusion).mean(axis=1)
+        return pd.DataFrame({"worker": self.workers or range(self.n_workers),
+                             "answers": self.answers, "share": self.volume,
+                             "accuracy": diag})
+
+
+def estimate_pool(pilot: Annotations | pd.DataFrame, *, source: str = "pilot",
+                  strength: float = 2.0) -> WorkerPool:
+    """The worker pool of a pilot (answers of several workers per task): each worker's
+    confusion, answer shares, pool size.
+
+    A pilot gives each worker a handful of answers — too few for a K×K matrix, enough for one
+    accuracy — so the confusions are estimated hierarchically (empirical Bayes, as in the
+    pooled prior of Dawid–Skene): the true labels' posteriors come from a Dawid–Skene fit
+    (Dawid & Skene, JRSS-C 1979) with its pooled prior; each worker's accuracy ``s_w`` is
+    its soft agreement with them, shrunk towards the crowd's with ``strength`` answers; the
+    worker's prior confusion is ``s_w·I + (1 − s_w)·E``, with ``E`` the crowd's pattern of
+    errors; and every row of the worker's confusion is its own soft counts plus
+    ``strength`` answers of that prior. A worker with many answers gets its own matrix, one
+    with few keeps at least its own accuracy (a plain Dawid–Skene MAP would give it about the
+    crowd's average confusion, and a pool of hammers and spammers would look uniform).
+
+    A pilot in which no task has two answers is an :class:`InputError`: worker quality is
+    not identifiable from one answer per task."""
+    ann = as_annotations(pilot)
+    counts = ann.task_counts
+    if counts.max() < 2:
+        raise InputError(f"{source}: every task has one answer; worker quality cannot be "
+                         "estimated from it: a pilot needs tasks answered by several workers")
+    if ann.n_classes < 2:
+        raise InputError(f"{source}: every answer is {ann.classes[0]!r}; a plan needs at "
+                         "least two classes")
+    import warnings
+
+    with warnings.catch_warnings():  # a pilot's few answers often leave a class unseen
+        warnings.simplefilter("ignore")
+        post = DawidSkene().fit(ann).predict_proba().to_numpy()
+    confusion = _hierarchical_confusion(ann, post, strength)
+    answers = ann.worker_counts
+    return WorkerPool(confusion=confusion, volume=answers / answers.sum(), answers=answers,
+                      max_per_task=int(counts.max()), workers=list(ann.workers),
+                      classes=list(ann.classes))
+
+
+def _hierarchical_confusion(ann: Annotations, post: np.ndarray, strength: float) -> np.ndarray:
+    """W×K×K confusions: soft counts plus ``strength`` answers per row of a one-accuracy
+    prior centred on the worker's shrunk accuracy and the crowd's error pattern."""
+    w, k = ann.n_workers, ann.n_classes
+    soft = np.zeros((w, k, k))  # soft[w, k, l]: expected answers l of worker w on class k
+    np.add.at(soft, (ann.worker, slice(None), ann.label), post[ann.task])
+    n = soft.sum(axis=(1, 2))
+    correct = np.einsum("wkk->w", soft)
+    crowd_acc = correct.sum() / n.sum()
+    acc = (correct + strength * crowd_acc) / (n + strength)
+    errors = soft.sum(axis=0) * (1 - np.eye(k)) + 1e-3 * (1 - np.eye(k))
+    errors /= errors.sum(axis=1, keepdims=True)  # E[k, l]: where the crowd's errors go
+    prior = acc[:, None, None] * np.eye(k) + (1 - acc)[:, None, None] * errors
+    mats = soft + strength * prior
+    return mats / mats.sum(axis=2, keepdims=True)
+
+
+@dataclass
+class Plan:
+    """What :func:`plan` returns: ``results`` (one row per method, redundancy and seed),
+    ``summary`` (mean, sd, interval per method and redundancy), ``recommendation`` (a dict:
+    redundancy, method, items, accuracy, low, high), the estimated ``pool`` and the
+    ``caveats`` of the simulation."""
+
+    results: pd.DataFrame
+    summary: pd.DataFrame
+    recommendation: dict
+    pool: WorkerPool
+    caveats: list[str]
+
+    def __str__(self) -> str:
+        r = self.recommendation
+        labels = "label" if r["redundancy"] == 1 else "labels"
+        text = (f"recommended: {r['redundancy']} {labels} per item ({r['items']:,} items) "
+                f"with {r['method']}: expected accuracy {r['accuracy']:.3f}")
+        if np.isfinite(r["low"]):
+            text += f" ({INTERVAL:.0%} interval {r['low']:.3f}-{r['high']:.3f})"
+        return text
+
+
+def summarise(results: pd.DataFrame, budget: int) -> pd.DataFrame:
+    """Mean, sd and a 90% (``INTERVAL``) prediction interval of accuracy per method and
+    redundancy: ``mean ± t·sd·sqrt(1 + 1/n)`` over the n seeds, the range in which one more
+    run of the same plan would fall if runs were normal (NaN with one seed)."""
+    from scipy.stats import t as student
+
+    grouped = results.groupby(["method", "redundancy"], sort=False)["accuracy"]
+    table = grouped.agg(["mean", "std", "count"]).reset_index()
+    n = table["count"].to_numpy(dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        q = student.ppf(0.5 + INTERVAL / 2, np.maximum(n - 1, 1))
+        half = np.where(n > 1, q * table["std"].fillna(0).to_numpy() * np.sqrt(1 + 1 / n),
+                        np.nan)
+    table["low"] = np.clip(table["mean"] - half, 0, 1)
+    table["high"] = np.clip(table["mean"] + half, 0, 1)
+    table["items"] = budget // table["redundancy"].astype(int)
+    return table
+
+
+RULES = ("one-se", "best")
+
+
+def recommend(summary: pd.DataFrame, rule: str = "one-se") -> dict:
+    """The recommended row of ``summary`` as a plain dict.
+
+    The method is the one with the highest mean accuracy. ``rule="best"`` takes its
+    redundancy of highest mean; ``"one-se"`` (default) its smallest redundancy whose mean is
+    within one standard error of that best mean — the one-standard-error rule (Breiman et al.,
+    Classification and Regression Trees, 1984; Hastie, Tibshirani & Friedman, The Elements of
+    Statistical Learning, 2009, §7.10), here for fewer labels per item (more items labelled)
+    when a few simulated crowds cannot tell the redundancies apart."""
+    if rule not in RULES:
+        raise InputError(f"rule must be one of {', '.join(RULES)}, got {rule!r}")
+    order = summary.sort_values(["mean", "redundancy"], ascending=[False, True],
+                                kind="stable")
+    best = order.iloc[0]
+    if rule == "one-se" and best["count"] > 1:
+        se = float(best["std"]) / np.sqrt(best["count"])
+        own = summary[(summary["method"] == best["method"])
+                      & (summary["mean"] >= best["mean"] - se)]
+        best = own.sort_values("redundancy", kind="stable").iloc[0]
+    return {"redundancy": int(best["redundancy"]), "method": str(best["method"]),
+            "items": int(best["items"]), "accuracy": float(best["mean"]),
+            "low": float(best["low"]), "high": float(best["high"]),
+            "seeds": int(best["count"]), "rule": rule}
+
+
+def plan(pilot: Annotations | pd.DataFrame, budget: int, *,
+         redundancies: Sequence[int] = (1, 2, 3, 5),
+         methods: Sequence[str] = ("mv", "ds", "mbem"), seeds: int = 3,
+         features=None, dataset: str = "digits", model: str | None = None,
+         epochs: int = 30, batch_size: int = 64, lr: float = 1e-3, device: str = "auto",
+         rule: str = "one-se", out_dir: Path | str | None = None, restart: bool = False,
+         jobs: int = 1,
+         threads: int | None = 1, log: Callable[[str], None] | None = None,
+         progress: Callable[[int, int], None] | None = None) -> Plan:
+    """Recommend a redundancy and a method for spending ``budget`` labels on the crowd that
+    answered ``pilot`` (Annotations or a frame with task, worker, label columns).
+
+    ``features``: the user's items (a :class:`~crowdlearn.features.Features`, as
+    :func:`crowdlearn.read_features` returns, or an array whose row i is task id ``str(i)``);
+    they must cover the pilot's tasks. The pilot's Dawid–Skene labels are the stand-in truth:
+    on its tasks directly, on the other items through a logistic regression fitted to them,
+    with a fifth of the items held out for testing. Without features the simulation runs on
+    ``dataset`` (the embedded digits; a pilot with K < 10 classes uses the first K).
+
+    ``rule``: how the redundancy is chosen (:func:`recommend`). Every input is checked before
+    anything is written. Cells are run by the sweep engine
+    (:func:`~crowdlearn.experiments.sweep.run_sweep`) into ``out_dir`` (a temporary folder
+    when None), resumably; ``jobs``, ``threads``, ``log`` and ``progress`` as there.
+    Accuracy is test accuracy of the model each method trains (``epochs`` at r = 1, scaled to
+    keep the number of SGD steps fixed, as in ``crowdlearn experiment budget``).
+    """
+    from crowdlearn.experiments.plan import PlanExperiment, PlanSettings
+    from crowdlearn.experiments.sweep import run_sweep
+
+    ann = as_annotations(pilot)
+    if rule not in RULES:
+        raise InputError(f"rule must be one of {', '.join(RULES)}, got {rule!r}")
+    settings = PlanSettings(budget=budget, redundancy=tuple(redundancies),
+                            methods=tuple(methods), seeds=seeds, dataset=dataset, model=model,
+                            epochs=epochs, batch_size=batch_size, lr=lr, device=device)
+    settings.check_basic()
+    if budget < ann.n_tasks:
+        raise InputError(f"budget {budget} is smaller than the pilot's {ann.n_tasks} tasks: "
+                         "it cannot label each of them once; the plan is for a job larger "
+                         "than its pilot")
+    if max(settings.redundancy) > ann.n_workers:
+        raise InputError(f"redundancy {max(settings.redundancy)} is larger than the pool of "
+                         f"{ann.n_workers} workers in the pilot: an item needs that many "
+                         "distinct workers")
+    items = _user_items(ann, features) if features is not None else None
+    pool = estimate_pool(ann)
+    settings.pool, settings.items = pool, items
+    caveats = _caveats(pool, items, settings)
+    if items is None:  # the embedded items may be fewer than the budget buys: scale it down
+        n_train, _ = settings.train_size()
+        if budget // min(settings.redundancy) > n_train:
+            settings.budget = n_train * min(settings.redundancy)
+            caveats.append(f"{settings.dataset} has {n_train} training items: the budget is "
+                           f"simulated at {settings.budget} labels ({settings.budget / budget:.0%}"
+                           " of yours) with the same pool; give --features to simulate yours")
+    settings.check()
+    with tempfile.TemporaryDirectory(prefix="crowdlearn-plan-") as tmp:
+        out = Path(out_dir) if out_dir is not None else Path(tmp)
+        results = run_sweep(PlanExperiment(settings), out, log or (lambda line: None),
+                            restart=restart, jobs=jobs, threads=threads, progress=progress)
+    summary = summarise(results, budget)
+    best = recommend(summary, rule)
+    return Plan(results, summary, best, pool, caveats)
+
+
+def _user_items(ann: Annotations, features):
+    """The user's items with stand-in labels: the pilot's Dawid–Skene labels on its tasks, a
+    logistic regression's (fitted to those, weighted by their posterior) elsewhere."""
+    from crowdlearn.experiments.plan import PlanItems
+    from crowdlearn.features import Features
+
+    if not isinstance(features, Features):
+        X = np.asarray(features)
+        if X.ndim < 2:
+            raise InputError(f"features must have one row per item, got shape {X.shape}")
+        features = Features(X, np.array([str(i) for i in range(len(X))], dtype=object),
+                            "features")
+    wanted = pd.Index([str(t) for t in ann.tasks])
+    position = pd.Index(features.ids).get_indexer(wanted)
+    missing = wanted[position < 0]
+    if len(missing):
+        shown = ", ".join(map(str, missing[:3])) + (", ..." if len(missing) > 3 else "")
+        raise InputError(f"{features.source}: {len(missing)} of the pilot's {len(wanted)} "
+                         f"tasks have no feature row ({shown}); the features must cover "
+                         "the pilot's tasks")
+    ds = DawidSkene().fit(ann)
+    proba = ds.predict_proba().to_numpy()
+    y_pilot = proba.argmax(axis=1)
+    flat = features.X.reshape(len(features.X), -1).astype(np.float32)
+    y = np.full(len(flat), -1, dtype=np.int64)
+    y[position] = y_pilot
+    rest = np.flatnonzero(y < 0)
+    if len(rest):
+        y[rest] = _extend_labels(flat, position, y_pilot, proba.max(axis=1), rest,
+                                 ann.n_classes)
+    return PlanItems(X=features.X, y=y, n_classes=ann.n_classes, source=features.source)
+
+
+def _extend_labels(flat: np.ndarray, known: np.ndarray, y_known: np.ndarray,
+                   weight: np.ndarray, rest: np.ndarray, k: int) -> np.ndarray:
+    """Stand-in labels for items outside the pilot: a multinomial logistic regression on
+    standardised features, fitted to the pilot's labels weighted by their confidence."""
+    from sklearn.linear_model import LogisticRegression
+
+    if len(np.unique(y_known)) < 2:
+        return np.full(len(rest), y_known[0], dtype=np.int64)
+    mean, sd = flat[known].mean(axis=0), flat[known].std(axis=0) + 1e-6
+    model = LogisticRegression(C=1.0, max_iter=500)
+    model.fit((flat[known] - mean) / sd, y_known, sample_weight=weight)
+    predicted = model.predict((flat[rest] - mean) / sd)
+    return predicted.astype(np.int64)
+
+
+def _caveats(pool: WorkerPool, items, settings) -> list[str]:
+    notes = []
+    if items is not None:
+        notes.append("no true labels: accuracies are measured against the pilot's Dawid-Skene "
+                     "labels, extended to the other items by a logistic regression; they are "
+                     "optimistic (the stand-in truth is learnable by construction), the "
+                     "ranking of redundancies is what transfers")
+    else:
+        notes.append(f"simulated on the {settings.dataset} items (no --features given): the "
+                     "accuracies are theirs, not your items'; the ranking of redundancies and "
+                     "methods is what transfers")
+        if pool.n_classes < 10 and settings.dataset == "digits":
+            notes.append(f"the pilot has {pool.n_classes} classes: the simulation uses the "
+                         f"digits 0-{pool.n_classes - 1}")
+    few = int((pool.answers < FEW_ANSWERS).sum())
+    if few:
+        notes.append(f"{few} of the {pool.n_workers} workers gave fewer than {FEW_ANSWERS} "
+                     "pilot answers: only their overall accuracy is estimated (their errors "
+                     "follow the crowd's pattern), and it is uncertain")
+    if max(settings.redundancy) > pool.max_per_task:
+        notes.append(f"redundancies above {pool.max_per_task} (the most workers on one pilot "
+                     "task) assume more workers can answer one task than the pilot shows")
+    return notes

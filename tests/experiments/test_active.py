@@ -1,0 +1,204 @@
+"""The active relabelling experiment and the `relabel` / `experiment active` commands."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import crowdlearn.experiments.active as active
+from crowdlearn.cli import app
+from crowdlearn.errors import InputError
+from crowdlearn.experiments.active import ActiveSettings, AnswerPool, run_active
+from tests.conftest import make_crowd
+
+runner = CliRunner()
+
+
+def cli(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture
+def replay_files(tmp_path):
+    """A crowd of 300 tasks with 4 answers each (40% reliable workers) and its truth."""
+    ann, y, _ = make_crowd(n_tasks=300, n_workers=20, k=3, r=4, seed=0)
+    answers, truth = tmp_path / "answers.csv", tmp_path / "truth.csv"
+    ann.to_frame().to_csv(answers, index=False)
+    pd.DataFrame({"task": ann.tasks, "label": y}).to_csv(truth, index=False)
+    return answers, truth
+
+
+def test_pool_reveals_each_tasks_answers_in_a_seeded_order():
+    task = np.array([0, 0, 0, 1, 1])
+    pool = AnswerPool(task, np.arange(5), np.array([0, 1, 2, 0, 1]), [0, 1],
+                      list(range(5)), [0, 1, 2], np.array([0, 1]))
+    first = pool.revealed(np.array([1, 2]))
+    assert first.task_counts.tolist() == [1, 2]
+    a, b = pool.shuffled(1), pool.shuffled(1)
+    assert a.worker.tolist() == b.worker.tolist()
+    assert sorted(a.worker.tolist()) == list(range(5)) and a.task.tolist() == task.tolist()
+
+
+def test_simulated_sweep_rows_rounds_and_resume(tmp_path):
+    s = ActiveSettings(dataset="digits", n_items=150, rounds=2, methods=(), seeds=1)
+    lines: list[str] = []
+    results = run_active(s, tmp_path, log=lines.append)
+    strategies = ["ours", "activelab", "random", "uniform"] if active.has_cleanlab() \
+        else ["ours", "random", "uniform"]
+    assert len(results) == 3 * len(strategies)
+    assert list(dict.fromkeys(results["strategy"])) == strategies
+    start = results[results["round"] == 0]
+    assert start["consensus_accuracy"].nunique() == 1  # the same first answers for all
+    end = results[results["round"] == 2]
+    assert end["extra_per_task"].tolist() == [1.5] * len(strategies)  # 225 of 150 tasks
+    assert (results["consensus_accuracy"].between(0, 1)).all()
+    assert (tmp_path / "active.png").stat().st_size > 0
+    again: list[str] = []
+    run_active(s, tmp_path, log=again.append)
+    assert not [line for line in again if line.startswith("seed")]  # nothing rerun
+
+
+def test_replay_ours_beats_random_and_uniform(replay_files):
+    answers, truth = replay_files
+    s = ActiveSettings(replay=str(answers), truth=str(truth), methods=(), seeds=2,
+                       strategies=("ours", "random", "uniform"))
+    experiment = active.ActiveExperiment(s)
+    final = {st: np.mean([experiment.run({"strategy": st, "seed": seed})[-1]
+                          ["consensus_accuracy"] for seed in range(2)])
+             for st in s.strategies}
+    # 1.5 extra answers per task, each task holding 3 more: where they go matters
+    assert final["ours"] > final["random"] + 0.03
+    assert final["ours"] > final["uniform"] + 0.03
+
+
+def test_models_are_trained_after_each_round(tmp_path, learners_built):
+    built = learners_built("make_crowd_learner")
+    s = ActiveSettings(dataset="digits", n_items=120, rounds=1, extra_labels=1.0,
+                       methods=("ds", "mbem"), epochs=1, seeds=1, strategies=("random",))
+    results = run_active(s, tmp_path, log=lambda line: None)
+    assert results["round"].tolist() == [0, 1]
+    assert built == ["ds", "mbem"] * 2
+    assert results[["ds_accuracy", "mbem_accuracy"]].stack().between(0, 1).all()
+
+
+def test_activelab_is_skipped_without_cleanlab(tmp_path, monkeypatch):
+    monkeypatch.setattr(active, "has_cleanlab", lambda: False)
+    s = ActiveSettings(dataset="digits", n_items=80, rounds=1, extra_labels=1.0, methods=(),
+                       seeds=1, strategies=("activelab", "random"))
+    lines: list[str] = []
+    results = run_active(s, tmp_path, log=lines.append)
+    assert set(results["strategy"]) == {"random"}
+    assert any("cleanlab is not installed" in line for line in lines)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"truth": None}, "needs both the answers"),
+    ({"methods": ("mbem",)}, "no features"),
+    ({"extra_labels": 3.5}, "fewer than the 1,050 extra answers"),
+    ({"strategies": ("oracle",)}, "unknown method 'oracle'"),
+    ({"aggregator": "glad"}, "unknown consensus"),
+    ({"rounds": 0}, "at least 1"),
+])
+def test_bad_replay_settings(replay_files, tmp_path, change, message):
+    answers, truth = replay_files
+    s = ActiveSettings(**{"replay": str(answers), "truth": str(truth), "methods": (),
+                          **change})
+    with pytest.raises(InputError, match=message):
+        run_active(s, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"extra_labels": 2.5, "rounds": 2}, "at most 2× the tasks"),
+    ({"workers": 3, "rounds": 3}, "need 4 distinct workers"),
+    ({"worker_model": "lazy"}, "unknown worker model"),
+    ({"n_items": 1}, "n_items must be between 2"),
+])
+def test_bad_simulation_settings(tmp_path, change, message):
+    with pytest.raises(InputError, match=message):
+        run_active(ActiveSettings(**{"methods": (), **change}), tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_experiment_active_replay(replay_files, tmp_path):
+    answers, truth = replay_files
+    out = tmp_path / "out"
+    result = cli("experiment", "active", "--replay", answers, "--truth", truth, "--seeds", 1,
+                 "--strategies", "ours,random", "--rounds", 2, "-o", out)
+    assert result.exit_code == 0, result.output
+    assert "Consensus accuracy after the last round: ours" in result.output
+    assert len(pd.read_csv(out / "results.csv")) == 6
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--truth", "TRUTH"], "needs both the answers"),
+    (["--methods", "mbem"], "no features"),
+    (["--strategies", "ours,best"], "unknown method 'best'"),
+])
+def test_cli_experiment_active_bad_input(replay_files, tmp_path, args, message):
+    answers, truth = replay_files
+    args = [str(truth) if a == "TRUTH" else a for a in args]
+    given = [] if "--truth" in args else ["--replay", answers, "--truth", truth]
+    out = tmp_path / "out"
+    result = cli("experiment", "active", *given, *args, "-o", out)
+    assert result.exit_code == 2
+    assert message in result.output and len(result.output.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_cli_relabel_writes_k_tasks(replay_files, tmp_path):
+    answers, _ = replay_files
+    out = tmp_path / "next.csv"
+    result = cli("relabel", answers, "-k", 30, "-o", out)
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out)
+    assert len(table) == 30 and (table["reason"] == "check").sum() == 3
+    assert list(table.columns) == ["task", "score", "label", "confidence", "n_answers",
+                                   "reason"]
+
+
+def test_cli_relabel_with_proba(tmp_path):
+    ann, y, _ = make_crowd(n_tasks=100, n_workers=10, k=3, r=1, seed=1)
+    answers, proba = tmp_path / "answers.csv", tmp_path / "proba.csv"
+    ann.to_frame().to_csv(answers, index=False)
+    p = np.full((100, 3), 0.1)
+    p[np.arange(100), y] = 0.8
+    pd.DataFrame({"id": ann.tasks, **{f"proba_{c}": p[:, c] for c in range(3)}}).to_csv(
+        proba, index=False)
+    out = tmp_path / "next.csv"
+    result = cli("relabel", answers, "--proba", proba, "-k", 10, "-o", out)
+    assert result.exit_code == 0, result.output
+    assert len(pd.read_csv(out)) == 10
+
+
+@pytest.mark.parametrize("make_proba, args, message", [
+    (None, ["-k", 0], "-k must be a positive integer"),
+    (None, ["--consensus", "glad"], "unknown --consensus"),
+    (lambda p: p.iloc[1:], [], "no row for 1 answered tasks"),
+    (lambda p: p.assign(proba_0=0.9), [], "is not a distribution"),
+    (lambda p: p.rename(columns={"id": "item"}), [], "no id column"),
+])
+def test_cli_relabel_bad_input(tmp_path, make_proba, args, message):
+    ann, y, _ = make_crowd(n_tasks=50, n_workers=10, k=3, r=2, seed=1)
+    answers, proba = tmp_path / "answers.csv", tmp_path / "proba.csv"
+    ann.to_frame().to_csv(answers, index=False)
+    table = pd.DataFrame({"id": ann.tasks, **{f"proba_{c}": 1 / 3 for c in range(3)}})
+    extra = []
+    if make_proba is not None:
+        make_proba(table).to_csv(proba, index=False)
+        extra = ["--proba", proba]
+    out = tmp_path / "next.csv"
+    result = cli("relabel", answers, *extra, *args, "-o", out)
+    assert result.exit_code == 2
+    assert message in result.output and len(result.output.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_cli_relabel_keeps_an_existing_output(replay_files, tmp_path):
+    answers, _ = replay_files
+    out = tmp_path / "next.csv"
+    out.write_text("mine\n")
+    result = cli("relabel", answers, "-o", out)
+    assert result.exit_code == 2 and out.read_text() == "mine\n"

@@ -1,0 +1,120 @@
+"""next_to_label: which tasks get one more answer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from crowdlearn import Annotations, DawidSkene
+from crowdlearn.active import information_gain, next_to_label, typical_confusion
+from crowdlearn.errors import InputError
+from tests.conftest import make_crowd
+
+
+def test_information_gain_limits():
+    post = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.0], [1 / 3, 1 / 3, 1 / 3]])
+    perfect = np.eye(3)
+    spammer = np.full((3, 3), 1 / 3)
+    # a perfect worker reveals the label: the gain is the posterior's entropy
+    assert information_gain(post, perfect) == pytest.approx([0.0, np.log(2), np.log(3)])
+    # a spammer's answer tells nothing, a settled task has nothing left to learn
+    assert information_gain(post, spammer) == pytest.approx([0.0, 0.0, 0.0], abs=1e-12)
+
+
+def test_typical_confusion_weights_by_answers():
+    conf = np.stack([np.eye(2), np.full((2, 2), 0.5)])
+    assert typical_confusion(conf, np.array([3, 1])) == pytest.approx(
+        0.75 * np.eye(2) + 0.25 * np.full((2, 2), 0.5))
+
+
+def test_chooses_the_tasks_the_consensus_gets_wrong():
+    ann, y, _ = make_crowd(n_tasks=600, n_workers=25, k=3, r=2, seed=1)
+    ranked = next_to_label(ann, k=None)
+    codes = ann.task_codes(ranked["task"].tolist())
+    wrong = DawidSkene(n_threads=1).fit(ann).labels_ != y
+    top, rest = wrong[codes[:150]].mean(), wrong[codes[150:]].mean()
+    assert top > 2 * rest and top > 0.3
+    assert (np.diff(ranked["score"].to_numpy()) <= 1e-12).all()  # best first
+
+
+def test_model_probabilities_find_spammers_with_one_answer_per_task():
+    ann, y, is_hammer = make_crowd(n_tasks=600, n_workers=25, k=3, r=1, seed=2)
+    spammed = ~is_hammer[ann.worker[np.argsort(ann.task)]]
+    rng = np.random.default_rng(0)
+    proba = np.full((600, 3), 0.15)
+    proba[np.arange(600), np.where(rng.random(600) < 0.8, y, (y + 1) % 3)] = 0.7
+    chosen = next_to_label(ann, proba, k=200, checks=0.0)
+    picked = spammed[ann.task_codes(chosen["task"].tolist())].mean()
+    # without a model, one answer per task says nothing about the workers
+    blind = next_to_label(ann, k=200, checks=0.0)
+    blind_picked = spammed[ann.task_codes(blind["task"].tolist())].mean()
+    assert picked > spammed.mean() + 0.1  # 0.82 against 0.70 (seed 2)
+    assert abs(blind_picked - spammed.mean()) < 0.08  # chance
+
+
+def test_checks_go_to_settled_tasks_with_fewest_answers():
+    ann, _, _ = make_crowd(n_tasks=300, n_workers=20, k=3, r=2, seed=3)
+    more = ann.to_frame()
+    more = pd.concat([more, more[more["task"] < 50].drop_duplicates("task").assign(worker=999)])
+    table = next_to_label(more, k=40, checks=0.25)
+    checks = table[table["reason"] == "check"]
+    assert len(table) == 40 and len(checks) == 10
+    assert (checks["n_answers"] == 2).all()
+    assert checks["confidence"].min() > table.loc[table["reason"] == "information",
+                                                  "confidence"].max()
+
+
+def test_candidates_seed_and_frame_input():
+    ann, _, _ = make_crowd(n_tasks=200, n_workers=10, k=3, r=1, seed=4)
+    allowed = list(range(0, 200, 2))
+    table = next_to_label(ann, k=30, candidates=allowed, seed=5)
+    assert set(table["task"]) <= set(allowed)
+    same = next_to_label(ann.to_frame(), k=30, candidates=allowed, seed=5)
+    assert table["task"].tolist() == same["task"].tolist()
+    other = next_to_label(ann, k=30, candidates=allowed, seed=6)
+    assert table["task"].tolist() != other["task"].tolist()  # ties broken by the seed
+
+
+def test_proba_as_a_frame_by_task_id():
+    ann = Annotations.from_frame(pd.DataFrame({"task": ["a", "a", "b", "c"],
+                                               "worker": ["u", "v", "u", "v"],
+                                               "label": ["x", "y", "x", "y"]}))
+    frame = pd.DataFrame({"proba_y": [0.5, 0.9, 0.1], "proba_x": [0.5, 0.1, 0.9]},
+                         index=["c", "a", "b"])
+    table = next_to_label(ann, frame, k=3)
+    assert sorted(table["task"]) == ["a", "b", "c"]
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"k": 0}, "k must be a positive integer"),
+    ({"k": True}, "k must be a positive integer"),
+    ({"model_weight": -1.0}, "model_weight must be"),
+    ({"checks": 1.0}, "checks must be a share"),
+    ({"proba": np.full((2, 2), 0.5)}, "proba must be a T×K array"),
+    ({"proba": np.array([[0.5, 0.6], [0.5, 0.5], [1.0, 0.0]])}, "task 'a' is not a "
+                                                                  "distribution"),
+    ({"proba": pd.DataFrame({"x": [1.0, 0.0], "y": [0.0, 1.0]}, index=["a", "b"])},
+     "no row for 1 answered tasks, e.g. 'c'"),
+    ({"proba": pd.DataFrame({"x": [1.0] * 4, "y": [0.0] * 4}, index=list("abcd"))},
+     "1 tasks without answers, e.g. 'd'"),
+    ({"proba": pd.DataFrame({"x": [1.0] * 3, "z": [0.0] * 3}, index=list("abc"))},
+     "must be the classes"),
+    ({"candidates": ["zz"]}, "zz"),
+    ({"aggregator": object()}, "aggregator must be a DawidSkene"),
+])
+def test_bad_input_is_one_line(kwargs, message):
+    ann = Annotations.from_frame(pd.DataFrame({"task": ["a", "a", "b", "c"],
+                                               "worker": ["u", "v", "u", "v"],
+                                               "label": ["x", "y", "x", "y"]}))
+    with pytest.raises(InputError, match=message) as info:
+        next_to_label(ann, **kwargs)
+    assert "\n" not in str(info.value)
+
+
+def test_without_a_model_unchecked_workers_count_as_typical():
+    # one answer per task: a worker with 90 tasks is no more trusted than one with 10
+    frame = pd.DataFrame({"task": range(100), "worker": ["busy"] * 90 + ["rare"] * 10,
+                          "label": np.arange(100) % 2})
+    table = next_to_label(frame, k=None)
+    assert np.ptp(table["score"].to_numpy()) < 1e-12  # a tie, broken by the seed
