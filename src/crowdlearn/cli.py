@@ -220,7 +220,8 @@ def aggregate(
                                            "(any input, any method); stream: out-of-core "
                                            "from Parquet (a file, folder or 'glob'), one "
                                            "pass per EM iteration; dask: on a Dask cluster. "
-                                           "stream and dask run mv, ds and onecoin, write "
+                                           "stream and dask run mv, wawa, zbs, ds and "
+                                           "onecoin, write "
                                            "-o as a folder of Parquet parts and need each "
                                            "task's answers in consecutive rows.")
                       ] = Engine("memory"),

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from crowdlearn import Annotations, DawidSkene
-from crowdlearn.aggregation import MajorityVote, OneCoinDawidSkene
+from crowdlearn.aggregation import MajorityVote, OneCoinDawidSkene, Wawa
 from crowdlearn.errors import InputError
 from crowdlearn.scale import aggregate_dask, aggregate_parquet
 from tests.scale.conftest import crowd_frame, write_parts
@@ -47,8 +47,8 @@ def test_three_engines_agree_on_a_million_answers(client, tmp_path):
     assert len(on_dask.iteration_seconds) == reference.n_iter_
 
 
-@pytest.mark.parametrize("model", [OneCoinDawidSkene(), MajorityVote(seed=5)],
-                         ids=["onecoin", "mv"])
+@pytest.mark.parametrize("model", [OneCoinDawidSkene(), MajorityVote(seed=5), Wawa(seed=2)],
+                         ids=["onecoin", "mv", "wawa"])
 def test_dask_dataframe_input(client, small_crowd, tmp_path, model):
     frame, _ = small_crowd
     # partitions cut between tasks: sorted on an index equal to the task id

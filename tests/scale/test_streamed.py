@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from crowdlearn import Annotations, DawidSkene
-from crowdlearn.aggregation import MajorityVote, OneCoinDawidSkene
+from crowdlearn.aggregation import MajorityVote, OneCoinDawidSkene, Wawa, ZeroBasedSkill
 from crowdlearn.errors import InputError
 from crowdlearn.scale import aggregate_parquet
 from tests.scale.conftest import crowd_frame, write_parts
@@ -28,8 +28,11 @@ def assert_same(result: pd.DataFrame, model, atol: float = 1e-6) -> None:
 
 
 @pytest.mark.parametrize("model", [DawidSkene(), OneCoinDawidSkene(),
-                                   MajorityVote(seed=3), MajorityVote(tie_break="first")],
-                         ids=["ds", "onecoin", "mv-random", "mv-first"])
+                                   MajorityVote(seed=3), MajorityVote(tie_break="first"),
+                                   Wawa(seed=1), Wawa(tie_break="first"),
+                                   ZeroBasedSkill(n_iter=12, lr_steps_to_reduce=5)],
+                         ids=["ds", "onecoin", "mv-random", "mv-first", "wawa-random",
+                              "wawa-first", "zbs"])
 def test_streamed_equals_in_memory(small_crowd, tmp_path, model):
     frame, folder = small_crowd
     # chunks far smaller than a file: tasks cross batch, chunk and file boundaries
@@ -41,7 +44,9 @@ def test_streamed_equals_in_memory(small_crowd, tmp_path, model):
     np.testing.assert_allclose(result.model.skill_, reference.skill_, atol=1e-6)
     assert list(result.model.workers_) == list(reference.workers_)
     np.testing.assert_array_equal(result.model.worker_counts_, reference.worker_counts_)
-    if hasattr(reference, "n_iter_"):
+    if isinstance(reference, Wawa):
+        np.testing.assert_allclose(result.model.agreement_, reference.agreement_, atol=1e-12)
+    if hasattr(reference, "log_likelihood_"):
         assert result.model.n_iter_ == reference.n_iter_
         np.testing.assert_allclose(result.model.log_likelihood_, reference.log_likelihood_,
                                    rtol=1e-9)

@@ -17,6 +17,7 @@ import pyarrow as pa
 import scipy.sparse as sp
 
 from crowdlearn.aggregation.em import Params, Stats, block_estep
+from crowdlearn.aggregation.majority_vote import vote_shares
 
 
 @dataclass(frozen=True)
@@ -88,26 +89,40 @@ def posteriors(chunk: CodedChunk, params: Params, n_workers: int,
     return block_estep(chunk.block(n_workers * n_classes), params)[0].T
 
 
-def tied_patterns(chunk: CodedChunk, n_classes: int) -> np.ndarray:
-    """The distinct vote rows of the chunk's tied tasks (majority vote's random tie-break
-    draws one label per distinct row over all tasks)."""
-    votes = chunk.vote_counts(n_classes)
+def vote_scores(chunk: CodedChunk, n_classes: int,
+                weight: np.ndarray | None = None) -> np.ndarray:
+    """T × K votes of every task, each answer counted with its worker's ``weight`` (W;
+    default 1), added in answer order as the in-memory ``Annotations.count_votes`` does."""
+    if weight is None:
+        return chunk.vote_counts(n_classes)
+    row = np.repeat(np.arange(chunk.n_tasks, dtype=np.int64), chunk.lengths)
+    return np.bincount(row * n_classes + chunk.codes % n_classes,
+                       weights=weight[chunk.codes // n_classes],
+                       minlength=chunk.n_tasks * n_classes).reshape(-1, n_classes)
+
+
+def tied_patterns(chunk: CodedChunk, n_classes: int,
+                  weight: np.ndarray | None = None) -> np.ndarray:
+    """The distinct vote rows of the chunk's tied tasks (the votes' random tie-break draws
+    one label per distinct row over all tasks)."""
+    votes = vote_scores(chunk, n_classes, weight)
     tied = (votes == votes.max(axis=1, keepdims=True)).sum(axis=1) > 1
-    return np.unique(votes[tied], axis=0) if tied.any() else np.empty((0, n_classes), np.int64)
+    return np.unique(votes[tied], axis=0) if tied.any() else np.empty((0, n_classes))
 
 
-def vote_labels(chunk: CodedChunk, n_classes: int, patterns: np.ndarray | None,
-                pick: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """Majority vote of the chunk's tasks: (vote shares T × K, winning class codes); tied
+def vote_labels(chunk: CodedChunk, n_classes: int, weight: np.ndarray | None,
+                patterns: np.ndarray | None, pick: np.ndarray | None,
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """(Weighted) vote of the chunk's tasks: (vote shares T × K, winning class codes); tied
     tasks take ``pick`` of their row among the global ``patterns`` (None: the first
     class)."""
-    votes = chunk.vote_counts(n_classes)
+    votes = vote_scores(chunk, n_classes, weight)
     labels = np.argmax(votes, axis=1)
     if patterns is not None and len(patterns):
         tied = np.flatnonzero((votes == votes.max(axis=1, keepdims=True)).sum(axis=1) > 1)
         if len(tied):
             labels[tied] = pick[_row_positions(patterns, votes[tied])]
-    return votes / votes.sum(axis=1, keepdims=True), labels
+    return vote_shares(votes), labels
 
 
 def agreement_counts(chunk: CodedChunk, labels: np.ndarray, n_workers: int,
@@ -116,6 +131,13 @@ def agreement_counts(chunk: CodedChunk, labels: np.ndarray, n_workers: int,
     answered = chunk.codes % n_classes
     agree = answered == np.repeat(labels, chunk.lengths)
     return np.bincount(chunk.codes[agree] // n_classes, minlength=n_workers)
+
+
+def vote_agreement(chunk: CodedChunk, n_workers: int, n_classes: int,
+                   weight: np.ndarray | None, patterns, pick) -> np.ndarray:
+    """Per worker, its answers in the chunk that equal the (weighted) vote's label."""
+    _, labels = vote_labels(chunk, n_classes, weight, patterns, pick)
+    return agreement_counts(chunk, labels, n_workers, n_classes)
 
 
 def result_table(chunk: CodedChunk, post: np.ndarray, labels: np.ndarray, classes: list,

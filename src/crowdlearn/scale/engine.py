@@ -24,7 +24,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from crowdlearn.aggregation import DawidSkene, MajorityVote, OneCoinDawidSkene
+from crowdlearn.aggregation import (
+    DawidSkene,
+    MajorityVote,
+    OneCoinDawidSkene,
+    Wawa,
+    ZeroBasedSkill,
+)
 from crowdlearn.aggregation.base import Aggregator
 from crowdlearn.aggregation.em import Params, Stats, run_em
 from crowdlearn.errors import CrowdlearnWarning, InputError
@@ -36,11 +42,13 @@ from crowdlearn.scale.chunks import (
     posteriors,
     result_table,
     tied_patterns,
+    vote_agreement,
     vote_labels,
 )
 from crowdlearn.scale.store import ChunkStore
 
-SCALABLE = (MajorityVote, DawidSkene, OneCoinDawidSkene)
+VOTES = (MajorityVote, Wawa, ZeroBasedSkill)
+SCALABLE = (*VOTES, DawidSkene, OneCoinDawidSkene)
 
 
 class Runner(Protocol):
@@ -75,14 +83,13 @@ def check_scalable(model: Aggregator) -> None:
     """Refuse (before any work) models the out-of-core engines do not run."""
     if type(model) not in SCALABLE:
         raise InputError(f"{type(model).__name__} runs in memory only; the out-of-core "
-                         "engines run majority vote (mv), Dawid–Skene (ds) and one-coin "
-                         "(onecoin)")
-    if isinstance(model, MajorityVote):
-        if model.skills is not None:
-            raise InputError("a weighted majority vote (skills=) runs in memory only")
-        if model.tie_break not in ("random", "first"):
-            raise InputError(f"tie_break must be 'random' or 'first', got {model.tie_break!r}")
-    else:
+                         "engines run majority vote (mv), wawa, zero-based skill (zbs), "
+                         "Dawid–Skene (ds) and one-coin (onecoin)")
+    if isinstance(model, MajorityVote) and model.skills is not None:
+        raise InputError("a weighted majority vote (skills=) runs in memory only")
+    if isinstance(model, VOTES) and model.tie_break not in ("random", "first"):
+        raise InputError(f"tie_break must be 'random' or 'first', got {model.tie_break!r}")
+    if not isinstance(model, (MajorityVote, Wawa)):
         model._check_params()
 
 
@@ -113,19 +120,9 @@ def fit_chunks(model: Aggregator, runner: Runner, out: Path, proba: bool = False
     model.worker_counts_ = runner.worker_counts
     fitted = Fitted()
     start = time.perf_counter()
-    if isinstance(model, MajorityVote):
-        patterns = pick = None
-        if model.tie_break == "random":
-            found = [p for p in runner.collect(tied_patterns, k) if len(p)]
-            if found:
-                patterns = np.unique(np.concatenate(found), axis=0)
-                rng = np.random.default_rng(model.seed)
-                pick = np.argmax(patterns + rng.random(patterns.shape) * 0.5, axis=1)
-        agree, shares = runner.write(out, vote_part, w, k, runner.classes, patterns, pick,
-                                     proba)
-        model.skill_ = agree / np.maximum(runner.worker_counts, 1)
-        model.class_prior_ = shares / runner.n_tasks
-        fitted.seconds["write"] = time.perf_counter() - start
+    if isinstance(model, VOTES):
+        _fit_votes(model, runner, out, proba)
+        fitted.seconds["votes"] = time.perf_counter() - start
         return fitted
     m_step = model._m_step(w, k, {})
     stats = runner.reduce(initial_stats, w, k)
@@ -159,11 +156,62 @@ def em_part(chunk: CodedChunk, params: Params, w: int, k: int, classes: list,
     return result_table(chunk, post, np.argmax(post, axis=1), classes, proba), None
 
 
-def vote_part(chunk: CodedChunk, w: int, k: int, classes: list, patterns, pick,
+def vote_part(chunk: CodedChunk, w: int, k: int, classes: list, weight, patterns, pick,
               proba: bool) -> tuple[pa.Table, tuple[np.ndarray, np.ndarray]]:
-    shares, labels = vote_labels(chunk, k, patterns, pick)
+    shares, labels = vote_labels(chunk, k, weight, patterns, pick)
     return (result_table(chunk, shares, labels, classes, proba),
             (agreement_counts(chunk, labels, w, k), shares.sum(axis=0)))
+
+
+def _ties(runner: Runner, k: int, weight: np.ndarray | None, tie_break: str, seed):
+    """The global tie patterns of a (weighted) vote and each one's label, drawn as the
+    in-memory vote draws them (one draw per distinct row of tied votes, all tasks)."""
+    if tie_break != "random":
+        return None, None
+    found = [p for p in runner.collect(tied_patterns, k, weight) if len(p)]
+    if not found:
+        return None, None
+    patterns = np.unique(np.concatenate(found), axis=0)
+    rng = np.random.default_rng(seed)
+    if weight is None:  # integer votes: as majority_vote._break_ties
+        return patterns, np.argmax(patterns + rng.random(patterns.shape) * 0.5, axis=1)
+    draws = np.where(patterns == patterns.max(axis=1, keepdims=True),
+                     rng.random(patterns.shape), -1.0)  # as majority_vote._break_score_ties
+    return patterns, np.argmax(draws, axis=1)
+
+
+def _agreement(runner: Runner, k: int, weight: np.ndarray | None, tie_break: str,
+               seed) -> np.ndarray:
+    """Per worker, the share of its answers equal to the (weighted) vote's label."""
+    ties = _ties(runner, k, weight, tie_break, seed)
+    agree = runner.reduce(vote_agreement, len(runner.workers), k, weight, *ties)
+    return agree / np.maximum(runner.worker_counts, 1)
+
+
+def _fit_votes(model: Aggregator, runner: Runner, out: Path, proba: bool) -> None:
+    """Majority vote, Wawa and zero-based skill: a few passes of (weighted) votes, the
+    weights learned from agreement, exactly as their in-memory ``fit``."""
+    w, k = len(runner.workers), len(runner.classes)
+    tie_break, seed = model.tie_break, model.seed
+    weight = None
+    if isinstance(model, Wawa):
+        weight = _agreement(runner, k, None, tie_break, seed)
+    elif isinstance(model, ZeroBasedSkill):
+        weight = np.full(w, 1.0 / k + model.eps)
+        lr = float(model.lr_init)
+        for round_ in range(1, model.n_iter + 1):
+            if round_ % model.lr_steps_to_reduce == 0:
+                lr *= model.lr_reduce_factor
+            weight = weight + lr * (_agreement(runner, k, weight, tie_break, seed) - weight)
+        model.n_iter_ = int(model.n_iter)
+    ties = _ties(runner, k, weight, tie_break, seed)
+    agree, shares = runner.write(out, vote_part, w, k, runner.classes, weight, *ties, proba)
+    final = agree / np.maximum(runner.worker_counts, 1)
+    if isinstance(model, Wawa):
+        model.skill_, model.agreement_ = weight, final
+    else:
+        model.skill_ = final if weight is None else weight
+    model.class_prior_ = shares / runner.n_tasks
 
 
 class StreamRunner:
