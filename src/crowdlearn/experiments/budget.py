@@ -77,11 +77,10 @@ class BudgetSettings:
         return self.model or DEFAULT_MODELS.get(self.dataset, "mlp")
 
 
-class BudgetExperiment(Experiment):
-    """Cells (seed, redundancy, method): one method trained on one seed's crowd labels at
-    one redundancy."""
+class RedundancySweep(Experiment):
+    """Cells (seed, redundancy, method) of a fixed labelling budget: one method trained on
+    one seed's crowd labels at one redundancy (the budget experiment and the planner's)."""
 
-    name = "budget"
     keys = ("method", "redundancy", "seed")
     cell_fields = ("seeds", "redundancy", "methods")
 
@@ -89,25 +88,6 @@ class BudgetExperiment(Experiment):
         s = self.settings
         return [{"method": m, "redundancy": r, "seed": seed}
                 for seed in range(s.seeds) for r in s.redundancy for m in s.methods]
-
-    def run(self, cell) -> list[dict]:
-        from crowdlearn.learners import make_crowd_learner
-
-        s, seed, r = self.settings, cell["seed"], cell["redundancy"]
-        train, test = dataset_splits(s.dataset)
-        order = np.random.default_rng(seed).permutation(len(train))
-        X, y = train.X[order], train.y[order]
-        crowd = WORKER_MODELS[s.worker_model](s.workers, train.n_classes, s.gamma, seed)
-        n = s.budget // r
-        ann = crowd.annotate(y, assign(len(y), s.workers, r, s.budget, seed), seed,
-                             tasks=list(range(len(y))), classes=list(train.classes))
-        epochs = max(1, round(s.epochs * min(s.budget, len(train)) / n))
-        learner = make_crowd_learner(cell["method"], model=s.model_name, epochs=epochs,
-                                     batch_size=s.batch_size, lr=s.lr, device=s.device,
-                                     seed=seed, **s.extra.get(cell["method"], {}))
-        learner.fit(X[:n], ann)
-        acc = float((learner.predict_proba(test.X).argmax(1) == test.y).mean())
-        return [{**cell, "accuracy": acc, "n_items": n, "train_epochs": epochs}]
 
     def describe(self, cell, rows) -> str:
         return (f"seed {cell['seed']} r={cell['redundancy']} {cell['method']}: "
@@ -117,6 +97,38 @@ class BudgetExperiment(Experiment):
         s = self.settings
         return frame[frame["method"].isin(s.methods) & frame["redundancy"].isin(s.redundancy)
                      & (frame["seed"] < s.seeds)]
+
+    def train_and_score(self, cell, X, ann, n_available: int, X_test, y_test) -> list[dict]:
+        """Train the cell's method on the crowd labels ``ann`` of the items ``X`` and score
+        it on the test items; epochs scale with the budget's share of the ``n_available``
+        items so that every redundancy takes the same number of SGD steps."""
+        from crowdlearn.learners import make_crowd_learner
+
+        s, n = self.settings, len(X)
+        epochs = max(1, round(s.epochs * min(s.budget, n_available) / n))
+        learner = make_crowd_learner(cell["method"], model=s.model_name, epochs=epochs,
+                                     batch_size=s.batch_size, lr=s.lr, device=s.device,
+                                     seed=cell["seed"], **s.extra.get(cell["method"], {}))
+        learner.fit(X, ann)
+        acc = float((learner.predict_proba(X_test).argmax(1) == y_test).mean())
+        return [{**cell, "accuracy": acc, "n_items": n, "train_epochs": epochs}]
+
+
+class BudgetExperiment(RedundancySweep):
+    """The fixed-budget sweep on a dataset with a simulated crowd (MBEM's experiment)."""
+
+    name = "budget"
+
+    def run(self, cell) -> list[dict]:
+        s, seed, r = self.settings, cell["seed"], cell["redundancy"]
+        train, test = dataset_splits(s.dataset)
+        order = np.random.default_rng(seed).permutation(len(train))
+        X, y = train.X[order], train.y[order]
+        crowd = WORKER_MODELS[s.worker_model](s.workers, train.n_classes, s.gamma, seed)
+        n = s.budget // r
+        ann = crowd.annotate(y, assign(len(y), s.workers, r, s.budget, seed), seed,
+                             tasks=list(range(len(y))), classes=list(train.classes))
+        return self.train_and_score(cell, X[:n], ann, len(train), test.X, test.y)
 
     def plot(self, results: pd.DataFrame, path: Path) -> None:
         s = self.settings

@@ -20,8 +20,9 @@ import numpy as np
 import pandas as pd
 
 from crowdlearn.errors import InputError
+from crowdlearn.experiments.budget import RedundancySweep
 from crowdlearn.experiments.options import PAPERS_DS, check_learner_options, check_methods
-from crowdlearn.experiments.sweep import Experiment, dataset_splits
+from crowdlearn.experiments.sweep import dataset_splits
 
 if TYPE_CHECKING:
     from crowdlearn.plan import WorkerPool
@@ -116,12 +117,10 @@ class PlanSettings:
         return self.model or "mlp"
 
 
-class PlanExperiment(Experiment):
+class PlanExperiment(RedundancySweep):
     """Cells (seed, redundancy, method) on crowds drawn from the estimated pool."""
 
     name = "plan"
-    keys = ("method", "redundancy", "seed")
-    cell_fields = ("seeds", "redundancy", "methods")
 
     def recorded(self) -> dict:
         s = self.settings
@@ -130,11 +129,6 @@ class PlanExperiment(Experiment):
                 "pool": s.pool.digest(), "model": s.model_name, "epochs": s.epochs,
                 "batch_size": s.batch_size, "lr": s.lr, "device": s.device,
                 "extra": json.dumps(s.extra, sort_keys=True)}
-
-    def cells(self) -> list[dict]:
-        s = self.settings
-        return [{"method": m, "redundancy": r, "seed": seed}
-                for seed in range(s.seeds) for r in s.redundancy for m in s.methods]
 
     def data(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Training and test items with their (true or stand-in) labels."""
@@ -149,7 +143,6 @@ class PlanExperiment(Experiment):
         return train.X[keep], train.y[keep], test.X[keep_test], test.y[keep_test]
 
     def run(self, cell) -> list[dict]:
-        from crowdlearn.learners import make_crowd_learner
 
         s, seed, r = self.settings, cell["seed"], cell["redundancy"]
         X_all, y_all, X_test, y_test = self.data()
@@ -160,22 +153,7 @@ class PlanExperiment(Experiment):
         k = s.pool.n_classes
         ann = s.pool.crowd().annotate(y, assignment, seed, tasks=list(range(n)),
                                       classes=list(range(k)))
-        epochs = max(1, round(s.epochs * min(s.budget, len(y_all)) / n))
-        learner = make_crowd_learner(cell["method"], model=s.model_name, epochs=epochs,
-                                     batch_size=s.batch_size, lr=s.lr, device=s.device,
-                                     seed=seed, **s.extra.get(cell["method"], {}))
-        learner.fit(X, ann)
-        acc = float((learner.predict_proba(X_test).argmax(1) == y_test).mean())
-        return [{**cell, "accuracy": acc, "n_items": n, "train_epochs": epochs}]
-
-    def describe(self, cell, rows) -> str:
-        return (f"seed {cell['seed']} r={cell['redundancy']} {cell['method']}: "
-                f"accuracy {rows[0]['accuracy']:.3f}")
-
-    def select(self, frame: pd.DataFrame) -> pd.DataFrame:
-        s = self.settings
-        return frame[frame["method"].isin(s.methods) & frame["redundancy"].isin(s.redundancy)
-                     & (frame["seed"] < s.seeds)]
+        return self.train_and_score(cell, X, ann, len(y_all), X_test, y_test)
 
     def plot(self, results: pd.DataFrame, path: Path) -> None:
         from crowdlearn.plan import recommend, summarise
