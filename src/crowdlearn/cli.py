@@ -449,7 +449,7 @@ def _sweep_reporting(jobs: int):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     def log(line: str) -> None:
-        console.print(line, highlight=False)
+        console.print(line, highlight=False, markup=False)
 
     if not console.is_terminal:
         yield log, None

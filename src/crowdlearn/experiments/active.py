@@ -446,6 +446,7 @@ def run_active(settings: ActiveSettings, out_dir: Path | str,
     """Run (or resume) the sweep into ``out_dir/results.csv`` and ``out_dir/active.png``;
     return this sweep's rows (one per strategy, seed and round). Without cleanlab the
     ActiveLab strategy is skipped, and ``log`` says so."""
+    settings.check()  # bad settings fail before any notice
     if "activelab" in settings.strategies and not has_cleanlab():
         log("cleanlab is not installed (pip install 'crowdlearn[bench]'): the activelab "
             "strategy is skipped")
