@@ -29,7 +29,7 @@ import numpy as np
 import psutil
 import pyarrow.parquet as pq
 
-SIZES = {"10M": 1, "100M": 10, "1B": 100}
+SIZES = {"10M": 1, "100M": 10, "300M": 30, "1B": 100}
 
 
 def run_engine(engine: str, files: list[Path], out: Path, workers: int) -> dict:
