@@ -342,14 +342,12 @@ def _aggregate_at_scale(engine: Engine, answers: Path, out: Path, method, seed: 
         write_table,
     )
     from crowdlearn.scale import aggregate_dask, aggregate_parquet
-    from crowdlearn.scale.engine import check_scalable
 
     if engine is Engine.stream and scheduler is not None:
         raise InputError("--scheduler is for --engine dask")
     if engine is Engine.dask and scratch is not None:
         raise InputError("--scratch is for --engine stream")
-    model = make_aggregator(method, seed, **params)
-    check_scalable(model)
+    model = make_aggregator(method, seed, **params)  # checked by the engines before any work
     check_format(workers, TABLE_FORMATS, "the workers table (--workers)", stdout=False)
     check_format(plot, PLOT_FORMATS, "the plot (--plot)", stdout=False)
     check_outputs([workers, plot], force=force)
@@ -386,9 +384,9 @@ def _aggregate_at_scale(engine: Engine, answers: Path, out: Path, method, seed: 
                       f"{result.n_workers:,} workers: {type(model).__name__} on the "
                       f"{result.engine} engine in {result.seconds['total']:.1f} s"
                       + (f" ({model.n_iter_} iterations, {summary['seconds_per_iteration']} s "
-                         "each)" if hasattr(model, "n_iter_") else ""))
+                         "each)" if hasattr(model, "n_iter_") else ""), soft_wrap=True)
         console.print(f"labels written to {out}/" + "".join(
-            f", {p}" for p in (workers, plot) if p is not None))
+            f", {p}" for p in (workers, plot) if p is not None), soft_wrap=True)
 
 
 def _print_summary(out: Console, summary: dict, quality: pd.DataFrame) -> None:

@@ -50,7 +50,7 @@ class Aggregator(BaseEstimator):
 
     def worker_quality(self) -> pd.DataFrame:
         """One row per worker: number of answers and estimated accuracy (``skill``)."""
-        check_is_fitted(self, "posteriors_")
+        check_is_fitted(self, "workers_")
         return pd.DataFrame({"n_answers": self.worker_counts_, "skill": self.worker_skill()},
                             index=pd.Index(self.workers_, name="worker"))
 
@@ -60,14 +60,14 @@ class Aggregator(BaseEstimator):
 
     def skills(self) -> pd.Series:
         """Each worker's estimated accuracy, indexed by worker id."""
-        check_is_fitted(self, "posteriors_")
+        check_is_fitted(self, "workers_")
         return pd.Series(self.worker_skill(), index=pd.Index(self.workers_, name="worker"),
                          name="skill")
 
     def confusions(self) -> pd.DataFrame:
         """Each worker's confusion matrix as one frame: rows (worker, true label), columns
         the answered label, cells ``P(answer | true label)``."""
-        check_is_fitted(self, "posteriors_")
+        check_is_fitted(self, "workers_")
         if not hasattr(self, "confusion_"):
             raise InputError(f"{type(self).__name__} fits no confusion matrices; use skills()")
         k = len(self.classes_)

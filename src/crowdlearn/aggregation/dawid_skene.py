@@ -180,17 +180,27 @@ class DawidSkene(Aggregator):
                 history: list[float], n_iter: int) -> None:
         """Record a fit's results (and warn when EM did not converge)."""
         self._record(ann, post, np.argmax(post, axis=1))
+        self._record_em(ann, params, history, n_iter)
+
+    def _record_em(self, shape, params: Params, history: list[float], n_iter: int,
+                   max_iter: int | None = None, caller: str = "",
+                   stacklevel: int = 4) -> None:
+        """Record the class prior, the worker parameters and EM's history (``shape``: the
+        answers, or anything with their ``n_workers`` and ``n_classes``), and warn when EM
+        stopped at ``max_iter`` (default the model's) without converging. Shared by
+        :meth:`fit`, :meth:`partial_fit` and the out-of-core engines."""
+        max_iter = self.max_iter if max_iter is None else max_iter
         self.class_prior_ = np.exp(params.log_prior)
-        self._set_worker_params(ann, params)
+        self._set_worker_params(shape, params)
         self.log_likelihood_ = history
         self.n_iter_ = n_iter
-        self.converged_ = n_iter < self.max_iter or (
+        self.converged_ = n_iter < max_iter or (
             n_iter > 1 and history[-1] - history[-2] <= self.tol)
-        if not self.converged_ and self.max_iter > 1:
-            warnings.warn(f"{type(self).__name__}: EM stopped at max_iter={self.max_iter} "
+        if not self.converged_ and max_iter > 1:
+            warnings.warn(f"{type(self).__name__}{caller}: EM stopped at max_iter={max_iter} "
                           f"without converging (last gain {history[-1] - history[-2]:.2g} per "
                           f"answer, tol {self.tol:g}); raise max_iter", CrowdlearnWarning,
-                          stacklevel=3)
+                          stacklevel=stacklevel)
 
     def _started_from(self, ann: Annotations, initial_error, m_step):
         """The M-step whose first call starts from ``initial_error``: with
@@ -347,27 +357,11 @@ class DawidSkene(Aggregator):
         _put_rows(posteriors, touched, post)
         labels[touched] = margins.settle(touched, post, rows, (row, column))
         self._state_ = state.grown(batch, task, column, sub_stats + rest, params)
-        self._finish_partial(self._state_.answers, posteriors, labels, params, history,
-                             n_iter, max_iter or self.max_iter)
+        # only re-estimated tasks' labels can have changed: no argmax over every task
+        self._record(self._state_.answers, posteriors, labels)
+        self._record_em(self._state_.answers, params, history, n_iter,
+                        max_iter or self.max_iter, ".partial_fit", stacklevel=3)
         return self
-
-    def _finish_partial(self, ann: Annotations, post: np.ndarray, labels: np.ndarray,
-                        params: Params, history: list[float], n_iter: int,
-                        max_iter: int) -> None:
-        """What :meth:`_finish` records, with the labels given (only re-estimated tasks'
-        can have changed, so there is no argmax over every task)."""
-        self._record(ann, post, labels)
-        self.class_prior_ = np.exp(params.log_prior)
-        self._set_worker_params(ann, params)
-        self.log_likelihood_ = history
-        self.n_iter_ = n_iter
-        self.converged_ = n_iter < max_iter or (
-            n_iter > 1 and history[-1] - history[-2] <= self.tol)
-        if not self.converged_ and max_iter > 1:
-            warnings.warn(f"{type(self).__name__}.partial_fit: EM stopped at max_iter="
-                          f"{max_iter} without converging (last gain "
-                          f"{history[-1] - history[-2]:.2g} per answer, tol {self.tol:g}); "
-                          "raise max_iter", CrowdlearnWarning, stacklevel=3)
 
     # the parts a relative overrides ------------------------------------------------
     def _m_step(self, w: int, k: int, fixed: dict):

@@ -132,10 +132,8 @@ def _break_score_ties(scores: np.ndarray, labels: np.ndarray,
     if not len(tied):
         return labels
     patterns, which = np.unique(scores[tied], axis=0, return_inverse=True)
-    draws = np.where(patterns == patterns.max(axis=1, keepdims=True),
-                     rng.random(patterns.shape), -1.0)
     labels = labels.copy()
-    labels[tied] = np.argmax(draws, axis=1)[which.ravel()]
+    labels[tied] = tie_picks(patterns, rng, integer=False)[which.ravel()]
     return labels
 
 
@@ -147,8 +145,17 @@ def _break_ties(counts: np.ndarray, labels: np.ndarray, rng: np.random.Generator
     if not len(tied):
         return labels
     patterns, which = np.unique(counts[tied], axis=0, return_inverse=True)
-    # votes are integers: noise below 1 only reorders tied maxima, uniformly
-    pick = np.argmax(patterns + rng.random(patterns.shape) * 0.5, axis=1)
     labels = labels.copy()
-    labels[tied] = pick[which.ravel()]
+    labels[tied] = tie_picks(patterns, rng, integer=True)[which.ravel()]
     return labels
+
+
+def tie_picks(patterns: np.ndarray, rng: np.random.Generator, integer: bool) -> np.ndarray:
+    """The class each distinct row of tied votes (``patterns``, sorted as ``np.unique``
+    gives them) goes to: uniform among its tied maxima, one draw per row. The out-of-core
+    engines call it on the rows of all chunks, so that they break ties as a fit in memory."""
+    if integer:  # votes are integers: noise below 1 only reorders tied maxima, uniformly
+        return np.argmax(patterns + rng.random(patterns.shape) * 0.5, axis=1)
+    draws = np.where(patterns == patterns.max(axis=1, keepdims=True),
+                     rng.random(patterns.shape), -1.0)
+    return np.argmax(draws, axis=1)

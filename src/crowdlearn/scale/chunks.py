@@ -18,6 +18,7 @@ import scipy.sparse as sp
 
 from crowdlearn.aggregation.em import Params, Stats, block_estep
 from crowdlearn.aggregation.majority_vote import vote_shares
+from crowdlearn.errors import InputError
 
 
 @dataclass(frozen=True)
@@ -58,16 +59,27 @@ class CodedChunk:
                            minlength=self.n_tasks * n_classes).reshape(-1, n_classes)
 
 
+def check_code_range(n_workers: int, n_classes: int) -> None:
+    """Refuse crowds whose codes ``worker · K + label`` would not fit the int32 chunks."""
+    if n_workers * n_classes >= 2**31:
+        raise InputError(f"{n_workers:,} workers × {n_classes} classes is too many for the "
+                         "out-of-core engines (at most 2^31 worker-label pairs)")
+
+
+def first_repeat(keys: np.ndarray) -> int | None:
+    """The first value of the sorted ``keys`` that occurs twice, or None."""
+    twice = np.flatnonzero(keys[1:] == keys[:-1])
+    return int(keys[twice[0]]) if len(twice) else None
+
+
 def repeated_answer(workers: np.ndarray, lengths: np.ndarray,
                     n_workers: int) -> tuple[int, int] | None:
     """(task position, worker code) of a worker answering one task twice, or None. One sort
     of the chunk's (task, worker) keys, once per fit."""
     key = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths) * n_workers + workers
     key.sort()
-    twice = np.flatnonzero(key[1:] == key[:-1])
-    if not len(twice):
-        return None
-    return int(key[twice[0]] // n_workers), int(key[twice[0]] % n_workers)
+    twice = first_repeat(key)
+    return None if twice is None else (twice // n_workers, twice % n_workers)
 
 
 def initial_stats(chunk: CodedChunk, n_workers: int, n_classes: int) -> Stats:

@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 from crowdlearn.aggregation import DawidSkene
 from crowdlearn.aggregation.base import Aggregator
 from crowdlearn.errors import InputError
-from crowdlearn.scale.chunks import CodedChunk, repeated_answer
+from crowdlearn.scale.chunks import CodedChunk, check_code_range, first_repeat, repeated_answer
 from crowdlearn.scale.engine import add, check_scalable, fit_chunks
 from crowdlearn.scale.output import check_dataset, dataset_output
 from crowdlearn.scale.parquet import ParquetAnswers
@@ -88,10 +88,9 @@ def encode_partition(frame: pd.DataFrame, index: int, columns: tuple[str, str, s
     keys = task_keys(run_ids)
     increasing = bool((np.diff(keys) > 0).all())
     if not increasing:
-        ordered = np.sort(keys)
-        twice = np.flatnonzero(ordered[1:] == ordered[:-1])
-        if len(twice):
-            bad = run_ids[int(np.flatnonzero(keys == ordered[twice[0]])[0])].as_py()
+        twice = first_repeat(np.sort(keys))
+        if twice is not None:
+            bad = run_ids[int(np.flatnonzero(keys == twice)[0])].as_py()
             raise InputError(f"task {bad!r}: its answers are not in consecutive rows of "
                              f"partition {index}; sort each partition by task")
     worker_codes, worker_values = _local_codes(frame[worker])
@@ -135,9 +134,9 @@ def _merge_keys(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Two sorted key arrays merged; a key in both is a task split between partitions."""
     both = np.concatenate([a, b])
     both.sort(kind="mergesort")
-    twice = np.flatnonzero(both[1:] == both[:-1])
-    if len(twice):
-        raise _SplitTask(int(both[twice[0]]))
+    twice = first_repeat(both)
+    if twice is not None:
+        raise _SplitTask(twice)
     return both
 
 
@@ -260,9 +259,7 @@ def _persist(client, frame, columns: tuple[str, str, str]) -> DaskRunner:
     metas = [metas[i] for i in keep]
     workers = _sorted_union([m["worker_values"] for m in metas])
     classes = _sorted_union([m["label_values"] for m in metas])
-    if len(workers) * len(classes) >= 2**31:
-        raise InputError(f"{len(workers):,} workers × {len(classes)} classes is too many "
-                         "(at most 2^31 worker-label pairs)")
+    check_code_range(len(workers), len(classes))
     shared = client.scatter((workers, classes), broadcast=True)
     locals_ = [client.submit(lambda pair: pair[0], pairs[i], pure=False) for i in keep]
     chunks = client.map(recode, locals_, worker_ids=shared[0], class_ids=shared[1],

@@ -12,7 +12,6 @@ and posteriors up to floating-point summation order.
 from __future__ import annotations
 
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -33,7 +32,8 @@ from crowdlearn.aggregation import (
 )
 from crowdlearn.aggregation.base import Aggregator
 from crowdlearn.aggregation.em import Params, Stats, run_em
-from crowdlearn.errors import CrowdlearnWarning, InputError
+from crowdlearn.aggregation.majority_vote import tie_picks
+from crowdlearn.errors import InputError
 from crowdlearn.scale.chunks import (
     CodedChunk,
     agreement_counts,
@@ -113,8 +113,8 @@ def fit_chunks(model: Aggregator, runner: Runner, out: Path, proba: bool = False
     """Fit ``model`` on the runner's chunks and write one row per task to ``out`` (a folder
     of Parquet parts); the model gets its worker-level attributes (``workers_``,
     ``classes_``, ``worker_counts_``, ``class_prior_``, ``skill_``, and for EM models
-    ``confusion_``, ``log_likelihood_``, ``n_iter_``, ``converged_``)."""
-    check_scalable(model)
+    ``confusion_``, ``log_likelihood_``, ``n_iter_``, ``converged_``). The callers check
+    the model with :func:`check_scalable` before any work."""
     w, k = len(runner.workers), len(runner.classes)
     model.workers_, model.classes_ = runner.workers, runner.classes
     model.worker_counts_ = runner.worker_counts
@@ -136,14 +136,7 @@ def fit_chunks(model: Aggregator, runner: Runner, out: Path, proba: bool = False
     params, history, n_iter, _ = run_em(estep, stats, m_step, n_answers=runner.n_answers,
                                         max_iter=model.max_iter, tol=model.tol)
     fitted.seconds["em"] = time.perf_counter() - start
-    model.class_prior_ = np.exp(params.log_prior)
-    model._set_worker_params(SimpleNamespace(n_workers=w, n_classes=k), params)
-    model.log_likelihood_, model.n_iter_ = history, n_iter
-    model.converged_ = n_iter < model.max_iter or (
-        n_iter > 1 and history[-1] - history[-2] <= model.tol)
-    if not model.converged_ and model.max_iter > 1:
-        warnings.warn(f"{type(model).__name__}: EM stopped at max_iter={model.max_iter} "
-                      f"without converging; raise max_iter", CrowdlearnWarning, stacklevel=2)
+    model._record_em(SimpleNamespace(n_workers=w, n_classes=k), params, history, n_iter)
     began = time.perf_counter()
     runner.write(out, em_part, params, w, k, runner.classes, proba)
     fitted.seconds["write"] = time.perf_counter() - began
@@ -172,12 +165,7 @@ def _ties(runner: Runner, k: int, weight: np.ndarray | None, tie_break: str, see
     if not found:
         return None, None
     patterns = np.unique(np.concatenate(found), axis=0)
-    rng = np.random.default_rng(seed)
-    if weight is None:  # integer votes: as majority_vote._break_ties
-        return patterns, np.argmax(patterns + rng.random(patterns.shape) * 0.5, axis=1)
-    draws = np.where(patterns == patterns.max(axis=1, keepdims=True),
-                     rng.random(patterns.shape), -1.0)  # as majority_vote._break_score_ties
-    return patterns, np.argmax(draws, axis=1)
+    return patterns, tie_picks(patterns, np.random.default_rng(seed), weight is None)
 
 
 def _agreement(runner: Runner, k: int, weight: np.ndarray | None, tie_break: str,

@@ -26,7 +26,12 @@ import pyarrow.compute as pc
 import pyarrow.feather as feather
 
 from crowdlearn.errors import InputError
-from crowdlearn.scale.chunks import CodedChunk, repeated_answer
+from crowdlearn.scale.chunks import (
+    CodedChunk,
+    check_code_range,
+    first_repeat,
+    repeated_answer,
+)
 from crowdlearn.scale.parquet import ParquetAnswers
 
 CHUNK_ANSWERS = 1 << 23  # ~8M answers a chunk: ~100 MB of working memory per thread
@@ -236,10 +241,9 @@ def _check_grouped(source: ParquetAnswers, folder: Path, n_chunks: int) -> None:
     keys = np.concatenate([task_keys(feather.read_table(folder / f"{i}.tasks.arrow")
                                      .column(0).combine_chunks()) for i in range(n_chunks)])
     keys.sort()
-    twice = np.flatnonzero(keys[1:] == keys[:-1])
-    if not len(twice):
+    key = first_repeat(keys)
+    if key is None:
         return
-    key = keys[twice[0]]
     for i in range(n_chunks):
         ids = feather.read_table(folder / f"{i}.tasks.arrow").column(0).combine_chunks()
         hit = np.flatnonzero(task_keys(ids) == key)
@@ -281,6 +285,7 @@ def _recode(encoder: _Encoder, folder: Path) -> ChunkStore:
     workers, worker_rank = encoder.workers.sorted()
     classes, class_rank = encoder.labels.sorted()
     k = len(classes)
+    check_code_range(len(workers), k)
     counts = np.zeros(len(workers), dtype=np.int64)
     for i in range(encoder.n_chunks):
         w = worker_rank[np.load(folder / f"{i}.workers.npy")]
@@ -290,9 +295,6 @@ def _recode(encoder: _Encoder, folder: Path) -> ChunkStore:
             ids = feather.read_table(folder / f"{i}.tasks.arrow").column(0)
             raise InputError(repeat_message(ids[twice[0]].as_py(), workers[twice[1]]))
         codes = w.astype(np.int64) * k + class_rank[np.load(folder / f"{i}.labels.npy")]
-        if len(workers) * k >= 2**31:
-            raise InputError(f"{len(workers):,} workers × {k} classes is too many for the "
-                             "out-of-core engines (at most 2^31 worker-label pairs)")
         np.save(folder / f"{i}.codes.npy", codes.astype(np.int32))
         (folder / f"{i}.workers.npy").unlink()
         (folder / f"{i}.labels.npy").unlink()

@@ -45,11 +45,7 @@ class ScaleResult:
         """One row per worker: answers, estimated accuracy and per-class recall."""
         from crowdlearn.aggregation.report import worker_table
 
-        self.model.posteriors_ = None  # worker_quality's fitted check; no task state kept
-        try:
-            return worker_table(self.model)
-        finally:
-            del self.model.posteriors_
+        return worker_table(self.model)
 
 
 def aggregate_parquet(source, out: Path | str, model: Aggregator | None = None, *,
