@@ -175,7 +175,7 @@ class DaskRunner:
         return self.client.map(_apply, self.chunks, fn=fn, args=shared, pure=False)
 
     def reduce(self, fn, *args):
-        return self._tree(self._map(fn, *args)).result()
+        return _pairwise(self.client, self._map(fn, *args), add).result()
 
     def collect(self, fn, *args) -> list:
         return self.client.gather(self._map(fn, *args))
@@ -184,24 +184,27 @@ class DaskRunner:
         shared = self.client.scatter(args, broadcast=True)
         parts = self.client.map(_write, self.chunks, range(len(self.chunks)), folder=str(folder),
                                 fn=fn, args=shared, pure=False)
-        return self._tree(parts).result()
+        return _pairwise(self.client, parts, add).result()
 
-    def _tree(self, parts: list):
-        """Pairwise sums on the workers until one future is left."""
-        while len(parts) > 1:
-            paired = [self.client.submit(add, parts[i], parts[i + 1], pure=False)
-                      for i in range(0, len(parts) - 1, 2)]
-            parts = paired + ([parts[-1]] if len(parts) % 2 else [])
-        return parts[0]
+
+def _pairwise(client, parts: list, combine: Callable):
+    """``combine`` applied pairwise on the workers (a tree: log₂ rounds) until one future is
+    left; only that future's result ever reaches the client."""
+    while len(parts) > 1:
+        paired = [client.submit(combine, parts[i], parts[i + 1], pure=False)
+                  for i in range(0, len(parts) - 1, 2)]
+        parts = paired + ([parts[-1]] if len(parts) % 2 else [])
+    return parts[0]
 
 
 def aggregate_dask(source, out: Path | str, model: Aggregator | None = None, *,
                    client=None, scheduler: str | None = None, n_workers: int | None = None,
                    task: str = "task", worker: str = "worker", label: str = "label",
                    proba: bool = False, force: bool = False) -> ScaleResult:
-    """Fit ``model`` (default :class:`DawidSkene`; also majority vote and one-coin) on a Dask
-    cluster and write one row per task to the Parquet dataset folder ``out`` (each worker
-    writes its own parts: on a real cluster ``out`` must be on storage every worker sees).
+    """Fit ``model`` (default :class:`DawidSkene`; also one-coin and the votes mv, wawa,
+    zbs) on a Dask cluster and write one row per task to the Parquet dataset folder ``out``
+    (each worker writes its own parts: on a real cluster ``out`` must be on storage every
+    worker sees).
 
     ``source``: a ``dask.dataframe.DataFrame`` with the three columns, or Parquet files (a
     file, folder or glob; one partition per file). ``client``: a ``dask.distributed.Client``
@@ -280,13 +283,8 @@ def _persist(client, frame, columns: tuple[str, str, str]) -> DaskRunner:
 
 def _check_disjoint(client, chunks: list) -> None:
     """Refuse a task whose answers lie in two partitions (keys merged on the workers)."""
-    parts = client.map(_keys, chunks, pure=False)
     try:
-        while len(parts) > 1:
-            merged = [client.submit(_merge_keys, parts[i], parts[i + 1], pure=False)
-                      for i in range(0, len(parts) - 1, 2)]
-            parts = merged + ([parts[-1]] if len(parts) % 2 else [])
-        parts[0].result()
+        _pairwise(client, client.map(_keys, chunks, pure=False), _merge_keys).result()
     except _SplitTask as split:
         found = client.gather(client.map(_has_key, chunks, task_key=split.key, pure=False))
         where = [i for i, task in enumerate(found) if task is not None]

@@ -54,7 +54,7 @@ def aggregate_parquet(source, out: Path | str, model: Aggregator | None = None, 
                       scratch: Path | str | None = None, n_threads: int | None = None,
                       force: bool = False,
                       progress: Callable[[int], None] | None = None) -> ScaleResult:
-    """Fit ``model`` (default :class:`DawidSkene`; also majority vote and one-coin) on the
+    """Fit ``model`` (default :class:`DawidSkene`; also one-coin and the votes mv, wawa, zbs) on the
     answers in ``source`` (a Parquet file, a folder of them or a glob) without holding them
     in memory, and write one row per task (task, label, confidence, with ``proba`` one
     ``proba_<class>`` column per class) as a Parquet dataset folder ``out``.
