@@ -16,7 +16,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -118,7 +118,6 @@ class ChunkStore:
     worker_counts: np.ndarray
     n_tasks: int
     n_answers: int
-    chunk_tasks: list[int] = field(default_factory=list)
 
     @property
     def n_workers(self) -> int:
@@ -155,7 +154,6 @@ class _Encoder:
         self.pending: list[tuple[pa.Array, np.ndarray, np.ndarray]] = []
         self.n_pending = 0
         self.n_chunks = self.n_tasks = self.n_answers = 0
-        self.chunk_tasks: list[int] = []
         self.integer_ids = pa.types.is_integer(source.types[0])
         self.increasing = self.integer_ids
         self.last_key: int | None = None
@@ -202,7 +200,6 @@ class _Encoder:
         self.n_chunks += 1
         self.n_tasks += len(lengths)
         self.n_answers += len(workers)
-        self.chunk_tasks.append(len(lengths))
 
 
 def _narrow(codes: np.ndarray) -> np.ndarray:
@@ -300,4 +297,4 @@ def _recode(encoder: _Encoder, folder: Path) -> ChunkStore:
         (folder / f"{i}.labels.npy").unlink()
         counts += np.bincount(w, minlength=len(workers))
     return ChunkStore(folder, encoder.n_chunks, workers, classes, counts, encoder.n_tasks,
-                      encoder.n_answers, encoder.chunk_tasks)
+                      encoder.n_answers)

@@ -62,7 +62,8 @@ def aggregate_parquet(source, out: Path | str, model: Aggregator | None = None, 
     Each task's answers must be in consecutive rows (e.g. files sorted by task); a task
     whose rows are split is an :class:`~crowdlearn.errors.InputError` naming it and where.
     ``scratch`` is the folder for the temporary chunk files (default: the system's
-    temporary folder); ``progress`` is called with the number of rows read so far.
+    temporary folder); ``progress`` is called with the number of rows of each batch read (its sum
+    reaches ``ParquetAnswers.open(source).n_rows``).
     The labels and posteriors equal an in-memory fit's up to floating-point summation order.
     """
     model = DawidSkene() if model is None else model
