@@ -688,7 +688,9 @@ def experiment_active(
     rounds: Annotated[int, typer.Option(help="Rounds the extra answers are bought in (at "
                                         "most one per task a round).")] = 3,
     strategies: Annotated[str, typer.Option(help="ours, activelab (needs cleanlab), random, "
-                                            "uniform.")] = "ours,activelab,random,uniform",
+                                            "uniform; with --replay also oracle (a "
+                                            "reference that reads the truth).")]
+    = "ours,activelab,random,uniform",
     consensus: Annotated[str, typer.Option(help="Label model of the consensus: onecoin or "
                                            "ds.")] = "onecoin",
     methods: Annotated[str | None, typer.Option(help="Networks trained after each round "

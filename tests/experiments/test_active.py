@@ -73,6 +73,34 @@ def test_replay_ours_beats_random_and_uniform(replay_files):
     assert final["ours"] > final["uniform"] + 0.03
 
 
+def test_oracle_spends_on_wrong_consensus_first():
+    ann, y, _ = make_crowd(n_tasks=300, n_workers=20, k=3, r=2, seed=5)
+    post = active.consensus(ann)
+    wrong = np.flatnonzero(post.argmax(1) != y)
+    eligible = np.arange(300)
+    size = len(wrong) + 10
+    chosen = active._choose_oracle(ann, eligible, size, None, np.random.default_rng(0),
+                                   "onecoin", truth=y)
+    assert len(wrong) > 10 and len(chosen) == size
+    assert set(chosen[:len(wrong)]) == set(wrong)  # every wrong task first
+    extra = chosen[len(wrong):]  # then the least confident right ones
+    right = np.setdiff1d(eligible, wrong)
+    cut = np.sort(post[right].max(1))[9]
+    assert (post[extra].max(1) <= cut + 1e-12).all()
+
+
+def test_oracle_is_a_replay_reference(replay_files):
+    answers, truth = replay_files
+    s = ActiveSettings(replay=str(answers), truth=str(truth), methods=(), seeds=1,
+                       strategies=("oracle", "random"))
+    assert "oracle" not in ActiveSettings().strategies  # never run unless asked
+    experiment = active.ActiveExperiment(s)
+    rows = {st: experiment.run({"strategy": st, "seed": 0}) for st in s.strategies}
+    # the round's answers go where the consensus is wrong: majority vote gains at once
+    assert rows["oracle"][1]["mv_accuracy"] > rows["random"][1]["mv_accuracy"] + 0.05
+    assert rows["oracle"][-1]["consensus_accuracy"] > rows["random"][-1]["consensus_accuracy"]
+
+
 def test_models_are_trained_after_each_round(tmp_path, learners_built):
     built = learners_built("make_crowd_learner")
     s = ActiveSettings(dataset="digits", n_items=120, rounds=1, extra_labels=1.0,
@@ -97,7 +125,7 @@ def test_activelab_is_skipped_without_cleanlab(tmp_path, monkeypatch):
     ({"truth": None}, "needs both the answers"),
     ({"methods": ("mbem",)}, "no features"),
     ({"extra_labels": 3.5}, "fewer than the 1,050 extra answers"),
-    ({"strategies": ("oracle",)}, "unknown method 'oracle'"),
+    ({"strategies": ("best",)}, "unknown method 'best'"),
     ({"aggregator": "glad"}, "unknown consensus"),
     ({"rounds": 0}, "at least 1"),
 ])
@@ -115,6 +143,7 @@ def test_bad_replay_settings(replay_files, tmp_path, change, message):
     ({"workers": 3, "rounds": 3}, "need 4 distinct workers"),
     ({"worker_model": "lazy"}, "unknown worker model"),
     ({"n_items": 1}, "n_items must be between 2"),
+    ({"strategies": ("ours", "oracle")}, "oracle strategy is a reference for replays only"),
 ])
 def test_bad_simulation_settings(tmp_path, change, message):
     with pytest.raises(InputError, match=message):
@@ -126,10 +155,11 @@ def test_cli_experiment_active_replay(replay_files, tmp_path):
     answers, truth = replay_files
     out = tmp_path / "out"
     result = cli("experiment", "active", "--replay", answers, "--truth", truth, "--seeds", 1,
-                 "--strategies", "ours,random", "--rounds", 2, "-o", out)
+                 "--strategies", "ours,random,oracle", "--rounds", 2, "-o", out)
     assert result.exit_code == 0, result.output
     assert "Consensus accuracy after the last round: ours" in result.output
-    assert len(pd.read_csv(out / "results.csv")) == 6
+    assert "the oracle (a reference that reads the truth)" in " ".join(result.output.split())
+    assert len(pd.read_csv(out / "results.csv")) == 9
 
 
 @pytest.mark.parametrize("args, message", [

@@ -11,7 +11,12 @@ strategy:
   same model probabilities (``cleanlab`` is a benchmark extra: without it this strategy is
   skipped, with a message);
 - ``random``: tasks drawn uniformly;
-- ``uniform``: plain redundancy, the tasks with the fewest answers first.
+- ``uniform``: plain redundancy, the tasks with the fewest answers first;
+- ``oracle`` (replay only, and only on request): a *reference*, not a method — it reads the
+  truth and spends each round on the tasks whose current consensus is wrong, then on the
+  least confident correct ones. It shows how much a choice can gain from a crowd's answers,
+  but it is greedy and its picks bias the label model's view of the workers (it pairs
+  wrong answers with others, so pairs disagree more often), so it is not an upper bound.
 
 After each round it records the consensus accuracy (``aggregator``: one-coin Dawid–Skene by
 default, on the answers bought, against the truth), majority vote's, and, with features, the
@@ -49,7 +54,8 @@ from crowdlearn.experiments.options import check_learner_options, check_methods
 from crowdlearn.experiments.sweep import Experiment, dataset_splits, run_sweep
 from crowdlearn.outputs import atomic_write
 
-STRATEGIES = ("ours", "activelab", "random", "uniform")
+STRATEGIES = ("ours", "activelab", "random", "uniform", "oracle")
+REFERENCES = ("oracle",)  # read the truth: replay only, never run unless asked
 SIM_METHODS = ("mbem", "ds")
 DEFAULT_ITEMS = 2000
 
@@ -68,7 +74,7 @@ class ActiveSettings:
     extra_labels: float = 1.5  # extra answers bought, as a multiple of the number of tasks
     aggregator: str = "onecoin"  # the consensus: onecoin or ds
     rounds: int = 3
-    strategies: tuple[str, ...] = STRATEGIES
+    strategies: tuple[str, ...] = tuple(s for s in STRATEGIES if s not in REFERENCES)
     methods: tuple[str, ...] = SIM_METHODS
     seeds: int = 3
     model: str | None = None
@@ -108,6 +114,9 @@ class ActiveSettings:
                                  f"extra answers asked ({self.extra_labels}× {pool.n_tasks:,} "
                                  "tasks)")
             return
+        if "oracle" in self.strategies:
+            raise InputError("the oracle strategy is a reference for replays only (it reads "
+                             "--truth): give --replay and --truth")
         if self.worker_model not in WORKER_MODELS:
             raise InputError(f"unknown worker model {self.worker_model!r}; choose "
                              f"{', '.join(WORKER_MODELS)}")
@@ -242,8 +251,18 @@ def _choose_uniform(ann, eligible, size, proba, rng, aggregator) -> np.ndarray:
     return eligible[np.lexsort((ties, ann.task_counts[eligible]))[:size]]
 
 
+def _choose_oracle(ann, eligible, size, proba, rng, aggregator, *, truth) -> np.ndarray:
+    """The reference that reads the truth: first the tasks whose consensus is wrong, then
+    the correct ones; each group least confident first (the easiest to change)."""
+    post = consensus(ann, aggregator)[eligible]
+    right = post.argmax(1) == truth[eligible]  # a task without gold counts as right
+    ties = rng.random(len(eligible))
+    return eligible[np.lexsort((ties, post.max(1), right))[:size]]
+
+
 CHOOSERS: dict[str, Strategy] = {"ours": _choose_ours, "activelab": _choose_activelab,
-                                 "random": _choose_random, "uniform": _choose_uniform}
+                                 "random": _choose_random, "uniform": _choose_uniform,
+                                 "oracle": _choose_oracle}
 
 
 def activelab_scores(ann: Annotations, proba: np.ndarray) -> np.ndarray:
@@ -342,12 +361,15 @@ class ActiveExperiment(Experiment):
         total = s.extra_budget(pool.n_tasks)
         sizes = np.diff(np.linspace(0, total, s.rounds + 1).round().astype(int))
         rows = [self._measure(cell, 0, pool, shown, X, test, seed)]
+        choose = CHOOSERS[strategy]
+        if strategy == "oracle":
+            choose = functools.partial(choose, truth=pool.truth)
         for rnd, size in enumerate(sizes, 1):
             ann = pool.revealed(shown)
             eligible = np.flatnonzero(shown < pool.available)
             size = min(int(size), len(eligible))
             proba = self._proba(ann, Z, pool, seed, strategy)
-            chosen = CHOOSERS[strategy](ann, eligible, size, proba, rng, s.aggregator)
+            chosen = choose(ann, eligible, size, proba, rng, s.aggregator)
             shown[chosen] += 1
             rows.append(self._measure(cell, rnd, pool, shown, X, test, seed))
         return rows
@@ -413,7 +435,7 @@ class ActiveExperiment(Experiment):
 def plot_active(results: pd.DataFrame, path: Path | str, measures: list[str],
                 title: str = "") -> None:
     """Accuracy against extra answers per task, one panel per measure (consensus, then each
-    trained method), one line per strategy: mean over seeds with ±1 sd."""
+    trained method), one line per strategy (a reference dashed): mean over seeds with ±1 sd."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -427,7 +449,9 @@ def plot_active(results: pd.DataFrame, path: Path | str, measures: list[str],
             stats = group.groupby("round").agg(x=("extra_per_task", "mean"),
                                                mean=(column, "mean"), sd=(column, "std"))
             stats["sd"] = stats["sd"].fillna(0.0)
-            ax.plot(stats["x"], stats["mean"], marker="o", label=strategy)
+            reference = strategy in REFERENCES  # dashed: not a method, it reads the truth
+            ax.plot(stats["x"], stats["mean"], marker="o", linestyle="--" if reference else "-",
+                    label=f"{strategy} (reference)" if reference else strategy)
             ax.fill_between(stats["x"], stats["mean"] - stats["sd"],
                             stats["mean"] + stats["sd"], alpha=0.15)
         ax.set(xlabel="extra answers per task", title=measure if measure == "consensus"
@@ -483,4 +507,6 @@ def active_finding(results: pd.DataFrame) -> str:
         if other in strategies:
             text += f"; {(mean['ours'][last] - mean[other][last]) * 100:+.1f} points " \
                     f"against {other}"
+    if "oracle" in strategies:
+        text += f"; the oracle (a reference that reads the truth) {mean['oracle'][last]:.1%}"
     return text + "."
