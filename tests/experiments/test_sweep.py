@@ -81,6 +81,17 @@ def test_reorder_is_stable_and_rewrites_the_file(tmp_path):
     assert list(pd.read_csv(tmp_path / "results.csv")["method"]) == ["a", "b", "b2"]
 
 
+def test_a_table_with_unset_settings_resumes(tmp_path):
+    # an unset setting is written as an empty cell and read back as NaN
+    settings = {"dataset": "digits", "replay": None, "items": 100}
+    table = ResultsTable(tmp_path / "results.csv", ["seed"], settings)
+    table.add_rows([{"seed": 0, "accuracy": 0.5}])
+    again = ResultsTable(tmp_path / "results.csv", ["seed"], settings)
+    assert again.done(seed=0) and not again.done(seed=1)
+    with pytest.raises(InputError, match=r"made with replay=\(unset\), not a.csv"):
+        ResultsTable(tmp_path / "results.csv", ["seed"], {**settings, "replay": "a.csv"})
+
+
 def test_cli_jobs(tmp_path):
     result = CliRunner().invoke(app, ["experiment", "budget", "-o", str(tmp_path), "--budget",
                                       "200", "--redundancy", "1,2", "--methods", "mv",

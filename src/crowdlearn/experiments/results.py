@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from crowdlearn.errors import InputError
@@ -68,18 +69,20 @@ class ResultsTable:
             if name not in self.frame.columns:
                 raise InputError(f"{self.path}: made by another sweep (no column {name!r}); "
                                  "use another output folder, or start over (--force)")
-            found = set(self.frame[name].astype(str))
-            if found != {str(value)}:
-                raise InputError(f"{self.path}: made with {name}={sorted(found)[0]}, not "
-                                 f"{value}; use another output folder for new settings, or "
-                                 "start over (--force)")
+            found = set(self.frame[name].map(_text))
+            if found != {_text(value)}:
+                was = sorted(found)[0] or "(unset)"
+                now = _text(value) or "(unset)"
+                raise InputError(f"{self.path}: made with {name}={was}, not {now}; use "
+                                 "another output folder for new settings, or start over "
+                                 "(--force)")
 
     def done(self, **key) -> bool:
         if self.frame.empty:
             return False
         mask = pd.Series(True, index=self.frame.index)
         for name, value in key.items():
-            mask &= self.frame[name].astype(str) == str(value)
+            mask &= self.frame[name].map(_text) == _text(value)
         return bool(mask.any())
 
     def add(self, row: Mapping) -> None:
@@ -108,6 +111,14 @@ class ResultsTable:
     def _write(self) -> None:
         frame = self.frame
         atomic_write(self.path, lambda p: frame.to_csv(p, index=False))
+
+
+def _text(value) -> str:
+    """A setting or key as the table compares it: an unset one (None, written as an empty
+    cell and read back as NaN) is the empty text, so a sweep with unset settings resumes."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    return str(value)
 
 
 def _plain(value):
