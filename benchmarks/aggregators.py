@@ -13,7 +13,9 @@ Both sides get the same answers; ties of the vote family go to the first class o
 too (``tie_break="first"``, crowd-kit's rule). ``gold-mv`` learns from a random 20% of the
 gold tasks (seed 0) and every ``gold-mv`` accuracy is measured on the other 80%.
 ``ebcc-authors`` is EBCC with Li et al.'s exact settings (``EBCC(**AUTHORS)``: fixed confusion
-prior, 40 starts of at most 500 iterations), to compare with our default ``ebcc``.
+prior, 40 starts of at most 500 iterations), to compare with our default ``ebcc``;
+``ebcc-point`` and ``ebcc-point-all`` are EBCC with point estimates of the worker confusions
+(and of the class and subtype proportions), ``EBCC(point_estimates="confusion" | "all")``.
 """
 
 from __future__ import annotations
@@ -36,7 +38,11 @@ from crowdlearn.methods import available_aggregators, make_aggregator
 RUNNER = Path(__file__).with_name("crowdkit_runner.py")
 FIRST = {"mv", "wawa", "zbs", "gold-mv"}  # vote family: crowd-kit breaks ties to the first class
 GOLD_SHARE = 0.2
-VARIANTS = {"ebcc-authors": ("ebcc", AUTHORS)}  # name -> (registered aggregator, settings)
+VARIANTS = {  # name -> (registered aggregator, settings)
+    "ebcc-authors": ("ebcc", AUTHORS),
+    "ebcc-point": ("ebcc", {"point_estimates": "confusion"}),
+    "ebcc-point-all": ("ebcc", {"point_estimates": "all"}),
+}
 
 
 def ours(method: str, ann, gold_known: pd.Series | None):

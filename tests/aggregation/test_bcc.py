@@ -46,13 +46,31 @@ def _elbo_term(conc: np.ndarray, prior: np.ndarray) -> float:
     return _cross_entropy(conc, prior) + float(dirichlet.entropy(conc))
 
 
+def _expected_log(conc: np.ndarray, point: bool) -> np.ndarray:
+    """``E[log θ]`` under Dir(conc) along the last axis, or (``point``) ``log`` of its mean."""
+    if point:
+        return np.log(conc / conc.sum(axis=-1, keepdims=True))
+    return digamma(conc) - digamma(conc.sum(axis=-1, keepdims=True))
+
+
+def _factor_term(conc: np.ndarray, prior: np.ndarray, point: bool) -> float:
+    """One Dirichlet factor's share of the objective: ``E_q[log p] − E_q[log q]``, or, for a
+    point estimate θ̂ (the mean of ``conc``), ``log Dir(θ̂; prior + 1)`` from scipy."""
+    if point:
+        return float(dirichlet.logpdf(conc / conc.sum(), prior + 1.0))
+    return _elbo_term(conc, prior)
+
+
 def reference_bcc(ann: Annotations, split: np.ndarray, m: int, *, n_iter: int, alpha,
-                  a_pi: float = 0.1, diag: float = 4.0, off: float = 1.0, beta=None):
+                  a_pi: float = 0.1, diag: float = 4.0, off: float = 1.0, beta=None,
+                  point: str = "none"):
     """Plain-loop mean-field VB for EBCC (IBCC when ``m == 1``) from the T × K·M starting
     posteriors ``split``: n_iter × (VB-M, VB-E). Returns class posteriors, the ELBO history
     (total, term by term) and the final confusion concentrations μ[w, k, m, l]. The
     confusion prior is ``beta`` (K×K) when given, else ``diag`` on the diagonal, ``off``
-    elsewhere."""
+    elsewhere. ``point``: ``"confusion"`` replaces V's expectations by its posterior mean,
+    ``"all"`` τ's and π's too (``EBCC(point_estimates=...)``)."""
+    point_v, point_p = point != "none", point == "all"
     t_n, w_n, k = ann.n_tasks, ann.n_workers, ann.n_classes
     alpha = np.broadcast_to(np.asarray(alpha, dtype=float), (k,))
     if beta is None:
@@ -65,9 +83,9 @@ def reference_bcc(ann: Annotations, split: np.ndarray, m: int, *, n_iter: int, a
         mu = np.zeros((w_n, k, m, k)) + beta[None, :, None, :]
         for t, w, lab in zip(ann.task, ann.worker, ann.label, strict=True):
             mu[w, :, :, lab] += r[t]
-        e_tau = digamma(nu) - digamma(nu.sum())
-        e_pi = digamma(eta) - digamma(eta.sum(axis=1, keepdims=True))
-        e_v = digamma(mu) - digamma(mu.sum(axis=3, keepdims=True))
+        e_tau = _expected_log(nu, point_p)
+        e_pi = _expected_log(eta, point_p)
+        e_v = _expected_log(mu, point_v)
         log_r = np.zeros((t_n, k, m)) + (e_tau[:, None] + e_pi)[None]
         for t, w, lab in zip(ann.task, ann.worker, ann.label, strict=True):
             log_r[t] += e_v[w, :, :, lab]
@@ -77,10 +95,10 @@ def reference_bcc(ann: Annotations, split: np.ndarray, m: int, *, n_iter: int, a
         r = r.reshape(t_n, k, m)
         # ELBO term by term: E[log p(x, y, g | τ, π, V)] + H(q(y, g)) + Σ (E log p − E log q)
         elbo = float((r * log_r).sum() - (r * np.log(np.maximum(r, 1e-300))).sum())
-        elbo += _elbo_term(nu, alpha)
-        elbo += sum(_elbo_term(eta[c], np.full(m, a_pi / m)) for c in range(k))
-        elbo += sum(_elbo_term(mu[w, c, g], beta[c]) for w in range(w_n) for c in range(k)
-                    for g in range(m))
+        elbo += _factor_term(nu, alpha, point_p)
+        elbo += sum(_factor_term(eta[c], np.full(m, a_pi / m), point_p) for c in range(k))
+        elbo += sum(_factor_term(mu[w, c, g], beta[c], point_v) for w in range(w_n)
+                    for c in range(k) for g in range(m))
         elbos.append(elbo)
     return r.sum(axis=2), np.asarray(elbos), mu
 
@@ -164,13 +182,16 @@ def loop_pooled_confusion(ann: Annotations, post: np.ndarray) -> np.ndarray:
     return pooled / pooled.sum(axis=1, keepdims=True)
 
 
-@pytest.mark.parametrize(("concentration", "prior"),
-                         [("empirical", "fixed"), (2.0, "fixed"), ("empirical", "pooled")])
-def test_ebcc_matches_loop_reference(small, concentration, prior):
+@pytest.mark.parametrize(("concentration", "prior", "point"),
+                         [("empirical", "fixed", "none"), (2.0, "fixed", "none"),
+                          ("empirical", "pooled", "none"), ("empirical", "pooled", "confusion"),
+                          (2.0, "fixed", "all")])
+def test_ebcc_matches_loop_reference(small, concentration, prior, point):
     ann, _, _ = small
     m, seed = 3, 11
     model = EBCC(n_subtypes=m, n_seeds=1, seed=seed, max_iter=5, tol=0,
-                 class_concentration=concentration, confusion_prior=prior).fit(ann)
+                 class_concentration=concentration, confusion_prior=prior,
+                 point_estimates=point).fit(ann)
     start = soft_mv(ann)
     split = _random_split(start, m, np.random.default_rng(np.random.SeedSequence(seed).spawn(
         1)[0]))
@@ -179,7 +200,8 @@ def test_ebcc_matches_loop_reference(small, concentration, prior):
     if prior == "pooled":  # the authors' mass per row (4 + 2 · 1), shaped like the crowd
         beta = 6.0 * loop_pooled_confusion(ann, start)
         np.testing.assert_allclose(model.confusion_prior_, beta, rtol=1e-12)
-    post, elbo, mu = reference_bcc(ann, split, m, n_iter=5, alpha=alpha, beta=beta)
+    post, elbo, mu = reference_bcc(ann, split, m, n_iter=5, alpha=alpha, beta=beta,
+                                   point=point)
     np.testing.assert_allclose(model.posteriors_, post, atol=1e-10)
     np.testing.assert_allclose(np.asarray(model.elbo_) * len(ann), elbo, rtol=1e-10)
     assert model.n_iter_ == 5
@@ -265,7 +287,9 @@ def test_fit_spends_the_pool(crowd, monkeypatch):
 
 # ---------------------------------------------------------------------- the bound
 @pytest.mark.parametrize("make", [lambda: IBCC(tol=1e-6),
-                                  lambda: EBCC(n_seeds=3, tol=1e-6)])
+                                  lambda: EBCC(n_seeds=3, tol=1e-6),
+                                  lambda: EBCC(n_seeds=2, tol=1e-6, point_estimates="confusion"),
+                                  lambda: EBCC(n_seeds=2, tol=1e-6, point_estimates="all")])
 def test_elbo_non_decreasing(crowd, make):
     for ann in (crowd[0], copy_crowd(n_tasks=300, seed=1)[0]):
         model = make().fit(ann)
@@ -411,7 +435,8 @@ def test_bad_parameters_name_the_value(crowd, cls, name, value):
 @pytest.mark.parametrize(("name", "value"), [
     ("n_subtypes", 0), ("n_subtypes", 1.5), ("n_seeds", 0), ("n_seeds", None),
     ("n_seeds", "many"), ("max_iter", "many"), ("confusion_prior", "crowd"),
-    ("subtype_concentration", 0.0), ("seed", -1), ("seed", 1.5)])
+    ("subtype_concentration", 0.0), ("seed", -1), ("seed", 1.5),
+    ("point_estimates", "map"), ("point_estimates", None)])
 def test_bad_ebcc_parameters_name_the_value(crowd, name, value):
     with pytest.raises(InputError, match=name):
         EBCC(**{name: value}).fit(crowd[0])
