@@ -14,7 +14,8 @@ import crowdlearn
 from crowdlearn.annotations import Annotations
 from crowdlearn.cli import app
 from crowdlearn.errors import InputError
-from crowdlearn.plan import WorkerPool, estimate_pool, recommend, summarise
+from crowdlearn.experiments.plan import PlanExperiment, PlanSettings
+from crowdlearn.plan import Plan, WorkerPool, estimate_pool, paired_gaps, recommend, summarise
 from crowdlearn.simulate import assign, hammer_spammer
 
 runner = CliRunner()
@@ -71,9 +72,9 @@ def test_summary_interval_and_recommendation():
     assert row["low"] == pytest.approx(0.82 - half, abs=1e-5)
     assert row["high"] == pytest.approx(0.82 + half, abs=1e-5)
     assert row["items"] == 1200
-    best = recommend(table)  # mv and ds tie at r=1 (0.82): the first in table order
+    best = recommend(table, "one-se")  # mv and ds tie at r=1 (0.82): the first in order
     assert best["redundancy"] == 1 and best["accuracy"] == pytest.approx(0.82)
-    assert recommend(table[table["redundancy"] == 3])["items"] == 400
+    assert recommend(table[table["redundancy"] == 3], "one-se")["items"] == 400
 
 
 def test_one_standard_error_rule_prefers_fewer_labels_per_item():
@@ -81,12 +82,89 @@ def test_one_standard_error_rule_prefers_fewer_labels_per_item():
                             "accuracy": [.70, .66, .68, .72, .64, .71]})  # r=2 mean .69
     table = summarise(results, budget=600)
     assert recommend(table, "best")["redundancy"] == 2
-    assert recommend(table)["redundancy"] == 1  # .68 is within one se (.025) of .69
-    assert recommend(table)["rule"] == "one-se"
+    assert recommend(table, "one-se")["redundancy"] == 1  # .68 within one se (.025) of .69
+    assert recommend(table, "one-se")["rule"] == "one-se"
     far = results.assign(accuracy=[.60, .61, .62, .72, .71, .73])
-    assert recommend(summarise(far, budget=600))["redundancy"] == 2
+    assert recommend(summarise(far, budget=600), "one-se")["redundancy"] == 2
     with pytest.raises(InputError, match="rule"):
         recommend(table, "mean")
+
+
+def crowds(r1: list[float], r2: list[float]) -> pd.DataFrame:
+    n = len(r1)
+    return pd.DataFrame({"method": ["mbem"] * 2 * n, "redundancy": [1] * n + [2] * n,
+                         "seed": list(range(n)) * 2, "accuracy": r1 + r2})
+
+
+def test_paired_rule_removes_the_between_crowd_noise():
+    # each simulated crowd shifts both redundancies alike: r=2 is better by 2 points on
+    # every seed, which the sd of the means (10 points) hides and the paired sd does not
+    results = crowds([.60, .70, .80], [.62, .72, .82])
+    table = summarise(results, budget=600)
+    assert recommend(table, "one-se")["redundancy"] == 1
+    best = recommend(table, "paired", results)
+    assert best["redundancy"] == 2 and best["rule"] == "paired"
+    assert best["gap"] == pytest.approx(0) and best["accuracy"] == pytest.approx(.72)
+    # a paired difference within its standard error: the fewer labels per item
+    noisy = crowds([.60, .70, .80], [.63, .70, .79])  # differences .03, 0, -.01
+    best = recommend(summarise(noisy, budget=600), "paired", noisy)
+    assert best["redundancy"] == 1
+    assert best["gap"] == pytest.approx(.02 / 3)
+    assert best["gap_se"] == pytest.approx(np.std([.03, 0, -.01], ddof=1) / np.sqrt(3))
+    assert best["best_redundancy"] == 2
+    said = str(Plan(noisy, summarise(noisy, budget=600), best, None, []))
+    assert "0.7 ± 1.2 points below r=2 crowd by crowd" in said
+    with pytest.raises(InputError, match="per-seed results"):
+        recommend(table, "paired")
+
+
+def test_paired_gaps_use_only_the_seeds_both_redundancies_have():
+    results = crowds([.60, .70, .80], [.62, .72, .82]).iloc[:-1]  # r=2 lacks seed 2
+    gaps = paired_gaps(results, "mbem", 2).set_index("redundancy")
+    assert gaps.loc[1, "pairs"] == 2 and gaps.loc[1, "gap"] == pytest.approx(.02)
+    assert gaps.loc[1, "se"] == pytest.approx(0, abs=1e-12)
+    assert gaps.loc[2, "gap"] == 0 and gaps.loc[2, "pairs"] == 2
+
+
+def test_pool_answers_follow_the_confusions_and_depend_on_item_worker_seed():
+    confusion = np.array([[[.8, .2], [.2, .8]], [[.3, .7], [.7, .3]]])
+    pool = WorkerPool(confusion, np.array([.5, .5]), np.ones(2, int), 2)
+    y = np.random.default_rng(0).integers(0, 2, 20_000)
+    both = np.tile([0, 1], (len(y), 1))
+    ann = pool.annotate(y, both, seed=5)
+    frame = ann.to_frame()
+    correct = frame["label"].to_numpy() == y[frame["task"].to_numpy()]
+    worker = frame["worker"].to_numpy()
+    assert correct[worker == 0].mean() == pytest.approx(.8, abs=.01)
+    assert correct[worker == 1].mean() == pytest.approx(.3, abs=.01)
+    # worker 1 alone on the same items and seed gives the very same answers
+    alone = pool.annotate(y, np.ones((len(y), 1), int), seed=5).to_frame()
+    assert np.array_equal(alone["label"].to_numpy(), frame["label"].to_numpy()[worker == 1])
+    other = pool.annotate(y, both, seed=6).to_frame()["label"].to_numpy()
+    assert (other != frame["label"].to_numpy()).mean() > 0.2
+
+
+def test_paired_draws_share_items_workers_and_answers_across_redundancies():
+    ann, _, _ = pilot_of(n_tasks=60, redundancy=3, workers=10)
+    pool = estimate_pool(ann)
+    experiment = PlanExperiment(PlanSettings(budget=600, redundancy=(1, 2, 3, 5),
+                                             methods=("mv",), pool=pool))
+    y_all = np.random.default_rng(1).integers(0, 10, 1000)
+    drawn = {r: experiment.crowd_labels(y_all, 0, r) for r in (1, 2, 3, 5)}
+    for small, large in [(1, 2), (2, 3), (3, 5), (1, 5)]:
+        items_s, ann_s = drawn[small]
+        items_l, ann_l = drawn[large]
+        assert np.array_equal(items_l, items_s[:len(items_l)])  # nested items
+        a = ann_s.to_frame()
+        a = a[a["task"].astype(int) < len(items_l)]
+        both = a.merge(ann_l.to_frame(), on=["task", "worker"], suffixes=("_s", "_l"))
+        assert len(both) == len(a)  # every worker at the smaller r also answers at the larger
+        assert (both["label_s"] == both["label_l"]).all()  # ... and gives the same answer
+    for r, (items, answers) in drawn.items():
+        assert len(items) == 600 // r and len(answers) == 600
+        assert (answers.to_frame().groupby("task")["worker"].nunique() == r).all()
+    other, _ = experiment.crowd_labels(y_all, 1, 1)
+    assert not np.array_equal(other, drawn[1][0])  # another seed, another crowd
 
 
 def test_plan_end_to_end(tmp_path, monkeypatch):

@@ -1260,11 +1260,13 @@ def plan_command(
     redundancy: Annotated[str, typer.Option(help="Labels per item to compare.")] = "1,2,3,5",
     methods: Annotated[str, typer.Option(help="Methods to compare: " + ", ".join(CROWD_METHODS)
                                          + ".")] = "mv,ds,mbem",
-    seeds: Annotated[int, typer.Option(min=1, help="Simulated crowds (seeds 0..N-1) per "
-                                       "method and redundancy.")] = 3,
-    rule: Annotated[str, typer.Option(help="one-se: the fewest labels per item within one "
-                                      "standard error of the best; best: the highest mean.")]
-    = "one-se",
+    seeds: Annotated[int, typer.Option(min=1, help="Simulated crowds (seeds 0..N-1), each "
+                                       "shared by every method and redundancy.")] = 8,
+    rule: Annotated[str, typer.Option(help="paired: the fewest labels per item within one "
+                                      "standard error of the best, compared crowd by crowd; "
+                                      "one-se: within one standard error of the best mean; "
+                                      "best: the highest mean.")]
+    = "paired",
     model: Annotated[str | None, typer.Option(help="Network (default mlp).")] = None,
     epochs: Annotated[int, typer.Option(min=1, help="Epochs at r=1; scaled with r to keep "
                                         "the number of SGD steps fixed.")] = 30,

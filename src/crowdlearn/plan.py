@@ -12,10 +12,12 @@ the question for the user's own crowd before the budget is spent:
    probability proportional to their pilot volume — on the user's items (with features: the
    pilot's inferred labels as stand-in truth) or on the embedded digits, for every redundancy
    r within the budget (``budget // r`` items), train every method on each and score it on
-   held-out items (:class:`~crowdlearn.experiments.plan.PlanExperiment`);
+   held-out items (:class:`~crowdlearn.experiments.plan.PlanExperiment`). The redundancies are
+   compared with common random numbers: one simulated crowd (seed) gives every redundancy the
+   same items (nested), workers (nested) and answers, and the same network initialisation;
 3. recommend the method of highest mean accuracy and, for it, the fewest labels per item whose
-   accuracy is within one standard error of its best (:func:`recommend`), with a prediction
-   interval over the simulated seeds.
+   accuracy, paired seed by seed with its best redundancy's, is within one standard error of
+   it (:func:`recommend`), with a prediction interval over the simulated seeds.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from crowdlearn.aggregation.dawid_skene import DawidSkene
 from crowdlearn.annotations import Annotations
 from crowdlearn.errors import InputError
 
-__all__ = ["Plan", "WorkerPool", "estimate_pool", "plan", "recommend"]
+__all__ = ["Plan", "WorkerPool", "estimate_pool", "paired_gaps", "plan", "recommend"]
 
 FEW_ANSWERS = 10  # below this many pilot answers a worker's confusion is mostly the prior
 INTERVAL = 0.9  # coverage of the accuracy interval of the recommendation
@@ -93,6 +95,27 @@ class WorkerPool:
             out[start:start + rows] = np.sort(top, axis=1)
         return out
 
+    def annotate(self, y: np.ndarray, assignment: np.ndarray, seed: int) -> Annotations:
+        """Answers of the assigned workers (``assignment`` rows as :meth:`assign` returns
+        them) to items of true class codes ``y``, each drawn from the worker's confusion row.
+
+        The answer of worker w to item i depends only on (``seed``, i, w): a uniform from a
+        counter-based hash (splitmix64; Steele, Lea & Flood, OOPSLA 2014) inverted through
+        the row's cumulative distribution. Crowds of different redundancy drawn with one seed
+        therefore agree wherever they share an (item, worker) pair — the common random
+        numbers that let :func:`recommend` compare redundancies seed by seed."""
+        item, slot = np.nonzero(assignment >= 0)
+        worker = assignment[item, slot].astype(np.int64)
+        u = _uniform(seed, item.astype(np.uint64) * np.uint64(self.n_workers)
+                     + worker.astype(np.uint64))
+        cdf = np.cumsum(self.confusion[worker, y[item]], axis=1)
+        label = np.minimum((cdf < u[:, None] * cdf[:, -1:]).sum(axis=1), self.n_classes - 1)
+        used = np.zeros(len(y), dtype=bool)
+        used[item] = True
+        return Annotations(np.cumsum(used)[item] - 1, worker, label,
+                           tasks=list(np.flatnonzero(used)), workers=list(range(self.n_workers)),
+                           classes=list(range(self.n_classes)))
+
     def to_frame(self) -> pd.DataFrame:
         """One row per worker: answers, share of the answers and estimated accuracy (the mean
         of the confusion's diagonal, i.e. under balanced classes)."""
@@ -100,6 +123,19 @@ class WorkerPool:
         return pd.DataFrame({"worker": self.workers or range(self.n_workers),
                              "answers": self.answers, "share": self.volume,
                              "accuracy": diag})
+
+
+def _uniform(seed: int, counter: np.ndarray) -> np.ndarray:
+    """Uniforms in [0, 1) that depend only on ``(seed, counter)``: splitmix64's finaliser
+    (Steele, Lea & Flood, OOPSLA 2014) of the counter offset by the seed, top 53 bits."""
+    golden = np.uint64(0x9E3779B97F4A7C15)
+    with np.errstate(over="ignore"):
+        z = (np.asarray(counter, dtype=np.uint64) + np.uint64(1)) * golden \
+            + np.uint64(seed % 2**64) * np.uint64(0xD1B54A32D192ED03)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    return (z >> np.uint64(11)).astype(np.float64) * 2.0 ** -53
 
 
 def estimate_pool(pilot: Annotations | pd.DataFrame, *, source: str = "pilot",
@@ -177,6 +213,9 @@ class Plan:
                 f"with {r['method']}: expected accuracy {r['accuracy']:.3f}")
         if np.isfinite(r["low"]):
             text += f" ({INTERVAL:.0%} interval {r['low']:.3f}-{r['high']:.3f})"
+        if r.get("best_redundancy", r["redundancy"]) != r["redundancy"]:
+            text += (f"; {100 * r['gap']:.1f} ± {100 * r['gap_se']:.1f} points below "
+                     f"r={r['best_redundancy']} crowd by crowd, within one standard error")
         return text
 
 
@@ -199,40 +238,75 @@ def summarise(results: pd.DataFrame, budget: int) -> pd.DataFrame:
     return table
 
 
-RULES = ("one-se", "best")
+RULES = ("paired", "one-se", "best")
 
 
-def recommend(summary: pd.DataFrame, rule: str = "one-se") -> dict:
+def recommend(summary: pd.DataFrame, rule: str = "paired",
+              results: pd.DataFrame | None = None) -> dict:
     """The recommended row of ``summary`` as a plain dict.
 
     The method is the one with the highest mean accuracy. ``rule="best"`` takes its
-    redundancy of highest mean; ``"one-se"`` (default) its smallest redundancy whose mean is
-    within one standard error of that best mean — the one-standard-error rule (Breiman et al.,
+    redundancy of highest mean. The other two take its smallest redundancy whose accuracy is
+    within one standard error of that best one — the one-standard-error rule (Breiman et al.,
     Classification and Regression Trees, 1984; Hastie, Tibshirani & Friedman, The Elements of
     Statistical Learning, 2009, §7.10), here for fewer labels per item (more items labelled)
-    when a few simulated crowds cannot tell the redundancies apart."""
+    when the simulated crowds cannot tell the redundancies apart. ``"one-se"`` uses the
+    standard error of the best mean; ``"paired"`` (default; needs the per-seed ``results``)
+    the standard error of the per-seed differences from the best redundancy, which common
+    random numbers make share each seed's crowd, items and initialisation (a paired
+    comparison: the between-crowd noise cancels). ``gap`` and ``gap_se`` are the
+    recommendation's mean paired shortfall from the best redundancy (``best_redundancy``)
+    and its standard error."""
     if rule not in RULES:
         raise InputError(f"rule must be one of {', '.join(RULES)}, got {rule!r}")
+    if rule == "paired" and results is None:
+        raise InputError("the paired rule needs the per-seed results")
     order = summary.sort_values(["mean", "redundancy"], ascending=[False, True],
                                 kind="stable")
     best = order.iloc[0]
+    own = summary[summary["method"] == best["method"]]
+    gap = gap_se = np.nan
+    top = int(best["redundancy"])
     if rule == "one-se" and best["count"] > 1:
         se = float(best["std"]) / np.sqrt(best["count"])
-        own = summary[(summary["method"] == best["method"])
-                      & (summary["mean"] >= best["mean"] - se)]
-        best = own.sort_values("redundancy", kind="stable").iloc[0]
+        best = own[own["mean"] >= best["mean"] - se].sort_values("redundancy",
+                                                                 kind="stable").iloc[0]
+    elif rule == "paired":
+        gaps = paired_gaps(results, str(best["method"]), int(best["redundancy"]))
+        within = gaps[gaps["gap"] <= gaps["se"].fillna(0)].sort_values("redundancy")
+        r = int(within["redundancy"].iloc[0])
+        gap, gap_se = float(within["gap"].iloc[0]), float(within["se"].iloc[0])
+        best = own[own["redundancy"] == r].iloc[0]
     return {"redundancy": int(best["redundancy"]), "method": str(best["method"]),
             "items": int(best["items"]), "accuracy": float(best["mean"]),
             "low": float(best["low"]), "high": float(best["high"]),
-            "seeds": int(best["count"]), "rule": rule}
+            "seeds": int(best["count"]), "rule": rule, "gap": gap, "gap_se": gap_se,
+            "best_redundancy": top}
+
+
+def paired_gaps(results: pd.DataFrame, method: str, reference: int) -> pd.DataFrame:
+    """For each redundancy of ``method``: the mean over seeds of the accuracy at redundancy
+    ``reference`` minus its own on the same seed (``gap``), the standard error of that mean
+    (``se``; NaN with one common seed) and the number of common seeds (``pairs``)."""
+    rows = results[results["method"] == method]
+    table = rows.pivot_table(index="seed", columns="redundancy", values="accuracy",
+                             aggfunc="mean")
+    diff = table[[reference]].to_numpy() - table.to_numpy()  # NaN where a seed is missing
+    pairs = np.isfinite(diff).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        gap = np.nanmean(diff, axis=0)
+        se = np.nanstd(diff, axis=0, ddof=1) / np.sqrt(pairs)
+    se = np.where(pairs > 1, se, np.nan)
+    return pd.DataFrame({"redundancy": table.columns.astype(int), "gap": gap, "se": se,
+                         "pairs": pairs})
 
 
 def plan(pilot: Annotations | pd.DataFrame, budget: int, *,
          redundancies: Sequence[int] = (1, 2, 3, 5),
-         methods: Sequence[str] = ("mv", "ds", "mbem"), seeds: int = 3,
+         methods: Sequence[str] = ("mv", "ds", "mbem"), seeds: int = 8,
          features=None, dataset: str = "digits", model: str | None = None,
          epochs: int = 30, batch_size: int = 64, lr: float = 1e-3, device: str = "auto",
-         rule: str = "one-se", out_dir: Path | str | None = None, restart: bool = False,
+         rule: str = "paired", out_dir: Path | str | None = None, restart: bool = False,
          jobs: int = 1,
          threads: int | None = 1, log: Callable[[str], None] | None = None,
          progress: Callable[[int, int], None] | None = None) -> Plan:
@@ -246,8 +320,9 @@ def plan(pilot: Annotations | pd.DataFrame, budget: int, *,
     with a fifth of the items held out for testing. Without features the simulation runs on
     ``dataset`` (the embedded digits; a pilot with K < 10 classes uses the first K).
 
-    ``rule``: how the redundancy is chosen (:func:`recommend`). Every input is checked before
-    anything is written. Cells are run by the sweep engine
+    ``seeds``: simulated crowds per method and redundancy, each shared by all redundancies
+    (common random numbers). ``rule``: how the redundancy is chosen (:func:`recommend`).
+    Every input is checked before anything is written. Cells are run by the sweep engine
     (:func:`~crowdlearn.experiments.sweep.run_sweep`) into ``out_dir`` (a temporary folder
     when None), resumably; ``jobs``, ``threads``, ``log`` and ``progress`` as there.
     Accuracy is test accuracy of the model each method trains (``epochs`` at r = 1, scaled to
@@ -261,7 +336,8 @@ def plan(pilot: Annotations | pd.DataFrame, budget: int, *,
         raise InputError(f"rule must be one of {', '.join(RULES)}, got {rule!r}")
     settings = PlanSettings(budget=budget, redundancy=tuple(redundancies),
                             methods=tuple(methods), seeds=seeds, dataset=dataset, model=model,
-                            epochs=epochs, batch_size=batch_size, lr=lr, device=device)
+                            epochs=epochs, batch_size=batch_size, lr=lr, device=device,
+                            rule=rule)
     settings.check_basic()
     if budget < ann.n_tasks:
         raise InputError(f"budget {budget} is smaller than the pilot's {ann.n_tasks} tasks: "
@@ -288,7 +364,7 @@ def plan(pilot: Annotations | pd.DataFrame, budget: int, *,
         results = run_sweep(PlanExperiment(settings), out, log or (lambda line: None),
                             restart=restart, jobs=jobs, threads=threads, progress=progress)
     summary = summarise(results, budget)
-    best = recommend(summary, rule)
+    best = recommend(summary, rule, results)
     return Plan(results, summary, best, pool, caveats)
 
 

@@ -7,6 +7,14 @@ of them r distinct workers of the pool each (drawn in proportion to their pilot 
 the answers from the workers' estimated confusions, train every method on them and score it
 on held-out items. Epochs are scaled with r to keep the number of SGD steps fixed, as in the
 budget experiment.
+
+The redundancies of one seed are drawn with common random numbers (``paired``, the default):
+the items at r are the first ``budget // r`` of one shuffle, the workers of an item at r are
+its top r of one set of random keys (so those at a smaller r are among them), the answer of a
+worker to an item is the same at every r (:meth:`~crowdlearn.plan.WorkerPool.annotate`), and
+the network starts from the same seed. The differences between redundancies then carry little
+of the seed's own luck, and :func:`crowdlearn.plan.recommend` compares them seed by seed.
+``paired=False`` draws each redundancy's answers independently, as earlier versions did.
 """
 
 from __future__ import annotations
@@ -71,6 +79,8 @@ class PlanSettings:
     extra: dict = field(default_factory=lambda: {"ds": dict(PAPERS_DS)})
     pool: WorkerPool | None = None
     items: PlanItems | None = None
+    paired: bool = True  # common random numbers across redundancies (see the module)
+    rule: str = "paired"  # how the plot marks the recommendation; chooses no cells
 
     def check_basic(self) -> None:
         """What needs neither the pool nor the data."""
@@ -88,6 +98,10 @@ class PlanSettings:
         check_learner_options(self.extra, CROWD_METHODS, reserved=("self_training",))
         if self.seeds < 1 or self.epochs < 1:
             raise InputError("seeds and epochs must be at least 1")
+        from crowdlearn.plan import RULES
+
+        if self.rule not in RULES:
+            raise InputError(f"rule must be one of {', '.join(RULES)}, got {self.rule!r}")
 
     def check(self) -> None:
         self.check_basic()
@@ -123,12 +137,17 @@ class PlanExperiment(RedundancySweep):
     name = "plan"
 
     def recorded(self) -> dict:
+        """Settings of every row; paired draws are recorded as ``draws`` (independent draws
+        are recorded as before it existed, so their earlier tables resume)."""
         s = self.settings
-        return {"budget": s.budget, "dataset": s.dataset if s.items is None else "features",
-                "features": "none" if s.items is None else s.items.digest(),
-                "pool": s.pool.digest(), "model": s.model_name, "epochs": s.epochs,
-                "batch_size": s.batch_size, "lr": s.lr, "device": s.device,
-                "extra": json.dumps(s.extra, sort_keys=True)}
+        record = {"budget": s.budget, "dataset": s.dataset if s.items is None else "features",
+                  "features": "none" if s.items is None else s.items.digest(),
+                  "pool": s.pool.digest(), "model": s.model_name, "epochs": s.epochs,
+                  "batch_size": s.batch_size, "lr": s.lr, "device": s.device,
+                  "extra": json.dumps(s.extra, sort_keys=True)}
+        if s.paired:
+            record["draws"] = "paired"
+        return record
 
     def data(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Training and test items with their (true or stand-in) labels."""
@@ -143,23 +162,38 @@ class PlanExperiment(RedundancySweep):
         return train.X[keep], train.y[keep], test.X[keep_test], test.y[keep_test]
 
     def run(self, cell) -> list[dict]:
-
         s, seed, r = self.settings, cell["seed"], cell["redundancy"]
         X_all, y_all, X_test, y_test = self.data()
-        order = np.random.default_rng(seed).permutation(len(y_all))
-        n = s.budget // r
-        X, y = X_all[order[:n]], y_all[order[:n]]
-        assignment = s.pool.assign(n, r, n, seed)
-        k = s.pool.n_classes
-        ann = s.pool.crowd().annotate(y, assignment, seed, tasks=list(range(n)),
-                                      classes=list(range(k)))
+        if s.paired:
+            items, ann = self.crowd_labels(y_all, seed, r)
+            X = X_all[items]
+        else:  # independent answers at every r (earlier versions' draws)
+            order = np.random.default_rng(seed).permutation(len(y_all))
+            n = s.budget // r
+            X, y = X_all[order[:n]], y_all[order[:n]]
+            assignment = s.pool.assign(n, r, n, seed)
+            ann = s.pool.crowd().annotate(y, assignment, seed, tasks=list(range(n)),
+                                          classes=list(range(s.pool.n_classes)))
         return self.train_and_score(cell, X, ann, len(y_all), X_test, y_test)
+
+    def crowd_labels(self, y_all: np.ndarray, seed: int, r: int):
+        """Seed ``seed``'s crowd at redundancy r, with common random numbers: the indices
+        into ``y_all`` of the ``budget // r`` items labelled (the first of one shuffle) and
+        their answers (task i is ``items[i]``)."""
+        s = self.settings
+        shuffle, keys, answers = (int(c.generate_state(1)[0])
+                                  for c in np.random.SeedSequence([seed, 17]).spawn(3))
+        n = s.budget // r
+        items = np.random.default_rng(shuffle).permutation(len(y_all))[:n]
+        assignment = s.pool.assign(n, r, n, keys)
+        return items, s.pool.annotate(y_all[items], assignment, answers)
 
     def plot(self, results: pd.DataFrame, path: Path) -> None:
         from crowdlearn.plan import recommend, summarise
 
         summary = summarise(results, self.settings.budget)
-        plot_plan(summary, recommend(summary), path, self.settings.budget)
+        plot_plan(summary, recommend(summary, self.settings.rule, results), path,
+                  self.settings.budget)
 
 
 def plot_plan(summary: pd.DataFrame, best: dict, path: Path, budget: int) -> None:
