@@ -226,3 +226,22 @@ def test_fit_with_gold_is_not_continued():
     model = DawidSkene().fit(frame, gold={2: 1})
     with pytest.raises(InputError, match="without task_prior or gold labels"):
         model.partial_fit(pd.DataFrame({"task": [3], "worker": [0], "label": [1]}))
+
+
+def test_threads_share_the_touched_tasks_without_changing_the_result():
+    # enough touched tasks (> 2 × MIN_PART) for partial_fit's steps to run in parts on threads
+    ann, _, _ = make_crowd(n_tasks=40000, n_workers=200, k=2, r=4, seed=4)
+    early, late, _ = _split(ann, 0.3, seed=4)
+    assert late["task"].nunique() > 20000
+    fits = [DawidSkene(n_threads=t).fit(early).partial_fit(late).partial_fit(
+        late.assign(task=late["task"] + 10**6)) for t in (1, 3)]
+    np.testing.assert_allclose(fits[0].posteriors_, fits[1].posteriors_, atol=1e-10)
+    assert (fits[0].labels_ == fits[1].labels_).all()
+    np.testing.assert_allclose(fits[0].confusion_, fits[1].confusion_, atol=1e-10)
+    # a repeated answer in the last part of a large batch is found and named
+    last = late.sort_values("task").iloc[[-1]]
+    with pytest.raises(InputError, match=f"worker {last['worker'].iloc[0]} already answered "
+                                         f"task {last['task'].iloc[0]};"):
+        fits[1].partial_fit(pd.concat([pd.DataFrame(
+            {"task": fits[1].tasks_, "worker": 10**6, "label": 0}), last]))
+    assert len(fits[1].tasks_) == len(fits[0].tasks_)  # the refused batch changed nothing

@@ -30,7 +30,8 @@ from __future__ import annotations
 
 import array
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Literal
@@ -40,7 +41,15 @@ import pandas as pd
 import scipy.sparse as sp
 
 from crowdlearn.aggregation.base import Aggregator, as_annotations, check_gold, check_task_prior
-from crowdlearn.aggregation.em import EStep, Params, Stats, run_em, stats_from_posteriors
+from crowdlearn.aggregation.em import (
+    EStep,
+    Params,
+    Stats,
+    default_threads,
+    row_block,
+    run_em,
+    stats_from_posteriors,
+)
 from crowdlearn.annotations import Annotations
 from crowdlearn.errors import CrowdlearnWarning, InputError
 from crowdlearn.labels import positions
@@ -256,7 +265,8 @@ class DawidSkene(Aggregator):
         (the objective per answer, less the fixed entropy of the other tasks' posteriors).
 
         Cost: in proportion to the new answers and the earlier answers of the tasks they
-        touch, plus a few passes over one number per task. The answers are kept grouped by
+        touch, plus a few passes over one number per task; the steps over the touched tasks
+        share the model's ``n_threads`` as the E-step does. The answers are kept grouped by
         task, with the later ones appended and merged in once they reach a quarter of the
         rest.
 
@@ -291,8 +301,10 @@ class DawidSkene(Aggregator):
         n_seen = int(np.searchsorted(touched, n_old))
         column = worker * k + label
         # all their answers, the earlier ones first
-        rows = state.rows(touched, w * k, row, column)
-        repeats = _repeats(rows, k, row, worker)
+        threads = default_threads(self.n_threads)
+        rows = state.rows(touched, w * k, row, column, n_threads=threads)
+        repeats = np.concatenate(_by_parts(len(touched), threads, lambda a, b, i, j: _repeats(
+            row_block(rows, a, b), k, row[i:j] - a, worker[i:j]) + i, row))
         if len(repeats):
             i = int(order[repeats].min())  # the first in the order given
             raise InputError(f"worker {batch.workers[batch.worker[i]]!r} already answered "
@@ -304,7 +316,9 @@ class DawidSkene(Aggregator):
         start[:n_seen] = _take_rows(self.posteriors_, touched[:n_seen])
         votes = np.bincount(row * k + label, minlength=len(touched) * k).reshape(-1, k)
         start[n_seen:] = votes[n_seen:] / votes[n_seen:].sum(axis=1, keepdims=True)
-        sub_start = stats_from_posteriors(rows, start)
+        shares = _by_parts(len(touched), threads, lambda a, b, i, j: stats_from_posteriors(
+            row_block(rows, a, b), start[a:b]))
+        sub_start = sum(shares[1:], shares[0])
         fresh = np.stack([np.bincount(column, start[row, c], minlength=w * k)
                           for c in range(k)], axis=1)
         earlier = sub_start.counts - fresh  # the touched tasks' earlier answers' share
@@ -338,7 +352,7 @@ class DawidSkene(Aggregator):
             def e_step(params: Params) -> Stats:
                 sub_stats = sub_step(params)
                 if rounds[0] < refresh - 1:  # the first rounds, before M-steps
-                    state.refresh(posteriors, labels, params, rest, skip)
+                    state.refresh(posteriors, labels, params, rest, skip, threads)
                     rounds[0] += 1
                 # the objective: the other tasks' share is their expected complete-data
                 # log-likelihood under their posteriors so far (Neal and Hinton's free
@@ -352,10 +366,13 @@ class DawidSkene(Aggregator):
                 e_step, sub_start, step, n_answers=len(state.answers) + len(task),
                 max_iter=max_iter or self.max_iter, tol=self.tol)
             if refresh and n_iter >= refresh:  # the last round, with the final parameters
-                state.refresh(posteriors, labels, params, rest, skip)
+                state.refresh(posteriors, labels, params, rest, skip, threads)
             post = sub_step.posteriors
         _put_rows(posteriors, touched, post)
-        labels[touched] = margins.settle(touched, post, rows, (row, column))
+        labels[touched] = np.concatenate(_by_parts(
+            len(touched), threads, lambda a, b, i, j: margins.settle(
+                touched[a:b], post[a:b], row_block(rows, a, b), (row[i:j] - a, column[i:j])),
+            row))
         self._state_ = state.grown(batch, task, column, sub_stats + rest, params)
         # only re-estimated tasks' labels can have changed: no argmax over every task
         self._record(self._state_.answers, posteriors, labels)
@@ -565,11 +582,11 @@ class _FitState:
                       class_map[new.label].astype(np.int64), task_ids, workers, worker_index)
 
     def rows(self, tasks: np.ndarray, n_columns: int, row: np.ndarray | None = None,
-             column: np.ndarray | None = None) -> sp.csr_matrix:
+             column: np.ndarray | None = None, n_threads: int = 1) -> sp.csr_matrix:
         """The answers so far of the task codes ``tasks`` (ascending), as incidence rows with
         ``n_columns`` columns, each row followed by the entries (``row``: position in
         ``tasks``, ascending; ``column``) given. Costs O(those answers + the answers
-        appended since the last merge)."""
+        appended since the last merge), shared by ``n_threads`` threads."""
         groups = []
         if len(self.extra_task) and len(tasks):
             wanted = np.zeros(max(self.n_tasks, int(tasks[-1]) + 1), dtype=bool)
@@ -580,7 +597,8 @@ class _FitState:
             groups.append((at[order], self.extra_column[mine[order]]))
         if row is not None:
             groups.append((row, column))
-        return _csr(*_gathered(self.grouped, tasks, tuple(groups)), (len(tasks), n_columns))
+        return _csr(*_gathered_in_parts(self.grouped, tasks, tuple(groups), n_threads),
+                    (len(tasks), n_columns))
 
     def weigh(self, column_weights: np.ndarray) -> np.ndarray:
         """Per task, the sum of ``column_weights`` over its answers (one pass over all)."""
@@ -593,22 +611,22 @@ class _FitState:
         return total
 
     def refresh(self, posteriors: np.ndarray, labels: np.ndarray, params: Params,
-                rest: Stats, skip: np.ndarray) -> int:
+                rest: Stats, skip: np.ndarray, n_threads: int = 1) -> int:
         """One refresh round of :meth:`DawidSkene.partial_fit`: the tasks (other than
         ``skip``) whose label the parameters' drift may have changed get their posteriors
         under ``params`` (written into ``posteriors`` and ``labels``), and ``rest`` the
         change of their statistics. Returns how many tasks that was."""
         margins = self.margins
         n_columns = len(params.log_pi)
-        near = margins.suspects(skip)
+        near = margins.suspects(skip, n_threads)
         if not len(near):
             return 0
         if 4 * len(near) > len(skip):  # most tasks: one product beats gathering their rows
             at = margins.exceeded(near, self.weigh(margins.steps)[near])
             moved = near[at]
-            block = self.rows(moved, n_columns)
+            block = self.rows(moved, n_columns, n_threads=n_threads)
         else:
-            rows = self.rows(near, n_columns)
+            rows = self.rows(near, n_columns, n_threads=n_threads)
             at = margins.exceeded(near, rows @ margins.steps)
             moved, block = near[at], rows[at]
         if not len(moved):
@@ -799,12 +817,16 @@ class _Margins:
         self.total += float((step / self.scale[:n])[watched[:n]].max(initial=0.0))
         self.prior += float(np.abs(after.log_prior - before.log_prior).max())
 
-    def suspects(self, skip: np.ndarray) -> np.ndarray:
+    def suspects(self, skip: np.ndarray, n_threads: int = 1) -> np.ndarray:
         """The tasks (ascending, none of ``skip``) that the loose test cannot clear."""
-        bound = np.multiply(self.weights, self.total)
-        bound += self.prior + _SLACK
-        near = np.flatnonzero(bound >= self.loose)
-        return near[~skip[near]]
+
+        def part(a: int, b: int, *_) -> np.ndarray:
+            bound = np.multiply(self.weights[a:b], self.total)
+            bound += self.prior + _SLACK
+            near = np.flatnonzero(bound >= self.loose[a:b]) + a
+            return near[~skip[near]]
+
+        return np.concatenate(_by_parts(len(self.weights), n_threads, part))
 
     def exceeded(self, tasks: np.ndarray, weighed: np.ndarray) -> np.ndarray:
         """Positions in ``tasks`` that the exact test cannot clear (``weighed``: their
@@ -908,6 +930,46 @@ def _extend(ids: list, more: list, index: pd.Index) -> tuple[list, np.ndarray, p
     added = np.asarray(more, dtype=object)[unseen].tolist()
     extended = index.append(pd.Index(added)) if added else index
     return list(ids) + added, position, extended
+
+
+MIN_PART = 1 << 13  # tasks: below this a thread costs more than it saves
+
+
+def _by_parts(n: int, n_threads: int, run: Callable, row: np.ndarray | None = None) -> list:
+    """``run(a, b, i, j)`` on consecutive parts [a, b) of ``n`` tasks, one part a thread (at
+    least ``MIN_PART`` tasks each), in order; [i, j) are the part's entries of ``row`` (task
+    positions, ascending; 0, 0 without it). numpy's passes over large arrays release the GIL,
+    so ``partial_fit``'s steps over the touched tasks use the cores the E-step uses."""
+    parts = max(1, min(n_threads, n // MIN_PART))
+    cuts = np.linspace(0, n, parts + 1).astype(np.int64)
+    ends = np.zeros(parts + 1, np.int64) if row is None else np.searchsorted(row, cuts)
+    spans = [(int(cuts[p]), int(cuts[p + 1]), int(ends[p]), int(ends[p + 1]))
+             for p in range(parts)]
+    if parts == 1:
+        return [run(*spans[0])]
+    with ThreadPoolExecutor(parts - 1) as pool:
+        rest = [pool.submit(run, *span) for span in spans[1:]]
+        return [run(*spans[0])] + [future.result() for future in rest]
+
+
+def _gathered_in_parts(m: sp.csr_matrix, rows: np.ndarray, groups: tuple,
+                       n_threads: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_gathered`, its rows shared by ``n_threads`` threads and the parts joined."""
+
+    def part(a: int, b: int, *_) -> tuple[np.ndarray, np.ndarray]:
+        mine = []
+        for row, column in groups:
+            i, j = np.searchsorted(row, (a, b))
+            mine.append((row[i:j] - a, column[i:j]))
+        return _gathered(m, rows[a:b], tuple(mine))
+
+    parts = _by_parts(len(rows), n_threads, part)
+    if len(parts) == 1:
+        return parts[0]
+    offsets = np.cumsum([0] + [int(indptr[-1]) for indptr, _ in parts[:-1]])
+    indptr = np.concatenate([parts[0][0][:1]] + [part_indptr[1:] + offset for (
+        part_indptr, _), offset in zip(parts, offsets, strict=True)])
+    return indptr, np.concatenate([indices for _, indices in parts])
 
 
 def _gathered(m: sp.csr_matrix, rows: np.ndarray, groups: tuple = ()

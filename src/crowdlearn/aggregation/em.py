@@ -68,10 +68,10 @@ class EStep:
                  chunk: int | None = None, n_threads: int | None = None) -> None:
         self.k, self.log_task_prior = n_classes, log_task_prior
         n = incidence.shape[0]
-        threads = n_threads or min(os.cpu_count() or 1, 8)
+        threads = default_threads(n_threads)
         if chunk is None:  # enough chunks to keep every thread busy, none too large for cache
             chunk = int(min(CHUNK_TASKS, max(MIN_CHUNK_TASKS, -(-n // (2 * threads)))))
-        self.blocks = [(a, min(a + chunk, n), _row_block(incidence, a, min(a + chunk, n)))
+        self.blocks = [(a, min(a + chunk, n), row_block(incidence, a, min(a + chunk, n)))
                        for a in range(0, n, chunk)]
         self.n_threads = min(threads, len(self.blocks))
         self._pool = ThreadPoolExecutor(self.n_threads) if self.n_threads > 1 else None
@@ -163,7 +163,13 @@ def run_em(estep: EStep, stats: Stats, m_step: Callable[[Stats], Params], *,
     return params, history, len(history), stats
 
 
-def _row_block(m: sp.csr_matrix, a: int, b: int) -> sp.csr_matrix:
+def default_threads(n_threads: int | None) -> int:
+    """``n_threads``, or by default the machine's cores, at most 8 (beyond that the passes
+    over memory stop getting faster)."""
+    return n_threads or min(os.cpu_count() or 1, 8)
+
+
+def row_block(m: sp.csr_matrix, a: int, b: int) -> sp.csr_matrix:
     """Rows a..b of a CSR matrix sharing its index and data arrays. (The constructor would
     copy slices of a larger array, so the arrays are attached to an empty matrix.)"""
     s, e = m.indptr[a], m.indptr[b]

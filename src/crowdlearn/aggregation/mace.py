@@ -75,7 +75,6 @@ warns (:class:`~crowdlearn.errors.CrowdlearnWarning`) as every aggregator does.
 
 from __future__ import annotations
 
-import os
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from numbers import Integral, Real
@@ -86,7 +85,7 @@ import scipy.sparse as sp
 from scipy.special import digamma, expit, gammaln
 
 from crowdlearn.aggregation.base import Aggregator, as_annotations
-from crowdlearn.aggregation.em import _row_block
+from crowdlearn.aggregation.em import default_threads, row_block
 from crowdlearn.annotations import Annotations
 from crowdlearn.errors import CrowdlearnWarning, InputError, check_integer
 
@@ -416,12 +415,12 @@ class _Kernel:
                                     shape=(t * self.width, w * k))
         self.n_wl = np.bincount(cols, minlength=w * k).reshape(w, k).astype(np.float64)
         self.class_totals = class_totals
-        self.threads = n_threads or min(os.cpu_count() or 1, 8)
+        self.threads = default_threads(n_threads)
         self.pool = None
         self.blocks = []  # (first task, last task + 1, rows of the matrix, their transpose)
         for a in range(0, t, self.step):  # a loop over chunks of tasks, not over tasks
             b = min(a + self.step, t)
-            block = _row_block(self.matrix, a * self.width, b * self.width)
+            block = row_block(self.matrix, a * self.width, b * self.width)
             self.blocks.append((a, b, block, block.T))
 
     def close(self) -> None:

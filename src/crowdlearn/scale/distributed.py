@@ -14,7 +14,6 @@ Needs ``pip install crowdlearn[dask]`` (``dask[distributed]``).
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -29,6 +28,7 @@ import pyarrow.parquet as pq
 
 from crowdlearn.aggregation import DawidSkene
 from crowdlearn.aggregation.base import Aggregator
+from crowdlearn.aggregation.em import default_threads
 from crowdlearn.errors import InputError
 from crowdlearn.scale.chunks import CodedChunk, check_code_range, first_repeat, repeated_answer
 from crowdlearn.scale.engine import add, check_scalable, fit_chunks
@@ -57,7 +57,7 @@ def connect(scheduler: str | None, n_workers: int | None = None) -> tuple[Any, E
     stack = ExitStack()
     if scheduler is None:
         cluster = stack.enter_context(LocalCluster(
-            n_workers=n_workers or min(os.cpu_count() or 1, 8), threads_per_worker=1,
+            n_workers=default_threads(n_workers), threads_per_worker=1,
             processes=True, dashboard_address=None))
         return stack.enter_context(Client(cluster)), stack
     try:

@@ -11,7 +11,6 @@ answer and 4 to 12 a task of local disk (``scratch``).
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ import pandas as pd
 
 from crowdlearn.aggregation import DawidSkene
 from crowdlearn.aggregation.base import Aggregator
+from crowdlearn.aggregation.em import default_threads
 from crowdlearn.scale.engine import StreamRunner, check_scalable, fit_chunks
 from crowdlearn.scale.output import check_dataset, dataset_output
 from crowdlearn.scale.parquet import ParquetAnswers
@@ -74,7 +74,7 @@ def aggregate_parquet(source, out: Path | str, model: Aggregator | None = None, 
     with encode(answers, None if scratch is None else Path(scratch),
                 chunk_answers=chunk_answers, progress=progress) as store:
         read = time.perf_counter() - start
-        runner = StreamRunner(store, n_threads or min(os.cpu_count() or 1, 8))
+        runner = StreamRunner(store, default_threads(n_threads))
         try:
             with dataset_output(out) as folder:
                 fitted = fit_chunks(model, runner, folder, proba)
