@@ -4,6 +4,7 @@ recommendation and the refused inputs (issue 17)."""
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -116,6 +117,12 @@ def test_paired_rule_removes_the_between_crowd_noise():
     assert "0.7 ± 1.2 points below r=2 crowd by crowd" in said
     with pytest.raises(InputError, match="per-seed results"):
         recommend(table, "paired")
+    # without the per-seed results the default rule is one-se, and the one-se rule's
+    # recommendation says nothing of paired gaps
+    one_se = recommend(summarise(noisy, budget=600))
+    assert one_se["rule"] == "one-se" and np.isnan(one_se["gap"])
+    assert recommend(summarise(noisy, budget=600), results=noisy)["rule"] == "paired"
+    assert "nan" not in str(Plan(noisy, summarise(noisy, budget=600), one_se, None, []))
 
 
 def test_paired_gaps_use_only_the_seeds_both_redundancies_have():
@@ -124,6 +131,12 @@ def test_paired_gaps_use_only_the_seeds_both_redundancies_have():
     assert gaps.loc[1, "pairs"] == 2 and gaps.loc[1, "gap"] == pytest.approx(.02)
     assert gaps.loc[1, "se"] == pytest.approx(0, abs=1e-12)
     assert gaps.loc[2, "gap"] == 0 and gaps.loc[2, "pairs"] == 2
+    # a redundancy paired with the best on fewer seeds than the best has is no candidate
+    short = crowds([.70, .70, .80], [.65, .72, .82]).drop(index=[1, 2])  # r=1: seed 0 only
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # and no numpy warning leaks
+        best = recommend(summarise(short, budget=600), "paired", short)
+    assert best["redundancy"] == 2
 
 
 def test_pool_answers_follow_the_confusions_and_depend_on_item_worker_seed():
@@ -238,7 +251,9 @@ def test_cli_plan_writes_recommendation(tmp_path, pilot_csv):
                                  "--epochs", "1", "-o", str(out)])
     assert result.exit_code == 0, result.output
     assert "recommended:" in result.output
-    record = json.loads((out / "recommendation.json").read_text())
+    text = (out / "recommendation.json").read_text()
+    assert "NaN" not in text and "Infinity" not in text  # strict JSON
+    record = json.loads(text)
     assert record["recommendation"]["redundancy"] in (1, 2)
     assert record["pool"]["workers"] == 10
     workers = pd.read_csv(out / "workers.csv")

@@ -1238,9 +1238,18 @@ def _issues_from_training(given: pd.Series, features: Path, method: str, id_col:
     return table.assign(row=ids[table["row"].to_numpy()]).rename(columns={"row": "id"})
 
 
-def _plain_number(value):
-    """numpy scalars as Python numbers for JSON."""
-    return value.item() if hasattr(value, "item") else str(value)
+def _plain_json(value):
+    """``value`` ready for strict JSON: numpy scalars as Python numbers, a missing or
+    infinite number (an interval from one simulated crowd) as null."""
+    if isinstance(value, dict):
+        return {str(k): _plain_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain_json(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value if value is None or isinstance(value, (bool, int, float, str)) else str(value)
 
 
 @app.command("plan")
@@ -1312,7 +1321,8 @@ def plan_command(
                        "max_workers_per_task": result.pool.max_per_task},
               "summary": result.summary.to_dict(orient="records")}
     atomic_write(out / "recommendation.json",
-                 lambda p: p.write_text(json.dumps(record, indent=1, default=_plain_number) + "\n"))
+                 lambda p: p.write_text(json.dumps(_plain_json(record), indent=1,
+                                                   allow_nan=False) + "\n"))
     rs = sorted(set(result.results["redundancy"]))
     _print_accuracy(result.results, "redundancy", rs, lambda r: f"r={r}",
                     f"expected test accuracy, mean ± sd over {seeds} simulated crowds "

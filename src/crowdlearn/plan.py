@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -213,7 +214,8 @@ class Plan:
                 f"with {r['method']}: expected accuracy {r['accuracy']:.3f}")
         if np.isfinite(r["low"]):
             text += f" ({INTERVAL:.0%} interval {r['low']:.3f}-{r['high']:.3f})"
-        if r.get("best_redundancy", r["redundancy"]) != r["redundancy"]:
+        if r.get("rule") == "paired" and np.isfinite(r.get("gap", np.nan)) and (
+                r["best_redundancy"] != r["redundancy"]):
             text += (f"; {100 * r['gap']:.1f} ± {100 * r['gap_se']:.1f} points below "
                      f"r={r['best_redundancy']} crowd by crowd, within one standard error")
         return text
@@ -241,7 +243,7 @@ def summarise(results: pd.DataFrame, budget: int) -> pd.DataFrame:
 RULES = ("paired", "one-se", "best")
 
 
-def recommend(summary: pd.DataFrame, rule: str = "paired",
+def recommend(summary: pd.DataFrame, rule: str | None = None,
               results: pd.DataFrame | None = None) -> dict:
     """The recommended row of ``summary`` as a plain dict.
 
@@ -251,12 +253,16 @@ def recommend(summary: pd.DataFrame, rule: str = "paired",
     Classification and Regression Trees, 1984; Hastie, Tibshirani & Friedman, The Elements of
     Statistical Learning, 2009, §7.10), here for fewer labels per item (more items labelled)
     when the simulated crowds cannot tell the redundancies apart. ``"one-se"`` uses the
-    standard error of the best mean; ``"paired"`` (default; needs the per-seed ``results``)
-    the standard error of the per-seed differences from the best redundancy, which common
-    random numbers make share each seed's crowd, items and initialisation (a paired
-    comparison: the between-crowd noise cancels). ``gap`` and ``gap_se`` are the
+    standard error of the best mean; ``"paired"`` (the default when the per-seed
+    ``results`` are given, ``"one-se"`` otherwise) the standard error of the per-seed
+    differences from the best redundancy, which common random numbers make share each
+    seed's crowd, items and initialisation (a paired comparison: the between-crowd noise
+    cancels). ``gap`` and ``gap_se`` are the
     recommendation's mean paired shortfall from the best redundancy (``best_redundancy``)
-    and its standard error."""
+    and its standard error (NaN under the other rules). Only redundancies paired with the
+    best on every seed it has are candidates."""
+    if rule is None:
+        rule = "one-se" if results is None else "paired"
     if rule not in RULES:
         raise InputError(f"rule must be one of {', '.join(RULES)}, got {rule!r}")
     if rule == "paired" and results is None:
@@ -273,7 +279,9 @@ def recommend(summary: pd.DataFrame, rule: str = "paired",
                                                                  kind="stable").iloc[0]
     elif rule == "paired":
         gaps = paired_gaps(results, str(best["method"]), int(best["redundancy"]))
-        within = gaps[gaps["gap"] <= gaps["se"].fillna(0)].sort_values("redundancy")
+        complete = gaps["pairs"] == gaps["pairs"].max()
+        within = gaps[complete & (gaps["gap"] <= gaps["se"].fillna(0))].sort_values(
+            "redundancy")
         r = int(within["redundancy"].iloc[0])
         gap, gap_se = float(within["gap"].iloc[0]), float(within["se"].iloc[0])
         best = own[own["redundancy"] == r].iloc[0]
@@ -293,7 +301,8 @@ def paired_gaps(results: pd.DataFrame, method: str, reference: int) -> pd.DataFr
                              aggfunc="mean")
     diff = table[[reference]].to_numpy() - table.to_numpy()  # NaN where a seed is missing
     pairs = np.isfinite(diff).sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a redundancy with no common seed
         gap = np.nanmean(diff, axis=0)
         se = np.nanstd(diff, axis=0, ddof=1) / np.sqrt(pairs)
     se = np.where(pairs > 1, se, np.nan)

@@ -87,6 +87,13 @@ def test_oracle_spends_on_wrong_consensus_first():
     right = np.setdiff1d(eligible, wrong)
     cut = np.sort(post[right].max(1))[9]
     assert (post[extra].max(1) <= cut + 1e-12).all()
+    # tasks without gold (truth -1) count as right: never ahead of a wrong gold task
+    partial = y.copy()
+    partial[:100] = -1
+    wrong_gold = wrong[wrong >= 100]
+    chosen = active._choose_oracle(ann, eligible, len(wrong_gold), None,
+                                   np.random.default_rng(0), "onecoin", truth=partial)
+    assert set(chosen) == set(wrong_gold)
 
 
 def test_oracle_is_a_replay_reference(replay_files):

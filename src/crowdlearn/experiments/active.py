@@ -255,7 +255,8 @@ def _choose_oracle(ann, eligible, size, proba, rng, aggregator, *, truth) -> np.
     """The reference that reads the truth: first the tasks whose consensus is wrong, then
     the correct ones; each group least confident first (the easiest to change)."""
     post = consensus(ann, aggregator)[eligible]
-    right = post.argmax(1) == truth[eligible]  # a task without gold counts as right
+    known = truth[eligible]
+    right = (post.argmax(1) == known) | (known < 0)  # a task without gold counts as right
     ties = rng.random(len(eligible))
     return eligible[np.lexsort((ties, post.max(1), right))[:size]]
 
