@@ -67,8 +67,9 @@ class ResultsTable:
             return
         for name, value in self.settings.items():
             if name not in self.frame.columns:
-                raise InputError(f"{self.path}: made by another sweep (no column {name!r}); "
-                                 "use another output folder, or start over (--force)")
+                raise InputError(f"{self.path}: made by another sweep or an earlier version "
+                                 f"(no column {name!r}); use another output folder, or start "
+                                 "over (--force)")
             found = set(self.frame[name].map(_text))
             if found != {_text(value)}:
                 was = sorted(found)[0] or "(unset)"
