@@ -102,3 +102,16 @@ def test_cli_jobs(tmp_path):
     bad = CliRunner().invoke(app, ["experiment", "noise", "-o", str(tmp_path / "n"),
                                    "--jobs", "0"])
     assert bad.exit_code == 2 and "--jobs" in bad.output
+
+
+def test_a_setting_added_later_resumes_older_tables_under_its_former_value(tmp_path):
+    path = tmp_path / "results.csv"
+    ResultsTable(path, ["seed"], {"dataset": "digits"}).add_rows([{"seed": 0, "acc": 0.5}])
+    added = {"draws": "independent"}  # the table was made before "draws" existed
+    older = ResultsTable(path, ["seed"], {"dataset": "digits", "draws": "independent"},
+                         added=added)
+    assert older.done(seed=0)
+    older.add_rows([{"seed": 1, "acc": 0.6}])
+    assert set(pd.read_csv(path)["draws"]) == {"independent"}
+    with pytest.raises(InputError, match="made with draws=independent, not paired"):
+        ResultsTable(path, ["seed"], {"dataset": "digits", "draws": "paired"}, added=added)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -136,17 +136,17 @@ class PlanExperiment(RedundancySweep):
 
     name = "plan"
 
+    added_settings: ClassVar[dict] = {"draws": "independent"}  # tables of earlier versions
+
     def recorded(self) -> dict:
-        """Settings of every row; paired draws are recorded as ``draws`` (independent draws
-        are recorded as before it existed, so their earlier tables resume)."""
+        """Settings of every row, the draws (paired or independent) included."""
         s = self.settings
         record = {"budget": s.budget, "dataset": s.dataset if s.items is None else "features",
                   "features": "none" if s.items is None else s.items.digest(),
                   "pool": s.pool.digest(), "model": s.model_name, "epochs": s.epochs,
                   "batch_size": s.batch_size, "lr": s.lr, "device": s.device,
                   "extra": json.dumps(s.extra, sort_keys=True)}
-        if s.paired:
-            record["draws"] = "paired"
+        record["draws"] = "paired" if s.paired else "independent"
         return record
 
     def data(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -16,14 +16,16 @@ from crowdlearn.outputs import atomic_write
 
 
 def open_results(out_dir: Path | str, key_columns: Sequence[str], settings: Mapping, *,
-                 restart: bool = False) -> tuple[Path, ResultsTable]:
+                 restart: bool = False, added: Mapping | None = None
+                 ) -> tuple[Path, ResultsTable]:
     """The sweep's output folder (created if missing; a file there is an error) and its
     ``results.csv`` table."""
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise InputError(f"{out}: is a file; --out names a folder")
     out.mkdir(parents=True, exist_ok=True)
-    return out, ResultsTable(out / "results.csv", key_columns, settings, restart=restart)
+    return out, ResultsTable(out / "results.csv", key_columns, settings, restart=restart,
+                             added=added)
 
 
 def recorded_settings(settings, cells: Sequence[str]) -> dict:
@@ -44,10 +46,13 @@ class ResultsTable:
     Opening a folder that holds a table made with other settings is an error: results of
     different sweeps are never mixed. ``restart=True`` ignores an existing table; it is
     replaced when the first new row is written (until then the old file stays intact).
+    ``added``: settings introduced after tables were first written, each with the value that
+    a table without its column was made with (so such a table resumes under that value and
+    is refused, naming it, under another).
     """
 
     def __init__(self, path: Path, key_columns: Sequence[str], settings: Mapping, *,
-                 restart: bool = False):
+                 restart: bool = False, added: Mapping | None = None):
         self.path, self.keys = Path(path), list(key_columns)
         self.settings = {k: _plain(v) for k, v in settings.items()}
         self.frame = pd.DataFrame()
@@ -59,6 +64,9 @@ class ResultsTable:
             except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
                 raise InputError(f"{self.path}: not a readable results table ({exc}); use "
                                  "another output folder, or start over (--force)") from None
+            for name, value in (added or {}).items():
+                if not self.frame.empty and name not in self.frame.columns:
+                    self.frame[name] = _plain(value)
             self._check_same_settings()
 
     def _check_same_settings(self) -> None:
