@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from crowdlearn.errors import InputError
-from crowdlearn.experiments.options import PAPERS_DS, check_learner_options, check_methods
+from crowdlearn.experiments.options import PAPERS_DS, check_crowd_options, check_methods
 from crowdlearn.experiments.plots import plot_budget
 from crowdlearn.experiments.sweep import Experiment, dataset_splits, run_sweep
 from crowdlearn.simulate import assign, classwise_hammer_spammer, hammer_spammer
@@ -64,7 +64,7 @@ class BudgetSettings:
         from crowdlearn.methods import CROWD_METHODS
 
         check_methods(self.methods, CROWD_METHODS)
-        check_learner_options(self.extra, CROWD_METHODS, reserved=("self_training",))
+        check_crowd_options(self.extra)
         if self.seeds < 1 or self.epochs < 1:
             raise InputError("seeds and epochs must be at least 1")
         n_train = len(dataset_splits(self.dataset)[0])

@@ -22,7 +22,7 @@ import pandas as pd
 
 from crowdlearn.annotations import Annotations
 from crowdlearn.errors import CrowdlearnWarning, InputError
-from crowdlearn.experiments.options import PAPERS_DS, check_learner_options, check_methods
+from crowdlearn.experiments.options import PAPERS_DS, check_crowd_options, check_methods
 from crowdlearn.experiments.plots import plot_grouped_bars
 from crowdlearn.experiments.sweep import Experiment, dataset_splits, run_sweep
 from crowdlearn.simulate import Crowd, diagonal, maxmig_case
@@ -66,7 +66,7 @@ class CrowdsSettings:
         if bad or not self.expertise:
             raise InputError(f"expertise must be low or high, got {bad[0] if bad else 'none'!r}")
         check_methods(self.methods, (*CROWD_METHODS, REFERENCE))
-        check_learner_options(self.extra, CROWD_METHODS, reserved=("self_training",))
+        check_crowd_options(self.extra)
         if self.seeds < 1 or self.epochs < 1:
             raise InputError("seeds and epochs must be at least 1")
 

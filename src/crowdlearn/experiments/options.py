@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from crowdlearn.errors import InputError
-from crowdlearn.methods import METHODS, RENAMED, method_parameters
+from crowdlearn.methods import CROWD_METHODS, METHODS, RENAMED, method_parameters
 
 # The EM baseline of the papers the crowd experiments reproduce (Khetan et al. 2018; Cao et
 # al. 2019): Dawid-Skene with a near-flat prior, unlike the library's default smoothing.
@@ -48,3 +48,9 @@ def check_learner_options(extra: Mapping, methods: Iterable[str],
             if bad:
                 raise InputError(f"method {method!r} has no option {bad[0]!r}; its options "
                                  f"are {', '.join(own) or 'none'}")
+
+
+def check_crowd_options(extra: Mapping) -> None:
+    """Learner options of the crowd sweeps (budget, crowds, plan, active): for their crowd
+    methods, never ``self_training``, which each sweep sets itself."""
+    check_learner_options(extra, CROWD_METHODS, reserved=("self_training",))

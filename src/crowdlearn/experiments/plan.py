@@ -29,7 +29,7 @@ import pandas as pd
 
 from crowdlearn.errors import InputError
 from crowdlearn.experiments.budget import RedundancySweep
-from crowdlearn.experiments.options import PAPERS_DS, check_learner_options, check_methods
+from crowdlearn.experiments.options import PAPERS_DS, check_crowd_options, check_methods
 from crowdlearn.experiments.sweep import dataset_splits
 
 if TYPE_CHECKING:
@@ -95,7 +95,7 @@ class PlanSettings:
         from crowdlearn.methods import CROWD_METHODS
 
         check_methods(self.methods, CROWD_METHODS)
-        check_learner_options(self.extra, CROWD_METHODS, reserved=("self_training",))
+        check_crowd_options(self.extra)
         if self.seeds < 1 or self.epochs < 1:
             raise InputError("seeds and epochs must be at least 1")
         from crowdlearn.plan import RULES
