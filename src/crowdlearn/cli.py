@@ -111,8 +111,14 @@ def read_answers(path: Path, layout: Layout | str = "long", task_col: str = "tas
         raise InputError(f"{exc.detail}; choose what to keep with --keep first, --keep last "
                          "or --keep all (every repeat counts as an answer)") from None
     except MissingColumnsError as exc:
-        raise InputError(f"{exc.detail}; name the columns with --task-col, --worker-col, "
-                         "--label-col") from None
+        raise _columns_remedy(exc) from None
+
+
+def _columns_remedy(exc) -> InputError:
+    """A :class:`~crowdlearn.errors.MissingColumnsError` with its remedy in the command
+    line's words."""
+    return InputError(f"{exc.detail}; name the columns with --task-col, --worker-col, "
+                      "--label-col")
 
 
 def _separator(sep: str | None) -> str | None:
@@ -677,6 +683,11 @@ def experiment_active(
                                                 "task, revealed one at a time.")] = None,
     truth: Annotated[Path | None, typer.Option(help="With --replay: the gold labels "
                                                "(task, label).")] = None,
+    task_col: Annotated[str, typer.Option(help="Task column of --replay's answers.")] = "task",
+    worker_col: Annotated[str, typer.Option(help="Worker column of --replay's answers.")]
+    = "worker",
+    label_col: Annotated[str, typer.Option(help="Label column of --replay's answers.")]
+    = "label",
     workers: Annotated[int, typer.Option(help="Number of simulated workers.")] = 20,
     gamma: Annotated[float, typer.Option(help="Fraction of hammers (perfect workers).")] = 0.35,
     worker_model: Annotated[str, typer.Option(help="hammer-spammer or classwise.")]
@@ -725,13 +736,19 @@ def experiment_active(
     chosen = (() if replay is not None else SIM_METHODS) if methods is None \
         else _csv_words(methods)
     settings = ActiveSettings(dataset=dataset, replay=None if replay is None else str(replay),
-                              truth=None if truth is None else str(truth), workers=workers,
+                              truth=None if truth is None else str(truth),
+                              columns=(task_col, worker_col, label_col), workers=workers,
                               gamma=gamma, worker_model=worker_model, n_items=items,
                               extra_labels=extra, rounds=rounds, aggregator=consensus,
                               strategies=_csv_words(strategies), methods=chosen, seeds=seeds,
                               model=model, epochs=epochs, device=device)
+    from crowdlearn.errors import MissingColumnsError
+
     start = time.perf_counter()
-    results = _run_sweep(run_active, settings, out, force, jobs, threads)
+    try:
+        results = _run_sweep(run_active, settings, out, force, jobs, threads)
+    except MissingColumnsError as exc:  # the replay file's
+        raise _columns_remedy(exc) from None
     table = active_summary(results)
     view = Table(title=f"accuracy after each round, mean ± sd over {settings.seeds} seeds")
     measures = [c.removesuffix("_mean") for c in table.columns if c.endswith("_mean")]

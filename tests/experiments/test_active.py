@@ -169,6 +169,24 @@ def test_cli_experiment_active_replay(replay_files, tmp_path):
     assert len(pd.read_csv(out / "results.csv")) == 9
 
 
+def test_cli_replay_of_an_export_with_its_own_column_names(replay_files, tmp_path):
+    answers, truth = replay_files
+    export = tmp_path / "answer.csv"  # as Zheng et al.'s exports name them
+    pd.read_csv(answers).rename(columns={"task": "question", "label": "answer"}).to_csv(
+        export, index=False)
+    out = tmp_path / "out"
+    refused = cli("experiment", "active", "--replay", export, "--truth", truth, "-o", out)
+    assert refused.exit_code == 2 and not out.exists()
+    assert "missing columns 'task', 'label'" in refused.output
+    assert "--task-col, --worker-col, --label-col" in refused.output
+    result = cli("experiment", "active", "--replay", export, "--truth", truth, "--task-col",
+                 "question", "--label-col", "answer", "--seeds", 1, "--strategies",
+                 "ours,random", "--rounds", 2, "-o", out)
+    assert result.exit_code == 0, result.output
+    rows = pd.read_csv(out / "results.csv")
+    assert len(rows) == 6 and set(rows["columns"]) == {"question,worker,answer"}
+
+
 @pytest.mark.parametrize("args, message", [
     (["--truth", "TRUTH"], "needs both the answers"),
     (["--methods", "mbem"], "no features"),

@@ -44,6 +44,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -67,6 +68,7 @@ class ActiveSettings:
     dataset: str = "digits"
     replay: str | None = None  # answers file of a real crowd (long: task, worker, label)
     truth: str | None = None  # its gold labels (task, label)
+    columns: tuple[str, str, str] = ("task", "worker", "label")  # the replay file's columns
     workers: int = 20
     gamma: float = 0.35
     worker_model: str = "hammer-spammer"
@@ -106,7 +108,7 @@ class ActiveSettings:
             if self.methods:
                 raise InputError("a replayed crowd has no features: no model can be trained "
                                  "(give no --methods)")
-            pool = replay_pool(self.replay, self.truth, 0)
+            pool = replay_pool(self.replay, self.truth, 0, self.columns)
             spare = int((pool.available - 1).sum())
             if spare < self.extra_budget(pool.n_tasks):
                 raise InputError(f"{self.replay}: its tasks hold {spare:,} answers beyond "
@@ -174,10 +176,10 @@ class AnswerPool:
 
 
 @functools.lru_cache(maxsize=4)
-def _replay_base(answers: str, truth: str) -> AnswerPool:
+def _replay_base(answers: str, truth: str, columns: tuple[str, str, str]) -> AnswerPool:
     from crowdlearn.inputs import read_task_labels
 
-    ann = Annotations.from_file(answers)
+    ann = Annotations.from_file(answers, "long", *columns)
     gold = read_task_labels(truth, known_tasks=ann.tasks)
     known = {str(t): i for i, t in enumerate(ann.tasks)}
     classes = {str(c): i for i, c in enumerate(ann.classes)}
@@ -195,9 +197,11 @@ def _replay_base(answers: str, truth: str) -> AnswerPool:
                       list(ann.classes), codes)
 
 
-def replay_pool(answers: str, truth: str, seed: int) -> AnswerPool:
-    """A real crowd's answers, each task's in an order drawn from ``seed``."""
-    return _replay_base(str(answers), str(truth)).shuffled(seed)
+def replay_pool(answers: str, truth: str, seed: int,
+                columns: tuple[str, str, str] = ("task", "worker", "label")) -> AnswerPool:
+    """A real crowd's answers (``columns``: their task, worker and label columns), each
+    task's in an order drawn from ``seed``."""
+    return _replay_base(str(answers), str(truth), tuple(columns)).shuffled(seed)
 
 
 def simulated_pool(settings: ActiveSettings, seed: int):
@@ -339,6 +343,7 @@ class ActiveExperiment(Experiment):
     name = "active"
     keys = ("strategy", "seed")
     cell_fields = ("seeds", "strategies")
+    added_settings: ClassVar[dict] = {"columns": ("task", "worker", "label")}  # older tables
 
     def recorded(self) -> dict:
         # None would come back from results.csv as NaN, and the sweep would not resume
@@ -353,7 +358,7 @@ class ActiveExperiment(Experiment):
     def run(self, cell) -> list[dict]:
         s, seed, strategy = self.settings, cell["seed"], cell["strategy"]
         if s.replay is not None:
-            pool, X, test = replay_pool(s.replay, s.truth, seed), None, None
+            pool, X, test = replay_pool(s.replay, s.truth, seed, s.columns), None, None
         else:
             pool, X, test = simulated_pool(s, seed)
         Z = None if X is None else _embedding(X, seed)
