@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import warnings
 
 import numpy as np
@@ -245,3 +247,21 @@ def test_threads_share_the_touched_tasks_without_changing_the_result():
         fits[1].partial_fit(pd.concat([pd.DataFrame(
             {"task": fits[1].tasks_, "worker": 10**6, "label": 0}), last]))
     assert len(fits[1].tasks_) == len(fits[0].tasks_)  # the refused batch changed nothing
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_threads_are_kept_across_fits_and_a_forked_child_starts_its_own():
+    from crowdlearn.aggregation.em import thread_pool
+
+    assert thread_pool(3) is thread_pool(3) and thread_pool(2) is not thread_pool(3)
+    ann, _, _ = make_crowd(n_tasks=40000, n_workers=200, k=2, r=4, seed=5)
+    parent = DawidSkene(n_threads=3, max_iter=3).fit(ann)  # the pool's threads now run
+    # a child inherits the pool but not its threads: it must start its own, not hang
+    context = multiprocessing.get_context("fork")
+    with context.Pool(1) as pool:
+        labels = pool.apply_async(_fitted_labels, (ann,)).get(timeout=60)
+    assert (labels == parent.labels_).all()
+
+
+def _fitted_labels(ann):
+    return DawidSkene(n_threads=3, max_iter=3).fit(ann).labels_

@@ -31,7 +31,7 @@ from __future__ import annotations
 import array
 import warnings
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import wait
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Literal
@@ -49,6 +49,7 @@ from crowdlearn.aggregation.em import (
     row_block,
     run_em,
     stats_from_posteriors,
+    thread_pool,
 )
 from crowdlearn.annotations import Annotations
 from crowdlearn.errors import CrowdlearnWarning, InputError
@@ -947,9 +948,13 @@ def _by_parts(n: int, n_threads: int, run: Callable, row: np.ndarray | None = No
              for p in range(parts)]
     if parts == 1:
         return [run(*spans[0])]
-    with ThreadPoolExecutor(parts - 1) as pool:
-        rest = [pool.submit(run, *span) for span in spans[1:]]
-        return [run(*spans[0])] + [future.result() for future in rest]
+    pool = thread_pool(n_threads)
+    rest = [pool.submit(run, *span) for span in spans[1:]]
+    try:
+        first = run(*spans[0])
+    finally:  # no part outlives the call, even when one fails
+        wait(rest)
+    return [first] + [future.result() for future in rest]
 
 
 def _gathered_in_parts(m: sp.csr_matrix, rows: np.ndarray, groups: tuple,

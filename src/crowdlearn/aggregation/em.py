@@ -16,6 +16,7 @@ The log-likelihood comes from the E-step normaliser, never from a separate pass.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -74,7 +75,7 @@ class EStep:
         self.blocks = [(a, min(a + chunk, n), row_block(incidence, a, min(a + chunk, n)))
                        for a in range(0, n, chunk)]
         self.n_threads = min(threads, len(self.blocks))
-        self._pool = ThreadPoolExecutor(self.n_threads) if self.n_threads > 1 else None
+        self._pool = thread_pool(threads) if self.n_threads > 1 else None
         # column-major: row-wise argmax and sums over the few classes stay fast
         self.posteriors = np.empty((n, n_classes), dtype=np.float64, order="F")
         self.gold_class = None
@@ -95,10 +96,8 @@ class EStep:
         return total
 
     def close(self) -> None:
-        """Stop the worker threads."""
-        if self._pool is not None:
-            self._pool.shutdown()
-            self._pool = None
+        """Release the worker threads (they belong to :func:`thread_pool`, which keeps them)."""
+        self._pool = None
 
     def __enter__(self) -> EStep:
         return self
@@ -167,6 +166,33 @@ def default_threads(n_threads: int | None) -> int:
     """``n_threads``, or by default the machine's cores, at most 8 (beyond that the passes
     over memory stop getting faster)."""
     return n_threads or min(os.cpu_count() or 1, 8)
+
+
+_pools: dict[int, ThreadPoolExecutor] = {}
+_pools_lock = threading.Lock()
+
+
+def thread_pool(n_threads: int) -> ThreadPoolExecutor:
+    """The process's pool of ``n_threads`` threads, started at its first use and kept:
+    starting threads anew for every fit and every step of ``partial_fit`` cost more than
+    some of those steps. Callers never wait inside a pool's task for another task, so
+    sharing one pool cannot deadlock. A forked child starts its own (threads do not survive
+    a fork)."""
+    with _pools_lock:
+        pool = _pools.get(n_threads)
+        if pool is None:
+            pool = _pools[n_threads] = ThreadPoolExecutor(
+                n_threads, thread_name_prefix=f"crowdlearn-{n_threads}")
+        return pool
+
+
+def _forget_pools() -> None:
+    global _pools_lock
+    _pools.clear()
+    _pools_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pools)
 
 
 def row_block(m: sp.csr_matrix, a: int, b: int) -> sp.csr_matrix:

@@ -76,7 +76,6 @@ warns (:class:`~crowdlearn.errors.CrowdlearnWarning`) as every aggregator does.
 from __future__ import annotations
 
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from numbers import Integral, Real
 from typing import Literal
 
@@ -85,7 +84,7 @@ import scipy.sparse as sp
 from scipy.special import digamma, expit, gammaln
 
 from crowdlearn.aggregation.base import Aggregator, as_annotations
-from crowdlearn.aggregation.em import default_threads, row_block
+from crowdlearn.aggregation.em import default_threads, row_block, thread_pool
 from crowdlearn.annotations import Annotations
 from crowdlearn.errors import CrowdlearnWarning, InputError, check_integer
 
@@ -183,24 +182,21 @@ class MACE(Aggregator):
             return self._fit_one_class(ann)
         kernel = _Kernel(ann, self.n_restarts, self.n_threads,
                          class_totals=self.class_prior == "estimate")
-        try:
-            params = self._initial_params(ann)
+        params = self._initial_params(ann)
+        stats = kernel.e_step(*params)
+        history = []
+        for _ in range(self.max_iter):
+            used = stats  # the counts behind the parameters of the next E-step
+            params, penalty = self._m_step(used, kernel.n_wl)
             stats = kernel.e_step(*params)
-            history = []
-            for _ in range(self.max_iter):
-                used = stats  # the counts behind the parameters of the next E-step
-                params, penalty = self._m_step(used, kernel.n_wl)
-                stats = kernel.e_step(*params)
-                history.append((stats.log_lik + penalty) / len(ann))
-                if len(history) > 1 and np.all(history[-1] - history[-2] < self.tol):
-                    break
-            history = np.array(history)  # iterations × R
-            final = history[-1]
-            best = int(np.argmax(np.where(np.isnan(final), -np.inf, final)))
-            one = tuple(p[..., best:best + 1] for p in params)
-            post = kernel.e_step(*one, keep_posteriors=True).posteriors[:, :, 0]
-        finally:
-            kernel.close()
+            history.append((stats.log_lik + penalty) / len(ann))
+            if len(history) > 1 and np.all(history[-1] - history[-2] < self.tol):
+                break
+        history = np.array(history)  # iterations × R
+        final = history[-1]
+        best = int(np.argmax(np.where(np.isnan(final), -np.inf, final)))
+        one = tuple(p[..., best:best + 1] for p in params)
+        post = kernel.e_step(*one, keep_posteriors=True).posteriors[:, :, 0]
         self._record(ann, post, np.argmax(post, axis=1))
         self.class_prior_ = post.mean(axis=0)
         theta, xi = self._point_estimates(used, kernel.n_wl, best)
@@ -416,17 +412,11 @@ class _Kernel:
         self.n_wl = np.bincount(cols, minlength=w * k).reshape(w, k).astype(np.float64)
         self.class_totals = class_totals
         self.threads = default_threads(n_threads)
-        self.pool = None
         self.blocks = []  # (first task, last task + 1, rows of the matrix, their transpose)
         for a in range(0, t, self.step):  # a loop over chunks of tasks, not over tasks
             b = min(a + self.step, t)
             block = row_block(self.matrix, a * self.width, b * self.width)
             self.blocks.append((a, b, block, block.T))
-
-    def close(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown()
-            self.pool = None
 
     def e_step(self, spam, know, xi, log_q, keep_posteriors: bool = False) -> _Stats:
         """E-step of R restarts: ``spam``, ``know`` (W × R) and ``xi`` (W × K × R) are the
@@ -450,9 +440,7 @@ class _Kernel:
             return chunk(block, gain_rows, log_q, post)
 
         if self.threads > 1 and len(blocks) > 1:
-            if self.pool is None:
-                self.pool = ThreadPoolExecutor(min(self.threads, len(blocks)))
-            parts = self.pool.map(run, blocks)
+            parts = thread_pool(self.threads).map(run, blocks)
         else:
             parts = map(run, blocks)
         # summed in chunk order whatever the threads: the same seed gives the same result
