@@ -269,3 +269,13 @@ def test_count_votes_weighs_each_answer():
         ann.count_votes([1, 2])
     with pytest.raises(InputError, match="one finite number per answer"):
         ann.count_votes([1, 2, np.nan, 4, 5])
+
+
+@pytest.mark.parametrize("bad", [(1, 2), [1, 2]])
+def test_composite_ids_are_refused_by_row(bad):
+    # tuples would come back as a MultiIndex from predict(); lists are unhashable
+    frame = pd.DataFrame({"task": ["a", bad, "b"], "worker": ["u", "v", "u"],
+                          "label": ["x", "x", "y"]})
+    with pytest.raises(InputError, match=rf"row 1: column 'task' holds "
+                                         rf"{type(bad).__name__} .*not an id"):
+        Annotations.from_frame(frame)

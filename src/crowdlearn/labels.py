@@ -189,6 +189,14 @@ def _factorize(series: pd.Series, name: str, origin: str, row: RowName = _row,
                          "or a label") from None
     if arr.dtype == object:
         kind = pd.api.types.infer_dtype(uniques, skipna=True)
+        if kind == "mixed":  # tuples would become a MultiIndex in every output
+            bad = next((i for i, v in enumerate(uniques) if isinstance(v, (tuple, frozenset))),
+                       None)
+            if bad is not None:
+                at = int(np.flatnonzero(codes == bad)[0])
+                raise InputError(f"{origin}{row(at)}: column {name!r} holds "
+                                 f"{type(uniques[bad]).__name__} {uniques[bad]!r}, not an id or "
+                                 "a label (join its parts into one text id)")
         if kind not in ("string", "empty"):
             _check_one_kind(plain(uniques), name, origin)
     order = _sort_order(uniques)

@@ -26,22 +26,30 @@ def test_weighted_vote_follows_the_weights():
     frame = pd.DataFrame({"task": [0, 0, 0], "worker": ["a", "b", "c"],
                           "label": ["x", "x", "y"]})
     assert MajorityVote().fit(frame).predict()[0] == "x"
-    weighted = MajorityVote(skills={"a": 1, "b": 1, "c": 3}).fit(frame)
+    weighted = MajorityVote(weights={"a": 1, "b": 1, "c": 3}).fit(frame)
     assert weighted.predict()[0] == "y"
     np.testing.assert_allclose(weighted.posteriors_[0], [0.4, 0.6])
-    with pytest.raises(InputError, match="no skill for 1 workers, e.g. 'c'"):
-        MajorityVote(skills={"a": 1, "b": 1}).fit(frame)
-    assert MajorityVote(skills={"a": 1, "b": 1}, default_skill=5).fit(frame).predict()[0] == "y"
+    with pytest.raises(InputError, match="no weight for 1 workers, e.g. 'c'"):
+        MajorityVote(weights={"a": 1, "b": 1}).fit(frame)
+    assert MajorityVote(weights={"a": 1, "b": 1}, default_weight=5).fit(frame).predict()[0] == "y"
     text_ids = pd.Series({"a": 1.0, "b": 1.0, "c": 3.0})
-    assert MajorityVote(skills=text_ids).fit(frame).predict()[0] == "y"
+    assert MajorityVote(weights=text_ids).fit(frame).predict()[0] == "y"
+    # the parameter does not hide the skills() every aggregator has
+    pd.testing.assert_series_equal(weighted.skills(), pd.Series(
+        [0.0, 0.0, 1.0], index=pd.Index(["a", "b", "c"], name="worker"), name="skill"))
+    assert list(MajorityVote().fit(frame).skills()) == [1.0, 1.0, 0.0]
+    with pytest.raises(InputError, match="weights must be a mapping or Series"):
+        MajorityVote(weights=0.5).fit(frame)
+    with pytest.raises(InputError, match="default_weight must be a finite number, got 'abc'"):
+        MajorityVote(weights={"a": 1.0}, default_weight="abc").fit(frame)
 
 
 def test_weighted_ties_are_broken_alike_for_alike_tasks():
     frame = pd.DataFrame({"task": [0, 0, 1, 1], "worker": ["a", "b", "a", "b"],
                           "label": ["x", "y", "x", "y"]})
-    first = MajorityVote(skills={"a": 2, "b": 2}, tie_break="first").fit(frame)
+    first = MajorityVote(weights={"a": 2, "b": 2}, tie_break="first").fit(frame)
     assert list(first.predict()) == ["x", "x"]
-    drawn = {tuple(MajorityVote(skills={"a": 2, "b": 2}, seed=s).fit(frame).predict())
+    drawn = {tuple(MajorityVote(weights={"a": 2, "b": 2}, seed=s).fit(frame).predict())
              for s in range(20)}
     assert drawn == {("x", "x"), ("y", "y")}
 

@@ -25,12 +25,13 @@ class MajorityVote(Aggregator):
         label); ``"first"`` picks the tied label that comes first in ``classes``.
     seed:
         Seed of the random tie-break.
-    skills:
+    weights:
         Optional weight of each worker's vote (a mapping or Series worker id → weight, e.g.
-        accuracies or log-odds): the weighted majority vote. A worker without a weight is an
-        error unless ``default_skill`` is given.
-    default_skill:
-        The weight of workers missing from ``skills``.
+        skills such as accuracies or log-odds, crowd-kit's ``skills``): the weighted majority
+        vote. A worker without a weight is an error unless ``default_weight`` is given. (Not
+        called ``skills``: that is the method every aggregator has for its workers' quality.)
+    default_weight:
+        The weight of workers missing from ``weights``.
 
     Attributes
     ----------
@@ -42,26 +43,35 @@ class MajorityVote(Aggregator):
     """
 
     def __init__(self, tie_break: Literal["random", "first"] = "random", seed: int | None = 0,
-                 skills: Mapping | pd.Series | None = None,
-                 default_skill: float | None = None):
+                 weights: Mapping | pd.Series | None = None,
+                 default_weight: float | None = None):
         self.tie_break = tie_break
         self.seed = seed
-        self.skills = skills
-        self.default_skill = default_skill
+        self.weights = weights
+        self.default_weight = default_weight
 
     def fit(self, answers, **frame_options) -> MajorityVote:
         """Count the votes of ``answers`` (:class:`~crowdlearn.Annotations` or a long frame,
         see :class:`~crowdlearn.aggregation.Aggregator`)."""
         if self.tie_break not in ("random", "first"):
             raise InputError(f"tie_break must be 'random' or 'first', got {self.tie_break!r}")
+        if not (self.weights is None or isinstance(self.weights, (Mapping, pd.Series))):
+            raise InputError("weights must be a mapping or Series of worker id → weight, got "
+                             f"{type(self.weights).__name__}")
+        if self.default_weight is not None and not (
+                isinstance(self.default_weight, (int, float, np.integer, np.floating))
+                and not isinstance(self.default_weight, bool)
+                and np.isfinite(self.default_weight)):
+            raise InputError(f"default_weight must be a finite number, got "
+                             f"{self.default_weight!r}")
         ann = as_annotations(answers, **frame_options)
-        if self.skills is None:
+        if self.weights is None:
             counts = ann.vote_counts
             labels = np.argmax(counts, axis=1)
             if self.tie_break == "random":
                 labels = _break_ties(counts, labels, np.random.default_rng(self.seed))
         else:
-            weight = worker_weights(ann, self.skills, self.default_skill)
+            weight = worker_weights(ann, self.weights, self.default_weight)
             counts, labels = weighted_vote(ann, weight, self.tie_break, self.seed)
         shares = vote_shares(counts)
         self._record(ann, shares, labels)
@@ -87,27 +97,27 @@ def vote_shares(counts: np.ndarray) -> np.ndarray:
     return np.where(total > 0, positive / np.where(total > 0, total, 1.0), 1.0 / k)
 
 
-def worker_weights(ann: Annotations, skills: Mapping | pd.Series,
+def worker_weights(ann: Annotations, weights: Mapping | pd.Series,
                    default: float | None = None) -> np.ndarray:
-    """One vote weight per worker of ``ann`` from ``skills`` (worker id → weight); ids are
+    """One vote weight per worker of ``ann`` from ``weights`` (worker id → weight); ids are
     compared as given and then as text. A worker without a weight is an :class:`InputError`
     naming it unless ``default`` is given."""
-    given = pd.Series(skills, dtype=np.float64) if not isinstance(skills, pd.Series) else (
-        skills.astype(np.float64))
+    given = pd.Series(weights, dtype=np.float64) if not isinstance(weights, pd.Series) else (
+        weights.astype(np.float64))
     if not given.index.is_unique:
-        raise InputError(f"skills name worker {given.index[given.index.duplicated()][0]!r} "
+        raise InputError(f"weights name worker {given.index[given.index.duplicated()][0]!r} "
                          "twice")
     if not np.isfinite(given.to_numpy()).all():
-        raise InputError("skills must be finite numbers")
+        raise InputError("weights must be finite numbers")
     found = positions(given.index, ann.workers)
     missing = found < 0
     weight = np.full(len(found), np.nan)
     weight[~missing] = given.to_numpy()[found[~missing]]
     if missing.any():
         if default is None:
-            raise InputError(f"no skill for {int(missing.sum())} workers, e.g. "
+            raise InputError(f"weights has no weight for {int(missing.sum())} workers, e.g. "
                              f"{ann.workers[int(np.flatnonzero(missing)[0])]!r}; give them one "
-                             "or set default_skill")
+                             "or set default_weight")
         weight[missing] = float(default)
     return weight
 
