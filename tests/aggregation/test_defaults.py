@@ -118,7 +118,9 @@ def test_bad_prior_parameters():
     from crowdlearn import InputError
 
     ann, _, _ = make_crowd(n_tasks=30, n_workers=5, r=2, seed=1)
-    with pytest.raises(InputError, match="prior must be 'pooled' or 'uniform'"):
+    with pytest.raises(InputError, match="'prior' parameter of DawidSkene must be a str among "
+                                         r"\{'pooled', 'uniform'\}"):
         DawidSkene(prior="crowd").fit(ann)
-    with pytest.raises(InputError, match="class_smoothing must be >= 0"):
+    with pytest.raises(InputError, match=r"'class_smoothing' parameter of OneCoinDawidSkene "
+                                         r"must be a float in the range \[0.0, inf\)"):
         OneCoinDawidSkene(class_smoothing=-1).fit(ann)

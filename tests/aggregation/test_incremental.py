@@ -105,7 +105,8 @@ def test_initial_error_addition_and_assign():
     DawidSkene(initial_error_strategy="assign").fit(ann, initial_error=array)
     with pytest.raises(InputError, match="must have shape"):
         DawidSkene().fit(ann, initial_error=array[:, :2])
-    with pytest.raises(InputError, match="initial_error_strategy must be"):
+    with pytest.raises(InputError, match="'initial_error_strategy' parameter of DawidSkene "
+                                         "must be a str among"):
         DawidSkene(initial_error_strategy="replace").fit(ann, initial_error=array)
 
 

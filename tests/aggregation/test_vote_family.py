@@ -38,9 +38,11 @@ def test_weighted_vote_follows_the_weights():
     pd.testing.assert_series_equal(weighted.skills(), pd.Series(
         [0.0, 0.0, 1.0], index=pd.Index(["a", "b", "c"], name="worker"), name="skill"))
     assert list(MajorityVote().fit(frame).skills()) == [1.0, 1.0, 0.0]
-    with pytest.raises(InputError, match="weights must be a mapping or Series"):
+    with pytest.raises(InputError, match="'weights' parameter of MajorityVote must be a "
+                                         "mapping or Series of worker id → weight or None"):
         MajorityVote(weights=0.5).fit(frame)
-    with pytest.raises(InputError, match="default_weight must be a finite number, got 'abc'"):
+    with pytest.raises(InputError, match=r"'default_weight' parameter of MajorityVote must be a "
+                                         r"float in the range \(-inf, inf\) or None\. Got 'abc'"):
         MajorityVote(weights={"a": 1.0}, default_weight="abc").fit(frame)
 
 
@@ -68,9 +70,11 @@ def test_wawa_and_zbs_beat_majority_vote_on_a_mixed_crowd():
 
 def test_zero_based_skill_parameters():
     ann, _, _ = make_crowd(n_tasks=50, seed=2)
-    with pytest.raises(InputError, match="n_iter must be a positive integer, got 0"):
+    with pytest.raises(InputError, match=r"'n_iter' parameter of ZeroBasedSkill must be an "
+                                         r"int in the range \[1, inf\)\. Got 0"):
         ZeroBasedSkill(n_iter=0).fit(ann)
-    with pytest.raises(InputError, match="lr_init must be a number >= 0"):
+    with pytest.raises(InputError, match=r"'lr_init' parameter of ZeroBasedSkill must be a "
+                                         r"float in the range \[0\.0, inf\)"):
         ZeroBasedSkill(lr_init=-1.0).fit(ann)
     one = ZeroBasedSkill(n_iter=1, lr_init=0.0).fit(ann)  # no step: skills stay at 1/K + eps
     np.testing.assert_allclose(one.skill_, 1 / 3 + 1e-5)

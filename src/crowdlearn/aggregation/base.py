@@ -12,9 +12,10 @@ from sklearn.utils.validation import check_is_fitted
 
 from crowdlearn.annotations import Annotations, gold_codes
 from crowdlearn.errors import CrowdlearnWarning, InputError
+from crowdlearn.params import DeclaredParameters
 
 
-class Aggregator(BaseEstimator):
+class Aggregator(DeclaredParameters, BaseEstimator):
     """Base of all aggregators: ``fit(answers)`` then ``predict()`` / ``predict_proba()``.
 
     ``answers`` is an :class:`~crowdlearn.Annotations` or a long DataFrame with one answer a
@@ -26,6 +27,12 @@ class Aggregator(BaseEstimator):
     ``worker_counts_`` (W). :meth:`skills` and :meth:`confusions` give worker quality keyed
     by worker id. ``fit`` warns (:class:`~crowdlearn.errors.CrowdlearnWarning`) when worker
     quality cannot be estimated from the data or a class ends up with no task.
+
+    A subclass declares its hyper-parameters' constraints in ``_parameter_constraints``
+    (scikit-learn's pattern, :mod:`crowdlearn.params`) and its ``fit`` starts with
+    :meth:`_check_params`, before reading the answers: a bad value is an
+    :class:`~crowdlearn.errors.InputError` naming it. Checks that involve several
+    parameters go in ``_check_more``; those that involve the data stay in ``fit``.
     """
 
     def fit_predict(self, answers, **fit_params) -> pd.Series:

@@ -54,6 +54,7 @@ from crowdlearn.aggregation.em import (
 from crowdlearn.annotations import Annotations
 from crowdlearn.errors import CrowdlearnWarning, InputError
 from crowdlearn.labels import positions
+from crowdlearn.params import N_THREADS, NON_NEGATIVE_REAL, Choice, Integers
 
 _TINY = 1e-300
 _SLACK = 1e-9  # for rounding in partial_fit's label bounds (sums taken in other orders)
@@ -125,6 +126,14 @@ class DawidSkene(Aggregator):
     >>> ann = Annotations.from_csv("answers.csv")            # doctest: +SKIP
     >>> DawidSkene().fit(ann).predict()                      # doctest: +SKIP
     """
+
+    _parameter_constraints = {
+        "max_iter": [Integers(1)], "tol": [NON_NEGATIVE_REAL],
+        "smoothing": [NON_NEGATIVE_REAL], "prior": [Choice("pooled", "uniform")],
+        "init": [Choice("majority", "task_prior")],
+        "class_prior": [Choice("estimate", "uniform")],
+        "class_smoothing": [NON_NEGATIVE_REAL],
+        "initial_error_strategy": [Choice("addition", "assign")], "n_threads": N_THREADS}
 
     def __init__(self, max_iter: int = 100, tol: float = 1e-5, smoothing: float = 1.0,
                  prior: Literal["pooled", "uniform"] = "pooled",
@@ -278,6 +287,7 @@ class DawidSkene(Aggregator):
         from sklearn.utils.validation import check_is_fitted
 
         check_is_fitted(self, "_state_")
+        self._check_params()  # set_params may have changed them since the fit
         if not (isinstance(refresh, (int, np.integer)) and refresh >= 0):
             raise InputError(f"refresh must be an integer >= 0, got {refresh!r}")
         if max_iter is not None and not (isinstance(max_iter, (int, np.integer))
@@ -438,26 +448,6 @@ class DawidSkene(Aggregator):
         self.skill_ = np.einsum("k,wkk->w", self.class_prior_, self.confusion_)
 
     # ---------------------------------------------------------------------------------
-    def _check_params(self) -> None:
-        if not (isinstance(self.max_iter, (int, np.integer)) and self.max_iter >= 1):
-            raise InputError(f"max_iter must be a positive integer, got {self.max_iter!r}")
-        if not self.tol >= 0:
-            raise InputError(f"tol must be >= 0, got {self.tol!r}")
-        if not self.smoothing >= 0:
-            raise InputError(f"smoothing must be >= 0, got {self.smoothing!r}")
-        if self.prior not in ("pooled", "uniform"):
-            raise InputError(f"prior must be 'pooled' or 'uniform', got {self.prior!r}")
-        if not self.class_smoothing >= 0:
-            raise InputError(f"class_smoothing must be >= 0, got {self.class_smoothing!r}")
-        if self.init not in ("majority", "task_prior"):
-            raise InputError(f"init must be 'majority' or 'task_prior', got {self.init!r}")
-        if self.class_prior not in ("estimate", "uniform"):
-            raise InputError(f"class_prior must be 'estimate' or 'uniform', "
-                             f"got {self.class_prior!r}")
-        if self.initial_error_strategy not in ("addition", "assign"):
-            raise InputError(f"initial_error_strategy must be 'addition' or 'assign', got "
-                             f"{self.initial_error_strategy!r}")
-
     def _initial_posteriors(self, ann: Annotations, log_task_prior, gold_codes,
                             given: np.ndarray | None = None) -> np.ndarray:
         if given is not None:

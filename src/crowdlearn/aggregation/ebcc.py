@@ -106,13 +106,12 @@ from crowdlearn.aggregation.base import Aggregator, as_annotations, check_gold, 
 from crowdlearn.aggregation.dawid_skene import capped_weight
 from crowdlearn.aggregation.em import EStep, Params, Stats, stats_from_posteriors
 from crowdlearn.aggregation.ibcc import (
+    BCC_PARAMETERS,
     CONFUSION_DIAG,
     CONFUSION_OFF,
     MAX_ITER,
     TOL,
     VBRun,
-    check_common,
-    check_positive,
     class_concentration,
     confusion_prior,
     dirichlet_posterior,
@@ -121,7 +120,7 @@ from crowdlearn.aggregation.ibcc import (
     warn_unconverged,
 )
 from crowdlearn.annotations import Annotations
-from crowdlearn.errors import InputError
+from crowdlearn.params import POSITIVE_REAL, SEED, Choice, Integers
 
 N_SUBTYPES = 10
 N_SEEDS = 40
@@ -189,6 +188,13 @@ class EBCC(Aggregator):
     n_seeds_ : the starts run; ``max_iter_``: the kept start's iteration budget.
     n_iter_, converged_ : iterations and convergence of the kept start.
     """
+
+    _parameter_constraints = {
+        **BCC_PARAMETERS, "n_subtypes": [Integers(1)], "n_seeds": [Integers(1), Choice("auto")],
+        "seed": SEED, "max_iter": [Integers(1), Choice("auto")],
+        "confusion_prior": [Choice("pooled", "fixed")],
+        "subtype_concentration": [POSITIVE_REAL],
+        "point_estimates": [Choice("none", "confusion", "all")]}
 
     def __init__(self, n_subtypes: int = N_SUBTYPES, n_seeds: int | str = "auto",
                  seed: int | None = 0, max_iter: int | str = "auto", tol: float = TOL,
@@ -297,27 +303,6 @@ class EBCC(Aggregator):
         warn_unconverged(self, best, self.max_iter_)
         self._warn_about_fit(ann, answers_only=task_prior is None)
         return self
-
-    def _check_params(self) -> None:
-        check_common(self, auto_max_iter=True)
-        for name in ("n_subtypes", "n_seeds"):
-            value = getattr(self, name)
-            if name == "n_seeds" and isinstance(value, str) and value == "auto":
-                continue
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
-                    or value < 1:
-                more = " or 'auto'" if name == "n_seeds" else ""
-                raise InputError(f"{name} must be a positive integer{more}, got {value!r}")
-        if self.point_estimates not in ("none", "confusion", "all"):
-            raise InputError(f"point_estimates must be 'none', 'confusion' or 'all', got "
-                             f"{self.point_estimates!r}")
-        if self.confusion_prior not in ("pooled", "fixed"):
-            raise InputError(f"confusion_prior must be 'pooled' or 'fixed', got "
-                             f"{self.confusion_prior!r}")
-        check_positive(self.subtype_concentration, "subtype_concentration")
-        if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(
-                self.seed, (int, np.integer)) or self.seed < 0):
-            raise InputError(f"seed must be a non-negative integer or None, got {self.seed!r}")
 
 
 def iteration_pool(n_answers: int, k: int, m: int) -> float:

@@ -75,6 +75,7 @@ from sklearn.utils.validation import check_is_fitted
 from crowdlearn.aggregation.base import Aggregator, as_annotations, check_gold, check_task_prior
 from crowdlearn.annotations import Annotations
 from crowdlearn.errors import CrowdlearnWarning, InputError
+from crowdlearn.params import NON_NEGATIVE_REAL, POSITIVE_REAL, Choice, Integers, Reals
 
 _TINY = 1e-300
 INIT = 1.0  # α and β at the start (crowd-kit's)
@@ -320,6 +321,13 @@ class GLAD(Aggregator):
     >>> GLAD().fit(ann).difficulties().nlargest(10)          # doctest: +SKIP
     """
 
+    _parameter_constraints = {
+        "max_iter": [Integers(1)], "tol": [NON_NEGATIVE_REAL],
+        "alpha_prior_mean": [Reals()], "alpha_prior_var": [POSITIVE_REAL],
+        "beta_prior_mean": [Reals()], "beta_prior_var": [POSITIVE_REAL],
+        "m_step_max_iter": [Integers(1)], "m_step_tol": [NON_NEGATIVE_REAL],
+        "m_step_rtol": [NON_NEGATIVE_REAL], "class_prior": [Choice("uniform", "estimate")]}
+
     def __init__(self, max_iter: int = 100, tol: float = 1e-5, alpha_prior_mean: float = 1.0,
                  alpha_prior_var: float = 1.0, beta_prior_mean: float = 1.0,
                  beta_prior_var: float = 1.0, m_step_max_iter: int = 25,
@@ -437,31 +445,3 @@ class GLAD(Aggregator):
         check_is_fitted(self, "posteriors_")
         return pd.Series(np.exp(-self.beta_), index=pd.Index(self.tasks_, name="task"),
                          name="difficulty")
-
-    def _check_params(self) -> None:
-        if not (isinstance(self.max_iter, (int, np.integer)) and self.max_iter >= 1):
-            raise InputError(f"max_iter must be a positive integer, got {self.max_iter!r}")
-        if not (isinstance(self.m_step_max_iter, (int, np.integer))
-                and self.m_step_max_iter >= 1):
-            raise InputError(f"m_step_max_iter must be a positive integer, "
-                             f"got {self.m_step_max_iter!r}")
-        for name in ("tol", "m_step_tol", "m_step_rtol"):
-            value = getattr(self, name)
-            if not (_is_real(value) and value >= 0):
-                raise InputError(f"{name} must be a number >= 0, got {value!r}")
-        for name in ("alpha_prior_mean", "beta_prior_mean"):
-            value = getattr(self, name)
-            if not (_is_real(value) and np.isfinite(value)):
-                raise InputError(f"{name} must be a finite number, got {value!r}")
-        for name in ("alpha_prior_var", "beta_prior_var"):
-            value = getattr(self, name)
-            if not (_is_real(value) and np.isfinite(value) and value > 0):
-                raise InputError(f"{name} must be a finite number > 0, got {value!r}")
-        if self.class_prior not in ("uniform", "estimate"):
-            raise InputError(f"class_prior must be 'uniform' or 'estimate', "
-                             f"got {self.class_prior!r}")
-
-
-def _is_real(value) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
-        value, bool)

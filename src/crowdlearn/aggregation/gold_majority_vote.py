@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 
 from crowdlearn.aggregation.base import Aggregator, as_annotations, check_gold
-from crowdlearn.aggregation.majority_vote import vote_shares, weighted_vote
+from crowdlearn.aggregation.majority_vote import TIE_BREAK, vote_shares, weighted_vote
 from crowdlearn.errors import InputError
+from crowdlearn.params import SEED_OR_GENERATOR, Choice, Reals
 
 
 class GoldMajorityVote(Aggregator):
@@ -25,7 +26,7 @@ class GoldMajorityVote(Aggregator):
     Parameters
     ----------
     default_skill:
-        ``"mean"`` or a number: the weight of workers without gold answers.
+        ``"mean"`` or a finite number: the weight of workers without gold answers.
     tie_break, seed:
         Ties of the weighted vote (see :class:`~crowdlearn.aggregation.MajorityVote`).
 
@@ -34,6 +35,9 @@ class GoldMajorityVote(Aggregator):
     skill_ : per worker, accuracy on gold tasks (``default_skill`` for workers with none).
     gold_answers_ : per worker, how many gold tasks it answered.
     """
+
+    _parameter_constraints = {"default_skill": [Choice("mean"), Reals()],
+                              "tie_break": [TIE_BREAK], "seed": SEED_OR_GENERATOR}
 
     def __init__(self, default_skill: float | Literal["mean"] = "mean",
                  tie_break: Literal["random", "first"] = "random", seed: int | None = 0):
@@ -45,11 +49,7 @@ class GoldMajorityVote(Aggregator):
             **frame_options) -> GoldMajorityVote:
         """Fit on ``answers`` with ``gold`` (task id → known label; every gold task must have
         answers)."""
-        if self.tie_break not in ("random", "first"):
-            raise InputError(f"tie_break must be 'random' or 'first', got {self.tie_break!r}")
-        if not (self.default_skill == "mean" or isinstance(self.default_skill, (int, float))):
-            raise InputError(f"default_skill must be 'mean' or a number, got "
-                             f"{self.default_skill!r}")
+        self._check_params()
         if gold is None or len(gold) == 0:
             raise InputError("GoldMajorityVote needs gold: fit(answers, gold={task: label})")
         ann = as_annotations(answers, **frame_options)

@@ -51,7 +51,8 @@ from scipy.special import digamma, gammaln
 from crowdlearn.aggregation.base import Aggregator, as_annotations, check_gold, check_task_prior
 from crowdlearn.aggregation.em import EStep, Params, Stats, stats_from_posteriors
 from crowdlearn.annotations import Annotations
-from crowdlearn.errors import CrowdlearnWarning, InputError
+from crowdlearn.errors import CrowdlearnWarning
+from crowdlearn.params import N_THREADS, NON_NEGATIVE_REAL, POSITIVE_REAL, Choice, Integers
 
 MAX_ITER = 500
 TOL = 1e-3
@@ -133,39 +134,11 @@ def warn_unconverged(model: Aggregator, run: VBRun, max_iter: int | None = None)
 
 
 # ---------------------------------------------------------------------- validation
-def check_positive(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not np.isfinite(value) or value <= 0:
-        raise InputError(f"{name} must be a positive number, got {value!r}")
-    return float(value)
-
-
-def check_common(model, auto_max_iter: bool = False) -> None:
-    """The parameters IBCC and EBCC share (``max_iter="auto"`` allowed with
-    ``auto_max_iter``)."""
-    if auto_max_iter and isinstance(model.max_iter, str) and model.max_iter == "auto":
-        pass
-    elif isinstance(model.max_iter, bool) or not isinstance(model.max_iter, (int, np.integer)) \
-            or model.max_iter < 1:
-        allowed = " or 'auto'" if auto_max_iter else ""
-        raise InputError(f"max_iter must be a positive integer{allowed}, got "
-                         f"{model.max_iter!r}")
-    if isinstance(model.tol, bool) or not isinstance(model.tol, (int, float, np.integer,
-                                                                   np.floating)) \
-            or not model.tol >= 0:
-        raise InputError(f"tol must be a number >= 0, got {model.tol!r}")
-    if not (isinstance(model.class_concentration, str)
-            and model.class_concentration == "empirical"):
-        if isinstance(model.class_concentration, str):
-            raise InputError("class_concentration must be a positive number or 'empirical', "
-                             f"got {model.class_concentration!r}")
-        check_positive(model.class_concentration, "class_concentration")
-    check_positive(model.confusion_diag, "confusion_diag")
-    check_positive(model.confusion_off, "confusion_off")
-    if model.n_threads is not None and (isinstance(model.n_threads, bool) or not isinstance(
-            model.n_threads, (int, np.integer)) or model.n_threads < 1):
-        raise InputError(f"n_threads must be a positive integer or None, got "
-                         f"{model.n_threads!r}")
+BCC_PARAMETERS = {
+    "max_iter": [Integers(1)], "tol": [NON_NEGATIVE_REAL],
+    "class_concentration": [POSITIVE_REAL, Choice("empirical")],
+    "confusion_diag": [POSITIVE_REAL], "confusion_off": [POSITIVE_REAL], "n_threads": N_THREADS}
+"""The constraints of the parameters IBCC and EBCC share."""
 
 
 def class_concentration(value, start: np.ndarray) -> np.ndarray:
@@ -210,6 +183,8 @@ class IBCC(Aggregator):
     n_iter_ : iterations run.
     converged_ : whether the class posteriors settled within ``tol`` (else a warning).
     """
+
+    _parameter_constraints = BCC_PARAMETERS
 
     def __init__(self, max_iter: int = MAX_ITER, tol: float = TOL,
                  class_concentration: float | str = 1.0,
@@ -266,6 +241,3 @@ class IBCC(Aggregator):
         warn_unconverged(self, run)
         self._warn_about_fit(ann, answers_only=task_prior is None)
         return self
-
-    def _check_params(self) -> None:
-        check_common(self)

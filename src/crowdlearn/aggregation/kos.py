@@ -18,13 +18,12 @@ stops early instead when they pass 1e30).
 
 from __future__ import annotations
 
-from numbers import Integral
-
 import numpy as np
 
 from crowdlearn.aggregation.base import Aggregator, as_annotations
 from crowdlearn.aggregation.majority_vote import agreement
 from crowdlearn.errors import InputError
+from crowdlearn.params import SEED_OR_GENERATOR, Integers
 
 
 class KOS(Aggregator):
@@ -45,6 +44,8 @@ class KOS(Aggregator):
     skill_ : per worker, agreement with the final labels.
     """
 
+    _parameter_constraints = {"n_iter": [Integers(1)], "seed": SEED_OR_GENERATOR}
+
     def __init__(self, n_iter: int = 10, seed: int | None = 0):
         self.n_iter = n_iter
         self.seed = seed
@@ -52,8 +53,7 @@ class KOS(Aggregator):
     def fit(self, answers, **frame_options) -> KOS:
         """Fit on ``answers`` (:class:`~crowdlearn.Annotations` or a long frame) whose labels
         take exactly two values."""
-        if not (isinstance(self.n_iter, Integral) and self.n_iter >= 1):
-            raise InputError(f"n_iter must be a positive integer, got {self.n_iter!r}")
+        self._check_params()
         ann = as_annotations(answers, **frame_options)
         if ann.n_classes != 2:
             raise InputError(f"KOS is for two classes; these answers have {ann.n_classes} "

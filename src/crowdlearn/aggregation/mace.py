@@ -76,7 +76,6 @@ warns (:class:`~crowdlearn.errors.CrowdlearnWarning`) as every aggregator does.
 from __future__ import annotations
 
 import warnings
-from numbers import Integral, Real
 from typing import Literal
 
 import numpy as np
@@ -86,7 +85,8 @@ from scipy.special import digamma, expit, gammaln
 from crowdlearn.aggregation.base import Aggregator, as_annotations
 from crowdlearn.aggregation.em import default_threads, row_block, thread_pool
 from crowdlearn.annotations import Annotations
-from crowdlearn.errors import CrowdlearnWarning, InputError, check_integer
+from crowdlearn.errors import CrowdlearnWarning
+from crowdlearn.params import N_THREADS, NON_NEGATIVE_REAL, POSITIVE_REAL, Choice, Integers
 
 _TINY = 1e-300
 CHUNK_CELLS = 1 << 15  # tasks × classes × restarts per chunk: 256 kB per dense array
@@ -125,8 +125,8 @@ class MACE(Aggregator):
         dominates, worse where prolific workers favour one class) or keep them ``"uniform"``
         (the paper's model and crowd-kit's).
     seed:
-        Seed of the initial parameters (an int: restart 0 is crowd-kit's start for that
-        ``random_state``; ``None``: every start random).
+        Seed of the initial parameters (an int in [0, 2³²): restart 0 is crowd-kit's start
+        for that ``random_state``; ``None``: every start random).
     n_threads:
         Threads over chunks of tasks (default: the machine's cores, at most 8).
 
@@ -152,6 +152,15 @@ class MACE(Aggregator):
     --------
     >>> MACE().fit(Annotations.from_csv("answers.csv")).predict()   # doctest: +SKIP
     """
+
+    _parameter_constraints = {
+        "method": [Choice("vb", "em")], "n_restarts": [Integers(1)],
+        "max_iter": [Integers(1)], "tol": [NON_NEGATIVE_REAL],
+        "smoothing": [NON_NEGATIVE_REAL], "default_noise": [NON_NEGATIVE_REAL],
+        "alpha": [POSITIVE_REAL], "beta": [POSITIVE_REAL], "strategy_prior": [POSITIVE_REAL],
+        "class_prior": [Choice("estimate", "uniform")],
+        "seed": [Integers(0, 2**32 - 1), None],  # np.random.RandomState's range
+        "n_threads": N_THREADS}
 
     def __init__(self, method: Literal["vb", "em"] = "vb", n_restarts: int = 10,
                  max_iter: int = 100, tol: float = 1e-5, smoothing: float = 0.01,
@@ -330,28 +339,6 @@ class MACE(Aggregator):
         self.converged_ = True
         self._warn_about_fit(ann)
         return self
-
-    def _check_params(self) -> None:
-        if self.method not in ("vb", "em"):
-            raise InputError(f"method must be 'vb' or 'em', got {self.method!r}")
-        if self.class_prior not in ("uniform", "estimate"):
-            raise InputError(f"class_prior must be 'uniform' or 'estimate', "
-                             f"got {self.class_prior!r}")
-        check_integer(self.n_restarts, "n_restarts")
-        check_integer(self.max_iter, "max_iter")
-        for name, positive in (("tol", False), ("smoothing", False),
-                               ("default_noise", False), ("alpha", True), ("beta", True),
-                               ("strategy_prior", True)):
-            value = getattr(self, name)
-            if (isinstance(value, bool) or not isinstance(value, Real)
-                    or not np.isfinite(value) or value < 0 or (positive and value == 0)):
-                raise InputError(f"{name} must be a finite number "
-                                 f"{'> 0' if positive else '>= 0'}, got {value!r}")
-        if self.seed is not None and (isinstance(self.seed, bool)
-                                      or not isinstance(self.seed, Integral) or self.seed < 0):
-            raise InputError(f"seed must be a non-negative integer or None, got {self.seed!r}")
-        if self.n_threads is not None:
-            check_integer(self.n_threads, "n_threads")
 
 
 def _log(x: np.ndarray) -> np.ndarray:

@@ -12,6 +12,10 @@ from crowdlearn.aggregation.base import Aggregator, as_annotations
 from crowdlearn.annotations import Annotations
 from crowdlearn.errors import InputError
 from crowdlearn.labels import positions
+from crowdlearn.params import SEED_OR_GENERATOR, Choice, Instances, Reals
+
+TIE_BREAK = Choice("random", "first")
+"""How the vote family breaks ties: at random with its seed, or to the first class."""
 
 
 class MajorityVote(Aggregator):
@@ -24,14 +28,14 @@ class MajorityVote(Aggregator):
         pick for every task with the same votes (so two tasks answered alike get the same
         label); ``"first"`` picks the tied label that comes first in ``classes``.
     seed:
-        Seed of the random tie-break.
+        Seed of the random tie-break: an integer ≥ 0, or None for fresh entropy.
     weights:
         Optional weight of each worker's vote (a mapping or Series worker id → weight, e.g.
         skills such as accuracies or log-odds, crowd-kit's ``skills``): the weighted majority
         vote. A worker without a weight is an error unless ``default_weight`` is given. (Not
         called ``skills``: that is the method every aggregator has for its workers' quality.)
     default_weight:
-        The weight of workers missing from ``weights``.
+        The weight (a finite number) of workers missing from ``weights``.
 
     Attributes
     ----------
@@ -41,6 +45,12 @@ class MajorityVote(Aggregator):
     skill_ : per worker, the fraction of answers that agree with the majority label (an
         agreement rate, not an accuracy measured against truth).
     """
+
+    _parameter_constraints = {
+        "tie_break": [TIE_BREAK], "seed": SEED_OR_GENERATOR,
+        "weights": [Instances((Mapping, pd.Series),
+                              "a mapping or Series of worker id → weight"), None],
+        "default_weight": [Reals(), None]}
 
     def __init__(self, tie_break: Literal["random", "first"] = "random", seed: int | None = 0,
                  weights: Mapping | pd.Series | None = None,
@@ -53,17 +63,7 @@ class MajorityVote(Aggregator):
     def fit(self, answers, **frame_options) -> MajorityVote:
         """Count the votes of ``answers`` (:class:`~crowdlearn.Annotations` or a long frame,
         see :class:`~crowdlearn.aggregation.Aggregator`)."""
-        if self.tie_break not in ("random", "first"):
-            raise InputError(f"tie_break must be 'random' or 'first', got {self.tie_break!r}")
-        if not (self.weights is None or isinstance(self.weights, (Mapping, pd.Series))):
-            raise InputError("weights must be a mapping or Series of worker id → weight, got "
-                             f"{type(self.weights).__name__}")
-        if self.default_weight is not None and not (
-                isinstance(self.default_weight, (int, float, np.integer, np.floating))
-                and not isinstance(self.default_weight, bool)
-                and np.isfinite(self.default_weight)):
-            raise InputError(f"default_weight must be a finite number, got "
-                             f"{self.default_weight!r}")
+        self._check_params()
         ann = as_annotations(answers, **frame_options)
         if self.weights is None:
             counts = ann.vote_counts

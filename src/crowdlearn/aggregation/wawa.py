@@ -11,8 +11,14 @@ from __future__ import annotations
 from typing import Literal
 
 from crowdlearn.aggregation.base import Aggregator, as_annotations
-from crowdlearn.aggregation.majority_vote import MajorityVote, agreement, vote_shares, weighted_vote
-from crowdlearn.errors import InputError
+from crowdlearn.aggregation.majority_vote import (
+    TIE_BREAK,
+    MajorityVote,
+    agreement,
+    vote_shares,
+    weighted_vote,
+)
+from crowdlearn.params import SEED_OR_GENERATOR
 
 
 class Wawa(Aggregator):
@@ -30,14 +36,15 @@ class Wawa(Aggregator):
     posteriors_ : T×K weighted vote shares (scores, not calibrated probabilities).
     """
 
+    _parameter_constraints = {"tie_break": [TIE_BREAK], "seed": SEED_OR_GENERATOR}
+
     def __init__(self, tie_break: Literal["random", "first"] = "random", seed: int | None = 0):
         self.tie_break = tie_break
         self.seed = seed
 
     def fit(self, answers, **frame_options) -> Wawa:
         """Fit on ``answers`` (:class:`~crowdlearn.Annotations` or a long frame)."""
-        if self.tie_break not in ("random", "first"):
-            raise InputError(f"tie_break must be 'random' or 'first', got {self.tie_break!r}")
+        self._check_params()
         ann = as_annotations(answers, **frame_options)
         first = MajorityVote(tie_break=self.tie_break, seed=self.seed)
         first.fit(ann)

@@ -8,14 +8,13 @@ multiplied by ``lr_reduce_factor`` every ``lr_steps_to_reduce`` rounds.
 
 from __future__ import annotations
 
-from numbers import Integral, Real
 from typing import Literal
 
 import numpy as np
 
 from crowdlearn.aggregation.base import Aggregator, as_annotations
-from crowdlearn.aggregation.majority_vote import agreement, vote_shares, weighted_vote
-from crowdlearn.errors import InputError
+from crowdlearn.aggregation.majority_vote import TIE_BREAK, agreement, vote_shares, weighted_vote
+from crowdlearn.params import NON_NEGATIVE_REAL, SEED_OR_GENERATOR, Integers
 
 
 class ZeroBasedSkill(Aggregator):
@@ -40,6 +39,11 @@ class ZeroBasedSkill(Aggregator):
     posteriors_ : T×K weighted vote shares (scores, not calibrated probabilities).
     n_iter_ : rounds run.
     """
+
+    _parameter_constraints = {
+        "n_iter": [Integers(1)], "lr_init": [NON_NEGATIVE_REAL],
+        "lr_steps_to_reduce": [Integers(1)], "lr_reduce_factor": [NON_NEGATIVE_REAL],
+        "eps": [NON_NEGATIVE_REAL], "tie_break": [TIE_BREAK], "seed": SEED_OR_GENERATOR}
 
     def __init__(self, n_iter: int = 100, lr_init: float = 1.0, lr_steps_to_reduce: int = 20,
                  lr_reduce_factor: float = 0.5, eps: float = 1e-5,
@@ -72,15 +76,3 @@ class ZeroBasedSkill(Aggregator):
         self.n_iter_ = int(self.n_iter)
         self._warn_about_fit(ann)
         return self
-
-    def _check_params(self) -> None:
-        for name in ("n_iter", "lr_steps_to_reduce"):
-            value = getattr(self, name)
-            if not (isinstance(value, Integral) and value >= 1):
-                raise InputError(f"{name} must be a positive integer, got {value!r}")
-        for name in ("lr_init", "lr_reduce_factor", "eps"):
-            value = getattr(self, name)
-            if not (isinstance(value, Real) and value >= 0):
-                raise InputError(f"{name} must be a number >= 0, got {value!r}")
-        if self.tie_break not in ("random", "first"):
-            raise InputError(f"tie_break must be 'random' or 'first', got {self.tie_break!r}")

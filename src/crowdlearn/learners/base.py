@@ -11,12 +11,7 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator
-from sklearn.utils._param_validation import (
-    Interval,
-    InvalidParameterError,
-    StrOptions,
-    validate_parameter_constraints,
-)
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
@@ -25,6 +20,8 @@ from crowdlearn.errors import InputError, InputTypeError
 from crowdlearn.inputs import first_line
 from crowdlearn.nn import Trainer, make_model
 from crowdlearn.nn.threads import cpu_threads
+from crowdlearn.params import FRACTION as FRACTION  # the learners import them from here
+from crowdlearn.params import NON_NEGATIVE, POSITIVE_INT, DeclaredParameters
 
 
 class Seeds(IntEnum):
@@ -39,10 +36,6 @@ class Seeds(IntEnum):
     VALIDATION = 7  # the noisy validation split carved from the training items
     STAGE = 100  # Me-Momentum's outer stage o uses STAGE · o, its inner stages + i
 
-
-POSITIVE_INT = Interval(Integral, 1, None, closed="left")
-NON_NEGATIVE = Interval(Real, 0, None, closed="left")
-FRACTION = Interval(Real, 0, 1, closed="left")
 
 TRAINING_PARAMETERS: dict[str, tuple[object, list]] = {
     "model_params": (None, [dict, None]),
@@ -61,7 +54,7 @@ TRAINING_PARAMETERS: dict[str, tuple[object, list]] = {
 constraints)``. A learner changes a default through its ``_defaults`` (e.g. its epochs)."""
 
 
-class Learner(BaseEstimator):
+class Learner(DeclaredParameters, BaseEstimator):
     """Base of the learners: ``Learner(model, *, <own parameters>, <training parameters>)``.
 
     ``model`` is a name such as ``"mlp"``/``"lenet"``/``"resnet18"`` or a callable
@@ -122,25 +115,6 @@ class Learner(BaseEstimator):
                             f"{unknown[0]!r}")
         for name, default in self._training_defaults().items():
             setattr(self, name, training.get(name, default))
-
-    def check_params(self) -> None:
-        """Check every parameter now (``fit`` does it first anyway): an
-        :class:`InputError` names the first bad one. For callers that want to fail before
-        reading large inputs."""
-        self._check_params()
-
-    def _check_params(self) -> None:
-        """Every hyper-parameter against its constraints; a violation is an InputError."""
-        try:
-            validate_parameter_constraints(self._parameter_constraints,
-                                           self.get_params(deep=False),
-                                           caller_name=type(self).__name__)
-        except InvalidParameterError as exc:
-            raise InputError(str(exc)) from None
-        self._check_more()
-
-    def _check_more(self) -> None:
-        """A subclass's checks that involve several parameters (run after the constraints)."""
 
     def _threads(self):
         """CPU threads (torch, BLAS) set to ``n_threads`` for the block, restored after."""
