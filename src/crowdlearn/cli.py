@@ -282,6 +282,7 @@ def aggregate(
         raise InputError("--json and an output '-' would both write to standard output; give "
                          "the output a file name")
     model = make_aggregator(method, seed, max_iter=max_iter, tol=tol, smoothing=smoothing)
+    model.check_params()  # every option, before reading the answers
     if gold is not None and not takes_gold(model):
         users = [m.value for m in Method if takes_gold(make_aggregator(m))]
         raise InputError(f"--gold is not used by --method {Method(method).value}; methods that "

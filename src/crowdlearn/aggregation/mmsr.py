@@ -76,6 +76,8 @@ from crowdlearn.errors import CrowdlearnError, CrowdlearnWarning, InputError
 DENSE_SIGNS_MAX = 200
 # pairs of answers per bincount in the covariance (bounds its temporary memory)
 _PAIRS_PER_BLOCK = 1 << 23
+# the completion has diverged once an estimate leaves [1/_DIVERGED, _DIVERGED]
+_DIVERGED = 1e50  # (squared norms of such estimates stay far from overflow)
 
 
 class MMSR(Aggregator):
@@ -164,23 +166,39 @@ class MMSR(Aggregator):
         t = ann.n_tasks
         cov, observed = covariance(ann, k)
         n_observed = observed.sum(axis=0)
-        f = int(n_observed.min()) // 2 - 1
+        linked = n_observed > 0
+        if not compat and not linked.all():
+            _warn_workers(ann, ~linked, "share no task with any other worker: their accuracy "
+                          "cannot be estimated and is set to chance (vote weight 0)")
+        # crowd-kit's sparsity counts workers without co-workers (F = −1: no trimming at all)
+        fewest = n_observed if compat else n_observed[linked]
+        f = int(fewest.min()) // 2 - 1 if len(fewest) else -1
         u, v = self._start(ann)
         u, v, self.loss_history_ = complete_rank_one(
             np.abs(cov), observed, n_observed, f, u, v, 1 / np.sqrt(t), self.max_iter,
             self.tol, zero_means=compat)
         self.n_iter_ = len(self.loss_history_)
         self.converged_ = bool(self.loss_history_[-1] < self.tol)
-        if not self.converged_:
+        if not self.converged_ and not np.isfinite(self.loss_history_[-1]):
+            warnings.warn(f"MMSR: the rank-one completion diverged at iteration {self.n_iter_} "
+                          f"(estimates beyond {_DIVERGED:g}: the workers' agreement rates are far "
+                          "from rank one, as in tiny crowds); the accuracies come from the last "
+                          "finite estimates and are unreliable", CrowdlearnWarning, stacklevel=3)
+        elif not self.converged_:
             warnings.warn(f"MMSR: stopped at max_iter={self.max_iter} without converging "
                           f"(last change {self.loss_history_[-1]:.2g}, tol {self.tol:g}); "
                           "raise max_iter", CrowdlearnWarning, stacklevel=3)
         with np.errstate(invalid="ignore"):
             s_abs = u / np.sqrt(np.linalg.norm(u) / np.linalg.norm(v))
-        signed = np.where(observed, cov, -1 / (k - 1)) if compat else cov
-        s = determine_signs(signed, s_abs)
-        if not compat:
-            s = _signs_per_component(s, observed)
+        if compat:
+            s = determine_signs(np.where(observed, cov, -1 / (k - 1)), s_abs)
+        else:
+            s, undecided = resolve_signs(cov, s_abs)
+            if undecided.any():
+                _warn_workers(ann, undecided, "form groups that split into two equally large "
+                              "camps disagreeing with each other: which camp is honest cannot "
+                              "be told (M-MSR takes the majority as honest), so their accuracy "
+                              "is set to chance (vote weight 0)")
         s = np.maximum(np.minimum(s, 1 - 1 / np.sqrt(t)), -1 / (k - 1) + 1 / np.sqrt(t))
         return s * (k - 1) / k + 1 / k
 
@@ -270,13 +288,18 @@ def complete_rank_one(x: np.ndarray, observed: np.ndarray, n_observed: np.ndarra
                       ) -> tuple[np.ndarray, np.ndarray, list[float]]:
     """M-MSR on a symmetric ``x`` observed where ``observed``: alternating trimmed means
     (see the module's step 3) until ``‖u vᵀ − u' v'ᵀ‖_F < tol``. A mean of several zeros
-    becomes ``zero_fill`` unless ``zero_means`` (crowd-kit keeps it). Returns u, v and the
-    loss after each iteration."""
+    becomes ``zero_fill`` unless ``zero_means`` (crowd-kit keeps it); unless ``zero_means``
+    (crowd-kit's behaviour), an iteration whose estimates leave [1/_DIVERGED, _DIVERGED] is
+    discarded and ends the run with an infinite loss. Returns u, v and the loss after each
+    iteration."""
     history: list[float] = []
     x = np.where(observed, x, np.nan)  # NaN sorts after every value: out of every selection
     for _ in range(max_iter):
         v_new = _trimmed_means(x, n_observed, u, v, f, zero_fill, zero_means)
         u_new = _trimmed_means(x, n_observed, v_new, u, f, zero_fill, zero_means)
+        if not zero_means and not _bounded(u_new, v_new):  # diverged: keep the last finite
+            history.append(float("inf"))
+            break
         du, dv = u_new - u, v_new - v  # u'v'ᵀ − u vᵀ = du v'ᵀ + u dvᵀ: a rank-two norm
         sq = (du @ du) * (v_new @ v_new) + (u @ u) * (dv @ dv) + 2 * (du @ u) * (v_new @ dv)
         loss = float(np.sqrt(max(sq, 0.0))) if np.isfinite(sq) else float("nan")
@@ -285,6 +308,14 @@ def complete_rank_one(x: np.ndarray, observed: np.ndarray, n_observed: np.ndarra
         if loss < tol:
             break
     return u, v, history
+
+
+def _bounded(u: np.ndarray, v: np.ndarray) -> bool:
+    """Whether every estimate lies in [1/_DIVERGED, _DIVERGED] (NaN does not): where the
+    agreements are far from rank one (tiny crowds), the trimmed means can grow (or shrink)
+    by a constant factor every iteration until they overflow."""
+    both = np.concatenate([u, v])
+    return bool(np.all((both <= _DIVERGED) & (both >= 1 / _DIVERGED)))
 
 
 def _trimmed_means(x: np.ndarray, n_observed: np.ndarray, divisor: np.ndarray,
@@ -340,25 +371,60 @@ def _row_segment_sums(r: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.n
     return np.where(end > start, sums, 0.0)  # reduceat gives r[j, start] for an empty one
 
 
-def _signs_per_component(s: np.ndarray, observed: np.ndarray) -> np.ndarray:
-    """The sign step's global "the majority is positive" rule applied to each connected
-    group of workers (linked by common tasks) separately: the eigenvector fixes signs only
-    relative to each other within a group, so a group whose workers came out mostly negative
-    is flipped. (Balanced-load assignments often split a crowd into such groups: workers who
-    never share tasks with another group's.)"""
+def resolve_signs(cov: np.ndarray, s_abs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The default sign step: ``s_abs`` with each worker's sign, and the mask of workers left
+    undecided (0).
+
+    ``sign(C_ij) = sign(s_i) sign(s_j)`` ties two workers' signs only where ``C_ij ≠ 0``, so
+    the signs are found separately on each connected group of the graph of nonzero ``C``:
+    crowd-kit's eigenvector (:func:`determine_signs`) on the group, then the group's majority
+    taken as positive (Ma & Olshevsky's assumption that most workers are honest). A worker
+    with no nonzero ``C_ij`` has no sign (0: at chance, or sharing no task); so do the workers
+    of a group that splits evenly (undecided). Unlike crowd-kit's rule (a worker is signed
+    when its row of C does not sum to 0), a worker whose positive and negative correlations
+    cancel keeps its sign: 3 honest workers and 2 always-wrong ones have rows summing to
+    0 and −2, which left only the adversaries signed, and positive."""
     from scipy.sparse import csr_matrix
     from scipy.sparse.csgraph import connected_components
 
-    _, group = connected_components(csr_matrix(observed), directed=False)
-    votes = np.bincount(group, weights=np.sign(np.nan_to_num(s)), minlength=group.max() + 1)
-    return np.where(votes[group] < 0, -s, s)
+    out = np.zeros_like(s_abs)
+    undecided = np.zeros(len(s_abs), dtype=bool)
+    signed = np.flatnonzero((cov != 0).any(axis=1))
+    if len(signed) == 0:
+        return out, undecided
+    sub = cov[np.ix_(signed, signed)]
+    n_groups, group = connected_components(csr_matrix(sub != 0), directed=False)
+    order = np.argsort(group, kind="stable")
+    bounds = np.searchsorted(group[order], np.arange(n_groups + 1))
+    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):  # one eigenproblem per group
+        members = order[lo:hi]
+        sign = _eigenvector_signs(sub[np.ix_(members, members)])
+        majority = np.sign(sign.sum())
+        workers = signed[members]
+        out[workers] = majority * sign * s_abs[workers]
+        undecided[workers] = majority == 0
+    return out, undecided
 
 
 def determine_signs(cov: np.ndarray, s_abs: np.ndarray) -> np.ndarray:
-    """``s_abs`` with each worker's sign from crowd-kit's signed-graph eigenvector (0 for a
-    worker whose row of ``cov`` sums to 0).
+    """crowd-kit's sign step: ``s_abs`` with each worker's sign from the signed-graph
+    eigenvector (:func:`_eigenvector_signs`) of the workers whose row of ``cov`` does not sum
+    to 0, the majority sign taken as positive; 0 for the other workers. Each of those must
+    have a nonzero entry among them (crowd-kit's C, with −1/(K−1) on its diagonal, does)."""
+    out = np.zeros_like(s_abs)
+    valid = np.flatnonzero(cov.sum(axis=1) != 0)
+    if len(valid) == 0:
+        return out
+    sign = _eigenvector_signs(cov[np.ix_(valid, valid)])
+    out[valid] = np.sign(sign.sum()) * s_abs[valid] * sign
+    return out
 
-    crowd-kit's graph: the valid workers, ``|sign C|`` between those negatively correlated
+
+def _eigenvector_signs(cv: np.ndarray) -> np.ndarray:
+    """The signs of crowd-kit's signed-graph eigenvector on the k workers of ``cv`` (each
+    with a nonzero entry in its row).
+
+    crowd-kit's graph: the workers, ``|sign C|`` between those negatively correlated
     (a self-loop where ``C_ii < 0``, as in crowd-kit's C; the default's C has a 0 diagonal),
     and one new node per positively correlated pair, linked to both.
     With ``N = D^-1/2 A D^-1/2`` its normalised adjacency, the wanted eigenvector is N's for
@@ -366,18 +432,13 @@ def determine_signs(cov: np.ndarray, s_abs: np.ndarray) -> np.ndarray:
     the eigenvectors differ by the positive factor ``D^-1/2``). Eliminating the new nodes
     (``b = N21 a / λ``) leaves ``λ a = N11 a + G a / λ`` with ``G = N12 N21 = D^-1/2 (P +
     A₊) D^-1/2 / 2`` (A₊ the positive edges, P their count per worker), whose nonzero
-    eigenvalues and worker parts are those of ``[[N11, G^½], [G^½, 0]]`` (2W × 2W,
-    symmetric) and of ``[[N11, G], [I, 0]]`` (2W × 2W, for ARPACK without G^½)."""
-    out = np.zeros_like(s_abs)
-    valid = np.flatnonzero(cov.sum(axis=1) != 0)
-    k = len(valid)
-    if k == 0:
-        return out
-    cv = cov[np.ix_(valid, valid)]
+    eigenvalues and worker parts are those of ``[[N11, G^½], [G^½, 0]]`` (2k × 2k,
+    symmetric) and of ``[[N11, G], [I, 0]]`` (2k × 2k, for ARPACK without G^½)."""
+    k = len(cv)
     neg = (cv < 0).astype(np.float64)
     pos = (cv > 0).astype(np.float64)
     n_pos = pos.sum(axis=1)
-    scale = 1 / np.sqrt(neg.sum(axis=1) + n_pos)  # degree ≥ 1: a valid row is not all 0
+    scale = 1 / np.sqrt(neg.sum(axis=1) + n_pos)  # degree ≥ 1: a nonzero entry per row
     n11 = neg * scale[:, None] * scale[None, :]
     pos[np.diag_indices(k)] += n_pos
     g = pos * (scale[:, None] * scale[None, :] / 2)
@@ -395,6 +456,12 @@ def determine_signs(cov: np.ndarray, s_abs: np.ndarray) -> np.ndarray:
         v0 = np.random.RandomState(0).random_sample(2 * k)
         _, vec = sla.eigs(op, k=1, which="SR", v0=v0, tol=1e-12)
         a = vec[:k, 0].real
-    sign = np.sign(a)
-    out[valid] = np.sign(sign.sum()) * s_abs[valid] * sign
-    return out
+    return np.sign(a)
+
+
+def _warn_workers(ann: Annotations, which: np.ndarray, what: str) -> None:
+    """One warning naming how many workers (and the first few) ``what`` says about."""
+    ids = [repr(ann.workers[i]) for i in np.flatnonzero(which)[:3]]
+    more = ", ..." if which.sum() > 3 else ""
+    warnings.warn(f"MMSR: {int(which.sum())} of {ann.n_workers} workers ({', '.join(ids)}"
+                  f"{more}) {what}", CrowdlearnWarning, stacklevel=4)

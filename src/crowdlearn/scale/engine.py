@@ -85,12 +85,9 @@ def check_scalable(model: Aggregator) -> None:
         raise InputError(f"{type(model).__name__} runs in memory only; the out-of-core "
                          "engines run majority vote (mv), wawa, zero-based skill (zbs), "
                          "Dawid–Skene (ds) and one-coin (onecoin)")
+    model._check_params()
     if isinstance(model, MajorityVote) and model.weights is not None:
         raise InputError("a weighted majority vote (weights=) runs in memory only")
-    if isinstance(model, VOTES) and model.tie_break not in ("random", "first"):
-        raise InputError(f"tie_break must be 'random' or 'first', got {model.tie_break!r}")
-    if not isinstance(model, (MajorityVote, Wawa)):
-        model._check_params()
 
 
 def add(a, b):
