@@ -63,7 +63,9 @@ def aggregation_summary(ann: Annotations, model: Aggregator, tasks: pd.DataFrame
     confidence, the warnings raised and the files written (JSON-ready)."""
     fit = {"method": type(model).__name__, "params": model.get_params()}
     if hasattr(model, "n_iter_"):
-        fit.update(iterations=int(model.n_iter_), converged=bool(model.converged_))
+        fit["iterations"] = int(model.n_iter_)
+    if hasattr(model, "converged_"):  # methods of a fixed number of rounds have none
+        fit["converged"] = bool(model.converged_)
     shares = tasks["label"].value_counts(normalize=True)
     return {
         "data": {"answers": len(ann), "tasks": ann.n_tasks, "workers": ann.n_workers,
