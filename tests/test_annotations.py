@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -7,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crowdlearn import Annotations, InputError
+from crowdlearn.errors import CrowdlearnWarning
 
 
 def frame():
@@ -279,3 +282,20 @@ def test_composite_ids_are_refused_by_row(bad):
     with pytest.raises(InputError, match=rf"row 1: column 'task' holds "
                                          rf"{type(bad).__name__} .*not an id"):
         Annotations.from_frame(frame)
+
+
+def test_one_number_written_two_ways_is_warned_about():
+    frame = pd.DataFrame({"task": [0, 0, 1, 1], "worker": ["u", "v", "u", "v"],
+                          "label": ["3", "3.0", "4", "1e1"]})
+    with pytest.warns(CrowdlearnWarning, match="'3' and '3.0' are one number written two ways"):
+        ann = Annotations.from_frame(frame)
+    assert ann.n_classes == 4  # kept apart, as labels differing by case are
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Annotations.from_frame(frame.assign(label=["3", "03x", "4", "x"]))
+
+
+def test_one_column_cannot_hold_two_roles():
+    frame = pd.DataFrame({"task": [0, 1], "worker": ["u", "v"], "label": ["x", "y"]})
+    with pytest.raises(InputError, match="the task and label columns are both 'task'"):
+        Annotations.from_frame(frame, label="task")

@@ -123,6 +123,11 @@ class Annotations:
         once (see :class:`Annotations`). ``source`` names the file in error messages.
         """
         where = _RowNamer(source, df.index)
+        roles = {"task": task, "worker": worker, "label": label}
+        shared = [r for r in roles if list(roles.values()).count(roles[r]) > 1]
+        if shared:
+            raise InputError(f"{where.origin}the {' and '.join(shared)} columns are both "
+                             f"{roles[shared[0]]!r}: each role needs its own column")
         missing = [c for c in (task, worker, label) if c not in df.columns]
         if missing:
             raise MissingColumnsError(

@@ -116,18 +116,32 @@ def plain(values) -> list:
 
 
 def warn_near_duplicates(ids: Sequence[Hashable], name: str = "label", origin: str = "") -> None:
-    """Warn about text values that differ only by case or surrounding blanks."""
-    text = [v for v in ids if isinstance(v, str)]
-    seen: dict[str, str] = {}
-    for value in text:
-        key = value.strip().casefold()
+    """Warn about text values that differ only by case or surrounding blanks, or that spell
+    one number two ways (``"3"`` and ``"3.0"``, ``"10"`` and ``"1e1"``: a column written by
+    two programs)."""
+    seen: dict[object, str] = {}
+    for value in ids:
+        if not isinstance(value, str):
+            continue
+        number = _as_number(value)
+        key = ("number", number) if number is not None else value.strip().casefold()
         if key in seen:
-            warnings.warn(f"{origin}{name}s {seen[key]!r} and {value!r} differ only by case or "
-                          "surrounding blanks; they are kept as two different "
-                          f"{'classes' if name == 'label' else name + 's'}",
+            how = ("are one number written two ways" if number is not None
+                   else "differ only by case or surrounding blanks")
+            warnings.warn(f"{origin}{name}s {seen[key]!r} and {value!r} {how}; they are kept "
+                          f"as two different {'classes' if name == 'label' else name + 's'}",
                           CrowdlearnWarning, stacklevel=3)
             return
         seen[key] = value
+
+
+def _as_number(text: str) -> float | None:
+    """The finite number ``text`` spells (None: it spells none)."""
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return number if np.isfinite(number) else None
 
 
 # ---------------------------------------------------------------------- helpers

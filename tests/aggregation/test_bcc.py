@@ -467,3 +467,13 @@ def test_ebcc_matches_the_authors_figures(name):
     ann, gold = real_crowd(name)
     assert accuracy(EBCC(**AUTHORS).fit(ann).predict(), gold) == pytest.approx(
         PUBLISHED[name], abs=0.0015)
+
+
+def test_ebcc_probabilities_never_exceed_one():
+    # summing a sure class's subtypes gave 1.0000000000000002 on three of the dog crowd's tasks
+    from tests.conftest import real_crowd
+
+    ann, _ = real_crowd("dog")
+    post = EBCC(n_seeds=1, seed=0).fit(ann).posteriors_
+    assert post.max() <= 1.0 and post.min() >= 0.0
+    np.testing.assert_allclose(post.sum(axis=1), 1.0)

@@ -281,7 +281,8 @@ class EBCC(Aggregator):
                 elbos.append(run.elbo[-1])
                 if best is None or run.elbo[-1] > best.elbo[-1]:
                     best, self.best_seed_ = run, i
-        post = np.ascontiguousarray(best.class_post)
+        # summed over subtypes: rounding may put a sure class a hair above 1
+        post = np.minimum(best.class_post, 1.0, order="C")
         self._record(ann, post, np.argmax(post, axis=1))
         # q(τ), q(π) and q(V) of the kept posteriors (one more VB-M step)
         eta = eta0 + best.stats.class_totals.reshape(k, m)
