@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -120,3 +122,13 @@ def test_kos_refuses_more_than_two_classes():
         KOS().fit(ann)
     with pytest.raises(InputError, match="n_iter"):
         KOS(n_iter=0).fit(Annotations([0, 0], [0, 1], [0, 1]))
+
+
+def test_wawa_warns_once():
+    frame = pd.DataFrame({"task": [0, 1, 2], "worker": ["u"] * 3, "label": ["x", "y", "x"]})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        Wawa().fit(frame)
+    messages = [str(w.message) for w in caught]
+    assert any("single worker" in m for m in messages)
+    assert len(messages) == len(set(messages))  # the inner majority vote says nothing

@@ -165,3 +165,17 @@ def test_aggregate_then_train_keeps_its_aggregators_notes_to_itself(small):
         learner.fit(X, ann)
     assert not [w for w in caught if issubclass(w.category, CrowdlearnWarning)]
     assert learner.aggregator_.converged_ is False  # still there for whoever asks
+
+
+@pytest.mark.parametrize("cls", [AggNet, AggregateThenTrain, CrowdLayer, DoctorNet, MaxMIG,
+                                 MBEM])
+def test_crowd_learners_refuse_one_class_as_single_label_learners_do(small, cls):
+    from crowdlearn import Annotations
+
+    X, _, ann = small
+    one = Annotations.from_frame(ann.to_frame().assign(label="cat"))
+    with pytest.raises(InputError, match=r"need at least 2 classes, the answers hold 1 class "
+                                         r"\('cat'\)"):
+        cls(epochs=1, n_threads=1).fit(X, one)
+    with pytest.raises(InputError, match="need at least 2 classes"):
+        StandardCE(epochs=1).fit(X, ["cat"] * len(X))

@@ -8,6 +8,7 @@ The heuristic behind Appen's (Figure Eight's) "trust" scores, as crowd-kit imple
 
 from __future__ import annotations
 
+import warnings
 from typing import Literal
 
 from crowdlearn.aggregation.base import Aggregator, as_annotations
@@ -18,6 +19,7 @@ from crowdlearn.aggregation.majority_vote import (
     vote_shares,
     weighted_vote,
 )
+from crowdlearn.errors import CrowdlearnWarning
 from crowdlearn.params import SEED_OR_GENERATOR
 
 
@@ -47,7 +49,9 @@ class Wawa(Aggregator):
         self._check_params()
         ann = as_annotations(answers, **frame_options)
         first = MajorityVote(tie_break=self.tie_break, seed=self.seed)
-        first.fit(ann)
+        with warnings.catch_warnings():  # said once, by this fit, below
+            warnings.simplefilter("ignore", CrowdlearnWarning)
+            first.fit(ann)
         self.skill_ = first.skill_
         scores, labels = weighted_vote(ann, self.skill_, self.tie_break, self.seed)
         shares = vote_shares(scores)

@@ -259,6 +259,9 @@ def align_items(X, annotations: Annotations) -> np.ndarray:
     X = _as_array(X)
     if not isinstance(annotations, Annotations):
         raise InputError(f"expected crowdlearn.Annotations, got {type(annotations).__name__}")
+    if annotations.n_classes < 2:  # as for single labels: no classifier to train
+        raise InputError(f"need at least 2 classes, the answers hold 1 class "
+                         f"({annotations.classes[0]!r})")
     rows = task_rows(annotations, len(X))
     return X if np.array_equal(rows, np.arange(len(X))) else X[rows]
 

@@ -27,7 +27,6 @@ from sklearn.utils._param_validation import StrOptions
 
 from crowdlearn.aggregation import DawidSkene, OneCoinDawidSkene
 from crowdlearn.annotations import Annotations
-from crowdlearn.errors import InputError
 from crowdlearn.learners.base import (
     NON_NEGATIVE,
     POSITIVE_INT,
@@ -99,17 +98,12 @@ class MBEM(Learner):
 
     def fit(self, X, annotations: Annotations) -> MBEM:
         X = align_items(X, annotations)
-        if not (isinstance(self.n_rounds, (int, np.integer)) and self.n_rounds >= 1):
-            raise InputError(f"n_rounds must be a positive integer, got {self.n_rounds!r}")
         k = annotations.n_classes
         votes = annotations.vote_counts
         targets = soft_majority(annotations)
         model, proba = self._fit_self_trained(X, targets, k, salt=Seeds.NETWORK)
         history = [{"round": 0, "targets": "soft majority vote",
                     "model_agrees_with_targets": _agreement(proba, targets)}]
-        if self.worker_model not in WORKER_MODELS:
-            raise InputError(f"worker_model must be 'confusion' or 'one-coin', got "
-                             f"{self.worker_model!r}")
         label_model = WORKER_MODELS[self.worker_model](
             max_iter=1, smoothing=self.smoothing, prior="uniform", class_smoothing=0.0,
             class_prior="estimate" if self.use_class_prior else "uniform")
