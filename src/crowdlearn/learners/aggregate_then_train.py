@@ -16,7 +16,7 @@ from sklearn.utils._param_validation import StrOptions
 
 from crowdlearn.aggregation import Aggregator, DawidSkene
 from crowdlearn.annotations import Annotations
-from crowdlearn.errors import CrowdlearnWarning, InputError
+from crowdlearn.errors import CrowdlearnWarning
 from crowdlearn.learners.base import Learner, ModelSpec, Seeds, align_items
 
 
@@ -54,8 +54,6 @@ class AggregateThenTrain(Learner):
 
     def fit(self, X, annotations: Annotations) -> AggregateThenTrain:
         X = align_items(X, annotations)
-        if self.targets not in ("soft", "hard"):
-            raise InputError(f"targets must be 'soft' or 'hard', got {self.targets!r}")
         agg = clone(self.aggregator if self.aggregator is not None else DawidSkene())
         # one label per item is a design here, not a mistake; and the learner trains on the
         # posteriors the aggregator's own max_iter reached (see aggregator_.converged_)

@@ -11,13 +11,11 @@ from __future__ import annotations
 
 from numbers import Integral
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from sklearn.base import ClassifierMixin
 from sklearn.utils._param_validation import Interval
 
-from crowdlearn.errors import InputError
 from crowdlearn.learners.base import FRACTION, Learner, ModelSpec, Seeds
 from crowdlearn.learners.single_labels import encode_labels
 from crowdlearn.nn import Batch
@@ -63,15 +61,6 @@ class CoTeaching(ClassifierMixin, Learner):
 
     def fit(self, X, y) -> CoTeaching:
         X, y, classes = encode_labels(X, y)
-        if not 0 <= self.forget_rate < 1:
-            raise InputError(f"forget_rate must be in [0, 1), got {self.forget_rate!r}")
-        if not (isinstance(self.ramp_epochs, (int, np.integer)) and self.ramp_epochs >= 0):
-            raise InputError(f"ramp_epochs must be a non-negative integer, got "
-                             f"{self.ramp_epochs!r}")
-        if self.decay_from is not None and not (
-                isinstance(self.decay_from, (int, np.integer)) and self.decay_from >= 0):
-            raise InputError(f"decay_from must be None or a non-negative epoch, got "
-                             f"{self.decay_from!r}")
         k = len(classes)
         pair = NetworkPair(self._fresh_model(X, k, salt=Seeds.NETWORK),
                            self._fresh_model(X, k, salt=Seeds.SECOND_NETWORK))

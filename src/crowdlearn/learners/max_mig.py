@@ -194,13 +194,6 @@ class MaxMIG(Learner):
 
     def fit(self, X, annotations: Annotations) -> MaxMIG:
         X = align_items(X, annotations)
-        if self.divergence not in DIVERGENCES:
-            raise InputError(f"divergence must be one of {', '.join(DIVERGENCES)}, "
-                             f"got {self.divergence!r}")
-        if not self.init_epsilon > 0:
-            raise InputError(f"init_epsilon must be positive, got {self.init_epsilon!r}")
-        if not self.init_scale > 0:
-            raise InputError(f"init_scale must be positive, got {self.init_scale!r}")
         k, w = annotations.n_classes, annotations.n_workers
         prior, learn = self._initial_prior(k)
         copies = self._copy_groups(annotations)
