@@ -29,7 +29,7 @@ import pandas as pd
 
 from crowdlearn.errors import InputError
 from crowdlearn.experiments.budget import RedundancySweep
-from crowdlearn.experiments.options import PAPERS_DS, check_crowd_options, check_methods
+from crowdlearn.experiments.options import check_crowd_options, check_methods
 from crowdlearn.experiments.sweep import dataset_splits
 
 if TYPE_CHECKING:
@@ -76,7 +76,9 @@ class PlanSettings:
     batch_size: int = 64
     lr: float = 1e-3
     device: str = "auto"
-    extra: dict = field(default_factory=lambda: {"ds": dict(PAPERS_DS)})
+    # the library's own methods, as ``crowdlearn fit --method ds`` would then train them
+    # (the budget experiment reproduces the papers with their near-flat DS instead)
+    extra: dict = field(default_factory=dict)
     pool: WorkerPool | None = None
     items: PlanItems | None = None
     paired: bool = True  # common random numbers across redundancies (see the module)
