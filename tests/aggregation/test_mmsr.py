@@ -3,6 +3,8 @@ each vectorised step equal to crowd-kit's own function or to a plain definition.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -271,3 +273,122 @@ def test_product_where_crowdkit_turns_nan():
     ann, gold = real_crowd("product")
     assert accuracy(MMSR().fit(ann).predict(), gold) > 0.92  # measured 0.9240
 
+
+
+# ----------------------------------------------------------------------------- degenerate crowds
+def consistent_crowd(n_honest: int, n_adversaries: int, n_tasks: int = 200, seed: int = 0,
+                     groups: int = 1):
+    """Every worker answers every task of its group: the honest ones always right, the
+    adversaries always wrong (K = 2), so every covariance is exactly +1 or −1. With
+    ``groups`` > 1, copies of that crowd on disjoint tasks and workers (no common tasks)."""
+    y = np.random.default_rng(seed).integers(2, size=n_tasks * groups)
+    size = n_honest + n_adversaries
+    rows = [(t, (t // n_tasks) * size + w, y[t] if w < n_honest else 1 - y[t])
+            for t in range(n_tasks * groups) for w in range(size)]
+    return pd.DataFrame(rows, columns=["task", "worker", "label"]), y
+
+
+@pytest.mark.parametrize(("n_honest", "n_adversaries"), [(2, 1), (3, 2), (5, 4)])
+def test_consistent_crowd_with_an_honest_majority_is_not_inverted(n_honest, n_adversaries):
+    # (2, 1) raised an InputError about NaN weights and (3, 2) labelled every task wrong:
+    # crowd-kit's rule signed only workers whose row of C does not sum to 0 (the honest
+    # ones' +1s and −1s cancel), leaving the adversaries signed alone, as the majority
+    frame, y = consistent_crowd(n_honest, n_adversaries)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a clear result: no warning either
+        model = MMSR().fit(frame)
+    np.testing.assert_array_equal(model.predict().sort_index().to_numpy(), y)
+    adversary = np.asarray(model.workers_) >= n_honest
+    assert (model.skill_[~adversary] > 0.9).all() and (model.skill_[adversary] < 0.1).all()
+    assert model.converged_
+
+
+def test_groups_without_common_tasks_are_signed_separately():
+    # three copies of a 3-honest/2-adversary crowd on disjoint tasks: one eigenvector of the
+    # whole graph lives on one group only (the others' entries ~0), so each group gets its own
+    frame, y = consistent_crowd(3, 2, n_tasks=60, groups=3)
+    model = MMSR().fit(frame)
+    np.testing.assert_array_equal(model.predict().sort_index().to_numpy(), y)
+    assert ((model.weight_ > 0) == (np.asarray(model.workers_) % 5 < 3)).all()
+
+
+def test_an_even_split_is_left_at_chance_with_a_warning():
+    # 2 honest against 2 always-wrong workers: the answers are symmetric in the truth, so
+    # no method can tell which pair is honest
+    frame, _ = consistent_crowd(2, 2, n_tasks=50)
+    with pytest.warns(CrowdlearnWarning, match="4 of 4 workers .* cannot be told"):
+        model = MMSR().fit(frame)
+    assert (model.weight_ == 0).all() and np.isfinite(model.posteriors_).all()
+
+
+def test_a_worker_without_co_workers_is_named_and_changes_nothing_else():
+    frame = random_frame(*CROWDS[1])
+    alone = pd.DataFrame({"task": ["solo1", "solo2"], "worker": "loner", "label": [0, 1]})
+    base = MMSR().fit(frame)
+    with pytest.warns(CrowdlearnWarning, match="1 of 26 workers \\('loner'\\) share no task"):
+        model = MMSR().fit(pd.concat([frame, alone], ignore_index=True))
+    # crowd-kit's F counts the loner's 0 co-workers (F = −1: no trimming for anyone)
+    assert model.loss_history_ == base.loss_history_
+    skill = dict(zip(model.workers_, model.skill_, strict=True))
+    assert skill["loner"] == 1 / 3 and model.weight_[model.workers_.index("loner")] == 0
+    # the same skills but where the clip of s to [−1/2 + 1/√T, 1 − 1/√T] (K = 3; T = 100
+    # without the loner's two tasks, 102 with them) cuts them
+    ours = np.array([skill[w] for w in base.workers_])
+    s = (base.skill_ - 1 / 3) * 3 / 2
+    inside = (s > -1 / 2 + 0.1) & (s < 1 - 0.1)
+    assert inside.sum() >= 10
+    np.testing.assert_allclose(ours[inside], base.skill_[inside], rtol=1e-12)
+
+
+def tiny_crowd(seed: int) -> pd.DataFrame:
+    """2–5 tasks, 2–4 workers, K of 2–3, random labels; every task answered at least once."""
+    rng = np.random.default_rng(seed)
+    n_tasks, n_workers, k = rng.integers(2, 6), rng.integers(2, 5), rng.integers(2, 4)
+    answered = rng.random((n_tasks, n_workers)) < 0.7
+    answered[np.arange(n_tasks), rng.integers(0, n_workers, n_tasks)] = True
+    task, worker = np.nonzero(answered)
+    return pd.DataFrame({"task": task, "worker": worker,
+                         "label": rng.integers(0, k, len(task))})
+
+
+def test_tiny_crowds_never_fail_or_turn_nan():
+    # before: 10 of these 120 raised (an InputError blaming the answers for NaN weights, or
+    # LinAlgError) and the completion's estimates overflowed on others
+    for seed in range(120):
+        frame = tiny_crowd(seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", CrowdlearnWarning)
+            warnings.simplefilter("error", RuntimeWarning)  # no overflow, no 0/0
+            try:
+                model = MMSR(max_iter=200).fit(frame)  # diverging: ~165
+            except InputError:
+                continue
+        assert np.isfinite(model.skill_).all() and np.isfinite(model.weight_).all(), seed
+        assert np.isfinite(model.posteriors_).all(), seed
+        assert ((model.skill_ >= 0) & (model.skill_ <= 1)).all(), seed
+
+
+def test_a_diverging_completion_stops_with_a_warning():
+    # three workers, one pair at exactly chance agreement (C = 0): the trimmed means double
+    # one estimate every iteration
+    frame = pd.DataFrame({"task": [0, 0, 0, 1, 2, 2, 3, 3, 3],
+                          "worker": [0, 1, 2, 2, 0, 2, 0, 1, 2],
+                          "label": [1, 1, 0, 1, 0, 1, 1, 0, 1]})
+    with pytest.warns(CrowdlearnWarning, match="diverged"):
+        model = MMSR().fit(frame)
+    assert not model.converged_ and model.n_iter_ < 1000 and model.loss_history_[-1] == np.inf
+    assert np.isfinite(model.weight_).all() and np.isfinite(model.posteriors_).all()
+
+
+def test_signs_per_group_equal_the_signs_of_each_group_alone():
+    """Block-diagonal C: each block gets :func:`determine_signs`'s signs on that block alone."""
+    blocks = [np.where(observed, c, 0.0) for c, observed in (
+        random_covariances(seed, n=9 + 2 * seed, k=2, observed_share=0.7) for seed in range(3))]
+    s_abs = np.random.default_rng(7).random(sum(len(b) for b in blocks))
+    ours, undecided = mmsr.resolve_signs(sp.block_diag(blocks).toarray(), s_abs)
+    assert not undecided.any()
+    start = 0
+    for block in blocks:
+        part = slice(start, start + len(block))
+        np.testing.assert_array_equal(ours[part], mmsr.determine_signs(block, s_abs[part]))
+        start += len(block)

@@ -18,7 +18,6 @@ from tests.conftest import make_crowd
 
 AGGREGATORS = [getattr(aggregation, name) for name in aggregation.__all__
                if name != "Aggregator"]
-UNCONVERTED = {"MMSR"}  # mmsr.py still checks its parameters by hand
 NAN, INF = float("nan"), float("inf")
 
 # a few values that no parameter of the kind accepts, whatever its bounds
@@ -64,10 +63,7 @@ def invalid_cases():
         for name, default in cls().get_params().items():
             values = BY_NAME.get(name, BY_KIND[kind(default)]) + BEYOND.get(name, [])
             for value in values:
-                marks = ()
-                if cls.__name__ in UNCONVERTED and name == "tol" and value == INF:
-                    marks = pytest.mark.xfail(strict=True, reason="mmsr.py is not converted")
-                yield pytest.param(cls, name, value, marks=marks,
+                yield pytest.param(cls, name, value,
                                    id=f"{cls.__name__}-{name}-{value!r}")
 
 
@@ -94,8 +90,6 @@ def test_invalid_value_is_refused_before_reading_the_answers(cls, name, value):
 
 @pytest.mark.parametrize("cls", AGGREGATORS, ids=lambda c: c.__name__)
 def test_every_parameter_is_declared(cls):
-    if cls.__name__ in UNCONVERTED:
-        pytest.xfail("mmsr.py is not converted")
     assert set(cls._parameter_constraints) == set(cls().get_params())
 
 

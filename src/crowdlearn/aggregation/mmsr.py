@@ -3,7 +3,7 @@ then a weighted majority vote.
 
 Ma, Q. and Olshevsky, A. (2020). Adversarial crowdsourcing through robust rank-one matrix
 completion. NeurIPS 33 (https://arxiv.org/abs/2010.12181). The algorithm as crowd-kit 1.4.2's
-``MMSR`` runs it, with three of its choices changed by default (below).
+``MMSR`` runs it, with some of its choices changed by default (below).
 
 Model: worker w answers correctly with probability ``p_w`` and otherwise picks one of the K − 1
 wrong labels uniformly. With ``s_w = (K p_w − 1)/(K − 1)`` (1 for a perfect worker, 0 for one
@@ -18,24 +18,32 @@ corrupted on some of them (workers who collude or copy). The steps:
 1. ``C`` on the observed pairs (workers with common tasks), 0 elsewhere and on the diagonal.
    ``common`` and ``agree`` are ``BᵀB`` and ``Σ_k A_kᵀA_k`` (B the task × worker incidence,
    A_k its label-k part), counted by one ``bincount`` over each task's pairs of answers.
-2. ``F = ⌊sparsity/2⌋ − 1``, with sparsity the fewest co-workers of any worker.
+2. ``F = ⌊sparsity/2⌋ − 1``, with sparsity the fewest co-workers of any worker who has one.
+   A worker without co-workers takes no part in steps 3–4 and is left at chance (s = 0).
 3. Robust rank-one completion ``|C| ≈ u vᵀ`` (M-MSR): from ``u = v`` uniform at random
    (``seed``), set every ``v_j`` to the mean of ``|C_ij|/u_i`` over the observed ``i`` with up
    to F values below and F above the current ``v_j`` dropped (all of those below, or above,
    when there are fewer than F; with F < 0 only the largest value is kept; an empty selection
    keeps ``v_j``; a kept single 0 becomes ``1/√T``), then every ``u_i`` likewise from
    ``|C_ij|/v_j``; stop when ``‖u vᵀ − u' v'ᵀ‖_F`` (the change over one iteration) is below
-   ``tol``, or after ``max_iter`` iterations. One iteration sorts two W × W matrices (all
-   rows at once); counts of values below and above the current estimate give each row's
-   kept positions.
-4. ``|s| = u / √(‖u‖/‖v‖)``. Signs: the signed graph of ``sign(C)`` on the workers whose row
-   of ``C`` does not sum to 0, each positive edge replaced by a path through a new node; the
-   eigenvector of its random-walk matrix for the eigenvalue nearest −1 gives each worker's
-   sign, the majority sign taken as positive. It is found from an equivalent 2W × 2W
-   eigenproblem (:func:`determine_signs`), not crowd-kit's dense graph with one node per
-   positively correlated pair (two million at 2,000 workers).
+   ``tol``, or after ``max_iter`` iterations, or (a warning) once an estimate leaves
+   [1e−50, 1e50]: far from rank one (tiny crowds, pairs at exactly chance agreement) the
+   means can double every iteration, and the last finite estimates are kept. One iteration
+   sorts two W × W matrices (all rows at once); counts of values below and above the
+   current estimate give each row's kept positions.
+4. ``|s| = u / √(‖u‖/‖v‖)``. Signs (:func:`resolve_signs`): ``sign(C_ij) = sign(s_i)
+   sign(s_j)`` links two workers where ``C_ij ≠ 0``; on each connected group of those links,
+   the signed graph of ``sign(C)`` with each positive edge replaced by a path through a new
+   node, whose random-walk eigenvector for the eigenvalue nearest −1 gives each worker's
+   sign (exactly −1 where every sign agrees, as with always-right and always-wrong workers);
+   the group's majority sign is taken as positive (the paper's honest majority; an even split
+   is left at chance, with a warning), and workers without a nonzero ``C_ij`` get 0. The
+   eigenvector comes from an equivalent 2k × 2k eigenproblem (:func:`_eigenvector_signs`),
+   not crowd-kit's dense graph with one node per positively correlated pair (two million at
+   2,000 workers).
 5. ``s`` clipped to ``[−1/(K−1) + 1/√T, 1 − 1/√T]``; ``p_w = s_w (K−1)/K + 1/K``; vote weight
-   ``log(p_w (K−1)/(1 − p_w))``, negative for a worker worse than chance.
+   ``log(p_w (K−1)/(1 − p_w)) = log((1 + (K−1) s_w)/(1 − s_w))``, negative for a worker worse
+   than chance, exactly 0 at chance.
 6. Each task's label: the class with the largest sum of vote weights (ties: the first class).
 
 What the default changes from crowd-kit (``crowdkit_compat=True`` restores each; the tests
@@ -50,6 +58,16 @@ check that it then gives crowd-kit's labels, skills and iteration count to 1e-6)
   like crowd-kit's single zero; crowd-kit keeps the 0 and divides by it in the next
   half-step, which can make every estimate NaN (on the product dataset; crowd-kit then
   raises, and so does ``crowdkit_compat=True``).
+- crowd-kit signs the workers whose row of C does not sum to 0, all at once. A row sums to
+  0 when a worker's positive and negative correlations cancel: with 3 always-right and 2
+  always-wrong workers the honest rows sum to 0, only the adversaries were signed, as the
+  majority, and every label came out wrong (with 2 and 1, the lone adversary had no link
+  left and its weight turned NaN). And on a crowd split into groups without common tasks,
+  one eigenvector of the whole graph lives on one group (the others' entries ~0); each group
+  now gets its own eigenvector and majority.
+- crowd-kit's F, scale and stopping rule count workers without co-workers (one such worker
+  sets F = −1: no trimming for anyone; its random start enters the norms); it also has no
+  divergence stop, so its estimates can overflow to NaN.
 
 Also: K is the number of classes of the annotations (crowd-kit and the compatible mode: of
 the labels that occur); a repeated (task, worker) answer (``keep="all"``) counts in every pair
@@ -61,7 +79,6 @@ differ. The random start goes to the workers in order of first answer, as crowd-
 from __future__ import annotations
 
 import warnings
-from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
@@ -70,7 +87,8 @@ import scipy.sparse.linalg as sla
 from crowdlearn.aggregation.base import Aggregator, as_annotations
 from crowdlearn.aggregation.majority_vote import vote_shares
 from crowdlearn.annotations import Annotations
-from crowdlearn.errors import CrowdlearnError, CrowdlearnWarning, InputError
+from crowdlearn.errors import CrowdlearnError, CrowdlearnWarning
+from crowdlearn.params import NON_NEGATIVE_REAL, Integers
 
 # most valid workers for which the sign eigenvector is found by a dense eigendecomposition
 DENSE_SIGNS_MAX = 200
@@ -96,10 +114,12 @@ class MMSR(Aggregator):
     crowdkit_compat:
         Reproduce crowd-kit 1.4.2's ``MMSR`` exactly, including the choices the default
         makes differently (see the module notes): in the sign step, workers without common
-        tasks (and each worker with itself) count as correlated ``−1/(K−1)``; a trimmed mean
-        of several zeros stays 0 (the estimates can then turn NaN: an error, as in
-        crowd-kit); a task's label is the argmax of its votes divided by their sum; K counts
-        only the labels that occur.
+        tasks (and each worker with itself) count as correlated ``−1/(K−1)``, and the
+        workers whose row of C does not sum to 0 are signed together by one majority; a
+        trimmed mean of several zeros stays 0 (the estimates can then turn NaN: an error, as
+        in crowd-kit); workers without co-workers count in F and in the completion; a
+        task's label is the argmax of its votes divided by their sum; K counts only the
+        labels that occur.
 
     Attributes
     ----------
@@ -123,6 +143,11 @@ class MMSR(Aggregator):
     >>> MMSR().fit(Annotations.from_csv("answers.csv")).predict()     # doctest: +SKIP
     """
 
+    _parameter_constraints = {
+        "max_iter": [Integers(1)], "tol": [NON_NEGATIVE_REAL],
+        "seed": [Integers(0, 2**32 - 1), None],  # np.random.RandomState's range
+        "crowdkit_compat": ["boolean"]}
+
     def __init__(self, max_iter: int = 10000, tol: float = 1e-10, seed: int | None = 0,
                  crowdkit_compat: bool = False):
         self.max_iter = max_iter
@@ -143,9 +168,13 @@ class MMSR(Aggregator):
             p, weight = np.ones(ann.n_workers), np.zeros(ann.n_workers)
             self.loss_history_, self.n_iter_, self.converged_ = [], 0, True
         else:
-            p = self._accuracies(ann, k, compat)
-            with np.errstate(invalid="ignore"):  # NaN only from crowdkit_compat's zero means
-                weight = np.log(p * (k - 1) / (1 - p))
+            s = self._signed_skills(ann, k, compat)
+            p = s * (k - 1) / k + 1 / k
+            if compat:  # crowd-kit's floats
+                with np.errstate(invalid="ignore"):  # NaN only from its zero means
+                    weight = np.log(p * (k - 1) / (1 - p))
+            else:  # the same, = log((1 + (K−1)s)/(1 − s)): exactly 0 for a worker at chance
+                weight = np.log1p(s * (k - 1)) - np.log1p(-s)
             if compat and not np.isfinite(weight).all():
                 raise CrowdlearnError(
                     "MMSR(crowdkit_compat=True): a trimmed mean of zeros became a divisor and "
@@ -161,8 +190,8 @@ class MMSR(Aggregator):
         self._warn_about_fit(ann)
         return self
 
-    def _accuracies(self, ann: Annotations, k: int, compat: bool) -> np.ndarray:
-        """Steps 1–5 of the module notes: each worker's accuracy ``p_w``."""
+    def _signed_skills(self, ann: Annotations, k: int, compat: bool) -> np.ndarray:
+        """Steps 1–5 of the module notes: each worker's clipped ``s_w``."""
         t = ann.n_tasks
         cov, observed = covariance(ann, k)
         n_observed = observed.sum(axis=0)
@@ -170,13 +199,14 @@ class MMSR(Aggregator):
         if not compat and not linked.all():
             _warn_workers(ann, ~linked, "share no task with any other worker: their accuracy "
                           "cannot be estimated and is set to chance (vote weight 0)")
-        # crowd-kit's sparsity counts workers without co-workers (F = −1: no trimming at all)
-        fewest = n_observed if compat else n_observed[linked]
-        f = int(fewest.min()) // 2 - 1 if len(fewest) else -1
+        # crowd-kit completes (and sizes F, norms and loss) with workers without co-workers
+        # too: F = −1 (no trimming for anyone), and their random starts in the loss and scale
+        on = np.ones(ann.n_workers, dtype=bool) if compat else linked
+        f = int(n_observed[on].min()) // 2 - 1 if on.any() else -1
         u, v = self._start(ann)
-        u, v, self.loss_history_ = complete_rank_one(
-            np.abs(cov), observed, n_observed, f, u, v, 1 / np.sqrt(t), self.max_iter,
-            self.tol, zero_means=compat)
+        u[on], v[on], self.loss_history_ = complete_rank_one(
+            np.abs(cov[np.ix_(on, on)]), observed[np.ix_(on, on)], n_observed[on], f, u[on],
+            v[on], 1 / np.sqrt(t), self.max_iter, self.tol, zero_means=compat)
         self.n_iter_ = len(self.loss_history_)
         self.converged_ = bool(self.loss_history_[-1] < self.tol)
         if not self.converged_ and not np.isfinite(self.loss_history_[-1]):
@@ -189,7 +219,7 @@ class MMSR(Aggregator):
                           f"(last change {self.loss_history_[-1]:.2g}, tol {self.tol:g}); "
                           "raise max_iter", CrowdlearnWarning, stacklevel=3)
         with np.errstate(invalid="ignore"):
-            s_abs = u / np.sqrt(np.linalg.norm(u) / np.linalg.norm(v))
+            s_abs = u / np.sqrt(np.linalg.norm(u[on]) / np.linalg.norm(v[on]))
         if compat:
             s = determine_signs(np.where(observed, cov, -1 / (k - 1)), s_abs)
         else:
@@ -199,8 +229,7 @@ class MMSR(Aggregator):
                               "camps disagreeing with each other: which camp is honest cannot "
                               "be told (M-MSR takes the majority as honest), so their accuracy "
                               "is set to chance (vote weight 0)")
-        s = np.maximum(np.minimum(s, 1 - 1 / np.sqrt(t)), -1 / (k - 1) + 1 / np.sqrt(t))
-        return s * (k - 1) / k + 1 / k
+        return np.maximum(np.minimum(s, 1 - 1 / np.sqrt(t)), -1 / (k - 1) + 1 / np.sqrt(t))
 
     def _start(self, ann: Annotations) -> tuple[np.ndarray, np.ndarray]:
         """crowd-kit's uniform start ``u = v`` (independent draws when ``seed`` is None),
@@ -212,19 +241,6 @@ class MMSR(Aggregator):
         order = pd.unique(ann.worker)
         u[order], v[order] = u.copy(), v.copy()
         return u, v
-
-    def _check_params(self) -> None:
-        if isinstance(self.max_iter, bool) or not (
-                isinstance(self.max_iter, Integral) and self.max_iter >= 1):
-            raise InputError(f"max_iter must be a positive integer, got {self.max_iter!r}")
-        if isinstance(self.tol, bool) or not (isinstance(self.tol, Real) and self.tol >= 0):
-            raise InputError(f"tol must be a number >= 0, got {self.tol!r}")
-        if self.seed is not None and (isinstance(self.seed, bool) or not (
-                isinstance(self.seed, Integral) and 0 <= self.seed < 2**32)):
-            raise InputError(f"seed must be None or an integer in [0, 2**32), got {self.seed!r}")
-        if not isinstance(self.crowdkit_compat, (bool, np.bool_)):
-            raise InputError(f"crowdkit_compat must be True or False, "
-                             f"got {self.crowdkit_compat!r}")
 
 
 def _crowdkit_labels(scores: np.ndarray, present: np.ndarray) -> np.ndarray:
