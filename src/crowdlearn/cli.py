@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import json
 import os
 import platform
@@ -50,15 +51,51 @@ class Engine(str, Enum):
 def _one_line_errors(command):
     """Report a :class:`CrowdlearnError` as one line on stderr and exit with code 2."""
 
+    options = set(inspect.signature(command).parameters)
+
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         try:
             return command(*args, **kwargs)
         except CrowdlearnError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", soft_wrap=True, highlight=False)
+            err_console.print(f"[bold red]error:[/] {_cli_words(exc, options)}",
+                              soft_wrap=True, highlight=False)
             raise typer.Exit(2) from None
 
     return wrapper
+
+
+# what library messages suggest in Python, and what a command line user can do instead
+_PYTHON_REMEDIES = {
+    " or pass a callable returning an nn.Module": "",
+    "Pass the folder as an argument or set": "Set",
+    "no folder given and ": "",
+}
+
+
+def _cli_words(exc: CrowdlearnError, options: set[str]) -> str:
+    """``exc``'s message with its remedy in the command line's words, naming only options
+    the command has (``options``: its parameter names)."""
+    from crowdlearn.errors import MissingColumnsError, RemedyError, RepeatedAnswersError
+    from crowdlearn.inputs import EncodingError
+
+    if isinstance(exc, RemedyError):
+        if isinstance(exc, RepeatedAnswersError):
+            remedy = ("choose what to keep with --keep first, --keep last or --keep all "
+                      "(every repeat counts as an answer)" if "keep" in options else
+                      "this command takes one answer per task and worker: remove the repeats")
+        elif isinstance(exc, MissingColumnsError) and "task_col" in options:
+            remedy = "name the columns with --task-col, --worker-col, --label-col"
+        elif isinstance(exc, EncodingError):
+            remedy = ("pass the file's encoding, e.g. --encoding latin-1" if "encoding" in
+                      options else "this command reads UTF-8: save the file as UTF-8")
+        else:
+            remedy = exc.remedy
+        return f"{exc.detail}; {remedy}"
+    message = str(exc)
+    for python, words in _PYTHON_REMEDIES.items():
+        message = message.replace(python, words)
+    return message
 
 
 def _keep_choices() -> type[Enum]:
@@ -68,6 +105,22 @@ def _keep_choices() -> type[Enum]:
 
 
 Keep = _keep_choices()
+
+
+# the options of every command that reads an answers file, declared once
+KeepOption = Annotated[Keep, typer.Option(help="A worker who answered a task more than once: "
+                                          "error (refuse), keep the first or the last "
+                                          "answer, or all (each counts).")]
+LayoutOption = Annotated[Layout, typer.Option("--format", help="long: one answer a row; wide: "
+                                              "a tasks × workers matrix.")]
+MissingOption = Annotated[str, typer.Option(help="Cell value meaning 'no answer' in the wide "
+                                            "format.")]
+SepOption = Annotated[str | None, typer.Option(help="Column separator of text input: one "
+                                               "character, or comma, tab, semicolon, bar "
+                                               "(|) or space (runs of blanks); default: "
+                                               "sniffed from the first line.")]
+EncodingOption = Annotated[str | None, typer.Option(help="Text encoding of the input files "
+                                                    "(default utf-8), e.g. latin-1.")]
 
 
 def make_aggregator(method: Method | str, seed: int = 0, **params):
@@ -89,9 +142,18 @@ def make_aggregator(method: Method | str, seed: int = 0, **params):
 
 def takes_gold(model) -> bool:
     """Whether an aggregator's ``fit`` accepts known labels (``gold``)."""
-    import inspect
-
     return "gold" in inspect.signature(model.fit).parameters
+
+
+def _aggregators_with(option: str) -> str:
+    """The ``--method`` names, from the registry, that have ``option`` (a parameter, or
+    ``gold``: known labels given to ``fit``), for the help."""
+    from crowdlearn.methods import make_aggregator as build
+
+    models = {name: build(name) for name in available_aggregators()}
+    return ", ".join(name for name, model in models.items()
+                     if (takes_gold(model) if option == "gold" else
+                         option in model.get_params()))
 
 
 def read_answers(path: Path, layout: Layout | str = "long", task_col: str = "task",
@@ -114,6 +176,22 @@ def read_answers(path: Path, layout: Layout | str = "long", task_col: str = "tas
         raise _columns_remedy(exc) from None
 
 
+@contextlib.contextmanager
+def _naming(path: Path | None, *about: str):
+    """Add the file's name to an :class:`InputError` about ``path`` that the library raised
+    without it: one whose message starts with one of ``about`` (any, when none is given)."""
+    from crowdlearn.inputs import source_name
+
+    try:
+        yield
+    except InputError as exc:
+        message = str(exc)
+        if path is None or type(exc) is not InputError or (
+                about and not message.startswith(about)):
+            raise
+        raise InputError(f"{source_name(path)}: {message}") from None
+
+
 def _columns_remedy(exc) -> InputError:
     """A :class:`~crowdlearn.errors.MissingColumnsError` with its remedy in the command
     line's words."""
@@ -122,14 +200,20 @@ def _columns_remedy(exc) -> InputError:
 
 
 def _separator(sep: str | None) -> str | None:
-    """``--sep``: a character, or the words tab / comma / semicolon / bar / space."""
+    """``--sep``: one character, or the words comma / tab / semicolon / bar / space; any
+    other word is refused (it would be taken as a separator of several characters)."""
     from crowdlearn.inputs import SEPARATORS
 
     if sep is None:
         return None
     named = {word: char for char, word in SEPARATORS.items()}
     named |= {"\\t": "\t", "space": r"\s+", "whitespace": r"\s+"}
-    return named.get(sep.lower(), sep)
+    if sep.lower() in named:
+        return named[sep.lower()]
+    if len(sep) != 1:
+        raise InputError(f"--sep {sep!r}: give one character, or comma, tab, semicolon, bar "
+                         "or space")
+    return sep
 
 
 @contextlib.contextmanager
@@ -183,35 +267,33 @@ def aggregate(
     task_col: Annotated[str, typer.Option(help="Task id column (long format).")] = "task",
     worker_col: Annotated[str, typer.Option(help="Worker id column (long format).")] = "worker",
     label_col: Annotated[str, typer.Option(help="Label column (long format).")] = "label",
-    layout: Annotated[Layout, typer.Option("--format", help="long: one answer a row; wide: a "
-                                           "tasks × workers matrix.")] = Layout.long,
-    missing: Annotated[str, typer.Option(help="Cell value meaning 'no answer' in the wide "
-                                         "format.")] = "-1",
-    sep: Annotated[str | None, typer.Option(help="Column separator of text input (a "
-                                            "character, or tab, semicolon, space); default: "
-                                            "sniffed from the first line.")] = None,
-    encoding: Annotated[str | None, typer.Option(help="Text encoding of the input files "
-                                                 "(default utf-8), e.g. latin-1.")] = None,
-    keep: Annotated[Keep, typer.Option(help="A worker who answered a task more than once: "
-                                       "error (refuse), keep the first or the last answer, "
-                                       "or all (each counts).")] = Keep("error"),
+    layout: LayoutOption = Layout.long,
+    missing: MissingOption = "-1",
+    sep: SepOption = None,
+    encoding: EncodingOption = None,
+    keep: KeepOption = Keep("error"),
     classes: Annotated[str | None, typer.Option(help="The label set, in order, comma-"
                                                 "separated (a label outside it is an error; "
                                                 "classes nobody answered are kept).")] = None,
-    gold: Annotated[Path | None, typer.Option(help="Known labels (task, label) held fixed "
-                                              "during EM (ds, onecoin); its separator is "
-                                              "sniffed.")] = None,
+    gold: Annotated[Path | None, typer.Option(help="Known labels (task, label) that the "
+                                              "method learns from ("
+                                              + _aggregators_with("gold") + "); its separator "
+                                              "is sniffed.")] = None,
     truth: Annotated[Path | None, typer.Option(help="True labels (task, label) to score the "
                                                "result against; prints accuracy overall and "
                                                "per class.")] = None,
     proba: Annotated[bool, typer.Option("--proba", help="Add one column of posterior "
                                         "probability per class (proba_<class>).")] = False,
-    max_iter: Annotated[int | None, typer.Option(help="Most EM iterations (ds, onecoin).")]
+    max_iter: Annotated[int | None, typer.Option(help="Most iterations ("
+                                                 + _aggregators_with("max_iter") + ").")]
     = None,
-    tol: Annotated[float | None, typer.Option(help="EM stops when the objective per answer "
-                                              "gains less (ds, onecoin).")] = None,
-    smoothing: Annotated[float | None, typer.Option(help="Prior strength on worker "
-                                                    "confusions (ds, onecoin).")] = None,
+    tol: Annotated[float | None, typer.Option(help="Iterations stop when the objective "
+                                              "gains less (" + _aggregators_with("tol")
+                                              + ").")] = None,
+    smoothing: Annotated[float | None, typer.Option(help="Prior strength on the "
+                                                    "workers' parameters ("
+                                                    + _aggregators_with("smoothing") + ").")]
+    = None,
     workers: Annotated[Path | None, typer.Option(help="Also write a per-worker quality table "
                                                  "(.csv, .tsv, .parquet, .json).")] = None,
     plot: Annotated[Path | None, typer.Option(help="Also save a plot of worker quality "
@@ -309,13 +391,16 @@ def aggregate(
                            keep=keep, classes=declared, sep=sep, encoding=encoding)
         known = read_task_labels(gold, task_col, label_col, encoding=encoding,
                                  known_tasks=ann.tasks) if gold is not None else None
-        model.fit(ann, **({"gold": known} if known is not None else {}))
+        with _naming(gold, "gold "):
+            model.fit(ann, **({"gold": known} if known is not None else {}))
         tasks = task_table(model, proba=proba)
         quality = worker_table(model)
         scored = None
         if truth is not None:
-            scored = score(model, read_task_labels(truth, task_col, label_col,
-                                                   encoding=encoding, known_tasks=ann.tasks))
+            known_truth = read_task_labels(truth, task_col, label_col, encoding=encoding,
+                                           known_tasks=ann.tasks)
+            with _naming(truth):
+                scored = score(model, known_truth)
         if plot is not None:  # first: the most likely to fail, before any table is written
             atomic_write(plot, lambda p: plot_workers(model, p))
         write_table(tasks, out)
@@ -345,6 +430,7 @@ def _aggregate_at_scale(engine: Engine, answers: Path, out: Path, method, seed: 
         TABLE_FORMATS,
         atomic_write,
         check_format,
+        check_location,
         check_outputs,
         write_table,
     )
@@ -358,6 +444,7 @@ def _aggregate_at_scale(engine: Engine, answers: Path, out: Path, method, seed: 
     check_format(workers, TABLE_FORMATS, "the workers table (--workers)", stdout=False)
     check_format(plot, PLOT_FORMATS, "the plot (--plot)", stdout=False)
     check_outputs([workers, plot], force=force)
+    check_location(out)  # the dataset folder is created in its parent
     task, worker, label = columns
     with _reported_warnings() as warned:
         if engine is Engine.stream:
@@ -468,6 +555,9 @@ def _sweep_reporting(jobs: int):
 
 def _run_sweep(run, settings, out: Path, force: bool, jobs: int, threads: int | None):
     """Run a sweep function with the command line's reporting; returns its results."""
+    from crowdlearn.outputs import check_location
+
+    check_location(out, folder=True)
     with _sweep_reporting(jobs) as (log, progress):
         return run(settings, out, log=log, restart=force, jobs=jobs, threads=threads,
                    progress=progress)
@@ -787,8 +877,11 @@ def relabel(
     worker_col: Annotated[str, typer.Option(help="Worker column.")] = "worker",
     label_col: Annotated[str, typer.Option(help="Label column.")] = "label",
     id_col: Annotated[str, typer.Option(help="Id column of --proba.")] = "id",
-    keep: Annotated[str, typer.Option(help="Repeated (task, worker) answers: error, first, "
-                                      "last or all.")] = "error",
+    layout: LayoutOption = Layout.long,
+    missing: MissingOption = "-1",
+    sep: SepOption = None,
+    encoding: EncodingOption = None,
+    keep: KeepOption = Keep("error"),
     seed: Annotated[int, typer.Option(help="Breaks ties between equal scores.")] = 0,
     force: Annotated[bool, typer.Option(help="Overwrite an existing output file.")] = False,
 ) -> None:
@@ -806,9 +899,10 @@ def relabel(
         raise InputError(f"-k must be a positive integer, got {k}")
     check_format(out, TABLE_FORMATS, "the ranked tasks (-o)")
     check_outputs([out], [p for p in (answers, proba) if p is not None], force=force)
-    ann = read_answers(answers, "long", task_col, worker_col, label_col, keep=keep)
+    ann = read_answers(answers, layout, task_col, worker_col, label_col, missing, keep=keep,
+                       sep=sep, encoding=encoding)
     given = None if proba is None else _proba_table(proba, id_col)
-    with _reported_warnings():
+    with _reported_warnings(), _naming(proba, "proba "):
         table = next_to_label(ann, given, k, model_weight=model_weight, checks=checks,
                               aggregator=label_model(consensus), seed=seed)
     write_table(table, out)
@@ -988,11 +1082,11 @@ def fit(
     worker_col: Annotated[str, typer.Option(help="Worker id column (long format).")]
     = "worker",
     label_col: Annotated[str, typer.Option(help="Label column.")] = "label",
-    layout: Annotated[Layout, typer.Option("--format", help="Answers: long (one answer a "
-                                           "row) or wide (tasks × workers).")] = Layout.long,
-    missing: Annotated[str, typer.Option(help="'No answer' in the wide format.")] = "-1",
-    keep: Annotated[Keep, typer.Option(help="Repeated answers: error, first, last or all.")]
-    = Keep("error"),
+    layout: LayoutOption = Layout.long,
+    missing: MissingOption = "-1",
+    sep: SepOption = None,
+    encoding: EncodingOption = None,
+    keep: KeepOption = Keep("error"),
     force: Annotated[bool, typer.Option(help="Replace an existing model folder.")] = False,
 ) -> None:
     """Train a model from crowd answers or noisy labels and your item features.
@@ -1002,11 +1096,13 @@ def fit(
     from crowdlearn.features import read_features
     from crowdlearn.inputs import read_task_labels
     from crowdlearn.model_folder import check_model_folder, train, write_model_folder
+    from crowdlearn.outputs import check_location
 
     start = time.perf_counter()
     if (answers is None) == (labels is None):
         raise InputError("give --answers (crowd methods) or --labels (noisy-label methods), "
                          "one of them")
+    check_location(out, folder=True)
     check_model_folder(out, force)
     settings = _training(model=model, epochs=epochs, lr=lr, batch_size=batch_size,
                          n_threads=threads) | {"seed": seed, "device": device,
@@ -1027,7 +1123,7 @@ def fit(
         X = read_features(features, id_col=id_col)
         if answers is not None:
             crowd = read_answers(answers, layout, task_col, worker_col, label_col, missing,
-                                 keep=keep)
+                                 keep=keep, sep=sep, encoding=encoding)
             if crowd.n_classes < 2:
                 raise InputError(f"{answers}: every answer is {crowd.classes[0]!r}; a "
                                  "classifier needs at least two classes (declare them in a "
@@ -1035,7 +1131,8 @@ def fit(
             trained = train(spec.name, X, answers=crowd, allow_missing=allow_missing,
                             **settings)
         else:
-            given = read_task_labels(labels, task_col, label_col, known_tasks=X.ids)
+            given = read_task_labels(labels, task_col, label_col, sep=_separator(sep),
+                                     encoding=encoding, known_tasks=X.ids)
             if len(given) == 0:
                 raise InputError(f"{labels}: no labels (a header only?)")
             if given.nunique() < 2:
@@ -1163,7 +1260,6 @@ def label_issues(
 
     Example: crowdlearn label-issues --labels labels.csv --proba oof_proba.csv -o issues.csv
     """
-    from crowdlearn.inputs import read_task_labels
     from crowdlearn.outputs import TABLE_FORMATS, check_format, check_outputs, write_table
 
     if (proba is None) == (features is None):
@@ -1174,9 +1270,10 @@ def label_issues(
     if features is not None and score != "self_confidence":
         raise InputError("--score applies to --proba; with --features the method ranks by its "
                          "own quality score")
-    given = read_task_labels(labels, _id_column(labels, id_col), label_col)
+    given = _read_given_labels(labels, id_col, label_col)
     if proba is not None:
-        table = _issues_from_proba_file(given, proba, id_col, score)
+        with _naming(labels, "label "):
+            table = _issues_from_proba_file(given, proba, id_col, score)
     else:
         table = _issues_from_training(given, features, method.value, id_col, seed, threads,
                                       _params(param or []))
@@ -1187,13 +1284,19 @@ def label_issues(
                       f"({flagged / len(table):.1%}) -> {out}", highlight=False, soft_wrap=True)
 
 
-def _id_column(path: Path, wanted: str) -> str:
-    """``wanted`` if the table at ``path`` has it, else ``id`` or ``task`` (what `aggregate`
-    and `fit` write), else ``wanted`` (the reader then names the problem)."""
-    from crowdlearn.inputs import read_table
+def _read_given_labels(path: Path, id_col: str, label_col: str) -> pd.Series:
+    """`label-issues --labels`: id → label, read once (it may be standard input). The id
+    column is ``id_col`` if the table has it, else ``id`` or ``task`` (what `aggregate` and
+    `fit` write), else ``id_col`` (the reader then names the problem)."""
+    from crowdlearn.inputs import read_table, source_name, task_labels_from_table
 
-    columns = set(map(str, read_table(path).columns))
-    return next((c for c in (wanted, "id", "task") if c in columns), wanted)
+    table = read_table(path)
+    columns = set(map(str, table.columns))
+    id_col = next((c for c in (id_col, "id", "task") if c in columns), id_col)
+    given = task_labels_from_table(table, source_name(path), id_col, label_col)
+    if len(given) == 0:
+        raise InputError(f"{source_name(path)}: no labels (a header only?)")
+    return given
 
 
 def _issues_from_proba_file(given: pd.Series, path: Path, id_col: str, score: str):
@@ -1304,26 +1407,31 @@ def plan_command(
     task_col: Annotated[str, typer.Option(help="Task id column of --pilot.")] = "task",
     worker_col: Annotated[str, typer.Option(help="Worker id column.")] = "worker",
     label_col: Annotated[str, typer.Option(help="Label column.")] = "label",
-    keep: Annotated[Keep, typer.Option(help="Repeated answers: error, first, last or all.")]
-    = Keep("error"),
+    layout: LayoutOption = Layout.long,
+    missing: MissingOption = "-1",
+    sep: SepOption = None,
+    encoding: EncodingOption = None,
+    keep: KeepOption = Keep("error"),
     force: Annotated[bool, typer.Option(help="Start over: discard the results already in "
                                         "--out instead of resuming them.")] = False,
     jobs: JobsOption = 1,
-    threads: ThreadsOption = 1,
+    threads: Annotated[int, typer.Option(min=1, help="CPU threads per cell, with or without "
+                                         "--jobs. One thread is fastest on a machine shared "
+                                         "with other jobs.")] = 1,
 ) -> None:
     """Recommend labels per item and a method for a budget, from a pilot of your crowd.
 
     Example: crowdlearn plan --pilot pilot.csv --budget 1200 -o plan
     """
     from crowdlearn.features import read_features
-    from crowdlearn.outputs import atomic_write, write_table
+    from crowdlearn.outputs import atomic_write, check_location, write_table
     from crowdlearn.plan import plan
 
     start = time.perf_counter()
-    if out.exists() and not out.is_dir():
-        raise InputError(f"{out}: is a file; --out names a folder")
+    check_location(out, folder=True)
     with _reported_warnings():
-        answers = read_answers(pilot, Layout.long, task_col, worker_col, label_col, keep=keep)
+        answers = read_answers(pilot, layout, task_col, worker_col, label_col, missing,
+                               keep=keep, sep=sep, encoding=encoding)
         items = read_features(features, id_col=id_col) if features is not None else None
         with _sweep_reporting(jobs) as (log, progress):
             result = plan(answers, budget, redundancies=_csv_numbers(redundancy),
@@ -1409,12 +1517,28 @@ def simulation_labels(dataset: str | None = None, labels: Path | None = None,
 
     if labels is not None:
         codes, classes, task_ids = read_labels(labels)
+        task_ids = _id_column_ids(labels, task_ids)
     else:
         data = load(dataset or "digits", "train")
         codes, classes, task_ids = data.y, list(data.classes), list(range(len(data)))
     if len(classes) < 2:
         raise InputError(f"{labels or dataset}: need at least 2 classes, found {len(classes)}")
     return codes, classes, task_ids
+
+
+def _id_column_ids(path: Path, task_ids: list) -> list:
+    """The ids of a label file whose id column is called ``id`` (as other commands take by
+    default) rather than ``task``; ``task_ids`` (as read) otherwise."""
+    from crowdlearn.inputs import read_table
+
+    if path.suffix.lower() == ".npy":
+        return task_ids
+    table = read_table(path, skipinitialspace=True)
+    columns = [str(c).strip() for c in table.columns]
+    if "id" in columns and "task" not in columns and "label" in columns \
+            and len(table) == len(task_ids):
+        return table.iloc[:, columns.index("id")].tolist()
+    return task_ids
 
 
 def _simulation_crowd(model: WorkerModel, n_classes: int, workers: int | None, gamma: float,

@@ -15,7 +15,7 @@ from typing import TypeVar
 import numpy as np
 import pandas as pd
 
-from crowdlearn.errors import InputError
+from crowdlearn.errors import InputError, RemedyError
 from crowdlearn.labels import missing_mask
 
 T = TypeVar("T")
@@ -56,6 +56,12 @@ def read_file(path: str | Path, read: Callable[[Path], T]) -> T:
 
 
 SEPARATORS = {",": "comma", "\t": "tab", ";": "semicolon", "|": "bar"}
+
+
+class EncodingError(RemedyError):
+    """A text file that is not in the encoding it is read with."""
+
+    remedy = "pass the file's encoding, e.g. encoding='latin-1'"
 STDIN = "-"
 
 
@@ -115,9 +121,8 @@ def _read_text(source, name: str, sep: str | None, encoding: str | None,
     try:
         return pd.read_csv(source, sep=sep, encoding=encoding, **kwargs)
     except UnicodeDecodeError as exc:
-        raise InputError(f"{name}: cannot be read as {encoding or 'utf-8'} text "
-                         f"({first_line(exc)}); pass the file's encoding, e.g. "
-                         "--encoding latin-1") from None
+        raise EncodingError(f"{name}: cannot be read as {encoding or 'utf-8'} text "
+                            f"({first_line(exc)})") from None
 
 
 def sniff_separator(source, encoding: str | None = None, fallback: str = ",") -> str:
@@ -143,7 +148,14 @@ def read_task_labels(path: str | Path, task: str = "task", label: str = "label",
     ``known_tasks`` has no header and its first line is data. A task named twice or an
     empty cell is an :class:`InputError` naming the file."""
     table = read_table(path, sep=sep, encoding=encoding)
-    name = source_name(path)
+    return task_labels_from_table(table, source_name(path), task, label,
+                                  known_tasks=known_tasks)
+
+
+def task_labels_from_table(table: pd.DataFrame, name: str, task: str = "task",
+                           label: str = "label", *, known_tasks=None) -> pd.Series:
+    """:func:`read_task_labels` on a table already read (``name``: how messages call its
+    file), e.g. standard input, which can be read only once."""
     if {task, label} <= set(table.columns):
         table = table[[task, label]]
     elif table.shape[1] != 2:

@@ -58,8 +58,9 @@ def write_table(table: pd.DataFrame, path: Path | str) -> None:
 def check_outputs(outputs: Iterable[Path | None], inputs: Iterable[Path] = (), *,
                   force: bool = False) -> None:
     """Fail before any work if two outputs are the same file, an output would overwrite an
-    input, or an existing file without ``force``, or lands in a folder that does not exist.
-    ``-`` (standard output) may be given once."""
+    input, or an existing file without ``force``, or cannot be created where it is asked for
+    (:func:`check_location`). ``-`` (standard output) may be given once. Every command checks
+    its outputs here (folder outputs with :func:`check_location`)."""
     outputs = list(outputs)
     if sum(str(p) == STDOUT for p in outputs if p is not None) > 1:
         raise InputError("'-' (standard output) is given for two outputs; only one can go "
@@ -79,8 +80,38 @@ def check_outputs(outputs: Iterable[Path | None], inputs: Iterable[Path] = (), *
             raise InputError(f"{out}: is a directory; give a file name")
         if out.exists() and not force:
             raise InputError(f"{out}: already exists; pass --force to overwrite it")
-        if not out.parent.exists():
-            raise InputError(f"{out}: folder {out.parent} does not exist")
+        check_location(out)
+
+
+def check_location(out: Path | str, *, folder: bool = False) -> None:
+    """Refuse, before any work, an output that cannot be created where it is asked for: its
+    folder does not exist (a file output; a folder output is created with its parents), a
+    parent is a file, or the folder cannot be written (tried by creating and removing a
+    temporary file in it, which also catches read-only and immutable folders)."""
+    out = Path(out)
+    if folder and out.exists() and not out.is_dir():
+        raise InputError(f"{out}: is a file; --out names a folder")
+    # where the file (or the folder's first missing parent) will be created; a symbolic
+    # link is followed, as atomic_write does
+    place = Path(os.path.realpath(out if folder else out.parent))
+    existing = next(p for p in (place, *place.parents) if p.exists())
+    if not existing.is_dir():
+        raise InputError(f"{out}: {_shown(existing, out)} is a file, not a folder")
+    if existing != place and not folder:
+        raise InputError(f"{out}: folder {out.parent} does not exist")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".crowdlearn-probe.", dir=existing)
+    except OSError as exc:
+        raise InputError(f"{out}: cannot write in folder {_shown(existing, out)} "
+                         f"({exc.strerror or type(exc).__name__})") from None
+    os.close(fd)
+    os.unlink(probe)
+
+
+def _shown(folder: Path, out: Path) -> str:
+    """``folder`` (resolved) as the user wrote it when it is one of ``out``'s parents."""
+    return next((str(p) for p in (out, *out.parents)
+                 if Path(os.path.realpath(p)) == folder and str(p) != "."), str(folder))
 
 
 def atomic_write(path: Path | str, write: Callable[[Path], None]) -> Path:
