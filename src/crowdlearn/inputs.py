@@ -3,10 +3,14 @@ never a traceback from deep inside pandas, numpy or scipy."""
 
 from __future__ import annotations
 
+import bz2
 import codecs
+import gzip
 import io
+import lzma
 import sys
 import tarfile
+import zipfile
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -20,10 +24,10 @@ from crowdlearn.labels import missing_mask
 
 T = TypeVar("T")
 
-# what a damaged file makes pandas, numpy, scipy, pyarrow, tarfile or gzip raise
+# what a damaged file makes pandas, numpy, scipy, pyarrow, tarfile or a decompressor raise
 _READ_ERRORS = (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError,
                 EOFError, ValueError, TypeError, KeyError, IndexError, tarfile.TarError,
-                zlib.error)
+                zlib.error, lzma.LZMAError, zipfile.BadZipFile)
 
 
 def check_file(path: Path) -> None:
@@ -56,13 +60,15 @@ def read_file(path: str | Path, read: Callable[[Path], T]) -> T:
 
 
 SEPARATORS = {",": "comma", "\t": "tab", ";": "semicolon", "|": "bar"}
+STDIN = "-"
+# text compressed as pandas infers it from the suffix, and how to open it to sniff a line
+COMPRESSED = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
 
 
 class EncodingError(RemedyError):
     """A text file that is not in the encoding it is read with."""
 
     remedy = "pass the file's encoding, e.g. encoding='latin-1'"
-STDIN = "-"
 
 
 def source_name(path: str | Path) -> str:
@@ -131,12 +137,26 @@ def sniff_separator(source, encoding: str | None = None, fallback: str = ",") ->
     if isinstance(source, io.BytesIO):
         first = source.getvalue().split(b"\n", 1)[0]
     else:
-        with open(source, "rb") as fh:
-            first = fh.readline()
+        first = _first_line(Path(source))
     line = first.decode(encoding or "utf-8", errors="replace")
     counts = {s: line.count(s) for s in SEPARATORS}
     best = max(counts, key=counts.get)
     return best if counts[best] else fallback
+
+
+def _first_line(path: Path) -> bytes:
+    """The first line of ``path``, uncompressed as pandas will read it (by suffix; a
+    ``.zip`` holds one file)."""
+    suffix = path.suffix.lower()
+    if suffix == ".zip":
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+            if len(names) != 1:
+                raise InputError(f"{path}: a .zip must hold one file, it holds {len(names)}")
+            with archive.open(names[0]) as fh:
+                return fh.readline()
+    with COMPRESSED.get(suffix, open)(path, "rb") as fh:
+        return fh.readline()
 
 
 def read_task_labels(path: str | Path, task: str = "task", label: str = "label", *,
