@@ -30,3 +30,21 @@ def test_every_method_labels_the_tasks_and_reports(tmp_path, method):
     labels = pd.read_csv(out).sort_values("task")
     assert len(labels) == 120 and labels["confidence"].between(0, 1).all()
     assert (labels["label"].to_numpy() == y).mean() > 0.7  # majority vote: 0.73
+
+
+def test_wide_answers_are_scored_against_one_label_a_line(tmp_path):
+    # a tasks × workers matrix (no ids: row i is task i) and its truth in row order
+    ann, y, _ = make_crowd(n_tasks=60, n_workers=8, k=3, r=8, seed=1, hammers=0.7)
+    wide = ann.to_frame().pivot(index="task", columns="worker", values="label")
+    (tmp_path / "answers.txt").write_text(
+        "\n".join(" ".join(map(str, row)) for row in wide.to_numpy()) + "\n")
+    (tmp_path / "truth.txt").write_text("\n".join(map(str, y)) + "\n")
+    out = tmp_path / "labels.csv"
+    result = runner.invoke(app, ["aggregate", str(tmp_path / "answers.txt"), "--format", "wide",
+                                 "-o", str(out), "--truth", str(tmp_path / "truth.txt"),
+                                 "--json"])
+    assert result.exit_code == 0, result.output
+    labels = pd.read_csv(out).sort_values("task")["label"].to_numpy()
+    scored = json.loads(result.stdout)["truth"]
+    assert scored["tasks_scored"] == 60
+    assert scored["accuracy"] == pytest.approx((labels == y).mean())

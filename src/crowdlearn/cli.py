@@ -279,9 +279,10 @@ def aggregate(
                                               "method learns from ("
                                               + _aggregators_with("gold") + "); its separator "
                                               "is sniffed.")] = None,
-    truth: Annotated[Path | None, typer.Option(help="True labels (task, label) to score the "
-                                               "result against; prints accuracy overall and "
-                                               "per class.")] = None,
+    truth: Annotated[Path | None, typer.Option(help="True labels (task, label; with --format "
+                                               "wide also one label a line, in row order) to "
+                                               "score the result against; prints accuracy "
+                                               "overall and per class.")] = None,
     proba: Annotated[bool, typer.Option("--proba", help="Add one column of posterior "
                                         "probability per class (proba_<class>).")] = False,
     max_iter: Annotated[int | None, typer.Option(help="Most iterations ("
@@ -397,8 +398,13 @@ def aggregate(
         quality = worker_table(model)
         scored = None
         if truth is not None:
-            known_truth = read_task_labels(truth, task_col, label_col, encoding=encoding,
-                                           known_tasks=ann.tasks)
+            if Layout(layout) is Layout.wide:  # tasks are its rows: one label a line fits
+                by_row = _read_truth(truth, np.asarray(ann.tasks).astype(str))
+                known_truth = pd.Series(by_row.to_numpy(),
+                                        index=np.asarray(ann.tasks)[by_row.index])
+            else:
+                known_truth = read_task_labels(truth, task_col, label_col, encoding=encoding,
+                                               known_tasks=ann.tasks)
             with _naming(truth):
                 scored = score(model, known_truth)
         if plot is not None:  # first: the most likely to fail, before any table is written
