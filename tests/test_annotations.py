@@ -282,6 +282,8 @@ def test_composite_ids_are_refused_by_row(bad):
     with pytest.raises(InputError, match=rf"row 1: column 'task' holds "
                                          rf"{type(bad).__name__} .*not an id"):
         Annotations.from_frame(frame)
+    with pytest.raises(InputError, match="row 1: column 'task' holds"):  # among integers
+        Annotations.from_frame(frame.assign(task=pd.Series([1, bad, 2], dtype=object)))
 
 
 def test_one_number_written_two_ways_is_warned_about():
@@ -293,6 +295,9 @@ def test_one_number_written_two_ways_is_warned_about():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         Annotations.from_frame(frame.assign(label=["3", "03x", "4", "x"]))
+        # integers too large for one float to tell apart are different numbers
+        Annotations.from_frame(frame.assign(label=["1000000000000000001",
+                                                   "1000000000000000000", "4", "x"]))
 
 
 def test_one_column_cannot_hold_two_roles():

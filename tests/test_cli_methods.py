@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 
 import pandas as pd
@@ -48,3 +49,16 @@ def test_wide_answers_are_scored_against_one_label_a_line(tmp_path):
     scored = json.loads(result.stdout)["truth"]
     assert scored["tasks_scored"] == 60
     assert scored["accuracy"] == pytest.approx((labels == y).mean())
+    # read as every input is: compressed, or from standard input
+    (tmp_path / "truth.txt.gz").write_bytes(gzip.compress((tmp_path / "truth.txt").read_bytes()))
+    for truth, given in ((tmp_path / "truth.txt.gz", None), ("-", (tmp_path / "truth.txt")
+                                                              .read_text())):
+        again = runner.invoke(app, ["aggregate", str(tmp_path / "answers.txt"), "--format",
+                                    "wide", "-o", "-", "--truth", str(truth)], input=given)
+        assert again.exit_code == 0, again.output
+        assert f"{scored['accuracy']:.4f}" in again.output
+    (tmp_path / "short.txt").write_text("\n".join(map(str, y[:-1])) + "\n")
+    short = runner.invoke(app, ["aggregate", str(tmp_path / "answers.txt"), "--format", "wide",
+                                "-o", "-", "--truth", str(tmp_path / "short.txt")])
+    assert short.exit_code == 2
+    assert "59 labels, one per line, for 60 tasks (rows of the answers matrix)" in short.output

@@ -115,6 +115,17 @@ def test_check_location(tmp_path):
     check_location(tmp_path / "new" / "deeper", folder=True)  # created with its parents
     check_location(tmp_path / "x.csv")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]  # the probe is removed
+    # a symbolic link is followed, as the writers follow it
+    (tmp_path / "dangling.csv").symlink_to(tmp_path / "nowhere" / "x.csv")
+    (tmp_path / "plan").symlink_to(tmp_path / "nowhere" / "plan")
+    with pytest.raises(InputError, match="dangling.csv: folder .*nowhere does not exist"):
+        check_location(tmp_path / "dangling.csv")
+    with pytest.raises(InputError, match="plan: a symbolic link to .*nowhere.*, which does "
+                                         "not exist"):
+        check_location(tmp_path / "plan", folder=True)
+    (tmp_path / "there").mkdir()
+    (tmp_path / "linked.csv").symlink_to(tmp_path / "there" / "x.csv")
+    check_location(tmp_path / "linked.csv")  # a link to a file yet to be written is fine
 
 
 def test_fit_output_under_a_file_says_so(tmp_path, answers):
@@ -222,6 +233,12 @@ def test_simulate_keeps_the_ids_of_an_id_column(tmp_path):
     sim, gold = pd.read_csv(tmp_path / "s.csv"), pd.read_csv(tmp_path / "g.csv")
     assert set(sim["task"]) == {f"song{i}.mp3" for i in range(20)}
     assert set(gold["task"]) == set(sim["task"])
+    # from standard input too, which can be read only once
+    piped = runner.invoke(app, ["simulate", "--labels", "-", "--redundancy", "2", "--budget",
+                                "40", "-o", str(tmp_path / "p.csv")],
+                          input=(tmp_path / "t.csv").read_text())
+    assert piped.exit_code == 0, piped.output
+    assert set(pd.read_csv(tmp_path / "p.csv")["task"]) == set(sim["task"])
 
 
 # ---------------------------------------------------------------------- help text

@@ -399,7 +399,10 @@ def aggregate(
         scored = None
         if truth is not None:
             if Layout(layout) is Layout.wide:  # tasks are its rows: one label a line fits
-                by_row = _read_truth(truth, np.asarray(ann.tasks).astype(str))
+                by_row = _read_truth(truth, np.asarray(ann.tasks).astype(str),
+                                     "tasks (rows of the answers matrix)",
+                                     task_col=task_col, label_col=label_col,
+                                     encoding=encoding)
                 known_truth = pd.Series(by_row.to_numpy(),
                                         index=np.asarray(ann.tasks)[by_row.index])
             else:
@@ -1211,22 +1214,27 @@ def predict(
                      f"{len(hit):,})", highlight=False, soft_wrap=True)
 
 
-def _read_truth(path: Path, ids: np.ndarray) -> pd.Series:
-    """True labels (as text) by row of the features: from an (id, label) table, or from a
-    file with one label per line in row order."""
-    from crowdlearn.inputs import read_file, read_task_labels
+def _read_truth(path: Path, ids: np.ndarray, rows: str = "feature rows", *,
+                task_col: str = "task", label_col: str = "label",
+                encoding: str | None = None) -> pd.Series:
+    """True labels (as text) by row (``ids``: the rows' ids, as text; ``rows``: what messages
+    call them): from an (id, label) table, or from one label a line in row order (a single
+    column without a header). Read as every input is: ``-``, compressed, ``encoding``."""
+    from crowdlearn.inputs import read_table, source_name, task_labels_from_table
 
-    lines = [line.strip() for line in read_file(path, lambda p: p.read_text().splitlines())]
-    lines = [line for line in lines if line]
-    if lines and not any(c in lines[0] for c in ",\t;|"):
+    name = source_name(path)
+    table = read_table(path, encoding=encoding)
+    if table.shape[1] == 1:  # no separator on the first line: it is a label, not a header
+        lines = [str(table.columns[0]), *table.iloc[:, 0]]
+        lines = [line.strip() for line in lines if line.strip()]
         if len(lines) != len(ids):
-            raise InputError(f"{path}: {len(lines)} labels, one per line, for {len(ids)} "
-                             "feature rows; give (id, label) columns otherwise")
+            raise InputError(f"{name}: {len(lines)} labels, one per line, for {len(ids)} "
+                             f"{rows}; give (id, label) columns otherwise")
         return pd.Series(lines, index=np.arange(len(ids)))
-    given = read_task_labels(path, known_tasks=ids)
+    given = task_labels_from_table(table, name, task_col, label_col, known_tasks=ids)
     position = pd.Index(ids).get_indexer(given.index.astype(str))
     if (position < 0).all():
-        raise InputError(f"{path}: none of its ids are feature rows")
+        raise InputError(f"{name}: none of its ids are {rows}")
     keep = position >= 0
     return pd.Series(given.astype(str).to_numpy()[keep], index=position[keep])
 
@@ -1523,28 +1531,12 @@ def simulation_labels(dataset: str | None = None, labels: Path | None = None,
 
     if labels is not None:
         codes, classes, task_ids = read_labels(labels)
-        task_ids = _id_column_ids(labels, task_ids)
     else:
         data = load(dataset or "digits", "train")
         codes, classes, task_ids = data.y, list(data.classes), list(range(len(data)))
     if len(classes) < 2:
         raise InputError(f"{labels or dataset}: need at least 2 classes, found {len(classes)}")
     return codes, classes, task_ids
-
-
-def _id_column_ids(path: Path, task_ids: list) -> list:
-    """The ids of a label file whose id column is called ``id`` (as other commands take by
-    default) rather than ``task``; ``task_ids`` (as read) otherwise."""
-    from crowdlearn.inputs import read_table
-
-    if path.suffix.lower() == ".npy":
-        return task_ids
-    table = read_table(path, skipinitialspace=True)
-    columns = [str(c).strip() for c in table.columns]
-    if "id" in columns and "task" not in columns and "label" in columns \
-            and len(table) == len(task_ids):
-        return table.iloc[:, columns.index("id")].tolist()
-    return task_ids
 
 
 def _simulation_crowd(model: WorkerModel, n_classes: int, workers: int | None, gamma: float,

@@ -135,8 +135,14 @@ def warn_near_duplicates(ids: Sequence[Hashable], name: str = "label", origin: s
         seen[key] = value
 
 
-def _as_number(text: str) -> float | None:
-    """The finite number ``text`` spells (None: it spells none)."""
+def _as_number(text: str) -> int | float | None:
+    """The finite number ``text`` spells (None: it spells none): an exact int when it is an
+    integer (large ids that one float cannot tell apart stay apart), else a float (equal to
+    the int it may spell: 3.0 == 3)."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
     try:
         number = float(text)
     except ValueError:
@@ -203,7 +209,7 @@ def _factorize(series: pd.Series, name: str, origin: str, row: RowName = _row,
                          "or a label") from None
     if arr.dtype == object:
         kind = pd.api.types.infer_dtype(uniques, skipna=True)
-        if kind == "mixed":  # tuples would become a MultiIndex in every output
+        if "mixed" in kind:  # tuples would become a MultiIndex in every output
             bad = next((i for i, v in enumerate(uniques) if isinstance(v, (tuple, frozenset))),
                        None)
             if bad is not None:

@@ -89,16 +89,20 @@ def check_location(out: Path | str, *, folder: bool = False) -> None:
     parent is a file, or the folder cannot be written (tried by creating and removing a
     temporary file in it, which also catches read-only and immutable folders)."""
     out = Path(out)
+    if folder and out.is_symlink() and not out.exists():
+        raise InputError(f"{out}: a symbolic link to {os.readlink(out)}, which does not exist")
     if folder and out.exists() and not out.is_dir():
         raise InputError(f"{out}: is a file; --out names a folder")
     # where the file (or the folder's first missing parent) will be created; a symbolic
     # link is followed, as atomic_write does
-    place = Path(os.path.realpath(out if folder else out.parent))
+    target = Path(os.path.realpath(out))
+    place = target if folder else target.parent
     existing = next(p for p in (place, *place.parents) if p.exists())
     if not existing.is_dir():
         raise InputError(f"{out}: {_shown(existing, out)} is a file, not a folder")
     if existing != place and not folder:
-        raise InputError(f"{out}: folder {out.parent} does not exist")
+        shown = out.parent if target == Path(os.path.abspath(out)) else place  # a link's
+        raise InputError(f"{out}: folder {shown} does not exist")
     try:
         fd, probe = tempfile.mkstemp(prefix=".crowdlearn-probe.", dir=existing)
     except OSError as exc:

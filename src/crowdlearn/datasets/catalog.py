@@ -63,7 +63,8 @@ def read_labels(path: str | Path) -> tuple[np.ndarray, list, list]:
     """True labels from a file: ``(class codes, class ids, task ids)``.
 
     A ``.npy`` vector, or a CSV with a ``label`` column (and optionally ``task``, e.g. a gold
-    file written by ``crowdlearn simulate``) or a single header-less column of labels. Text
+    file written by ``crowdlearn simulate``, or ``id``, the other commands' default) or a
+    single header-less column of labels. Text
     files are read as text, ids and labels kept exactly as written, and coded by the
     library's one routine (:func:`crowdlearn.labels.code`: numbers-as-text sort by value).
     """
@@ -79,7 +80,8 @@ def read_labels(path: str | Path) -> tuple[np.ndarray, list, list]:
         if "label" in header:
             table = table.iloc[1:].set_axis(header, axis=1).reset_index(drop=True)
             column = table["label"]
-            task_ids = table["task"].tolist() if "task" in header else list(range(len(table)))
+            ids = next((c for c in ("task", "id") if c in header), None)  # id: other commands'
+            task_ids = table[ids].tolist() if ids is not None else list(range(len(table)))
         elif table.shape[1] == 1:
             column, task_ids = table.iloc[:, 0], list(range(len(table)))
         else:
