@@ -268,6 +268,13 @@ def _check_one_kind(uniques: list, name: str, origin: str) -> None:
                      "give one type of id")
 
 
+def sort_order(values) -> np.ndarray:
+    """Positions of distinct ``values`` in the order :func:`code` gives them (text that reads
+    as numbers by value: "9" before "10"), for engines that collect the values themselves."""
+    order = _sort_order(values)
+    return np.arange(len(values)) if order is None else order
+
+
 def _sort_order(uniques) -> np.ndarray | None:
     """Positions of ``uniques`` (from :func:`pandas.factorize`) in sorted order (None:
     already sorted)."""

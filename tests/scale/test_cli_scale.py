@@ -62,6 +62,16 @@ def test_unreachable_scheduler_exits_2(small_crowd, tmp_path, monkeypatch):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("address", ["10.0.0.5", "http://127.0.0.1:8786"])
+def test_malformed_scheduler_address_exits_2(small_crowd, tmp_path, address):
+    pytest.importorskip("dask.distributed")
+    done = runner.invoke(app, ["aggregate", str(small_crowd[1]), "--engine", "dask",
+                               "--scheduler", address, "-o", str(tmp_path / "out")])
+    assert done.exit_code == 2, done.output
+    assert f"{address}: not a Dask scheduler address" in done.output
+    assert len(done.output.strip().splitlines()) == 1
+
+
 def test_glob_matching_nothing_exits_2(tmp_path):
     done = runner.invoke(app, ["aggregate", str(tmp_path / "x-*.parquet"), "--engine",
                                "stream", "-o", str(tmp_path / "out")])

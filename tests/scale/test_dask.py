@@ -85,3 +85,23 @@ def test_parquet_written_by_the_workers(client, small_crowd, tmp_path):
     parts = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert parts == ["part-00000.parquet", "part-00001.parquet", "part-00002.parquet"]
     assert len(pq.read_table(tmp_path / "out")) == 4000
+
+
+def test_numbers_written_as_text_are_ordered_by_value_on_every_engine(client, tmp_path):
+    # "9" before "10": the in-memory coding's rule; pyarrow's own sort put "10" first and
+    # changed majority vote's random tie-breaks between engines
+    frame = crowd_frame(600, r=4, n_workers=40, k=3, seed=4)[["task", "worker", "label"]]
+    frame = frame.assign(label=frame["label"].map({0: "9", 1: "10", 2: "200"}),
+                         worker=frame["worker"].map(lambda w: str(w * 7)))
+    folder = write_parts(frame, tmp_path / "answers", 2)
+    model = MajorityVote(seed=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reference = MajorityVote(seed=1).fit(Annotations.from_frame(frame))
+        streamed = aggregate_parquet(folder, tmp_path / "stream", model, proba=True)
+        on_dask = aggregate_dask(folder, tmp_path / "dask", model, client=client, proba=True)
+    assert list(reference.classes_) == ["9", "10", "200"]
+    for result, out in ((streamed, "stream"), (on_dask, "dask")):
+        assert list(result.model.classes_) == list(reference.classes_)
+        assert list(result.model.workers_) == list(reference.workers_)
+        assert_same(read_result(tmp_path / out), reference)

@@ -30,11 +30,12 @@ from crowdlearn.aggregation import DawidSkene
 from crowdlearn.aggregation.base import Aggregator
 from crowdlearn.aggregation.em import default_threads
 from crowdlearn.errors import InputError
+from crowdlearn.inputs import first_line
 from crowdlearn.scale.chunks import CodedChunk, check_code_range, first_repeat, repeated_answer
 from crowdlearn.scale.engine import add, check_scalable, fit_chunks
 from crowdlearn.scale.output import check_dataset, dataset_output
 from crowdlearn.scale.parquet import ParquetAnswers
-from crowdlearn.scale.store import repeat_message, run_starts, task_keys
+from crowdlearn.scale.store import library_order, repeat_message, run_starts, task_keys
 from crowdlearn.scale.streamed import ScaleResult
 
 CONNECT_TIMEOUT = "10s"
@@ -62,6 +63,9 @@ def connect(scheduler: str | None, n_workers: int | None = None) -> tuple[Any, E
         return stack.enter_context(Client(cluster)), stack
     try:
         client = Client(scheduler, timeout=CONNECT_TIMEOUT)
+    except ValueError as exc:  # e.g. a missing port, an unknown scheme
+        raise InputError(f"{scheduler}: not a Dask scheduler address ({first_line(exc)}); "
+                         "e.g. tcp://10.0.0.5:8786") from None
     except (OSError, TimeoutError) as exc:
         raise InputError(f"{scheduler}: cannot reach the Dask scheduler "
                          f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
@@ -170,8 +174,15 @@ class DaskRunner:
         self.workers, self.classes, self.worker_counts = workers, classes, worker_counts
         self.n_tasks, self.n_answers = n_tasks, n_answers
 
+    def _shared(self, args: tuple):
+        """``args`` on every worker, under a key of their own: scattered by content hash,
+        an iteration's copy of the same small values (W, K, the classes) could be asked for
+        while the previous one was being released, and the run failed or hung (a race of
+        distributed's, dask/distributed#8576)."""
+        return self.client.scatter(args, broadcast=True, hash=False)
+
     def _map(self, fn, *args) -> list:
-        shared = self.client.scatter(args, broadcast=True)
+        shared = self._shared(args)
         return self.client.map(_apply, self.chunks, fn=fn, args=shared, pure=False)
 
     def reduce(self, fn, *args):
@@ -181,7 +192,7 @@ class DaskRunner:
         return self.client.gather(self._map(fn, *args))
 
     def write(self, folder: Path, fn, *args):
-        shared = self.client.scatter(args, broadcast=True)
+        shared = self._shared(args)
         parts = self.client.map(_write, self.chunks, range(len(self.chunks)), folder=str(folder),
                                 fn=fn, args=shared, pure=False)
         return _pairwise(self.client, parts, add).result()
@@ -244,7 +255,7 @@ def aggregate_dask(source, out: Path | str, model: Aggregator | None = None, *,
 
 def _sorted_union(arrays: list[pa.Array]) -> pa.Array:
     distinct = pc.unique(pa.concat_arrays([a.cast(arrays[0].type) for a in arrays]))
-    return distinct.take(pc.sort_indices(distinct))
+    return distinct.take(pa.array(library_order(distinct)))
 
 
 def _persist(client, frame, columns: tuple[str, str, str]) -> DaskRunner:

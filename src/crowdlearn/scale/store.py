@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 import pyarrow.feather as feather
 
 from crowdlearn.errors import InputError
+from crowdlearn.labels import sort_order
 from crowdlearn.scale.chunks import (
     CodedChunk,
     check_code_range,
@@ -80,10 +81,19 @@ class Dictionary:
 
     def sorted(self) -> tuple[list, np.ndarray]:
         """The values in sorted order and, per first-appearance code, its sorted rank."""
-        order = pc.sort_indices(self.values).to_numpy()
+        order = library_order(self.values)
         rank = np.empty(len(order), dtype=np.int32)
         rank[order] = np.arange(len(order), dtype=np.int32)
         return self.values.take(pa.array(order)).to_pylist(), rank
+
+
+def library_order(values: pa.Array) -> np.ndarray:
+    """Positions of distinct ``values`` in the order the in-memory engine codes them
+    (:func:`crowdlearn.labels.sort_order`: text that reads as numbers by value), so that
+    classes, their ties and worker tables come out alike on every engine."""
+    if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
+        return sort_order(np.asarray(values.to_pylist(), dtype=object))
+    return pc.sort_indices(values).to_numpy()
 
 
 def run_starts(tasks: pa.Array) -> np.ndarray:
