@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -167,3 +168,16 @@ def test_in_memory_only_methods_are_refused(small_crowd, tmp_path):
 
     with pytest.raises(InputError, match="GLAD runs in memory only"):
         aggregate_parquet(small_crowd[1], tmp_path / "out", GLAD())
+
+
+def test_a_float_nan_is_an_empty_cell_as_in_memory(tmp_path):
+    # written as a real NaN, not a null (as Spark and polars may): not a class of its own
+    frame = crowd_frame(50, seed=9)[["task", "worker", "label"]].astype({"label": float})
+    frame.loc[7, "label"] = np.nan
+    (tmp_path / "a").mkdir()
+    table = pa.table({name: pa.array(frame[name].to_numpy(), from_pandas=False)
+                      for name in frame.columns})
+    pq.write_table(table, tmp_path / "a" / "nan.parquet")
+    assert pq.read_table(tmp_path / "a" / "nan.parquet").column("label").null_count == 0
+    with pytest.raises(InputError, match=r"nan.parquet: row 8: column 'label' is empty"):
+        aggregate_parquet(tmp_path / "a", tmp_path / "out")

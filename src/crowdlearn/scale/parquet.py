@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from crowdlearn.errors import InputError
@@ -137,9 +138,13 @@ class ParquetAnswers:
                     column = batch.column(name)
                     if pa.types.is_dictionary(column.type):
                         column = column.dictionary_decode()
-                    if column.null_count:
-                        i = int(np.flatnonzero(column.is_null().to_numpy(
-                            zero_copy_only=False))[0])
+                    # a float NaN is empty too (Spark and polars write it for "no value"),
+                    # as the in-memory and Dask engines read it
+                    empty = (pc.is_null(column, nan_is_null=True)
+                             if pa.types.is_floating(column.type) else None)
+                    if column.null_count or (empty is not None and pc.any(empty).as_py()):
+                        mask = empty if empty is not None else column.is_null()
+                        i = int(np.flatnonzero(mask.to_numpy(zero_copy_only=False))[0])
                         raise InputError(f"{path}: row {offset + i + 1}: column {name!r} is "
                                          "empty")
                     arrays.append(column.cast(dtype) if column.type != dtype else column)
