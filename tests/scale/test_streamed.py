@@ -181,3 +181,13 @@ def test_a_float_nan_is_an_empty_cell_as_in_memory(tmp_path):
     assert pq.read_table(tmp_path / "a" / "nan.parquet").column("label").null_count == 0
     with pytest.raises(InputError, match=r"nan.parquet: row 8: column 'label' is empty"):
         aggregate_parquet(tmp_path / "a", tmp_path / "out")
+
+
+def test_a_table_name_for_the_output_folder_is_refused(small_crowd, tmp_path):
+    with pytest.raises(InputError, match=r"labels.csv: the labels of the out-of-core engines "
+                                         r"are a folder of Parquet parts"):
+        aggregate_parquet(small_crowd[1], tmp_path / "labels.csv")
+    assert not (tmp_path / "labels.csv").exists()
+    (tmp_path / "m").write_text("")
+    with pytest.raises(InputError, match="m: is a file, not a dataset folder"):
+        aggregate_parquet(small_crowd[1], tmp_path / "m")  # not 'pass --force'

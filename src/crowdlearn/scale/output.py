@@ -19,6 +19,10 @@ from pathlib import Path
 from crowdlearn.errors import InputError
 from crowdlearn.outputs import current_umask
 
+TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".json", ".jsonl", ".gz")
+"""What a single table would be called: a likely mistake for a dataset folder (a folder
+named ``labels.parquet`` is a usual name for a Parquet dataset, and is allowed)."""
+
 
 def check_dataset(out: Path | str, inputs: Iterable[Path] = (), *, force: bool = False) -> None:
     """Fail before any work if ``out`` exists (without ``force``), is not a dataset folder,
@@ -26,6 +30,12 @@ def check_dataset(out: Path | str, inputs: Iterable[Path] = (), *, force: bool =
     out = Path(out)
     if not out.parent.exists():
         raise InputError(f"{out}: folder {out.parent} does not exist")
+    if out.suffix.lower() in TABLE_SUFFIXES and not out.is_dir():
+        raise InputError(f"{out}: the labels of the out-of-core engines are a folder of "
+                         "Parquet parts; give -o a folder name (e.g. labels/), not a "
+                         f"{out.suffix} file")
+    if out.exists() and not out.is_dir():  # before asking for --force, which cannot help
+        raise InputError(f"{out}: is a file, not a dataset folder; refusing to replace it")
     root = out.resolve()
     for path in inputs:
         if root == Path(path).resolve() or root in Path(path).resolve().parents:
@@ -35,8 +45,6 @@ def check_dataset(out: Path | str, inputs: Iterable[Path] = (), *, force: bool =
         return
     if not force:
         raise InputError(f"{out}: already exists; pass --force to replace it")
-    if not out.is_dir():
-        raise InputError(f"{out}: is a file, not a dataset folder; refusing to replace it")
     strangers = [p.name for p in out.iterdir() if p.suffix != ".parquet" or not p.is_file()]
     if strangers:
         raise InputError(f"{out}: holds {strangers[0]!r}, which crowdlearn did not write; "
