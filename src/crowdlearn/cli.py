@@ -160,20 +160,13 @@ def read_answers(path: Path, layout: Layout | str = "long", task_col: str = "tas
                  worker_col: str = "worker", label_col: str = "label", missing: str = "-1",
                  *, keep: Keep | str = "error", classes=None, sep: str | None = None,
                  encoding: str | None = None):
-    """:meth:`Annotations.from_file` with the remedy for repeated answers in the command
-    line's words."""
+    """:meth:`Annotations.from_file` with the command line's option values (its remedies,
+    e.g. for repeated answers, are put in the command's words by :func:`_cli_words`)."""
     from crowdlearn.annotations import Annotations
-    from crowdlearn.errors import MissingColumnsError, RepeatedAnswersError
 
-    try:
-        return Annotations.from_file(path, Layout(layout).value, task_col, worker_col,
-                                     label_col, classes, keep=Keep(keep).value,
-                                     missing=missing, sep=_separator(sep), encoding=encoding)
-    except RepeatedAnswersError as exc:
-        raise InputError(f"{exc.detail}; choose what to keep with --keep first, --keep last "
-                         "or --keep all (every repeat counts as an answer)") from None
-    except MissingColumnsError as exc:
-        raise _columns_remedy(exc) from None
+    return Annotations.from_file(path, Layout(layout).value, task_col, worker_col, label_col,
+                                 classes, keep=Keep(keep).value, missing=missing,
+                                 sep=_separator(sep), encoding=encoding)
 
 
 @contextlib.contextmanager
@@ -190,13 +183,6 @@ def _naming(path: Path | None, *about: str):
                 about and not message.startswith(about)):
             raise
         raise InputError(f"{source_name(path)}: {message}") from None
-
-
-def _columns_remedy(exc) -> InputError:
-    """A :class:`~crowdlearn.errors.MissingColumnsError` with its remedy in the command
-    line's words."""
-    return InputError(f"{exc.detail}; name the columns with --task-col, --worker-col, "
-                      "--label-col")
 
 
 def _separator(sep: str | None) -> str | None:
@@ -367,9 +353,8 @@ def aggregate(
     model = make_aggregator(method, seed, max_iter=max_iter, tol=tol, smoothing=smoothing)
     model.check_params()  # every option, before reading the answers
     if gold is not None and not takes_gold(model):
-        users = [m.value for m in Method if takes_gold(make_aggregator(m))]
         raise InputError(f"--gold is not used by --method {Method(method).value}; methods that "
-                         f"take known labels: {', '.join(users)}")
+                         f"take known labels: {_aggregators_with('gold')}")
     if gold is None and Method(method).value == "gold-mv":
         raise InputError("--method gold-mv needs --gold (tasks with known labels)")
     stdin_inputs = [p for p in (answers, gold, truth) if p is not None and str(p) == "-"]
@@ -842,13 +827,8 @@ def experiment_active(
                               extra_labels=extra, rounds=rounds, aggregator=consensus,
                               strategies=_csv_words(strategies), methods=chosen, seeds=seeds,
                               model=model, epochs=epochs, device=device)
-    from crowdlearn.errors import MissingColumnsError
-
     start = time.perf_counter()
-    try:
-        results = _run_sweep(run_active, settings, out, force, jobs, threads)
-    except MissingColumnsError as exc:  # the replay file's
-        raise _columns_remedy(exc) from None
+    results = _run_sweep(run_active, settings, out, force, jobs, threads)
     table = active_summary(results)
     view = Table(title=f"accuracy after each round, mean ± sd over {settings.seeds} seeds")
     measures = [c.removesuffix("_mean") for c in table.columns if c.endswith("_mean")]

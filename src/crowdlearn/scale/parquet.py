@@ -139,12 +139,12 @@ class ParquetAnswers:
                     if pa.types.is_dictionary(column.type):
                         column = column.dictionary_decode()
                     # a float NaN is empty too (Spark and polars write it for "no value"),
-                    # as the in-memory and Dask engines read it
-                    empty = (pc.is_null(column, nan_is_null=True)
-                             if pa.types.is_floating(column.type) else None)
-                    if column.null_count or (empty is not None and pc.any(empty).as_py()):
-                        mask = empty if empty is not None else column.is_null()
-                        i = int(np.flatnonzero(mask.to_numpy(zero_copy_only=False))[0])
+                    # as the in-memory and Dask engines read it; other columns need a pass
+                    # only when their null count says so
+                    empty = (pc.is_null(column, nan_is_null=True) if column.null_count
+                             or pa.types.is_floating(column.type) else None)
+                    if empty is not None and pc.any(empty).as_py():
+                        i = int(np.flatnonzero(empty.to_numpy(zero_copy_only=False))[0])
                         raise InputError(f"{path}: row {offset + i + 1}: column {name!r} is "
                                          "empty")
                     arrays.append(column.cast(dtype) if column.type != dtype else column)
