@@ -304,3 +304,57 @@ def test_one_column_cannot_hold_two_roles():
     frame = pd.DataFrame({"task": [0, 1], "worker": ["u", "v"], "label": ["x", "y"]})
     with pytest.raises(InputError, match="the task and label columns are both 'task'"):
         Annotations.from_frame(frame, label="task")
+
+
+# ------------------------------------------------- wide matrices read with the wrong marker
+def labelme_like(seed: int = 0, n_tasks: int = 300, n_workers: int = 40) -> np.ndarray:
+    """A tasks × workers matrix as LabelMe's answers.txt: 1–3 answers per task, classes
+    0..7, ``-1`` in every other cell."""
+    rng = np.random.default_rng(seed)
+    matrix = np.full((n_tasks, n_workers), -1)
+    for t in range(n_tasks):
+        who = rng.choice(n_workers, rng.integers(1, 4), replace=False)
+        matrix[t, who] = rng.integers(0, 8, len(who))
+    return matrix
+
+
+@pytest.mark.parametrize("missing", [0, "0", 9])  # 0: a class too, as in LabelMe
+def test_a_wrong_missing_marker_is_warned_about(missing):
+    matrix = labelme_like()
+    with pytest.warns(CrowdlearnWarning, match=r"answers.txt: '-1' fills 9\d% of the cells .*"
+                      rf"--missing '{missing}' marks (only \d+ cells|no cell): if '-1' marks "
+                      r"no answer, pass --missing -1") as caught:
+        ann = Annotations.from_wide(matrix, missing=missing, source="answers.txt")
+    assert len([w for w in caught if "fills" in str(w.message)]) == 1
+    assert "\n" not in str(caught[0].message)
+    assert -1 in ann.classes  # still read as asked: a warning, not a refusal
+
+
+def test_a_right_marker_and_a_complete_matrix_of_labels_pass_silently():
+    matrix = labelme_like()
+    rng = np.random.default_rng(1)
+    # every worker answered every task, one class in ~62% of the cells (as bluebirds),
+    # but the majority of only the tasks of that class
+    truth = rng.random(200) < 0.6
+    right = rng.random((200, 30)) < 0.8
+    complete = np.where(right == truth[:, None], 1, 0)
+    assert (complete == 1).mean() > 0.5 and ((complete == 1).mean(axis=1) > 0.5).mean() < 0.9
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ann = Annotations.from_wide(matrix, missing=-1)
+        assert len(ann) == (matrix != -1).sum() and ann.n_classes == 8
+        assert len(Annotations.from_wide(matrix.astype(str), missing="-1")) == len(ann)
+        assert len(Annotations.from_wide(complete, missing=-1)) == complete.size
+        # one value in every cell: no other to tell the marker from (and nothing to read)
+        assert Annotations.from_wide(np.full((4, 3), 2), missing=0).classes == [2]
+
+
+def test_labelme_read_with_the_wrong_marker_is_warned_about():
+    from tests.conftest import real_data
+
+    path = real_data("labelme_rodrigues2018") / "answers.txt"
+    with pytest.warns(CrowdlearnWarning, match="'-1' fills 96% of the cells .* only 177 cells"):
+        Annotations.from_file(path, "wide", missing="0")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(Annotations.from_file(path, "wide")) == 2547  # its README's count

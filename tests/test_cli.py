@@ -149,3 +149,19 @@ def test_one_file_for_two_outputs_is_refused(tmp_path, answers):
     assert not out.exists()
     sim = run("simulate", "-o", out, "--gold", out)
     assert sim.exit_code == 2 and "given as two different outputs" in sim.output
+
+
+def test_aggregate_wide_warns_about_a_wrong_missing_marker(tmp_path):
+    from tests.test_annotations import labelme_like
+
+    matrix = tmp_path / "answers.txt"
+    np.savetxt(matrix, labelme_like(), fmt="%d")  # blank-separated, -1 = no answer
+    wrong = run("aggregate", matrix, "--format", "wide", "--missing", "0", "--method", "mv",
+                "-o", tmp_path / "wrong.csv")
+    assert wrong.exit_code == 0, wrong.output  # a warning: the labels are still written
+    text = " ".join(wrong.output.split())
+    assert "'-1' fills" in text and "pass --missing -1" in text
+    right = run("aggregate", matrix, "--format", "wide", "--method", "mv", "-o",
+                tmp_path / "right.csv")
+    assert right.exit_code == 0 and "fills" not in right.output
+    assert "-1" not in set(pd.read_csv(tmp_path / "right.csv")["label"].astype(str))

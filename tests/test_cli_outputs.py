@@ -12,8 +12,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from crowdlearn.cli import _aggregators_with, app
-from crowdlearn.errors import InputError
+from crowdlearn.annotations import Annotations
+from crowdlearn.cli import _aggregators_with, _cli_words, app
+from crowdlearn.errors import CrowdlearnError, InputError
 from crowdlearn.methods import available_aggregators
 from crowdlearn.methods import make_aggregator as build
 from crowdlearn.outputs import check_location
@@ -192,12 +193,17 @@ def test_messages_name_only_options_the_command_has(tmp_path, answers, monkeypat
     pd.DataFrame({"task": frame["task"].unique(), "label": 0}).to_csv(truth, index=False)
     result = run("experiment", "active", "--replay", tmp_path / "dup.csv", "--truth", truth,
                  "-o", tmp_path / "act")
-    refused(result, "answered twice", "remove the repeats")
-    assert "keep=" not in result.output and "--keep" not in result.output
-    frame.assign(label=frame["label"].map({0: "é", 1: "b", 2: "c"})).to_csv(
+    refused(result, "answered twice", "--keep")  # every command reading answers has --keep
+    with pytest.raises(CrowdlearnError) as caught:
+        Annotations.from_frame(pd.read_csv(tmp_path / "dup.csv"))
+    words = _cli_words(caught.value, {"answers"})
+    assert "remove the repeats" in words and "keep" not in words
+    pd.DataFrame({"id": [0, 1], "label": ["é", "b"]}).to_csv(
         tmp_path / "latin.csv", index=False, encoding="latin-1")
-    result = run("experiment", "active", "--replay", tmp_path / "latin.csv", "--truth", truth,
-                 "-o", tmp_path / "act")
+    pd.DataFrame({"id": [0, 1], "é": [0.9, 0.2], "b": [0.1, 0.8]}).to_csv(
+        tmp_path / "p.csv", index=False)
+    result = run("label-issues", "--labels", tmp_path / "latin.csv", "--proba",
+                 tmp_path / "p.csv", "-o", tmp_path / "issues.csv")
     refused(result, "save the file as UTF-8")
     assert "--encoding" not in result.output
     monkeypatch.setenv("CROWDLEARN_DATA", str(tmp_path / "nothing"))

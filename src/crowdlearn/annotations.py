@@ -263,6 +263,15 @@ class Annotations:
 
         A DataFrame's index and columns become the task and worker ids. ``keep`` is accepted
         for a uniform signature: a matrix cannot hold a repeated answer.
+
+        A wrong ``missing`` reads the real marker as a label (LabelMe's ``-1`` with
+        ``missing=0``, where 0 is also a class), so a
+        :class:`~crowdlearn.errors.CrowdlearnWarning` names the likely marker when one value
+        read as an answer, not the only one, fills more than half of all cells and more than
+        half of the cells of at least 9 rows in 10. A sparse crowd's marker does both; a
+        label does only where over half of the workers answered nearly every task and most
+        of them gave it that label, so a complete matrix of real labels (bluebirds: one class
+        in 62% of its cells, over half of the cells of 70% of its rows) passes silently.
         """
         _check_keep(keep)
         origin = f"{source}: " if source else ""
@@ -284,6 +293,8 @@ class Annotations:
         if values.dtype.kind in "OUS":
             observed &= np.char.strip(text) != ""  # an empty cell of a CSV is no answer
         _check_wide_values(values, observed, origin)
+        if observed.sum() > observed.size / 2:  # else no answer fills half of the cells
+            _warn_unmarked(text, observed, missing, origin)
         empty = np.flatnonzero(~observed.any(axis=1))
         if len(empty):
             raise InputError(
@@ -608,6 +619,28 @@ def _check_wide_values(values: np.ndarray, observed: np.ndarray, origin: str) ->
     warnings.warn(f"{origin}{distinct} distinct labels in a wide matrix; check that its "
                   "cells are labels and that --missing names the empty-cell marker",
                   CrowdlearnWarning, stacklevel=4)
+
+
+def _warn_unmarked(text: np.ndarray, observed: np.ndarray, missing: Hashable,
+                   origin: str) -> None:
+    """Warn when a value read as an answer looks like the empty-cell marker of a wide matrix
+    (``text``: its cells as text; ``observed``: those read as answers): not the only answer
+    value, it fills more than half of all cells and more than half of the cells of at
+    least 9 rows in 10 (the rule of :meth:`Annotations.from_wide`)."""
+    counts = pd.Series(text[observed]).value_counts(sort=True)
+    if len(counts) < 2 or counts.iloc[0] <= text.size / 2:
+        return
+    top = str(counts.index[0])
+    rows = float(((text == top).mean(axis=1) > 0.5).mean())
+    if rows < 0.9:
+        return
+    marked = int((~observed).sum())
+    marks = f"only {marked:,} cell{'s' if marked > 1 else ''}" if marked else "no cell"
+    warnings.warn(f"{origin}{top!r} fills {counts.iloc[0] / text.size:.0%} of the cells (over "
+                  f"half of {rows:.0%} of the rows) and is read as a label, while --missing "
+                  f"{str(missing)!r} marks {marks}: if {top!r} marks no answer, pass "
+                  f"--missing {top} (in Python missing={top!r})", CrowdlearnWarning,
+                  stacklevel=4)
 
 
 def _header_evidence(values: np.ndarray, observed: np.ndarray) -> str:

@@ -765,7 +765,8 @@ def experiment_active(
                                          "mnist, cifar10, cifar100.")] = "digits",
     replay: Annotated[Path | None, typer.Option(help="Replay a real crowd instead: its "
                                                 "answers (task, worker, label), several per "
-                                                "task, revealed one at a time.")] = None,
+                                                "task, revealed one at a time; read with "
+                                                "--sep, --encoding and --keep.")] = None,
     truth: Annotated[Path | None, typer.Option(help="With --replay: the gold labels "
                                                "(task, label).")] = None,
     task_col: Annotated[str, typer.Option(help="Task column of --replay's answers.")] = "task",
@@ -773,6 +774,9 @@ def experiment_active(
     = "worker",
     label_col: Annotated[str, typer.Option(help="Label column of --replay's answers.")]
     = "label",
+    sep: SepOption = None,  # these three read --replay (and --encoding --truth too)
+    encoding: EncodingOption = None,
+    keep: KeepOption = Keep("error"),
     workers: Annotated[int, typer.Option(help="Number of simulated workers.")] = 20,
     gamma: Annotated[float, typer.Option(help="Fraction of hammers (perfect workers).")] = 0.35,
     worker_model: Annotated[str, typer.Option(help="hammer-spammer or classwise.")]
@@ -822,7 +826,9 @@ def experiment_active(
         else _csv_words(methods)
     settings = ActiveSettings(dataset=dataset, replay=None if replay is None else str(replay),
                               truth=None if truth is None else str(truth),
-                              columns=(task_col, worker_col, label_col), workers=workers,
+                              columns=(task_col, worker_col, label_col),
+                              keep=Keep(keep).value, sep=_separator(sep), encoding=encoding,
+                              workers=workers,
                               gamma=gamma, worker_model=worker_model, n_items=items,
                               extra_labels=extra, rounds=rounds, aggregator=consensus,
                               strategies=_csv_words(strategies), methods=chosen, seeds=seeds,

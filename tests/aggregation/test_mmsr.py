@@ -116,7 +116,7 @@ def test_sklearn_contract():
 @pytest.mark.parametrize(("param", "value"), [
     ("max_iter", 0), ("max_iter", 2.5), ("max_iter", True), ("tol", -1e-3), ("tol", "small"),
     ("tol", float("nan")), ("seed", -1), ("seed", 1.5), ("seed", "7"),
-    ("crowdkit_compat", "yes"),
+    ("crowdkit_compat", "yes"), ("patience", 0), ("patience", 2.5), ("patience", None),
 ])
 def test_bad_parameters_are_named(param, value):
     with pytest.raises(InputError, match=param):
@@ -392,3 +392,67 @@ def test_signs_per_group_equal_the_signs_of_each_group_alone():
         part = slice(start, start + len(block))
         np.testing.assert_array_equal(ours[part], mmsr.determine_signs(block, s_abs[part]))
         start += len(block)
+
+
+# ----------------------------------------------------------------------------- stalled completion
+def stalling_crowd() -> pd.DataFrame:
+    """Four workers, K = 2, F = 0: workers 1 and 2 each agree with worker 0 on every common
+    task but with each other on one of two (C_12 = 0), so no positive rank-one u vᵀ fits
+    (s0 s1 = s0 s2 = 1, s1 s2 = 0): the estimates drift as √t, neither converging nor
+    diverging (10,000 iterations, seconds, before the patience rule)."""
+    return pd.DataFrame({"task": [0, 0, 0, 1, 2, 2, 2, 3, 3],
+                         "worker": [0, 1, 2, 0, 0, 2, 3, 1, 2],
+                         "label": [1, 1, 1, 1, 0, 0, 0, 0, 1]})
+
+
+def test_a_stalled_completion_stops_with_a_warning():
+    with pytest.warns(CrowdlearnWarning, match="stopped at iteration 201: its change has not "
+                      "halved in patience=200 iterations"):
+        model = MMSR().fit(stalling_crowd())
+    assert not model.converged_ and np.isfinite(model.loss_history_).all()
+    assert np.isfinite(model.weight_).all() and np.isfinite(model.posteriors_).all()
+    # without the rule it runs to max_iter: the change never falls, the estimates drift
+    with pytest.warns(CrowdlearnWarning, match="stopped at max_iter=1000"):
+        free = MMSR(max_iter=1000, patience=1000).fit(stalling_crowd())
+    assert free.n_iter_ == 1000 and min(free.loss_history_[100:]) > 1.9  # → 2, not 0
+    assert free.loss_history_[:201] == model.loss_history_
+    # crowd-kit has no such rule: the compatible mode runs to max_iter too
+    assert MMSR(max_iter=300, crowdkit_compat=True).fit(stalling_crowd()).n_iter_ == 300
+
+
+@pytest.mark.parametrize("crowd", CROWDS)
+def test_patience_leaves_converging_fits_alone(crowd):
+    frame = random_frame(*crowd)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CrowdlearnWarning)
+        ours = MMSR(patience=5).fit(frame)  # the longest wait for a halving seen: 6
+    free = MMSR(patience=10000).fit(frame)
+    assert ours.converged_ and ours.loss_history_ == free.loss_history_
+    np.testing.assert_array_equal(ours.weight_, free.weight_)
+
+
+def test_packed_rows_complete_as_the_full_matrix():
+    """The completion on each row's observed values only (W × m) equals, bit for bit, the
+    same iterations on the full W × W matrix (unobserved NaN)."""
+    c, observed = random_covariances(3, n=60, k=3, observed_share=0.1)
+    x, n_observed = np.abs(c), observed.sum(axis=1)
+    assert n_observed.max() < 25  # sparse: the packed rows are much shorter than 60
+    u = v = np.random.default_rng(0).random(60)
+    f = int(n_observed.min()) // 2 - 1
+    u_p, v_p, history = mmsr.complete_rank_one(x, observed, n_observed, f, u, v, 0.1, 40,
+                                               0.0)
+    full = np.where(observed, x, np.nan)
+    u_f, v_f = u, v
+    for _ in range(40):
+        v_f = mmsr._trimmed_means(full, n_observed, u_f, v_f, f, 0.1)
+        u_f = mmsr._trimmed_means(full, n_observed, v_f, u_f, f, 0.1)
+    assert len(history) == 40
+    np.testing.assert_array_equal(u_p, u_f)
+    np.testing.assert_array_equal(v_p, v_f)
+
+
+def test_no_two_workers_sharing_a_task():
+    # every task answered once: no covariance at all (this raised an IndexError)
+    with pytest.warns(CrowdlearnWarning, match="3 of 3 workers .* share no task"):
+        model = MMSR().fit(Annotations([0, 1, 2], [0, 1, 2], [0, 1, 0]))
+    assert (model.weight_ == 0).all() and model.n_iter_ == 0 and model.converged_

@@ -257,3 +257,63 @@ def test_cli_relabel_keeps_an_existing_output(replay_files, tmp_path):
     out.write_text("mine\n")
     result = cli("relabel", answers, "-o", out)
     assert result.exit_code == 2 and out.read_text() == "mine\n"
+
+
+# ----------------------------------------------------------------- reading a replay's files
+def test_cli_replay_reads_latin1_with_its_own_separator(replay_files, tmp_path):
+    answers, truth = replay_files
+    names = {0: "é", 1: "b", 2: "c"}  # a label outside ASCII, as latin-1 writes it
+    latin_answers, latin_truth = tmp_path / "latin.csv", tmp_path / "latin_truth.csv"
+    pd.read_csv(answers).assign(label=lambda f: f["label"].map(names)).to_csv(
+        latin_answers, index=False, sep=";", encoding="latin-1")
+    pd.read_csv(truth).assign(label=lambda f: f["label"].map(names)).to_csv(
+        latin_truth, index=False, encoding="latin-1")
+    out = tmp_path / "out"
+    args = ["experiment", "active", "--replay", latin_answers, "--truth", latin_truth,
+            "--seeds", 1, "--strategies", "random", "--rounds", 1, "-o", out]
+    refused = cli(*args)
+    assert refused.exit_code == 2 and not out.exists()
+    assert "--encoding latin-1" in refused.output  # the command has the option now
+    result = cli(*args, "--encoding", "latin-1", "--sep", "semicolon")
+    assert result.exit_code == 0, result.output
+    rows = pd.read_csv(out / "results.csv", keep_default_na=False)
+    assert rows["encoding"].tolist() == ["latin-1"] * 2 and set(rows["sep"]) == {";"}
+    # the é tasks were read as such: the truth's labels matched the answers' classes
+    assert rows["consensus_accuracy"].iloc[0] > 0.5
+    again = cli(*args, "--encoding", "latin-1", "--sep", "semicolon")  # resumed: same settings
+    assert again.exit_code == 0 and len(pd.read_csv(out / "results.csv")) == 2
+
+
+def test_replay_keeps_the_first_of_repeated_answers(replay_files, tmp_path):
+    answers, truth = replay_files
+    frame = pd.read_csv(answers)
+    repeats = frame.iloc[::7].assign(label=lambda f: (f["label"] + 1) % 3)  # changed minds
+    doubled = tmp_path / "doubled.csv"
+    pd.concat([frame, repeats], ignore_index=True).to_csv(doubled, index=False)
+    out = tmp_path / "out"
+    args = ["experiment", "active", "--replay", doubled, "--truth", truth, "--seeds", 1,
+            "--strategies", "uniform", "--rounds", 1, "-o", out]
+    refused = cli(*args)
+    assert refused.exit_code == 2 and "answered twice" in refused.output
+    assert "--keep first" in refused.output and not out.exists()
+    result = cli(*args, "--keep", "first")
+    assert result.exit_code == 0, result.output
+    assert pd.read_csv(out / "results.csv")["keep"].tolist() == ["first"] * 2
+
+    def answered(keep):
+        pool = ActiveSettings(replay=str(doubled), truth=str(truth), methods=(),
+                              keep=keep).replay_pool(0)
+        ids = (np.asarray(pool.tasks)[pool.task], np.asarray(pool.workers)[pool.worker],
+               np.asarray(pool.classes)[pool.label])  # read as text
+        return sorted(zip(*(a.astype(int) for a in ids), strict=True))
+
+    original = sorted(zip(frame["task"], frame["worker"], frame["label"], strict=True))
+    assert answered("first") == original
+    assert len(answered("all")) == len(frame) + len(repeats)
+
+
+def test_reading_options_need_a_replay(tmp_path):
+    s = ActiveSettings(dataset="digits", n_items=80, methods=(), keep="first")
+    with pytest.raises(InputError, match="--keep, --sep and --encoding .* give --replay"):
+        run_active(s, tmp_path / "out")
+    assert not (tmp_path / "out").exists()

@@ -32,7 +32,10 @@ revealed, so every strategy draws from the same answers (common random numbers):
   worker models) answers each of ``n_items`` shuffled training items with ``rounds + 1``
   distinct workers (balanced loads), in a random order;
 - replay (``replay`` and ``truth`` files): a real crowd's answers, each task's in a random
-  order; a task whose answers are used up is no longer offered. No features: no model.
+  order; a task whose answers are used up is no longer offered. No features: no model. The
+  answers are read as :meth:`Annotations.from_file` reads a long file, with ``keep`` (a
+  worker's repeated answers to a task), ``sep`` and ``encoding``; the truth with the same
+  encoding, its separator sniffed.
 """
 
 from __future__ import annotations
@@ -69,6 +72,9 @@ class ActiveSettings:
     replay: str | None = None  # answers file of a real crowd (long: task, worker, label)
     truth: str | None = None  # its gold labels (task, label)
     columns: tuple[str, str, str] = ("task", "worker", "label")  # the replay file's columns
+    keep: str = "error"  # the replay's repeated answers (Annotations.from_file's keep)
+    sep: str | None = None  # the replay's column separator (None: sniffed)
+    encoding: str | None = None  # the replay's and the truth's text encoding (None: UTF-8)
     workers: int = 20
     gamma: float = 0.35
     worker_model: str = "hammer-spammer"
@@ -85,6 +91,12 @@ class ActiveSettings:
     lr: float = 1e-3
     device: str = "cpu"
     extra: dict = field(default_factory=dict)  # method → its own learner options
+
+    def replay_pool(self, seed: int) -> AnswerPool:
+        """The replayed crowd's answers read with these settings, each task's in an order
+        drawn from ``seed``."""
+        return replay_pool(self.replay, self.truth, seed, self.columns, keep=self.keep,
+                           sep=self.sep, encoding=self.encoding)
 
     def check(self) -> None:
         from crowdlearn.experiments.budget import WORKER_MODELS
@@ -104,11 +116,15 @@ class ActiveSettings:
         if (self.replay is None) != (self.truth is None):
             raise InputError("a replay needs both the answers (--replay) and the truth "
                              "(--truth)")
+        if self.replay is None and (self.keep, self.sep, self.encoding) != (
+                "error", None, None):
+            raise InputError("--keep, --sep and --encoding say how to read a replay's files: "
+                             "give --replay and --truth, or leave them out")
         if self.replay is not None:
             if self.methods:
                 raise InputError("a replayed crowd has no features: no model can be trained "
                                  "(give no --methods)")
-            pool = replay_pool(self.replay, self.truth, 0, self.columns)
+            pool = self.replay_pool(0)
             spare = int((pool.available - 1).sum())
             if spare < self.extra_budget(pool.n_tasks):
                 raise InputError(f"{self.replay}: its tasks hold {spare:,} answers beyond "
@@ -176,11 +192,13 @@ class AnswerPool:
 
 
 @functools.lru_cache(maxsize=4)
-def _replay_base(answers: str, truth: str, columns: tuple[str, str, str]) -> AnswerPool:
+def _replay_base(answers: str, truth: str, columns: tuple[str, str, str], keep: str,
+                 sep: str | None, encoding: str | None) -> AnswerPool:
     from crowdlearn.inputs import read_task_labels
 
-    ann = Annotations.from_file(answers, "long", *columns)
-    gold = read_task_labels(truth, known_tasks=ann.tasks)
+    ann = Annotations.from_file(answers, "long", *columns, keep=keep, sep=sep,
+                                encoding=encoding)
+    gold = read_task_labels(truth, known_tasks=ann.tasks, encoding=encoding)
     known = {str(t): i for i, t in enumerate(ann.tasks)}
     classes = {str(c): i for i, c in enumerate(ann.classes)}
     codes = np.full(ann.n_tasks, -1, dtype=np.int64)
@@ -198,10 +216,14 @@ def _replay_base(answers: str, truth: str, columns: tuple[str, str, str]) -> Ans
 
 
 def replay_pool(answers: str, truth: str, seed: int,
-                columns: tuple[str, str, str] = ("task", "worker", "label")) -> AnswerPool:
-    """A real crowd's answers (``columns``: their task, worker and label columns), each
-    task's in an order drawn from ``seed``."""
-    return _replay_base(str(answers), str(truth), tuple(columns)).shuffled(seed)
+                columns: tuple[str, str, str] = ("task", "worker", "label"), *,
+                keep: str = "error", sep: str | None = None,
+                encoding: str | None = None) -> AnswerPool:
+    """A real crowd's answers (``columns``: their task, worker and label columns; ``keep``,
+    ``sep``, ``encoding`` as :meth:`Annotations.from_file` takes them, ``encoding`` also for
+    the truth), each task's in an order drawn from ``seed``."""
+    return _replay_base(str(answers), str(truth), tuple(columns), keep, sep,
+                        encoding).shuffled(seed)
 
 
 def simulated_pool(settings: ActiveSettings, seed: int):
@@ -343,7 +365,9 @@ class ActiveExperiment(Experiment):
     name = "active"
     keys = ("strategy", "seed")
     cell_fields = ("seeds", "strategies")
-    added_settings: ClassVar[dict] = {"columns": ("task", "worker", "label")}  # older tables
+    added_settings: ClassVar[dict] = {  # the values of tables written before these settings
+        "columns": ("task", "worker", "label"), "keep": "error", "sep": "none",
+        "encoding": "none"}
 
     def recorded(self) -> dict:
         # None would come back from results.csv as NaN, and the sweep would not resume
@@ -358,7 +382,7 @@ class ActiveExperiment(Experiment):
     def run(self, cell) -> list[dict]:
         s, seed, strategy = self.settings, cell["seed"], cell["strategy"]
         if s.replay is not None:
-            pool, X, test = replay_pool(s.replay, s.truth, seed, s.columns), None, None
+            pool, X, test = s.replay_pool(seed), None, None
         else:
             pool, X, test = simulated_pool(s, seed)
         Z = None if X is None else _embedding(X, seed)
