@@ -8,8 +8,9 @@ of ``__init__`` may be in ``_parameter_constraints`` (name → allowed kinds, sc
 (the command line reports it as one line, exit 2).
 
 scikit-learn's intervals count ``True`` as the integer 1; :class:`Integers` and
-:class:`Reals` refuse booleans, as the aggregators always did. The learners' constants
-(:data:`POSITIVE_INT`, :data:`NON_NEGATIVE`, :data:`FRACTION`) keep scikit-learn's intervals.
+:class:`Reals` refuse booleans (``epochs=True`` is a mistake, not one epoch). The learners'
+:data:`POSITIVE_INT` and :data:`FRACTION` are such; :data:`NON_NEGATIVE` keeps scikit-learn's
+interval, which admits infinity (``slack_stop=inf``: never stop early).
 """
 
 from __future__ import annotations
@@ -28,9 +29,7 @@ from sklearn.utils._param_validation import (
 
 from crowdlearn.errors import InputError
 
-POSITIVE_INT = Interval(Integral, 1, None, closed="left")
 NON_NEGATIVE = Interval(Real, 0, None, closed="left")
-FRACTION = Interval(Real, 0, 1, closed="left")
 
 
 class Integers(Interval):
@@ -55,6 +54,10 @@ class Reals(Interval):
 
     def is_satisfied_by(self, val) -> bool:
         return not isinstance(val, bool) and super().is_satisfied_by(val)
+
+
+POSITIVE_INT = Integers(1)
+FRACTION = Reals(0, 1, closed="left")
 
 
 class Choice(StrOptions):

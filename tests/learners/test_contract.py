@@ -76,6 +76,8 @@ def test_numpy_scalars_are_accepted(small):
     (MaxMIG, {"divergence": "hellinger"}, "divergence"),
     (TwoEM, {"optimizer": "rmsprop", "warmup_epochs": 0}, "optimizer"),
     (AggNet, {"n_threads": 0}, "n_threads"),
+    (MBEM, {"n_rounds": True}, "n_rounds"),  # a boolean is not the integer 1
+    (StandardCE, {"val_fraction": False}, "val_fraction"),
 ])
 def test_bad_parameters_fail_before_any_training(small, monkeypatch, cls, params, message):
     X, y, ann = small
