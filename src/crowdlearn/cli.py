@@ -8,7 +8,9 @@ import inspect
 import json
 import os
 import platform
+import signal
 import sys
+import threading
 import time
 import warnings
 from enum import Enum
@@ -49,20 +51,49 @@ class Engine(str, Enum):
 
 
 def _one_line_errors(command):
-    """Report a :class:`CrowdlearnError` as one line on stderr and exit with code 2."""
+    """Report a :class:`CrowdlearnError` as one line on stderr and exit with code 2; stop on
+    SIGTERM as on Ctrl-C (see :func:`_terminate_as_interrupt`), exit code 143."""
 
     options = set(inspect.signature(command).parameters)
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         try:
-            return command(*args, **kwargs)
+            with _terminate_as_interrupt():
+                return command(*args, **kwargs)
         except CrowdlearnError as exc:
             err_console.print(f"[bold red]error:[/] {_cli_words(exc, options)}",
                               soft_wrap=True, highlight=False)
             raise typer.Exit(2) from None
+        except _Terminated:
+            err_console.print("[bold red]terminated[/] (SIGTERM)", highlight=False)
+            raise typer.Exit(128 + signal.SIGTERM) from None
 
     return wrapper
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C raises KeyboardInterrupt."""
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt():
+    """While a command runs, SIGTERM (``kill``, a job scheduler's time limit) stops it as
+    Ctrl-C does: the same exception unwinds it, so that what removes partial outputs and
+    scratch files on Ctrl-C runs too. A second SIGTERM during that clean-up kills at once."""
+    if threading.current_thread() is not threading.main_thread():  # signals: main only
+        yield
+        return
+
+    def stop(signum, frame):
+        signal.signal(signal.SIGTERM, previous)
+        raise _Terminated
+
+    previous = signal.signal(signal.SIGTERM, stop) or signal.SIG_DFL  # None: set in C
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 # what library messages suggest in Python, and what a command line user can do instead

@@ -100,7 +100,7 @@ def test_split_task_is_named(tmp_path):
     moved = pd.concat([frame.iloc[:3], frame.iloc[10:], frame.iloc[3:5]])  # task 0 split
     write_parts(moved.reset_index(drop=True), tmp_path / "answers", 1)
     with pytest.raises(InputError, match=r"task 0: its answers are not in consecutive rows"
-                                         r" \(.*part-000.parquet row 1, then again .*row 494\)"):
+                                         r" \(.*part-000.parquet row 0, then again .*row 493\)"):
         aggregate_parquet(tmp_path / "answers", tmp_path / "out")
     assert not (tmp_path / "out").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["answers"]  # no partial output left
@@ -143,7 +143,8 @@ def test_empty_cell_names_file_row_and_column(tmp_path):
     frame = crowd_frame(50, seed=9)[["task", "worker", "label"]].astype({"label": float})
     frame.loc[7, "label"] = np.nan
     write_parts(frame, tmp_path / "a", 1)
-    with pytest.raises(InputError, match=r"part-000.parquet: row 8: column 'label' is empty"):
+    with pytest.raises(InputError,
+                       match=r"part-000.parquet: row 7: empty value in column 'label'"):
         aggregate_parquet(tmp_path / "a", tmp_path / "out")
 
 
@@ -179,7 +180,7 @@ def test_a_float_nan_is_an_empty_cell_as_in_memory(tmp_path):
                       for name in frame.columns})
     pq.write_table(table, tmp_path / "a" / "nan.parquet")
     assert pq.read_table(tmp_path / "a" / "nan.parquet").column("label").null_count == 0
-    with pytest.raises(InputError, match=r"nan.parquet: row 8: column 'label' is empty"):
+    with pytest.raises(InputError, match=r"nan.parquet: row 7: empty value in column 'label'"):
         aggregate_parquet(tmp_path / "a", tmp_path / "out")
 
 

@@ -90,13 +90,15 @@ class Aggregator(DeclaredParameters, BaseEstimator):
         self.worker_counts_ = ann.worker_counts
 
     def _warn_about_fit(self, ann: Annotations, answers_only: bool = True,
-                        final: bool = True) -> None:
+                        final: bool = True, present: np.ndarray | None = None) -> None:
         """Warn about what the answers cannot tell (unless other evidence came with them:
         ``answers_only`` false) and, for a fit run to its end (``final``), about classes that
-        vanished."""
+        vanished (``present``: whether some task ends up with each class; by default read
+        from ``labels_``, which the out-of-core engines do not hold)."""
         for message in identifiability_problems(ann) if answers_only else ():
             warnings.warn(message, CrowdlearnWarning, stacklevel=3)
-        present = np.bincount(self.labels_, minlength=ann.n_classes) > 0
+        if present is None:
+            present = np.bincount(self.labels_, minlength=ann.n_classes) > 0
         if final and ann.n_classes > 1 and not present.all():
             gone = [ann.classes[k] for k in np.flatnonzero(~present)]
             advice = ("" if type(self).__name__ == "MajorityVote" else

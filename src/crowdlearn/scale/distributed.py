@@ -17,6 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,14 +32,22 @@ from crowdlearn.aggregation.base import Aggregator
 from crowdlearn.aggregation.em import default_threads
 from crowdlearn.errors import InputError
 from crowdlearn.inputs import first_line
+from crowdlearn.labels import warn_near_duplicates
 from crowdlearn.scale.chunks import CodedChunk, check_code_range, first_repeat, repeated_answer
 from crowdlearn.scale.engine import add, check_scalable, fit_chunks
 from crowdlearn.scale.output import check_dataset, dataset_output
-from crowdlearn.scale.parquet import ParquetAnswers
-from crowdlearn.scale.store import library_order, repeat_message, run_starts, task_keys
+from crowdlearn.scale.parquet import ParquetAnswers, blank_mask, empty_message, has_blank
+from crowdlearn.scale.store import (
+    library_order,
+    repeat_message,
+    run_starts,
+    split_message,
+    task_keys,
+)
 from crowdlearn.scale.streamed import ScaleResult
 
 CONNECT_TIMEOUT = "10s"
+Parts = Any  # Parquet answers (one partition a file) or a user's Dask DataFrame
 
 
 def _dask():
@@ -73,41 +82,73 @@ def connect(scheduler: str | None, n_workers: int | None = None) -> tuple[Any, E
     return stack.enter_context(client), stack
 
 
+def encode_file(answers: ParquetAnswers) -> tuple[dict | None, dict]:
+    """One Parquet file (``answers`` of one file), one partition: :func:`encode_answers`
+    of its rows, named by file and row as the streamed engine names them."""
+    return _reported(lambda: encode_answers(answers.read(), f"{answers.files[0]}",
+                                            answers.columns))
+
+
 def encode_partition(frame: pd.DataFrame, index: int, columns: tuple[str, str, str],
-                     ) -> tuple[dict, dict]:
-    """One partition coded locally: its task runs, and workers and labels coded against the
-    partition's own distinct values (which the client merges into the global coding). The
-    second element is what the client gathers: the distinct values with their answer counts,
-    the numbers of tasks and answers, the first and last task keys and whether the tasks
-    increase. Refuses empty cells and tasks split inside the partition."""
-    task, worker, label = columns
-    for name in columns:
-        empty = frame[name].isna().to_numpy()
-        if empty.any():
-            raise InputError(f"partition {index}: row {int(np.flatnonzero(empty)[0]) + 1}: "
-                             f"column {name!r} is empty")
-    ids = pa.array(frame[task].to_numpy())
+                     ) -> tuple[dict | None, dict]:
+    """One partition of a user's Dask DataFrame: :func:`encode_answers` of its rows, named
+    "partition N" and the row's position in it (from 0)."""
+    def encoded():
+        where = f"partition {index}"
+        for name in columns:
+            empty = frame[name].isna().to_numpy()
+            if empty.any():
+                raise InputError(f"{where}: " + empty_message(
+                    int(np.flatnonzero(empty)[0]), name, int(empty.sum())))
+        return encode_answers([pa.array(frame[name].to_numpy()) for name in columns], where,
+                              columns)
+
+    return _reported(encoded)
+
+
+def _reported(encoded: Callable[[], tuple[dict, dict]]) -> tuple[dict | None, dict]:
+    """``encoded()``, or the message of the :class:`InputError` it raised as a value: the
+    client raises it, and the worker logs no "Compute Failed" block for a user's data."""
+    try:
+        return encoded()
+    except InputError as exc:
+        return None, {"error": str(exc)}
+
+
+def encode_answers(arrays: list[pa.Array], where: str, columns: tuple[str, str, str],
+                   ) -> tuple[dict, dict]:
+    """One partition (``where``: its file or "partition N") coded locally: its task runs,
+    and workers and labels coded against the partition's own distinct values (which the
+    client merges into the global coding). The second element is what the client gathers:
+    the distinct values with their answer counts, the numbers of tasks and answers, the
+    most answers of a task, the first and last task keys and whether the tasks increase.
+    Refuses blank text cells, tasks split inside the partition and repeated answers."""
+    ids, workers, labels = arrays
     starts = run_starts(ids)
     run_ids = ids.take(pa.array(starts))
+    worker_codes, worker_values = _local_codes(workers)
+    label_codes, label_values = _local_codes(labels)
+    if any(map(has_blank, (run_ids, worker_values, label_values))):  # distinct values only
+        _raise_blank(arrays, where, columns)
     keys = task_keys(run_ids)
     increasing = bool((np.diff(keys) > 0).all())
     if not increasing:
         twice = first_repeat(np.sort(keys))
         if twice is not None:
-            bad = run_ids[int(np.flatnonzero(keys == twice)[0])].as_py()
-            raise InputError(f"task {bad!r}: its answers are not in consecutive rows of "
-                             f"partition {index}; sort each partition by task")
-    worker_codes, worker_values = _local_codes(frame[worker])
-    lengths = np.diff(np.append(starts, len(frame))).astype(np.int32)
+            runs = np.flatnonzero(keys == twice)[:2]
+            raise InputError(split_message(run_ids[int(runs[0])].as_py(),
+                                           f"{where} row {starts[runs[0]]}",
+                                           f"{where} row {starts[runs[1]]}"))
+    lengths = np.diff(np.append(starts, len(ids))).astype(np.int32)
     twice = repeated_answer(worker_codes, lengths, len(worker_values))
     if twice is not None:
         raise InputError(repeat_message(run_ids[twice[0]].as_py(),
                                         worker_values[twice[1]].as_py()))
-    label_codes, label_values = _local_codes(frame[label])
     local = {"worker": worker_codes, "label": label_codes, "tasks": run_ids,
              "lengths": lengths,
              "worker_values": worker_values, "label_values": label_values}
-    meta = {"tasks": len(starts), "answers": len(frame), "increasing": increasing,
+    meta = {"tasks": len(starts), "answers": len(ids), "increasing": increasing,
+            "most": int(lengths.max()) if len(lengths) else 0,
             "first": int(keys[0]) if len(keys) else None,
             "last": int(keys[-1]) if len(keys) else None,
             "worker_values": worker_values, "label_values": label_values,
@@ -115,8 +156,16 @@ def encode_partition(frame: pd.DataFrame, index: int, columns: tuple[str, str, s
     return local, meta
 
 
-def _local_codes(values: pd.Series) -> tuple[np.ndarray, pa.Array]:
-    array = pa.array(values.to_numpy())
+def _raise_blank(arrays: list[pa.Array], where: str, columns: tuple[str, str, str]) -> None:
+    """Name the partition's first text cell that is empty or only blanks."""
+    for name, values in zip(columns, arrays, strict=True):
+        blank = blank_mask(values)
+        if blank is not None and blank.any():
+            raise InputError(f"{where}: " + empty_message(int(np.flatnonzero(blank)[0]), name,
+                                                          int(blank.sum())))
+
+
+def _local_codes(array: pa.Array) -> tuple[np.ndarray, pa.Array]:
     distinct = pc.unique(array)
     return pc.index_in(array, value_set=distinct).to_numpy().astype(np.int32), distinct
 
@@ -134,25 +183,33 @@ def _keys(chunk: CodedChunk) -> np.ndarray:
     return np.sort(task_keys(chunk.tasks))
 
 
-def _merge_keys(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+@dataclass(frozen=True)
+class _SplitTask:
+    """The key of a task found in two partitions (a value, not an exception: a worker logs
+    every task that raises)."""
+
+    key: int
+
+
+def _merge_keys(a: np.ndarray | _SplitTask, b: np.ndarray | _SplitTask,
+                ) -> np.ndarray | _SplitTask:
     """Two sorted key arrays merged; a key in both is a task split between partitions."""
+    if isinstance(a, _SplitTask):
+        return a
+    if isinstance(b, _SplitTask):
+        return b
     both = np.concatenate([a, b])
     both.sort(kind="mergesort")
     twice = first_repeat(both)
-    if twice is not None:
-        raise _SplitTask(twice)
-    return both
+    return both if twice is None else _SplitTask(twice)
 
 
-class _SplitTask(Exception):
-    def __init__(self, key: int):
-        super().__init__(key)
-        self.key = key
-
-
-def _has_key(chunk: CodedChunk, task_key: int):
+def _has_key(chunk: CodedChunk, task_key: int) -> tuple[Any, int] | None:
+    """(task id, its first row in the partition) of the task with key ``task_key``."""
     hit = np.flatnonzero(task_keys(chunk.tasks) == task_key)
-    return chunk.tasks[int(hit[0])].as_py() if len(hit) else None
+    if not len(hit):
+        return None
+    return chunk.tasks[int(hit[0])].as_py(), int(chunk.lengths[:hit[0]].sum())
 
 
 def _apply(chunk: CodedChunk, fn: Callable, args: tuple):
@@ -169,10 +226,12 @@ class DaskRunner:
     """Chunks persisted on Dask workers (see :class:`crowdlearn.scale.engine.Runner`)."""
 
     def __init__(self, client, chunks: list, workers: list, classes: list,
-                 worker_counts: np.ndarray, n_tasks: int, n_answers: int):
+                 worker_counts: np.ndarray, n_tasks: int, n_answers: int,
+                 max_task_answers: int):
         self.client, self.chunks = client, chunks
         self.workers, self.classes, self.worker_counts = workers, classes, worker_counts
         self.n_tasks, self.n_answers = n_tasks, n_answers
+        self.max_task_answers = max_task_answers
 
     def _shared(self, args: tuple):
         """``args`` on every worker, under a key of their own: scattered by content hash,
@@ -218,10 +277,14 @@ def aggregate_dask(source, out: Path | str, model: Aggregator | None = None, *,
     worker sees).
 
     ``source``: a ``dask.dataframe.DataFrame`` with the three columns, or Parquet files (a
-    file, folder or glob; one partition per file). ``client``: a ``dask.distributed.Client``
-    to use; otherwise one is connected to ``scheduler`` (an address) or to a new
-    ``LocalCluster`` of ``n_workers`` processes. The labels and posteriors equal the
-    in-memory and streamed fits' up to floating-point summation order."""
+    file, folder or glob; one partition per file, files without rows skipped).
+    ``client``: a ``dask.distributed.Client`` to use; otherwise one is connected to
+    ``scheduler`` (an address) or to a new ``LocalCluster`` of ``n_workers`` processes. The
+    labels and posteriors equal the in-memory and streamed fits' up to floating-point
+    summation order, and it warns as they do about the data (see
+    :func:`~crowdlearn.scale.aggregate_parquet`). An error in the input is an
+    :class:`InputError` naming the file and row (for a DataFrame: the partition and the
+    row's position in it)."""
     dd, _, _ = _dask()
     model = DawidSkene() if model is None else model
     check_scalable(model)
@@ -231,22 +294,23 @@ def aggregate_dask(source, out: Path | str, model: Aggregator | None = None, *,
         if missing:
             raise InputError(f"the Dask DataFrame has no column {missing[0]!r} (columns: "
                              f"{', '.join(map(str, source.columns))})")
-        frame, inputs = source[list(columns)], []
+        parts: Parts = source[list(columns)]
+        inputs, origin = [], ""
     else:
         answers = ParquetAnswers.open(source, task, worker, label)
-        inputs = list(answers.files)
-        frame = dd.read_parquet([str(f) for f in answers.files], columns=list(columns),
-                                split_row_groups=False)
+        parts = answers
+        inputs, origin = list(answers.all_files), answers.origin(source)
     check_dataset(out, inputs, force=force)
     start = time.perf_counter()
-    with ExitStack() as stack:
+    # the folder outlives the cluster: its workers stop writing before it is removed
+    with dataset_output(out) as folder, ExitStack() as stack:
         if client is None:
             client, owned = connect(scheduler, n_workers)
             stack.enter_context(owned)
-        runner = _persist(client, frame, columns)
+        runner = _persist(client, parts, columns)
         read = time.perf_counter() - start
-        with dataset_output(out) as folder:
-            fitted = fit_chunks(model, runner, folder, proba)
+        warn_near_duplicates(runner.classes, label, origin)
+        fitted = fit_chunks(model, runner, folder, proba)
     fitted.seconds["read"] = read
     fitted.seconds["total"] = time.perf_counter() - start
     return ScaleResult(model, Path(out), "dask", runner.n_answers, runner.n_tasks,
@@ -258,15 +322,24 @@ def _sorted_union(arrays: list[pa.Array]) -> pa.Array:
     return distinct.take(pa.array(library_order(distinct)))
 
 
-def _persist(client, frame, columns: tuple[str, str, str]) -> DaskRunner:
+def _persist(client, parts: Parts, columns: tuple[str, str, str]) -> DaskRunner:
     """Code every partition into a chunk held on the workers (one read of the data) and
     check the grouping."""
-    from dask import delayed
+    names: list[str] | None = None  # of the partitions: their files, if they are files
+    if isinstance(parts, ParquetAnswers):
+        names = [str(path) for path in parts.files]
+        pairs = [client.submit(encode_file, parts.one(path), pure=False)
+                 for path in parts.files]
+    else:
+        from dask import delayed
 
-    pairs = client.compute([delayed(encode_partition)(part, i, columns)
-                            for i, part in enumerate(frame.to_delayed())])
+        pairs = client.compute([delayed(encode_partition)(part, i, columns)
+                                for i, part in enumerate(parts.to_delayed())])
     metas = client.gather([client.submit(lambda pair: pair[1], p, pure=False)
                            for p in pairs])
+    errors = [m["error"] for m in metas if "error" in m]
+    if errors:
+        raise InputError(errors[0])
     keep = [i for i, m in enumerate(metas) if m["answers"]]
     if not keep:
         raise InputError("no answers in the Dask DataFrame")
@@ -283,23 +356,34 @@ def _persist(client, frame, columns: tuple[str, str, str]) -> DaskRunner:
     ordered = all(m["increasing"] for m in metas) and all(
         a["last"] < b["first"] for a, b in zip(metas, metas[1:], strict=False))
     if not ordered:
-        _check_disjoint(client, chunks)
+        _check_disjoint(client, chunks, keep, names)
     counts = np.zeros(len(workers), dtype=np.int64)
     for m in metas:
         np.add.at(counts, pc.index_in(m["worker_values"], value_set=workers).to_numpy(),
                   m["worker_counts"])
     return DaskRunner(client, chunks, workers.to_pylist(), classes.to_pylist(), counts,
-                      sum(m["tasks"] for m in metas), sum(m["answers"] for m in metas))
+                      sum(m["tasks"] for m in metas), sum(m["answers"] for m in metas),
+                      max(m["most"] for m in metas))
 
 
-def _check_disjoint(client, chunks: list) -> None:
-    """Refuse a task whose answers lie in two partitions (keys merged on the workers)."""
-    try:
-        _pairwise(client, client.map(_keys, chunks, pure=False), _merge_keys).result()
-    except _SplitTask as split:
-        found = client.gather(client.map(_has_key, chunks, task_key=split.key, pure=False))
-        where = [i for i, task in enumerate(found) if task is not None]
-        task = found[where[0]]
-        raise InputError(f"task {task!r}: its answers are in partitions {where[0]} and "
-                         f"{where[1]}; the Dask engine needs each task's answers in one "
-                         "partition (e.g. set_index on the task column)") from None
+def _check_disjoint(client, chunks: list, partitions: list[int],
+                    files: list[str] | None) -> None:
+    """Refuse a task whose answers lie in two partitions (keys merged on the workers);
+    ``partitions``: the chunks' partition numbers; ``files``: every partition's file
+    (None: a user's DataFrame)."""
+    split = _pairwise(client, client.map(_keys, chunks, pure=False), _merge_keys).result()
+    if not isinstance(split, _SplitTask):
+        return
+    found = client.gather(client.map(_has_key, chunks, task_key=split.key, pure=False))
+    where = [i for i, hit in enumerate(found) if hit is not None][:2]
+    task = found[where[0]][0]
+    if files is None:
+        raise InputError(f"task {task!r}: its answers are in partitions "
+                         f"{partitions[where[0]]} and {partitions[where[1]]}; the Dask engine "
+                         "needs each task's answers in one partition (e.g. set_index on the "
+                         "task column)")
+    first, then = (f"{files[partitions[i]]} row {found[i][1]}" for i in where)
+    raise InputError(f"task {task!r}: its answers are in two files ({first} and {then}); "
+                     "the Dask engine reads each file as one partition and needs each "
+                     "task's answers in one file: sort the answers by task (e.g. "
+                     "`df.sort_values('task').to_parquet(...)`, or Dask's set_index)")

@@ -59,6 +59,7 @@ class Runner(Protocol):
     worker_counts: np.ndarray
     n_tasks: int
     n_answers: int
+    max_task_answers: int  # the most answers any one task has
 
     def reduce(self, fn: Callable[..., Any], *args) -> Any:
         """The sum over chunks of ``fn(chunk, *args)`` (Stats, arrays or tuples of them)."""
@@ -69,6 +70,40 @@ class Runner(Protocol):
     def write(self, folder: Path, fn: Callable[..., tuple[pa.Table, Any]], *args) -> Any:
         """Write the table of ``fn(chunk_with_task_ids, *args)`` of every chunk to
         ``folder/part-NNNNN.parquet``; return the sum of the second elements."""
+
+
+@dataclass(frozen=True)
+class AnswerCounts:
+    """What the in-memory fit's warnings about the data read of its answers
+    (:func:`~crowdlearn.aggregation.base.identifiability_problems`,
+    :meth:`Aggregator._warn_about_fit`), from what an engine gathers while coding them: the
+    worker and class ids and the most answers of one task. ``task_counts`` holds that
+    maximum only (the warnings read nothing else of it)."""
+
+    workers: list
+    classes: list
+    max_task_answers: int
+
+    @property
+    def n_workers(self) -> int:
+        return len(self.workers)
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def task_counts(self) -> np.ndarray:
+        return np.array([self.max_task_answers])
+
+
+def warn_about_fit(model: Aggregator, runner: Runner, label_counts: np.ndarray,
+                   final: bool = True) -> None:
+    """Warn as the in-memory fit does (the same method, the same words) about what the
+    answers cannot tell and the classes no task ends up with (``label_counts``: tasks per
+    fitted class, summed over chunks)."""
+    model._warn_about_fit(AnswerCounts(runner.workers, runner.classes, runner.max_task_answers),
+                          final=final, present=label_counts > 0)
 
 
 @dataclass
@@ -113,6 +148,8 @@ def fit_chunks(model: Aggregator, runner: Runner, out: Path, proba: bool = False
     ``confusion_``, ``log_likelihood_``, ``n_iter_``, ``converged_``). The callers check
     the model with :func:`check_scalable` before any work."""
     w, k = len(runner.workers), len(runner.classes)
+    for stale in ("posteriors_", "labels_", "tasks_", "_state_"):  # of an earlier fit in memory
+        model.__dict__.pop(stale, None)
     model.workers_, model.classes_ = runner.workers, runner.classes
     model.worker_counts_ = runner.worker_counts
     fitted = Fitted()
@@ -135,22 +172,29 @@ def fit_chunks(model: Aggregator, runner: Runner, out: Path, proba: bool = False
     fitted.seconds["em"] = time.perf_counter() - start
     model._record_em(SimpleNamespace(n_workers=w, n_classes=k), params, history, n_iter)
     began = time.perf_counter()
-    runner.write(out, em_part, params, w, k, runner.classes, proba)
+    label_counts = runner.write(out, em_part, params, w, k, runner.classes, proba)
     fitted.seconds["write"] = time.perf_counter() - began
+    # as in memory: a single step (MBEM's) is not a fit run to its end
+    warn_about_fit(model, runner, label_counts, final=model.max_iter > 1)
     return fitted
 
 
 def em_part(chunk: CodedChunk, params: Params, w: int, k: int, classes: list,
-            proba: bool) -> tuple[pa.Table, None]:
+            proba: bool) -> tuple[pa.Table, np.ndarray]:
+    """The chunk's result table and its tasks per label."""
     post = posteriors(chunk, params, w, k)
-    return result_table(chunk, post, np.argmax(post, axis=1), classes, proba), None
+    labels = np.argmax(post, axis=1)
+    return result_table(chunk, post, labels, classes, proba), np.bincount(labels, minlength=k)
 
 
 def vote_part(chunk: CodedChunk, w: int, k: int, classes: list, weight, patterns, pick,
-              proba: bool) -> tuple[pa.Table, tuple[np.ndarray, np.ndarray]]:
+              proba: bool) -> tuple[pa.Table, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """The chunk's result table, and per worker its answers equal to the label, the vote
+    shares summed over its tasks and its tasks per label."""
     shares, labels = vote_labels(chunk, k, weight, patterns, pick)
     return (result_table(chunk, shares, labels, classes, proba),
-            (agreement_counts(chunk, labels, w, k), shares.sum(axis=0)))
+            (agreement_counts(chunk, labels, w, k), shares.sum(axis=0),
+             np.bincount(labels, minlength=k)))
 
 
 def _ties(runner: Runner, k: int, weight: np.ndarray | None, tie_break: str, seed):
@@ -190,13 +234,15 @@ def _fit_votes(model: Aggregator, runner: Runner, out: Path, proba: bool) -> Non
             weight = weight + lr * (_agreement(runner, k, weight, tie_break, seed) - weight)
         model.n_iter_ = int(model.n_iter)
     ties = _ties(runner, k, weight, tie_break, seed)
-    agree, shares = runner.write(out, vote_part, w, k, runner.classes, weight, *ties, proba)
+    agree, shares, label_counts = runner.write(out, vote_part, w, k, runner.classes, weight,
+                                               *ties, proba)
     final = agree / np.maximum(runner.worker_counts, 1)
     if isinstance(model, Wawa):
         model.skill_, model.agreement_ = weight, final
     else:
         model.skill_ = final if weight is None else weight
     model.class_prior_ = shares / runner.n_tasks
+    warn_about_fit(model, runner, label_counts)
 
 
 class StreamRunner:
@@ -208,6 +254,7 @@ class StreamRunner:
         self.workers, self.classes = store.workers, store.classes
         self.worker_counts = store.worker_counts
         self.n_tasks, self.n_answers = store.n_tasks, store.n_answers
+        self.max_task_answers = store.max_task_answers
         self.pool = ThreadPoolExecutor(max(1, n_threads))
 
     def reduce(self, fn, *args):
@@ -226,4 +273,6 @@ class StreamRunner:
         return total(list(self.pool.map(one, range(self.store.n_chunks))))
 
     def close(self) -> None:
-        self.pool.shutdown()
+        """Stop: the chunks not started are dropped (after an interrupt), those running
+        are waited for (before their output folder is removed)."""
+        self.pool.shutdown(wait=True, cancel_futures=True)

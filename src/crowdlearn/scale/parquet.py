@@ -4,14 +4,19 @@ and reading them in bounded record batches.
 A source is one Parquet file, a folder of them (searched recursively; files whose name starts
 with ``.`` or ``_`` are skipped, as Spark and Dask write metadata there) or a glob pattern.
 Files are read in sorted path order, which is the order the streamed engine sees the answers.
+A file without rows (e.g. an empty part a job wrote) adds nothing and its schema is not
+compared. Rows are named by their position in their file counted from 0, as the in-memory
+engine names a Parquet file's rows and as pandas (``.iloc``) and pyarrow (``slice``) count
+them.
 """
 
 from __future__ import annotations
 
 import glob
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 import pyarrow as pa
@@ -77,6 +82,46 @@ def _common_type(kind: str, types: list[pa.DataType]) -> pa.DataType:
     return types[0]
 
 
+def describe(source) -> str:
+    """``source`` (a path, a glob or a list of them) as the user gave it."""
+    if isinstance(source, (list, tuple)):
+        return ", ".join(map(str, source))
+    return str(source)
+
+
+def empty_message(row: int, column: str, count: int) -> str:
+    """An empty cell, in the in-memory engine's words (``row``: from 0 in its file or
+    partition; ``count``: the empty cells of that column there)."""
+    return (f"row {row}: empty value in column {column!r} ({count} empty value(s) in that "
+            "column)")
+
+
+def blank_mask(values: pa.Array) -> np.ndarray | None:
+    """Text cells that are empty or only blanks (missing, as the in-memory engine reads
+    them: :func:`crowdlearn.labels.missing_mask`); None for other types."""
+    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+        return None
+    blank = pc.equal(pc.utf8_trim_whitespace(values), "")
+    return blank.fill_null(False).to_numpy(zero_copy_only=False)
+
+
+def has_blank(values: pa.Array) -> bool:
+    """Some text of ``values`` is empty or only blanks (called on distinct values)."""
+    mask = blank_mask(values)
+    return mask is not None and bool(mask.any())
+
+
+def _empty_cells(path: Path, column: str) -> int:
+    """The empty cells (null, NaN, or text empty or only blanks) of one column of a file:
+    read on error only."""
+    values = pq.read_table(path, columns=[column]).column(0).combine_chunks()
+    if pa.types.is_dictionary(values.type):
+        values = values.dictionary_decode()
+    blank = blank_mask(values)
+    return (int(pc.sum(pc.is_null(values, nan_is_null=True)).as_py() or 0)
+            + (int(blank.sum()) if blank is not None else 0))
+
+
 @dataclass(frozen=True)
 class ParquetAnswers:
     """Long-format answers (one a row) in Parquet files, checked but not read.
@@ -86,10 +131,11 @@ class ParquetAnswers:
     or an unreadable file is an :class:`InputError` naming the file.
     """
 
-    files: tuple[Path, ...]
+    files: tuple[Path, ...]  # those with rows
     columns: tuple[str, str, str]  # task, worker, label
     types: tuple[pa.DataType, pa.DataType, pa.DataType]
     n_rows: int
+    empty: tuple[Path, ...] = ()  # files without rows: skipped
 
     @classmethod
     def open(cls, source, task: str = "task", worker: str = "worker",
@@ -102,12 +148,17 @@ class ParquetAnswers:
         kinds: list[str | None] = [None, None, None]
         first: list[Path | None] = [None, None, None]
         n_rows = 0
+        full, empty = [], []
         for path in files:
             try:
                 meta = pq.read_metadata(path)
             except (OSError, pa.ArrowException) as exc:
                 raise InputError(f"{path}: not a readable Parquet file "
                                  f"({str(exc).splitlines()[0]})") from None
+            if meta.num_rows == 0:  # its columns' types are often null or object: unknown
+                empty.append(path)
+                continue
+            full.append(path)
             schema = meta.schema.to_arrow_schema()
             n_rows += meta.num_rows
             for i, name in enumerate(columns):
@@ -122,8 +173,46 @@ class ParquetAnswers:
                     raise InputError(f"{path}: column {name!r} holds {dtype}, but {first[i]} "
                                      f"holds {kinds[i]}: the files' schemas differ")
                 seen[i].append(dtype)
+        if not full:
+            raise InputError(f"{files[0]}: no answers: the file has no rows" if len(files) == 1
+                             else f"{describe(source)}: no answers: its {len(files)} Parquet "
+                             "files have no rows")
         types = tuple(_common_type(k, t) for k, t in zip(kinds, seen, strict=True))  # type: ignore[arg-type]
-        return cls(tuple(files), columns, types, n_rows)  # type: ignore[arg-type]
+        return cls(tuple(full), columns, types, n_rows, tuple(empty))  # type: ignore[arg-type]
+
+    @property
+    def all_files(self) -> tuple[Path, ...]:
+        """Every file the source names, those without rows included."""
+        return tuple(sorted(self.files + self.empty))
+
+    def origin(self, source) -> str:
+        """What messages about the answers as a whole start with: the file when there is
+        one (as in memory), else the source as given."""
+        return f"{self.files[0]}: " if len(self.all_files) == 1 else f"{describe(source)}: "
+
+    def raise_blank(self) -> NoReturn:
+        """Name the first text cell that is empty or only blanks (the engines find that
+        one exists among the distinct values they code; this second read runs only
+        then)."""
+        for path, offset, arrays in self.batches():
+            for name, values in zip(self.columns, arrays, strict=True):
+                blank = blank_mask(values)
+                if blank is not None and blank.any():
+                    raise InputError(f"{path}: " + empty_message(
+                        offset + int(np.flatnonzero(blank)[0]), name, _empty_cells(path, name)))
+        raise InputError("an empty text cell")  # not reached: the caller saw one
+
+    def one(self, path: Path) -> ParquetAnswers:
+        """The answers of one of the files (a Dask partition), with the types of all (its
+        ``n_rows`` is not counted: 0)."""
+        return replace(self, files=(Path(path),), empty=(), n_rows=0)
+
+    def read(self) -> list[pa.Array]:
+        """The task, worker and label arrays of every row, checked and cast as
+        :meth:`batches` checks and casts them (for one file: a Dask partition)."""
+        parts = [arrays for _, _, arrays in self.batches()]
+        return [pa.concat_arrays([p[i] for p in parts]) if parts else pa.array([], type=t)
+                for i, t in enumerate(self.types)]
 
     def batches(self, rows: int = 1 << 20) -> Iterator[tuple[Path, int, list[pa.Array]]]:
         """(file, index of the batch's first row in that file, [task, worker, label] arrays)
@@ -145,8 +234,8 @@ class ParquetAnswers:
                              or pa.types.is_floating(column.type) else None)
                     if empty is not None and pc.any(empty).as_py():
                         i = int(np.flatnonzero(empty.to_numpy(zero_copy_only=False))[0])
-                        raise InputError(f"{path}: row {offset + i + 1}: column {name!r} is "
-                                         "empty")
+                        raise InputError(f"{path}: " + empty_message(
+                            offset + i, name, _empty_cells(path, name)))
                     arrays.append(column.cast(dtype) if column.type != dtype else column)
                 yield path, offset, arrays
                 offset += batch.num_rows

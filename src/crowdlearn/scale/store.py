@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +34,7 @@ from crowdlearn.scale.chunks import (
     first_repeat,
     repeated_answer,
 )
-from crowdlearn.scale.parquet import ParquetAnswers
+from crowdlearn.scale.parquet import ParquetAnswers, has_blank
 
 CHUNK_ANSWERS = 1 << 23  # ~8M answers a chunk: ~100 MB of working memory per thread
 BATCH_ROWS = 1 << 20
@@ -45,6 +46,7 @@ class Dictionary:
 
     def __init__(self, dtype: pa.DataType):
         self.values = pa.array([], type=dtype)
+        self.blank = False  # some text value is empty or only blanks: a missing cell
         # small non-negative integer ids (the usual worker and label numbers): coded by a
         # lookup table instead of hashing
         self.table: np.ndarray | None = np.zeros(0, np.int32) if pa.types.is_integer(
@@ -62,6 +64,7 @@ class Dictionary:
             distinct = distinct.filter(pc.invert(pc.is_in(distinct, value_set=self.values)))
         if len(distinct):
             self.values = pa.concat_arrays([self.values, distinct])
+            self.blank = self.blank or has_blank(distinct)
         return pc.index_in(values, value_set=self.values).to_numpy().astype(np.int32)
 
     def _looked_up(self, ints: np.ndarray) -> np.ndarray:
@@ -128,6 +131,7 @@ class ChunkStore:
     worker_counts: np.ndarray
     n_tasks: int
     n_answers: int
+    max_task_answers: int
 
     @property
     def n_workers(self) -> int:
@@ -163,13 +167,15 @@ class _Encoder:
         self.labels = Dictionary(source.types[2])
         self.pending: list[tuple[pa.Array, np.ndarray, np.ndarray]] = []
         self.n_pending = 0
-        self.n_chunks = self.n_tasks = self.n_answers = 0
+        self.n_chunks = self.n_tasks = self.n_answers = self.max_task_answers = 0
         self.integer_ids = pa.types.is_integer(source.types[0])
         self.increasing = self.integer_ids
         self.last_key: int | None = None
 
     def add(self, tasks: pa.Array, workers: pa.Array, labels: pa.Array) -> None:
         self.pending.append((tasks, self.workers.codes(workers), self.labels.codes(labels)))
+        if self.workers.blank or self.labels.blank:
+            self.source.raise_blank()
         self.n_pending += len(tasks)
         if self.n_pending >= self.chunk_answers:
             self.flush(final=False)
@@ -195,6 +201,8 @@ class _Encoder:
 
     def _write(self, ids: pa.Array, lengths: np.ndarray, workers: np.ndarray,
                labels: np.ndarray) -> None:
+        if has_blank(ids):  # one id a task: a blank one is a blank run of cells
+            self.source.raise_blank()
         i = self.n_chunks
         feather.write_feather(pa.table({"task": ids}), self.folder / f"{i}.tasks.arrow",
                               compression="uncompressed")
@@ -210,6 +218,7 @@ class _Encoder:
         self.n_chunks += 1
         self.n_tasks += len(lengths)
         self.n_answers += len(workers)
+        self.max_task_answers = max(self.max_task_answers, int(lengths.max()))
 
 
 def _narrow(codes: np.ndarray) -> np.ndarray:
@@ -224,8 +233,11 @@ def encode(source: ParquetAnswers, folder: Path | None = None, *,
     """Read ``source`` once into a :class:`ChunkStore` in a new temporary folder (under
     ``folder``, default the system's temporary folder). An :class:`InputError` names the
     first task whose answers are not in consecutive rows."""
-    scratch = Path(tempfile.mkdtemp(prefix="crowdlearn-chunks-", dir=folder))
+    # named before it is made, so that an interrupt at any point removes it
+    scratch = Path(tempfile.gettempdir() if folder is None else folder) / \
+        f"crowdlearn-chunks-{uuid.uuid4().hex}"
     try:
+        scratch.mkdir(mode=0o700)
         encoder = _Encoder(source, scratch, chunk_answers)
         for _path, _offset, (tasks, workers, labels) in source.batches(batch_rows):
             encoder.add(tasks, workers, labels)
@@ -268,16 +280,21 @@ def _raise_split(source: ParquetAnswers, task) -> None:
         for row in rows:
             place = (path, offset + int(row))
             if previous_end is None or place != (previous_end[0], previous_end[1] + 1):
-                places.append(f"{path} row {offset + int(row) + 1}")
+                places.append(f"{path} row {offset + int(row)}")
             previous_end = place
             if len(places) == 2:
-                raise InputError(
-                    f"task {task!r}: its answers are not in consecutive rows ({places[0]}, "
-                    f"then again {places[1]}); the out-of-core engines need each task's "
-                    "answers together: sort the answers by task (e.g. "
-                    "`df.sort_values('task').to_parquet(...)`, or Dask's set_index)")
+                raise InputError(split_message(task, *places))
     raise InputError(f"task {task!r}: its answers are not in consecutive rows; sort the "
                      "answers by task")
+
+
+def split_message(task, first: str, then: str) -> str:
+    """A task whose answers form two runs of rows (``first``, ``then``: where each
+    starts)."""
+    return (f"task {task!r}: its answers are not in consecutive rows ({first}, then again "
+            f"{then}); the out-of-core engines need each task's answers together: sort the "
+            "answers by task (e.g. `df.sort_values('task').to_parquet(...)`, or Dask's "
+            "set_index)")
 
 
 def repeat_message(task, worker) -> str:
@@ -307,4 +324,4 @@ def _recode(encoder: _Encoder, folder: Path) -> ChunkStore:
         (folder / f"{i}.labels.npy").unlink()
         counts += np.bincount(w, minlength=len(workers))
     return ChunkStore(folder, encoder.n_chunks, workers, classes, counts, encoder.n_tasks,
-                      encoder.n_answers)
+                      encoder.n_answers, encoder.max_task_answers)

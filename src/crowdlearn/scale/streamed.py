@@ -21,6 +21,8 @@ import pandas as pd
 from crowdlearn.aggregation import DawidSkene
 from crowdlearn.aggregation.base import Aggregator
 from crowdlearn.aggregation.em import default_threads
+from crowdlearn.errors import InputError
+from crowdlearn.labels import warn_near_duplicates
 from crowdlearn.scale.engine import StreamRunner, check_scalable, fit_chunks
 from crowdlearn.scale.output import check_dataset, dataset_output
 from crowdlearn.scale.parquet import ParquetAnswers
@@ -64,22 +66,28 @@ def aggregate_parquet(source, out: Path | str, model: Aggregator | None = None, 
     ``scratch`` is the folder for the temporary chunk files (default: the system's
     temporary folder); ``progress`` is called with the number of rows of each batch read (its sum
     reaches ``ParquetAnswers.open(source).n_rows``).
-    The labels and posteriors equal an in-memory fit's up to floating-point summation order.
+    The labels and posteriors equal an in-memory fit's up to floating-point summation order,
+    and it warns (:class:`~crowdlearn.errors.CrowdlearnWarning`) as the in-memory fit does
+    about the data: near-duplicate labels, worker quality that the answers cannot tell,
+    classes no task ends up with.
     """
     model = DawidSkene() if model is None else model
     check_scalable(model)
     answers = ParquetAnswers.open(source, task, worker, label)
-    check_dataset(out, answers.files, force=force)
+    check_dataset(out, answers.all_files, force=force)
+    if scratch is not None and not Path(scratch).is_dir():
+        raise InputError(f"{scratch}: the scratch folder does not exist (or is not a folder)")
     start = time.perf_counter()
     with encode(answers, None if scratch is None else Path(scratch),
                 chunk_answers=chunk_answers, progress=progress) as store:
         read = time.perf_counter() - start
-        runner = StreamRunner(store, default_threads(n_threads))
-        try:
-            with dataset_output(out) as folder:
+        warn_near_duplicates(store.classes, label, answers.origin(source))
+        with dataset_output(out) as folder:
+            runner = StreamRunner(store, default_threads(n_threads))
+            try:
                 fitted = fit_chunks(model, runner, folder, proba)
-        finally:
-            runner.close()
+            finally:  # before the folder is removed, on an error or an interrupt
+                runner.close()
     fitted.seconds["read"] = read
     fitted.seconds["total"] = time.perf_counter() - start
     return ScaleResult(model, Path(out), "stream", store.n_answers, store.n_tasks,
