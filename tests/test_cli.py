@@ -165,3 +165,16 @@ def test_aggregate_wide_warns_about_a_wrong_missing_marker(tmp_path):
                 tmp_path / "right.csv")
     assert right.exit_code == 0 and "fills" not in right.output
     assert "-1" not in set(pd.read_csv(tmp_path / "right.csv")["label"].astype(str))
+
+
+def test_simulate_maxmig_on_digits_is_the_crowds_experiment_crowd(tmp_path):
+    from crowdlearn.experiments.crowds import case_crowd
+
+    out = tmp_path / "s.csv"
+    assert run("simulate", "--worker-model", "maxmig", "--case", "2", "-o", out).exit_code == 0
+    answers = pd.read_csv(out)
+    assert answers["worker"].nunique() == case_crowd("2", "low", 10, "digits").n_workers == 25
+    assert run("simulate", "--worker-model", "maxmig", "--case", "harsh", "-o", out,
+               "--force").exit_code == 0
+    bad = run("simulate", "--worker-model", "maxmig", "--case", "4", "-o", tmp_path / "x.csv")
+    assert bad.exit_code == 2 and "--case '4'" in bad.output

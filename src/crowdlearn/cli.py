@@ -1557,15 +1557,19 @@ def simulation_labels(dataset: str | None = None, labels: Path | None = None,
 
 
 def _simulation_crowd(model: WorkerModel, n_classes: int, workers: int | None, gamma: float,
-                      group_size: int, case: int, expertise: Expertise,
-                      matrices: Path | None, rng: np.random.Generator):
+                      group_size: int, case: str, expertise: Expertise,
+                      matrices: Path | None, rng: np.random.Generator,
+                      dataset: str | None = None):
     from crowdlearn import simulate as sim
+    from crowdlearn.experiments.crowds import case_crowd
     from crowdlearn.inputs import read_file
 
     if (model is WorkerModel.matrices) != (matrices is not None):
         raise InputError("--matrices FILE goes with --worker-model matrices (and only with it)")
     if model is WorkerModel.maxmig:
-        crowd = sim.maxmig_case(case, expertise.value, n_classes)
+        if case not in ("1", "2", "3", "harsh"):
+            raise InputError(f"--case {case!r}: one of 1, 2, 3, harsh")
+        crowd = case_crowd(case, expertise.value, n_classes, dataset)
     elif model is WorkerModel.matrices:
         crowd = sim.from_matrices(read_file(matrices, lambda p: np.load(p, allow_pickle=False)))
         if crowd.n_classes != n_classes:
@@ -1607,8 +1611,10 @@ def simulate(
     gamma: Annotated[float, typer.Option(help="Probability that a worker (or a worker's "
                                          "class row, for classwise) is a hammer.")] = 0.2,
     group_size: Annotated[int, typer.Option(help="Classes per group (grouped).")] = 10,
-    case: Annotated[int, typer.Option(help="Max-MIG case: 1 independent, 2 naive majority, "
-                                      "3 correlated mistakes (maxmig).")] = 1,
+    case: Annotated[str, typer.Option(help="Max-MIG case (maxmig): 1 independent, 2 naive "
+                                      "majority, 3 correlated mistakes, harsh (5 weak "
+                                      "seniors, 10 copy one); the crowd of `experiment "
+                                      "crowds` on digits, CIFAR-10's otherwise.")] = "1",
     expertise: Annotated[Expertise, typer.Option(help="Max-MIG seniors' expertise "
                                                  "(maxmig).")] = Expertise.low,
     matrices: Annotated[Path | None, typer.Option(help="W×K×K confusion matrices (.npy) for "
@@ -1636,7 +1642,8 @@ def simulate(
     y, class_ids, task_ids = simulation_labels(dataset, labels)
     rng = np.random.default_rng(seed)
     crowd = _simulation_crowd(worker_model, len(class_ids), workers, gamma, group_size, case,
-                              expertise, matrices, rng)
+                              expertise, matrices, rng,
+                              dataset=(dataset or "digits") if labels is None else None)
     if redundancy is None:
         redundancy = crowd.n_workers if worker_model is WorkerModel.maxmig else 1
     assignment = assign(len(y), crowd.n_workers, redundancy, budget, rng)
