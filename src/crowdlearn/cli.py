@@ -750,7 +750,8 @@ def experiment_noise(
     = False,
     seeds: Annotated[int, typer.Option(help="Seeds 0..N-1 (noise, split, training).")] = 5,
     model: Annotated[str | None, typer.Option(help="Network (default: mlp for digits, lenet "
-                                              "for (fashion-)mnist, resnet18 for cifar10).")]
+                                              "for (fashion-)mnist, resnet18 for cifar10, "
+                                              "resnet34 for cifar100).")]
     = None,
     epochs: Annotated[int, typer.Option(help="Epochs of CE, Co-teaching and TwoEM.")] = 200,
     stage_epochs: Annotated[int, typer.Option(help="Epochs of each Me-Momentum stage.")] = 60,
@@ -1070,10 +1071,11 @@ def fit(
                                            "a table (CSV, TSV, Parquet, JSON) with an id "
                                            "column, or a folder of images (file names are "
                                            "the ids).")],
-    method: Annotated[LearnMethod, typer.Option(help="Crowd methods (with --answers): "
-                                                + ", ".join(CROWD_METHODS) + ". Noisy-label "
-                                                "methods (with --labels): "
-                                                + ", ".join(NOISE_METHODS) + ".")],
+    method: Annotated[LearnMethod, typer.Option(help="With --answers: " + "; ".join(
+        f"{name}: {METHODS[name].summary}" for name in CROWD_METHODS) + " (mv, soft-mv, ds "
+        "and aggregate train once on the aggregate; --param self_training=true refits on "
+        "the model's own predictions, as MBEM and the experiments do). With --labels: "
+        + "; ".join(f"{name}: {METHODS[name].summary}" for name in NOISE_METHODS) + ".")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Model folder to create.")],
     answers: Annotated[Path | None, typer.Option(help="Crowd answers (task, worker, label; "
                                                  "or --format wide).")] = None,
@@ -1090,7 +1092,8 @@ def fit(
                                               "mean 0, sd 1 (training statistics, kept for "
                                               "predict).")] = False,
     threads: Annotated[int | None, typer.Option(min=1, help="CPU threads (default: torch's "
-                                                "own; 1 on a shared machine).")] = None,
+                                                "own; give 1 when other jobs share the "
+                                                "cores).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of initialisation and shuffling.")] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     param: Annotated[list[str] | None, typer.Option(help="A method option as name=value "

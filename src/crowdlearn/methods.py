@@ -48,8 +48,8 @@ _SPECS = (
                "(Max-MIG, Cao et al. 2019)", "MaxMIG"),
     MethodSpec("crowd-layer", "crowd", "a per-worker layer on the network (Rodrigues & "
                "Pereira 2018)", "CrowdLayer"),
-    MethodSpec("doctor-net", "crowd", "one head per worker, learned weights (Guan et al. "
-               "2018)", "DoctorNet"),
+    MethodSpec("doctor-net", "crowd", "one head per worker, predictions averaged (Guan et "
+               "al. 2018)", "DoctorNet"),
     MethodSpec("aggnet", "crowd", "EM between the network and worker confusions "
                "(Albarqouni et al. 2016)", "AggNet"),
     MethodSpec("ce", "noise", "standard cross-entropy training", "StandardCE"),

@@ -132,7 +132,7 @@ def test_activelab_is_skipped_without_cleanlab(tmp_path, monkeypatch):
     ({"truth": None}, "needs both the answers"),
     ({"methods": ("mbem",)}, "no features"),
     ({"extra_labels": 3.5}, "fewer than the 1,050 extra answers"),
-    ({"strategies": ("best",)}, "unknown method 'best'"),
+    ({"strategies": ("best",)}, "unknown strategy 'best'"),
     ({"aggregator": "glad"}, "unknown consensus"),
     ({"rounds": 0}, "at least 1"),
 ])
@@ -190,7 +190,7 @@ def test_cli_replay_of_an_export_with_its_own_column_names(replay_files, tmp_pat
 @pytest.mark.parametrize("args, message", [
     (["--truth", "TRUTH"], "needs both the answers"),
     (["--methods", "mbem"], "no features"),
-    (["--strategies", "ours,best"], "unknown method 'best'"),
+    (["--strategies", "ours,best"], "unknown strategy 'best'"),
 ])
 def test_cli_experiment_active_bad_input(replay_files, tmp_path, args, message):
     answers, truth = replay_files

@@ -14,14 +14,14 @@ from crowdlearn.methods import CROWD_METHODS, METHODS, RENAMED, method_parameter
 PAPERS_DS = {"smoothing": 0.01, "prior": "uniform", "class_smoothing": 0.0}
 
 
-def check_methods(methods: Iterable[str], known: Iterable[str]) -> None:
-    """At least one method, each of them known."""
+def check_methods(methods: Iterable[str], known: Iterable[str], what: str = "method") -> None:
+    """At least one method (or other ``what``: a strategy), each of them known."""
     methods, known = list(methods), list(known)
     bad = [m for m in methods if m not in known]
     if bad or not methods:
         hint = f" (now called {RENAMED[bad[0]]!r})" if bad and bad[0] in RENAMED else ""
-        what = f"unknown method {bad[0]!r}{hint}" if bad else "no method given"
-        raise InputError(f"{what}; choose from {', '.join(known)}")
+        problem = f"unknown {what} {bad[0]!r}{hint}" if bad else f"no {what} given"
+        raise InputError(f"{problem}; choose from {', '.join(known)}")
 
 
 def check_learner_options(extra: Mapping, methods: Iterable[str],

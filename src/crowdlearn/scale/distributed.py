@@ -14,6 +14,7 @@ Needs ``pip install crowdlearn[dask]`` (``dask[distributed]``).
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -62,13 +63,15 @@ def _dask():
 
 def connect(scheduler: str | None, n_workers: int | None = None) -> tuple[Any, ExitStack]:
     """A client of the scheduler at ``scheduler``, or of a new ``LocalCluster`` (one
-    single-threaded process per core by default) closed with the returned stack."""
+    single-threaded process per core by default, logging errors only: its shutdown
+    warnings, e.g. a worker killed after 4 s on a busy machine, are not the user's concern)
+    closed with the returned stack."""
     _, Client, LocalCluster = _dask()
     stack = ExitStack()
     if scheduler is None:
-        cluster = stack.enter_context(LocalCluster(
-            n_workers=default_threads(n_workers), threads_per_worker=1,
-            processes=True, dashboard_address=None))
+        cluster = stack.enter_context(LocalCluster(  # ours: only its errors are the user's
+            n_workers=default_threads(n_workers), threads_per_worker=1, processes=True,
+            dashboard_address=None, silence_logs=logging.ERROR))
         return stack.enter_context(Client(cluster)), stack
     try:
         client = Client(scheduler, timeout=CONNECT_TIMEOUT)
