@@ -54,7 +54,8 @@ _SPECS = (
                "(Albarqouni et al. 2016)", "AggNet"),
     MethodSpec("ce", "noise", "standard cross-entropy training", "StandardCE"),
     MethodSpec("coteaching", "noise", "two networks teach each other on small-loss items "
-               "(Han et al. 2018)", "CoTeaching"),
+               "(Han et al. 2018; --param forget_rate=your noise rate, default 0.2)",
+               "CoTeaching"),
     MethodSpec("me-momentum", "noise", "extract hard confident examples (Bai & Liu 2021)",
                "MeMomentum"),
     MethodSpec("two-em", "noise", "detect and refurbish corrupted labels with two EM cycles",
