@@ -12,6 +12,7 @@ import pytest
 
 from crowdlearn import Annotations, InputError
 from crowdlearn.aggregation import DawidSkene, OneCoinDawidSkene
+from crowdlearn.aggregation.dawid_skene import REFIT_BELOW
 from tests.conftest import make_crowd
 
 
@@ -20,6 +21,19 @@ def _quiet():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         yield
+
+
+@pytest.fixture(autouse=True)
+def _incremental(monkeypatch):
+    """These tests check the incremental update itself, on crowds small enough that
+    partial_fit would refit them by default: refit_below=0 unless a test says otherwise."""
+    original = DawidSkene.partial_fit
+
+    def partial_fit(self, answers, **options):
+        options.setdefault("refit_below", 0)
+        return original(self, answers, **options)
+
+    monkeypatch.setattr(DawidSkene, "partial_fit", partial_fit)
 
 
 def _split(ann: Annotations, share: float, seed: int = 0):
@@ -266,3 +280,34 @@ def test_threads_are_kept_across_fits_and_a_forked_child_starts_its_own():
 
 def _fitted_labels(ann):
     return DawidSkene(n_threads=3, max_iter=3).fit(ann).labels_
+
+
+@pytest.mark.parametrize("model", [DawidSkene, OneCoinDawidSkene])
+def test_small_crowds_are_refitted_exactly(model):
+    # a 10-class crowd of 1,200 answers: EM has several optima, and the incremental update
+    # (started from the earlier fit) settles on another than a refit on 10% of the tasks
+    ann, _, _ = make_crowd(n_tasks=400, n_workers=20, k=10, r=3, seed=3)
+    early, late, frame = _split(ann, 0.2, seed=1)
+    refit = model().fit(Annotations.from_frame(frame))
+    grown = model().fit(early).partial_fit(late, refit_below=REFIT_BELOW)
+    assert len(frame) < REFIT_BELOW
+    order = refit.predict().index
+    assert (grown.predict().reindex(order) == refit.predict()).all()
+    np.testing.assert_allclose(
+        pd.DataFrame(grown.posteriors_, index=grown.tasks_).reindex(order).to_numpy(),
+        refit.posteriors_, atol=1e-8)
+    incremental = model().fit(early).partial_fit(late, refit_below=0)
+    assert (incremental.predict().reindex(order) != refit.predict()).any()
+
+
+def test_a_fit_from_given_confusions_is_continued_incrementally():
+    ann, _, _ = make_crowd(n_tasks=400, n_workers=20, k=10, r=3, seed=3)
+    early, late, _ = _split(ann, 0.2, seed=1)
+    start = DawidSkene().fit(early).confusion_
+    started = DawidSkene(initial_error_strategy="assign").fit(early, initial_error=start)
+    a = started.partial_fit(late, refit_below=REFIT_BELOW)
+    b = DawidSkene(initial_error_strategy="assign").fit(early, initial_error=start)
+    b.partial_fit(late, refit_below=0)
+    np.testing.assert_array_equal(a.posteriors_, b.posteriors_)
+    with pytest.raises(InputError, match="refit_below"):
+        a.partial_fit(late.iloc[:0], refit_below=-1)

@@ -57,6 +57,7 @@ from crowdlearn.labels import positions
 from crowdlearn.params import N_THREADS, NON_NEGATIVE_REAL, Choice, Integers
 
 _TINY = 1e-300
+REFIT_BELOW = 100_000  # answers: partial_fit refits smaller crowds (see its docstring)
 _SLACK = 1e-9  # for rounding in partial_fit's label bounds (sums taken in other orders)
 CENTRE_CAP = 3.0  # most answers one worker's confusion row counts for in the crowd's average
 CLASS_SMOOTHING = 0.1
@@ -189,6 +190,7 @@ class DawidSkene(Aggregator):
         self._state_ = _FitState.start(fixed, ann, stats,
                                        log_task_prior is None and gold_codes is None, post,
                                        params)
+        self._state_.restartable = init_posteriors is None and initial_error is None
         # a model's posteriors or priors identify worker quality where answers alone cannot;
         # a single step (MBEM's, AggNet's) is not a fit run to its end
         self._warn_about_fit(ann, answers_only=task_prior is None and init_posteriors is None,
@@ -252,7 +254,7 @@ class DawidSkene(Aggregator):
         return started
 
     def partial_fit(self, answers, *, max_iter: int | None = None, refresh: int = 2,
-                    **frame_options) -> DawidSkene:
+                    refit_below: int = REFIT_BELOW, **frame_options) -> DawidSkene:
         """Fold new ``answers`` (for new or already seen tasks and workers) into the fitted
         model without refitting from scratch (incremental EM: Neal and Hinton 1998, "A view
         of the EM algorithm that justifies incremental, sparse, and other variants").
@@ -274,6 +276,16 @@ class DawidSkene(Aggregator):
         account for the drift). ``log_likelihood_`` and ``n_iter_`` then describe this EM
         (the objective per answer, less the fixed entropy of the other tasks' posteriors).
 
+        Below ``refit_below`` answers in all (old and new; default 100,000), the model is
+        refitted on all of them instead, from :meth:`fit`'s starting point, with the priors
+        re-estimated: that costs milliseconds there, and a small crowd's EM has several
+        optima, between which the incremental update, started from the earlier fit, can
+        settle elsewhere than a refit (a 400-task, 10-class crowd of 1,200 answers: 5% new
+        answers gave 0.658 accuracy against a refit's 0.668, 20% new 0.637 against 0.668).
+        A fit started from ``init_posteriors`` or ``initial_error`` is always continued
+        incrementally (a refit would not know that start). ``refit_below=0``: always
+        incremental.
+
         Cost: in proportion to the new answers and the earlier answers of the tasks they
         touch, plus a few passes over one number per task; the steps over the touched tasks
         share the model's ``n_threads`` as the E-step does. The answers are kept grouped by
@@ -293,6 +305,8 @@ class DawidSkene(Aggregator):
         if max_iter is not None and not (isinstance(max_iter, (int, np.integer))
                                          and max_iter >= 1):
             raise InputError(f"max_iter must be a positive integer, got {max_iter!r}")
+        if not (isinstance(refit_below, (int, np.integer)) and refit_below >= 0):
+            raise InputError(f"refit_below must be an integer >= 0, got {refit_below!r}")
         state = self._state_
         if not state.plain:
             raise InputError("partial_fit continues a fit made without task_prior or gold "
@@ -385,6 +399,8 @@ class DawidSkene(Aggregator):
                 touched[a:b], post[a:b], row_block(rows, a, b), (row[i:j] - a, column[i:j])),
             row))
         self._state_ = state.grown(batch, task, column, sub_stats + rest, params)
+        if state.restartable and len(self._state_.answers) < refit_below:
+            return self.fit(self._state_.answers)  # in the coding grown so far
         # only re-estimated tasks' labels can have changed: no argmax over every task
         self._record(self._state_.answers, posteriors, labels)
         self._record_em(self._state_.answers, params, history, n_iter,
@@ -530,6 +546,7 @@ class _FitState:
     task_ids: _TaskIds
     worker_index: pd.Index
     margins: _Margins
+    restartable: bool = False  # fitted from fit's own start: a refit reproduces it
 
     @classmethod
     def start(cls, fixed: dict, ann: Annotations, stats: Stats, plain: bool,
@@ -654,7 +671,8 @@ class _FitState:
                            (len(batch.task_ids.ids), len(batch.workers) * self.n_classes))
             extra_task, extra_column = extra_task[:0], extra_column[:0]
         return _FitState(self.fixed, answers, stats, True, params, grouped, extra_task,
-                         extra_column, batch.task_ids, batch.worker_index, self.margins)
+                         extra_column, batch.task_ids, batch.worker_index, self.margins,
+                         self.restartable)
 
 
 @dataclass
