@@ -102,7 +102,7 @@ class ActiveSettings:
         from crowdlearn.experiments.budget import WORKER_MODELS
         from crowdlearn.methods import CROWD_METHODS
 
-        check_methods(self.strategies, STRATEGIES)
+        check_methods(self.strategies, STRATEGIES, "strategy")
         if self.aggregator not in ("onecoin", "ds"):
             raise InputError(f"unknown consensus {self.aggregator!r}; choose onecoin or ds")
         if self.methods:
