@@ -50,8 +50,10 @@ def test_maxmig_case2_juniors(tmp_path):
     result = run("--worker-model", "maxmig", "--case", 2, "--budget", 1500, "-o", out)
     assert result.exit_code == 0, result.output
     answers = pd.read_csv(out)
-    assert answers["worker"].nunique() == 15 and answers["task"].nunique() == 100
+    # the digits crowd of `experiment crowds`: 10 seniors, then 15 juniors who answer 0
+    assert answers["worker"].nunique() == 25 and answers["task"].nunique() == 60
     assert (answers.loc[answers["worker"] >= 10, "label"] == 0).all()
+    assert (answers.loc[answers["worker"] < 10, "label"] != 0).any()
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".npy"])
