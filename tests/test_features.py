@@ -36,7 +36,9 @@ def test_table_with_id_column_matches_text_ids(tmp_path):
 
 
 @pytest.mark.parametrize(("rows", "message"), [
-    ({"id": ["a", "b"], "f": ["1", "x"]}, "row 3, column 'f': 'x' is not a number"),
+    ({"id": ["a", "b"], "f": ["1", "x"]}, "line 3, column 'f': 'x' is not a number"),
+    ({"id": ["a", "", "c", " "], "f": ["1", "2", "3", "4"]},
+     r"X.csv: line 3: empty id \(column 'id'\); every feature row needs one \(2 such rows\)"),
     ({"id": ["a", "b"], "f": ["1", "inf"]}, "id 'b' holds NaN or an infinite value"),
     ({"id": ["a", "a"], "f": ["1", "2"]}, "id 'a' appears more than once"),
     ({"id": ["a", "b"]}, "no feature columns")])
@@ -44,6 +46,21 @@ def test_bad_tables(tmp_path, rows, message):
     pd.DataFrame(rows).to_csv(tmp_path / "X.csv", index=False)
     with pytest.raises(InputError, match=message):
         read_features(tmp_path / "X.csv")
+
+
+def test_an_id_column_given_is_never_swapped_for_another(tmp_path):
+    pd.DataFrame({"id": ["a", "b"], "f": [1.0, 2.0]}).to_csv(tmp_path / "X.csv", index=False)
+    with pytest.raises(InputError, match=r"no id column 'item' \(columns: 'id', 'f'\)$"):
+        read_features(tmp_path / "X.csv", id_col="item")
+    assert list(read_features(tmp_path / "X.csv", id_col=("item", "id")).ids) == ["a", "b"]
+    with pytest.raises(InputError, match="no id column 'item' nor 'key'"):
+        read_features(tmp_path / "X.csv", id_col=("item", "key"))
+
+
+def test_empty_ids_of_binary_tables_are_counted_from_row_1(tmp_path):
+    pd.DataFrame({"id": ["a", None], "f": [1.0, 2.0]}).to_parquet(tmp_path / "X.parquet")
+    with pytest.raises(InputError, match="X.parquet: row 2: empty id"):
+        read_features(tmp_path / "X.parquet")
 
 
 def test_npy_with_inf_and_wrong_shape(tmp_path):

@@ -52,7 +52,8 @@ class Engine(str, Enum):
 
 def _one_line_errors(command):
     """Report a :class:`CrowdlearnError` as one line on stderr and exit with code 2; stop on
-    SIGTERM as on Ctrl-C (see :func:`_terminate_as_interrupt`), exit code 143."""
+    SIGTERM as on Ctrl-C (see :func:`_terminate_as_interrupt`), exit code 143; Ctrl-C says
+    "interrupted", exit code 130 (its clean-up has run by then)."""
 
     options = set(inspect.signature(command).parameters)
 
@@ -68,6 +69,9 @@ def _one_line_errors(command):
         except _Terminated:
             err_console.print("[bold red]terminated[/] (SIGTERM)", highlight=False)
             raise typer.Exit(128 + signal.SIGTERM) from None
+        except KeyboardInterrupt:
+            err_console.print("[bold red]interrupted[/]", highlight=False)
+            raise typer.Exit(128 + signal.SIGINT) from None
 
     return wrapper
 
@@ -1064,6 +1068,54 @@ def _training(**given) -> dict:
     return {k: v for k, v in given.items() if v is not None}
 
 
+def _fit_checkpoints(out: Path, force: bool) -> Path:
+    """The scratch folder beside ``out`` where ``fit`` keeps its checkpoints until the model
+    folder is written: one left by an interrupted fit is resumed (said on stderr), or
+    removed first with ``force``."""
+    scratch = out.parent / f".{out.name}.fit-checkpoints"
+    if scratch.exists() and force:
+        _remove_folder(scratch)
+    elif scratch.exists():
+        err_console.print(f"resuming from {scratch} (an interrupted fit; --force starts over)",
+                          highlight=False, soft_wrap=True)
+    return scratch
+
+
+def _remove_folder(folder: Path) -> None:
+    import shutil
+
+    if folder.is_dir() and not folder.is_symlink():
+        shutil.rmtree(folder)
+    elif folder.exists() or folder.is_symlink():
+        folder.unlink()
+
+
+def _train_resumably(scratch: Path, *args, **kwargs):
+    """:func:`crowdlearn.model_folder.train` with the learner's checkpoints in ``scratch``;
+    checkpoints of another fit (other data or options) are refused with the command line's
+    remedy."""
+    from crowdlearn.model_folder import train
+    from crowdlearn.nn.trainer import CheckpointMismatch
+
+    if "checkpoint" in kwargs:
+        raise InputError(f"--param checkpoint: fit keeps its checkpoints itself, in {scratch}")
+    fresh = not scratch.exists()
+    try:
+        trained = train(*args, checkpoint=str(scratch), **kwargs)
+    except CheckpointMismatch as exc:
+        what = str(exc).rsplit("; ", 1)[0]
+        raise InputError(f"{what}; the checkpoints of an interrupted fit with other data or "
+                         "options: rerun that command to resume it, or pass --force to start "
+                         "this one over") from None
+    except InputError:
+        if fresh:  # bad input: nothing written, no checkpoints either
+            _remove_folder(scratch)
+        raise
+    trained.settings.pop("checkpoint", None)  # a scratch folder, removed once written
+    trained.learner.checkpoint = None
+    return trained
+
+
 @app.command()
 @_one_line_errors
 def fit(
@@ -1116,15 +1168,22 @@ def fit(
     sep: SepOption = None,
     encoding: EncodingOption = None,
     keep: KeepOption = Keep("error"),
-    force: Annotated[bool, typer.Option(help="Replace an existing model folder.")] = False,
+    force: Annotated[bool, typer.Option(help="Replace an existing model folder; start an "
+                                        "interrupted fit over instead of resuming it.")]
+    = False,
 ) -> None:
     """Train a model from crowd answers or noisy labels and your item features.
 
     Example: crowdlearn fit --answers answers.csv --features X.npy --method maxmig -o model
+
+    An interrupted fit (Ctrl-C, kill, a time limit) leaves its checkpoints in the folder
+    .OUT.fit-checkpoints beside OUT: the same command run again resumes from them and ends
+    with the same model; other data or options are refused (--force starts over). The folder
+    is removed once the model folder is written.
     """
     from crowdlearn.features import read_features
     from crowdlearn.inputs import read_task_labels
-    from crowdlearn.model_folder import check_model_folder, train, write_model_folder
+    from crowdlearn.model_folder import check_model_folder, write_model_folder
     from crowdlearn.outputs import check_location
 
     start = time.perf_counter()
@@ -1133,6 +1192,7 @@ def fit(
                          "one of them")
     check_location(out, folder=True)
     check_model_folder(out, force)
+    scratch = _fit_checkpoints(out, force)
     settings = _training(model=model, epochs=epochs, lr=lr, batch_size=batch_size,
                          n_threads=threads) | {"seed": seed, "device": device,
                                                "standardize": standardize,
@@ -1147,7 +1207,20 @@ def fit(
     from crowdlearn.methods import make_learner, method_spec
 
     spec = method_spec(method.value)
-    make_learner(method.value, **settings).check_params()  # every option, before reading
+    if (spec.kind == "crowd") != (answers is not None):  # before reading anything
+        given_as, wanted, methods = (
+            ("--labels", "crowd answers: give --answers", NOISE_METHODS) if answers is None
+            else ("--answers", "one label per item: give --labels", CROWD_METHODS))
+        raise InputError(f"--method {spec.name} learns from {wanted}, not {given_as} (methods "
+                         f"for {given_as}: {', '.join(methods)})")
+    learner = make_learner(method.value, **settings)
+    learner.check_params()  # every option, before reading
+    aggregator = getattr(learner, "aggregator", None)
+    if aggregator is not None and takes_gold(aggregator):
+        name = given.get("aggregator", type(aggregator).__name__)
+        raise InputError(f"--param aggregator={name} needs gold answers (tasks with known "
+                         f"labels), which fit does not take; `crowdlearn aggregate --method "
+                         f"{name} --gold FILE` uses them (then fit --labels on its output)")
     with _reported_warnings():
         X = read_features(features, id_col=id_col)
         if answers is not None:
@@ -1157,8 +1230,8 @@ def fit(
                 raise InputError(f"{answers}: every answer is {crowd.classes[0]!r}; a "
                                  "classifier needs at least two classes (declare them in a "
                                  "Categorical column, or add answers)")
-            trained = train(spec.name, X, answers=crowd, allow_missing=allow_missing,
-                            **settings)
+            trained = _train_resumably(scratch, spec.name, X, answers=crowd,
+                                       allow_missing=allow_missing, **settings)
         else:
             given = read_task_labels(labels, task_col, label_col, sep=_separator(sep),
                                      encoding=encoding, known_tasks=X.ids)
@@ -1167,10 +1240,11 @@ def fit(
             if given.nunique() < 2:
                 raise InputError(f"{labels}: every item has the label {given.iloc[0]!r}; a "
                                  "classifier needs at least two classes")
-            trained = train(spec.name, X, labels=given, allow_missing=allow_missing,
-                            **settings)
+            trained = _train_resumably(scratch, spec.name, X, labels=given,
+                                       allow_missing=allow_missing, **settings)
         write_model_folder(trained, out, proba=proba, force=force,
                            command=" ".join(["crowdlearn", *sys.argv[1:]]))
+        _remove_folder(scratch)
     what = (f"{len(trained.answers):,} answers from {trained.answers.n_workers:,} workers"
             if trained.answers is not None else "one label each")
     console.print(f"{spec.name}: {len(trained.ids):,} items ({what}), "
@@ -1225,7 +1299,8 @@ def predict(
                              f"({', '.join(sorted(classes))})")
     table = probability_table(items.ids, learner.predict_proba(items.X), learner.classes_,
                               proba)
-    write_table(table, out)
+    with _reported_warnings():  # e.g. the partial output of a killed run, removed
+        write_table(table, out)
     target = err_console if str(out) == "-" else console
     target.print(f"{len(table):,} items labelled -> {out}", highlight=False, soft_wrap=True)
     if known is not None:
@@ -1384,7 +1459,7 @@ def _issues_from_training(given: pd.Series, features: Path, method: str, id_col:
     from crowdlearn.features import read_features
     from crowdlearn.learners import find_label_issues
 
-    items = read_features(features, id_col=id_col)
+    items = read_features(features, id_col=(id_col, "id"))  # as --labels: else `id`
     X, found = items.rows_for(given.index, "labelled items")
     options = {"seed": seed, "verbose": err_console.is_terminal,
                **({"n_threads": threads} if threads else {}), **params}
@@ -1500,6 +1575,7 @@ def plan_command(
 
 
 @app.command()
+@_one_line_errors
 def info() -> None:
     """Print versions of crowdlearn and its main dependencies, and the torch device."""
     import importlib.metadata as md

@@ -21,6 +21,7 @@ import pandas as pd
 
 from crowdlearn.errors import InputError
 from crowdlearn.inputs import read_file, read_table, source_name
+from crowdlearn.labels import missing_mask
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 ARRAY_SUFFIXES = (".npy",)
@@ -72,9 +73,11 @@ class Features:
         return self.X[position[found]], found
 
 
-def read_features(path: str | Path, *, id_col: str | None = None) -> Features:
+def read_features(path: str | Path, *, id_col: str | Sequence[str] | None = None
+                  ) -> Features:
     """Read the features at ``path`` (see the module docstring for the formats). ``id_col``
-    names a table's id column (default: a column called ``id``)."""
+    names a table's id column, which it must have (several names: the first it has; default:
+    a column called ``id``)."""
     path = Path(path)
     if path.is_dir():
         return _read_images(path)
@@ -97,15 +100,21 @@ def _positional(X: np.ndarray, source: str) -> Features:
     return Features(_checked(X, source), np.arange(len(X)).astype(str), source)
 
 
-def _read_feature_table(path: Path, id_col: str | None) -> Features:
+def _read_feature_table(path: Path, id_col: str | Sequence[str] | None) -> Features:
     source = source_name(path)
     table = read_table(path)
-    column = id_col or "id"
-    if column not in table.columns and "id" in table.columns:
-        column = "id"  # the id column of a features table written by us or most tools
-    if column not in table.columns:
-        raise InputError(f"{source}: no id column {column!r} (columns: "
-                         f"{', '.join(map(str, table.columns[:8]))}); name it with --id-col")
+    names = ["id"] if id_col is None else [id_col] if isinstance(id_col, str) else list(id_col)
+    column = next((c for c in names if c in table.columns), None)
+    if column is None:  # a name given is never swapped for another column silently
+        shown = " nor ".join(map(repr, names))
+        hint = "; name it with --id-col" if id_col is None else ""
+        raise InputError(f"{source}: no id column {shown} (columns: "
+                         f"{_first(table.columns, 8)}){hint}")
+    empty = missing_mask(table[column])
+    if empty.any():
+        row = int(np.flatnonzero(empty)[0])
+        raise InputError(f"{source}: {_row(path, row)}: empty id (column {column!r}); every "
+                         f"feature row needs one ({int(empty.sum())} such rows)")
     ids = table[column].astype(str).to_numpy()
     values = table.drop(columns=[column])
     if values.shape[1] == 0:
@@ -114,13 +123,20 @@ def _read_feature_table(path: Path, id_col: str | None) -> Features:
     bad = numeric.isna() & ~values.isna() & (values.astype(str) != "")
     if bad.to_numpy().any():
         row, col = np.argwhere(bad.to_numpy())[0]
-        raise InputError(f"{source}: row {row + 2}, column {values.columns[col]!r}: "
+        raise InputError(f"{source}: {_row(path, row)}, column {values.columns[col]!r}: "
                          f"{values.iat[row, col]!r} is not a number")
     if len(values) == 0:
         raise InputError(f"{source}: a header but no rows")
     X = numeric.to_numpy(dtype=np.float64)
     return Features(_checked(X, source, rows=ids), _unique(ids, source), source,
                     [str(c) for c in values.columns])
+
+
+def _row(path: Path, row: int) -> str:
+    """Data row ``row`` (from 0) as the file shows it: a text table's line (its header is line
+    1), a Parquet or JSON table's row counted from 1."""
+    binary = path.suffix.lower() in (".parquet", ".pq", ".json", ".jsonl")
+    return f"row {row + 1}" if binary else f"line {row + 2}"
 
 
 def _read_images(folder: Path) -> Features:

@@ -16,7 +16,6 @@ import json
 import os
 import platform
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
@@ -30,7 +29,7 @@ from crowdlearn.errors import InputError
 from crowdlearn.features import Features
 from crowdlearn.labels import plain
 from crowdlearn.methods import method_spec
-from crowdlearn.outputs import atomic_write, current_umask
+from crowdlearn.outputs import atomic_write, current_umask, temporary_beside
 
 SUMMARY = "summary.json"
 
@@ -146,7 +145,7 @@ def write_model_folder(model: TrainedModel, out: Path | str, *, proba: bool = Fa
     """Write ``model`` to the folder ``out`` (see the module docstring); returns it."""
     out = check_model_folder(out, force)
     start = time.perf_counter()
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.resolve().name}.", dir=out.resolve().parent))
+    tmp = temporary_beside(out.resolve(), folder=True)  # leftovers of killed runs removed
     try:
         model.learner.save(tmp, force=True)
         inferred = training_labels(model, proba)

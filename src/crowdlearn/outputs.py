@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import os
+import re
+import shutil
+import socket
 import sys
 import tempfile
+import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pandas as pd
 
-from crowdlearn.errors import InputError
+from crowdlearn.errors import CrowdlearnWarning, InputError
 
 STDOUT = "-"
 TABLE_FORMATS = {".csv": "CSV", ".tsv": "TSV", ".parquet": "Parquet", ".json": "JSON"}
@@ -126,8 +130,7 @@ def atomic_write(path: Path | str, write: Callable[[Path], None]) -> Path:
     existing file keeps its own), and a symbolic link is followed: its target is written."""
     path = Path(os.path.realpath(path))
     mode = path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~current_umask()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
+    tmp = temporary_beside(path)
     try:
         write(Path(tmp))
         os.chmod(tmp, mode)
@@ -136,6 +139,81 @@ def atomic_write(path: Path | str, write: Callable[[Path], None]) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def temporary_beside(path: Path | str, *, folder: bool = False) -> Path:
+    """A new empty temporary file (or ``folder``) beside ``path``, for writing ``path``
+    atomically: ``.NAME.crowdlearn-HOST-PID-RANDOM`` (plus a file's extension), so that what
+    a killed writer (``kill -9``, a power cut) leaves behind can be told apart from anything
+    else. Such leftovers of ``path`` are removed first (:func:`remove_leftovers`)."""
+    path = Path(path)
+    remove_leftovers(path)
+    prefix = f".{path.name}.{_MARK}-{_host()}-{os.getpid()}-"
+    if folder:
+        return Path(tempfile.mkdtemp(prefix=prefix, dir=path.parent))
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    return Path(tmp)
+
+
+_MARK = "crowdlearn"
+
+
+def _host() -> str:
+    """This machine's name as it goes into temporary names (no path separators)."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", socket.gethostname()) or "host"
+
+
+def remove_leftovers(path: Path | str) -> list[Path]:
+    """Remove the temporary files and folders of ``path`` that :func:`temporary_beside` made
+    for writers that are gone: named for ``path``, made on this machine by a process that no
+    longer runs, owned by this user, not a symbolic link. Also those a folder writer nested
+    in such a one (``..NAME.crowdlearn-….crowdlearn-…``). Anything else is left alone (on
+    systems without POSIX processes, everything). Warns (one line) about what it removed;
+    returns it."""
+    path = Path(path)
+    if os.name != "posix" or not path.parent.is_dir():
+        return []
+    tag = rf"\.{_MARK}-{re.escape(_host())}-(\d+)-[a-z0-9_]+"
+    ours = re.compile(rf"(\.+){re.escape(path.name)}((?:{tag})+)(?:{re.escape(path.suffix)})?")
+    removed = []
+    try:
+        entries = list(os.scandir(path.parent))
+    except OSError:
+        return []
+    for entry in entries:
+        match = ours.fullmatch(entry.name)
+        if match is None:
+            continue
+        pids = [int(pid) for pid in re.findall(tag, match.group(2))]
+        if len(match.group(1)) != len(pids) or any(_running(pid) for pid in pids):
+            continue
+        try:
+            info = entry.stat(follow_symlinks=False)
+            if entry.is_symlink() or info.st_uid != os.getuid():
+                continue
+            shutil.rmtree(entry.path) if entry.is_dir(follow_symlinks=False) else \
+                os.unlink(entry.path)
+        except OSError:
+            continue
+        removed.append(Path(entry.path))
+    if removed:
+        names = ", ".join(p.name for p in removed[:3]) + (", …" if len(removed) > 3 else "")
+        copies = "copy" if len(removed) == 1 else "copies"
+        warnings.warn(f"removed {len(removed)} partial {copies} of {path} left by an "
+                      f"interrupted run ({names})", CrowdlearnWarning, stacklevel=3)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` exists on this machine (signal 0 tests without sending)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (OSError, OverflowError):
+        return True  # someone else's process, or a number we cannot ask about: keep
+    return True
 
 
 def current_umask() -> int:

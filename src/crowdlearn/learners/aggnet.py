@@ -15,7 +15,7 @@ import torch
 
 from crowdlearn.aggregation import DawidSkene
 from crowdlearn.annotations import Annotations
-from crowdlearn.learners.base import NON_NEGATIVE, Learner, ModelSpec, Seeds, align_items
+from crowdlearn.learners.base import NON_NEGATIVE, Carried, Learner, ModelSpec, Seeds, align_items
 from crowdlearn.learners.crowd_answers import soft_majority
 from crowdlearn.nn import Batch, soft_cross_entropy
 
@@ -41,7 +41,9 @@ class AggNet(Learner):
     def fit(self, X, annotations: Annotations) -> AggNet:
         X = align_items(X, annotations)
         k = annotations.n_classes
-        targets = torch.as_tensor(soft_majority(annotations), dtype=torch.float32)
+        # what the epochs carry: the targets μ and the confusions (restored on resume)
+        carried = {"targets": torch.as_tensor(soft_majority(annotations), dtype=torch.float32),
+                   "confusion": None}
         on_device: dict[torch.device, torch.Tensor] = {}
         label_model = DawidSkene(max_iter=1, smoothing=self.smoothing, prior="uniform",
                                  class_prior="uniform")
@@ -50,21 +52,25 @@ class AggNet(Learner):
         def step(net: torch.nn.Module, batch: Batch) -> torch.Tensor:
             device = batch.x.device
             if device not in on_device:
-                on_device[device] = targets.to(device)
+                on_device[device] = carried["targets"].to(device)
             return soft_cross_entropy(net(batch.x).float(), on_device[device][batch.index]).mean()
 
         def em_step(epoch: int, record: dict) -> None:
             proba = trainer.predict_proba(model, X)
-            label_model.fit(annotations, init_posteriors=targets.numpy().astype(np.float64),
+            label_model.fit(annotations,
+                            init_posteriors=carried["targets"].numpy().astype(np.float64),
                             task_prior=proba)
-            targets.copy_(torch.as_tensor(label_model.posteriors_, dtype=torch.float32))
+            carried["targets"] = torch.as_tensor(label_model.posteriors_, dtype=torch.float32)
+            carried["confusion"] = label_model.confusion_
             on_device.clear()
 
-        trainer = self._trainer(self._seed(Seeds.NETWORK), step=step, on_epoch_end=em_step)
-        trainer.fit(model, X, targets.numpy())
+        trainer = self._trainer(self._seed(Seeds.NETWORK), step=step, on_epoch_end=em_step,
+                                extra_state=Carried(em=carried))
+        trainer.fit(model, X, carried["targets"].numpy())
+        on_device.clear()
         self.model_ = model
-        self.posteriors_ = targets.numpy().astype(np.float64)
-        self.confusion_ = label_model.confusion_
+        self.posteriors_ = carried["targets"].numpy().astype(np.float64)
+        self.confusion_ = carried["confusion"]
         self.classes_ = annotations.classes
         self.history_ = trainer.history_
         return self

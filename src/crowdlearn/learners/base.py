@@ -5,11 +5,16 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable
+import itertools
+import json
+import os
+from collections.abc import Callable, Iterator
 from enum import IntEnum
 from numbers import Integral, Real
+from pathlib import Path
 
 import numpy as np
+import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
@@ -19,7 +24,9 @@ from crowdlearn.annotations import Annotations
 from crowdlearn.errors import InputError, InputTypeError
 from crowdlearn.inputs import first_line
 from crowdlearn.nn import Trainer, make_model
+from crowdlearn.nn.models import check_model_params
 from crowdlearn.nn.threads import cpu_threads
+from crowdlearn.nn.trainer import CheckpointMismatch, data_digest
 from crowdlearn.params import FRACTION as FRACTION  # the learners import them from here
 from crowdlearn.params import NON_NEGATIVE, POSITIVE_INT, DeclaredParameters
 
@@ -49,6 +56,7 @@ TRAINING_PARAMETERS: dict[str, tuple[object, list]] = {
     "seed": (0, [Interval(Integral, 0, None, closed="left")]),
     "verbose": (False, ["boolean"]),
     "n_threads": (None, [POSITIVE_INT, None]),
+    "checkpoint": (None, [str, os.PathLike, None]),
 }
 """The training parameters every learner takes, keyword-only after its own: ``(default,
 constraints)``. A learner changes a default through its ``_defaults`` (e.g. its epochs)."""
@@ -65,12 +73,24 @@ class Learner(DeclaredParameters, BaseEstimator):
     training items' statistics, kept for prediction), ``device``, ``seed``, ``verbose`` (a
     progress bar with epoch, loss and time left on a terminal) and ``n_threads`` (CPU
     threads of torch and BLAS during ``fit`` and prediction; ``None`` keeps torch's
-    setting). A subclass declares only its own parameters
+    setting) and ``checkpoint`` (a folder, created if needed, where every training run of
+    the fit keeps its checkpoint, ``run-00.pt``, ``run-01.pt``, … in the fit's order, with
+    ``fit.json`` recording the parameters and a digest of the data: a fit started again
+    with the same folder, parameters and data loads the finished runs, continues the
+    interrupted one and ends as an uninterrupted fit; other parameters or data are refused,
+    naming what differs). A subclass declares only its own parameters
     and their constraints (``_parameter_constraints``, scikit-learn's pattern); every
     parameter is checked when ``fit`` starts, before any work, numpy scalars accepted.
 
     Fitted attributes shared by all: ``model_`` (the trained torch module), ``classes_``,
-    ``history_``, ``input_shape_`` (the shape of one item).
+    ``history_``, ``input_shape_`` (the shape of one item) and, when ``X`` was a DataFrame
+    with text column names, ``feature_names_in_`` (a DataFrame given to predict is then
+    matched by column name, as in scikit-learn).
+
+    Rows of ``X``: for the crowd learners (``fit(X, annotations)``), a DataFrame is matched
+    to the tasks by its index (ids compared as text); an array's row i is task
+    ``annotations.tasks[i]`` (the sorted task ids) when it has one row per task, else
+    integer task ids are row numbers (see :func:`align_items`).
 
     :meth:`save` writes a fitted learner to a folder and :func:`crowdlearn.load` reads it
     back (no pickle): the networks listed in ``_saved_modules`` as state dicts, the arrays in
@@ -116,6 +136,11 @@ class Learner(DeclaredParameters, BaseEstimator):
         for name, default in self._training_defaults().items():
             setattr(self, name, training.get(name, default))
 
+    def _check_params(self) -> None:
+        """The declared constraints, then ``model_params`` against the model's options."""
+        super()._check_params()
+        check_model_params(self.model, self.model_params)
+
     def _threads(self):
         """CPU threads (torch, BLAS) set to ``n_threads`` for the block, restored after."""
         return cpu_threads(getattr(self, "n_threads", None))
@@ -146,9 +171,10 @@ class Learner(DeclaredParameters, BaseEstimator):
         return (arr.astype(np.float32) - self.feature_mean_) / self.feature_scale_
 
     def _items(self, X) -> np.ndarray:
-        """``X`` to predict on: checked like training input, items of the trained shape,
-        standardised as the training items were."""
-        arr = _as_array(X)
+        """``X`` to predict on: checked like training input (a DataFrame's columns put in
+        the training order), items of the trained shape, standardised as the training items
+        were."""
+        arr = _as_array(self._in_feature_order(X))
         trained = getattr(self, "input_shape_", None)
         if trained is not None and tuple(arr.shape[1:]) != tuple(trained):
             if arr.ndim == 2 and len(trained) == 1:
@@ -158,6 +184,35 @@ class Learner(DeclaredParameters, BaseEstimator):
                              f"{type(self).__name__} was trained on items of shape "
                              f"{tuple(trained)}")
         return self._scaled(arr)
+
+    def _record_feature_names(self, X) -> None:
+        """``feature_names_in_``: the column names of a DataFrame ``X`` when all are text
+        (scikit-learn's rule); removed otherwise."""
+        names = _column_names(X)
+        if names is None:
+            self.__dict__.pop("feature_names_in_", None)
+        else:
+            self.feature_names_in_ = np.asarray(names, dtype=object)
+
+    def _in_feature_order(self, X):
+        """A DataFrame ``X`` with its columns in the order the learner was fit on; a
+        missing or unknown column is an InputError naming it. Anything else as it is."""
+        trained = getattr(self, "feature_names_in_", None)
+        names = _column_names(X)
+        if trained is None or names is None:
+            return X
+        trained = [str(c) for c in trained]
+        if names == trained:
+            return X
+        missing = [c for c in trained if c not in set(names)]
+        if missing:
+            raise InputError(f"X lacks {len(missing)} feature column(s) the model was fit on: "
+                             f"{_first_names(missing)}")
+        unseen = [c for c in names if c not in set(trained)]
+        if unseen:
+            raise InputError(f"X has {len(unseen)} feature column(s) the model was not fit "
+                             f"on: {_first_names(unseen)}")
+        return X[trained]
 
     def predict(self, X) -> np.ndarray:
         """Most probable class of every item, in the original class ids."""
@@ -206,12 +261,52 @@ class Learner(DeclaredParameters, BaseEstimator):
     # ------------------------------------------------------------------ training
     def _trainer(self, seed: int = 0, epochs: int | None = None, **options) -> Trainer:
         """The learner's training settings as a :class:`Trainer`; ``options`` (a step
-        function, parameter groups, …) are passed on or override them."""
+        function, parameter groups, …) are passed on or override them. During a fit with a
+        ``checkpoint`` folder, each Trainer that trains keeps its checkpoint there."""
         settings = {"epochs": int(epochs or self.epochs), "batch_size": int(self.batch_size),
                     "lr": float(self.lr), "optimizer": self.optimizer,
                     "weight_decay": float(self.weight_decay), "device": self.device,
                     "seed": int(seed), "progress": "auto" if self.verbose else False}
+        runs = getattr(self, "_fit_runs", None)
+        if runs is not None:
+            return _NumberedTrainer(Path(self.checkpoint), runs, **(settings | options))
         return Trainer(**(settings | options))
+
+    def _start_checkpoints(self, X: np.ndarray, target) -> None:
+        """With a ``checkpoint`` folder: create it, or check that its ``fit.json`` records
+        this fit (parameters and data), and number the fit's training runs from 0."""
+        self._fit_runs = None
+        if self.checkpoint is None:
+            return
+        folder = Path(self.checkpoint)
+        if not folder.parent.is_dir():
+            raise InputError(f"checkpoint folder {folder}: folder {folder.parent} does not "
+                             "exist")
+        if folder.exists() and not folder.is_dir():
+            raise InputError(f"checkpoint folder {folder}: is a file")
+        record = self._fit_record(X, target)
+        path = folder / FIT_RECORD
+        if path.exists():
+            _check_fit_record(path, record)
+        else:
+            folder.mkdir(exist_ok=True)
+            from crowdlearn.outputs import atomic_write
+
+            atomic_write(path, lambda p: Path(p).write_text(json.dumps(record, indent=1)))
+        self._fit_runs = itertools.count()
+
+    def _fit_record(self, X: np.ndarray, target) -> dict:
+        """What defines a fit: the learner, its parameters (those that change the result)
+        and digests of ``X`` and of the labels or answers."""
+        from crowdlearn.learners.saved import _json_ready
+
+        params = {k: v for k, v in self.get_params(deep=False).items()
+                  if k not in ("checkpoint", "verbose", "n_threads", "device")}
+        if callable(params.get("model")):
+            params["model"] = getattr(params["model"], "__qualname__", "callable")
+        return {"learner": type(self).__name__,
+                "params": json.loads(json.dumps(_json_ready(params, "a hyper-parameter"))),
+                "data": {"X": data_digest(X), "labels": _target_digest(target)}}
 
     def _fresh_model(self, X: np.ndarray, n_classes: int, salt: int) -> nn.Module:
         self.input_shape_ = tuple(int(d) for d in X.shape[1:])
@@ -241,29 +336,204 @@ class Learner(DeclaredParameters, BaseEstimator):
 
 
 def _checked_fit(fit):
-    """``fit`` preceded by the parameter check and run with the learner's threads."""
+    """``fit`` preceded by the parameter check, the alignment of ``X`` to the annotated
+    tasks (crowd learners), the feature names and scaling, and the checkpoint folder; run
+    with the learner's threads."""
 
     @functools.wraps(fit)
     def checked(self, X, *args, **kwargs):
         self._check_params()
+        target = args[0] if args else kwargs.get("annotations", kwargs.get("y"))
+        self._record_feature_names(X)
+        if isinstance(target, Annotations):
+            X = align_items(X, target)  # scaled with the training items' statistics
         X = self._fit_scaling(X)
-        with self._threads():
-            return fit(self, X, *args, **kwargs)
+        self._start_checkpoints(X, target)
+        try:
+            with self._threads():
+                return fit(self, X, *args, **kwargs)
+        finally:
+            self._fit_runs = None
 
     return checked
 
 
+FIT_RECORD = "fit.json"
+
+
+class Carried:
+    """What a method's training step or ``on_epoch_end`` carries from epoch to epoch, by
+    name: dicts and dataclass instances (whose fields hold tensors, numpy arrays, numbers,
+    …) and numpy random generators. Given to a Trainer as ``extra_state``, it is saved with
+    each checkpoint and restored on resume: a dict's items and an instance's fields are
+    replaced (closures must read them through their holder), a generator's state is set."""
+
+    def __init__(self, **holders):
+        self.holders = holders
+
+    def state_dict(self) -> dict:
+        return {name: _saved_value(holder) for name, holder in self.holders.items()}
+
+    def load_state_dict(self, state: dict) -> None:
+        for name, holder in self.holders.items():
+            _restore_into(holder, state[name])
+
+
+def _fields(holder) -> dict:
+    return holder if isinstance(holder, dict) else vars(holder)
+
+
+def _saved_value(value):
+    if isinstance(value, np.random.Generator):
+        return {"generator": value.bit_generator.state}
+    if isinstance(value, np.ndarray):
+        return {"ndarray": torch.from_numpy(np.ascontiguousarray(value))}
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().clone()
+    if isinstance(value, dict) or hasattr(value, "__dataclass_fields__"):
+        return {"fields": {k: _saved_value(v) for k, v in _fields(value).items()}}
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _loaded_value(saved):
+    if isinstance(saved, dict) and "ndarray" in saved:
+        return saved["ndarray"].numpy()
+    if isinstance(saved, dict) and "fields" in saved:
+        return {k: _loaded_value(v) for k, v in saved["fields"].items()}
+    return saved
+
+
+def _restore_into(holder, saved: dict) -> None:
+    """Put ``saved`` (a :func:`_saved_value` of a dict or dataclass) back into ``holder``."""
+    if isinstance(holder, np.random.Generator):
+        holder.bit_generator.state = saved["generator"]
+        return
+    fields = _fields(holder)
+    for key, value in saved["fields"].items():
+        current = fields.get(key)
+        if isinstance(current, np.random.Generator):
+            current.bit_generator.state = value["generator"]
+        elif isinstance(holder, dict):
+            holder[key] = _loaded_value(value)
+        else:
+            setattr(holder, key, _loaded_value(value))
+
+
+class _NumberedTrainer(Trainer):
+    """A :class:`Trainer` whose checkpoint, in a learner's checkpoint folder, is named when
+    its training starts by the run's order in the learner's fit (``run-00.pt``, …), and
+    resumed when it exists."""
+
+    def __init__(self, folder: Path, runs: Iterator[int], **settings):
+        super().__init__(**settings)
+        self._folder, self._runs = folder, runs
+
+    def fit(self, *args, **kwargs) -> Trainer:
+        self.checkpoint, self.resume = self._folder / f"run-{next(self._runs):02d}.pt", True
+        return super().fit(*args, **kwargs)
+
+
+def _check_fit_record(path: Path, record: dict) -> None:
+    """Refuse a checkpoint folder made by another fit, naming what differs."""
+    try:
+        saved = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: damaged ({exc}); remove the folder to start over") from None
+    remedy = "rerun with the same parameters and data, or remove the folder to start over"
+    if saved.get("learner") != record["learner"]:
+        raise CheckpointMismatch(f"{path.parent}: holds the checkpoints of a "
+                                 f"{saved.get('learner')} fit, not {record['learner']}; "
+                                 f"{remedy}")
+    for name, value in record["params"].items():
+        old = saved.get("params", {}).get(name, "(not recorded)")
+        if old != value:
+            raise CheckpointMismatch(f"{path.parent}: {name}: checkpoint {_compact(old)}, "
+                                     f"this fit {_compact(value)}; {remedy}")
+    for name, digest in record["data"].items():
+        if saved.get("data", {}).get(name) != digest:
+            raise CheckpointMismatch(f"{path.parent}: made with other {name} than this fit's; "
+                                     f"{remedy}")
+
+
+def _compact(value) -> str:
+    text = json.dumps(value) if not isinstance(value, str) else value
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _target_digest(target) -> str | None:
+    """A digest of the labels (an array) or of the answers (ids, codes and classes)."""
+    if isinstance(target, Annotations):
+        ids = data_digest(np.asarray([str(t) for t in target.tasks], dtype=str))
+        workers = data_digest(np.asarray([str(w) for w in target.workers], dtype=str))
+        classes = data_digest(np.asarray([str(c) for c in target.classes], dtype=str))
+        codes = [data_digest(np.asarray(a)) for a in (target.task, target.worker, target.label)]
+        return "/".join(str(d) for d in (ids, workers, classes, *codes))
+    if target is None:
+        return None
+    values = np.asarray(target)
+    return data_digest(values if values.dtype != object else values.astype(str))
+
+
+def _column_names(X) -> list[str] | None:
+    """A DataFrame's column names when every one is text (scikit-learn's rule), else
+    ``None``."""
+    columns = getattr(X, "columns", None)
+    if columns is None or not hasattr(X, "iloc"):
+        return None
+    names = list(columns)
+    return names if names and all(isinstance(c, str) for c in names) else None
+
+
+def _first_names(names: list, n: int = 3) -> str:
+    return ", ".join(map(repr, names[:n])) + (", …" if len(names) > n else "")
+
+
 def align_items(X, annotations: Annotations) -> np.ndarray:
-    """The rows of ``X`` for the annotated tasks, in ``annotations.tasks`` order (see
-    :func:`task_rows`)."""
-    X = _as_array(X)
+    """The rows of ``X`` for the annotated tasks, in ``annotations.tasks`` order: a
+    DataFrame by its index (task ids compared as text, as the command line compares them;
+    rows of other ids are ignored, a task without a row is an error naming a few), an array
+    by position (see :func:`task_rows`). A DataFrame with the default index 0..n−1 is taken
+    as an array."""
     if not isinstance(annotations, Annotations):
         raise InputError(f"expected crowdlearn.Annotations, got {type(annotations).__name__}")
     if annotations.n_classes < 2:  # as for single labels: no classifier to train
         raise InputError(f"need at least 2 classes, the answers hold 1 class "
                          f"({annotations.classes[0]!r})")
+    if _indexed_by_id(X):
+        return _as_array(X.iloc[_rows_by_id(X.index, annotations)])
+    X = _as_array(X)
     rows = task_rows(annotations, len(X))
     return X if np.array_equal(rows, np.arange(len(X))) else X[rows]
+
+
+def _indexed_by_id(X) -> bool:
+    """Whether ``X`` is a DataFrame whose index names its items (not the default
+    0..n−1)."""
+    import pandas as pd
+
+    return isinstance(X, pd.DataFrame) and not (isinstance(X.index, pd.RangeIndex)
+                                                and X.index.start == 0 and X.index.step == 1)
+
+
+def _rows_by_id(index, annotations: Annotations) -> np.ndarray:
+    """Positions in ``index`` of the annotated tasks, ids compared as text."""
+    import pandas as pd
+
+    ids = pd.Index([str(i) for i in index])
+    if ids.has_duplicates:
+        raise InputError(f"X's index repeats the id {ids[ids.duplicated()][0]!r}: each task "
+                         "needs one row")
+    wanted = [str(t) for t in annotations.tasks]
+    position = ids.get_indexer(wanted)
+    missing = [t for t, p in zip(wanted, position, strict=True) if p < 0]
+    if missing:
+        raise InputError(f"X has no row for {len(missing)} of the {len(wanted)} annotated "
+                         f"tasks: {_first_names(missing)} (its index must hold the task ids, "
+                         f"e.g. {_first_names(wanted, 2)}; it holds "
+                         f"{_first_names(list(ids), 2)})")
+    return position
 
 
 def task_rows(annotations: Annotations, n_rows: int) -> np.ndarray:

@@ -21,7 +21,15 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from crowdlearn.errors import InputError
-from crowdlearn.learners.base import FRACTION, NON_NEGATIVE, POSITIVE_INT, Learner, ModelSpec, Seeds
+from crowdlearn.learners.base import (
+    FRACTION,
+    NON_NEGATIVE,
+    POSITIVE_INT,
+    Carried,
+    Learner,
+    ModelSpec,
+    Seeds,
+)
 from crowdlearn.learners.single_labels import (
     check_clean_labels,
     encode_labels,
@@ -165,8 +173,8 @@ class MeMomentum(ClassifierMixin, Learner):
             # the official test (accumulated 0.1 steps > 2) stops after 20 such epochs
             return track.slack > self.slack_stop
 
-        self._trainer(self._seed(Seeds.STAGE * outer), on_epoch_end=on_epoch).fit(
-            net, X[subset], y[subset])
+        self._trainer(self._seed(Seeds.STAGE * outer), on_epoch_end=on_epoch,
+                      extra_state=Carried(track=track)).fit(net, X[subset], y[subset])
         return track.best, track.state, track.epochs
 
     def _refine(self, net: nn.Module, X, y, subset, val, best: float, state: dict, salt: int):
@@ -181,8 +189,8 @@ class MeMomentum(ClassifierMixin, Learner):
 
         schedule = "step" if self.milestones else None
         self._trainer(self._seed(salt), on_epoch_end=on_epoch, schedule=schedule,
-                      milestones=tuple(self.milestones), gamma=self.gamma).fit(
-            net, X[subset], y[subset])
+                      milestones=tuple(self.milestones), gamma=self.gamma,
+                      extra_state=Carried(track=track)).fit(net, X[subset], y[subset])
         return track.best, track.state
 
     def _val_score(self, net: nn.Module, X, y, val) -> float:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -26,7 +25,7 @@ import torch
 
 from crowdlearn.errors import InputError
 from crowdlearn.labels import plain
-from crowdlearn.outputs import current_umask
+from crowdlearn.outputs import current_umask, temporary_beside
 
 FORMAT = "crowdlearn-learner/1"
 MANIFEST = "learner.json"
@@ -42,7 +41,7 @@ def save(learner, folder: str | Path, *, force: bool = False) -> Path:
 
     check_is_fitted(learner, "model_")
     folder = Path(folder)
-    params = learner.get_params(deep=False)
+    params = learner.get_params(deep=False) | {"checkpoint": None}  # a fit-time folder
     if not isinstance(params.get("model"), str):
         raise InputError("a learner whose model is a callable cannot be saved by name: save "
                          "model_.state_dict() yourself, or use one of the named models")
@@ -55,6 +54,7 @@ def save(learner, folder: str | Path, *, force: bool = False) -> Path:
         "modules": list(learner._saved_modules),
         "arrays": list(_arrays(learner)),
         "extra": _json_ready(learner._saved_extra(), "a saved setting"),
+        "feature_names": _feature_names(learner),
         "versions": {name: _version(name) for name in ("crowdlearn", "torch", "numpy")},
     }
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())) and not force:
@@ -62,7 +62,7 @@ def save(learner, folder: str | Path, *, force: bool = False) -> Path:
                          "force=True (--force) to replace it")
     if not folder.parent.exists():
         raise InputError(f"{folder}: folder {folder.parent} does not exist")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    tmp = temporary_beside(folder, folder=True)
     try:
         for name in learner._saved_modules:
             state = {k: v.detach().cpu() for k, v in getattr(learner, name).state_dict().items()}
@@ -123,6 +123,8 @@ def load(folder: str | Path):
     learner.input_shape_ = shape
     learner.n_features_in_ = int(np.prod(shape))
     learner._restore_extra(manifest.get("extra", {}))
+    if manifest.get("feature_names"):
+        learner.feature_names_in_ = np.asarray(manifest["feature_names"], dtype=object)
     return learner
 
 
@@ -132,6 +134,12 @@ def _arrays(learner) -> tuple[str, ...]:
     scaling = (("feature_mean_", "feature_scale_")
                if getattr(learner, "feature_mean_", None) is not None else ())
     return (*learner._saved_arrays, *scaling)
+
+
+def _feature_names(learner) -> list[str] | None:
+    """The column names the learner was fit on (``feature_names_in_``), if any."""
+    names = getattr(learner, "feature_names_in_", None)
+    return None if names is None else [str(n) for n in names]
 
 
 def _read_manifest(folder: Path) -> dict:
@@ -178,10 +186,14 @@ def _json_ready(value, what: str):
         return [_json_ready(v, what) for v in value]
     if isinstance(value, np.generic):
         return value.item()
+    if isinstance(value, np.ndarray) and value.dtype.kind in "biuf":  # e.g. MaxMIG's prior
+        return value.tolist()
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
-    raise InputError(f"{what} of type {type(value).__name__} ({value!r}) cannot be saved as "
-                     "JSON")
+    shown = " ".join(repr(value).split())
+    raise InputError(f"{what} of type {type(value).__name__} "
+                     f"({shown if len(shown) <= 60 else shown[:57] + '...'}) cannot be saved "
+                     "as JSON")
 
 
 def _from_json(value):

@@ -12,7 +12,7 @@ from sklearn.base import ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from crowdlearn.errors import InputError
-from crowdlearn.learners.base import FRACTION, Learner, ModelSpec, Seeds
+from crowdlearn.learners.base import FRACTION, Carried, Learner, ModelSpec, Seeds
 from crowdlearn.learners.single_labels import (
     encode_labels,
     restored,
@@ -59,7 +59,7 @@ class StandardCE(ClassifierMixin, Learner):
                 final["state"] = cpu_state(model)
 
         trainer = self._trainer(self._seed(Seeds.NETWORK), metric="balanced_accuracy",
-                                on_epoch_end=keep_final)
+                                on_epoch_end=keep_final, extra_state=Carried(final=final))
         has_val = len(val) > 0
         trainer.fit(model, X[train], y[train], X_val=X[val] if has_val else None,
                     y_val=y[val] if has_val else None)

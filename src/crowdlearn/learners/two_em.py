@@ -34,7 +34,7 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
 from crowdlearn.errors import InputError
-from crowdlearn.learners.base import FRACTION, NON_NEGATIVE, Learner, ModelSpec, Seeds
+from crowdlearn.learners.base import FRACTION, NON_NEGATIVE, Carried, Learner, ModelSpec, Seeds
 from crowdlearn.learners.single_labels import (
     check_clean_labels,
     encode_labels,
@@ -209,7 +209,8 @@ class TwoEM(ClassifierMixin, Learner):
                         (state.refurbished[fixed] == truth[fixed]).mean())
 
         trainer = self._trainer(self._seed(Seeds.NETWORK), step=step, on_epoch_end=between_epochs,
-                                metric="balanced_accuracy")
+                                metric="balanced_accuracy",
+                                extra_state=Carried(epoch=state, draws=rng))
         has_val = len(val) > 0
         trainer.fit(nets, X, y, X_val=X_all[val] if has_val else None,
                     y_val=y_all[val] if has_val else None)

@@ -8,15 +8,16 @@ Every model maps a float batch ``N × C × H × W`` (or ``N × D``) to logits ``
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from math import prod
+from math import isfinite, prod
+from numbers import Integral, Real
 
 import torch
 from torch import nn
 
 from crowdlearn.errors import InputError
 
-__all__ = ["MODELS", "feature_head", "lenet", "make_model", "mlp", "resnet18", "resnet20",
-           "resnet34", "split_classifier"]
+__all__ = ["MODELS", "check_model_params", "feature_head", "lenet", "make_model", "mlp",
+           "resnet18", "resnet20", "resnet34", "split_classifier"]
 
 
 def mlp(input_shape: Sequence[int], n_classes: int, hidden: Sequence[int] = (256,),
@@ -137,18 +138,44 @@ def make_model(name: str | Callable[..., nn.Module], input_shape: Sequence[int],
         raise InputError(f"unknown model {name!r}; choose one of {', '.join(MODELS)} "
                          "or pass a callable returning an nn.Module")
     if not callable(name):
-        import inspect
-
-        accepted = list(inspect.signature(build).parameters)[2:]
-        unknown = [k for k in kwargs if k not in accepted]
-        if unknown:
-            raise InputError(f"model {name!r} has no option {unknown[0]!r} (model_params); "
-                             f"its options are {', '.join(accepted) or 'none'}")
+        check_model_params(name, kwargs)
     if seed is None:
         return build(tuple(input_shape), n_classes, **kwargs)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return build(tuple(input_shape), n_classes, **kwargs)
+
+
+def check_model_params(name: str | Callable[..., nn.Module], params: dict | None) -> None:
+    """Refuse, before any work, ``model_params`` that a built-in model ``name`` does not take:
+    an unknown option, a layer width that is not an integer ≥ 1, a dropout outside [0, 1).
+    A callable model's options are its own business."""
+    if callable(name) or name not in MODELS:
+        return
+    import inspect
+
+    accepted = list(inspect.signature(MODELS[name]).parameters)[2:]
+    for option, value in (params or {}).items():
+        if option not in accepted:
+            raise InputError(f"model {name!r} has no option {option!r} (model_params); its "
+                             f"options are {', '.join(accepted) or 'none'}")
+        if option == "dropout" and not (_is_number(value) and 0 <= value < 1):
+            raise InputError(f"model {name!r}: dropout must be a number in [0, 1), got "
+                             f"{value!r}")
+        widths = [value] if name == "head" else value
+        if option == "hidden" and not (isinstance(widths, (list, tuple))
+                                       and all(_is_width(w) for w in widths)):
+            wanted = ("an integer ≥ 1 (the hidden layer's width)" if name == "head" else
+                      "a list of integers ≥ 1 (one width per hidden layer, e.g. [256, 128])")
+            raise InputError(f"model {name!r}: hidden must be {wanted}, got {value!r}")
+
+
+def _is_width(value) -> bool:
+    return isinstance(value, Integral) and not isinstance(value, bool) and value >= 1
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, Real) and not isinstance(value, bool) and isfinite(value)
 
 
 def split_classifier(model: nn.Module) -> tuple[nn.Module, int]:

@@ -1,0 +1,115 @@
+"""`crowdlearn fit` interrupted, then run again: it resumes from its checkpoints beside -o and
+ends with the model of an uninterrupted run; other options are refused with a remedy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from crowdlearn.cli import app
+from crowdlearn.nn.trainer import Trainer
+from tests.conftest import make_crowd
+
+runner = CliRunner()
+
+
+class Interrupted(Exception):
+    pass
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture
+def files(tmp_path):
+    ann, y, _ = make_crowd(n_tasks=200, n_workers=10, k=3, r=3, seed=4)
+    frame = ann.to_frame()
+    frame["task"] = "item" + frame["task"].astype(str)
+    frame.to_csv(tmp_path / "answers.csv", index=False)
+    rng = np.random.default_rng(0)
+    X = rng.normal(0, 1, (len(y), 5))
+    X[np.arange(len(y)), y] += 3
+    table = pd.DataFrame(X, columns=[f"f{j}" for j in range(5)])
+    table.insert(0, "id", [f"item{i}" for i in range(len(y))])
+    table.to_csv(tmp_path / "features.csv", index=False)
+    return tmp_path
+
+
+def interrupt_third_run(monkeypatch) -> None:
+    """The third Trainer run of the process stops after its second epoch, as Ctrl-C would."""
+    runs = {"n": 0}
+    original = Trainer._run
+
+    def run_then_stop(self, *args, **kwargs):
+        runs["n"] += 1
+        if runs["n"] == 3:
+            self.on_epoch_end = lambda epoch, record: (_ for _ in ()).throw(Interrupted) \
+                if epoch == 1 else None
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Trainer, "_run", run_then_stop)
+
+
+def test_an_interrupted_fit_resumes_and_ends_as_an_uninterrupted_one(files, monkeypatch):
+    base = ["fit", "--answers", files / "answers.csv", "--features", files / "features.csv",
+            "--method", "mbem", "--epochs", "3", "--threads", "1", "--device", "cpu",
+            "--param", "n_rounds=2", "--proba"]
+    assert run(*base, "-o", files / "full").exit_code == 0
+    scratch = files / ".model.fit-checkpoints"
+    with monkeypatch.context() as m:
+        interrupt_third_run(m)
+        result = run(*base, "-o", files / "model")
+    assert isinstance(result.exception, Interrupted)
+    assert not (files / "model").exists()
+    assert sorted(p.name for p in scratch.iterdir()) == ["fit.json", "run-00.pt", "run-01.pt",
+                                                         "run-02.pt"]
+    # other options: refused, naming the difference and the remedy; nothing changes
+    other = run(*base, "--lr", "0.01", "-o", files / "model")
+    assert other.exit_code == 2
+    assert "lr: checkpoint 0.001, this fit 0.01" in other.output
+    assert "--force to start this one over" in other.output
+    assert len(other.output.strip().splitlines()) == 2  # the "resuming" line and the error
+    assert scratch.is_dir() and not (files / "model").exists()
+
+    resumed = run(*base, "-o", files / "model")
+    assert resumed.exit_code == 0, resumed.output
+    assert f"resuming from {scratch}" in resumed.output
+    assert not scratch.exists()
+    pd.testing.assert_frame_equal(pd.read_csv(files / "model" / "labels.csv"),
+                                  pd.read_csv(files / "full" / "labels.csv"))
+    assert (files / "model" / "model_.pt").read_bytes() == \
+        (files / "full" / "model_.pt").read_bytes()
+
+
+def test_force_starts_an_interrupted_fit_over(files, monkeypatch):
+    base = ["fit", "--answers", files / "answers.csv", "--features", files / "features.csv",
+            "--method", "soft-mv", "--epochs", "3", "--threads", "1", "--device", "cpu",
+            "--param", "self_training=true"]
+    scratch = files / ".model.fit-checkpoints"
+    with monkeypatch.context() as m:
+        runs = {"n": 0}
+        original = Trainer._run
+
+        def stop_in_second(self, *args, **kwargs):
+            runs["n"] += 1
+            if runs["n"] == 2:
+                raise Interrupted
+            return original(self, *args, **kwargs)
+
+        m.setattr(Trainer, "_run", stop_in_second)
+        assert isinstance(run(*base, "-o", files / "model").exception, Interrupted)
+    assert scratch.is_dir()
+    result = run(*base, "--lr", "0.01", "--force", "-o", files / "model")
+    assert result.exit_code == 0, result.output
+    assert "resuming" not in result.output and not scratch.exists()
+    # input refused inside the learner's fit leaves no checkpoint folder behind
+    answers = pd.read_csv(files / "answers.csv").drop_duplicates("task")
+    answers[["task", "label"]].to_csv(files / "labels.csv", index=False)
+    bad = run("fit", "--labels", files / "labels.csv", "--features", files / "features.csv",
+              "--method", "ce", "--epochs", "1", "--param", "val_fraction=0.999", "-o",
+              files / "m2")
+    assert bad.exit_code == 2 and "no usable split" in bad.output
+    assert not (files / ".m2.fit-checkpoints").exists()
