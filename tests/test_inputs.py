@@ -47,3 +47,30 @@ def test_a_zip_of_two_files_is_refused(tmp_path):
         archive.writestr("b.csv", TEXT)
     with pytest.raises(InputError, match="a .zip must hold one file, it holds 2"):
         read_table(path)
+
+
+@pytest.mark.parametrize("text", [
+    'task,worker,label\n1,a,"x, y"\n2,"b ""q""",NA\n3,c,\n',  # quotes, NA, an empty cell
+    '\ufefftask,worker,label\r\n007,w1,None\r\n8,w2,null\r\n',  # BOM, CRLF, zero-padded
+    'task;worker;label\nt1;w1; cat \n',  # another separator, blanks kept
+    'task,worker,label\n',  # the header only
+])
+def test_text_read_by_arrow_equals_pandas_reading(tmp_path, text):
+    path = tmp_path / "a.csv"
+    path.write_bytes(text.encode())
+    sep = ";" if ";" in text else ","
+    fast = read_table(path)
+    slow = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    assert list(fast.columns) == list(slow.columns)
+    assert fast.astype(object).values.tolist() == slow.astype(object).values.tolist()
+
+
+def test_text_arrow_cannot_read_goes_to_pandas(tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_text("task,worker,label\n1,a,\"two\nlines\"\n2,b\n")  # ragged: pandas' message
+    with pytest.raises(InputError):
+        from crowdlearn import Annotations
+
+        Annotations.from_file(path)
+    path.write_text("task,task,label\n1,a,x\n")  # repeated names: pandas renames them
+    assert list(read_table(path).columns) == list(pd.read_csv(path).columns)

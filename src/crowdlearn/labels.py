@@ -35,6 +35,12 @@ def _row(i: int) -> str:
 def missing_mask(values: pd.Series) -> np.ndarray:
     """Truly empty cells: NaN / None / NA, or text that is empty or only blanks."""
     bad = values.isna().to_numpy()
+    arrow = getattr(values.array, "_pa_array", None)  # a pyarrow-backed text column
+    if arrow is not None and pd.api.types.is_string_dtype(values.dtype):
+        import pyarrow.compute as pc  # ~2x str.strip() on 10M cells, and no object copy
+
+        blank = pc.or_(pc.equal(pc.utf8_length(arrow), 0), pc.utf8_is_space(arrow))
+        return bad | blank.fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
     if values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
         text = values[~bad].astype(str)
         blank = text.str.strip().eq("").to_numpy()
@@ -194,9 +200,9 @@ def _type_hint(value, ids: list) -> str:
 
 def _factorize(series: pd.Series, name: str, origin: str, row: RowName = _row,
                ) -> tuple[np.ndarray, list]:
-    arr = series.to_numpy()
-    if np.issubdtype(arr.dtype, np.integer) and len(arr):
-        fast = _compact_integers(arr)
+    if pd.api.types.is_integer_dtype(series.dtype) and len(series):  # else no copy to numpy
+        arr = series.to_numpy()
+        fast = _compact_integers(arr) if np.issubdtype(arr.dtype, np.integer) else None
         if fast is not None:
             return fast
     try:
@@ -207,7 +213,7 @@ def _factorize(series: pd.Series, name: str, origin: str, row: RowName = _row,
         raise InputError(f"{origin}{row(bad)}: column {name!r} holds "
                          f"{type(series.iloc[bad]).__name__} {series.iloc[bad]!r}, not an id "
                          "or a label") from None
-    if arr.dtype == object:
+    if series.dtype == object or isinstance(series.dtype, pd.CategoricalDtype):  # mixed?
         kind = pd.api.types.infer_dtype(uniques, skipna=True)
         if "mixed" in kind:  # tuples would become a MultiIndex in every output
             bad = next((i for i, v in enumerate(uniques) if isinstance(v, (tuple, frozenset))),
@@ -225,7 +231,7 @@ def _factorize(series: pd.Series, name: str, origin: str, row: RowName = _row,
         return codes.astype(np.int64), uniques
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order))
-    return rank[codes], [uniques[i] for i in order]
+    return rank[codes], np.asarray(uniques, dtype=object)[order].tolist()
 
 
 def _compact_integers(values: np.ndarray) -> tuple[np.ndarray, list] | None:
@@ -284,6 +290,13 @@ def _sort_order(uniques) -> np.ndarray | None:
     if values.dtype != object:
         order = np.argsort(values, kind="stable")
     elif pd.api.types.infer_dtype(uniques, skipna=True) == "string":
+        whole = _as_integers(uniques)
+        if whole is not None:  # digits only: by value, spelling ("01" and "1") breaks ties
+            order = np.argsort(whole, kind="stable")
+            ranked = whole[order]
+            if (ranked[1:] == ranked[:-1]).any():
+                order = np.lexsort((values.astype(str), whole))
+            return None if (order == np.arange(len(order))).all() else order
         text = values.astype(str)
         if _reads_as_numbers(text):  # by value, then spelling
             order = np.lexsort((text, pd.to_numeric(text).astype(float)))
@@ -303,3 +316,18 @@ def _reads_as_numbers(text: np.ndarray) -> bool:
     if pd.to_numeric(pd.Series(sample), errors="coerce").isna().any():
         return False
     return bool(pd.to_numeric(pd.Series(text), errors="coerce").notna().all())
+
+
+def _as_integers(uniques) -> np.ndarray | None:
+    """Text that all spells integers in plain digits (an optional sign), as int64; None
+    otherwise (other numbers take the general path)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        head = pa.array(np.asarray(uniques[:256], dtype=object), type=pa.string())
+        pc.cast(head, pa.int64())  # most text ids fail here, at once
+        text = pa.array(np.asarray(uniques, dtype=object), type=pa.string())
+        return pc.cast(text, pa.int64()).to_numpy()
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
+        return None
