@@ -72,6 +72,17 @@ def test_model_params_are_checked_by_the_learner_in_python():
     make_learner("ce", model_params={"hidden": []}).check_params()  # a linear model
 
 
+@pytest.mark.parametrize("options", [["--method", "ds"], ["--method", "aggregate"],
+                                     ["--method", "aggregate", "--param", "aggregator=glad"]])
+def test_aggregators_that_only_accept_gold_train(files, options):
+    # DawidSkene's and GLAD's fit take an optional gold: only gold-mv needs it
+    result = run("fit", "--answers", files / "answers.csv", "--features",
+                 files / "features.csv", *options, "--epochs", "1", "--threads", "1",
+                 "-o", files / "m")
+    assert result.exit_code == 0, result.output
+    assert (files / "m" / "labels.csv").exists()
+
+
 def test_gold_mv_is_refused_before_reading_in_command_line_words(tmp_path):
     result = run("fit", "--answers", tmp_path / "none.csv", "--features", tmp_path / "no.csv",
                  "--method", "aggregate", "--param", "aggregator=gold-mv", "-o", tmp_path / "m")

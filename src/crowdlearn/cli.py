@@ -390,8 +390,9 @@ def aggregate(
     if gold is not None and not takes_gold(model):
         raise InputError(f"--gold is not used by --method {Method(method).value}; methods that "
                          f"take known labels: {_aggregators_with('gold')}")
-    if gold is None and Method(method).value == "gold-mv":
-        raise InputError("--method gold-mv needs --gold (tasks with known labels)")
+    if gold is None and model.requires_gold:
+        raise InputError(f"--method {Method(method).value} needs --gold (tasks with known "
+                         "labels)")
     stdin_inputs = [p for p in (answers, gold, truth) if p is not None and str(p) == "-"]
     if len(stdin_inputs) > 1:
         raise InputError("'-' (standard input) can be only one of the inputs")
@@ -1017,7 +1018,7 @@ def _demo_aggregate(seed: int) -> None:
     scores = {}
     for method in Method:
         model = make_aggregator(method, seed)
-        if takes_gold(model) and method.value == "gold-mv":
+        if model.requires_gold:
             continue  # needs known labels, which a user would not have
         if method.value == "kos" and ann.n_classes != 2:
             continue
@@ -1216,7 +1217,7 @@ def fit(
     learner = make_learner(method.value, **settings)
     learner.check_params()  # every option, before reading
     aggregator = getattr(learner, "aggregator", None)
-    if aggregator is not None and takes_gold(aggregator):
+    if aggregator is not None and aggregator.requires_gold:
         name = given.get("aggregator", type(aggregator).__name__)
         raise InputError(f"--param aggregator={name} needs gold answers (tasks with known "
                          f"labels), which fit does not take; `crowdlearn aggregate --method "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -33,7 +34,10 @@ class Aggregator(DeclaredParameters, BaseEstimator):
     :meth:`_check_params`, before reading the answers: a bad value is an
     :class:`~crowdlearn.errors.InputError` naming it. Checks that involve several
     parameters go in ``_check_more``; those that involve the data stay in ``fit``.
+    ``requires_gold``: its ``fit`` needs ``gold`` (known labels), not only accepts it.
     """
+
+    requires_gold: ClassVar[bool] = False
 
     def fit_predict(self, answers, **fit_params) -> pd.Series:
         """``fit(answers, ...)`` then :meth:`predict`."""

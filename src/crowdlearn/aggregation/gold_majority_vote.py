@@ -36,6 +36,7 @@ class GoldMajorityVote(Aggregator):
     gold_answers_ : per worker, how many gold tasks it answered.
     """
 
+    requires_gold = True
     _parameter_constraints = {"default_skill": [Choice("mean"), Reals()],
                               "tie_break": [TIE_BREAK], "seed": SEED_OR_GENERATOR}
 
