@@ -225,3 +225,10 @@ def test_fit_removes_a_killed_runs_partial_model_folder_and_says_so(files):
                  files / "p.csv")
     assert result.exit_code == 0, result.output
     assert "warning: removed 1 partial copy of" in result.output and not stale.exists()
+
+
+def test_long_output_names_still_fit_their_temporary_names(tmp_path):
+    # a temporary name adds ~40 characters and the host's: long names are cut, not refused
+    path = tmp_path / ("x" * 230 + ".csv")
+    atomic_write(path, lambda p: Path(p).write_text("a\n1\n"))
+    assert path.read_text() == "a\n1\n" and os.listdir(tmp_path) == [path.name]

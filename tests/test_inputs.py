@@ -54,6 +54,8 @@ def test_a_zip_of_two_files_is_refused(tmp_path):
     '\ufefftask,worker,label\r\n007,w1,None\r\n8,w2,null\r\n',  # BOM, CRLF, zero-padded
     'task;worker;label\nt1;w1; cat \n',  # another separator, blanks kept
     'task,worker,label\n',  # the header only
+    'task,worker,label\r1,a,x\r2,b,y\r',  # lines ended by "\r" alone
+    'task,worker,label,\n1,a,x,\n',  # a trailing separator: pandas' "Unnamed: 3"
 ])
 def test_text_read_by_arrow_equals_pandas_reading(tmp_path, text):
     path = tmp_path / "a.csv"

@@ -222,9 +222,14 @@ def _read_text_arrow(source, sep: str) -> pd.DataFrame | None:
         head = source.getvalue().split(b"\n", 1)[0]
     else:
         head = _first_line(Path(source))
-    names = next(csv.reader([head.decode("utf-8-sig", errors="replace").rstrip("\r\n")],
-                            delimiter=sep), [])
-    if not names or len(set(names)) != len(names) or Path(str(source)).suffix == ".zip":
+    try:  # a lone "\r" ends no line here: such a file's header is its whole text
+        names = next(csv.reader([head.decode("utf-8-sig", errors="replace").rstrip("\r\n")],
+                                delimiter=sep), [])
+    except csv.Error:
+        return None
+    # pandas renames repeated and empty names and drops blank lines of one-column files
+    if (len(names) < 2 or len(set(names)) != len(names) or "" in names
+            or Path(str(source)).suffix == ".zip"):
         return None
     try:
         table = pcsv.read_csv(

@@ -148,7 +148,7 @@ def temporary_beside(path: Path | str, *, folder: bool = False) -> Path:
     else. Such leftovers of ``path`` are removed first (:func:`remove_leftovers`)."""
     path = Path(path)
     remove_leftovers(path)
-    prefix = f".{path.name}.{_MARK}-{_host()}-{os.getpid()}-"
+    prefix = f".{_stem(path)}.{_MARK}-{_host()}-{os.getpid()}-"
     if folder:
         return Path(tempfile.mkdtemp(prefix=prefix, dir=path.parent))
     fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=path.suffix, dir=path.parent)
@@ -157,6 +157,19 @@ def temporary_beside(path: Path | str, *, folder: bool = False) -> Path:
 
 
 _MARK = "crowdlearn"
+
+
+def _stem(path: Path) -> str:
+    """``path``'s name as temporary names hold it: a long name (a temporary name adds
+    about 40 characters and the host's name, and a file name holds 255 bytes) is cut and
+    told apart from others cut alike by a digest of the whole name."""
+    name = path.name
+    if len(name.encode()) <= 160:
+        return name
+    import hashlib
+
+    digest = hashlib.blake2b(name.encode(), digest_size=6).hexdigest()
+    return f"{name.encode()[:100].decode(errors='ignore')}~{digest}"
 
 
 def _host() -> str:
@@ -175,7 +188,7 @@ def remove_leftovers(path: Path | str) -> list[Path]:
     if os.name != "posix" or not path.parent.is_dir():
         return []
     tag = rf"\.{_MARK}-{re.escape(_host())}-(\d+)-[a-z0-9_]+"
-    ours = re.compile(rf"(\.+){re.escape(path.name)}((?:{tag})+)(?:{re.escape(path.suffix)})?")
+    ours = re.compile(rf"(\.+){re.escape(_stem(path))}((?:{tag})+)(?:{re.escape(path.suffix)})?")
     removed = []
     try:
         entries = list(os.scandir(path.parent))

@@ -78,6 +78,9 @@ def test_numpy_scalars_are_accepted(small):
     (AggNet, {"n_threads": 0}, "n_threads"),
     (MBEM, {"n_rounds": True}, "n_rounds"),  # a boolean is not the integer 1
     (StandardCE, {"val_fraction": False}, "val_fraction"),
+    (StandardCE, {"lr": True}, "lr"),  # lr 1.0, silently
+    (MBEM, {"seed": True}, "seed"),
+    (TwoEM, {"cr_weight": True, "warmup_epochs": 0}, "cr_weight"),
 ])
 def test_bad_parameters_fail_before_any_training(small, monkeypatch, cls, params, message):
     X, y, ann = small

@@ -15,9 +15,10 @@ import torch
 
 from crowdlearn.aggregation import DawidSkene
 from crowdlearn.annotations import Annotations
-from crowdlearn.learners.base import NON_NEGATIVE, Carried, Learner, ModelSpec, Seeds, align_items
+from crowdlearn.learners.base import Carried, Learner, ModelSpec, Seeds, align_items
 from crowdlearn.learners.crowd_answers import soft_majority
 from crowdlearn.nn import Batch, soft_cross_entropy
+from crowdlearn.params import NON_NEGATIVE_REAL
 
 
 class AggNet(Learner):
@@ -31,7 +32,7 @@ class AggNet(Learner):
     """
 
     _defaults = {"epochs": 60}
-    _parameter_constraints = {"smoothing": [NON_NEGATIVE]}
+    _parameter_constraints = {"smoothing": [NON_NEGATIVE_REAL]}
 
     def __init__(self, model: ModelSpec = "mlp", *, smoothing: float = 0.01, **training):
         self.model = model

@@ -10,13 +10,12 @@ import json
 import os
 from collections.abc import Callable, Iterator
 from enum import IntEnum
-from numbers import Integral, Real
 from pathlib import Path
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
@@ -28,7 +27,13 @@ from crowdlearn.nn.models import check_model_params
 from crowdlearn.nn.threads import cpu_threads
 from crowdlearn.nn.trainer import CheckpointMismatch, data_digest
 from crowdlearn.params import FRACTION as FRACTION  # the learners import them from here
-from crowdlearn.params import NON_NEGATIVE, POSITIVE_INT, DeclaredParameters
+from crowdlearn.params import (
+    NON_NEGATIVE_REAL,
+    POSITIVE_INT,
+    POSITIVE_REAL,
+    DeclaredParameters,
+    Integers,
+)
 
 
 class Seeds(IntEnum):
@@ -48,12 +53,12 @@ TRAINING_PARAMETERS: dict[str, tuple[object, list]] = {
     "model_params": (None, [dict, None]),
     "epochs": (30, [POSITIVE_INT]),
     "batch_size": (64, [POSITIVE_INT]),
-    "lr": (1e-3, [Interval(Real, 0, None, closed="neither")]),
+    "lr": (1e-3, [POSITIVE_REAL]),
     "optimizer": ("adam", [StrOptions({"adam", "sgd"})]),
-    "weight_decay": (0.0, [NON_NEGATIVE]),
+    "weight_decay": (0.0, [NON_NEGATIVE_REAL]),
     "standardize": (False, ["boolean"]),
     "device": ("auto", [str]),
-    "seed": (0, [Interval(Integral, 0, None, closed="left")]),
+    "seed": (0, [Integers(0)]),
     "verbose": (False, ["boolean"]),
     "n_threads": (None, [POSITIVE_INT, None]),
     "checkpoint": (None, [str, os.PathLike, None]),
@@ -204,11 +209,12 @@ class Learner(DeclaredParameters, BaseEstimator):
         trained = [str(c) for c in trained]
         if names == trained:
             return X
-        missing = [c for c in trained if c not in set(names)]
+        given, known = set(names), set(trained)
+        missing = [c for c in trained if c not in given]
         if missing:
             raise InputError(f"X lacks {len(missing)} feature column(s) the model was fit on: "
                              f"{_first_names(missing)}")
-        unseen = [c for c in names if c not in set(trained)]
+        unseen = [c for c in names if c not in known]
         if unseen:
             raise InputError(f"X has {len(unseen)} feature column(s) the model was not fit "
                              f"on: {_first_names(unseen)}")

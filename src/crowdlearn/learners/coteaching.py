@@ -9,17 +9,15 @@ over the first ``ramp_epochs`` epochs (τ = ``forget_rate``, the assumed noise r
 
 from __future__ import annotations
 
-from numbers import Integral
-
 import torch
 import torch.nn.functional as F
 from sklearn.base import ClassifierMixin
-from sklearn.utils._param_validation import Interval
 
 from crowdlearn.learners.base import FRACTION, Learner, ModelSpec, Seeds
 from crowdlearn.learners.single_labels import encode_labels
 from crowdlearn.nn import Batch
 from crowdlearn.nn.pair import NetworkPair
+from crowdlearn.params import Integers
 
 
 def small_loss_share(epoch: int, forget_rate: float, ramp_epochs: int) -> float:
@@ -48,8 +46,8 @@ class CoTeaching(ClassifierMixin, Learner):
 
     _defaults = {"epochs": 200}
     _parameter_constraints = {"forget_rate": [FRACTION],
-                              "ramp_epochs": [Interval(Integral, 0, None, closed="left")],
-                              "decay_from": [Interval(Integral, 0, None, closed="left"), None]}
+                              "ramp_epochs": [Integers(0)],
+                              "decay_from": [Integers(0), None]}
 
     def __init__(self, model: ModelSpec = "mlp", *, forget_rate: float = 0.2,
                  ramp_epochs: int = 10, decay_from: int | None = 80, **training):

@@ -9,12 +9,11 @@ base network can learn the true classes; it alone predicts.
 
 from __future__ import annotations
 
-from numbers import Real
 from typing import Literal
 
 import numpy as np
 import torch
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import StrOptions
 from torch import nn
 
 from crowdlearn.annotations import Annotations
@@ -26,6 +25,7 @@ from crowdlearn.learners.crowd_answers import (
     full_precision,
     soft_majority,
 )
+from crowdlearn.params import Reals
 
 
 class _NetworkWithCrowdLayer(nn.Module):
@@ -63,7 +63,7 @@ class CrowdLayer(Learner):
 
     _defaults = {"epochs": 60}
     _parameter_constraints = {"init": [StrOptions({"identity", "soft-mv"})],
-                              "init_epsilon": [Interval(Real, 0, None, closed="neither")]}
+                              "init_epsilon": [Reals(0)]}
 
     def __init__(self, model: ModelSpec = "mlp", *,
                  init: Literal["identity", "soft-mv"] = "identity", init_epsilon: float = 1e-4,

@@ -14,14 +14,13 @@ data-crowds forecaster ``ζ(x, y) ∝ h(x) · g(y) / p`` uses both.
 from __future__ import annotations
 
 import copy
-from numbers import Real
 from typing import Literal
 
 import numpy as np
 import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
@@ -39,6 +38,7 @@ from crowdlearn.learners.crowd_answers import (
 )
 from crowdlearn.nn import Batch
 from crowdlearn.nn.pair import NetworkPair
+from crowdlearn.params import Reals
 
 DIVERGENCES = ("kl", "pearson", "js")
 
@@ -169,11 +169,11 @@ class MaxMIG(Learner):
     _parameter_constraints = {
         "divergence": [StrOptions(set(DIVERGENCES))],
         "prior": [StrOptions({"fixed", "learned"}), "array-like"],
-        "init_epsilon": [Interval(Real, 0, None, closed="neither")],
-        "init_scale": [Interval(Real, 0, None, closed="neither")],
-        "copy_agreement": [Interval(Real, 0, 1, closed="right"), None],
+        "init_epsilon": [Reals(0)],
+        "init_scale": [Reals(0)],
+        "copy_agreement": [Reals(0, 1, closed="right"), None],
         "copy_min_shared": [POSITIVE_INT],
-        "aggregator_lr": [Interval(Real, 0, None, closed="neither")],
+        "aggregator_lr": [Reals(0)],
     }
 
     def __init__(self, model: ModelSpec = "mlp", *,

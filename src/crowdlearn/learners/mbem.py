@@ -28,7 +28,6 @@ from sklearn.utils._param_validation import StrOptions
 from crowdlearn.aggregation import DawidSkene, OneCoinDawidSkene
 from crowdlearn.annotations import Annotations
 from crowdlearn.learners.base import (
-    NON_NEGATIVE,
     POSITIVE_INT,
     Learner,
     ModelSpec,
@@ -36,6 +35,7 @@ from crowdlearn.learners.base import (
     align_items,
 )
 from crowdlearn.learners.crowd_answers import soft_majority
+from crowdlearn.params import NON_NEGATIVE_REAL
 
 WORKER_MODELS = {"confusion": DawidSkene, "one-coin": OneCoinDawidSkene}
 
@@ -80,7 +80,7 @@ class MBEM(Learner):
 
     _parameter_constraints = {"n_rounds": [POSITIVE_INT], "use_class_prior": ["boolean"],
                               "model_prior": ["boolean"], "self_training": ["boolean"],
-                              "smoothing": [NON_NEGATIVE],
+                              "smoothing": [NON_NEGATIVE_REAL],
                               "worker_model": [StrOptions(set(WORKER_MODELS))]}
 
     def __init__(self, model: ModelSpec = "mlp", *, n_rounds: int = 1,

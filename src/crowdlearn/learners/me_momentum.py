@@ -12,18 +12,15 @@ on the noisy split) is returned.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from numbers import Real
 
 import numpy as np
 from sklearn.base import ClassifierMixin
-from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from crowdlearn.errors import InputError
 from crowdlearn.learners.base import (
     FRACTION,
-    NON_NEGATIVE,
     POSITIVE_INT,
     Carried,
     Learner,
@@ -38,6 +35,7 @@ from crowdlearn.learners.single_labels import (
 )
 from crowdlearn.nn import balanced_accuracy
 from crowdlearn.nn.trainer import cpu_state
+from crowdlearn.params import NON_NEGATIVE, Reals
 
 
 @dataclass
@@ -86,9 +84,9 @@ class MeMomentum(ClassifierMixin, Learner):
     _defaults = {"epochs": 60}
     _parameter_constraints = {"n_outer": [POSITIVE_INT], "n_inner": [POSITIVE_INT],
                               "val_fraction": [FRACTION],
-                              "slack_step": [Interval(Real, 0, None, closed="neither")],
+                              "slack_step": [Reals(0)],
                               "slack_stop": [NON_NEGATIVE], "milestones": ["array-like"],
-                              "gamma": [Interval(Real, 0, None, closed="neither")]}
+                              "gamma": [Reals(0)]}
 
     def __init__(self, model: ModelSpec = "mlp", *, n_outer: int = 3, n_inner: int = 20,
                  val_fraction: float = 0.1, slack_step: float = 0.1, slack_stop: float = 2.0,

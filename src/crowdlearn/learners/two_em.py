@@ -23,18 +23,16 @@ frequencies, weight ramped over ``cr_ramp`` epochs after warm-up); the auxiliary
 from __future__ import annotations
 
 from dataclasses import dataclass
-from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
 from sklearn.base import ClassifierMixin
-from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
 from crowdlearn.errors import InputError
-from crowdlearn.learners.base import FRACTION, NON_NEGATIVE, Carried, Learner, ModelSpec, Seeds
+from crowdlearn.learners.base import FRACTION, Carried, Learner, ModelSpec, Seeds
 from crowdlearn.learners.single_labels import (
     check_clean_labels,
     encode_labels,
@@ -42,6 +40,7 @@ from crowdlearn.learners.single_labels import (
 )
 from crowdlearn.nn import Batch, soft_cross_entropy
 from crowdlearn.nn.pair import NetworkPair
+from crowdlearn.params import NON_NEGATIVE_REAL, Integers, Reals
 
 
 @dataclass
@@ -133,11 +132,11 @@ class TwoEM(ClassifierMixin, Learner):
 
     _defaults = {"epochs": 100}
     _parameter_constraints = {"noise_rate": [FRACTION, None], "update_gamma": ["boolean"],
-                              "cr_weight": [NON_NEGATIVE],
-                              "cr_ramp": [Interval(Integral, 0, None, closed="left")],
-                              "warmup_epochs": [Interval(Integral, 0, None, closed="left")],
-                              "temperature": [Interval(Real, 0, None, closed="neither")],
-                              "refurbish_threshold": [Interval(Real, 0, 1, closed="right")],
+                              "cr_weight": [NON_NEGATIVE_REAL],
+                              "cr_ramp": [Integers(0)],
+                              "warmup_epochs": [Integers(0)],
+                              "temperature": [Reals(0)],
+                              "refurbish_threshold": [Reals(0, 1, closed="right")],
                               "val_fraction": [FRACTION]}
 
     def __init__(self, model: ModelSpec = "mlp", *, noise_rate: float | None = None,
