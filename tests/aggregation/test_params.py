@@ -176,7 +176,8 @@ def test_learners_share_the_declarations():
     from crowdlearn.learners import base
 
     assert base.POSITIVE_INT is params.POSITIVE_INT
-    assert base.NON_NEGATIVE is params.NON_NEGATIVE and base.FRACTION is params.FRACTION
+    assert base.NON_NEGATIVE_REAL is params.NON_NEGATIVE_REAL
+    assert base.FRACTION is params.FRACTION
     assert base.Learner.check_params is aggregation.Aggregator.check_params
 
 

@@ -251,10 +251,12 @@ class MMSR(Aggregator):
             warnings.warn(f"MMSR: the rank-one completion stopped at iteration {self.n_iter_}: "
                           f"its change has not halved in patience={self.patience} iterations "
                           f"(smallest {min(self.loss_history_):.2g}, last {last:.2g}, tol "
-                          f"{self.tol:g}); the workers' agreement rates admit no rank-one fit "
-                          "(as in tiny crowds where two workers agree at exactly chance), so "
-                          "the estimates drift instead of converging, and the accuracies come "
-                          "from the last ones and are unreliable", CrowdlearnWarning,
+                          f"{self.tol:g}); the workers' agreement rates most likely admit "
+                          "no rank-one fit (as in tiny crowds where two workers agree at "
+                          "exactly chance) and the estimates drift, so the accuracies come "
+                          "from the last ones and are unreliable (a completion converging "
+                          "that slowly stops too: raise patience to let it run)",
+                          CrowdlearnWarning,
                           stacklevel=3)
         elif not self.converged_:
             warnings.warn(f"MMSR: stopped at max_iter={self.max_iter} without converging "
