@@ -1,7 +1,8 @@
-"""Small crowds written to Parquet for the out-of-core engines' tests."""
+"""Small crowds written to Parquet for the out-of-core engines' tests, and a Dask client."""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -43,3 +44,15 @@ def write_parts(frame: pd.DataFrame, folder: Path, parts: int) -> Path:
 def small_crowd(tmp_path_factory) -> tuple[pd.DataFrame, Path]:
     frame = crowd_frame(4000, k=3, seed=1)[["task", "worker", "label"]]
     return frame, write_parts(frame, tmp_path_factory.mktemp("small") / "answers", 3)
+
+
+@pytest.fixture(scope="module")
+def client():
+    """A client of a local cluster of two one-thread processes (skipped without Dask)."""
+    distributed = pytest.importorskip("dask.distributed")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                      dashboard_address=None) as cluster, \
+                distributed.Client(cluster) as c:
+            yield c

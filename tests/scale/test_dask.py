@@ -21,16 +21,6 @@ dd = pytest.importorskip("dask.dataframe")
 distributed = pytest.importorskip("dask.distributed")
 
 
-@pytest.fixture(scope="module")
-def client():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                      dashboard_address=None) as cluster, \
-                distributed.Client(cluster) as c:
-            yield c
-
-
 def test_three_engines_agree_on_a_million_answers(client, tmp_path):
     frame = crowd_frame(200_000, r=5, n_workers=500, seed=11)[["task", "worker", "label"]]
     folder = write_parts(frame, tmp_path / "answers", 4)

@@ -29,17 +29,6 @@ from tests.scale.test_streamed import assert_same, read_result
 runner = CliRunner()
 
 
-@pytest.fixture(scope="module")
-def client():
-    distributed = pytest.importorskip("dask.distributed")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                      dashboard_address=None) as cluster, \
-                distributed.Client(cluster) as c:
-            yield c
-
-
 def caught(run) -> tuple[list[str], object]:
     """The messages of the CrowdlearnWarnings ``run()`` raises, in order, and its result."""
     with warnings.catch_warnings(record=True) as seen:
@@ -190,17 +179,23 @@ def _with_empty_label(path: Path, row: int) -> Path:
     return path
 
 
+def _engine_errors(path: Path, tmp_path: Path, client) -> list[str]:
+    """The error of each engine (memory, stream, Dask) on the answers in ``path``."""
+    messages = []
+    for run in (lambda: Annotations.from_file(path),
+                lambda: aggregate_parquet(path, tmp_path / "s"),
+                lambda: aggregate_dask(path, tmp_path / "d", client=client)):
+        with pytest.raises(InputError) as caught:
+            run()
+        messages.append(str(caught.value))
+    return messages
+
+
 def test_empty_cell_named_alike_on_every_engine(client, tmp_path):
     path = _with_empty_label(tmp_path / "answers.parquet", 7)
     expected = (f"{path}: row 7: empty value in column 'label' (2 empty value(s) in that "
                 "column)")
-    with pytest.raises(InputError) as in_memory:
-        Annotations.from_file(path)
-    with pytest.raises(InputError) as streamed:
-        aggregate_parquet(path, tmp_path / "s")
-    with pytest.raises(InputError) as on_dask:
-        aggregate_dask(path, tmp_path / "d", client=client)
-    assert str(in_memory.value) == str(streamed.value) == str(on_dask.value) == expected
+    assert _engine_errors(path, tmp_path, client) == [expected] * 3
     # a later batch counts from the file's first row, not the batch's
     answers = ParquetAnswers.open(path)
     with pytest.raises(InputError, match=r"answers.parquet: row 7: empty value"):
@@ -216,13 +211,7 @@ def test_blank_text_is_an_empty_cell_on_every_engine(client, tmp_path):
     frame.to_parquet(path, index=False)
     expected = (f"{path}: row 4: empty value in column 'worker' (2 empty value(s) in that "
                 "column)")
-    with pytest.raises(InputError) as in_memory:
-        Annotations.from_file(path)
-    with pytest.raises(InputError) as streamed:
-        aggregate_parquet(path, tmp_path / "s")
-    with pytest.raises(InputError) as on_dask:
-        aggregate_dask(path, tmp_path / "d", client=client)
-    assert str(in_memory.value) == str(streamed.value) == str(on_dask.value) == expected
+    assert _engine_errors(path, tmp_path, client) == [expected] * 3
     frame.loc[[4, 20], "worker"] = "w"
     frame.loc[7, "task"] = "\t"  # a blank task id, inside task 1's run
     frame.to_parquet(path, index=False)
