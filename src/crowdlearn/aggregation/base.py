@@ -94,36 +94,49 @@ class Aggregator(DeclaredParameters, BaseEstimator):
         self.worker_counts_ = ann.worker_counts
 
     def _warn_about_fit(self, ann: Annotations, answers_only: bool = True,
-                        final: bool = True, present: np.ndarray | None = None) -> None:
+                        final: bool = True) -> None:
         """Warn about what the answers cannot tell (unless other evidence came with them:
         ``answers_only`` false) and, for a fit run to its end (``final``), about classes that
-        vanished (``present``: whether some task ends up with each class; by default read
-        from ``labels_``, which the out-of-core engines do not hold)."""
-        for message in identifiability_problems(ann) if answers_only else ():
-            warnings.warn(message, CrowdlearnWarning, stacklevel=3)
-        if present is None:
-            present = np.bincount(self.labels_, minlength=ann.n_classes) > 0
-        if final and ann.n_classes > 1 and not present.all():
-            gone = [ann.classes[k] for k in np.flatnonzero(~present)]
+        vanished."""
+        present = np.bincount(self.labels_, minlength=ann.n_classes) > 0
+        self._warn_about_answers(identifiability_problems(ann) if answers_only else [],
+                                 ann.classes, present, final, stacklevel=4)
+
+    def _warn_about_answers(self, problems: list[str], classes: list, present: np.ndarray,
+                            final: bool = True, stacklevel: int = 3) -> None:
+        """Warn each of ``problems`` and, when ``final``, the classes no task ends up with
+        (``present``: whether some task does, per class): :meth:`_warn_about_fit`'s words,
+        which the out-of-core engines also use with what they gather while coding."""
+        for message in problems:
+            warnings.warn(message, CrowdlearnWarning, stacklevel=stacklevel)
+        if final and len(classes) > 1 and not present.all():
+            gone = [classes[k] for k in np.flatnonzero(~present)]
             advice = ("" if type(self).__name__ == "MajorityVote" else
                       "; if they are real classes, the model may have collapsed: compare "
                       "with majority vote")
             warnings.warn(f"{type(self).__name__}: no task ends up with class"
                           f"{'es' if len(gone) > 1 else ''} {', '.join(map(repr, gone))}"
-                          f" (of {ann.n_classes}){advice}", CrowdlearnWarning, stacklevel=3)
+                          f" (of {len(classes)}){advice}", CrowdlearnWarning,
+                          stacklevel=stacklevel)
 
 
 def identifiability_problems(ann: Annotations) -> list[str]:
     """Why worker quality cannot be estimated from these answers (empty when it can)."""
+    return answer_problems(ann.workers, ann.classes, int(ann.task_counts.max()))
+
+
+def answer_problems(workers: list, classes: list, most_answers: int) -> list[str]:
+    """:func:`identifiability_problems` from the worker and class ids and the most answers
+    any task received."""
     problems = []
-    if ann.n_workers == 1:
-        problems.append(f"a single worker ({ann.workers[0]!r}) gave every answer: its quality "
+    if len(workers) == 1:
+        problems.append(f"a single worker ({workers[0]!r}) gave every answer: its quality "
                         "cannot be estimated (there is nobody to compare it with)")
-    elif int(ann.task_counts.max()) < 2:
+    elif most_answers < 2:
         problems.append("no task has two answers: worker quality is not identifiable and "
                         "every label is its one worker's answer")
-    if ann.n_classes == 1:
-        problems.append(f"every answer is the same label ({ann.classes[0]!r}): worker "
+    if len(classes) == 1:
+        problems.append(f"every answer is the same label ({classes[0]!r}): worker "
                         "quality is 1 by construction and tells nothing")
     return problems
 

@@ -30,7 +30,7 @@ from crowdlearn.aggregation import (
     Wawa,
     ZeroBasedSkill,
 )
-from crowdlearn.aggregation.base import Aggregator
+from crowdlearn.aggregation.base import Aggregator, answer_problems
 from crowdlearn.aggregation.em import Params, Stats, run_em
 from crowdlearn.aggregation.majority_vote import tie_picks
 from crowdlearn.errors import InputError
@@ -72,38 +72,14 @@ class Runner(Protocol):
         ``folder/part-NNNNN.parquet``; return the sum of the second elements."""
 
 
-@dataclass(frozen=True)
-class AnswerCounts:
-    """What the in-memory fit's warnings about the data read of its answers
-    (:func:`~crowdlearn.aggregation.base.identifiability_problems`,
-    :meth:`Aggregator._warn_about_fit`), from what an engine gathers while coding them: the
-    worker and class ids and the most answers of one task. ``task_counts`` holds that
-    maximum only (the warnings read nothing else of it)."""
-
-    workers: list
-    classes: list
-    max_task_answers: int
-
-    @property
-    def n_workers(self) -> int:
-        return len(self.workers)
-
-    @property
-    def n_classes(self) -> int:
-        return len(self.classes)
-
-    @property
-    def task_counts(self) -> np.ndarray:
-        return np.array([self.max_task_answers])
-
-
 def warn_about_fit(model: Aggregator, runner: Runner, label_counts: np.ndarray,
                    final: bool = True) -> None:
     """Warn as the in-memory fit does (the same method, the same words) about what the
     answers cannot tell and the classes no task ends up with (``label_counts``: tasks per
     fitted class, summed over chunks)."""
-    model._warn_about_fit(AnswerCounts(runner.workers, runner.classes, runner.max_task_answers),
-                          final=final, present=label_counts > 0)
+    model._warn_about_answers(
+        answer_problems(runner.workers, runner.classes, runner.max_task_answers),
+        runner.classes, label_counts > 0, final)
 
 
 @dataclass
