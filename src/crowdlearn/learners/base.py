@@ -470,16 +470,12 @@ def _compact(value) -> str:
 
 def _target_digest(target) -> str | None:
     """A digest of the labels (an array) or of the answers (ids, codes and classes)."""
-    if isinstance(target, Annotations):
-        ids = data_digest(np.asarray([str(t) for t in target.tasks], dtype=str))
-        workers = data_digest(np.asarray([str(w) for w in target.workers], dtype=str))
-        classes = data_digest(np.asarray([str(c) for c in target.classes], dtype=str))
-        codes = [data_digest(np.asarray(a)) for a in (target.task, target.worker, target.label)]
-        return "/".join(str(d) for d in (ids, workers, classes, *codes))
-    if target is None:
-        return None
-    values = np.asarray(target)
-    return data_digest(values if values.dtype != object else values.astype(str))
+    if isinstance(target, Annotations):  # data_digest takes ids as text
+        ids = [np.asarray(i, dtype=object) for i in (target.tasks, target.workers,
+                                                     target.classes)]
+        return "/".join(data_digest(a) for a in (*ids, target.task, target.worker,
+                                                 target.label))
+    return data_digest(target)
 
 
 def _column_names(X) -> list[str] | None:
@@ -524,17 +520,20 @@ def _indexed_by_id(X) -> bool:
 
 
 def _rows_by_id(index, annotations: Annotations) -> np.ndarray:
-    """Positions in ``index`` of the annotated tasks, ids compared as text."""
+    """Positions in ``index`` of the annotated tasks, ids matched as the library matches
+    them (:func:`crowdlearn.labels.positions`: as given, then as text)."""
     import pandas as pd
 
-    ids = pd.Index([str(i) for i in index])
+    from crowdlearn.labels import positions
+
+    ids = pd.Index(index).map(str)
     if ids.has_duplicates:
         raise InputError(f"X's index repeats the id {ids[ids.duplicated()][0]!r}: each task "
                          "needs one row")
-    wanted = [str(t) for t in annotations.tasks]
-    position = ids.get_indexer(wanted)
-    missing = [t for t, p in zip(wanted, position, strict=True) if p < 0]
-    if missing:
+    position = positions(index, annotations.tasks)
+    if (position < 0).any():
+        wanted = [str(t) for t in annotations.tasks]
+        missing = [t for t, p in zip(wanted, position, strict=True) if p < 0]
         raise InputError(f"X has no row for {len(missing)} of the {len(wanted)} annotated "
                          f"tasks: {_first_names(missing)} (its index must hold the task ids, "
                          f"e.g. {_first_names(wanted, 2)}; it holds "
