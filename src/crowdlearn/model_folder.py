@@ -13,9 +13,7 @@ sibling and renamed into place: it appears complete or not at all.
 from __future__ import annotations
 
 import json
-import os
 import platform
-import shutil
 import time
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
@@ -29,7 +27,7 @@ from crowdlearn.errors import InputError
 from crowdlearn.features import Features
 from crowdlearn.labels import plain
 from crowdlearn.methods import method_spec
-from crowdlearn.outputs import atomic_write, current_umask, temporary_beside
+from crowdlearn.outputs import atomic_folder, atomic_write
 
 SUMMARY = "summary.json"
 
@@ -145,8 +143,7 @@ def write_model_folder(model: TrainedModel, out: Path | str, *, proba: bool = Fa
     """Write ``model`` to the folder ``out`` (see the module docstring); returns it."""
     out = check_model_folder(out, force)
     start = time.perf_counter()
-    tmp = temporary_beside(out.resolve(), folder=True)  # leftovers of killed runs removed
-    try:
+    with atomic_folder(out) as tmp:  # leftovers of killed runs removed
         model.learner.save(tmp, force=True)
         inferred = training_labels(model, proba)
         inferred.to_csv(tmp / "labels.csv", index=False)
@@ -159,13 +156,6 @@ def write_model_folder(model: TrainedModel, out: Path | str, *, proba: bool = Fa
             plot_worker_agreement(workers, tmp / "workers.png", model.method)
         summary = _summary(model, command, time.perf_counter() - start)
         (tmp / SUMMARY).write_text(json.dumps(summary, indent=1, default=str) + "\n")
-        os.chmod(tmp, 0o777 & ~current_umask())
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 

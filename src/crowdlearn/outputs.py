@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import shutil
 import socket
 import sys
 import tempfile
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -141,22 +143,77 @@ def atomic_write(path: Path | str, write: Callable[[Path], None]) -> Path:
     return path
 
 
-def temporary_beside(path: Path | str, *, folder: bool = False) -> Path:
-    """A new empty temporary file (or ``folder``) beside ``path``, for writing ``path``
-    atomically: ``.NAME.crowdlearn-HOST-PID-RANDOM`` (plus a file's extension), so that what
-    a killed writer (``kill -9``, a power cut) leaves behind can be told apart from anything
-    else. Such leftovers of ``path`` are removed first (:func:`remove_leftovers`)."""
+def temporary_beside(path: Path | str) -> Path:
+    """A new empty temporary file beside ``path``, for writing ``path`` atomically:
+    ``.NAME.crowdlearn-HOST-PID-RANDOM.EXT``, so that what a killed writer (``kill -9``, a
+    power cut) leaves behind can be told apart from anything else. Such leftovers of
+    ``path`` are removed first (:func:`remove_leftovers`). A folder: :func:`atomic_folder`."""
     path = Path(path)
     remove_leftovers(path)
-    prefix = f".{_stem(path)}.{_MARK}-{_host()}-{os.getpid()}-"
-    if folder:
-        return Path(tempfile.mkdtemp(prefix=prefix, dir=path.parent))
-    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=path.suffix, dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=_prefix(path), suffix=path.suffix, dir=path.parent)
     os.close(fd)
     return Path(tmp)
 
 
+@contextmanager
+def atomic_folder(path: Path | str) -> Iterator[Path]:
+    """A new empty folder beside ``path`` to write into (named as :func:`temporary_beside`
+    names it), renamed to ``path`` when the block ends without error, so that ``path`` is
+    either absent, the old folder or the complete new one. A previous ``path`` is set aside
+    first (``.NAME.crowdlearn-old-HOST-PID-RANDOM``), put back if the final rename fails or
+    is interrupted, removed once it succeeds. On any error or interrupt (Ctrl-C, SIGTERM in
+    the command line) the temporary folder is removed: it is named before it is made, so
+    that no moment has it made but not yet known to the cleanup.
+
+    The folder gets the permissions a plain ``mkdir`` would give it (``0777`` less the
+    umask), and a symbolic link is followed, as :func:`atomic_write` follows it."""
+    path = Path(os.path.realpath(path))
+    remove_leftovers(path)
+    # our pid and 64 random bits: a name no other writer holds, so what fails to make it
+    # is ours to remove
+    tmp = path.parent / f"{_prefix(path)}{secrets.token_hex(8)}"
+    try:
+        tmp.mkdir()
+        yield tmp
+        os.chmod(tmp, 0o777 & ~current_umask())
+        _replace_folder(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _replace_folder(tmp: Path, path: Path) -> None:
+    """Rename the complete ``tmp`` to ``path``; a previous ``path`` (a folder, or a file a
+    writer was asked to replace) is set aside, put back if that fails, removed after."""
+    if not os.path.lexists(path):
+        os.rename(tmp, path)
+        return
+    aside = path.parent / f"{_prefix(path, _ASIDE)}{secrets.token_hex(8)}"
+    try:
+        os.rename(path, aside)
+        os.rename(tmp, path)
+    except BaseException:
+        if os.path.lexists(aside) and os.path.lexists(tmp):  # set aside, not replaced
+            os.rename(aside, path)
+        raise
+    _remove(aside)
+
+
+def _remove(path: Path) -> None:
+    """Remove a file or folder tree (a symbolic link itself, not what it points to)."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
 _MARK = "crowdlearn"
+_ASIDE = "crowdlearn-old"  # a previous folder, set aside while its replacement moves in
+
+
+def _prefix(path: Path, mark: str = _MARK) -> str:
+    """The start of the temporary names beside ``path`` that this process makes."""
+    return f".{_stem(path)}.{mark}-{_host()}-{os.getpid()}-"
 
 
 def _stem(path: Path) -> str:
@@ -178,16 +235,19 @@ def _host() -> str:
 
 
 def remove_leftovers(path: Path | str) -> list[Path]:
-    """Remove the temporary files and folders of ``path`` that :func:`temporary_beside` made
-    for writers that are gone: named for ``path``, made on this machine by a process that no
-    longer runs, owned by this user, not a symbolic link. Also those a folder writer nested
-    in such a one (``..NAME.crowdlearn-….crowdlearn-…``). Anything else is left alone (on
+    """Remove the temporary files and folders of ``path`` that :func:`temporary_beside` and
+    :func:`atomic_folder` made for writers that are gone: named for ``path``, made on this
+    machine by a process that no longer runs, owned by this user, not a symbolic link. Also
+    those a folder writer nested in such a one (``..NAME.crowdlearn-….crowdlearn-…``), and
+    a previous ``path`` that :func:`atomic_folder` set aside (``.NAME.crowdlearn-old-…``)
+    once ``path`` exists again: while it does not, the writer was killed between its two
+    renames and that is the only copy, kept (and said so). Anything else is left alone (on
     systems without POSIX processes, everything). Warns (one line) about what it removed;
     returns it."""
     path = Path(path)
     if os.name != "posix" or not path.parent.is_dir():
         return []
-    tag = rf"\.{_MARK}-{re.escape(_host())}-(\d+)-[a-z0-9_]+"
+    tag = rf"\.({_ASIDE}|{_MARK})-{re.escape(_host())}-(\d+)-[a-z0-9_]+"
     ours = re.compile(rf"(\.+){re.escape(_stem(path))}((?:{tag})+)(?:{re.escape(path.suffix)})?")
     removed = []
     try:
@@ -198,8 +258,14 @@ def remove_leftovers(path: Path | str) -> list[Path]:
         match = ours.fullmatch(entry.name)
         if match is None:
             continue
-        pids = [int(pid) for pid in re.findall(tag, match.group(2))]
+        tags = re.findall(tag, match.group(2))
+        pids = [int(pid) for _, pid in tags]
         if len(match.group(1)) != len(pids) or any(_running(pid) for pid in pids):
+            continue
+        if tags[0][0] == _ASIDE and len(tags) == 1 and not os.path.lexists(path):
+            warnings.warn(f"kept {entry.path}: the previous {path}, which an interrupted run "
+                          "had set aside to replace it; rename it back to restore it",
+                          CrowdlearnWarning, stacklevel=3)
             continue
         try:
             info = entry.stat(follow_symlinks=False)

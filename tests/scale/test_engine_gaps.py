@@ -306,7 +306,7 @@ def test_sigterm_removes_partial_output_and_scratch(tmp_path):
     run = _cli("answers.parquet", "--engine", "stream", "-o", "labels", "--scratch", "scratch",
                "--tol", "0", "--max-iter", "100000", cwd=tmp_path)
     deadline = time.monotonic() + 120
-    while not list(tmp_path.glob(".labels.partial-*")) and run.poll() is None:
+    while not list(tmp_path.glob(".labels.crowdlearn-*")) and run.poll() is None:
         assert time.monotonic() < deadline, "the fit never started"
         time.sleep(0.01)
     assert list((tmp_path / "scratch").iterdir())  # chunk files, and the fit running
@@ -325,7 +325,7 @@ def test_missing_scratch_folder_is_one_error(small_crowd, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("made", [".out.partial-", "crowdlearn-chunks-"])
+@pytest.mark.parametrize("made", [".out.crowdlearn-", "crowdlearn-chunks-"])
 def test_an_interrupt_just_after_a_folder_is_made_removes_it(small_crowd, tmp_path,
                                                              monkeypatch, made):
     (tmp_path / "scratch").mkdir()
@@ -341,3 +341,19 @@ def test_an_interrupt_just_after_a_folder_is_made_removes_it(small_crowd, tmp_pa
         aggregate_parquet(small_crowd[1], tmp_path / "out", scratch=tmp_path / "scratch")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["scratch"]
     assert list((tmp_path / "scratch").iterdir()) == []
+
+
+def test_a_killed_runs_partial_dataset_is_removed_by_the_next_run(small_crowd, tmp_path):
+    from crowdlearn.scale.output import dataset_output
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()  # a pid that no longer runs: the killed writer's
+    out = tmp_path / (("z" * 230) + ".parquet")  # a long name, cut in temporary names
+    with pytest.raises(KeyboardInterrupt), dataset_output(out) as tmp:
+        left = tmp.with_name(tmp.name.replace(f"-{os.getpid()}-", f"-{child.pid}-"))
+        raise KeyboardInterrupt
+    left.mkdir()  # what that run left behind
+    (left / "part-0.parquet").write_bytes(b"PAR1")
+    messages, _ = caught(lambda: aggregate_parquet(small_crowd[1], out, model=MajorityVote()))
+    assert any(m.startswith("removed 1 partial copy") for m in messages), messages
+    assert os.listdir(tmp_path) == [out.name]

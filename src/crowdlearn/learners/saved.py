@@ -15,8 +15,6 @@ is an :class:`~crowdlearn.errors.InputError` naming it.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -25,7 +23,7 @@ import torch
 
 from crowdlearn.errors import InputError
 from crowdlearn.labels import plain
-from crowdlearn.outputs import current_umask, temporary_beside
+from crowdlearn.outputs import atomic_folder
 
 FORMAT = "crowdlearn-learner/1"
 MANIFEST = "learner.json"
@@ -62,8 +60,7 @@ def save(learner, folder: str | Path, *, force: bool = False) -> Path:
                          "force=True (--force) to replace it")
     if not folder.parent.exists():
         raise InputError(f"{folder}: folder {folder.parent} does not exist")
-    tmp = temporary_beside(folder, folder=True)
-    try:
+    with atomic_folder(folder) as tmp:
         for name in learner._saved_modules:
             state = {k: v.detach().cpu() for k, v in getattr(learner, name).state_dict().items()}
             torch.save(state, tmp / f"{name}.pt")
@@ -71,13 +68,6 @@ def save(learner, folder: str | Path, *, force: bool = False) -> Path:
             np.savez(tmp / ARRAYS, **{n: np.asarray(getattr(learner, n))
                                       for n in _arrays(learner)})
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
-        os.chmod(tmp, 0o777 & ~current_umask())
-        if folder.exists():
-            shutil.rmtree(folder) if folder.is_dir() else folder.unlink()
-        os.replace(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return folder
 
 

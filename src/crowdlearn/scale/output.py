@@ -8,14 +8,12 @@ only if it looks like a dataset (a folder of ``.parquet`` files), never a user's
 
 from __future__ import annotations
 
-import os
-import shutil
-import uuid
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from crowdlearn.errors import InputError
+from crowdlearn.outputs import atomic_folder
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".json", ".jsonl", ".gz")
 """What a single table would be called: a likely mistake for a dataset folder (a folder
@@ -49,34 +47,8 @@ def check_dataset(out: Path | str, inputs: Iterable[Path] = (), *, force: bool =
                          "refusing to replace the folder")
 
 
-@contextmanager
-def dataset_output(out: Path | str) -> Iterator[Path]:
+def dataset_output(out: Path | str) -> AbstractContextManager[Path]:
     """A temporary folder beside ``out`` to write the parts into; renamed to ``out`` when
-    the block ends without error (replacing a previous dataset), removed otherwise — also
-    on an interrupt (Ctrl-C, or SIGTERM in the command line) at any point: the folder is
-    named before it is made, so that no moment has it made but not yet known."""
-    out = Path(out)
-    tmp = out.parent / f".{out.name}.partial-{uuid.uuid4().hex}"
-    try:
-        tmp.mkdir()  # mode 0o777 less the umask, as any folder the user makes
-        yield tmp
-        _replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
-def _replace(tmp: Path, out: Path) -> None:
-    """Rename the complete ``tmp`` to ``out``; a previous ``out`` is put back if that
-    fails (or is interrupted), removed once it succeeds."""
-    if not out.exists():
-        os.rename(tmp, out)
-        return
-    old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
-    os.rename(out, old)
-    try:
-        os.rename(tmp, out)
-    except BaseException:
-        os.rename(old, out)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
+    the block ends without error (replacing a previous dataset), removed otherwise, also on
+    an interrupt at any point (:func:`crowdlearn.outputs.atomic_folder`)."""
+    return atomic_folder(out)
