@@ -64,12 +64,12 @@ def test_an_interrupted_fit_resumes_and_ends_as_an_uninterrupted_one(files, monk
         result = run(*base, "-o", files / "model")
     assert isinstance(result.exception, Interrupted)
     assert not (files / "model").exists()
-    assert sorted(p.name for p in scratch.iterdir()) == ["fit.json", "run-00.pt", "run-01.pt",
-                                                         "run-02.pt"]
+    assert sorted(p.name for p in scratch.iterdir()) == ["fit.json", "fit.lock", "run-00.pt",
+                                                         "run-01.pt", "run-02.pt"]
     # other options: refused, naming the difference and the remedy; nothing changes
     other = run(*base, "--lr", "0.01", "-o", files / "model")
     assert other.exit_code == 2
-    assert "lr: checkpoint 0.001, this fit 0.01" in other.output
+    assert "lr=0.001 in the checkpoint, 0.01 in this fit" in other.output
     assert "--force to start this one over" in other.output
     assert len(other.output.strip().splitlines()) == 2  # the "resuming" line and the error
     assert scratch.is_dir() and not (files / "model").exists()

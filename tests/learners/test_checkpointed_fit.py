@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from crowdlearn import InputError
+from crowdlearn import Annotations, InputError
 from crowdlearn.datasets import load
 from crowdlearn.learners import MBEM, AggNet, MeMomentum, StandardCE, TwoEM
 from crowdlearn.nn.trainer import CheckpointMismatch, Trainer
@@ -146,12 +146,21 @@ def test_another_fit_is_refused_by_name(digits, tmp_path):
     X, y, _ = digits
     folder = tmp_path / "ck"
     StandardCE(epochs=1, n_threads=1, device="cpu", checkpoint=folder).fit(X, y)
-    with pytest.raises(CheckpointMismatch, match=r"lr: checkpoint 0\.001, this fit 0\.01; "
-                                                 r"rerun with the same .* remove the folder"):
+    with pytest.raises(CheckpointMismatch, match=r"ck: lr=0\.001 in the checkpoint, 0\.01 in "
+                                                 r"this fit; rerun with the same .* remove the "
+                                                 r"folder to start over$"):
         StandardCE(epochs=1, lr=0.01, n_threads=1, device="cpu", checkpoint=folder).fit(X, y)
-    with pytest.raises(CheckpointMismatch, match="made with other labels"):
+    with pytest.raises(CheckpointMismatch, match="standardize=False in the checkpoint, True in "
+                                                 "this fit;"):
+        StandardCE(epochs=1, standardize=True, n_threads=1, device="cpu",
+                   checkpoint=folder).fit(X, y)
+    with pytest.raises(CheckpointMismatch, match="optimizer='adam' in the checkpoint, 'sgd' "):
+        StandardCE(epochs=1, optimizer="sgd", n_threads=1, device="cpu",
+                   checkpoint=folder).fit(X, y)
+    with pytest.raises(CheckpointMismatch, match=r"ck: the labels \(y\) differ from the "
+                                                 r"checkpoint's; rerun"):
         StandardCE(epochs=1, n_threads=1, device="cpu", checkpoint=folder).fit(X, y[::-1])
-    with pytest.raises(CheckpointMismatch, match="made with other X"):
+    with pytest.raises(CheckpointMismatch, match=r"the features \(X\) differ from "):
         StandardCE(epochs=1, n_threads=1, device="cpu", checkpoint=folder).fit(X[::-1], y)
     with pytest.raises(CheckpointMismatch, match="checkpoints of a StandardCE fit, not TwoEM"):
         TwoEM(epochs=2, warmup_epochs=1, n_threads=1, device="cpu",
@@ -164,3 +173,21 @@ def test_another_fit_is_refused_by_name(digits, tmp_path):
     from crowdlearn import load as load_learner
 
     assert load_learner(tmp_path / "model").checkpoint is None
+
+
+def test_other_answers_are_named_as_answers(crowd, tmp_path):
+    from crowdlearn.learners import make_crowd_learner
+
+    X, ann = crowd
+    folder = tmp_path / "ck"
+
+    def make():
+        return make_crowd_learner("mv", self_training=False, epochs=1, n_threads=1,
+                                  device="cpu", checkpoint=folder)
+
+    make().fit(X, ann)
+    answers = ann.to_frame()
+    other = Annotations.from_frame(answers.assign(label=answers["label"].to_numpy()[::-1]))
+    with pytest.raises(CheckpointMismatch, match=r"ck: the crowd's answers \(annotations\) "
+                                                 r"differ from the checkpoint's; rerun"):
+        make().fit(X, other)

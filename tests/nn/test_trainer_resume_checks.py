@@ -9,7 +9,7 @@ import torch
 
 from crowdlearn.errors import InputError
 from crowdlearn.nn import Trainer, make_model
-from crowdlearn.nn.trainer import CheckpointMismatch, data_digest
+from crowdlearn.nn.trainer import CheckpointMismatch, data_digest, differing
 
 
 class Interrupt(Exception):
@@ -38,13 +38,14 @@ BASE = dict(epochs=4, batch_size=32, lr=1e-3, seed=0, progress=False, device="cp
 
 
 @pytest.mark.parametrize("changed, message", [
-    ({"lr": 0.01}, r"lr: checkpoint 0\.001, this run 0\.01; resume with the checkpoint's "
-                   "settings, or remove it to start over"),
-    ({"seed": 5}, "seed: checkpoint 0, this run 5"),
-    ({"batch_size": 16}, "batch_size: checkpoint 32, this run 16"),
-    ({"epochs": 8}, "epochs: checkpoint 4, this run 8"),
-    ({"optimizer": "sgd"}, "optimizer: checkpoint adam, this run sgd"),
-    ({"schedule": "cosine"}, "schedule: checkpoint None, this run cosine"),
+    ({"lr": 0.01}, r"run\.pt: lr=0\.001 in the checkpoint, 0\.01 in this run; resume with "
+                   "the checkpoint's settings, or remove it to start over$"),
+    ({"seed": 5}, "seed=0 in the checkpoint, 5 in this run;"),
+    ({"batch_size": 16}, "batch_size=32 in the checkpoint, 16 in this run;"),
+    ({"epochs": 8}, "epochs=4 in the checkpoint, 8 in this run;"),
+    ({"optimizer": "sgd"}, "optimizer='adam' in the checkpoint, 'sgd' in this run;"),
+    ({"schedule": "cosine"}, "schedule=None in the checkpoint, 'cosine' in this run;"),
+    ({"nesterov": True}, "nesterov=False in the checkpoint, True in this run;"),
 ])
 def test_other_settings_are_refused_by_name(data, tmp_path, changed, message):
     X, y = data
@@ -60,9 +61,11 @@ def test_other_data_of_the_same_size_is_refused(data, tmp_path):
     X, y = data
     path = tmp_path / "run.pt"
     interrupted(path, X, y)
-    for args, name in (((X[::-1].copy(), y), "X"), ((X, np.roll(y, 3)), "targets"),
-                       ((X, y, np.ones(len(y))), "weights")):
-        with pytest.raises(CheckpointMismatch, match=f"made with other {name} than this run"):
+    for args, name in (((X[::-1].copy(), y), r"the features \(X\)"),
+                       ((X, np.roll(y, 3)), r"the training targets \(labels or soft labels\)"),
+                       ((X, y, np.ones(len(y))), r"the example weights \(weights\)")):
+        with pytest.raises(CheckpointMismatch, match=f"run.pt: {name} differ from the "
+                                                     r"checkpoint's \(same sizes"):
             Trainer(**BASE, checkpoint=path, resume=True).fit(
                 make_model("mlp", (6,), 3, seed=0), *args)
     # the same run still resumes, and ends as an uninterrupted one
@@ -124,3 +127,16 @@ def test_data_digest():
     assert data_digest(a) != data_digest(a.reshape(4, 3))  # the shape counts
     assert data_digest(a) != data_digest(a.astype(np.float64))  # and the dtype
     assert data_digest(None) is None
+
+
+def test_differing_settings_are_shown_as_python_values():
+    assert differing("lr", {"lr": 0.1}, 0.1) is None
+    assert differing("lr", {}, 0.1) == ("lr is not recorded in the checkpoint, lr=0.1 in this "
+                                        "run")
+    assert differing("model", {"model": "mlp"}, "lenet", "fit") == \
+        "model='mlp' in the checkpoint, 'lenet' in this fit"
+    assert differing("schedule", {"schedule": None}, "<function warm>") == \
+        "schedule=None in the checkpoint, <function warm> in this run"  # as recorded
+    long = differing("milestones", {"milestones": list(range(40))}, [])
+    assert long.startswith("milestones=[0, 1, 2") and "..., in the checkpoint" not in long
+    assert len(long) < 120 and long.endswith("in the checkpoint, [] in this run")

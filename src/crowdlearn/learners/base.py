@@ -3,6 +3,7 @@ with the one :class:`~crowdlearn.nn.Trainer`, and predicting in the user's class
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import itertools
@@ -22,10 +23,11 @@ from torch import nn
 from crowdlearn.annotations import Annotations
 from crowdlearn.errors import InputError, InputTypeError
 from crowdlearn.inputs import first_line
+from crowdlearn.learners.folder_lock import folder_lock
 from crowdlearn.nn import Trainer, make_model
 from crowdlearn.nn.models import check_model_params
 from crowdlearn.nn.threads import cpu_threads
-from crowdlearn.nn.trainer import CheckpointMismatch, data_digest
+from crowdlearn.nn.trainer import CheckpointMismatch, data_digest, differing
 from crowdlearn.params import FRACTION as FRACTION  # the learners import them from here
 from crowdlearn.params import (
     NON_NEGATIVE_REAL,
@@ -95,7 +97,17 @@ class Learner(DeclaredParameters, BaseEstimator):
     Rows of ``X``: for the crowd learners (``fit(X, annotations)``), a DataFrame is matched
     to the tasks by its index (ids compared as text); an array's row i is task
     ``annotations.tasks[i]`` (the sorted task ids) when it has one row per task, else
-    integer task ids are row numbers (see :func:`align_items`).
+    integer task ids are row numbers (see :func:`align_items`). For the learners from one
+    label per item (``fit(X, y)``), labels are matched to rows by position, as in
+    scikit-learn, except when ``X`` is a DataFrame and ``y`` a Series whose indexes hold the
+    same ids in another order: ``y`` is then put in ``X``'s order by id; indexes with
+    different ids are refused (pass ``y.to_numpy()`` to match by position; see
+    :func:`align_labels`).
+
+    Two fits never share a ``checkpoint`` folder: a fit holds the folder's lock (the
+    system's lock on the file ``fit.lock``, released when the fit's process ends, however it
+    ends) while it runs, and one started meanwhile with the same folder is refused, naming
+    the process and host (see :mod:`crowdlearn.learners.folder_lock`).
 
     :meth:`save` writes a fitted learner to a folder and :func:`crowdlearn.load` reads it
     back (no pickle): the networks listed in ``_saved_modules`` as state dicts, the arrays in
@@ -278,11 +290,16 @@ class Learner(DeclaredParameters, BaseEstimator):
             return _NumberedTrainer(Path(self.checkpoint), runs, **(settings | options))
         return Trainer(**(settings | options))
 
-    def _start_checkpoints(self, X: np.ndarray, target) -> None:
-        """With a ``checkpoint`` folder: create it, or check that its ``fit.json`` records
-        this fit (parameters and data), and number the fit's training runs from 0."""
+    @contextlib.contextmanager
+    def _checkpoints(self, X: np.ndarray, target) -> Iterator[None]:
+        """With a ``checkpoint`` folder, for the fit's lifetime: create the folder, hold its
+        lock (:mod:`~crowdlearn.learners.folder_lock`: a folder in use by a live fit is
+        refused), check that its ``fit.json`` records this fit (parameters and data) or
+        write it, and number the fit's training runs from 0. The lock is released however
+        the fit ends."""
         self._fit_runs = None
         if self.checkpoint is None:
+            yield
             return
         folder = Path(self.checkpoint)
         if not folder.parent.is_dir():
@@ -291,15 +308,20 @@ class Learner(DeclaredParameters, BaseEstimator):
         if folder.exists() and not folder.is_dir():
             raise InputError(f"checkpoint folder {folder}: is a file")
         record = self._fit_record(X, target)
-        path = folder / FIT_RECORD
-        if path.exists():
-            _check_fit_record(path, record)
-        else:
-            folder.mkdir(exist_ok=True)
-            from crowdlearn.outputs import atomic_write
+        folder.mkdir(exist_ok=True)
+        with folder_lock(folder):
+            path = folder / FIT_RECORD
+            if path.exists():
+                _check_fit_record(path, record, _target_name(target))
+            else:
+                from crowdlearn.outputs import atomic_write
 
-            atomic_write(path, lambda p: Path(p).write_text(json.dumps(record, indent=1)))
-        self._fit_runs = itertools.count()
+                atomic_write(path, lambda p: Path(p).write_text(json.dumps(record, indent=1)))
+            self._fit_runs = itertools.count()
+            try:
+                yield
+            finally:
+                self._fit_runs = None
 
     def _fit_record(self, X: np.ndarray, target) -> dict:
         """What defines a fit: the learner, its parameters (those that change the result)
@@ -343,25 +365,83 @@ class Learner(DeclaredParameters, BaseEstimator):
 
 def _checked_fit(fit):
     """``fit`` preceded by the parameter check, the alignment of ``X`` to the annotated
-    tasks (crowd learners), the feature names and scaling, and the checkpoint folder; run
-    with the learner's threads."""
+    tasks (crowd learners) or of the labels to ``X`` (:func:`align_labels`), the feature
+    names and scaling, and the checkpoint folder (locked while the fit runs); run with the
+    learner's threads. A ``fit`` called from within another (a subclass's ``fit`` calling
+    ``super().fit``) runs as it is: the outer call has done all this."""
+    signature = inspect.signature(fit)
+    labelled = [n for n in ("y", "y_clean") if n in signature.parameters]
 
     @functools.wraps(fit)
     def checked(self, X, *args, **kwargs):
+        if self.__dict__.get("_in_fit"):
+            return fit(self, X, *args, **kwargs)
         self._check_params()
+        if labelled:
+            args, kwargs = _aligned_labels(signature, labelled, self, X, args, kwargs)
         target = args[0] if args else kwargs.get("annotations", kwargs.get("y"))
         self._record_feature_names(X)
         if isinstance(target, Annotations):
             X = align_items(X, target)  # scaled with the training items' statistics
         X = self._fit_scaling(X)
-        self._start_checkpoints(X, target)
+        self._in_fit = True
         try:
-            with self._threads():
+            with self._checkpoints(X, target), self._threads():
                 return fit(self, X, *args, **kwargs)
         finally:
-            self._fit_runs = None
+            del self._in_fit
 
     return checked
+
+
+def _aligned_labels(signature: inspect.Signature, names: list[str], learner, X, args: tuple,
+                    kwargs: dict) -> tuple[tuple, dict]:
+    """``fit``'s arguments with the labels named ``names`` (``y``, ``y_clean``) put in the
+    order of ``X``'s rows by :func:`align_labels`; the arguments as given when they do not
+    bind (``fit`` then raises Python's own TypeError)."""
+    try:
+        bound = signature.bind(learner, X, *args, **kwargs)
+    except TypeError:
+        return args, kwargs
+    for name in names:
+        if bound.arguments.get(name) is not None:
+            bound.arguments[name] = align_labels(X, bound.arguments[name], name)
+    return bound.args[2:], bound.kwargs
+
+
+def align_labels(X, y, name: str = "y"):
+    """``y`` in the order of ``X``'s rows. When both are pandas objects (a DataFrame ``X``,
+    a Series or one-column DataFrame ``y``) whose indexes hold the same ids, ``y`` is
+    reordered by index (ids matched as :func:`crowdlearn.labels.positions` matches them);
+    when they hold different ids it is an :class:`InputError` naming a few; anything else
+    is matched by position, as scikit-learn does."""
+    import pandas as pd
+
+    if not (isinstance(X, pd.DataFrame) and isinstance(y, (pd.Series, pd.DataFrame))):
+        return y
+    if X.index.equals(y.index):
+        return y
+    from crowdlearn.labels import positions
+
+    for index, what in ((X.index, "X"), (y.index, name)):
+        if index.has_duplicates:
+            raise InputError(f"{what}'s index repeats the id "
+                             f"{index[index.duplicated()][0]!r}, so the rows of X and {name} "
+                             f"cannot be matched by id; give {name} in X's row order as an "
+                             "array (matched by position) or with X's index")
+    where = positions(y.index, X.index)
+    unlabelled = [X.index[i] for i in np.flatnonzero(where < 0)]
+    extra = np.ones(len(y), dtype=bool)
+    extra[where[where >= 0]] = False
+    if unlabelled or extra.any():
+        found = [f"{len(unlabelled)} row(s) of X have no label in {name} "
+                 f"({_first_names(unlabelled)})"] if unlabelled else []
+        found += [f"{int(extra.sum())} label(s) of {name} have no row in X "
+                  f"({_first_names(list(y.index[extra]))})"] if extra.any() else []
+        raise InputError(f"X's index and {name}'s index hold different ids: "
+                         f"{' and '.join(found)}; give {name} with the ids of X's index, or "
+                         f"{name}.to_numpy() to match rows by position")
+    return y.iloc[where]
 
 
 FIT_RECORD = "fit.json"
@@ -441,8 +521,11 @@ class _NumberedTrainer(Trainer):
         return super().fit(*args, **kwargs)
 
 
-def _check_fit_record(path: Path, record: dict) -> None:
-    """Refuse a checkpoint folder made by another fit, naming what differs."""
+def _check_fit_record(path: Path, record: dict, labels: str = "the labels (y)") -> None:
+    """Refuse a checkpoint folder made by another fit, naming what differs in words and
+    Python values (``lr=0.001 in the checkpoint, 0.01 in this fit``); ``labels`` names the
+    fit's labels or answers. The remedy follows the last "; ": the command line replaces
+    it with its own."""
     try:
         saved = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as exc:
@@ -453,19 +536,21 @@ def _check_fit_record(path: Path, record: dict) -> None:
                                  f"{saved.get('learner')} fit, not {record['learner']}; "
                                  f"{remedy}")
     for name, value in record["params"].items():
-        old = saved.get("params", {}).get(name, "(not recorded)")
-        if old != value:
-            raise CheckpointMismatch(f"{path.parent}: {name}: checkpoint {_compact(old)}, "
-                                     f"this fit {_compact(value)}; {remedy}")
+        differs = differing(name, saved.get("params", {}), value, "fit")
+        if differs:
+            raise CheckpointMismatch(f"{path.parent}: {differs}; {remedy}")
+    named = {"X": "the features (X)", "labels": labels}
     for name, digest in record["data"].items():
         if saved.get("data", {}).get(name) != digest:
-            raise CheckpointMismatch(f"{path.parent}: made with other {name} than this fit's; "
-                                     f"{remedy}")
+            raise CheckpointMismatch(f"{path.parent}: {named.get(name, name)} differ from "
+                                     f"the checkpoint's; {remedy}")
 
 
-def _compact(value) -> str:
-    text = json.dumps(value) if not isinstance(value, str) else value
-    return text if len(text) <= 60 else text[:57] + "..."
+def _target_name(target) -> str:
+    """How a mismatch message names the labels or answers a fit was given."""
+    if isinstance(target, Annotations):
+        return "the crowd's answers (annotations)"
+    return "the labels (y)"
 
 
 def _target_digest(target) -> str | None:
@@ -508,6 +593,17 @@ def align_items(X, annotations: Annotations) -> np.ndarray:
     X = _as_array(X)
     rows = task_rows(annotations, len(X))
     return X if np.array_equal(rows, np.arange(len(X))) else X[rows]
+
+
+def rows_of_tasks(X, annotations: Annotations) -> np.ndarray:
+    """The row of ``X`` each annotated task (in task-code order) belongs to, found as
+    :func:`align_items` finds it: a DataFrame indexed by id by its index (every task needs a
+    row; rows of other ids are left out), anything else by position (:func:`task_rows`)."""
+    if not isinstance(annotations, Annotations):
+        raise InputError(f"expected crowdlearn.Annotations, got {type(annotations).__name__}")
+    if _indexed_by_id(X):
+        return _rows_by_id(X.index, annotations)
+    return task_rows(annotations, len(X))
 
 
 def _indexed_by_id(X) -> bool:

@@ -14,7 +14,7 @@ from torch import nn
 from crowdlearn.aggregation import DawidSkene
 from crowdlearn.annotations import Annotations
 from crowdlearn.errors import InputError
-from crowdlearn.learners.base import Learner, Seeds, task_rows
+from crowdlearn.learners.base import Learner, Seeds
 from crowdlearn.nn import Batch, Trainer
 
 
@@ -107,12 +107,11 @@ def confusion_against(annotations: Annotations, reference: np.ndarray,
     return model.fit(annotations, init_posteriors=reference).confusion_
 
 
-def answers_for_rows(annotations: Annotations, n_rows: int, workers: Sequence[Hashable],
-                     classes: Sequence[Hashable]) -> tuple[np.ndarray, CrowdAnswers]:
-    """Answers given on new items (e.g. a test set) in a fitted model's codes: the rows of
-    ``X`` they belong to (:func:`~crowdlearn.learners.base.task_rows`) and
-    their padded answers. Workers or classes the model was not trained with are an error."""
-    rows = task_rows(annotations, n_rows)
+def answers_in_codes(annotations: Annotations, workers: Sequence[Hashable],
+                     classes: Sequence[Hashable]) -> CrowdAnswers:
+    """Answers given on new items (e.g. a test set) in a fitted model's worker and class
+    codes, rows in task-code order. Workers or classes the model was not trained with are
+    an error."""
     worker_code = {w: i for i, w in enumerate(workers)}
     unknown = [w for w in annotations.workers if w not in worker_code]
     if unknown:
@@ -129,4 +128,4 @@ def answers_for_rows(annotations: Annotations, n_rows: int, workers: Sequence[Ha
     filled = w >= 0
     w = np.where(filled, w_map[np.maximum(w, 0)], -1)
     lab = np.where(filled, c_map[np.maximum(lab, 0)], -1)
-    return rows, CrowdAnswers(w, lab)
+    return CrowdAnswers(w, lab)

@@ -12,7 +12,7 @@ import pandas as pd
 
 from crowdlearn.errors import InputError
 from crowdlearn.label_issues import issue_table, label_issues_from_proba
-from crowdlearn.learners.base import _as_array
+from crowdlearn.learners.base import _as_array, align_labels
 from crowdlearn.learners.me_momentum import MeMomentum
 from crowdlearn.learners.two_em import TwoEM
 
@@ -24,7 +24,9 @@ def find_label_issues(X, y_noisy, method: Literal["two-em", "me-momentum"] = "tw
     Parameters
     ----------
     X, y_noisy:
-        The items and their (possibly wrong) labels.
+        The items and their (possibly wrong) labels, matched by position, or by id when
+        ``X`` is a DataFrame and ``y_noisy`` a Series (see
+        :func:`~crowdlearn.learners.base.align_labels`).
     method:
         ``"two-em"``: quality = TwoEM's probability that the label is clean, suggested label =
         its refurbished label (else its prediction); flagged when the probability is below
@@ -44,6 +46,7 @@ def find_label_issues(X, y_noisy, method: Literal["two-em", "me-momentum"] = "tw
     """
     if method not in ("two-em", "me-momentum"):
         raise InputError(f"method must be 'two-em' or 'me-momentum', got {method!r}")
+    y_noisy = align_labels(X, y_noisy, "y_noisy")  # by id when both are pandas
     X = _as_array(X)
     given = np.asarray(y_noisy)
     if method == "me-momentum":

@@ -28,10 +28,17 @@ from crowdlearn.aggregation.dawid_skene import answer_frequencies
 from crowdlearn.annotations import Annotations
 from crowdlearn.errors import InputError, check_fraction, check_integer
 from crowdlearn.labels import plain
-from crowdlearn.learners.base import POSITIVE_INT, Learner, ModelSpec, Seeds, align_items
+from crowdlearn.learners.base import (
+    POSITIVE_INT,
+    Learner,
+    ModelSpec,
+    Seeds,
+    align_items,
+    rows_of_tasks,
+)
 from crowdlearn.learners.crowd_answers import (
     CrowdAnswers,
-    answers_for_rows,
+    answers_in_codes,
     full_precision,
     group_shares,
     soft_majority,
@@ -247,22 +254,27 @@ class MaxMIG(Learner):
         return {"model_": self._network(input_shape, n_classes), "aggregator_": aggregator}
 
     def predict_proba(self, X, annotations: Annotations | None = None) -> np.ndarray:
-        """``h(x)``; with the crowd's ``annotations`` on these items (task ids = row numbers
-        of ``X``, or one task per row in order), the data-crowds forecaster
-        ``ζ ∝ h(x) · g(y) / p`` — items without answers keep ``h(x)``."""
+        """``h(x)``; with the crowd's ``annotations`` on these items, the data-crowds
+        forecaster ``ζ ∝ h(x) · g(y) / p`` — items without answers keep ``h(x)``. Tasks are
+        matched to rows of ``X`` as ``fit`` matches them (:func:`rows_of_tasks`): a
+        DataFrame by its index (task ids), an array by position (task ids = row numbers of
+        ``X``, or one task per row in task order)."""
         proba = super().predict_proba(X)
         if annotations is None:
             return proba
-        return forecast(proba, self._crowd_log_proba(len(self._items(X)), annotations),
+        rows = rows_of_tasks(X, annotations)
+        return forecast(proba, self._crowd_log_proba(len(proba), rows, annotations),
                         self.class_prior_)
 
     def predict(self, X, annotations: Annotations | None = None) -> np.ndarray:
         return self._to_classes(self.predict_proba(X, annotations).argmax(axis=1))
 
-    def _crowd_log_proba(self, n_rows: int, annotations: Annotations) -> np.ndarray:
-        """log g(y) for every row of X (the log prior where a row has no answers)."""
+    def _crowd_log_proba(self, n_rows: int, rows: np.ndarray,
+                         annotations: Annotations) -> np.ndarray:
+        """log g(y) for every row of X, the answers of task i in row ``rows[i]`` (the log
+        prior where a row has no answers)."""
         check_is_fitted(self, "aggregator_")
-        rows, answers = answers_for_rows(annotations, n_rows, self.workers_, self.classes_)
+        answers = answers_in_codes(annotations, self.workers_, self.classes_)
         g = copy.deepcopy(self.aggregator_).cpu()  # the fitted one stays where it is
         with torch.inference_mode():
             logits = g(answers(torch.arange(len(rows)), g.n_workers, g.weight.shape[1]))

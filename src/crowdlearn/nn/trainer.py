@@ -359,18 +359,17 @@ class Trainer:
             raise CheckpointMismatch(f"{self.checkpoint}: made by an older crowdlearn that did "
                                      "not record its run's settings and data; remove it to "
                                      "start over")
-        recorded = saved.get("settings", {})
         for name, value in run["settings"].items():
-            if recorded.get(name, _UNRECORDED) != value:
-                raise CheckpointMismatch(
-                    f"{self.checkpoint}: {name}: checkpoint "
-                    f"{recorded.get(name, _UNRECORDED)}, this run {value}; resume with the "
-                    "checkpoint's settings, or remove it to start over")
+            differs = differing(name, saved.get("settings", {}), value, "run")
+            if differs:
+                raise CheckpointMismatch(f"{self.checkpoint}: {differs}; resume with the "
+                                         "checkpoint's settings, or remove it to start over")
         for name, digest in run["data"].items():
             if saved.get("data", {}).get(name) != digest:
                 raise CheckpointMismatch(
-                    f"{self.checkpoint}: made with other {name} than this run's (same sizes, "
-                    "other values); resume on the same data, or remove it to start over")
+                    f"{self.checkpoint}: the {RUN_DATA.get(name, name)} differ from the "
+                    "checkpoint's (same sizes, other values); resume on the same data, or "
+                    "remove it to start over")
 
     def _save(self, model, optimizer, scheduler, generator, state: RunState, n: int,
               run: dict | None) -> None:
@@ -431,8 +430,34 @@ RUN_SETTINGS = ("epochs", "batch_size", "drop_last", "optimizer", "lr", "momentu
 (a callable schedule or metric by its name)."""
 
 
+RUN_DATA = {"X": "features (X)", "targets": "training targets (labels or soft labels)",
+            "weights": "example weights (weights)", "X_val": "validation features (X_val)",
+            "y_val": "validation labels (y_val)"}
+"""The training arrays a checkpoint records a digest of, as its messages name them."""
+
+
 class CheckpointMismatch(InputError):
-    """A checkpoint made by another run (other settings or data) than the one resuming it."""
+    """A checkpoint made by another run (other settings or data) than the one resuming it.
+    Its message says what differs, then ``"; "`` and the Python remedy, so that a caller
+    with other remedies (the command line) can keep the part before the last ``"; "``."""
+
+
+def differing(name: str, recorded: dict, value, what: str = "run") -> str | None:
+    """``name=OLD in the checkpoint, NEW in this run`` (Python reprs, long ones cut) when
+    ``recorded`` holds another value of ``name`` than ``value``, or none; ``None`` when they
+    agree. ``what`` names this side: ``"run"`` or ``"fit"``."""
+    if name in recorded and recorded[name] == value:
+        return None
+    if name not in recorded:
+        return f"{name} is not recorded in the checkpoint, {name}={_shown(value)} in this {what}"
+    return f"{name}={_shown(recorded[name])} in the checkpoint, {_shown(value)} in this {what}"
+
+
+def _shown(value) -> str:
+    """A recorded value as Python writes it (a callable recorded by name as it is)."""
+    callable_name = isinstance(value, str) and value.startswith("<function ")
+    text = value if callable_name else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def data_digest(a) -> str | None:
@@ -458,9 +483,6 @@ def _setting(value):
     if isinstance(value, np.generic):
         return value.item()
     return value
-
-
-_UNRECORDED = "(not recorded)"
 
 
 @dataclass

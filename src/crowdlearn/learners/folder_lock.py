@@ -1,0 +1,90 @@
+"""The lock a fit holds on its checkpoint folder, so that a second fit started with the same
+folder is refused instead of adopting (and overwriting) the first one's live checkpoints.
+
+The lock is the operating system's advisory lock on the file ``fit.lock`` in the folder
+(``flock`` on POSIX, ``msvcrt.locking`` on Windows), held from an open descriptor for the
+fit's lifetime: the system releases it when the fit ends, however it ends, ``kill -9`` and
+a crash included, so no lock outlives its fit and none needs judging stale. The holder writes
+its host, pid and start time into the file, for the message of a fit that is refused. The
+file itself stays (removing a lock file races with a fit opening it). On a network
+filesystem the lock is as good as the filesystem's locking (NFSv4 supports it; a filesystem
+without locks lets both fits run, as before).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from crowdlearn.errors import InputError
+
+LOCK = "fit.lock"
+
+
+class CheckpointInUse(InputError):
+    """The checkpoint folder is locked by a fit that still runs."""
+
+
+@contextlib.contextmanager
+def folder_lock(folder: Path) -> Iterator[None]:
+    """Hold ``folder``'s lock for the block; a folder in use by a live fit is a
+    :class:`CheckpointInUse` error naming its process and host."""
+    path = Path(folder) / LOCK
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        if not _try_lock(fd):
+            raise CheckpointInUse(_in_use(path))
+        holder = {"host": socket.gethostname(), "pid": os.getpid(),
+                  "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(holder).encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def check_unlocked(folder: Path) -> None:
+    """Refuse (:class:`CheckpointInUse`) when a live fit holds ``folder``'s lock: for a
+    caller about to remove or replace the folder (``crowdlearn fit --force``)."""
+    path = Path(folder) / LOCK
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except OSError:
+        return  # no lock file (or no folder): nobody holds it
+    try:
+        if not _try_lock(fd):
+            raise CheckpointInUse(_in_use(path))
+    finally:
+        os.close(fd)
+
+
+def _try_lock(fd: int) -> bool:
+    """Take the lock on ``fd`` without waiting; False when another holds it."""
+    try:
+        if os.name == "nt":
+            import msvcrt
+
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:  # BlockingIOError on POSIX, PermissionError on Windows
+        return False
+    return True
+
+
+def _in_use(path: Path) -> str:
+    """The refusal, naming the holder from what it wrote in the lock file."""
+    try:
+        holder = json.loads(path.read_text())
+        who = f" by process {holder['pid']} on {holder['host']}, a fit started " \
+              f"{holder['started']}"
+    except (OSError, ValueError, TypeError, KeyError):
+        who = " by another fit"
+    return f"checkpoint folder {path.parent} is in use{who}; wait for it or use another folder"
