@@ -110,7 +110,8 @@ def test_repeated_answer_is_named(tmp_path):
     frame = crowd_frame(50, seed=6)[["task", "worker", "label"]]
     frame.loc[1, "worker"] = frame.loc[0, "worker"]
     write_parts(frame, tmp_path / "a", 1)
-    with pytest.raises(InputError, match=r"task 0: worker \d+ answered it twice"):
+    with pytest.raises(InputError, match=r"part-000.parquet: task 0 was answered twice by "
+                                         r"worker \d+ \(row 0 and 1\)"):
         aggregate_parquet(tmp_path / "a", tmp_path / "out")
 
 

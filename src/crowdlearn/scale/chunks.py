@@ -10,6 +10,7 @@ additive) are reduced over chunks.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +19,7 @@ import scipy.sparse as sp
 
 from crowdlearn.aggregation.em import Params, Stats, block_estep
 from crowdlearn.aggregation.majority_vote import vote_shares
+from crowdlearn.annotations import Keep, _kept_answers
 from crowdlearn.errors import InputError
 
 
@@ -72,14 +74,32 @@ def first_repeat(keys: np.ndarray) -> int | None:
     return int(keys[twice[0]]) if len(twice) else None
 
 
-def repeated_answer(workers: np.ndarray, lengths: np.ndarray,
-                    n_workers: int) -> tuple[int, int] | None:
-    """(task position, worker code) of a worker answering one task twice, or None. One sort
-    of the chunk's (task, worker) keys, once per fit."""
-    key = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths) * n_workers + workers
-    key.sort()
-    twice = first_repeat(key)
-    return None if twice is None else (twice // n_workers, twice % n_workers)
+def kept_answers(workers: np.ndarray, lengths: np.ndarray, n_workers: int, keep: Keep,
+                 describe: Callable[[int, int], str]) -> np.ndarray | None:
+    """The in-memory ``keep`` policy on repeated (task, worker) pairs, applied to one chunk
+    (``workers``: its answers' worker codes, ``lengths``: its tasks' answer counts; a task
+    lies in one chunk, so a repeat never spans two): None when every answer stays, the
+    sorted positions kept for ``"first"``/``"last"``, and for ``"error"`` a
+    :class:`~crowdlearn.errors.RepeatedAnswersError` of ``describe(i, j)``, the positions in
+    the chunk of the first repeat's two answers. One sort of the (task, worker) keys, once
+    per fit, tells that no pair repeats (the usual case); only then are positions sought."""
+    if keep == "all":
+        return None
+    task = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
+    if first_repeat(np.sort(task * max(n_workers, 1) + workers)) is None:
+        return None
+    return _kept_answers(task, workers, n_workers, keep, describe)
+
+
+def kept_lengths(lengths: np.ndarray, kept: np.ndarray) -> np.ndarray:
+    """Each task's answer count after only the answers at positions ``kept`` stay."""
+    task = np.searchsorted(np.cumsum(lengths), kept, side="right")
+    return np.bincount(task, minlength=len(lengths)).astype(np.int32)
+
+
+def task_of(lengths: np.ndarray, position: int) -> int:
+    """The task (its place in the chunk) of the answer at ``position``."""
+    return int(np.searchsorted(np.cumsum(lengths), position, side="right"))
 
 
 def initial_stats(chunk: CodedChunk, n_workers: int, n_classes: int) -> Stats:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+import weakref
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -31,10 +32,18 @@ import pyarrow.parquet as pq
 from crowdlearn.aggregation import DawidSkene
 from crowdlearn.aggregation.base import Aggregator
 from crowdlearn.aggregation.em import default_threads
-from crowdlearn.errors import InputError
+from crowdlearn.annotations import Keep, _check_keep
+from crowdlearn.errors import InputError, RepeatedAnswersError
 from crowdlearn.inputs import first_line
 from crowdlearn.labels import warn_near_duplicates
-from crowdlearn.scale.chunks import CodedChunk, check_code_range, first_repeat, repeated_answer
+from crowdlearn.scale.chunks import (
+    CodedChunk,
+    check_code_range,
+    first_repeat,
+    kept_answers,
+    kept_lengths,
+    task_of,
+)
 from crowdlearn.scale.engine import add, check_scalable, fit_chunks
 from crowdlearn.scale.output import check_dataset, dataset_output
 from crowdlearn.scale.parquet import ParquetAnswers, blank_mask, empty_message, has_blank
@@ -61,13 +70,27 @@ def _dask():
     return dd, Client, LocalCluster
 
 
+class _QuietAbandonedWaits(logging.Filter):
+    """Drops asyncio's "Task exception was never retrieved" for distributed's ``AllExit``:
+    after an interrupt, the waits of the gather it abandoned end with it when their futures
+    are cancelled, and their tracebacks (one a chunk) would bury "terminated"."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return type(error).__name__ != "AllExit"
+
+
 def connect(scheduler: str | None, n_workers: int | None = None) -> tuple[Any, ExitStack]:
     """A client of the scheduler at ``scheduler``, or of a new ``LocalCluster`` (one
     single-threaded process per core by default, logging errors only: its shutdown
     warnings, e.g. a worker killed after 4 s on a busy machine, are not the user's concern)
-    closed with the returned stack."""
+    closed with the returned stack. The client is the command's own: the noise its
+    interrupted gathers leave in asyncio's log is silenced (see :class:`_QuietAbandonedWaits`)."""
     _, Client, LocalCluster = _dask()
     stack = ExitStack()
+    quiet = logging.getLogger("asyncio")
+    if not any(isinstance(f, _QuietAbandonedWaits) for f in quiet.filters):
+        quiet.addFilter(_QuietAbandonedWaits())
     if scheduler is None:
         cluster = stack.enter_context(LocalCluster(  # ours: only its errors are the user's
             n_workers=default_threads(n_workers), threads_per_worker=1, processes=True,
@@ -85,15 +108,15 @@ def connect(scheduler: str | None, n_workers: int | None = None) -> tuple[Any, E
     return stack.enter_context(client), stack
 
 
-def encode_file(answers: ParquetAnswers) -> tuple[dict | None, dict]:
+def encode_file(answers: ParquetAnswers, keep: Keep = "error") -> tuple[dict | None, dict]:
     """One Parquet file (``answers`` of one file), one partition: :func:`encode_answers`
     of its rows, named by file and row as the streamed engine names them."""
     return _reported(lambda: encode_answers(answers.read(), f"{answers.files[0]}",
-                                            answers.columns))
+                                            answers.columns, keep))
 
 
 def encode_partition(frame: pd.DataFrame, index: int, columns: tuple[str, str, str],
-                     ) -> tuple[dict | None, dict]:
+                     keep: Keep = "error") -> tuple[dict | None, dict]:
     """One partition of a user's Dask DataFrame: :func:`encode_answers` of its rows, named
     "partition N" and the row's position in it (from 0)."""
     def encoded():
@@ -104,28 +127,33 @@ def encode_partition(frame: pd.DataFrame, index: int, columns: tuple[str, str, s
                 raise InputError(f"{where}: " + empty_message(
                     int(np.flatnonzero(empty)[0]), name, int(empty.sum())))
         return encode_answers([pa.array(frame[name].to_numpy()) for name in columns], where,
-                              columns)
+                              columns, keep)
 
     return _reported(encoded)
 
 
 def _reported(encoded: Callable[[], tuple[dict, dict]]) -> tuple[dict | None, dict]:
     """``encoded()``, or the message of the :class:`InputError` it raised as a value: the
-    client raises it, and the worker logs no "Compute Failed" block for a user's data."""
+    client raises it (a repeated answer as a :class:`RepeatedAnswersError`, whose remedy
+    the command line words), and the worker logs no "Compute Failed" block for a user's
+    data."""
     try:
         return encoded()
+    except RepeatedAnswersError as exc:
+        return None, {"error": exc.detail, "repeat": True}
     except InputError as exc:
         return None, {"error": str(exc)}
 
 
 def encode_answers(arrays: list[pa.Array], where: str, columns: tuple[str, str, str],
-                   ) -> tuple[dict, dict]:
+                   keep: Keep = "error") -> tuple[dict, dict]:
     """One partition (``where``: its file or "partition N") coded locally: its task runs,
     and workers and labels coded against the partition's own distinct values (which the
     client merges into the global coding). The second element is what the client gathers:
     the distinct values with their answer counts, the numbers of tasks and answers, the
     most answers of a task, the first and last task keys and whether the tasks increase.
-    Refuses blank text cells, tasks split inside the partition and repeated answers."""
+    Refuses blank text cells and tasks split inside the partition; repeated answers are
+    dealt with as ``keep`` says (the default refuses them naming ``where`` and rows)."""
     ids, workers, labels = arrays
     starts = run_starts(ids)
     run_ids = ids.take(pa.array(starts))
@@ -143,14 +171,20 @@ def encode_answers(arrays: list[pa.Array], where: str, columns: tuple[str, str, 
                                            f"{where} row {starts[runs[0]]}",
                                            f"{where} row {starts[runs[1]]}"))
     lengths = np.diff(np.append(starts, len(ids))).astype(np.int32)
-    twice = repeated_answer(worker_codes, lengths, len(worker_values))
-    if twice is not None:
-        raise InputError(repeat_message(run_ids[twice[0]].as_py(),
-                                        worker_values[twice[1]].as_py()))
+
+    def describe(a: int, b: int) -> str:
+        return repeat_message(run_ids[task_of(lengths, a)].as_py(),
+                              worker_values[int(worker_codes[a])].as_py(), (where, a),
+                              (where, b))
+
+    kept = kept_answers(worker_codes, lengths, len(worker_values), keep, describe)
+    if kept is not None:
+        worker_codes, label_codes = worker_codes[kept], label_codes[kept]
+        lengths = kept_lengths(lengths, kept)
     local = {"worker": worker_codes, "label": label_codes, "tasks": run_ids,
              "lengths": lengths,
              "worker_values": worker_values, "label_values": label_values}
-    meta = {"tasks": len(starts), "answers": len(ids), "increasing": increasing,
+    meta = {"tasks": len(starts), "answers": len(worker_codes), "increasing": increasing,
             "most": int(lengths.max()) if len(lengths) else 0,
             "first": int(keys[0]) if len(keys) else None,
             "last": int(keys[-1]) if len(keys) else None,
@@ -255,8 +289,9 @@ class DaskRunner:
 
     def write(self, folder: Path, fn, *args):
         shared = self._shared(args)
-        parts = self.client.map(_write, self.chunks, range(len(self.chunks)), folder=str(folder),
-                                fn=fn, args=shared, pure=False)
+        parts = self.client.map(_write, self.chunks, range(len(self.chunks)),
+                                folder=str(Path(folder).resolve()), fn=fn, args=shared,
+                                pure=False)
         return _pairwise(self.client, parts, add).result()
 
 
@@ -273,7 +308,8 @@ def _pairwise(client, parts: list, combine: Callable):
 def aggregate_dask(source, out: Path | str, model: Aggregator | None = None, *,
                    client=None, scheduler: str | None = None, n_workers: int | None = None,
                    task: str = "task", worker: str = "worker", label: str = "label",
-                   proba: bool = False, force: bool = False) -> ScaleResult:
+                   proba: bool = False, force: bool = False,
+                   keep: Keep = "error") -> ScaleResult:
     """Fit ``model`` (default :class:`DawidSkene`; also one-coin and the votes mv, wawa,
     zbs) on a Dask cluster and write one row per task to the Parquet dataset folder ``out``
     (each worker writes its own parts: on a real cluster ``out`` must be on storage every
@@ -285,12 +321,15 @@ def aggregate_dask(source, out: Path | str, model: Aggregator | None = None, *,
     ``scheduler`` (an address) or to a new ``LocalCluster`` of ``n_workers`` processes. The
     labels and posteriors equal the in-memory and streamed fits' up to floating-point
     summation order, and it warns as they do about the data (see
-    :func:`~crowdlearn.scale.aggregate_parquet`). An error in the input is an
-    :class:`InputError` naming the file and row (for a DataFrame: the partition and the
-    row's position in it)."""
+    :func:`~crowdlearn.scale.aggregate_parquet`; ``keep`` as there). An error in the input
+    is an :class:`InputError` naming the file and row (for a DataFrame: the partition and
+    the row's position in it). On an error or an interrupt (Ctrl-C, SIGTERM), the tasks
+    this call submitted are cancelled, also on a ``client`` or ``scheduler`` of the user's
+    (which stays open)."""
     dd, _, _ = _dask()
     model = DawidSkene() if model is None else model
     check_scalable(model)
+    _check_keep(keep)
     columns = (task, worker, label)
     if isinstance(source, dd.DataFrame):
         missing = [c for c in columns if c not in source.columns]
@@ -310,14 +349,62 @@ def aggregate_dask(source, out: Path | str, model: Aggregator | None = None, *,
         if client is None:
             client, owned = connect(scheduler, n_workers)
             stack.enter_context(owned)
-        runner = _persist(client, parts, columns)
-        read = time.perf_counter() - start
-        warn_near_duplicates(runner.classes, label, origin)
-        fitted = fit_chunks(model, runner, folder, proba)
+        tracked = Tracked(client)
+        try:
+            runner = _persist(tracked, parts, columns, keep)
+            read = time.perf_counter() - start
+            warn_near_duplicates(runner.classes, label, origin)
+            fitted = fit_chunks(model, runner, folder, proba)
+        except BaseException:  # before the client closes and the folder is removed
+            tracked.cancel()
+            raise
     fitted.seconds["read"] = read
     fitted.seconds["total"] = time.perf_counter() - start
     return ScaleResult(model, Path(out), "dask", runner.n_answers, runner.n_tasks,
                        len(runner.workers), fitted.seconds, fitted.iteration_seconds)
+
+
+class Tracked:
+    """A client that remembers, weakly, every future submitted through it, so that one
+    command's work can be cancelled on an error or an interrupt: on a cluster of the
+    user's, its running tasks would otherwise go on (the client is the user's, or closes
+    only after clean-up) and the persisted chunks stay in the workers' memory while the
+    exception's frames hold them. Nothing else on the cluster is touched."""
+
+    def __init__(self, client):
+        self.client = client
+        self.futures: weakref.WeakSet = weakref.WeakSet()
+
+    def __getattr__(self, name: str):  # gather and the rest: the client's own
+        return getattr(self.client, name)
+
+    def _kept(self, submitted):
+        for future in submitted if isinstance(submitted, (list, tuple)) else [submitted]:
+            self.futures.add(future)
+        return submitted
+
+    def submit(self, *args, **kwargs):
+        return self._kept(self.client.submit(*args, **kwargs))
+
+    def map(self, *args, **kwargs):
+        return self._kept(self.client.map(*args, **kwargs))
+
+    def compute(self, *args, **kwargs):
+        return self._kept(self.client.compute(*args, **kwargs))
+
+    def scatter(self, *args, **kwargs):
+        return self._kept(self.client.scatter(*args, **kwargs))
+
+    def cancel(self) -> None:
+        """Cancel the futures still referenced (what runs, and what is held, for this
+        command: the chunks, the reductions in flight), and with them the graph they
+        need; a failure to reach the scheduler must not hide the error being raised."""
+        live = list(self.futures)
+        if live:
+            try:
+                self.client.cancel(live)
+            except Exception:  # noqa: BLE001 - the first error is the one to report
+                logging.getLogger(__name__).debug("could not cancel", exc_info=True)
 
 
 def _sorted_union(arrays: list[pa.Array]) -> pa.Array:
@@ -325,33 +412,36 @@ def _sorted_union(arrays: list[pa.Array]) -> pa.Array:
     return distinct.take(pa.array(library_order(distinct)))
 
 
-def _persist(client, parts: Parts, columns: tuple[str, str, str]) -> DaskRunner:
+def _persist(client, parts: Parts, columns: tuple[str, str, str],
+             keep: Keep = "error") -> DaskRunner:
     """Code every partition into a chunk held on the workers (one read of the data) and
     check the grouping."""
     names: list[str] | None = None  # of the partitions: their files, if they are files
     if isinstance(parts, ParquetAnswers):
         names = [str(path) for path in parts.files]
-        pairs = [client.submit(encode_file, parts.one(path), pure=False)
+        here = Path.cwd()  # relative paths are the client's: a worker's folder differs
+        pairs = [client.submit(encode_file, parts.one(path, here), keep, pure=False)
                  for path in parts.files]
     else:
         from dask import delayed
 
-        pairs = client.compute([delayed(encode_partition)(part, i, columns)
+        pairs = client.compute([delayed(encode_partition)(part, i, columns, keep)
                                 for i, part in enumerate(parts.to_delayed())])
     metas = client.gather([client.submit(lambda pair: pair[1], p, pure=False)
                            for p in pairs])
-    errors = [m["error"] for m in metas if "error" in m]
-    if errors:
-        raise InputError(errors[0])
-    keep = [i for i, m in enumerate(metas) if m["answers"]]
-    if not keep:
+    errors = [m for m in metas if "error" in m]
+    if errors:  # the first partition's
+        raise (RepeatedAnswersError if errors[0].get("repeat") else InputError)(
+            errors[0]["error"])
+    filled = [i for i, m in enumerate(metas) if m["answers"]]
+    if not filled:
         raise InputError("no answers in the Dask DataFrame")
-    metas = [metas[i] for i in keep]
+    metas = [metas[i] for i in filled]
     workers = _sorted_union([m["worker_values"] for m in metas])
     classes = _sorted_union([m["label_values"] for m in metas])
     check_code_range(len(workers), len(classes))
     shared = client.scatter((workers, classes), broadcast=True)
-    locals_ = [client.submit(lambda pair: pair[0], pairs[i], pure=False) for i in keep]
+    locals_ = [client.submit(lambda pair: pair[0], pairs[i], pure=False) for i in filled]
     chunks = client.map(recode, locals_, worker_ids=shared[0], class_ids=shared[1],
                         pure=False)
     client.gather(client.map(lambda chunk: None, chunks, pure=False))  # coded and persisted
@@ -359,7 +449,7 @@ def _persist(client, parts: Parts, columns: tuple[str, str, str]) -> DaskRunner:
     ordered = all(m["increasing"] for m in metas) and all(
         a["last"] < b["first"] for a, b in zip(metas, metas[1:], strict=False))
     if not ordered:
-        _check_disjoint(client, chunks, keep, names)
+        _check_disjoint(client, chunks, filled, names)
     counts = np.zeros(len(workers), dtype=np.int64)
     for m in metas:
         np.add.at(counts, pc.index_in(m["worker_values"], value_set=workers).to_numpy(),

@@ -136,6 +136,9 @@ class ParquetAnswers:
     types: tuple[pa.DataType, pa.DataType, pa.DataType]
     n_rows: int
     empty: tuple[Path, ...] = ()  # files without rows: skipped
+    # where relative paths are read from (the client's working folder, for a Dask worker
+    # that runs elsewhere); messages name the files as given
+    folder: Path | None = None
 
     @classmethod
     def open(cls, source, task: str = "task", worker: str = "worker",
@@ -199,13 +202,18 @@ class ParquetAnswers:
                 blank = blank_mask(values)
                 if blank is not None and blank.any():
                     raise InputError(f"{path}: " + empty_message(
-                        offset + int(np.flatnonzero(blank)[0]), name, _empty_cells(path, name)))
+                        offset + int(np.flatnonzero(blank)[0]), name,
+                        _empty_cells(self.located(path), name)))
         raise InputError("an empty text cell")  # not reached: the caller saw one
 
-    def one(self, path: Path) -> ParquetAnswers:
+    def located(self, path: Path) -> Path:
+        """Where to read ``path`` (one of :attr:`files`) from."""
+        return path if self.folder is None else self.folder / path
+
+    def one(self, path: Path, folder: Path | None = None) -> ParquetAnswers:
         """The answers of one of the files (a Dask partition), with the types of all (its
-        ``n_rows`` is not counted: 0)."""
-        return replace(self, files=(Path(path),), empty=(), n_rows=0)
+        ``n_rows`` is not counted: 0), read from ``folder`` if its path is relative."""
+        return replace(self, files=(Path(path),), empty=(), n_rows=0, folder=folder)
 
     def read(self) -> list[pa.Array]:
         """The task, worker and label arrays of every row, checked and cast as
@@ -220,7 +228,7 @@ class ParquetAnswers:
         :class:`InputError` naming its file, row and column."""
         for path in self.files:
             offset = 0
-            for batch in pq.ParquetFile(path).iter_batches(batch_size=rows,
+            for batch in pq.ParquetFile(self.located(path)).iter_batches(batch_size=rows,
                                                             columns=list(self.columns)):
                 arrays = []
                 for name, dtype in zip(self.columns, self.types, strict=True):
@@ -235,7 +243,7 @@ class ParquetAnswers:
                     if empty is not None and pc.any(empty).as_py():
                         i = int(np.flatnonzero(empty.to_numpy(zero_copy_only=False))[0])
                         raise InputError(f"{path}: " + empty_message(
-                            offset + i, name, _empty_cells(path, name)))
+                            offset + i, name, _empty_cells(self.located(path), name)))
                     arrays.append(column.cast(dtype) if column.type != dtype else column)
                 yield path, offset, arrays
                 offset += batch.num_rows

@@ -26,13 +26,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.feather as feather
 
+from crowdlearn.annotations import Keep
 from crowdlearn.errors import InputError
 from crowdlearn.labels import sort_order
 from crowdlearn.scale.chunks import (
     CodedChunk,
     check_code_range,
     first_repeat,
-    repeated_answer,
+    kept_answers,
+    kept_lengths,
+    task_of,
 )
 from crowdlearn.scale.parquet import ParquetAnswers, has_blank
 
@@ -167,12 +170,22 @@ class _Encoder:
         self.labels = Dictionary(source.types[2])
         self.pending: list[tuple[pa.Array, np.ndarray, np.ndarray]] = []
         self.n_pending = 0
+        # where rows are, to name one without reading again: each file's first row and
+        # each chunk's first answer, counted over all the files' rows
+        self.file_starts: list[tuple[Path, int]] = []
+        self.chunk_starts: list[int] = []
+        self.n_read = 0
         self.n_chunks = self.n_tasks = self.n_answers = self.max_task_answers = 0
         self.integer_ids = pa.types.is_integer(source.types[0])
         self.increasing = self.integer_ids
         self.last_key: int | None = None
 
-    def add(self, tasks: pa.Array, workers: pa.Array, labels: pa.Array) -> None:
+    def add(self, path: Path, offset: int, tasks: pa.Array, workers: pa.Array,
+            labels: pa.Array) -> None:
+        """The batch of rows from ``offset`` on in ``path``."""
+        if offset == 0:
+            self.file_starts.append((path, self.n_read))
+        self.n_read += len(tasks)
         self.pending.append((tasks, self.workers.codes(workers), self.labels.codes(labels)))
         if self.workers.blank or self.labels.blank:
             self.source.raise_blank()
@@ -204,6 +217,7 @@ class _Encoder:
         if has_blank(ids):  # one id a task: a blank one is a blank run of cells
             self.source.raise_blank()
         i = self.n_chunks
+        self.chunk_starts.append(self.n_answers)
         feather.write_feather(pa.table({"task": ids}), self.folder / f"{i}.tasks.arrow",
                               compression="uncompressed")
         np.save(self.folder / f"{i}.lengths.npy", lengths)
@@ -229,18 +243,21 @@ def _narrow(codes: np.ndarray) -> np.ndarray:
 
 def encode(source: ParquetAnswers, folder: Path | None = None, *,
            chunk_answers: int = CHUNK_ANSWERS, batch_rows: int = BATCH_ROWS,
+           keep: Keep = "error",
            progress: Callable[[int], None] | None = None) -> ChunkStore:
     """Read ``source`` once into a :class:`ChunkStore` in a new temporary folder (under
-    ``folder``, default the system's temporary folder). An :class:`InputError` names the
-    first task whose answers are not in consecutive rows."""
+    ``folder``, default the system's temporary folder), a worker's repeated answers to one
+    task dealt with as ``keep`` says (as in memory: see :class:`crowdlearn.Annotations`).
+    An :class:`InputError` names the first task whose answers are not in consecutive rows,
+    or for ``keep="error"`` the file and rows of the first repeated answer."""
     # named before it is made, so that an interrupt at any point removes it
     scratch = Path(tempfile.gettempdir() if folder is None else folder) / \
         f"crowdlearn-chunks-{uuid.uuid4().hex}"
     try:
         scratch.mkdir(mode=0o700)
         encoder = _Encoder(source, scratch, chunk_answers)
-        for _path, _offset, (tasks, workers, labels) in source.batches(batch_rows):
-            encoder.add(tasks, workers, labels)
+        for path, offset, (tasks, workers, labels) in source.batches(batch_rows):
+            encoder.add(path, offset, tasks, workers, labels)
             if progress is not None:
                 progress(len(tasks))
         encoder.flush(final=True)
@@ -249,7 +266,7 @@ def encode(source: ParquetAnswers, folder: Path | None = None, *,
                              f"{len(source.files)} file(s)")
         if not encoder.increasing:
             _check_grouped(source, scratch, encoder.n_chunks)
-        return _recode(encoder, scratch)
+        return _recode(encoder, scratch, keep)
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
         raise
@@ -297,31 +314,54 @@ def split_message(task, first: str, then: str) -> str:
             "set_index)")
 
 
-def repeat_message(task, worker) -> str:
-    return (f"task {task!r}: worker {worker!r} answered it twice; the out-of-core engines "
-            "count each answer once: drop repeated answers first (the in-memory engine "
-            "offers --keep first|last|all)")
+def repeat_message(task, worker, first: tuple[str, int], then: tuple[str, int]) -> str:
+    """A worker's two answers to one task (``first``, ``then``: the file or partition and
+    the row, from 0, of each) in the in-memory engine's words, led by the place when both
+    rows are in one."""
+    head = f"task {task!r} was answered twice by worker {worker!r}"
+    if first[0] == then[0]:
+        return f"{first[0]}: {head} (row {first[1]} and {then[1]})"
+    return f"{head} ({first[0]} row {first[1]} and {then[0]} row {then[1]})"
 
 
-def _recode(encoder: _Encoder, folder: Path) -> ChunkStore:
+def _recode(encoder: _Encoder, folder: Path, keep: Keep) -> ChunkStore:
     """Turn every chunk's first-appearance codes into ``worker · K + label`` with sorted
-    workers and classes, and count each worker's answers."""
+    workers and classes, apply ``keep`` to repeated answers, and count each worker's
+    answers."""
     workers, worker_rank = encoder.workers.sorted()
     classes, class_rank = encoder.labels.sorted()
     k = len(classes)
     check_code_range(len(workers), k)
     counts = np.zeros(len(workers), dtype=np.int64)
+    n_answers = most = 0
     for i in range(encoder.n_chunks):
         w = worker_rank[np.load(folder / f"{i}.workers.npy")]
+        labels = np.load(folder / f"{i}.labels.npy")
         lengths = np.load(folder / f"{i}.lengths.npy")
-        twice = repeated_answer(w, lengths, len(workers))
-        if twice is not None:
+
+        def describe(a: int, b: int, i=i, w=w, lengths=lengths) -> str:
             ids = feather.read_table(folder / f"{i}.tasks.arrow").column(0)
-            raise InputError(repeat_message(ids[twice[0]].as_py(), workers[twice[1]]))
-        codes = w.astype(np.int64) * k + class_rank[np.load(folder / f"{i}.labels.npy")]
+            start = encoder.chunk_starts[i]
+            return repeat_message(ids[task_of(lengths, a)].as_py(), workers[w[a]],
+                                  _place(encoder.file_starts, start + a),
+                                  _place(encoder.file_starts, start + b))
+
+        kept = kept_answers(w, lengths, len(workers), keep, describe)
+        if kept is not None:
+            w, labels, lengths = w[kept], labels[kept], kept_lengths(lengths, kept)
+            np.save(folder / f"{i}.lengths.npy", lengths)
+        codes = w.astype(np.int64) * k + class_rank[labels]
         np.save(folder / f"{i}.codes.npy", codes.astype(np.int32))
         (folder / f"{i}.workers.npy").unlink()
         (folder / f"{i}.labels.npy").unlink()
         counts += np.bincount(w, minlength=len(workers))
+        n_answers += len(w)
+        most = max(most, int(lengths.max()))
     return ChunkStore(folder, encoder.n_chunks, workers, classes, counts, encoder.n_tasks,
-                      encoder.n_answers, encoder.max_task_answers)
+                      n_answers, most)
+
+
+def _place(file_starts: list[tuple[Path, int]], row: int) -> tuple[str, int]:
+    """(file, row in it) of the ``row``-th row over all the files."""
+    i = int(np.searchsorted([start for _, start in file_starts], row, side="right")) - 1
+    return str(file_starts[i][0]), row - file_starts[i][1]

@@ -21,6 +21,7 @@ import pandas as pd
 from crowdlearn.aggregation import DawidSkene
 from crowdlearn.aggregation.base import Aggregator
 from crowdlearn.aggregation.em import default_threads
+from crowdlearn.annotations import Keep, _check_keep
 from crowdlearn.errors import InputError
 from crowdlearn.labels import warn_near_duplicates
 from crowdlearn.scale.engine import StreamRunner, check_scalable, fit_chunks
@@ -54,7 +55,7 @@ def aggregate_parquet(source, out: Path | str, model: Aggregator | None = None, 
                       task: str = "task", worker: str = "worker", label: str = "label",
                       proba: bool = False, chunk_answers: int = CHUNK_ANSWERS,
                       scratch: Path | str | None = None, n_threads: int | None = None,
-                      force: bool = False,
+                      force: bool = False, keep: Keep = "error",
                       progress: Callable[[int], None] | None = None) -> ScaleResult:
     """Fit ``model`` (default :class:`DawidSkene`; also one-coin and the votes mv, wawa, zbs) on the
     answers in ``source`` (a Parquet file, a folder of them or a glob) without holding them
@@ -63,6 +64,9 @@ def aggregate_parquet(source, out: Path | str, model: Aggregator | None = None, 
 
     Each task's answers must be in consecutive rows (e.g. files sorted by task); a task
     whose rows are split is an :class:`~crowdlearn.errors.InputError` naming it and where.
+    ``keep`` deals with a worker's repeated answers to one task as in memory (see
+    :class:`~crowdlearn.Annotations`): the default refuses them, naming the file and rows of
+    the first.
     ``scratch`` is the folder for the temporary chunk files (default: the system's
     temporary folder); ``progress`` is called with the number of rows of each batch read (its sum
     reaches ``ParquetAnswers.open(source).n_rows``).
@@ -73,13 +77,14 @@ def aggregate_parquet(source, out: Path | str, model: Aggregator | None = None, 
     """
     model = DawidSkene() if model is None else model
     check_scalable(model)
+    _check_keep(keep)
     answers = ParquetAnswers.open(source, task, worker, label)
     check_dataset(out, answers.all_files, force=force)
     if scratch is not None and not Path(scratch).is_dir():
         raise InputError(f"{scratch}: the scratch folder does not exist (or is not a folder)")
     start = time.perf_counter()
     with encode(answers, None if scratch is None else Path(scratch),
-                chunk_answers=chunk_answers, progress=progress) as store:
+                chunk_answers=chunk_answers, keep=keep, progress=progress) as store:
         read = time.perf_counter() - start
         warn_near_duplicates(store.classes, label, answers.origin(source))
         with dataset_output(out) as folder:
