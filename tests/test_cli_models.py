@@ -145,7 +145,7 @@ def test_bad_input_is_one_line_and_leaves_no_folder(crowd_files):
     bad.loc[5, "f2"] = np.nan
     bad.to_csv(folder / "nan.csv", index=False)
     _one_line_error(run("fit", *base, "--features", folder / "nan.csv", "-o", folder / "m2"),
-                    "id 'item5' holds NaN")
+                    "(id 'item5'), column 'f2' is empty")
     _one_line_error(run("fit", *base, "--features", folder / "features.csv", "--param",
                         "smoothing=1", "-o", folder / "m3"),
                     "method 'mv' has no parameter 'smoothing'")

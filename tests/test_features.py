@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from crowdlearn import InputError
+from crowdlearn.errors import CrowdlearnWarning
 from crowdlearn.features import read_features
 
 
@@ -44,6 +47,85 @@ def test_table_with_id_column_matches_text_ids(tmp_path):
     ({"id": ["a", "b"]}, "no feature columns")])
 def test_bad_tables(tmp_path, rows, message):
     pd.DataFrame(rows).to_csv(tmp_path / "X.csv", index=False)
+    with pytest.raises(InputError, match=message):
+        read_features(tmp_path / "X.csv")
+
+
+def test_pandas_index_written_by_to_csv_is_not_a_feature(tmp_path):
+    table = pd.DataFrame({"id": ["b", "a", "c"], "f1": [0.5, 1.5, 2.5], "f2": [1, 2, 3]})
+    table.to_csv(tmp_path / "X.csv")  # index=True: a nameless first column 0, 1, 2
+    with pytest.warns(CrowdlearnWarning, match="ignored the first column, which has no name "
+                                               "and holds the row numbers 0..2"):
+        features = read_features(tmp_path / "X.csv")
+    assert features.columns == ["f1", "f2"] and list(features.ids) == ["b", "a", "c"]
+    np.testing.assert_array_equal(features.X, table[["f1", "f2"]].to_numpy())
+    (tmp_path / "R.csv").write_text('"","id","f1"\n"1","b",0.5\n"2","a",1.5\n')  # write.csv
+    with pytest.warns(CrowdlearnWarning, match="holds the row numbers 1..2"):
+        assert read_features(tmp_path / "R.csv").columns == ["f1"]
+    table.set_index(table["id"].rename(None)).to_csv(tmp_path / "ids.csv")
+    with pytest.warns(CrowdlearnWarning, match="holds the ids"):
+        assert read_features(tmp_path / "ids.csv").columns == ["f1", "f2"]
+    table.iloc[[0, 2]].to_csv(tmp_path / "kept.csv")  # a filtered frame's index: 0, 2
+    with pytest.raises(InputError, match="the first column has no name and holds neither row "
+                                         r"numbers nor the ids .*index=False"):
+        read_features(tmp_path / "kept.csv")
+    table.drop(columns="id").to_csv(tmp_path / "noid.csv")
+    with pytest.raises(InputError, match=r"no id column 'id' .*--id-col; the first column has "
+                                         "no name and holds the row numbers 0..2"):
+        read_features(tmp_path / "noid.csv")
+    table.set_index("id").rename_axis(None).to_csv(tmp_path / "idx.csv")
+    with pytest.raises(InputError, match="if it holds the ids, name it id in the header or pass "
+                                         "--id-col 'Unnamed: 0'"):
+        read_features(tmp_path / "idx.csv")
+    assert list(read_features(tmp_path / "idx.csv", id_col="Unnamed: 0").ids) == ["b", "a", "c"]
+
+
+def test_a_parquet_index_named_id_is_the_id_column(tmp_path):
+    pd.DataFrame({"id": ["b", "a"], "f": [1.0, 2.0]}).set_index("id").to_parquet(
+        tmp_path / "X.parquet")
+    features = read_features(tmp_path / "X.parquet")
+    assert list(features.ids) == ["b", "a"] and features.columns == ["f"]
+
+
+@pytest.mark.parametrize(("column", "message"), [
+    (pd.to_datetime(["2024-01-01", "2024-06-01"]), "column 'g' holds datetime64.* values"),
+    (pd.to_timedelta([1, 2], unit="s"), "column 'g' holds timedelta64.* values"),
+    (pd.Categorical(["1", "2"]), "column 'g' holds category values"),
+    (pd.Series(["1", "2"], dtype=object), "column 'g' holds string values"),  # text by type
+    (pd.Series(["1", "x"]), "column 'g' holds string values")])
+def test_parquet_columns_must_be_numbers_by_their_type(tmp_path, column, message):
+    pd.DataFrame({"id": ["a", "b"], "f": [0.5, 1.5], "g": column}).to_parquet(
+        tmp_path / "X.parquet")
+    with pytest.raises(InputError, match=f"X.parquet: {message}, not numbers"):
+        read_features(tmp_path / "X.parquet")
+
+
+def test_typed_numbers_and_json_text_are_read(tmp_path):
+    from decimal import Decimal
+
+    pd.DataFrame({"id": ["a", "b"], "n": [1, 2], "yes": [True, False],
+                  "d": [Decimal("0.25"), Decimal("1.5")]}).to_parquet(tmp_path / "X.parquet")
+    np.testing.assert_array_equal(read_features(tmp_path / "X.parquet").X,
+                                  [[1, 1, 0.25], [2, 0, 1.5]])
+    (tmp_path / "X.json").write_text('[{"id": "a", "f": "0.5"}, {"id": "b", "f": 2}]')
+    np.testing.assert_array_equal(read_features(tmp_path / "X.json").X, [[0.5], [2]])
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("id;f1;f2\n1;0,5;1,25\n2;1,5;2\n",
+     r"line 2, column 'f1': '0,5' is not a number: the separator is ';' and the cell holds a "
+     r"decimal comma; re-save the file with decimal points \(0.5\)$"),
+    ('id,f1\n1,"1,000.5"\n', "'1,000.5' is not a number: commas group its thousands"),
+    ("id,f1,f2\n1,0.5,1\n2,1.5,\n",
+     r"line 3 \(id '2'\), column 'f2' is empty; every feature needs a value \(1 empty "
+     r"cell\)$"),
+    ("id,f1,f2,\n1,0.5,1,\n2,1.5,2,\n",
+     "column 'Unnamed: 3' has no name and no values: a separator at the end of each line makes "
+     "an empty last column"),
+    ("id,f1,f2\n1,0.5,1,\n2,1.5,2,\n", "the data lines hold one more field than the header"),
+    ("id,f1,f2\n1,0.5,inf\n", r"id '1' holds NaN or an infinite value \(column 'f2'")])
+def test_cells_written_another_way_are_explained(tmp_path, text, message):
+    (tmp_path / "X.csv").write_text(text)
     with pytest.raises(InputError, match=message):
         read_features(tmp_path / "X.csv")
 
@@ -96,6 +178,25 @@ def test_image_folder(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="no images"):
         read_features(tmp_path / "empty")
+
+
+def test_image_folder_skips_hidden_files(tmp_path):
+    from PIL import Image
+
+    (tmp_path / "imgs" / "cats").mkdir(parents=True)
+    Image.fromarray(np.zeros((6, 5), np.uint8)).save(tmp_path / "imgs" / "cats" / "a.png")
+    (tmp_path / "imgs" / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
+    (tmp_path / "imgs" / "Thumbs.db").write_bytes(b"\xd0\xcf\x11\xe0")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing to say: no image was skipped
+        assert list(read_features(tmp_path / "imgs").ids) == ["a"]
+    (tmp_path / "imgs" / "cats" / "._a.png").write_bytes(b"\x00\x05\x16\x07AppleDouble")
+    (tmp_path / "imgs" / ".cache").mkdir()
+    Image.fromarray(np.zeros((2, 2), np.uint8)).save(tmp_path / "imgs" / ".cache" / "t.png")
+    with pytest.warns(CrowdlearnWarning, match=r"skipped 2 hidden files \('.cache/t.png', "
+                                               r"'cats/._a.png'\): names starting with '.'"):
+        features = read_features(tmp_path / "imgs")
+    assert list(features.ids) == ["a"] and features.X.shape == (1, 1, 6, 5)
 
 
 def test_idx_images(tmp_path):

@@ -5,13 +5,21 @@ Formats: a ``.npy`` matrix (row i has id ``i``, the convention of releases such 
 whose answer matrix has one row per item), an MNIST-style IDX file (likewise), a table (CSV,
 TSV, Parquet, JSON) with an id column and numeric feature columns, or a folder of images
 (PNG, JPEG, BMP, GIF; searched recursively: class sub-folders are allowed, not required) whose
-file names without extension are the ids. Rows are matched to ids explicitly, never by
-position alone: ids are compared as text, so ``7`` in a features table matches task ``7``
-of an answers file.
+file names without extension are the ids; hidden files and folders (names starting with
+``.``, such as macOS's ``._x.png`` copies) are skipped. Rows are matched to ids explicitly,
+never by position alone: ids are compared as text, so ``7`` in a features table matches task
+``7`` of an answers file.
+
+A table's feature columns must hold numbers: text cells are parsed as numbers (CSV, TSV,
+JSON), while a Parquet column must be numeric or boolean by its type (a text, date, duration
+or categorical column is refused, never cast to numbers). A nameless first column holding the
+row numbers or the ids (pandas' index, written by ``df.to_csv()``) is dropped with a warning.
 """
 
 from __future__ import annotations
 
+import re
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,13 +27,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from crowdlearn.errors import InputError
-from crowdlearn.inputs import read_file, read_table, source_name
+from crowdlearn.errors import CrowdlearnWarning, InputError
+from crowdlearn.inputs import read_file, read_table, sniff_separator, source_name
 from crowdlearn.labels import missing_mask
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 ARRAY_SUFFIXES = (".npy",)
 IDX_MARKERS = ("-ubyte", ".idx")
+TYPED_SUFFIXES = (".parquet", ".pq", ".json", ".jsonl")  # tables whose cells carry types
+SKIPPED_FOLDERS = ("__macosx",)  # a macOS zip's copies of resource forks, never images
+# how pandas and pyarrow name a nameless first column (an index written by to_csv())
+_UNNAMED = re.compile(r"|Unnamed: 0|__index_level_0__")
+_DECIMAL_COMMA = re.compile(r"[+-]?(\d+,\d*|,\d+)([eE][+-]?\d+)?")
+_THOUSANDS = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?([eE][+-]?\d+)?")
 
 
 @dataclass(frozen=True)
@@ -102,34 +116,168 @@ def _positional(X: np.ndarray, source: str) -> Features:
 
 def _read_feature_table(path: Path, id_col: str | Sequence[str] | None) -> Features:
     source = source_name(path)
-    table = read_table(path)
+    table = _index_as_columns(read_table(path), path, source)
     names = ["id"] if id_col is None else [id_col] if isinstance(id_col, str) else list(id_col)
     column = next((c for c in names if c in table.columns), None)
     if column is None:  # a name given is never swapped for another column silently
         shown = " nor ".join(map(repr, names))
         hint = "; name it with --id-col" if id_col is None else ""
         raise InputError(f"{source}: no id column {shown} (columns: "
-                         f"{_first(table.columns, 8)}){hint}")
+                         f"{_first(table.columns, 8)}){hint}{_unnamed_hint(table)}")
     empty = missing_mask(table[column])
     if empty.any():
         row = int(np.flatnonzero(empty)[0])
         raise InputError(f"{source}: {_row(path, row)}: empty id (column {column!r}); every "
                          f"feature row needs one ({int(empty.sum())} such rows)")
     ids = table[column].astype(str).to_numpy()
-    values = table.drop(columns=[column])
+    values = _without_row_numbers(table, column, ids, source)
     if values.shape[1] == 0:
         raise InputError(f"{source}: no feature columns besides the id column {column!r}")
+    if path.suffix.lower() in TYPED_SUFFIXES:
+        _check_types(values, source, parquet=path.suffix.lower() in (".parquet", ".pq"))
     numeric = values.apply(pd.to_numeric, errors="coerce")
-    bad = numeric.isna() & ~values.isna() & (values.astype(str) != "")
-    if bad.to_numpy().any():
-        row, col = np.argwhere(bad.to_numpy())[0]
-        raise InputError(f"{source}: {_row(path, row)}, column {values.columns[col]!r}: "
-                         f"{values.iat[row, col]!r} is not a number")
+    unparsed = numeric.isna().to_numpy()
+    if unparsed.any():  # empty cells, or text that is not a number
+        empty = np.zeros_like(unparsed)
+        for j in np.flatnonzero(unparsed.any(axis=0)):
+            empty[:, j] = missing_mask(values.iloc[:, j])
+        bad = unparsed & ~empty
+        if bad.any():
+            row, col = np.argwhere(bad)[0]
+            cell = values.iat[row, col]
+            raise InputError(f"{source}: {_row(path, row)}, column {values.columns[col]!r}: "
+                             f"{cell!r} is not a number{_number_hint(cell, path)}")
+        if empty.any():
+            raise InputError(_empty_message(empty, values, ids, path, source))
     if len(values) == 0:
         raise InputError(f"{source}: a header but no rows")
     X = numeric.to_numpy(dtype=np.float64)
-    return Features(_checked(X, source, rows=ids), _unique(ids, source), source,
-                    [str(c) for c in values.columns])
+    return Features(_checked(X, source, rows=ids, columns=values.columns),
+                    _unique(ids, source), source, [str(c) for c in values.columns])
+
+
+def _index_as_columns(table: pd.DataFrame, path: Path, source: str) -> pd.DataFrame:
+    """The table, unless pandas read a text file whose data lines hold one more field than
+    its header with the first field as an index (a separator ending each line, most likely):
+    its ids would be feature values and its last column empty."""
+    if isinstance(table.index, pd.RangeIndex) or path.suffix.lower() in TYPED_SUFFIXES:
+        return table
+    raise InputError(f"{source}: the data lines hold one more field than the header line "
+                     "(a separator at the end of each line?); remove the extra field or name "
+                     "its column in the header")
+
+
+def _is_unnamed(name) -> bool:
+    return name is None or bool(_UNNAMED.fullmatch(str(name).strip()))
+
+
+def _row_numbers(values: pd.Series, ids: np.ndarray) -> str | None:
+    """What a nameless first column holds when it is an index: ``0..n-1`` (pandas) or
+    ``1..n`` (R's ``write.csv``), or the ids themselves; None otherwise."""
+    n = len(values)
+    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    for start in (0, 1):
+        if n and np.array_equal(numbers, np.arange(start, start + n)):
+            return f"the row numbers {start}..{start + n - 1}"
+    if n and len(ids) == n and (values.astype(str).to_numpy() == ids).all():
+        return "the ids"
+    return None
+
+
+def _without_row_numbers(table: pd.DataFrame, id_column, ids: np.ndarray,
+                         source: str) -> pd.DataFrame:
+    """The feature columns: all but the id column and, with a warning, a nameless first
+    column that holds the row numbers or the ids (pandas' index, written by ``df.to_csv()``,
+    never a feature). Any other nameless first column is refused: it cannot be told apart
+    from an index and could not be matched by name at prediction."""
+    values = table.drop(columns=[id_column])
+    first = table.columns[0]
+    if first == id_column or not _is_unnamed(first):
+        return values
+    held = _row_numbers(table.iloc[:, 0], ids)
+    if held is None:
+        raise InputError(f"{source}: the first column has no name and holds neither row "
+                         "numbers nor the ids (pandas' index, written by df.to_csv()?): name "
+                         "it in the header if it is a feature, or re-save the file without it "
+                         "(df.to_csv(index=False))")
+    warnings.warn(f"{source}: ignored the first column, which has no name and holds {held} "
+                  "(pandas' index, written by df.to_csv()); df.to_csv(index=False) leaves it "
+                  "out", CrowdlearnWarning, stacklevel=4)
+    return values.iloc[:, 1:]
+
+
+def _unnamed_hint(table: pd.DataFrame) -> str:
+    """Why a table without its id column may have a nameless first column, and what to do."""
+    if table.shape[1] == 0 or not _is_unnamed(table.columns[0]):
+        return ""
+    numbers = _row_numbers(table.iloc[:, 0], np.array([]))
+    if numbers is not None and numbers != "the ids":
+        return (f"; the first column has no name and holds {numbers}: pandas' index, written "
+                "by df.to_csv(), not ids")
+    return (f"; the first column has no name (pandas' index, written by df.to_csv()?): if it "
+            f"holds the ids, name it id in the header or pass --id-col "
+            f"{str(table.columns[0])!r}")
+
+
+def _check_types(values: pd.DataFrame, source: str, parquet: bool) -> None:
+    """Refuse a typed table's column that is not numbers by its type: dates, durations and
+    categories (never cast to numbers) and, in Parquet, text (in JSON, text is parsed)."""
+    for name, column in values.items():
+        dtype = column.dtype
+        if pd.api.types.is_bool_dtype(dtype) or (pd.api.types.is_numeric_dtype(dtype)
+                                                 and not isinstance(dtype, pd.CategoricalDtype)):
+            continue
+        kind = (pd.api.types.infer_dtype(column, skipna=True)
+                if pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype)
+                else None)
+        if kind in ("integer", "floating", "mixed-integer-float", "decimal", "boolean",
+                    "empty") or (kind in ("string", "mixed", "mixed-integer") and not parquet):
+            continue
+        what = f"{kind} values" if kind is not None else f"{dtype} values"
+        raise InputError(f"{source}: column {name!r} holds {what}, not numbers; features must "
+                         "be numbers: convert the column to numbers or drop it")
+
+
+def _number_hint(cell, path: Path) -> str:
+    """Why a cell that is not a number may be one written another way."""
+    text = str(cell).strip()
+    if _DECIMAL_COMMA.fullmatch(text):
+        sep = _separator(path)
+        where = f"the separator is {sep!r} and " if sep not in (None, ",") else ""
+        grouped = " (or commas grouping thousands)" if _THOUSANDS.fullmatch(text) else ""
+        return (f": {where}the cell holds a decimal comma{grouped}; re-save the file with "
+                f"decimal points ({text.replace(',', '.')})")
+    if _THOUSANDS.fullmatch(text):
+        return ": commas group its thousands; re-save the file without thousands separators"
+    return ""
+
+
+def _separator(path: Path) -> str | None:
+    """A text file's separator, as read_table sniffs it; None for a typed table, standard
+    input or a pipe (read once already)."""
+    if path.suffix.lower() in TYPED_SUFFIXES or not path.is_file():
+        return None
+    try:
+        return sniff_separator(path)
+    except (InputError, OSError, EOFError):
+        return None
+
+
+def _empty_message(empty: np.ndarray, values: pd.DataFrame, ids: np.ndarray, path: Path,
+                   source: str) -> str:
+    """Name the first empty cell's row and column; a last column empty throughout and
+    nameless is what a separator at the end of each line makes."""
+    row, col = np.argwhere(empty)[0]
+    name = values.columns[col]
+    typed = path.suffix.lower() in TYPED_SUFFIXES
+    count = f"{int(empty.sum()):,} empty cell{'s' if empty.sum() > 1 else ''}"
+    if (col == values.shape[1] - 1 and empty[:, col].all()
+            and str(name).startswith("Unnamed: ")):
+        return (f"{source}: column {name!r} has no name and no values: a separator at the end "
+                f"of each line makes an empty last column; remove it ({count})")
+    what = "holds no value (null or NaN)" if typed else "is empty"
+    return (f"{source}: {_row(path, row)} (id {ids[row]!r}), column {name!r} {what}; every "
+            f"feature needs a value ({count})")
 
 
 def _row(path: Path, row: int) -> str:
@@ -142,8 +290,7 @@ def _row(path: Path, row: int) -> str:
 def _read_images(folder: Path) -> Features:
     from PIL import Image
 
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES
-                   and p.is_file())
+    files = _image_files(folder)
     if not files:
         raise InputError(f"{folder}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder")
     ids = np.array([p.stem for p in files])
@@ -153,7 +300,7 @@ def _read_images(folder: Path) -> Features:
         try:
             with Image.open(p) as image:
                 images.append(np.asarray(image.convert("RGB")))
-        except OSError as exc:
+        except (OSError, SyntaxError) as exc:  # SyntaxError: Pillow's, for broken headers
             raise InputError(f"{p}: not a readable image ({exc})") from None
     shapes = {im.shape for im in images}
     if len(shapes) > 1:
@@ -167,12 +314,32 @@ def _read_images(folder: Path) -> Features:
     return Features(np.ascontiguousarray(X), ids, str(folder))
 
 
+def _image_files(folder: Path) -> list[Path]:
+    """The image files under ``folder``, sorted, without hidden ones (a name starting with
+    ``.`` in the file's path below ``folder``: macOS's ``._x.png`` copies, ``.git``) and
+    ``__MACOSX`` folders; a one-line warning counts the images so skipped. Other files
+    (``.DS_Store``, ``Thumbs.db``, notes) are not images by their suffix."""
+    found = [p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES]
+    hidden = [p for p in found if any(part.startswith(".") or part.lower() in SKIPPED_FOLDERS
+                                      for part in p.relative_to(folder).parts)]
+    if hidden:
+        skipped = set(hidden)
+        found = [p for p in found if p not in skipped]
+        plural = "s" if len(hidden) > 1 else ""
+        shown = _first(sorted(p.relative_to(folder).as_posix() for p in hidden))
+        warnings.warn(f"{folder}: skipped {len(hidden)} hidden file{plural} ({shown}): "
+                      "names starting with '.', such as macOS's ._ copies, are not images",
+                      CrowdlearnWarning, stacklevel=4)
+    return sorted(p for p in found if p.is_file())
+
+
 def _size(path: Path, images: list, files: list) -> str:
     shape = images[files.index(path)].shape
     return f"{shape[1]}×{shape[0]}"
 
 
-def _checked(X: np.ndarray, source: str, rows: np.ndarray | None = None) -> np.ndarray:
+def _checked(X: np.ndarray, source: str, rows: np.ndarray | None = None,
+             columns: Sequence | None = None) -> np.ndarray:
     """Numbers only, finite; uint8 images kept, everything else float32."""
     if X.dtype == np.uint8:
         return X
@@ -181,12 +348,16 @@ def _checked(X: np.ndarray, source: str, rows: np.ndarray | None = None) -> np.n
     if np.iscomplexobj(X):
         raise InputError(f"{source}: features must be real numbers, got complex")
     X = X.astype(np.float32)
-    bad = ~np.isfinite(X.reshape(len(X), -1)).all(axis=1)
+    finite = np.isfinite(X.reshape(len(X), -1))
+    bad = ~finite.all(axis=1)
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         where = f"id {rows[row]!r}" if rows is not None else f"row {row}"
+        column = ""
+        if columns is not None:
+            column = f"column {columns[int(np.flatnonzero(~finite[row])[0])]!r}; "
         raise InputError(f"{source}: {where} holds NaN or an infinite value "
-                         f"({int(bad.sum())} such rows)")
+                         f"({column}{int(bad.sum())} such rows)")
     return X
 
 
