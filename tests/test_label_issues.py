@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from crowdlearn import InputError
@@ -67,3 +68,57 @@ def test_unknown_score_and_class_count():
         label_issues_from_proba([0], [[0.5, 0.5]], score="entropy")
     with pytest.raises(InputError, match="proba has 2 columns but 3 classes"):
         label_issues_from_proba([0], [[0.5, 0.5]], classes=["a", "b", "c"])
+
+
+def _frames(n=300, seed=1):
+    """The same items as arrays and as pandas objects: ids ``img0…``, classes 'a'…'d'."""
+    given, P, _ = _noisy_proba(n=n, seed=seed)
+    names = np.array(list("abcd"))
+    ids = [f"img{i}" for i in range(n)]
+    return given, P, pd.Series(names[given], index=ids), pd.DataFrame(P, index=ids,
+                                                                     columns=list(names))
+
+
+def test_pandas_inputs_are_matched_by_id_and_report_ids():
+    given, P, labels, proba = _frames()
+    expected = label_issues_from_proba(given, P)
+    table = label_issues_from_proba(labels, proba)  # classes: the frame's columns
+    assert table["id"].tolist() == [f"img{i}" for i in expected["id"]]
+    assert table["given_label"].tolist() == list(np.array(list("abcd"))[expected["given_label"]])
+    np.testing.assert_allclose(table["label_quality"], expected["label_quality"])
+    # labels in another order than proba's rows are put in its order, not read by position
+    shuffled = labels.sample(frac=1.0, random_state=0)
+    again = label_issues_from_proba(shuffled, proba)
+    pd.testing.assert_frame_equal(again, table)
+    # proba's columns in another order: reordered to the declared classes
+    columns = ["d", "b", "a", "c"]
+    swapped = label_issues_from_proba(labels, proba[columns], classes=list("abcd"))
+    pd.testing.assert_frame_equal(swapped, table)
+    # ids spelled as numbers on one side and as text on the other match, as in positions()
+    numbered = pd.DataFrame(P, columns=list("abcd"))
+    text = pd.Series(labels.to_numpy(), index=[str(i) for i in range(len(P))])
+    assert label_issues_from_proba(text, numbered)["id"].tolist() == expected["id"].tolist()
+
+
+def test_pandas_ids_must_be_the_same_set():
+    _, _, labels, proba = _frames(n=20)
+    with pytest.raises(InputError, match=r"1 row\(s\) of proba have no label \('img0'\) and "
+                                         r"1 label\(s\) have no row in proba \('x'\)"):
+        label_issues_from_proba(labels.rename({"img0": "x"}), proba)
+    with pytest.raises(InputError, match="labels' index repeats the id 'img1'"):
+        label_issues_from_proba(labels.rename({"img0": "img1"}), proba)
+    with pytest.raises(InputError, match="no column 'e'"):
+        label_issues_from_proba(labels, proba, classes=list("abce"))
+    with pytest.raises(InputError, match="leave ids out"):
+        label_issues_from_proba(labels, proba, ids=list(range(20)))
+
+
+def test_arrays_keep_matching_by_position():
+    given, P, labels, _ = _frames(n=50)
+    # a Series with an array: by position; its index names the items
+    table = label_issues_from_proba(labels, P, classes=list("abcd"))
+    plain = label_issues_from_proba(given, P)
+    assert table["id"].tolist() == [f"img{i}" for i in plain["id"]]
+    assert plain["id"].dtype.kind == "i"  # arrays alone: positions, classes 0..K-1
+    with pytest.raises(InputError, match="label '[a-d]' is not one of the classes of proba"):
+        label_issues_from_proba(labels.to_numpy(), P)

@@ -14,7 +14,13 @@ other probability + 1) / 2, which also counts how strongly the model prefers one
 An item is flagged as in confident learning's confident joint: with t_j the mean probability
 the model gives class j on the items labelled j, the item's likely true class is the most
 probable class j with p_j ≥ t_j; the label is an issue when that class exists and is not the
-given one. The suggested label is that class (else the most probable one).
+given one (nor the model's most probable class). The suggested label is that class (else the
+most probable one). The flagged items are those of cleanlab's
+``find_label_issues(labels, pred_probs, filter_by="confident_learning")`` (cleanlab's
+default, ``"prune_by_noise_rate"``, flags more).
+
+Items are matched as in scikit-learn, by position, except when ``labels`` is a Series and
+``proba`` a DataFrame: then by id (their indexes), and the frame's columns are the classes.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from crowdlearn.errors import InputError
-from crowdlearn.labels import lookup
+from crowdlearn.labels import lookup, positions
 
 SCORES = ("self_confidence", "normalized_margin")
 
@@ -38,13 +44,18 @@ def label_issues_from_proba(labels, proba, classes: Sequence | None = None, *,
     Parameters
     ----------
     labels:
-        The given label of each item (N), values of ``classes``.
+        The given label of each item (N), values of ``classes``: an array matched to the rows
+        of ``proba`` by position, or a Series (with a DataFrame ``proba``: matched by id, in
+        any order; both must hold the same ids, compared as given and then as text).
     proba:
-        N × K out-of-sample class probabilities (rows sum to 1), columns in ``classes`` order.
+        N × K out-of-sample class probabilities (rows sum to 1): an array with columns in
+        ``classes`` order, or a DataFrame indexed by item id with one column per class.
     classes:
-        The K class labels (default: ``0 … K−1``).
+        The K class labels (default: a DataFrame's columns, else ``0 … K−1``); with a
+        DataFrame, its columns are reordered to them.
     ids, id_name:
-        Item ids for the first column, and its name (default: row positions in ``id``).
+        Item ids for the first column, and its name (default: the index of a DataFrame
+        ``proba``, else of a Series ``labels``, else row positions).
     score:
         ``"self_confidence"`` or ``"normalized_margin"`` (see the module docstring).
 
@@ -52,10 +63,12 @@ def label_issues_from_proba(labels, proba, classes: Sequence | None = None, *,
     -------
     One row per item sorted by ``label_quality`` (ascending): ``id``, ``given_label``,
     ``suggested_label`` (the likely true class, see the module docstring),
-    ``label_quality`` in [0, 1] and ``is_label_issue``.
+    ``label_quality`` in [0, 1] and ``is_label_issue`` (cleanlab's
+    ``filter_by="confident_learning"`` set).
     """
     if score not in SCORES:
         raise InputError(f"score must be one of {', '.join(SCORES)}, got {score!r}")
+    labels, proba, classes, ids = _matched(labels, proba, classes, ids)
     P = _checked_proba(proba)
     n, k = P.shape
     classes = list(range(k)) if classes is None else list(classes)
@@ -116,6 +129,78 @@ def _best_other(P: np.ndarray, codes: np.ndarray) -> np.ndarray:
     best = P.max(axis=1)
     P[rows, codes] = own
     return best
+
+
+def _matched(labels, proba, classes, ids):
+    """``labels``, ``proba`` (its columns in ``classes`` order), the classes and the ids,
+    with a Series of labels put in the order of a DataFrame's rows (see
+    :func:`label_issues_from_proba`)."""
+    if isinstance(proba, pd.DataFrame):
+        columns = proba.columns
+        if columns.has_duplicates:
+            raise InputError(f"proba's columns repeat the class "
+                             f"{columns[columns.duplicated()][0]!r}")
+        if classes is not None:
+            proba = proba.iloc[:, _class_columns(columns, classes)]
+        classes = list(columns) if classes is None else classes
+        if isinstance(labels, pd.Series):
+            if ids is not None and not pd.Index(ids).equals(proba.index):
+                raise InputError("ids: a Series of labels and a DataFrame of proba are "
+                                 "matched by their indexes, which are the ids; leave ids out "
+                                 "(or pass labels.to_numpy() to match by position)")
+            labels = labels.iloc[_rows_by_id(proba.index, labels.index)]
+        ids = proba.index if ids is None else ids
+        proba = proba.to_numpy()
+    elif isinstance(labels, pd.Series) and ids is None:
+        ids = labels.index
+    if isinstance(labels, pd.Series):
+        labels = labels.to_numpy()
+    return labels, proba, classes, None if ids is None else np.asarray(ids)
+
+
+def _class_columns(columns: pd.Index, classes: Sequence) -> np.ndarray:
+    """Positions of ``classes`` among a DataFrame's columns (the same set, compared as given
+    and then as text)."""
+    where = positions(columns, list(classes))
+    extra = sorted(set(range(len(columns))) - set(where[where >= 0].tolist()))
+    if (where < 0).any() or extra or len(classes) != len(columns):
+        missing = [c for c, i in zip(classes, where, strict=True) if i < 0]
+        raise InputError(f"classes {list(classes)} are not proba's columns "
+                         f"{list(columns)}" + (f": no column {_few(missing)}" if missing else "")
+                         + (f": column {_few(list(columns[extra]))} is no class" if extra
+                            else ""))
+    return where
+
+
+def _rows_by_id(rows: pd.Index, keys: pd.Index) -> np.ndarray:
+    """For each of ``rows`` (proba's index), the position of its label in ``keys`` (the
+    labels' index); ids compared as :func:`crowdlearn.labels.positions` compares them. The
+    two must hold the same ids, each once."""
+    for index, what in ((rows, "proba's"), (keys, "labels'")):
+        if index.has_duplicates:
+            raise InputError(f"{what} index repeats the id {index[index.duplicated()][0]!r}, "
+                             "so labels and proba cannot be matched by id; pass "
+                             "labels.to_numpy() in proba's row order to match by position")
+    if rows.equals(keys):
+        return np.arange(len(rows))
+    where = positions(keys, rows)
+    unlabelled = list(rows[where < 0])
+    extra = np.ones(len(keys), dtype=bool)
+    extra[where[where >= 0]] = False
+    if unlabelled or extra.any():
+        found = ([f"{len(unlabelled)} row(s) of proba have no label ({_few(unlabelled)})"]
+                 if unlabelled else [])
+        found += ([f"{int(extra.sum())} label(s) have no row in proba "
+                   f"({_few(list(keys[extra]))})"] if extra.any() else [])
+        raise InputError(f"labels' index and proba's index hold different ids: "
+                         f"{' and '.join(found)}; give labels for exactly proba's rows, or "
+                         "labels.to_numpy() to match by position")
+    return where
+
+
+def _few(names: list, n: int = 3) -> str:
+    """The first ``n`` of ``names`` for a message."""
+    return ", ".join(map(repr, names[:n])) + (", …" if len(names) > n else "")
 
 
 def _checked_proba(proba) -> np.ndarray:

@@ -159,9 +159,9 @@ def test_beats_majority_vote_and_finds_the_spammers(method, seed):
     assert mace.skill_[~spammer].min() > mace.skill_[spammer].max()
     # the one-class spammers' strategies put most of their mass on their class
     one_class = np.flatnonzero(fixed >= 0)
-    assert (mace.spamming_[one_class, fixed[one_class]] > 0.8).all()
+    assert (mace.strategy_[one_class, fixed[one_class]] > 0.8).all()
     np.testing.assert_allclose(mace.posteriors_.sum(axis=1), 1.0)
-    np.testing.assert_allclose(mace.spamming_.sum(axis=1), 1.0)
+    np.testing.assert_allclose(mace.strategy_.sum(axis=1), 1.0)
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -302,7 +302,7 @@ def test_frame_input_ids_and_estimator_contract():
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
     assert mace.skills().index.tolist() == ["w1", "w2", "w3", "w4", "w5"]
     assert clone(mace).get_params() == mace.get_params()
-    assert mace.competence_.shape == (5,) and mace.spamming_.shape == (5, 2)
+    assert mace.competence_.shape == (5,) and mace.strategy_.shape == (5, 2)
     np.testing.assert_allclose(mace.class_prior_, mace.posteriors_.mean(axis=0))
 
 

@@ -166,9 +166,12 @@ class DawidSkene(Aggregator):
         those tasks' posteriors to their known label (each task once, every task answered);
         ``init_posteriors`` (T×K) are the posteriors the first M-step starts from (e.g. a
         model's one-hot predictions: with ``max_iter=1`` that is exactly MBEM's bootstrapping
-        step). ``initial_error`` starts from known worker confusions, e.g. another model's
-        :meth:`confusions` (see ``initial_error_strategy``). Warns when EM stops at
-        ``max_iter`` (> 1) without converging."""
+        step). ``initial_error`` starts from known worker confusions (see
+        ``initial_error_strategy``): a W×K×K array ``[worker, true, answered]``, another
+        model's :meth:`confusions` (index levels ``(worker, true_label)``, columns the answered
+        label) or crowd-kit's ``errors_`` (levels ``(worker, label)``, the answered label;
+        columns the true label); a frame with other index names is refused. Warns when EM
+        stops at ``max_iter`` (> 1) without converging."""
         self._check_params()
         ann = as_annotations(answers, **frame_options)
         log_task_prior = check_task_prior(ann, task_prior)
@@ -492,14 +495,22 @@ class DawidSkene(Aggregator):
 def _confusion_counts(ann: Annotations, initial_error) -> tuple[np.ndarray, np.ndarray]:
     """``initial_error`` as W×K×K ``[worker, true, answered]`` for the workers of ``ann``
     (zeros where absent) and a mask of the workers it covers. Accepts an array of that
-    shape or a frame laid out like :meth:`Aggregator.confusions` (rows (worker, true label),
-    one column per answered label; crowd-kit's ``errors_`` is its transpose per worker)."""
+    shape or a frame in one of two layouts, told apart by the names of its index levels:
+    ours, as :meth:`Aggregator.confusions` returns it (levels ``(worker, true_label)``, one
+    column per answered label), or crowd-kit's ``errors_``, as crowd-kit's ``initial_error``
+    documents it (levels ``(worker, label)``, the answered label, one column per true label).
+    Other names are refused: the two layouts are each other's transpose per worker, and a
+    frame read in the wrong one would start EM from the wrong confusions without a word."""
     w, k = ann.n_workers, ann.n_classes
     if isinstance(initial_error, pd.DataFrame):
         frame = initial_error
-        if frame.index.nlevels != 2:
-            raise InputError("initial_error must be indexed by (worker, true label) with one "
-                             "column per answered label, as confusions() returns")
+        names = list(frame.index.names)
+        if names not in (["worker", "true_label"], ["worker", "label"]):
+            raise InputError(f"initial_error's index levels are {names}; name them "
+                             "['worker', 'true_label'] with one column per answered label "
+                             "(as confusions() returns), or ['worker', 'label'] with one "
+                             "column per true label (crowd-kit's errors_)")
+        crowd_kit = names[1] == "label"  # rows: answered label, columns: true label
         classes = pd.Index(ann.classes).map(str)
         columns = frame.columns.map(str)
         if set(columns) != set(classes):
@@ -508,13 +519,17 @@ def _confusion_counts(ann: Annotations, initial_error) -> tuple[np.ndarray, np.n
         values = frame.to_numpy(dtype=np.float64)[:, columns.get_indexer(classes)]
         worker = pd.Index(ann.workers).map(str).get_indexer(
             frame.index.get_level_values(0).map(str))
-        true = classes.get_indexer(frame.index.get_level_values(1).map(str))
-        if (true < 0).any():
-            bad = frame.index.get_level_values(1)[int(np.flatnonzero(true < 0)[0])]
-            raise InputError(f"initial_error names true label {bad!r}, not one of the classes")
+        label = classes.get_indexer(frame.index.get_level_values(1).map(str))
+        if (label < 0).any():
+            bad = frame.index.get_level_values(1)[int(np.flatnonzero(label < 0)[0])]
+            raise InputError(f"initial_error names {names[1].replace('_', ' ')} {bad!r}, not "
+                             "one of the classes")
         keep = worker >= 0  # workers not in these answers are ignored
         given = np.zeros((w, k, k))
-        given[worker[keep], true[keep]] = values[keep]
+        if crowd_kit:
+            given[worker[keep], :, label[keep]] = values[keep]
+        else:
+            given[worker[keep], label[keep]] = values[keep]
         known = np.zeros(w, dtype=bool)
         known[worker[keep]] = True
     else:

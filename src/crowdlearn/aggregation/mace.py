@@ -135,8 +135,9 @@ class MACE(Aggregator):
     posteriors_ : T×K posterior class probabilities of the best restart.
     competence_ : W, θ_w: the probability that the worker knows (does not spam); the
         posterior mean under VB, the MAP estimate under EM.
-    spamming_ : W×K, ξ_w: the label distribution of the worker's spam (posterior mean under
-        VB). crowd-kit calls this ``thetas_`` and calls (1 − θ, θ) ``spamming_``.
+    strategy_ : W×K, ξ_w: the worker's spamming strategy, the label distribution of its spam
+        (posterior mean under VB). crowd-kit calls this ``thetas_``; its ``spamming_`` is
+        W×2, (1 − θ_w, θ_w), whose second column is ``competence_``.
     class_prior_ : K, the mean posterior (whether or not the model learns the prior).
     skill_ : W, the probability of a right answer,
         ``θ_w + (1 − θ_w)·Σ_k ξ_w[k]·class_prior_[k]``.
@@ -210,7 +211,7 @@ class MACE(Aggregator):
         self.class_prior_ = post.mean(axis=0)
         theta, xi = self._point_estimates(used, kernel.n_wl, best)
         self.competence_ = theta
-        self.spamming_ = xi
+        self.strategy_ = xi
         self.skill_ = theta + (1.0 - theta) * (xi @ self.class_prior_)
         self.log_likelihood_ = history[:, best]
         self.restart_objectives_ = final
@@ -330,7 +331,7 @@ class MACE(Aggregator):
         self._record(ann, post, np.zeros(ann.n_tasks, dtype=np.int64))
         self.class_prior_ = np.ones(1)
         self.competence_ = np.full(ann.n_workers, float(self.beta) / (self.alpha + self.beta))
-        self.spamming_ = np.ones((ann.n_workers, 1))
+        self.strategy_ = np.ones((ann.n_workers, 1))
         self.skill_ = np.ones(ann.n_workers)
         self.log_likelihood_ = np.zeros(0)
         self.restart_objectives_ = np.zeros(self.n_restarts)

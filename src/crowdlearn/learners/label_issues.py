@@ -46,6 +46,7 @@ def find_label_issues(X, y_noisy, method: Literal["two-em", "me-momentum"] = "tw
     """
     if method not in ("two-em", "me-momentum"):
         raise InputError(f"method must be 'two-em' or 'me-momentum', got {method!r}")
+    _refuse_cleanlab_call(X, y_noisy)
     y_noisy = align_labels(X, y_noisy, "y_noisy")  # by id when both are pandas
     X = _as_array(X)
     given = np.asarray(y_noisy)
@@ -60,3 +61,32 @@ def find_label_issues(X, y_noisy, method: Literal["two-em", "me-momentum"] = "tw
     quality = learner.clean_proba_
     flagged = (quality < 0.5) & (suggested.astype(str) != given.astype(str))
     return issue_table(given, quality, suggested, flagged, id_name="row")
+
+
+def _refuse_cleanlab_call(X, y_noisy) -> None:
+    """cleanlab's ``find_label_issues(labels, pred_probs)`` shape: ``X`` one label per item
+    (1-D, or one column of integers) and ``y_noisy`` N × K probabilities. That call belongs to
+    :func:`~crowdlearn.label_issues_from_proba`; say so instead of asking for features."""
+    if hasattr(X, "tocsr") or type(X).__module__.startswith("scipy.sparse"):
+        return
+    try:
+        x, y = np.asarray(X), np.asarray(y_noisy)
+    except (TypeError, ValueError):  # ragged: the usual checks name the problem
+        return
+    if (x.ndim == 0 or y.ndim != 2 or y.shape[1] < 2 or len(y) != len(x)
+            or y.dtype.kind not in "biuf"):
+        return
+    one_label = x.ndim == 1 or (x.ndim == 2 and x.shape[1] == 1 and _integer_like(x))
+    if one_label and np.allclose(y.sum(axis=1), 1.0, atol=1e-3):
+        raise InputError("find_label_issues(X, y_noisy) trains a model on features X; "
+                         f"X looks like one label per item and y_noisy ({y.shape[0]} × "
+                         f"{y.shape[1]}) like class probabilities: for cleanlab's "
+                         "find_label_issues(labels, pred_probs) call "
+                         "crowdlearn.label_issues_from_proba(labels, proba)")
+
+
+def _integer_like(x: np.ndarray) -> bool:
+    """Integers, or floats that all are whole numbers (labels read as floats)."""
+    if x.dtype.kind in "biu":
+        return True
+    return x.dtype.kind == "f" and bool(np.isfinite(x).all() and (x == np.round(x)).all())
