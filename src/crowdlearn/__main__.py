@@ -1,3 +1,3 @@
-from crowdlearn.cli import main
+from crowdlearn._entry import main
 
 main()

@@ -1,4 +1,9 @@
-"""The ``crowdlearn`` command line: a thin layer over the Python API."""
+"""The ``crowdlearn`` command line: a thin layer over the Python API.
+
+Every command imports the library parts it needs in its body, so that ``--help`` and a
+command that needs little start in a fraction of the seconds the whole library takes
+(:mod:`crowdlearn._entry` is the console entry point).
+"""
 
 from __future__ import annotations
 
@@ -10,21 +15,29 @@ import os
 import platform
 import signal
 import sys
-import threading
 import time
 import warnings
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import numpy as np
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from crowdlearn._entry import Terminated, terminate_as_interrupt
 from crowdlearn.errors import CrowdlearnError, InputError
-from crowdlearn.methods import CROWD_METHODS, METHODS, NOISE_METHODS, available_aggregators
+from crowdlearn.methods import (
+    AGGREGATORS,
+    CROWD_METHODS,
+    METHODS,
+    NOISE_METHODS,
+    available_aggregators,
+)
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
 
 app = typer.Typer(
     help="Accurate labels and models from noisy, crowdsourced annotations.",
@@ -35,8 +48,20 @@ console = Console()
 err_console = Console(stderr=True)
 
 
-# the choices of `aggregate --method`, from the registry of aggregators
-Method = Enum("Method", {name: name for name in available_aggregators()}, type=str)
+# the choices of `aggregate --method` and their summaries, from the registry's table of
+# aggregators (available_aggregators() would import every aggregator, and scikit-learn)
+AGGREGATE_METHODS = {name: summary for name, (_, summary) in AGGREGATORS.items()}
+Method = Enum("Method", {name: name for name in AGGREGATE_METHODS}, type=str)
+
+# the methods that use each option of `aggregate`, for its help: written out because finding
+# them (_aggregators_with) builds every aggregator, seconds of imports for any --help;
+# tests/test_startup.py checks them against the aggregators
+AGGREGATE_OPTION_USERS = {
+    "gold": "ds, onecoin, gold-mv, glad, ibcc, ebcc",
+    "max_iter": "ds, onecoin, glad, mace, mmsr, ibcc, ebcc",
+    "tol": "ds, onecoin, glad, mace, mmsr, ibcc, ebcc",
+    "smoothing": "ds, onecoin, mace",
+}
 
 
 class Layout(str, Enum):
@@ -52,21 +77,21 @@ class Engine(str, Enum):
 
 def _one_line_errors(command):
     """Report a :class:`CrowdlearnError` as one line on stderr and exit with code 2; stop on
-    SIGTERM as on Ctrl-C (see :func:`_terminate_as_interrupt`), exit code 143; Ctrl-C says
-    "interrupted", exit code 130 (its clean-up has run by then)."""
+    SIGTERM as on Ctrl-C (see :func:`~crowdlearn._entry.terminate_as_interrupt`), exit code
+    143; Ctrl-C says "interrupted", exit code 130 (its clean-up has run by then)."""
 
     options = set(inspect.signature(command).parameters)
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         try:
-            with _terminate_as_interrupt():
+            with terminate_as_interrupt():
                 return command(*args, **kwargs)
         except CrowdlearnError as exc:
             err_console.print(f"[bold red]error:[/] {_cli_words(exc, options)}",
                               soft_wrap=True, highlight=False)
             raise typer.Exit(2) from None
-        except _Terminated:
+        except Terminated:
             err_console.print("[bold red]terminated[/] (SIGTERM)", highlight=False)
             raise typer.Exit(128 + signal.SIGTERM) from None
         except KeyboardInterrupt:
@@ -74,30 +99,6 @@ def _one_line_errors(command):
             raise typer.Exit(128 + signal.SIGINT) from None
 
     return wrapper
-
-
-class _Terminated(KeyboardInterrupt):
-    """SIGTERM, raised where Ctrl-C raises KeyboardInterrupt."""
-
-
-@contextlib.contextmanager
-def _terminate_as_interrupt():
-    """While a command runs, SIGTERM (``kill``, a job scheduler's time limit) stops it as
-    Ctrl-C does: the same exception unwinds it, so that what removes partial outputs and
-    scratch files on Ctrl-C runs too. A second SIGTERM during that clean-up kills at once."""
-    if threading.current_thread() is not threading.main_thread():  # signals: main only
-        yield
-        return
-
-    def stop(signum, frame):
-        signal.signal(signal.SIGTERM, previous)
-        raise _Terminated
-
-    previous = signal.signal(signal.SIGTERM, stop) or signal.SIG_DFL  # None: set in C
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 # what library messages suggest in Python, and what a command line user can do instead
@@ -133,13 +134,9 @@ def _cli_words(exc: CrowdlearnError, options: set[str]) -> str:
     return message
 
 
-def _keep_choices() -> type[Enum]:
-    from crowdlearn.annotations import KEEP_CHOICES
-
-    return Enum("Keep", {choice: choice for choice in KEEP_CHOICES}, type=str)
-
-
-Keep = _keep_choices()
+# the choices of --keep: Annotations' KEEP_CHOICES, written out as reading them imports
+# pandas (tests/test_startup.py checks them)
+Keep = Enum("Keep", {choice: choice for choice in ("error", "first", "last", "all")}, type=str)
 
 
 # the options of every command that reads an answers file, declared once
@@ -283,7 +280,7 @@ def aggregate(
                                       "confidence; format from the extension (.csv, .tsv, "
                                       ".parquet, .json); - writes CSV to standard output.")],
     method: Annotated[Method, typer.Option(help="; ".join(
-        f"{name}: {summary}" for name, summary in available_aggregators().items())
+        f"{name}: {summary}" for name, summary in AGGREGATE_METHODS.items())
         + ".")] = Method.ds,
     task_col: Annotated[str, typer.Option(help="Task id column (long format).")] = "task",
     worker_col: Annotated[str, typer.Option(help="Worker id column (long format).")] = "worker",
@@ -298,8 +295,8 @@ def aggregate(
                                                 "classes nobody answered are kept).")] = None,
     gold: Annotated[Path | None, typer.Option(help="Known labels (task, label) that the "
                                               "method learns from ("
-                                              + _aggregators_with("gold") + "); its separator "
-                                              "is sniffed.")] = None,
+                                              + AGGREGATE_OPTION_USERS["gold"]
+                                              + "); its separator is sniffed.")] = None,
     truth: Annotated[Path | None, typer.Option(help="True labels (task, label; with --format "
                                                "wide also one label a line, in row order) to "
                                                "score the result against; prints accuracy "
@@ -307,14 +304,15 @@ def aggregate(
     proba: Annotated[bool, typer.Option("--proba", help="Add one column of posterior "
                                         "probability per class (proba_<class>).")] = False,
     max_iter: Annotated[int | None, typer.Option(help="Most iterations ("
-                                                 + _aggregators_with("max_iter") + ").")]
+                                                 + AGGREGATE_OPTION_USERS["max_iter"] + ").")]
     = None,
     tol: Annotated[float | None, typer.Option(help="Iterations stop when the objective "
-                                              "gains less (" + _aggregators_with("tol")
+                                              "gains less (" + AGGREGATE_OPTION_USERS["tol"]
                                               + ").")] = None,
     smoothing: Annotated[float | None, typer.Option(help="Prior strength on the "
                                                     "workers' parameters ("
-                                                    + _aggregators_with("smoothing") + ").")]
+                                                    + AGGREGATE_OPTION_USERS["smoothing"]
+                                                    + ").")]
     = None,
     workers: Annotated[Path | None, typer.Option(help="Also write a per-worker quality table "
                                                  "(.csv, .tsv, .parquet, .json).")] = None,
@@ -420,6 +418,9 @@ def aggregate(
         scored = None
         if truth is not None:
             if Layout(layout) is Layout.wide:  # tasks are its rows: one label a line fits
+                import numpy as np
+                import pandas as pd
+
                 by_row = _read_truth(truth, np.asarray(ann.tasks).astype(str),
                                      "tasks (rows of the answers matrix)",
                                      task_col=task_col, label_col=label_col,
@@ -454,6 +455,8 @@ def _aggregate_at_scale(engine: Engine, answers: Path, out: Path, method, seed: 
                         scratch: Path | None, force: bool, quiet: bool, as_json: bool,
                         params: dict) -> None:
     """``aggregate --engine stream|dask``: the same fit out of core (crowdlearn.scale)."""
+    import numpy as np
+
     from crowdlearn.aggregation.report import plot_workers
     from crowdlearn.outputs import (
         PLOT_FORMATS,
@@ -723,6 +726,8 @@ def _print_accuracy(results: pd.DataFrame, column: str, values, label, title: st
                     methods=None) -> None:
     """A table of test accuracy (mean ± sd over seeds): one row per method, one column per
     value of ``column``."""
+    import numpy as np
+
     stats = results.groupby(["method", column], sort=False)["accuracy"].agg(["mean", "std"])
     table = Table(title=title)
     table.add_column("method")
@@ -848,6 +853,8 @@ def experiment_active(
     Example: crowdlearn experiment active --dataset digits --seeds 3 -o out;
     crowdlearn experiment active --replay answers.csv --truth truth.csv -o out
     """
+    import numpy as np
+
     from crowdlearn.experiments.active import (
         SIM_METHODS,
         ActiveSettings,
@@ -946,6 +953,8 @@ def relabel(
 
 def _proba_table(path: Path, id_col: str) -> pd.DataFrame:
     """A probability table indexed by id (as text), one column per class (``proba_`` dropped)."""
+    import pandas as pd
+
     from crowdlearn.inputs import read_table, source_name
 
     table = read_table(path)
@@ -1316,6 +1325,9 @@ def _read_truth(path: Path, ids: np.ndarray, rows: str = "feature rows", *,
     """True labels (as text) by row (``ids``: the rows' ids, as text; ``rows``: what messages
     call them): from an (id, label) table, or from one label a line in row order (a single
     column without a header). Read as every input is: ``-``, compressed, ``encoding``."""
+    import numpy as np
+    import pandas as pd
+
     from crowdlearn.inputs import read_table, source_name, task_labels_from_table
 
     name = source_name(path)
@@ -1410,6 +1422,9 @@ def _read_given_labels(path: Path, id_col: str, label_col: str) -> pd.Series:
 
 
 def _issues_from_proba_file(given: pd.Series, path: Path, id_col: str, score: str):
+    import numpy as np
+    import pandas as pd
+
     from crowdlearn.inputs import read_table, source_name
     from crowdlearn.label_issues import label_issues_from_proba
 
@@ -1457,6 +1472,8 @@ def _issues_from_proba_file(given: pd.Series, path: Path, id_col: str, score: st
 
 def _issues_from_training(given: pd.Series, features: Path, method: str, id_col: str,
                           seed: int, threads: int | None, params: dict):
+    import numpy as np
+
     from crowdlearn.features import read_features
     from crowdlearn.learners import find_label_issues
 
@@ -1472,6 +1489,8 @@ def _issues_from_training(given: pd.Series, features: Path, method: str, id_col:
 def _plain_json(value):
     """``value`` ready for strict JSON: numpy scalars as Python numbers, a missing or
     infinite number (an interval from one simulated crowd) as null."""
+    import numpy as np
+
     if isinstance(value, dict):
         return {str(k): _plain_json(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -1640,6 +1659,8 @@ def _simulation_crowd(model: WorkerModel, n_classes: int, workers: int | None, g
                       group_size: int, case: str, expertise: Expertise,
                       matrices: Path | None, rng: np.random.Generator,
                       dataset: str | None = None):
+    import numpy as np
+
     from crowdlearn import simulate as sim
     from crowdlearn.experiments.crowds import case_crowd
     from crowdlearn.inputs import read_file
@@ -1713,6 +1734,8 @@ def simulate(
 
     Example: crowdlearn simulate --gamma 0.35 --budget 1200 -o answers.csv --gold gold.csv
     """
+    import numpy as np
+
     from crowdlearn.outputs import atomic_write, check_outputs
     from crowdlearn.simulate import assign
 
@@ -1732,6 +1755,8 @@ def simulate(
     answers = ann.to_frame()
     atomic_write(out, lambda p: answers.to_csv(p, index=False))
     if gold is not None:
+        import pandas as pd
+
         truth = pd.DataFrame({"task": np.asarray(task_ids, dtype=object)[answered],
                               "label": np.asarray(class_ids, dtype=object)[y[answered]]})
         atomic_write(gold, lambda p: truth.to_csv(p, index=False))

@@ -5,8 +5,6 @@ The command line turns these into a one-line message and exit code 2; anything e
 
 from __future__ import annotations
 
-import numpy as np
-
 
 class CrowdlearnError(Exception):
     """Base class of the errors crowdlearn raises on purpose."""
@@ -56,6 +54,8 @@ class CrowdlearnWarning(UserWarning):
 def check_integer(value, name: str, minimum: int = 1) -> int:
     """``value`` as an int, or an :class:`InputError` naming ``name`` (booleans, floats and
     values below ``minimum`` are refused)."""
+    import numpy as np
+
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise InputError(f"{name} must be an integer ≥ {minimum}, got {value!r}")
     return int(value)
@@ -63,6 +63,8 @@ def check_integer(value, name: str, minimum: int = 1) -> int:
 
 def check_fraction(value, name: str) -> float:
     """``value`` as a float in (0, 1], or an :class:`InputError` naming ``name``."""
+    import numpy as np
+
     if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) \
             or not 0 < value <= 1:
         raise InputError(f"{name} must be a number in (0, 1], got {value!r}")
