@@ -113,3 +113,21 @@ def test_force_starts_an_interrupted_fit_over(files, monkeypatch):
               files / "m2")
     assert bad.exit_code == 2 and "no usable split" in bad.output
     assert not (files / ".m2.fit-checkpoints").exists()
+
+
+@pytest.mark.parametrize("force", [[], ["--force"]])
+def test_a_running_fits_checkpoints_are_neither_resumed_nor_removed(files, force):
+    from crowdlearn.learners.folder_lock import folder_lock
+
+    scratch = files / ".model.fit-checkpoints"
+    scratch.mkdir()
+    (scratch / "run-00.pt").write_bytes(b"a live fit's checkpoint")
+    with folder_lock(scratch):  # as the fit running in another process holds it
+        result = run("fit", "--answers", files / "answers.csv", "--features",
+                     files / "features.csv", "--method", "mbem", "--epochs", "1",
+                     "--threads", "1", "--device", "cpu", "-o", files / "model", *force)
+    assert result.exit_code == 2
+    assert f"{scratch} is in use by process" in result.output
+    assert "resuming" not in result.output
+    assert (scratch / "run-00.pt").read_bytes() == b"a live fit's checkpoint"
+    assert not (files / "model").exists()

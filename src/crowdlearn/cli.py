@@ -349,7 +349,7 @@ def aggregate(
     """
     if Engine(engine) is not Engine.memory:
         refused = {"--format wide": layout is Layout.wide, "--gold": gold is not None,
-                   "--truth": truth is not None, "--keep": Keep(keep).value != "error",
+                   "--truth": truth is not None,
                    "--classes": classes is not None, "--sep": sep is not None,
                    "--encoding": encoding is not None,
                    "standard input or output ('-')": "-" in (str(answers), str(out))}
@@ -359,7 +359,8 @@ def aggregate(
         _aggregate_at_scale(Engine(engine), answers, out, method, seed, workers, plot, proba,
                             (task_col, worker_col, label_col), scheduler, scratch, force,
                             quiet, as_json,
-                            dict(max_iter=max_iter, tol=tol, smoothing=smoothing))
+                            dict(max_iter=max_iter, tol=tol, smoothing=smoothing),
+                            keep=Keep(keep).value)
         return
     from crowdlearn.aggregation.report import (
         aggregation_summary,
@@ -453,7 +454,7 @@ def _aggregate_at_scale(engine: Engine, answers: Path, out: Path, method, seed: 
                         workers: Path | None, plot: Path | None, proba: bool,
                         columns: tuple[str, str, str], scheduler: str | None,
                         scratch: Path | None, force: bool, quiet: bool, as_json: bool,
-                        params: dict) -> None:
+                        params: dict, keep: str = "error") -> None:
     """``aggregate --engine stream|dask``: the same fit out of core (crowdlearn.scale)."""
     import numpy as np
 
@@ -482,10 +483,12 @@ def _aggregate_at_scale(engine: Engine, answers: Path, out: Path, method, seed: 
     with _reported_warnings() as warned:
         if engine is Engine.stream:
             result = aggregate_parquet(answers, out, model, task=task, worker=worker,
-                                       label=label, proba=proba, scratch=scratch, force=force)
+                                       label=label, proba=proba, scratch=scratch, force=force,
+                                       keep=keep)
         else:
             result = aggregate_dask(str(answers), out, model, scheduler=scheduler, task=task,
-                                    worker=worker, label=label, proba=proba, force=force)
+                                    worker=worker, label=label, proba=proba, force=force,
+                                    keep=keep)
         if plot is not None:
             atomic_write(plot, lambda p: plot_workers(model, p))
         quality = result.worker_table()
@@ -1081,8 +1084,12 @@ def _training(**given) -> dict:
 def _fit_checkpoints(out: Path, force: bool) -> Path:
     """The scratch folder beside ``out`` where ``fit`` keeps its checkpoints until the model
     folder is written: one left by an interrupted fit is resumed (said on stderr), or
-    removed first with ``force``."""
+    removed first with ``force``; one that a running fit holds is refused either way."""
+    from crowdlearn.learners.folder_lock import check_unlocked
+
     scratch = out.parent / f".{out.name}.fit-checkpoints"
+    if scratch.is_dir():
+        check_unlocked(scratch)
     if scratch.exists() and force:
         _remove_folder(scratch)
     elif scratch.exists():
@@ -1104,6 +1111,7 @@ def _train_resumably(scratch: Path, *args, **kwargs):
     """:func:`crowdlearn.model_folder.train` with the learner's checkpoints in ``scratch``;
     checkpoints of another fit (other data or options) are refused with the command line's
     remedy."""
+    from crowdlearn.learners.folder_lock import CheckpointInUse
     from crowdlearn.model_folder import train
     from crowdlearn.nn.trainer import CheckpointMismatch
 
@@ -1112,6 +1120,8 @@ def _train_resumably(scratch: Path, *args, **kwargs):
     fresh = not scratch.exists()
     try:
         trained = train(*args, checkpoint=str(scratch), **kwargs)
+    except CheckpointInUse:
+        raise  # another fit's live folder (made just before ours): never removed
     except CheckpointMismatch as exc:
         what = str(exc).rsplit("; ", 1)[0]
         raise InputError(f"{what}; the checkpoints of an interrupted fit with other data or "

@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from crowdlearn.cli import app
+from tests.scale.conftest import crowd_frame
 
 runner = CliRunner()
 
@@ -37,7 +38,6 @@ def test_stream_engine_matches_memory_engine(small_crowd, tmp_path):
 
 @pytest.mark.parametrize("extra, message", [
     (["--gold", "g.csv"], "--gold works with --engine memory only"),
-    (["--keep", "first"], "--keep works with --engine memory only"),
     (["--method", "glad"], "GLAD runs in memory only"),
     (["--scheduler", "tcp://x:1"], "--scheduler is for --engine dask"),
 ])
@@ -76,3 +76,23 @@ def test_glob_matching_nothing_exits_2(tmp_path):
     done = runner.invoke(app, ["aggregate", str(tmp_path / "x-*.parquet"), "--engine",
                                "stream", "-o", str(tmp_path / "out")])
     assert done.exit_code == 2 and "matches no file" in done.output
+
+
+@pytest.mark.parametrize("keep", ["error", "last"])
+def test_keep_reaches_the_stream_engine(tmp_path, keep):
+    frame = crowd_frame(60, seed=47)[["task", "worker", "label"]]
+    frame.loc[12, "worker"] = frame.loc[11, "worker"]
+    path = tmp_path / "answers.parquet"
+    frame.to_parquet(path, index=False)
+    memory = runner.invoke(app, ["aggregate", str(path), "--keep", keep, "-q", "-o",
+                                 str(tmp_path / "memory.csv")])
+    stream = runner.invoke(app, ["aggregate", str(path), "--engine", "stream", "--keep", keep,
+                                 "-q", "-o", str(tmp_path / "labels")])
+    assert stream.exit_code == memory.exit_code == (2 if keep == "error" else 0)
+    if keep == "error":  # the same words, and the command line's remedy
+        assert stream.output == memory.output
+        assert "(row 11 and 12); choose what to keep with --keep first" in stream.output
+    else:
+        ours = pq.read_table(tmp_path / "labels").to_pandas().set_index("task").sort_index()
+        theirs = pd.read_csv(tmp_path / "memory.csv").set_index("task").sort_index()
+        assert (ours["label"] == theirs["label"]).all()
