@@ -369,7 +369,7 @@ def aggregate(
         task_table,
         worker_table,
     )
-    from crowdlearn.inputs import read_task_labels
+    from crowdlearn.inputs import source_name
     from crowdlearn.outputs import (
         PLOT_FORMATS,
         TABLE_FORMATS,
@@ -410,29 +410,38 @@ def aggregate(
     with _reported_warnings() as warned:
         ann = read_answers(answers, layout, task_col, worker_col, label_col, missing,
                            keep=keep, classes=declared, sep=sep, encoding=encoding)
-        known = read_task_labels(gold, task_col, label_col, encoding=encoding,
-                                 known_tasks=ann.tasks) if gold is not None else None
+        known = _read_known_labels(gold, task_col, label_col, encoding, ann.tasks) \
+            if gold is not None else None
         with _naming(gold, "gold "):
             model.fit(ann, **({"gold": known} if known is not None else {}))
         tasks = task_table(model, proba=proba)
         quality = worker_table(model)
-        scored = None
+        scored = truth_note = None
         if truth is not None:
-            if Layout(layout) is Layout.wide:  # tasks are its rows: one label a line fits
-                import numpy as np
-                import pandas as pd
+            import numpy as np
+            import pandas as pd
 
-                by_row = _read_truth(truth, np.asarray(ann.tasks).astype(str),
-                                     "tasks (rows of the answers matrix)",
-                                     task_col=task_col, label_col=label_col,
-                                     encoding=encoding)
+            ids = [str(t) for t in ann.tasks]
+            if Layout(layout) is Layout.wide:  # tasks are its rows: one label a line fits
+                by_row, unmatched = _read_truth(truth, np.asarray(ids),
+                                                "tasks (rows of the answers matrix)",
+                                                task_col=task_col, label_col=label_col,
+                                                encoding=encoding, classes=ann.classes)
                 known_truth = pd.Series(by_row.to_numpy(),
                                         index=np.asarray(ann.tasks)[by_row.index])
             else:
-                known_truth = read_task_labels(truth, task_col, label_col, encoding=encoding,
-                                               known_tasks=ann.tasks)
+                known_truth = _read_known_labels(truth, task_col, label_col, encoding,
+                                                 ann.tasks)
+                given_ids = pd.Index(known_truth.index.astype(str))
+                unmatched = given_ids[~given_ids.isin(ids)]
+                if len(unmatched) == len(given_ids):
+                    raise InputError(f"{source_name(truth)}: no task of the truth file has an "
+                                     "answer: are the task ids the same?"
+                                     + _id_hint(unmatched, ids))
             with _naming(truth):
                 scored = score(model, known_truth)
+            scored["truth_tasks_without_answers"] = len(unmatched)
+            truth_note = _unscored_note(unmatched, ids, "tasks", "have no answer")
         if plot is not None:  # first: the most likely to fail, before any table is written
             atomic_write(plot, lambda p: plot_workers(model, p))
         write_table(tasks, out)
@@ -447,7 +456,7 @@ def aggregate(
         sys.stdout.write(json.dumps(summary, indent=1, default=str) + "\n")
     elif not quiet:
         target = err_console if to_stdout else console
-        _print_summary(target, summary, quality)
+        _print_summary(target, summary, quality, truth_note)
 
 
 def _aggregate_at_scale(engine: Engine, answers: Path, out: Path, method, seed: int,
@@ -519,7 +528,8 @@ def _aggregate_at_scale(engine: Engine, answers: Path, out: Path, method, seed: 
             f", {p}" for p in (workers, plot) if p is not None), soft_wrap=True)
 
 
-def _print_summary(out: Console, summary: dict, quality: pd.DataFrame) -> None:
+def _print_summary(out: Console, summary: dict, quality: pd.DataFrame,
+                   truth_note: str | None = None) -> None:
     data = summary["data"]
     fit = summary["model"]
     out.print(f"{data['answers']:,} answers, {data['tasks']:,} tasks, {data['workers']:,} "
@@ -550,9 +560,8 @@ def _print_summary(out: Console, summary: dict, quality: pd.DataFrame) -> None:
         for cls, row in scored["per_class"].items():
             table.add_row(cls, f"{row['tasks']:,}", f"{row['accuracy']:.4f}")
         out.print(table)
-        if scored["truth_tasks_without_answers"]:
-            out.print(f"({scored['truth_tasks_without_answers']:,} tasks of the truth file "
-                      "have no answer and were not scored)", highlight=False)
+        if truth_note:  # see _unscored_note
+            out.print(truth_note, highlight=False, soft_wrap=True)
     out.print(f"wrote {', '.join(summary['outputs'])} ({summary['seconds']:.1f} s)",
               highlight=False)
 
@@ -881,7 +890,8 @@ def experiment_active(
                               strategies=_csv_words(strategies), methods=chosen, seeds=seeds,
                               model=model, epochs=epochs, device=device)
     start = time.perf_counter()
-    results = _run_sweep(run_active, settings, out, force, jobs, threads)
+    with _reported_warnings():  # e.g. a replay's truth that covers some tasks only
+        results = _run_sweep(run_active, settings, out, force, jobs, threads)
     table = active_summary(results)
     view = Table(title=f"accuracy after each round, mean ± sd over {settings.seeds} seeds")
     measures = [c.removesuffix("_mean") for c in table.columns if c.endswith("_mean")]
@@ -943,8 +953,8 @@ def relabel(
     check_outputs([out], [p for p in (answers, proba) if p is not None], force=force)
     ann = read_answers(answers, layout, task_col, worker_col, label_col, missing, keep=keep,
                        sep=sep, encoding=encoding)
-    given = None if proba is None else _proba_table(proba, id_col)
     with _reported_warnings(), _naming(proba, "proba "):
+        given = None if proba is None else _proba_table(proba, id_col)
         table = next_to_label(ann, given, k, model_weight=model_weight, checks=checks,
                               aggregator=label_model(consensus), seed=seed)
     write_table(table, out)
@@ -955,7 +965,10 @@ def relabel(
 
 
 def _proba_table(path: Path, id_col: str) -> pd.DataFrame:
-    """A probability table indexed by id (as text), one column per class (``proba_`` dropped)."""
+    """A probability file (``relabel --proba``, ``label-issues --proba``) as a table indexed
+    by id (as text, each once), one column per class (``proba_<class>`` columns, as `fit
+    --proba` and `predict --proba` write them, else every column but the id), every row a
+    distribution (see :func:`_distributions`)."""
     import pandas as pd
 
     from crowdlearn.inputs import read_table, source_name
@@ -966,13 +979,56 @@ def _proba_table(path: Path, id_col: str) -> pd.DataFrame:
     if not found:
         raise InputError(f"{name}: no id column {id_col!r} (nor 'id' or 'task'); name it with "
                          "--id-col")
+    ids = table[found[0]].astype(str)
+    if not ids.is_unique:
+        raise InputError(f"{name}: id {ids[ids.duplicated()].iloc[0]!r} appears twice")
     columns = ([c for c in map(str, table.columns) if c.startswith("proba_")]
                or [c for c in map(str, table.columns) if c != found[0]])
     try:
         values = table[columns].apply(pd.to_numeric)
     except ValueError as exc:
         raise InputError(f"{name}: probabilities must be numbers ({exc})") from None
-    values.index = pd.Index(table[found[0]].astype(str), name="task")
+    values = values.set_axis([c.removeprefix("proba_") for c in columns], axis=1)
+    values.index = pd.Index(ids.to_numpy(), name="task")
+    return _distributions(values, name)
+
+
+# how far a row of a probability file may sum from 1 and still be renormalised: rounded to
+# 2 decimals, 3 classes sum to 0.99 or 1.01 (round-off reaches 0.005 per class)
+PROBA_ROUNDING = 0.02
+PROBA_EXACT = 1e-3  # the library's tolerance: rows within it are used as they are
+
+
+def _distributions(values: pd.DataFrame, name: str) -> pd.DataFrame:
+    """``values`` (one row per id) checked to be probability distributions: a row with a
+    missing, infinite or negative value, or summing further than :data:`PROBA_ROUNDING`
+    from 1, is an :class:`InputError` naming its id and line; rows off by more than
+    :data:`PROBA_EXACT` (probabilities rounded when saved) are renormalised, with one
+    warning that gives the worst sum."""
+    import numpy as np
+    import pandas as pd
+
+    from crowdlearn.errors import CrowdlearnWarning
+
+    P = np.array(values.to_numpy(dtype=float))  # a copy: rounded rows are rescaled in it
+    sums = P.sum(axis=1)
+    off = np.abs(sums - 1)
+    bad = np.flatnonzero(~np.isfinite(P).all(axis=1) | (P < 0).any(axis=1)
+                         | ~(off <= PROBA_ROUNDING))
+    if len(bad):
+        row = int(bad[0])
+        raise InputError(f"{name}: the probabilities of id {values.index[row]!r} (line "
+                         f"{row + 2}) are not a distribution (sum {sums[row]:.4g}; {len(bad)} "
+                         "such rows); rounded? re-save with more decimals")
+    rounded = off > PROBA_EXACT
+    if rounded.any():
+        worst = int(np.argmax(off))
+        warnings.warn(f"{name}: {int(rounded.sum()):,} rows of probabilities sum to between "
+                      f"{1 - PROBA_ROUNDING:g} and {1 + PROBA_ROUNDING:g}, not 1 (rounded "
+                      f"when saved?; worst: id {values.index[worst]!r}, sum "
+                      f"{sums[worst]:.4g}): renormalised", CrowdlearnWarning, stacklevel=2)
+        P[rounded] /= sums[rounded, None]
+        values = pd.DataFrame(P, index=values.index, columns=values.columns)
     return values
 
 
@@ -1310,16 +1366,18 @@ def predict(
         learner.set_params(n_threads=threads)
     items = read_features(features, id_col=id_col).in_order(
         read_summary(model_dir).get("feature_columns"))
-    known = _read_truth(truth, items.ids) if truth is not None else None
-    if known is not None:
-        classes = {str(c) for c in learner.classes_}
-        strange = sorted(set(known) - classes)
-        if strange:
-            raise InputError(f"{truth}: label {strange[0]!r} is not one of the model's classes "
-                             f"({', '.join(sorted(classes))})")
-    table = probability_table(items.ids, learner.predict_proba(items.X), learner.classes_,
-                              proba)
-    with _reported_warnings():  # e.g. the partial output of a killed run, removed
+    classes = {str(c) for c in learner.classes_}
+    ids = [str(i) for i in items.ids]
+    with _reported_warnings():  # e.g. a truth file's header, a killed run's partial output
+        known, unmatched = (_read_truth(truth, ids, classes=classes) if truth is not None
+                            else (None, []))
+        if known is not None:
+            strange = sorted(set(known) - classes)
+            if strange:
+                raise InputError(f"{truth}: label {strange[0]!r} is not one of the model's "
+                                 f"classes ({', '.join(sorted(classes))})")
+        table = probability_table(items.ids, learner.predict_proba(items.X), learner.classes_,
+                                  proba)
         write_table(table, out)
     target = err_console if str(out) == "-" else console
     target.print(f"{len(table):,} items labelled -> {out}", highlight=False, soft_wrap=True)
@@ -1327,34 +1385,143 @@ def predict(
         hit = table["label"].astype(str).to_numpy()[known.index] == known.to_numpy()
         target.print(f"accuracy against {truth}: {hit.mean():.4f} ({int(hit.sum()):,} of "
                      f"{len(hit):,})", highlight=False, soft_wrap=True)
+        note = _unscored_note(unmatched, ids, "ids", "have no feature row")
+        if note:
+            target.print(note, highlight=False, soft_wrap=True)
 
 
 def _read_truth(path: Path, ids: np.ndarray, rows: str = "feature rows", *,
                 task_col: str = "task", label_col: str = "label",
-                encoding: str | None = None) -> pd.Series:
+                encoding: str | None = None, classes=None) -> tuple[pd.Series, pd.Index]:
     """True labels (as text) by row (``ids``: the rows' ids, as text; ``rows``: what messages
-    call them): from an (id, label) table, or from one label a line in row order (a single
-    column without a header). Read as every input is: ``-``, compressed, ``encoding``."""
+    call them), and the ids of the truth that are none of the rows. From an (id, label)
+    table, its separator sniffed (blank-separated too: ``7 cat``), or from one label a line
+    in row order (a single column; see :func:`_labels_by_line`, ``classes``: the labels
+    expected). Read as every input is: ``-``, compressed, ``encoding``."""
     import numpy as np
     import pandas as pd
 
-    from crowdlearn.inputs import read_table, source_name, task_labels_from_table
+    from crowdlearn.inputs import read_table, source_name
 
     name = source_name(path)
     table = read_table(path, encoding=encoding)
-    if table.shape[1] == 1:  # no separator on the first line: it is a label, not a header
-        lines = [str(table.columns[0]), *table.iloc[:, 0]]
-        lines = [line.strip() for line in lines if line.strip()]
-        if len(lines) != len(ids):
-            raise InputError(f"{name}: {len(lines)} labels, one per line, for {len(ids)} "
-                             f"{rows}; give (id, label) columns otherwise")
-        return pd.Series(lines, index=np.arange(len(ids)))
-    given = task_labels_from_table(table, name, task_col, label_col, known_tasks=ids)
-    position = pd.Index(ids).get_indexer(given.index.astype(str))
+    if table.shape[1] == 1:
+        text = str(path) == "-" or Path(path).suffix.lower() not in (".parquet", ".pq",
+                                                                     ".json", ".jsonl")
+        # a text file's first line is a column name here: a header or a label; a Parquet or
+        # JSON column's name is a header
+        lines = [str(v).strip() for v in [*([table.columns[0]] if text else []),
+                                          *table.iloc[:, 0]]]
+        lines = [line for line in lines if line]
+        pairs = _blank_pairs(lines, ids) if text else None
+        if pairs is None:
+            labels = _labels_by_line(lines, len(ids), name, rows, classes, header_seen=not text)
+            return pd.Series(labels, index=np.arange(len(ids))), pd.Index([])
+        table = pairs
+    given = _task_labels(table, name, task_col, label_col, ids, rows)
+    keys = pd.Index(given.index.astype(str))
+    position = pd.Index(ids).get_indexer(keys)
     if (position < 0).all():
-        raise InputError(f"{name}: none of its ids are {rows}")
+        raise InputError(f"{name}: none of its ids are {rows}{_id_hint(keys, ids)}")
     keep = position >= 0
-    return pd.Series(given.astype(str).to_numpy()[keep], index=position[keep])
+    return (pd.Series(given.astype(str).to_numpy()[keep], index=position[keep]),
+            keys[~keep])
+
+
+def _read_known_labels(path: Path, task_col: str, label_col: str, encoding: str | None,
+                       known_tasks) -> pd.Series:
+    """A gold or truth file, task → label, as :func:`crowdlearn.inputs.read_task_labels`
+    reads it but with its separator always sniffed, runs of blanks (``7 cat``) included: such
+    a file often comes from another tool than the answers (their --sep is not its)."""
+    from crowdlearn.inputs import read_table, source_name
+
+    table = read_table(path, encoding=encoding, blank_separated=True)
+    return _task_labels(table, source_name(path), task_col, label_col, known_tasks,
+                        "the answered tasks")
+
+
+# the header a one-column label file is likely to have
+LABEL_HEADERS = ("label", "labels", "truth", "true_label", "gold", "y", "class", "target")
+
+
+def _labels_by_line(lines: list[str], n: int, name: str, rows: str, classes=None, *,
+                    header_seen: bool = False) -> list[str]:
+    """One label a line for ``n`` rows. The first line is a header when the file has one
+    line more than the rows and that line is no label (not one of ``classes``, else of the
+    labels below it) or a usual header name (:data:`LABEL_HEADERS`); a warning says which
+    way a header-like first line was read. ``header_seen``: the header is already off."""
+    from crowdlearn.errors import CrowdlearnWarning
+
+    if lines and not header_seen:
+        first = lines[0]
+        known = {str(c) for c in classes} if classes is not None else set(lines[1:])
+        named = first.lower() in LABEL_HEADERS
+        if len(lines) == n + 1 and (named or first not in known):
+            warnings.warn(f"{name}: one label a line; its first line {first!r} is taken as a "
+                          f"header (it is no label, and the file has a line more than the "
+                          f"{n:,} {rows})", CrowdlearnWarning, stacklevel=2)
+            lines = lines[1:]
+        elif len(lines) == n and named:
+            warnings.warn(f"{name}: one label a line; its first line {first!r} is taken as a "
+                          f"label, not a header (the file has one line for each of the {n:,} "
+                          f"{rows})", CrowdlearnWarning, stacklevel=2)
+    if len(lines) != n:
+        raise InputError(f"{name}: {len(lines)} labels, one per line, for {n} {rows}; give "
+                         "(id, label) columns otherwise")
+    return lines
+
+
+def _blank_pairs(lines: list[str], ids) -> pd.DataFrame | None:
+    """Lines of two blank-separated fields (``7 cat``) as the two-column table
+    :func:`crowdlearn.inputs.read_table` makes of a delimited file (first line as the
+    header): when every line has two fields and some first field is one of ``ids``; else
+    None (one label a line, which may hold blanks)."""
+    import pandas as pd
+
+    fields = [line.split() for line in lines]
+    if not fields or any(len(f) != 2 for f in fields):
+        return None
+    if not {f[0] for f in fields} & {str(i) for i in ids}:
+        return None
+    head = fields[0]
+    table = pd.DataFrame(fields[1:], columns=[head[0], head[1] + (".1" if head[1] == head[0]
+                                                                  else "")])
+    table.attrs["header"] = head
+    return table
+
+
+def _id_hint(unmatched, ids) -> str:
+    """A hint for ids of a truth file that match none of ``ids`` (ids are compared as
+    written) but would once leading zeros and surrounding blanks are set aside (``007``,
+    `` 7`` and ``7``); empty when none would."""
+    import pandas as pd
+
+    def plain(values) -> pd.Series:
+        text = pd.Series([str(v) for v in values], dtype=object).str.strip().str.lstrip("0")
+        return text.where(text != "", "0")
+
+    unmatched = list(unmatched)
+    if not unmatched or not len(ids):
+        return ""
+    theirs, ours = plain(unmatched), plain(ids)
+    close = theirs.isin(set(ours)).to_numpy()
+    if not close.any():
+        return ""
+    first = int(close.argmax())
+    match = str(list(ids)[int((ours == theirs[first]).to_numpy().argmax())])
+    return (f"; {int(close.sum()):,} of them differ from an id only in leading zeros or "
+            f"blanks (e.g. {unmatched[first]!r} and {match!r}): ids are compared as written, "
+            "write them alike in both files")
+
+
+def _unscored_note(unmatched, ids, unit: str, lacking: str) -> str | None:
+    """The line that says how many ids of a truth file (``unmatched``, of ``unit``) match
+    none of ``ids`` (what they lack: ``lacking``) and were not scored, with
+    :func:`_id_hint`; None when all were scored. Said by `aggregate` and `predict`."""
+    if not len(unmatched):
+        return None
+    return (f"({len(unmatched):,} {unit} of the truth file {lacking} and were not scored"
+            f"{_id_hint(unmatched, ids)})")
 
 
 class IssueMethod(str, Enum):
@@ -1392,6 +1559,7 @@ def label_issues(
 
     Example: crowdlearn label-issues --labels labels.csv --proba oof_proba.csv -o issues.csv
     """
+    from crowdlearn.inputs import source_name
     from crowdlearn.outputs import TABLE_FORMATS, check_format, check_outputs, write_table
 
     if (proba is None) == (features is None):
@@ -1402,13 +1570,20 @@ def label_issues(
     if features is not None and score != "self_confidence":
         raise InputError("--score applies to --proba; with --features the method ranks by its "
                          "own quality score")
-    given = _read_given_labels(labels, id_col, label_col)
-    if proba is not None:
-        with _naming(labels, "label "):
-            table = _issues_from_proba_file(given, proba, id_col, score)
-    else:
-        table = _issues_from_training(given, features, method.value, id_col, seed, threads,
-                                      _params(param or []))
+    with _reported_warnings():  # the probabilities (or features) first: their ids tell
+        # whether the labels' first line is a header
+        if proba is not None:
+            probabilities = _proba_table(proba, id_col)
+            given = _read_given_labels(labels, id_col, label_col, probabilities.index)
+            with _naming(labels, "label "):
+                table = _issues_from_proba(given, probabilities, source_name(proba), score)
+        else:
+            from crowdlearn.features import read_features
+
+            items = read_features(features, id_col=(id_col, "id"))  # as --labels: else `id`
+            given = _read_given_labels(labels, id_col, label_col, items.ids)
+            table = _issues_from_training(given, items, method.value, seed, threads,
+                                          _params(param or []))
     write_table(table, out)
     if str(out) != "-":
         flagged = int(table["is_label_issue"].sum())
@@ -1416,78 +1591,78 @@ def label_issues(
                       f"({flagged / len(table):.1%}) -> {out}", highlight=False, soft_wrap=True)
 
 
-def _read_given_labels(path: Path, id_col: str, label_col: str) -> pd.Series:
+def _read_given_labels(path: Path, id_col: str, label_col: str, known_ids=None) -> pd.Series:
     """`label-issues --labels`: id → label, read once (it may be standard input). The id
     column is ``id_col`` if the table has it, else ``id`` or ``task`` (what `aggregate` and
-    `fit` write), else ``id_col`` (the reader then names the problem)."""
-    from crowdlearn.inputs import read_table, source_name, task_labels_from_table
-
-    table = read_table(path)
-    columns = set(map(str, table.columns))
-    id_col = next((c for c in (id_col, "id", "task") if c in columns), id_col)
-    given = task_labels_from_table(table, source_name(path), id_col, label_col)
-    if len(given) == 0:
-        raise InputError(f"{source_name(path)}: no labels (a header only?)")
-    return given
-
-
-def _issues_from_proba_file(given: pd.Series, path: Path, id_col: str, score: str):
-    import numpy as np
-    import pandas as pd
-
+    `fit` write), else ``id_col`` (the reader then names the problem). A two-column file
+    whose first line names one of ``known_ids`` (the probabilities' or features' ids) has no
+    header (see :func:`_task_labels`)."""
     from crowdlearn.inputs import read_table, source_name
-    from crowdlearn.label_issues import label_issues_from_proba
 
     table = read_table(path)
     name = source_name(path)
-    found = [c for c in (id_col, "id", "task") if c in table.columns]
-    if not found:
-        raise InputError(f"{name}: no id column {id_col!r} (nor 'id' or 'task'); name it with "
-                         "--id-col")
-    ids = table[found[0]].astype(str)
-    if not ids.is_unique:
-        raise InputError(f"{name}: id {ids[ids.duplicated()].iloc[0]!r} appears twice")
-    # proba_<class> columns (as `fit --proba` and `predict --proba` write them), else every
-    # column but the id
-    columns = ([c for c in map(str, table.columns) if c.startswith("proba_")]
-               or [c for c in map(str, table.columns) if c != found[0]])
-    classes = [c.removeprefix("proba_") for c in columns]
-    try:
-        P = table[columns].apply(pd.to_numeric).to_numpy(dtype=float)
-    except ValueError as exc:
-        raise InputError(f"{name}: probabilities must be numbers ({exc})") from None
-    sums = P.sum(axis=1)
-    bad = np.flatnonzero(~np.isfinite(P).all(axis=1) | (P < 0).any(axis=1)
-                         | (np.abs(sums - 1) > 1e-3))
-    if len(bad):
-        raise InputError(f"{name}: the probabilities of id {ids.iloc[int(bad[0])]!r} (line "
-                         f"{int(bad[0]) + 2}) are not a distribution (sum {sums[bad[0]]:.4g}; "
-                         f"{len(bad)} such rows)")
-    index = pd.Index(ids)
-    keys = pd.Index(given.index.astype(str))
-    position = index.get_indexer(keys)
-    if (position < 0).any():
-        missing = keys[position < 0]
+    columns = set(map(str, table.columns))
+    id_col = next((c for c in (id_col, "id", "task") if c in columns), id_col)
+    given = _task_labels(table, name, id_col, label_col, known_ids,
+                         "the probabilities or features")
+    if len(given) == 0:
+        raise InputError(f"{name}: no labels (a header only?)")
+    return given
+
+
+def _task_labels(table: pd.DataFrame, name: str, task_col: str, label_col: str, known_ids,
+                 among: str) -> pd.Series:
+    """:func:`crowdlearn.inputs.task_labels_from_table` (a first line naming one of
+    ``known_ids``, the ids ``among`` names, is data, not a header), and a warning when a
+    first line it takes as a header looks like data (its label cell is one of the labels
+    below it, ``zzz,pos``): a row is never dropped silently."""
+    from crowdlearn.errors import CrowdlearnWarning
+    from crowdlearn.inputs import task_labels_from_table
+
+    named = {task_col, label_col} <= set(map(str, table.columns))
+    header = [str(c) for c in table.attrs.get("header") or table.columns]  # renamed below
+    rows = len(table)
+    given = task_labels_from_table(table, name, task_col, label_col,
+                                   known_tasks=None if known_ids is None else
+                                   [str(i) for i in known_ids])
+    if (not named and len(given) == rows and len(header) == 2
+            and header[1] in set(given.astype(str))):
+        warnings.warn(f"{name}: its first line ({', '.join(header)}) is taken as a header, "
+                      f"not as the label of id {header[0]!r} (no such id among {among}); "
+                      f"name the columns {task_col},{label_col} to be sure",
+                      CrowdlearnWarning, stacklevel=3)
+    return given
+
+
+def _issues_from_proba(given: pd.Series, proba: pd.DataFrame, name: str, score: str):
+    """:func:`crowdlearn.label_issues_from_proba` on the labels (id → label) and the
+    probabilities of ``name`` (indexed by id, one column per class; see
+    :func:`_proba_table`), restricted to the labelled ids: matched by id."""
+    import pandas as pd
+
+    from crowdlearn.label_issues import label_issues_from_proba
+
+    labels = pd.Series(given.astype(str).to_numpy(),
+                       index=pd.Index(given.index.astype(str), name="id"))
+    labelled = labels.index.isin(proba.index)
+    if not labelled.all():
+        missing = labels.index[~labelled]
         raise InputError(f"{name}: {len(missing)} labelled items have no probabilities, e.g. "
                          f"{missing[0]!r}")
-    known = {str(c) for c in classes}
-    labels = given.astype(str).to_numpy()
-    strange = sorted(set(labels) - known)
+    classes = [str(c) for c in proba.columns]
+    strange = sorted(set(labels) - set(classes))
     if strange:
         raise InputError(f"label {strange[0]!r} is not one of the probability columns "
                          f"({', '.join(classes)})")
-    return label_issues_from_proba(labels, P[position], classes, ids=keys.to_numpy(),
-                                   score=score)
+    return label_issues_from_proba(labels, proba.loc[labels.index], score=score)
 
 
-def _issues_from_training(given: pd.Series, features: Path, method: str, id_col: str,
-                          seed: int, threads: int | None, params: dict):
+def _issues_from_training(given: pd.Series, items, method: str, seed: int,
+                          threads: int | None, params: dict):
     import numpy as np
 
-    from crowdlearn.features import read_features
     from crowdlearn.learners import find_label_issues
 
-    items = read_features(features, id_col=(id_col, "id"))  # as --labels: else `id`
     X, found = items.rows_for(given.index, "labelled items")
     options = {"seed": seed, "verbose": err_console.is_terminal,
                **({"n_threads": threads} if threads else {}), **params}
@@ -1682,7 +1857,9 @@ def _simulation_crowd(model: WorkerModel, n_classes: int, workers: int | None, g
             raise InputError(f"--case {case!r}: one of 1, 2, 3, harsh")
         crowd = case_crowd(case, expertise.value, n_classes, dataset)
     elif model is WorkerModel.matrices:
-        crowd = sim.from_matrices(read_file(matrices, lambda p: np.load(p, allow_pickle=False)))
+        given = read_file(matrices, lambda p: np.load(p, allow_pickle=False))
+        with _naming(matrices):  # the library's checks do not know the file
+            crowd = sim.from_matrices(given)
         if crowd.n_classes != n_classes:
             raise InputError(f"{matrices}: matrices are {crowd.n_classes}×{crowd.n_classes} but "
                              f"the labels have {n_classes} classes")
@@ -1704,7 +1881,8 @@ def _simulation_crowd(model: WorkerModel, n_classes: int, workers: int | None, g
 @_one_line_errors
 def simulate(
     out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the answers: "
-                                      "task, worker, label (CSV).")],
+                                      "task, worker, label (.csv, .tsv, .parquet, "
+                                      ".json).")],
     dataset: Annotated[str | None, typer.Option(help="Dataset whose training labels the crowd "
                                                 "answers: digits (default), fashion-mnist, "
                                                 "mnist, cifar10, cifar100.")] = None,
@@ -1736,7 +1914,8 @@ def simulate(
                                                "redundancy items are labelled (default: all "
                                                "items).")] = None,
     gold: Annotated[Path | None, typer.Option(help="Also write the true labels of the "
-                                              "answered tasks: task, label (CSV).")] = None,
+                                              "answered tasks: task, label (.csv, .tsv, "
+                                              ".parquet, .json).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of every random choice.")] = 0,
     force: Annotated[bool, typer.Option(help="Overwrite output files that exist.")] = False,
 ) -> None:
@@ -1746,11 +1925,13 @@ def simulate(
     """
     import numpy as np
 
-    from crowdlearn.outputs import atomic_write, check_outputs
+    from crowdlearn.outputs import TABLE_FORMATS, check_format, check_outputs, write_table
     from crowdlearn.simulate import assign
 
     if dataset is not None and labels is not None:
         raise InputError("give --dataset or --labels, not both")
+    check_format(out, TABLE_FORMATS, "the answers (-o)", stdout=False)
+    check_format(gold, TABLE_FORMATS, "the true labels (--gold)", stdout=False)
     check_outputs([out, gold], [p for p in (labels, matrices) if p is not None], force=force)
     y, class_ids, task_ids = simulation_labels(dataset, labels)
     rng = np.random.default_rng(seed)
@@ -1763,13 +1944,13 @@ def simulate(
     ann = crowd.annotate(y, assignment, rng, tasks=task_ids, classes=class_ids)
     answered = (assignment >= 0).any(axis=1)
     answers = ann.to_frame()
-    atomic_write(out, lambda p: answers.to_csv(p, index=False))
+    write_table(answers, out)
     if gold is not None:
         import pandas as pd
 
         truth = pd.DataFrame({"task": np.asarray(task_ids, dtype=object)[answered],
                               "label": np.asarray(class_ids, dtype=object)[y[answered]]})
-        atomic_write(gold, lambda p: truth.to_csv(p, index=False))
+        write_table(truth, gold)
     correct = float((ann.label == y[answered][ann.task]).mean())
     console.print(f"{crowd!r} -> {ann!r}; {correct:.1%} of the answers are correct")
     console.print("wrote " + ", ".join(str(p) for p in (out, gold) if p is not None))

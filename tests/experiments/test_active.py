@@ -232,7 +232,7 @@ def test_cli_relabel_with_proba(tmp_path):
     (None, ["-k", 0], "-k must be a positive integer"),
     (None, ["--consensus", "glad"], "unknown --consensus"),
     (lambda p: p.iloc[1:], [], "no row for 1 answered tasks"),
-    (lambda p: p.assign(proba_0=0.9), [], "is not a distribution"),
+    (lambda p: p.assign(proba_0=0.9), [], "are not a distribution"),
     (lambda p: p.rename(columns={"id": "item"}), [], "no id column"),
 ])
 def test_cli_relabel_bad_input(tmp_path, make_proba, args, message):

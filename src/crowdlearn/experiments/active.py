@@ -35,7 +35,8 @@ revealed, so every strategy draws from the same answers (common random numbers):
   order; a task whose answers are used up is no longer offered. No features: no model. The
   answers are read as :meth:`Annotations.from_file` reads a long file, with ``keep`` (a
   worker's repeated answers to a task), ``sep`` and ``encoding``; the truth with the same
-  encoding, its separator sniffed.
+  encoding, its separator sniffed (runs of blanks too). When some tasks have no gold label,
+  :func:`run_active` says once on how many tasks the accuracies are.
 """
 
 from __future__ import annotations
@@ -163,11 +164,13 @@ class AnswerPool:
     ``start[t]`` the first answer of task t and ``available[t]`` how many it holds."""
 
     def __init__(self, task: np.ndarray, worker: np.ndarray, label: np.ndarray, tasks: list,
-                 workers: list, classes: list, truth: np.ndarray):
+                 workers: list, classes: list, truth: np.ndarray,
+                 unanswered_truth: tuple[str, ...] = ()):
         order = np.argsort(task, kind="stable")
         self.task, self.worker, self.label = task[order], worker[order], label[order]
         self.tasks, self.workers, self.classes = tasks, workers, classes
         self.truth = truth  # class code per task, -1 where unknown
+        self.unanswered_truth = unanswered_truth  # tasks of a truth file without answers
         self.available = np.bincount(self.task, minlength=len(tasks))
         self.start = np.concatenate([[0], np.cumsum(self.available)[:-1]])
         self.position = np.arange(len(self.task)) - self.start[self.task]
@@ -188,17 +191,20 @@ class AnswerPool:
         key = self.task * 1.0 + rng.random(len(self.task)) * 0.5
         order = np.argsort(key, kind="stable")
         return AnswerPool(self.task[order], self.worker[order], self.label[order], self.tasks,
-                          self.workers, self.classes, self.truth)
+                          self.workers, self.classes, self.truth, self.unanswered_truth)
 
 
 @functools.lru_cache(maxsize=4)
 def _replay_base(answers: str, truth: str, columns: tuple[str, str, str], keep: str,
                  sep: str | None, encoding: str | None) -> AnswerPool:
-    from crowdlearn.inputs import read_task_labels
+    from crowdlearn.inputs import read_table, source_name, task_labels_from_table
 
     ann = Annotations.from_file(answers, "long", *columns, keep=keep, sep=sep,
                                 encoding=encoding)
-    gold = read_task_labels(truth, known_tasks=ann.tasks, encoding=encoding)
+    # the truth's separator is sniffed, runs of blanks included (``7 cat``): it often comes
+    # from another tool than the answers
+    gold = task_labels_from_table(read_table(truth, encoding=encoding, blank_separated=True),
+                                  source_name(truth), known_tasks=ann.tasks)
     known = {str(t): i for i, t in enumerate(ann.tasks)}
     classes = {str(c): i for i, c in enumerate(ann.classes)}
     codes = np.full(ann.n_tasks, -1, dtype=np.int64)
@@ -210,9 +216,10 @@ def _replay_base(answers: str, truth: str, columns: tuple[str, str, str], keep: 
             codes[known[str(task)]] = classes[label]
     if (codes < 0).all():
         raise InputError(f"{truth}: none of its tasks are answered in {answers}")
+    given = pd.Index(gold.index.astype(str))
     return AnswerPool(ann.task.astype(np.int64), ann.worker.astype(np.int64),
                       ann.label.astype(np.int64), list(ann.tasks), list(ann.workers),
-                      list(ann.classes), codes)
+                      list(ann.classes), codes, tuple(given[~given.isin(list(known))]))
 
 
 def replay_pool(answers: str, truth: str, seed: int,
@@ -501,11 +508,28 @@ def run_active(settings: ActiveSettings, out_dir: Path | str,
     return this sweep's rows (one per strategy, seed and round). Without cleanlab the
     ActiveLab strategy is skipped, and ``log`` says so."""
     settings.check()  # bad settings fail before any notice
+    if settings.replay is not None:
+        _warn_partial_truth(settings.replay_pool(0), settings.truth)
     if "activelab" in settings.strategies and not has_cleanlab():
         log("cleanlab is not installed (pip install 'crowdlearn[bench]'): the activelab "
             "strategy is skipped")
     return run_sweep(ActiveExperiment(settings), out_dir, log, restart=restart, jobs=jobs,
                      threads=threads, progress=progress)
+
+
+def _warn_partial_truth(pool: AnswerPool, truth: str) -> None:
+    """Say once, as a :class:`~crowdlearn.errors.CrowdlearnWarning`, that a replay's
+    accuracies are on the tasks with a gold label only, when some have none."""
+    from crowdlearn.errors import CrowdlearnWarning
+
+    scored = int((pool.truth >= 0).sum())
+    if scored < pool.n_tasks:
+        extra = pool.unanswered_truth
+        warnings.warn(f"{Path(truth).name}: scored on {scored:,} of {pool.n_tasks:,} tasks; "
+                      f"{pool.n_tasks - scored:,} have no gold label" + (
+                          f" ({len(extra):,} tasks of the truth file have no answer, e.g. "
+                          f"{', '.join(map(repr, extra[:3]))}; ids are compared as written)"
+                          if extra else ""), CrowdlearnWarning, stacklevel=3)
 
 
 def active_summary(results: pd.DataFrame) -> pd.DataFrame:
