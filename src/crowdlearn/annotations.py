@@ -28,7 +28,7 @@ from crowdlearn.errors import (
     check_fraction,
     check_integer,
 )
-from crowdlearn.inputs import SEPARATORS, read_file, read_table, source_name
+from crowdlearn.inputs import SEPARATORS, read_file, read_parquet, read_table, source_name
 
 Keep = Literal["error", "first", "last", "all"]
 KEEP_CHOICES = ("error", "first", "last", "all")
@@ -146,6 +146,8 @@ class Annotations:
                                      row=where.row, categories=False)
         l_codes, l_ids = coding.code(df[label], classes, name=label, origin=where.origin,
                                      row=where.row, warn_near=True)
+        for ids, name in ((t_ids, task), (w_ids, worker)):
+            _warn_blank_ids(ids, name, where.origin)
 
         def describe(i: int, j: int) -> str:
             return (f"{where.origin}task {t_ids[t_codes[i]]!r} was answered twice by worker "
@@ -191,8 +193,7 @@ class Annotations:
     ) -> Annotations:
         """Read a long Parquet file (one answer a row)."""
         path = Path(path)
-        df = read_file(path, lambda p: pd.read_parquet(p, columns=[task, worker, label])
-                       if _has_columns(p, (task, worker, label)) else pd.read_parquet(p))
+        df = read_file(path, lambda p: _read_long_parquet(p, task, worker, label))
         return cls.from_frame(df, task, worker, label, classes, keep=keep, source=str(path))
 
     @classmethod
@@ -206,17 +207,20 @@ class Annotations:
         classes: Sequence[Hashable] | None = None,
         *,
         keep: Keep = "error",
-        missing: Hashable = "-1",
+        missing: Hashable | None = None,
         sep: str | None = None,
         encoding: str | None = None,
     ) -> Annotations:
         """Read answers from a file, as the command line does (``-``: standard input).
 
         ``layout="long"``: one answer a row, from CSV/TSV/text (cells read as text, the
-        separator sniffed unless ``sep`` is given), Parquet or JSON. ``layout="wide"``: a
-        tasks × workers matrix of labels, ``missing`` marking no answer: a ``.npy`` array,
-        delimited text without header (comma, tab, semicolon or blanks), or a Parquet / JSON
-        table whose columns are the workers (and whose index, if stored, the tasks).
+        separator sniffed unless ``sep`` is given), Parquet or JSON; answers whose label is
+        ``missing`` (if given) are "no answer" rows, dropped with a warning that counts them.
+        ``layout="wide"``: a tasks × workers matrix of labels, ``missing`` marking no answer
+        (default ``-1``): a ``.npy`` array, delimited text without header (comma, tab,
+        semicolon or blanks; blanks around a cell and an empty last column, left by a
+        trailing separator, are dropped), or a Parquet / JSON table whose columns are the
+        workers (and whose index, if stored, or else its column ``task``, the tasks).
         """
         if layout not in ("long", "wide"):
             raise InputError(f"layout must be 'long' or 'wide', got {layout!r}")
@@ -228,12 +232,14 @@ class Annotations:
                              "(layout='wide')")
         if layout == "long":
             if suffix in (".parquet", ".pq"):
-                return cls.from_parquet(path, task, worker, label, classes, keep=keep)
-            if suffix in (".json", ".jsonl"):
+                df = read_file(Path(path), lambda p: _read_long_parquet(p, task, worker, label))
+            elif suffix in (".json", ".jsonl"):
                 df = read_table(path, encoding=encoding)
-                return cls.from_frame(df, task, worker, label, classes, keep=keep, source=name)
-            return cls.from_csv(path, task, worker, label, classes, keep=keep, sep=sep,
-                                encoding=encoding)
+            else:
+                df, name = read_table(path, sep=sep, encoding=encoding), f"{name} (csv)"
+            if missing is not None:
+                df = _drop_unanswered(df, label, missing, source_name(path))
+            return cls.from_frame(df, task, worker, label, classes, keep=keep, source=name)
         if suffix == ".npy":
             matrix = read_file(path, lambda p: np.load(p, allow_pickle=False))
         elif suffix in (".parquet", ".pq", ".json", ".jsonl"):
@@ -243,10 +249,13 @@ class Annotations:
                 raise InputError(f"{name}: has columns {', '.join(map(repr, named))}: a long "
                                  "table (one answer a row), not a tasks × workers matrix; "
                                  "drop --format wide")
+            if named == [task] and isinstance(matrix.index, pd.RangeIndex):
+                matrix = matrix.set_index(task)  # the tasks' ids, not a worker
         else:
-            matrix = read_table(path, sep=sep, encoding=encoding, header=None,
-                                blank_separated=True).to_numpy()
-        return cls.from_wide(matrix, missing=missing, classes=classes, source=name)
+            matrix = _wide_text(read_table(path, sep=sep, encoding=encoding, header=None,
+                                           blank_separated=True))
+        return cls.from_wide(matrix, missing="-1" if missing is None else missing,
+                             classes=classes, source=name)
 
     @classmethod
     def from_wide(
@@ -260,6 +269,10 @@ class Annotations:
     ) -> Annotations:
         """Build from a tasks × workers matrix whose cells equal ``missing`` (or NaN) where
         the worker did not answer: the layout of LabelMe, sentiment and similar releases.
+        The marker matches as written, as text, or as the same number (``-1.0`` and ``"-1"``
+        for ``-1``); NaN and empty or ``nan`` text cells are always no answer. Labels that
+        are whole numbers stored as floats (``1.0``, text ``"1.0"``) read as integers (``1``,
+        ``"1"``), as in an integer matrix, so that a truth file written ``0``/``1`` matches.
 
         A DataFrame's index and columns become the task and worker ids. ``keep`` is accepted
         for a uniform signature: a matrix cannot hold a repeated answer.
@@ -284,25 +297,33 @@ class Annotations:
         if values.ndim != 2 or values.size == 0:
             raise InputError(f"{origin}a wide answer matrix must be 2-D and non-empty, "
                              f"got shape {values.shape}")
-        # compare as text too: a text matrix holds "-1" where the marker is the number -1
-        absent = pd.isna(values)
-        if absent.any() and values.dtype == object:  # pd.NA cannot be compared: blank it
-            values = np.where(absent, None, values)
-        text = values.astype(str)
-        observed = ~absent & (values != missing) & (text != str(missing))
-        if values.dtype.kind in "OUS":
-            observed &= np.char.strip(text) != ""  # an empty cell of a CSV is no answer
+        # no answer: NaN, an empty or "nan" cell (np.savetxt writes NaN so), or the marker,
+        # as written or as the same number (-1.0 in a float matrix, "-1" in a text one)
+        if values.dtype.kind in "OUS":  # judged on the distinct cells, not on every cell
+            try:
+                codes, distinct = pd.factorize(values.ravel())  # NaN, None, NA: code -1
+            except TypeError:
+                raise InputError(f"{origin}some cells hold lists or other containers, not "
+                                 "labels") from None
+            cell = pd.Series(distinct, dtype=object).astype(str).str.strip()
+            no_answer = (((cell == "") | (cell.str.lower() == "nan")).to_numpy(dtype=bool)
+                         | _is_marker(np.asarray(distinct, dtype=object), missing))
+            observed = np.where(codes >= 0, ~no_answer[np.maximum(codes, 0)], False)
+            observed = observed.reshape(values.shape)
+        else:
+            observed = ~pd.isna(values) & ~_is_marker(values, missing)
         _check_wide_values(values, observed, origin)
         if observed.sum() > observed.size / 2:  # else no answer fills half of the cells
-            _warn_unmarked(text, observed, missing, origin)
+            _warn_unmarked(values.astype(str), observed, missing, origin)
         empty = np.flatnonzero(~observed.any(axis=1))
         if len(empty):
             raise InputError(
-                f"{origin}row {empty[0]} has no answer (every cell is missing={missing!r}); "
+                f"{origin}row {empty[0]} has no answer (its cells hold only "
+                f"{_describe_cells(values[empty[0]])}; the missing marker is {missing!r}); "
                 f"{len(empty)} such row{'s' if len(empty) > 1 else ''} in all"
             )
         t, w = np.nonzero(observed)
-        labels = pd.Series(values[t, w])
+        labels = pd.Series(_whole_numbers(values[t, w]))
         where = _RowNamer(source, labels.index, rows=t)
         l_codes, l_ids = coding.code(labels, classes, origin=where.origin, row=where.row,
                                      warn_near=True)
@@ -520,10 +541,12 @@ class _RowNamer:
 
     def row(self, i: int, bare: bool = False) -> str:
         if self.rows is not None:
-            return f"row {self.rows[i]}"
+            return f"row {int(self.rows[i])}"
         if self.is_csv:
             return f"{'' if bare else 'line '}{int(self.index[i]) + 2}"
-        return f"{'' if bare else 'row '}{self.index[i]!r}"
+        if not self.index.is_unique:  # its labels would name several rows: the position
+            return f"{'' if bare else 'position '}{i}"
+        return f"{'' if bare else 'row '}{coding.plain([self.index[i]])[0]!r}"
 
 
 def _as_codes(a, name: str) -> np.ndarray:
@@ -596,6 +619,17 @@ def _check_wide_values(values: np.ndarray, observed: np.ndarray, origin: str) ->
                       "no other row; a wide file has no header row", CrowdlearnWarning,
                       stacklevel=4)
     distinct = len(pd.unique(pd.Series(cells, dtype=object)))
+    ids = _id_column(values, observed)
+    if ids:
+        message = (f"{origin}column 0 holds a different value on every row ({ids}): it looks "
+                   "like the tasks' ids, but a wide file is a bare matrix of labels (one row "
+                   "a task, one column a worker); remove that column (pandas writes none "
+                   "with to_csv(..., index=False))")
+        if distinct > WIDE_MAX_CLASSES:
+            raise InputError(message)
+        warnings.warn(f"{message}; it is read as a worker's answers", CrowdlearnWarning,
+                      stacklevel=4)
+        return
     if distinct <= WIDE_MAX_CLASSES:
         return
     if distinct > len(values) / 4:
@@ -619,6 +653,49 @@ def _check_wide_values(values: np.ndarray, observed: np.ndarray, origin: str) ->
     warnings.warn(f"{origin}{distinct} distinct labels in a wide matrix; check that its "
                   "cells are labels and that --missing names the empty-cell marker",
                   CrowdlearnWarning, stacklevel=4)
+
+
+def _warn_blank_ids(ids: list, name: str, origin: str) -> None:
+    """Warn when text ids differ only by surrounding blanks (``' w1'`` and ``'w1'``: one
+    worker, or two written by programs that pad differently); they stay distinct, as ids
+    that differ by case do (ids may be case-sensitive on purpose)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not ids or not isinstance(ids[0], str):
+        return
+    try:
+        text = pa.array(ids, type=pa.string())
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return  # not all text
+    trimmed = pc.utf8_trim_whitespace(text)
+    if not pc.any(pc.not_equal(trimmed, text)).as_py():
+        return
+    stripped = pd.Series(trimmed.to_numpy(zero_copy_only=False), dtype=object)
+    clash = stripped.duplicated(keep=False).to_numpy()
+    if not clash.any():
+        return
+    i = int(np.flatnonzero(clash)[0])
+    j = int(np.flatnonzero(clash & (stripped == stripped.iloc[i]).to_numpy())[1])
+    warnings.warn(f"{origin}{int(clash.sum()):,} {name} ids differ from another only by "
+                  f"surrounding blanks (e.g. {ids[i]!r} and {ids[j]!r}); they are kept as "
+                  f"different {name}s", CrowdlearnWarning, stacklevel=3)
+
+
+def _id_column(values: np.ndarray, observed: np.ndarray) -> str:
+    """How the first column of a wide matrix looks like task ids (``"" ``: it does not): an
+    answer on every row (at least 5), all different, more than twice as many values as all
+    other columns hold together: a frame's index written with it (``to_csv(header=False)``)."""
+    rows = values.shape[0]
+    if values.shape[1] < 2 or rows < 5 or not observed[:, 0].all():
+        return ""
+    first = pd.Series(values[:, 0], dtype=object)
+    if not first.is_unique:
+        return ""
+    others = len(pd.unique(pd.Series(values[:, 1:][observed[:, 1:]], dtype=object)))
+    if rows <= 2 * others:
+        return ""
+    return f"{rows:,} values; the other columns hold {others:,}"
 
 
 def _warn_unmarked(text: np.ndarray, observed: np.ndarray, missing: Hashable,
@@ -719,6 +796,125 @@ def _task_order(task: np.ndarray) -> np.ndarray | None:
     if len(task) < 2 or bool(np.all(task[1:] >= task[:-1])):
         return None
     return np.argsort(task, kind="stable")
+
+
+def _read_long_parquet(path: Path, task: str, worker: str, label: str) -> pd.DataFrame:
+    """A long Parquet table, only its three columns when it holds them (a named index
+    stored by pandas counts: it comes back as a column)."""
+    return read_parquet(path, [task, worker, label] if _has_columns(path, (task, worker, label))
+                        else None)
+
+
+def _drop_unanswered(df: pd.DataFrame, label: str, missing: Hashable, name: str
+                     ) -> pd.DataFrame:
+    """A long table without its "no answer" rows (label ``missing``, as written or as the
+    same number), with a warning that counts them; all of them is an error."""
+    if label not in df.columns or len(df) == 0:
+        return df  # from_frame names what is wrong
+    column = df[label]
+    try:
+        distinct = pd.unique(column)  # the test runs on the few labels, not on every answer
+    except TypeError:
+        return df  # unhashable cells (lists from JSON): from_frame names them
+    marks = np.asarray(distinct, dtype=object)[_is_marker(np.asarray(distinct, dtype=object),
+                                                           missing)]
+    if not len(marks):
+        return df
+    blank = column.isin(marks.tolist()).to_numpy()
+    if not blank.any():
+        return df
+    if blank.all():
+        raise InputError(f"{name}: every answer's label is the missing marker {missing!r}: "
+                         "no answer left")
+    warnings.warn(f"{name}: dropped {int(blank.sum()):,} of {len(df):,} answers whose label is "
+                  f"the missing marker {missing!r} (no answer)", CrowdlearnWarning, stacklevel=3)
+    return df[~blank]
+
+
+def _is_marker(values: np.ndarray, missing: Hashable) -> np.ndarray:
+    """Cells equal to the marker ``missing``: as written, as text (a text matrix holds
+    ``"-1"`` where the marker is the number -1), or as the same number when both are
+    numbers (``-1.0`` and ``-1``)."""
+    flat = values.ravel()
+    number = _number(missing)
+    if number is not None and flat.dtype.kind in "iuf":
+        return (flat == number).reshape(values.shape)
+    if flat.dtype.kind not in "OUS":
+        return (np.asarray(flat == missing, dtype=bool).reshape(flat.shape)
+                | (flat.astype(str) == str(missing))).reshape(values.shape)
+    codes, distinct = pd.factorize(pd.Series(flat, dtype=object))  # test the few values
+    distinct = pd.Series(distinct, dtype=object)
+    hit = distinct.eq(missing).to_numpy(dtype=bool) | (distinct.astype(str) == str(missing)
+                                                        ).to_numpy(dtype=bool)
+    if number is not None:
+        try:
+            as_number = pd.to_numeric(distinct, errors="coerce")
+        except (TypeError, ValueError):  # cells no number can be (lists from JSON)
+            as_number = pd.Series(np.nan, index=distinct.index)
+        hit |= as_number.to_numpy(dtype=np.float64, na_value=np.nan) == number
+    return np.where(codes >= 0, hit[np.maximum(codes, 0)], False).reshape(values.shape)
+
+
+def _whole_numbers(cells: np.ndarray) -> np.ndarray:
+    """The labels of a wide matrix, with numbers that are whole written as integers: float
+    cells (``0.0``, ``1.0``) as ints, text ones (``"1.0"``) as ``"1"``, so that they match
+    the classes of a truth file written ``0``/``1``. Anything else is kept as it is."""
+    if cells.dtype.kind == "f":
+        whole = np.isfinite(cells).all() and (cells == np.round(cells)).all()
+        return cells.astype(np.int64) if whole and np.abs(cells).max() < 2**53 else cells
+    if cells.dtype.kind not in "OUS" or not len(cells):
+        return cells
+    is_text = cells.dtype.kind in "US" or pd.api.types.infer_dtype(cells) == "string"
+    series = pd.Series(cells, dtype=object)
+    number = pd.to_numeric(series.astype(str) if is_text else series, errors="coerce")
+    number = number.to_numpy(dtype=np.float64, na_value=np.nan)
+    if not (np.isfinite(number).all() and (number == np.round(number)).all()
+            and np.abs(number).max() < 2**53):
+        return cells
+    if not is_text:
+        return number.astype(np.int64) if series.map(type).ne(int).any() else cells
+    written = pd.Series(cells, dtype=object).astype(str)
+    if not written.str.contains(r"[.eE]", regex=True).any():
+        return cells  # already integers
+    return number.astype(np.int64).astype(str).astype(object)
+
+
+def _describe_cells(row: np.ndarray) -> str:
+    """What a row of a wide matrix holds, for a message: its distinct cells (NaN, empty)."""
+    shown = []
+    for cell in pd.unique(pd.Series(row, dtype=object)):
+        if cell is None or (isinstance(cell, float) and np.isnan(cell)) or cell is pd.NA:
+            what = "NaN"
+        elif isinstance(cell, str) and not cell.strip():
+            what = "empty cells"
+        else:
+            what = repr(coding.plain([cell])[0])
+        if what not in shown:
+            shown.append(what)
+    return ", ".join(shown[:4]) + (", ..." if len(shown) > 4 else "")
+
+
+def _number(value) -> float | None:
+    """The finite number ``value`` is or spells (text ``"-1"``), else None."""
+    if isinstance(value, (bool, np.bool_)):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if np.isfinite(number) else None
+
+
+def _wide_text(table: pd.DataFrame) -> np.ndarray:
+    """The cells of a wide text matrix: blanks around each cell stripped (``1, -1`` written
+    with ", ") and an empty last column, left by a separator that ends every line, dropped."""
+    cells = table.to_numpy(dtype=object)
+    codes, distinct = pd.factorize(cells.ravel())  # strip the few distinct cells: fast
+    stripped = np.array([str(v).strip() for v in distinct] + [""], dtype=object)
+    text = stripped[codes].reshape(cells.shape)  # code -1 (an empty cell): ""
+    if text.shape[1] > 1 and (text[:, -1] == "").all():
+        text = text[:, :-1]
+    return text
 
 
 def _has_columns(path: Path, columns: Iterable[str]) -> bool:

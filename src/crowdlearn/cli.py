@@ -145,8 +145,10 @@ KeepOption = Annotated[Keep, typer.Option(help="A worker who answered a task mor
                                           "answer, or all (each counts).")]
 LayoutOption = Annotated[Layout, typer.Option("--format", help="long: one answer a row; wide: "
                                               "a tasks × workers matrix.")]
-MissingOption = Annotated[str, typer.Option(help="Cell value meaning 'no answer' in the wide "
-                                            "format.")]
+MissingOption = Annotated[str | None, typer.Option(help="Value meaning 'no answer': a cell "
+                                                   "of a wide matrix (default -1), or a long "
+                                                   "file's label (default: none; those "
+                                                   "answers are dropped and counted).")]
 SepOption = Annotated[str | None, typer.Option(help="Column separator of text input: one "
                                                "character, or comma, tab, semicolon, bar "
                                                "(|) or space (runs of blanks); default: "
@@ -189,7 +191,7 @@ def _aggregators_with(option: str) -> str:
 
 
 def read_answers(path: Path, layout: Layout | str = "long", task_col: str = "task",
-                 worker_col: str = "worker", label_col: str = "label", missing: str = "-1",
+                 worker_col: str = "worker", label_col: str = "label", missing: str | None = None,
                  *, keep: Keep | str = "error", classes=None, sep: str | None = None,
                  encoding: str | None = None):
     """:meth:`Annotations.from_file` with the command line's option values (its remedies,
@@ -286,7 +288,7 @@ def aggregate(
     worker_col: Annotated[str, typer.Option(help="Worker id column (long format).")] = "worker",
     label_col: Annotated[str, typer.Option(help="Label column (long format).")] = "label",
     layout: LayoutOption = Layout.long,
-    missing: MissingOption = "-1",
+    missing: MissingOption = None,
     sep: SepOption = None,
     encoding: EncodingOption = None,
     keep: KeepOption = Keep("error"),
@@ -930,7 +932,7 @@ def relabel(
     label_col: Annotated[str, typer.Option(help="Label column.")] = "label",
     id_col: Annotated[str, typer.Option(help="Id column of --proba.")] = "id",
     layout: LayoutOption = Layout.long,
-    missing: MissingOption = "-1",
+    missing: MissingOption = None,
     sep: SepOption = None,
     encoding: EncodingOption = None,
     keep: KeepOption = Keep("error"),
@@ -1240,7 +1242,7 @@ def fit(
     = "worker",
     label_col: Annotated[str, typer.Option(help="Label column.")] = "label",
     layout: LayoutOption = Layout.long,
-    missing: MissingOption = "-1",
+    missing: MissingOption = None,
     sep: SepOption = None,
     encoding: EncodingOption = None,
     keep: KeepOption = Keep("error"),
@@ -1722,7 +1724,7 @@ def plan_command(
     worker_col: Annotated[str, typer.Option(help="Worker id column.")] = "worker",
     label_col: Annotated[str, typer.Option(help="Label column.")] = "label",
     layout: LayoutOption = Layout.long,
-    missing: MissingOption = "-1",
+    missing: MissingOption = None,
     sep: SepOption = None,
     encoding: EncodingOption = None,
     keep: KeepOption = Keep("error"),

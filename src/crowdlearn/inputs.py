@@ -8,6 +8,7 @@ import codecs
 import gzip
 import io
 import lzma
+import re
 import sys
 import tarfile
 import zipfile
@@ -20,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from crowdlearn.errors import InputError, RemedyError
-from crowdlearn.labels import missing_mask
+from crowdlearn.labels import missing_mask, plain
 
 T = TypeVar("T")
 
@@ -31,13 +32,19 @@ _READ_ERRORS = (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeEr
 
 
 def check_file(path: Path) -> None:
-    """The path names an existing, non-empty regular file."""
+    """The path names an existing file, non-empty if it is a regular one (a pipe such as
+    ``<(cat t.csv)`` has no size: its emptiness shows when it is read)."""
     if not path.exists():
         raise InputError(f"{path}: no such file")
     if path.is_dir():
         raise InputError(f"{path}: is a directory, not a file")
-    if path.stat().st_size == 0:
+    if path.is_file() and path.stat().st_size == 0:
         raise InputError(f"{path}: the file is empty")
+
+
+def is_pipe(path: Path) -> bool:
+    """A named pipe or other non-regular file (``<(cat t.csv)``): it can be read only once."""
+    return path.exists() and not path.is_file() and not path.is_dir()
 
 
 def read_file(path: str | Path, read: Callable[[Path], T]) -> T:
@@ -61,8 +68,29 @@ def read_file(path: str | Path, read: Callable[[Path], T]) -> T:
 
 SEPARATORS = {",": "comma", "\t": "tab", ";": "semicolon", "|": "bar"}
 STDIN = "-"
+
+
+def _zstd_open(path: Path, mode: str = "rb"):
+    try:
+        import zstandard
+    except ImportError:
+        raise InputError(f"{path}: reading a .zst file needs the Python module zstandard, which "
+                         "is not installed: pip install zstandard, or decompress it first "
+                         "(zstd -d)") from None
+    return zstandard.open(path, mode)
+
+
 # text compressed as pandas infers it from the suffix, and how to open it to sniff a line
-COMPRESSED = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+COMPRESSED = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open, ".zst": _zstd_open}
+# what a file's first bytes say it is, when it is not the text its name says
+_MAGIC = ((b"\x1f\x8b", "a gzip file", "name it {name}.gz"),
+          (b"BZh", "a bzip2 file", "name it {name}.bz2"),
+          (b"\xfd7zXZ\x00", "an xz file", "name it {name}.xz"),
+          (b"\x28\xb5\x2f\xfd", "a zstd file", "name it {name}.zst"),
+          (b"PAR1", "a Parquet file", "name it .parquet"),
+          (b"\x93NUMPY", "a NumPy array", "name it .npy"),
+          (b"PK\x03\x04", "a zip archive", "name it {name}.zip"),
+          (b"\xd0\xcf\x11\xe0", "an Excel workbook (or other Office file)", "save it as CSV"))
 
 
 class EncodingError(RemedyError):
@@ -101,13 +129,65 @@ def read_table(path: str | Path, *, sep: str | None = None, encoding: str | None
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix in (".parquet", ".pq"):
-        return read_file(path, pd.read_parquet)
+        return read_file(path, read_parquet)
     if suffix in (".json", ".jsonl"):
         return read_file(path, lambda p: _read_json(p, suffix == ".jsonl", encoding))
     if suffix == ".npy":
         raise InputError(f"{path}: a .npy file holds an array, not a table with columns")
-    return read_file(path, lambda p: _read_text(p, str(p), sep, encoding, blank_separated,
-                                                read_csv_kwargs))
+    return read_file(path, lambda p: _read_text(_text_source(p), str(p), sep, encoding,
+                                                blank_separated, read_csv_kwargs))
+
+
+def read_parquet(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
+    """A Parquet table with the named index levels that pandas recorded in it
+    (``df.set_index("task").to_parquet()``) turned back into columns."""
+    table = pd.read_parquet(path, columns=columns)
+    named = [n for n in table.index.names if n is not None and n not in table.columns]
+    return table.reset_index(level=named) if named else table
+
+
+def _text_source(path: Path):
+    """What the text readers read: the path, or the bytes of a pipe (read once, so that the
+    separator can be sniffed) or of the one file a ``.zip`` holds."""
+    if is_pipe(path):
+        data = path.read_bytes()
+        if not data.strip():
+            raise InputError(f"{path}: the file is empty")
+        return io.BytesIO(data)
+    if path.suffix.lower() == ".zip":
+        with zipfile.ZipFile(path) as archive:
+            return io.BytesIO(archive.read(_zip_member(path, archive)))
+    return path
+
+
+def _zip_member(path: Path, archive: zipfile.ZipFile) -> str:
+    """The one file of a ``.zip``, leaving out folders and macOS's ``__MACOSX/`` and
+    ``._name`` companions."""
+    names = [n for n in archive.namelist() if not n.endswith("/")
+             and not n.startswith("__MACOSX/") and not Path(n).name.startswith("._")]
+    if len(names) != 1:
+        raise InputError(f"{path}: a .zip must hold one file, it holds {len(names)}"
+                         + (f" ({', '.join(names[:4])})" if names else ""))
+    return names[0]
+
+
+def _check_text_bytes(head: bytes, name: str, encoding: str | None) -> None:
+    """Refuse a file whose first bytes say it is not text (a gzip, Parquet, NumPy, zip or
+    Excel file under a text name) or is UTF-16 text read as UTF-8, naming what it is."""
+    stem = Path(name).name
+    for magic, what, remedy in _MAGIC:
+        if head.startswith(magic):
+            excel = Path(name).suffix.lower() in (".xlsx", ".xlsm")
+            if magic.startswith(b"PK") and (excel or b"[Content_Types].xml" in head
+                                            or b"xl/" in head):
+                what, remedy = "an Excel workbook", "save it as CSV"
+            if name == "<stdin>":
+                remedy = "standard input must be delimited text"
+            raise InputError(f"{name}: looks like {what}, not text: {remedy.format(name=stem)}")
+    utf16 = (encoding or "utf-8").lower().replace("-", "").replace("_", "").startswith("utf16")
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff") and not utf16:
+        raise InputError(f"{name}: looks like UTF-16 text (it starts with a UTF-16 byte-order "
+                         "mark): pass --encoding utf-16 (in Python encoding='utf-16')")
 
 
 def _read_json(path: Path, lines: bool, encoding: str | None) -> pd.DataFrame:
@@ -121,20 +201,57 @@ def _read_json(path: Path, lines: bool, encoding: str | None) -> pd.DataFrame:
 
 def _read_text(source, name: str, sep: str | None, encoding: str | None,
                blank_separated: bool, kwargs: dict) -> pd.DataFrame:
+    """A delimited text table; with a header line (the default), ``attrs["header"]`` holds
+    that line's cells as written (pandas renames repeated and empty names: ``0,0`` becomes
+    ``0, 0.1``), for callers that find the line is data."""
+    if isinstance(source, io.BytesIO):
+        head = source.getvalue()[:4096]
+    elif Path(source).suffix.lower() in COMPRESSED:
+        head = b""  # its decompressed bytes are checked by the decompressor
+    else:
+        with open(source, "rb") as fh:
+            head = fh.read(4096)
+    _check_text_bytes(head, name, encoding)
     if sep is None:
         sep = sniff_separator(source, encoding, r"\s+" if blank_separated else ",")
     utf8 = (encoding or "utf-8").lower().replace("-", "").replace("_", "") in ("utf8",
                                                                              "utf8sig")
+    header = _header_cells(source, sep, encoding) if len(sep) == 1 else []
+    if len(header) > 1 and all(c[:1] == " " and c.strip() for c in header[1:]) and not kwargs:
+        kwargs = {"skipinitialspace": True}  # "task, worker, label": ", " separates cells
     if not kwargs and len(sep) == 1 and utf8:  # Arrow's reader: ~4x pandas' with dtype=str
         table = _read_text_arrow(source, sep)
         if table is not None:
             return table
     kwargs = {"dtype": str, "keep_default_na": False, **kwargs}
     try:
-        return pd.read_csv(source, sep=sep, encoding=encoding, **kwargs)
+        table = pd.read_csv(source, sep=sep, encoding=encoding, **kwargs)
     except UnicodeDecodeError as exc:
         raise EncodingError(f"{name}: cannot be read as {encoding or 'utf-8'} text "
                             f"({first_line(exc)})") from None
+    except pd.errors.ParserError as exc:
+        quote = re.search(r"EOF inside string starting at row (\d+)", str(exc))
+        if quote is None:
+            raise
+        raise InputError(f"{name}: line {int(quote.group(1)) + 1}: a quoted field starts here "
+                         "and its closing quote never comes (a stray '\"'?)") from None
+    if kwargs.get("header", "infer") == "infer" and len(sep) == 1:
+        table.attrs["header"] = [c.lstrip(" ") if kwargs.get("skipinitialspace") else c
+                                 for c in header]
+    return table
+
+
+def _header_cells(source, sep: str, encoding: str | None) -> list[str]:
+    """The cells of the first line of a text table, as written."""
+    import csv
+
+    head = (source.getvalue().split(b"\n", 1)[0] if isinstance(source, io.BytesIO)
+            else _first_line(Path(source)))
+    text = head.decode(encoding or "utf-8-sig", errors="replace").lstrip("\ufeff")
+    try:
+        return next(csv.reader([text.rstrip("\r\n")], delimiter=sep), [])
+    except csv.Error:
+        return []
 
 
 def sniff_separator(source, encoding: str | None = None, fallback: str = ",") -> str:
@@ -155,12 +272,8 @@ def _first_line(path: Path) -> bytes:
     ``.zip`` holds one file)."""
     suffix = path.suffix.lower()
     if suffix == ".zip":
-        with zipfile.ZipFile(path) as archive:
-            names = archive.namelist()
-            if len(names) != 1:
-                raise InputError(f"{path}: a .zip must hold one file, it holds {len(names)}")
-            with archive.open(names[0]) as fh:
-                return fh.readline()
+        with zipfile.ZipFile(path) as archive, archive.open(_zip_member(path, archive)) as fh:
+            return fh.readline()
     with COMPRESSED.get(suffix, open)(path, "rb") as fh:
         return fh.readline()
 
@@ -187,19 +300,27 @@ def task_labels_from_table(table: pd.DataFrame, name: str, task: str = "task",
     elif table.shape[1] != 2:
         raise InputError(f"{name}: expected columns {task!r} and {label!r} (or two columns: "
                          f"task, label); columns found: {', '.join(map(repr, table.columns))}")
-    elif known_tasks is not None and str(table.columns[0]) in {str(t) for t in known_tasks}:
-        first = pd.DataFrame([list(table.columns)], columns=table.columns)
-        table = pd.concat([first, table], ignore_index=True)  # no header: a data line
+    line0 = 2  # the file line of the table's first row
+    if (not {task, label} <= set(table.columns) and known_tasks is not None
+            and str(table.columns[0]) in {str(t) for t in known_tasks}):
+        # no header: the first line is data, rebuilt from its cells as written (pandas
+        # renamed a repeated or empty one: "0,0" became columns "0" and "0.1")
+        cells = table.attrs.get("header")
+        cells = cells if cells is not None and len(cells) == 2 else list(table.columns)
+        first = pd.DataFrame([cells], columns=table.columns)
+        table = pd.concat([first, table], ignore_index=True)
+        line0 = 1
     table.columns = ["task", "label"]
     blank = np.column_stack([missing_mask(table[c]) for c in table.columns])
     if blank.any():
         row = int(np.flatnonzero(blank.any(axis=1))[0])
-        raise InputError(f"{name}: line {row + 2}: empty cell")
+        raise InputError(f"{name}: line {row + line0}: empty cell")
     twice = table["task"].duplicated()
     if twice.any():
         row = int(np.flatnonzero(twice.to_numpy())[0])
-        raise InputError(f"{name}: line {row + 2}: task {table['task'].iloc[row]!r} is named "
-                         "twice; give each task one label")
+        raise InputError(f"{name}: line {row + line0}: task "
+                         f"{plain([table['task'].iloc[row]])[0]!r} is named twice; give each "
+                         "task one label")
     return pd.Series(table["label"].to_numpy(), index=pd.Index(table["task"], name="task"),
                      name="label")
 
@@ -228,12 +349,13 @@ def _read_text_arrow(source, sep: str) -> pd.DataFrame | None:
     except csv.Error:
         return None
     # pandas renames repeated and empty names and drops blank lines of one-column files
-    if (len(names) < 2 or len(set(names)) != len(names) or "" in names
-            or Path(str(source)).suffix == ".zip"):
+    if len(names) < 2 or len(set(names)) != len(names) or "" in names:
         return None
     try:
         table = pcsv.read_csv(
-            source, parse_options=pcsv.ParseOptions(delimiter=sep),
+            # newlines_in_values: otherwise a stray quote silently loses the rest of its
+            # block (~100,000 rows); with it, that is an error or a cell with line breaks
+            source, parse_options=pcsv.ParseOptions(delimiter=sep, newlines_in_values=True),
             convert_options=pcsv.ConvertOptions(
                 column_types={n: pa.string() for n in names}, strings_can_be_null=False,
                 quoted_strings_can_be_null=False))
@@ -241,6 +363,20 @@ def _read_text_arrow(source, sep: str) -> pd.DataFrame | None:
         if hasattr(source, "seek"):
             source.seek(0)
         return None
-    if table.column_names != names:
+    if table.column_names != names or _has_newline(table):
+        if hasattr(source, "seek"):
+            source.seek(0)
         return None
     return table.to_pandas()
+
+
+def _has_newline(table) -> bool:
+    """Some cell holds a line break: a quoted multi-line value, or a stray quote that took
+    the rest of the file as one cell. pandas reads the first and refuses the second (naming
+    the line). A scan of the cells' bytes, ~3 ms for a million rows."""
+    for column in table.columns:
+        for chunk in column.chunks:
+            data = chunk.buffers()[2]
+            if data is not None and data.size and 10 in np.frombuffer(data, np.uint8):
+                return True
+    return False

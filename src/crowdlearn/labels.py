@@ -78,7 +78,7 @@ def code(values, classes: Sequence[Hashable] | None = None, *, name: str = "labe
         codes = _match(series.astype(object), ids)
         if (codes < 0).any():
             i = int(np.flatnonzero(codes < 0)[0])
-            value = series.iloc[i]
+            value = plain([series.iloc[i]])[0]
             raise InputError(f"{origin}{row(i)}: {name} {value!r} is not one of the declared "
                              f"classes {ids}" + _type_hint(value, ids))
         codes = codes.astype(np.int64)
@@ -126,6 +126,7 @@ def warn_near_duplicates(ids: Sequence[Hashable], name: str = "label", origin: s
     one number two ways (``"3"`` and ``"3.0"``, ``"10"`` and ``"1e1"``: a column written by
     two programs)."""
     seen: dict[object, str] = {}
+    pairs = []
     for value in ids:
         if not isinstance(value, str):
             continue
@@ -134,11 +135,15 @@ def warn_near_duplicates(ids: Sequence[Hashable], name: str = "label", origin: s
         if key in seen:
             how = ("are one number written two ways" if number is not None
                    else "differ only by case or surrounding blanks")
-            warnings.warn(f"{origin}{name}s {seen[key]!r} and {value!r} {how}; they are kept "
-                          f"as two different {'classes' if name == 'label' else name + 's'}",
-                          CrowdlearnWarning, stacklevel=3)
-            return
-        seen[key] = value
+            pairs.append(f"{seen[key]!r} and {value!r} {how}")
+        else:
+            seen[key] = value
+    if pairs:
+        more = f"; and {len(pairs) - 3} more such pairs" if len(pairs) > 3 else ""
+        warnings.warn(f"{origin}{name}s {'; '.join(pairs[:3])}{more}; they are kept as "
+                      f"{'two ' if len(pairs) == 1 else ''}different "
+                      f"{'classes' if name == 'label' else name + 's'}",
+                      CrowdlearnWarning, stacklevel=3)
 
 
 def _as_number(text: str) -> int | float | None:

@@ -1,0 +1,297 @@
+"""What an audit of the readers found: each file here was once read wrongly or with an
+unhelpful message (a stray quote losing rows, made-up first rows, float matrices, pipes,
+binary files under text names, ...)."""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import io
+import os
+import threading
+import warnings
+import zipfile
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from crowdlearn import Annotations, InputError
+from crowdlearn.errors import CrowdlearnWarning
+from crowdlearn.inputs import read_table, read_task_labels
+
+
+def _no_warning(call):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CrowdlearnWarning)
+        return call()
+
+
+# ---------------------------------------------------------------- 1. a stray quote
+def test_stray_quote_in_last_column_is_an_error_naming_its_line(tmp_path):
+    path = tmp_path / "answers.csv"
+    path.write_text('task,worker,label\n1,a,"x\n1,b,x\n2,a,y\n')
+    with pytest.raises(InputError, match=r"answers.csv: line 2: a quoted field starts here"):
+        read_table(path)
+
+
+@pytest.mark.parametrize("line", ['9,a,"x', '9,"a,x'])
+def test_stray_quote_in_a_large_file_loses_no_rows_silently(tmp_path, line):
+    # Arrow's reader splits a large file into blocks at line ends: a stray quote took the
+    # rest of its block as one cell, and ~100,000 rows vanished without a word
+    rows = ["task,worker,label"] + [f"{i},w{i % 7},{i % 3}" for i in range(300_000)]
+    rows[11] = line
+    path = tmp_path / "answers.csv"
+    path.write_text("\n".join(rows) + "\n")
+    with pytest.raises(InputError, match="line 12: a quoted field starts here"):
+        read_table(path)
+
+
+def test_quoted_line_breaks_are_still_read(tmp_path):
+    path = tmp_path / "answers.csv"
+    path.write_text('task,worker,label\n1,a,"two\nlines"\n1,b,x\n')
+    table = read_table(path)
+    assert table["label"].tolist() == ["two\nlines", "x"]
+
+
+# ---------------------------------------------------------------- 2. headerless first line
+@pytest.mark.parametrize("text, expected", [("0,0\n1,1\n", {"0": "0", "1": "1"}),
+                                            ("0,1\n1,1\n", {"0": "1", "1": "1"}),
+                                            ("7,a\n8,a\n", {"7": "a", "8": "a"})])
+def test_headerless_labels_keep_their_first_line_as_written(tmp_path, text, expected):
+    path = tmp_path / "truth.csv"
+    path.write_text(text)
+    labels = read_task_labels(path, known_tasks=["0", "1", "7", "8"])
+    assert labels.to_dict() == expected
+
+
+def test_headerless_labels_with_an_empty_first_cell_name_line_1(tmp_path):
+    path = tmp_path / "truth.csv"
+    path.write_text("0,\n1,1\n")
+    with pytest.raises(InputError, match="truth.csv: line 1: empty cell"):
+        read_task_labels(path, known_tasks=["0", "1"])
+
+
+# ---------------------------------------------------------------- 3. --missing, long files
+def test_missing_marker_drops_the_no_answer_rows_of_a_long_file(tmp_path):
+    path = tmp_path / "answers.csv"
+    path.write_text("task,worker,label\n1,a,0\n1,b,-1\n2,a,1\n2,b,-1.0\n3,a,-1\n3,b,1\n")
+    with pytest.warns(CrowdlearnWarning, match=r"dropped 3 of 6 answers whose label is the "
+                                               r"missing marker '-1'"):
+        ann = Annotations.from_file(path, missing="-1")
+    assert ann.classes == ["0", "1"] and len(ann) == 3
+    with pytest.warns(CrowdlearnWarning, match="one number written two ways"):
+        kept = Annotations.from_file(path)  # no marker given: -1 is a label
+    assert kept.classes == ["-1", "-1.0", "0", "1"] and len(kept) == 6
+
+
+def test_missing_marker_on_every_long_answer_is_an_error(tmp_path):
+    path = tmp_path / "answers.parquet"
+    pd.DataFrame({"task": [1, 2], "worker": ["a", "a"], "label": [-1, -1]}).to_parquet(path)
+    with pytest.raises(InputError, match="every answer's label is the missing marker"):
+        Annotations.from_file(path, missing=-1)
+
+
+# ---------------------------------------------------------------- 4. float wide matrices
+def test_float_wide_text_reads_like_its_integer_twin(tmp_path):
+    rows = np.array([[1, 1, -1], [-1, 0, 1], [2, -1, 2], [0, 0, 1]])
+    floats, ints = tmp_path / "floats.txt", tmp_path / "ints.txt"
+    np.savetxt(floats, rows.astype(float), delimiter=",", fmt="%.1f")
+    np.savetxt(ints, rows, delimiter=",", fmt="%d")
+    a, b = (Annotations.from_file(p, "wide", missing="-1") for p in (floats, ints))
+    assert a.classes == b.classes == ["0", "1", "2"]
+    assert a.to_frame().equals(b.to_frame())
+
+
+def test_nan_cells_of_a_wide_matrix_are_no_answer(tmp_path):
+    rows = np.array([[1, 1, np.nan], [np.nan, 0, 1], [2, np.nan, 2]])
+    path = tmp_path / "nan.txt"
+    np.savetxt(path, rows, delimiter=",")  # writes "nan" and "1.000000000000000000e+00"
+    ann = Annotations.from_file(path, "wide")
+    assert ann.classes == ["0", "1", "2"] and len(ann) == 6
+    assert Annotations.from_wide(rows).classes == [0, 1, 2]  # ints, as an int matrix's
+
+
+def test_a_row_of_nan_says_what_it_holds():
+    with pytest.raises(InputError, match=r"row 1 has no answer \(its cells hold only NaN; "):
+        Annotations.from_wide(np.array([[1.0, 0.0], [np.nan, np.nan]]))
+
+
+# ---------------------------------------------------------------- 5. and 7. wide text layout
+def test_blanks_around_wide_cells_are_not_part_of_the_label(tmp_path):
+    path = tmp_path / "wide.txt"
+    path.write_text("1, 1, -1\n-1, 0, 1\n2, -1, 2\n")
+    ann = _no_warning(lambda: Annotations.from_file(path, "wide"))
+    assert ann.classes == ["0", "1", "2"] and len(ann) == 6
+
+
+def test_long_text_written_with_comma_blank_separators_finds_its_columns(tmp_path):
+    path = tmp_path / "answers.csv"
+    path.write_text("task, worker, label\n1, a, x\n1, b, y\n")
+    frame = Annotations.from_file(path).to_frame()
+    assert frame.to_dict("list") == {"task": ["1", "1"], "worker": ["a", "b"],
+                                     "label": ["x", "y"]}
+
+
+def test_trailing_separator_adds_no_phantom_worker(tmp_path):
+    path = tmp_path / "wide.txt"
+    path.write_text("1,1,-1,\n-1,0,1,\n2,-1,2,\n")
+    ann = Annotations.from_file(path, "wide")
+    assert ann.n_workers == 3 and ann.worker_counts.min() > 0
+
+
+# ---------------------------------------------------------------- 6. task ids as column 0
+def test_task_ids_written_as_the_first_column_are_warned_about(tmp_path):
+    matrix = pd.DataFrame(np.random.default_rng(0).integers(0, 3, (12, 4)))
+    path = tmp_path / "wide.csv"
+    matrix.to_csv(path, header=False)  # the index (0..11) comes first
+    with pytest.warns(CrowdlearnWarning, match=r"column 0 holds a different value on every "
+                                               r"row \(12 values; the other columns hold 3\)"):
+        Annotations.from_file(path, "wide")
+    matrix.to_csv(path, header=False, index=False)
+    _no_warning(lambda: Annotations.from_file(path, "wide"))
+
+
+def test_task_ids_as_first_column_of_a_large_matrix_are_named_in_the_error(tmp_path):
+    matrix = pd.DataFrame(np.random.default_rng(0).integers(0, 3, (200, 4)))
+    path = tmp_path / "wide.csv"
+    matrix.to_csv(path, header=False)
+    with pytest.raises(InputError, match="column 0 holds a different value on every row"):
+        Annotations.from_file(path, "wide")
+
+
+def test_wide_parquet_with_a_task_column_uses_it_as_the_task_ids(tmp_path):
+    path = tmp_path / "wide.parquet"
+    pd.DataFrame({"task": ["i1", "i2"], "w1": [0, 1], "w2": [1, -1]}).to_parquet(path)
+    ann = Annotations.from_file(path, "wide")
+    assert ann.tasks == ["i1", "i2"] and ann.workers == ["w1", "w2"]
+
+
+# ---------------------------------------------------------------- 8. and 9. what a file is
+@pytest.mark.skipif(importlib.util.find_spec("zstandard") is not None,
+                    reason="zstandard is installed")
+def test_zst_without_zstandard_says_what_to_install(tmp_path):
+    path = tmp_path / "answers.csv.zst"
+    path.write_bytes(b"\x28\xb5\x2f\xfd not really")
+    with pytest.raises(InputError, match="needs the Python module zstandard"):
+        read_table(path)
+
+
+def _parquet_bytes() -> bytes:
+    buffer = io.BytesIO()
+    pd.DataFrame({"task": [1]}).to_parquet(buffer)
+    return buffer.getvalue()
+
+
+def _npy_bytes() -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, np.zeros(3))
+    return buffer.getvalue()
+
+
+def _xlsx_bytes() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("xl/workbook.xml", "<workbook/>")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("content, said", [
+    (lambda: gzip.compress(b"task,worker,label\n"), "looks like a gzip file, not text: name "
+                                                    "it answers.csv.gz"),
+    (_parquet_bytes, "looks like a Parquet file"),
+    (_npy_bytes, "looks like a NumPy array"),
+    (_xlsx_bytes, "looks like an Excel workbook, not text: save it as CSV"),
+    (lambda: "task,worker,label\n".encode("utf-16"), "UTF-16 text .*pass --encoding utf-16"),
+])
+def test_a_binary_file_under_a_text_name_is_named_for_what_it_is(tmp_path, content, said):
+    path = tmp_path / "answers.csv"
+    path.write_bytes(content())
+    with pytest.raises(InputError, match=said):
+        read_table(path)
+
+
+def test_utf16_text_reads_with_its_encoding(tmp_path):
+    path = tmp_path / "answers.csv"
+    path.write_bytes("task,worker,label\n1,a,x\n".encode("utf-16"))
+    assert read_table(path, encoding="utf-16")["label"].tolist() == ["x"]
+
+
+# ---------------------------------------------------------------- 10. pipes
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+@pytest.mark.parametrize("text", ["task,label\nt1,a\nt2,b\n", ""])
+def test_a_pipe_is_read_once_and_judged_empty_by_its_content(tmp_path, text):
+    fifo = tmp_path / "truth"  # what --truth <(cat truth.csv) passes
+    os.mkfifo(fifo)
+    result: list = []
+
+    def read():
+        try:
+            result.append(read_task_labels(fifo).to_dict())
+        except InputError as exc:
+            result.append(str(exc))
+
+    threads = [threading.Thread(target=f, daemon=True)
+               for f in (lambda: fifo.write_text(text), read)]
+    for thread in threads:
+        thread.start()
+    threads[1].join(timeout=20)  # a second open of the pipe would wait for ever
+    assert result == [{"t1": "a", "t2": "b"} if text else f"{fifo}: the file is empty"]
+
+
+# ---------------------------------------------------------------- 11. and 12. containers
+@pytest.mark.parametrize("index", [["task"], ["task", "worker"]])
+def test_parquet_ids_stored_as_the_pandas_index_are_columns(tmp_path, index):
+    frame = pd.DataFrame({"task": [1, 1, 2], "worker": ["a", "b", "a"], "label": [0, 1, 1]})
+    path = tmp_path / "answers.parquet"
+    frame.set_index(index).to_parquet(path)
+    assert len(Annotations.from_file(path)) == 3
+    assert set(read_table(path).columns) == {"task", "worker", "label"}
+
+
+def test_zip_folders_and_macos_companions_are_not_files(tmp_path):
+    path = tmp_path / "answers.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("export/", "")
+        archive.writestr("export/answers.csv", "task,worker,label\n1,a,x\n")
+        archive.writestr("__MACOSX/export/._answers.csv", b"\x00\x05\x16\x07")
+    assert read_table(path)["label"].tolist() == ["x"]
+
+
+# ---------------------------------------------------------------- 13. and 14. messages
+def test_ids_that_differ_only_by_blanks_are_warned_about():
+    frame = pd.DataFrame({"task": ["7", " 7", "8", "8"], "worker": [" w1", "w1", "w1", "W1"],
+                          "label": ["a", "b", "a", "a"]})
+    with pytest.warns(CrowdlearnWarning) as caught:
+        Annotations.from_frame(frame)
+    said = [str(w.message) for w in caught]
+    assert any("2 task ids differ from another only by surrounding blanks (e.g. ' 7' and "
+               "'7')" in m for m in said), said
+    assert any("2 worker ids differ" in m and "' w1' and 'w1'" in m for m in said), said
+    _no_warning(lambda: Annotations.from_frame(frame.assign(worker=["w1", "w2", "w1", "W1"],
+                                                            task=["7", "6", "8", "8"])))
+
+
+def test_repeated_answer_message_names_positions_in_plain_numbers():
+    frame = pd.DataFrame({"task": [1, 1, 2], "worker": [5, 5, 5], "label": [0, 1, 1]},
+                         index=[0, 0, 0])
+    with pytest.raises(InputError) as error:
+        Annotations.from_frame(frame)
+    assert "task 1 was answered twice by worker 5 (position 0 and 1)" in str(error.value)
+    frame.index = np.array([4, 9, 2])
+    with pytest.raises(InputError, match=r"\(row 4 and 9\)"):
+        Annotations.from_frame(frame)
+
+
+def test_every_near_duplicate_label_pair_is_named_up_to_three():
+    from crowdlearn.errors import CrowdlearnWarning
+    from crowdlearn.labels import warn_near_duplicates
+
+    with pytest.warns(CrowdlearnWarning) as caught:
+        warn_near_duplicates(["True", "true", "Yes", "yes ", "3", "3.0", "a", "A", "b", "B"])
+    message = str(caught[0].message)
+    assert len(caught) == 1
+    assert "'True' and 'true'" in message and "'Yes' and 'yes '" in message
+    assert "'3' and '3.0' are one number written two ways" in message
+    assert message.count(" and ") >= 3 and "and 2 more such pairs" in message
