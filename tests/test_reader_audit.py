@@ -295,3 +295,15 @@ def test_every_near_duplicate_label_pair_is_named_up_to_three():
     assert "'True' and 'true'" in message and "'Yes' and 'yes '" in message
     assert "'3' and '3.0' are one number written two ways" in message
     assert message.count(" and ") >= 3 and "and 2 more such pairs" in message
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".csv.gz"])
+def test_excels_sep_line_declares_the_separator(tmp_path, suffix):
+    from crowdlearn.inputs import read_table
+
+    text = "\ufeffsep=;\r\ntask;worker;label\r\n1;a;x,y\r\n2;b;z\r\n".encode()
+    path = tmp_path / f"excel{suffix}"
+    path.write_bytes(gzip.compress(text) if suffix.endswith(".gz") else text)
+    table = read_table(path)
+    assert list(table.columns) == ["task", "worker", "label"]
+    assert table["label"].tolist() == ["x,y", "z"]  # the comma is no separator here

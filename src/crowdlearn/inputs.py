@@ -212,6 +212,8 @@ def _read_text(source, name: str, sep: str | None, encoding: str | None,
         with open(source, "rb") as fh:
             head = fh.read(4096)
     _check_text_bytes(head, name, encoding)
+    source, declared = _without_sep_line(source, encoding)
+    sep = sep or declared
     if sep is None:
         sep = sniff_separator(source, encoding, r"\s+" if blank_separated else ",")
     utf8 = (encoding or "utf-8").lower().replace("-", "").replace("_", "") in ("utf8",
@@ -239,6 +241,24 @@ def _read_text(source, name: str, sep: str | None, encoding: str | None,
         table.attrs["header"] = [c.lstrip(" ") if kwargs.get("skipinitialspace") else c
                                  for c in header]
     return table
+
+
+def _without_sep_line(source, encoding: str | None):
+    """``(source, separator)``: a first line ``sep=X``, which Excel writes (and reads) to
+    declare a CSV file's separator, is taken off the text and its ``X`` returned; else the
+    source as it is and None."""
+    first = (source.getvalue().split(b"\n", 1)[0] if isinstance(source, io.BytesIO)
+             else _first_line(Path(source)))
+    line = first.decode(encoding or "utf-8", errors="replace").lstrip("\ufeff").strip()
+    if len(line) != 5 or not line.lower().startswith("sep="):
+        return source, None
+    if isinstance(source, io.BytesIO):
+        data = source.getvalue()
+    else:
+        with COMPRESSED.get(Path(source).suffix.lower(), open)(source, "rb") as fh:
+            data = fh.read()
+    rest = data.split(b"\n", 1)[1] if b"\n" in data else b""
+    return io.BytesIO(rest), line[4]
 
 
 def _header_cells(source, sep: str, encoding: str | None) -> list[str]:
