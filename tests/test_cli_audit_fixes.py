@@ -218,12 +218,12 @@ def test_aggregate_says_it_in_the_same_words(tmp_path):
 
 
 def test_id_hint_only_for_ids_that_differ_in_zeros_or_blanks():
-    from crowdlearn.cli import _id_hint
+    from crowdlearn.label_files import id_hint
 
-    assert _id_hint(["7", "x"], ["007", "y"]).startswith("; 1 of them differ")
-    assert _id_hint([" y "], ["007", "y"]).startswith("; 1 of them")
-    assert _id_hint(["70"], ["007", "7"]) == ""
-    assert _id_hint([], ["7"]) == ""
+    assert id_hint(["7", "x"], ["007", "y"]).startswith("; 1 of them differ")
+    assert id_hint([" y "], ["007", "y"]).startswith("; 1 of them")
+    assert id_hint(["70"], ["007", "7"]) == ""
+    assert id_hint([], ["7"]) == ""
 
 
 # ---------------------------------------------------------------------- 7. one-column truth

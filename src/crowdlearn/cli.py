@@ -114,6 +114,7 @@ def _cli_words(exc: CrowdlearnError, options: set[str]) -> str:
     the command has (``options``: its parameter names)."""
     from crowdlearn.errors import MissingColumnsError, RemedyError, RepeatedAnswersError
     from crowdlearn.inputs import EncodingError
+    from crowdlearn.label_files import MissingIdColumnError
 
     if isinstance(exc, RemedyError):
         if isinstance(exc, RepeatedAnswersError):
@@ -125,6 +126,8 @@ def _cli_words(exc: CrowdlearnError, options: set[str]) -> str:
         elif isinstance(exc, EncodingError):
             remedy = ("pass the file's encoding, e.g. --encoding latin-1" if "encoding" in
                       options else "this command reads UTF-8: save the file as UTF-8")
+        elif isinstance(exc, MissingIdColumnError) and "id_col" in options:
+            remedy = "name it with --id-col"
         else:
             remedy = exc.remedy
         return f"{exc.detail}; {remedy}"
@@ -372,6 +375,12 @@ def aggregate(
         worker_table,
     )
     from crowdlearn.inputs import source_name
+    from crowdlearn.label_files import (
+        id_hint,
+        read_known_labels,
+        read_truth_by_row,
+        unscored_note,
+    )
     from crowdlearn.outputs import (
         PLOT_FORMATS,
         TABLE_FORMATS,
@@ -412,7 +421,7 @@ def aggregate(
     with _reported_warnings() as warned:
         ann = read_answers(answers, layout, task_col, worker_col, label_col, missing,
                            keep=keep, classes=declared, sep=sep, encoding=encoding)
-        known = _read_known_labels(gold, task_col, label_col, encoding, ann.tasks) \
+        known = read_known_labels(gold, task_col, label_col, encoding, ann.tasks) \
             if gold is not None else None
         with _naming(gold, "gold "):
             model.fit(ann, **({"gold": known} if known is not None else {}))
@@ -425,25 +434,25 @@ def aggregate(
 
             ids = [str(t) for t in ann.tasks]
             if Layout(layout) is Layout.wide:  # tasks are its rows: one label a line fits
-                by_row, unmatched = _read_truth(truth, np.asarray(ids),
-                                                "tasks (rows of the answers matrix)",
-                                                task_col=task_col, label_col=label_col,
-                                                encoding=encoding, classes=ann.classes)
+                by_row, unmatched = read_truth_by_row(truth, np.asarray(ids),
+                                                      "tasks (rows of the answers matrix)",
+                                                      task_col=task_col, label_col=label_col,
+                                                      encoding=encoding, classes=ann.classes)
                 known_truth = pd.Series(by_row.to_numpy(),
                                         index=np.asarray(ann.tasks)[by_row.index])
             else:
-                known_truth = _read_known_labels(truth, task_col, label_col, encoding,
-                                                 ann.tasks)
+                known_truth = read_known_labels(truth, task_col, label_col, encoding,
+                                                ann.tasks)
                 given_ids = pd.Index(known_truth.index.astype(str))
                 unmatched = given_ids[~given_ids.isin(ids)]
                 if len(unmatched) == len(given_ids):
                     raise InputError(f"{source_name(truth)}: no task of the truth file has an "
                                      "answer: are the task ids the same?"
-                                     + _id_hint(unmatched, ids))
+                                     + id_hint(unmatched, ids))
             with _naming(truth):
                 scored = score(model, known_truth)
             scored["truth_tasks_without_answers"] = len(unmatched)
-            truth_note = _unscored_note(unmatched, ids, "tasks", "have no answer")
+            truth_note = unscored_note(unmatched, ids, "tasks", "have no answer")
         if plot is not None:  # first: the most likely to fail, before any table is written
             atomic_write(plot, lambda p: plot_workers(model, p))
         write_table(tasks, out)
@@ -562,7 +571,7 @@ def _print_summary(out: Console, summary: dict, quality: pd.DataFrame,
         for cls, row in scored["per_class"].items():
             table.add_row(cls, f"{row['tasks']:,}", f"{row['accuracy']:.4f}")
         out.print(table)
-        if truth_note:  # see _unscored_note
+        if truth_note:  # see crowdlearn.label_files.unscored_note
             out.print(truth_note, highlight=False, soft_wrap=True)
     out.print(f"wrote {', '.join(summary['outputs'])} ({summary['seconds']:.1f} s)",
               highlight=False)
@@ -945,6 +954,7 @@ def relabel(
     """
     from crowdlearn.active import next_to_label
     from crowdlearn.experiments.active import label_model
+    from crowdlearn.label_files import read_proba_table
     from crowdlearn.outputs import TABLE_FORMATS, check_format, check_outputs, write_table
 
     if consensus not in ("onecoin", "ds"):
@@ -956,7 +966,7 @@ def relabel(
     ann = read_answers(answers, layout, task_col, worker_col, label_col, missing, keep=keep,
                        sep=sep, encoding=encoding)
     with _reported_warnings(), _naming(proba, "proba "):
-        given = None if proba is None else _proba_table(proba, id_col)
+        given = None if proba is None else read_proba_table(proba, id_col)
         table = next_to_label(ann, given, k, model_weight=model_weight, checks=checks,
                               aggregator=label_model(consensus), seed=seed)
     write_table(table, out)
@@ -964,74 +974,6 @@ def relabel(
         console.print(f"{len(table):,} of {ann.n_tasks:,} tasks chosen for one more answer "
                       f"({int((table['reason'] == 'check').sum()):,} as checks) -> {out}",
                       highlight=False, soft_wrap=True)
-
-
-def _proba_table(path: Path, id_col: str) -> pd.DataFrame:
-    """A probability file (``relabel --proba``, ``label-issues --proba``) as a table indexed
-    by id (as text, each once), one column per class (``proba_<class>`` columns, as `fit
-    --proba` and `predict --proba` write them, else every column but the id), every row a
-    distribution (see :func:`_distributions`)."""
-    import pandas as pd
-
-    from crowdlearn.inputs import read_table, source_name
-
-    table = read_table(path)
-    name = source_name(path)
-    found = [c for c in (id_col, "id", "task") if c in table.columns]
-    if not found:
-        raise InputError(f"{name}: no id column {id_col!r} (nor 'id' or 'task'); name it with "
-                         "--id-col")
-    ids = table[found[0]].astype(str)
-    if not ids.is_unique:
-        raise InputError(f"{name}: id {ids[ids.duplicated()].iloc[0]!r} appears twice")
-    columns = ([c for c in map(str, table.columns) if c.startswith("proba_")]
-               or [c for c in map(str, table.columns) if c != found[0]])
-    try:
-        values = table[columns].apply(pd.to_numeric)
-    except ValueError as exc:
-        raise InputError(f"{name}: probabilities must be numbers ({exc})") from None
-    values = values.set_axis([c.removeprefix("proba_") for c in columns], axis=1)
-    values.index = pd.Index(ids.to_numpy(), name="task")
-    return _distributions(values, name)
-
-
-# how far a row of a probability file may sum from 1 and still be renormalised: rounded to
-# 2 decimals, 3 classes sum to 0.99 or 1.01 (round-off reaches 0.005 per class)
-PROBA_ROUNDING = 0.02
-PROBA_EXACT = 1e-3  # the library's tolerance: rows within it are used as they are
-
-
-def _distributions(values: pd.DataFrame, name: str) -> pd.DataFrame:
-    """``values`` (one row per id) checked to be probability distributions: a row with a
-    missing, infinite or negative value, or summing further than :data:`PROBA_ROUNDING`
-    from 1, is an :class:`InputError` naming its id and line; rows off by more than
-    :data:`PROBA_EXACT` (probabilities rounded when saved) are renormalised, with one
-    warning that gives the worst sum."""
-    import numpy as np
-    import pandas as pd
-
-    from crowdlearn.errors import CrowdlearnWarning
-
-    P = np.array(values.to_numpy(dtype=float))  # a copy: rounded rows are rescaled in it
-    sums = P.sum(axis=1)
-    off = np.abs(sums - 1)
-    bad = np.flatnonzero(~np.isfinite(P).all(axis=1) | (P < 0).any(axis=1)
-                         | ~(off <= PROBA_ROUNDING))
-    if len(bad):
-        row = int(bad[0])
-        raise InputError(f"{name}: the probabilities of id {values.index[row]!r} (line "
-                         f"{row + 2}) are not a distribution (sum {sums[row]:.4g}; {len(bad)} "
-                         "such rows); rounded? re-save with more decimals")
-    rounded = off > PROBA_EXACT
-    if rounded.any():
-        worst = int(np.argmax(off))
-        warnings.warn(f"{name}: {int(rounded.sum()):,} rows of probabilities sum to between "
-                      f"{1 - PROBA_ROUNDING:g} and {1 + PROBA_ROUNDING:g}, not 1 (rounded "
-                      f"when saved?; worst: id {values.index[worst]!r}, sum "
-                      f"{sums[worst]:.4g}): renormalised", CrowdlearnWarning, stacklevel=2)
-        P[rounded] /= sums[rounded, None]
-        values = pd.DataFrame(P, index=values.index, columns=values.columns)
-    return values
 
 
 @app.command()
@@ -1357,6 +1299,7 @@ def predict(
     Example: crowdlearn predict model --features X_test.npy -o predictions.csv
     """
     from crowdlearn.features import read_features
+    from crowdlearn.label_files import read_truth_by_row, unscored_note
     from crowdlearn.learners import load
     from crowdlearn.model_folder import probability_table, read_summary
     from crowdlearn.outputs import TABLE_FORMATS, check_format, check_outputs, write_table
@@ -1371,8 +1314,8 @@ def predict(
     classes = {str(c) for c in learner.classes_}
     ids = [str(i) for i in items.ids]
     with _reported_warnings():  # e.g. a truth file's header, a killed run's partial output
-        known, unmatched = (_read_truth(truth, ids, classes=classes) if truth is not None
-                            else (None, []))
+        known, unmatched = (read_truth_by_row(truth, ids, "feature rows", classes=classes)
+                            if truth is not None else (None, []))
         if known is not None:
             strange = sorted(set(known) - classes)
             if strange:
@@ -1387,143 +1330,9 @@ def predict(
         hit = table["label"].astype(str).to_numpy()[known.index] == known.to_numpy()
         target.print(f"accuracy against {truth}: {hit.mean():.4f} ({int(hit.sum()):,} of "
                      f"{len(hit):,})", highlight=False, soft_wrap=True)
-        note = _unscored_note(unmatched, ids, "ids", "have no feature row")
+        note = unscored_note(unmatched, ids, "ids", "have no feature row")
         if note:
             target.print(note, highlight=False, soft_wrap=True)
-
-
-def _read_truth(path: Path, ids: np.ndarray, rows: str = "feature rows", *,
-                task_col: str = "task", label_col: str = "label",
-                encoding: str | None = None, classes=None) -> tuple[pd.Series, pd.Index]:
-    """True labels (as text) by row (``ids``: the rows' ids, as text; ``rows``: what messages
-    call them), and the ids of the truth that are none of the rows. From an (id, label)
-    table, its separator sniffed (blank-separated too: ``7 cat``), or from one label a line
-    in row order (a single column; see :func:`_labels_by_line`, ``classes``: the labels
-    expected). Read as every input is: ``-``, compressed, ``encoding``."""
-    import numpy as np
-    import pandas as pd
-
-    from crowdlearn.inputs import read_table, source_name
-
-    name = source_name(path)
-    table = read_table(path, encoding=encoding)
-    if table.shape[1] == 1:
-        text = str(path) == "-" or Path(path).suffix.lower() not in (".parquet", ".pq",
-                                                                     ".json", ".jsonl")
-        # a text file's first line is a column name here: a header or a label; a Parquet or
-        # JSON column's name is a header
-        lines = [str(v).strip() for v in [*([table.columns[0]] if text else []),
-                                          *table.iloc[:, 0]]]
-        lines = [line for line in lines if line]
-        pairs = _blank_pairs(lines, ids) if text else None
-        if pairs is None:
-            labels = _labels_by_line(lines, len(ids), name, rows, classes, header_seen=not text)
-            return pd.Series(labels, index=np.arange(len(ids))), pd.Index([])
-        table = pairs
-    given = _task_labels(table, name, task_col, label_col, ids, rows)
-    keys = pd.Index(given.index.astype(str))
-    position = pd.Index(ids).get_indexer(keys)
-    if (position < 0).all():
-        raise InputError(f"{name}: none of its ids are {rows}{_id_hint(keys, ids)}")
-    keep = position >= 0
-    return (pd.Series(given.astype(str).to_numpy()[keep], index=position[keep]),
-            keys[~keep])
-
-
-def _read_known_labels(path: Path, task_col: str, label_col: str, encoding: str | None,
-                       known_tasks) -> pd.Series:
-    """A gold or truth file, task → label, as :func:`crowdlearn.inputs.read_task_labels`
-    reads it but with its separator always sniffed, runs of blanks (``7 cat``) included: such
-    a file often comes from another tool than the answers (their --sep is not its)."""
-    from crowdlearn.inputs import read_table, source_name
-
-    table = read_table(path, encoding=encoding, blank_separated=True)
-    return _task_labels(table, source_name(path), task_col, label_col, known_tasks,
-                        "the answered tasks")
-
-
-# the header a one-column label file is likely to have
-LABEL_HEADERS = ("label", "labels", "truth", "true_label", "gold", "y", "class", "target")
-
-
-def _labels_by_line(lines: list[str], n: int, name: str, rows: str, classes=None, *,
-                    header_seen: bool = False) -> list[str]:
-    """One label a line for ``n`` rows. The first line is a header when the file has one
-    line more than the rows and that line is no label (not one of ``classes``, else of the
-    labels below it) or a usual header name (:data:`LABEL_HEADERS`); a warning says which
-    way a header-like first line was read. ``header_seen``: the header is already off."""
-    from crowdlearn.errors import CrowdlearnWarning
-
-    if lines and not header_seen:
-        first = lines[0]
-        known = {str(c) for c in classes} if classes is not None else set(lines[1:])
-        named = first.lower() in LABEL_HEADERS
-        if len(lines) == n + 1 and (named or first not in known):
-            warnings.warn(f"{name}: one label a line; its first line {first!r} is taken as a "
-                          f"header (it is no label, and the file has a line more than the "
-                          f"{n:,} {rows})", CrowdlearnWarning, stacklevel=2)
-            lines = lines[1:]
-        elif len(lines) == n and named:
-            warnings.warn(f"{name}: one label a line; its first line {first!r} is taken as a "
-                          f"label, not a header (the file has one line for each of the {n:,} "
-                          f"{rows})", CrowdlearnWarning, stacklevel=2)
-    if len(lines) != n:
-        raise InputError(f"{name}: {len(lines)} labels, one per line, for {n} {rows}; give "
-                         "(id, label) columns otherwise")
-    return lines
-
-
-def _blank_pairs(lines: list[str], ids) -> pd.DataFrame | None:
-    """Lines of two blank-separated fields (``7 cat``) as the two-column table
-    :func:`crowdlearn.inputs.read_table` makes of a delimited file (first line as the
-    header): when every line has two fields and some first field is one of ``ids``; else
-    None (one label a line, which may hold blanks)."""
-    import pandas as pd
-
-    fields = [line.split() for line in lines]
-    if not fields or any(len(f) != 2 for f in fields):
-        return None
-    if not {f[0] for f in fields} & {str(i) for i in ids}:
-        return None
-    head = fields[0]
-    table = pd.DataFrame(fields[1:], columns=[head[0], head[1] + (".1" if head[1] == head[0]
-                                                                  else "")])
-    table.attrs["header"] = head
-    return table
-
-
-def _id_hint(unmatched, ids) -> str:
-    """A hint for ids of a truth file that match none of ``ids`` (ids are compared as
-    written) but would once leading zeros and surrounding blanks are set aside (``007``,
-    `` 7`` and ``7``); empty when none would."""
-    import pandas as pd
-
-    def plain(values) -> pd.Series:
-        text = pd.Series([str(v) for v in values], dtype=object).str.strip().str.lstrip("0")
-        return text.where(text != "", "0")
-
-    unmatched = list(unmatched)
-    if not unmatched or not len(ids):
-        return ""
-    theirs, ours = plain(unmatched), plain(ids)
-    close = theirs.isin(set(ours)).to_numpy()
-    if not close.any():
-        return ""
-    first = int(close.argmax())
-    match = str(list(ids)[int((ours == theirs[first]).to_numpy().argmax())])
-    return (f"; {int(close.sum()):,} of them differ from an id only in leading zeros or "
-            f"blanks (e.g. {unmatched[first]!r} and {match!r}): ids are compared as written, "
-            "write them alike in both files")
-
-
-def _unscored_note(unmatched, ids, unit: str, lacking: str) -> str | None:
-    """The line that says how many ids of a truth file (``unmatched``, of ``unit``) match
-    none of ``ids`` (what they lack: ``lacking``) and were not scored, with
-    :func:`_id_hint`; None when all were scored. Said by `aggregate` and `predict`."""
-    if not len(unmatched):
-        return None
-    return (f"({len(unmatched):,} {unit} of the truth file {lacking} and were not scored"
-            f"{_id_hint(unmatched, ids)})")
 
 
 class IssueMethod(str, Enum):
@@ -1562,6 +1371,7 @@ def label_issues(
     Example: crowdlearn label-issues --labels labels.csv --proba oof_proba.csv -o issues.csv
     """
     from crowdlearn.inputs import source_name
+    from crowdlearn.label_files import read_given_labels, read_proba_table
     from crowdlearn.outputs import TABLE_FORMATS, check_format, check_outputs, write_table
 
     if (proba is None) == (features is None):
@@ -1575,15 +1385,15 @@ def label_issues(
     with _reported_warnings():  # the probabilities (or features) first: their ids tell
         # whether the labels' first line is a header
         if proba is not None:
-            probabilities = _proba_table(proba, id_col)
-            given = _read_given_labels(labels, id_col, label_col, probabilities.index)
+            probabilities = read_proba_table(proba, id_col)
+            given = read_given_labels(labels, id_col, label_col, probabilities.index)
             with _naming(labels, "label "):
                 table = _issues_from_proba(given, probabilities, source_name(proba), score)
         else:
             from crowdlearn.features import read_features
 
             items = read_features(features, id_col=(id_col, "id"))  # as --labels: else `id`
-            given = _read_given_labels(labels, id_col, label_col, items.ids)
+            given = read_given_labels(labels, id_col, label_col, items.ids)
             table = _issues_from_training(given, items, method.value, seed, threads,
                                           _params(param or []))
     write_table(table, out)
@@ -1593,53 +1403,11 @@ def label_issues(
                       f"({flagged / len(table):.1%}) -> {out}", highlight=False, soft_wrap=True)
 
 
-def _read_given_labels(path: Path, id_col: str, label_col: str, known_ids=None) -> pd.Series:
-    """`label-issues --labels`: id → label, read once (it may be standard input). The id
-    column is ``id_col`` if the table has it, else ``id`` or ``task`` (what `aggregate` and
-    `fit` write), else ``id_col`` (the reader then names the problem). A two-column file
-    whose first line names one of ``known_ids`` (the probabilities' or features' ids) has no
-    header (see :func:`_task_labels`)."""
-    from crowdlearn.inputs import read_table, source_name
-
-    table = read_table(path)
-    name = source_name(path)
-    columns = set(map(str, table.columns))
-    id_col = next((c for c in (id_col, "id", "task") if c in columns), id_col)
-    given = _task_labels(table, name, id_col, label_col, known_ids,
-                         "the probabilities or features")
-    if len(given) == 0:
-        raise InputError(f"{name}: no labels (a header only?)")
-    return given
-
-
-def _task_labels(table: pd.DataFrame, name: str, task_col: str, label_col: str, known_ids,
-                 among: str) -> pd.Series:
-    """:func:`crowdlearn.inputs.task_labels_from_table` (a first line naming one of
-    ``known_ids``, the ids ``among`` names, is data, not a header), and a warning when a
-    first line it takes as a header looks like data (its label cell is one of the labels
-    below it, ``zzz,pos``): a row is never dropped silently."""
-    from crowdlearn.errors import CrowdlearnWarning
-    from crowdlearn.inputs import task_labels_from_table
-
-    named = {task_col, label_col} <= set(map(str, table.columns))
-    header = [str(c) for c in table.attrs.get("header") or table.columns]  # renamed below
-    rows = len(table)
-    given = task_labels_from_table(table, name, task_col, label_col,
-                                   known_tasks=None if known_ids is None else
-                                   [str(i) for i in known_ids])
-    if (not named and len(given) == rows and len(header) == 2
-            and header[1] in set(given.astype(str))):
-        warnings.warn(f"{name}: its first line ({', '.join(header)}) is taken as a header, "
-                      f"not as the label of id {header[0]!r} (no such id among {among}); "
-                      f"name the columns {task_col},{label_col} to be sure",
-                      CrowdlearnWarning, stacklevel=3)
-    return given
-
-
 def _issues_from_proba(given: pd.Series, proba: pd.DataFrame, name: str, score: str):
     """:func:`crowdlearn.label_issues_from_proba` on the labels (id → label) and the
     probabilities of ``name`` (indexed by id, one column per class; see
-    :func:`_proba_table`), restricted to the labelled ids: matched by id."""
+    :func:`crowdlearn.label_files.read_proba_table`), restricted to the labelled ids:
+    matched by id."""
     import pandas as pd
 
     from crowdlearn.label_issues import label_issues_from_proba

@@ -519,16 +519,20 @@ def run_active(settings: ActiveSettings, out_dir: Path | str,
 
 def _warn_partial_truth(pool: AnswerPool, truth: str) -> None:
     """Say once, as a :class:`~crowdlearn.errors.CrowdlearnWarning`, that a replay's
-    accuracies are on the tasks with a gold label only, when some have none."""
+    accuracies are on the tasks with a gold label only, when some have none; the truth's
+    tasks without answers are counted, with a hint when their ids differ from answered ones
+    only in leading zeros or blanks (:func:`crowdlearn.label_files.id_hint`)."""
     from crowdlearn.errors import CrowdlearnWarning
+    from crowdlearn.label_files import id_hint
 
     scored = int((pool.truth >= 0).sum())
     if scored < pool.n_tasks:
         extra = pool.unanswered_truth
+        hint = id_hint(extra, pool.tasks) or "; ids are compared as written"
         warnings.warn(f"{Path(truth).name}: scored on {scored:,} of {pool.n_tasks:,} tasks; "
                       f"{pool.n_tasks - scored:,} have no gold label" + (
                           f" ({len(extra):,} tasks of the truth file have no answer, e.g. "
-                          f"{', '.join(map(repr, extra[:3]))}; ids are compared as written)"
+                          f"{', '.join(map(repr, extra[:3]))}{hint})"
                           if extra else ""), CrowdlearnWarning, stacklevel=3)
 
 
