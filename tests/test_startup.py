@@ -86,7 +86,8 @@ SLOW_START = """
                                                 (signal.SIGTERM, 143, "terminated (SIGTERM)")])
 def test_a_signal_while_importing_stops_as_during_a_command(signum, code, said):
     proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(SLOW_START)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_default_sigint)
     try:
         assert proc.stdout.readline().strip() == "importing"
         proc.send_signal(signum)
@@ -107,20 +108,30 @@ def test_ctrl_c_early_in_the_real_command_says_no_traceback():
     # catch anything: wait well past them (later, typer still exits 130 on Ctrl-C)
     started = time.perf_counter()
     subprocess.run([sys.executable, "-c", "import re"], check=True)
-    python_start = time.perf_counter() - started
-    for delay in (max(0.3, 2 * python_start), 0.2, 0.1):
+    delay = max(0.3, 2 * (time.perf_counter() - started))
+    for _ in range(8):
         proc = subprocess.Popen([str(script), "--help"], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
+                                stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint)
         time.sleep(delay)
         if proc.poll() is None:
             proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=60)
         if proc.returncode == 0:  # it ended before the signal: sooner
-            continue
-        assert proc.returncode == 130, err
-        assert "Traceback" not in err
-        return
-    pytest.skip("the command ended before the signal, even 0.1 s after it started")
+            delay /= 2
+        elif proc.returncode == -signal.SIGINT:  # before Python's own start-up was over
+            delay *= 1.5
+        else:
+            assert proc.returncode == 130, err
+            assert "Traceback" not in err
+            return
+    pytest.skip("the signal never reached crowdlearn's start-up (a busy machine's timing)")
+
+
+def _default_sigint() -> None:
+    """In the child: Ctrl-C as a terminal delivers it, even when the tests run as a
+    background job (whose processes start with SIGINT ignored, and Python then installs no
+    KeyboardInterrupt handler)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def test_python_dash_m_runs_the_command_line():
