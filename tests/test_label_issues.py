@@ -95,9 +95,13 @@ def test_pandas_inputs_are_matched_by_id_and_report_ids():
     swapped = label_issues_from_proba(labels, proba[columns], classes=list("abcd"))
     pd.testing.assert_frame_equal(swapped, table)
     # ids spelled as numbers on one side and as text on the other match, as in positions()
-    numbered = pd.DataFrame(P, columns=list("abcd"))
+    numbered = pd.DataFrame(P, columns=list("abcd"), index=pd.Index(np.arange(len(P))))
     text = pd.Series(labels.to_numpy(), index=[str(i) for i in range(len(P))])
-    assert label_issues_from_proba(text, numbered)["id"].tolist() == expected["id"].tolist()
+    assert label_issues_from_proba(text.iloc[::-1], numbered)["id"].tolist() == \
+        expected["id"].tolist()
+    # a frame with the default 0..n-1 index is matched by position; ids from the labels
+    assert label_issues_from_proba(text, pd.DataFrame(P, columns=list("abcd")))[
+        "id"].tolist() == [str(i) for i in expected["id"]]
 
 
 def test_pandas_ids_must_be_the_same_set():
@@ -122,3 +126,26 @@ def test_arrays_keep_matching_by_position():
     assert plain["id"].dtype.kind == "i"  # arrays alone: positions, classes 0..K-1
     with pytest.raises(InputError, match="label '[a-d]' is not one of the classes of proba"):
         label_issues_from_proba(labels.to_numpy(), P)
+
+
+def test_a_probability_frame_with_the_default_index_is_matched_by_position():
+    from crowdlearn import label_issues_from_proba
+
+    P = np.array([[0.9, 0.1], [0.2, 0.8], [0.7, 0.3], [0.1, 0.9]])
+    labels = pd.Series([0, 1, 1, 1], index=[3, 0, 2, 1])  # a shuffled frame's index
+    by_frame = label_issues_from_proba(labels, pd.DataFrame(P)).sort_values("id")
+    by_array = label_issues_from_proba(labels.to_numpy(), P, ids=labels.index).sort_values("id")
+    pd.testing.assert_frame_equal(by_frame.reset_index(drop=True),
+                                  by_array.reset_index(drop=True))
+    named = pd.DataFrame(P, index=pd.Index([0, 1, 2, 3], dtype="int64"))  # ids, not a range
+    by_id = label_issues_from_proba(labels, named).sort_values("id")
+    assert by_id["label_quality"].tolist() != by_frame["label_quality"].tolist()
+
+
+def test_crowdlearns_own_proba_columns_name_the_classes():
+    from crowdlearn import label_issues_from_proba
+
+    P = pd.DataFrame({"proba_0": [0.9, 0.2], "proba_1": [0.1, 0.8]}, index=["a", "b"])
+    table = label_issues_from_proba(pd.Series([0, 0], index=["a", "b"]), P)
+    assert set(table["id"]) == {"a", "b"}
+    assert table.loc[table["id"] == "b", "suggested_label"].item() in ("1", 1)

@@ -1085,11 +1085,13 @@ def _fit_checkpoints(out: Path, force: bool) -> Path:
     """The scratch folder beside ``out`` where ``fit`` keeps its checkpoints until the model
     folder is written: one left by an interrupted fit is resumed (said on stderr), or
     removed first with ``force``; one that a running fit holds is refused either way."""
-    from crowdlearn.learners.folder_lock import check_unlocked
+    from crowdlearn.learners.folder_lock import check_unlocked, remove_unlocked
 
     scratch = out.parent / f".{out.name}.fit-checkpoints"
-    if scratch.is_dir():
+    if scratch.is_dir() and not scratch.is_symlink():
         check_unlocked(scratch)
+        if force and not remove_unlocked(scratch):
+            check_unlocked(scratch)  # taken meanwhile: refused, naming the fit
     if scratch.exists() and force:
         _remove_folder(scratch)
     elif scratch.exists():
@@ -1128,8 +1130,10 @@ def _train_resumably(scratch: Path, *args, **kwargs):
                          "options: rerun that command to resume it, or pass --force to start "
                          "this one over") from None
     except InputError:
-        if fresh:  # bad input: nothing written, no checkpoints either
-            _remove_folder(scratch)
+        if fresh and scratch.is_dir():  # bad input: nothing written, no checkpoints either
+            from crowdlearn.learners.folder_lock import remove_unlocked
+
+            remove_unlocked(scratch)  # unless another fit made it meanwhile and holds it
         raise
     trained.settings.pop("checkpoint", None)  # a scratch folder, removed once written
     trained.learner.checkpoint = None

@@ -45,11 +45,13 @@ def label_issues_from_proba(labels, proba, classes: Sequence | None = None, *,
     ----------
     labels:
         The given label of each item (N), values of ``classes``: an array matched to the rows
-        of ``proba`` by position, or a Series (with a DataFrame ``proba``: matched by id, in
-        any order; both must hold the same ids, compared as given and then as text).
+        of ``proba`` by position, or a Series (with a DataFrame ``proba`` indexed by item id:
+        matched by id, in any order; both must hold the same ids, compared as given and then
+        as text; a DataFrame with the default index 0 … N−1 is matched by position).
     proba:
         N × K out-of-sample class probabilities (rows sum to 1): an array with columns in
-        ``classes`` order, or a DataFrame indexed by item id with one column per class.
+        ``classes`` order, or a DataFrame with one column per class (named by the class, or
+        ``proba_<class>`` as crowdlearn writes them).
     classes:
         The K class labels (default: a DataFrame's columns, else ``0 … K−1``); with a
         DataFrame, its columns are reordered to them.
@@ -68,6 +70,7 @@ def label_issues_from_proba(labels, proba, classes: Sequence | None = None, *,
     """
     if score not in SCORES:
         raise InputError(f"score must be one of {', '.join(SCORES)}, got {score!r}")
+    proba_given = proba
     labels, proba, classes, ids = _matched(labels, proba, classes, ids)
     P = _checked_proba(proba)
     n, k = P.shape
@@ -78,7 +81,8 @@ def label_issues_from_proba(labels, proba, classes: Sequence | None = None, *,
     if given.shape != (n,):
         raise InputError(f"labels must hold one label per row of proba ({n}), got shape "
                          f"{given.shape}")
-    codes = lookup(given, classes, "label", "one of the classes of proba")
+    codes = lookup(given, classes, "label", "one of the classes of proba"
+                   + (" (its columns)" if isinstance(proba_given, pd.DataFrame) else ""))
     rows = np.arange(n)
     thresholds = class_thresholds(codes, P)
     confident = np.where(P >= thresholds, P, -1.0)  # classes the item confidently belongs to
@@ -142,13 +146,15 @@ def _matched(labels, proba, classes, ids):
                              f"{columns[columns.duplicated()][0]!r}")
         if classes is not None:
             proba = proba.iloc[:, _class_columns(columns, classes)]
-        classes = list(columns) if classes is None else classes
-        if isinstance(labels, pd.Series):
+        classes = _column_classes(columns) if classes is None else classes
+        if isinstance(labels, pd.Series) and _named_rows(proba.index):
             if ids is not None and not pd.Index(ids).equals(proba.index):
                 raise InputError("ids: a Series of labels and a DataFrame of proba are "
                                  "matched by their indexes, which are the ids; leave ids out "
                                  "(or pass labels.to_numpy() to match by position)")
             labels = labels.iloc[_rows_by_id(proba.index, labels.index)]
+        elif isinstance(labels, pd.Series) and ids is None:
+            ids = labels.index  # matched by position: the labels' ids, if any, name the rows
         ids = proba.index if ids is None else ids
         proba = proba.to_numpy()
     elif isinstance(labels, pd.Series) and ids is None:
@@ -156,6 +162,21 @@ def _matched(labels, proba, classes, ids):
     if isinstance(labels, pd.Series):
         labels = labels.to_numpy()
     return labels, proba, classes, None if ids is None else np.asarray(ids)
+
+
+def _named_rows(index: pd.Index) -> bool:
+    """Whether an index names its rows (ids), not the default 0..n−1 of a frame built from
+    an array, which says nothing about the rows."""
+    return not (isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1)
+
+
+def _column_classes(columns: pd.Index) -> list:
+    """The classes a probability frame's columns name: the columns, or what follows
+    ``proba_`` when every column is named so (the probability files crowdlearn writes)."""
+    names = [str(c) for c in columns]
+    if all(n.startswith("proba_") and len(n) > 6 for n in names):
+        return [n[len("proba_"):] for n in names]
+    return list(columns)
 
 
 def _class_columns(columns: pd.Index, classes: Sequence) -> np.ndarray:

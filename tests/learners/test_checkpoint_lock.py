@@ -156,3 +156,29 @@ def test_check_unlocked(tmp_path):
     with held(folder):
         assert not unlocked(folder)
     assert unlocked(folder)
+
+
+def test_a_filesystem_without_locks_runs_the_fit_unlocked_with_a_warning(data, tmp_path,
+                                                                        monkeypatch):
+    import errno
+    import fcntl
+
+    from crowdlearn.errors import CrowdlearnWarning
+
+    def no_locks(fd, operation):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    X, y = data
+    with pytest.warns(CrowdlearnWarning, match="cannot be locked on this filesystem"):
+        learner(tmp_path / "ck").fit(X, y)
+    assert (tmp_path / "ck" / "run-00.pt").exists()
+
+
+def test_remove_unlocked_leaves_a_held_folder(tmp_path):
+    from crowdlearn.learners.folder_lock import remove_unlocked
+
+    folder = tmp_path / "ck"
+    with held(folder):
+        assert not remove_unlocked(folder) and folder.is_dir()
+    assert remove_unlocked(folder) and not folder.exists()

@@ -117,3 +117,14 @@ def test_maxmig_forecaster_finds_rows_by_id(crowd):
         mig.predict_proba(X.iloc[40:], some)
     with pytest.raises(InputError, match="expected crowdlearn.Annotations"):
         mig.predict_proba(X, some.to_frame())
+
+
+def test_a_frame_with_the_default_index_is_matched_by_position_as_in_scikit_learn():
+    from crowdlearn.learners.base import align_labels
+
+    X = pd.DataFrame(np.arange(8.0).reshape(4, 2))  # e.g. scaler.fit_transform(df) wrapped
+    y = pd.Series(["a", "b", "c", "d"], index=[2, 0, 3, 1])  # df's shuffled index
+    assert align_labels(X, y) is y  # by position: no reordering by the unrelated index
+    named = X.set_axis(pd.Index([10, 11, 12, 13]))  # an index that names the rows
+    with pytest.raises(InputError, match="different ids"):
+        align_labels(named, y)

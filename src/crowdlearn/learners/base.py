@@ -99,10 +99,10 @@ class Learner(DeclaredParameters, BaseEstimator):
     ``annotations.tasks[i]`` (the sorted task ids) when it has one row per task, else
     integer task ids are row numbers (see :func:`align_items`). For the learners from one
     label per item (``fit(X, y)``), labels are matched to rows by position, as in
-    scikit-learn, except when ``X`` is a DataFrame and ``y`` a Series whose indexes hold the
-    same ids in another order: ``y`` is then put in ``X``'s order by id; indexes with
-    different ids are refused (pass ``y.to_numpy()`` to match by position; see
-    :func:`align_labels`).
+    scikit-learn, except when ``X`` is a DataFrame indexed by id (not the default 0..n−1)
+    and ``y`` a Series whose index holds the same ids in another order: ``y`` is then put
+    in ``X``'s order by id; indexes with different ids are refused (pass ``y.to_numpy()``
+    to match by position; see :func:`align_labels`).
 
     Two fits never share a ``checkpoint`` folder: a fit holds the folder's lock (the
     system's lock on the file ``fit.lock``, released when the fit's process ends, however it
@@ -410,14 +410,16 @@ def _aligned_labels(signature: inspect.Signature, names: list[str], learner, X, 
 
 
 def align_labels(X, y, name: str = "y"):
-    """``y`` in the order of ``X``'s rows. When both are pandas objects (a DataFrame ``X``,
-    a Series or one-column DataFrame ``y``) whose indexes hold the same ids, ``y`` is
-    reordered by index (ids matched as :func:`crowdlearn.labels.positions` matches them);
-    when they hold different ids it is an :class:`InputError` naming a few; anything else
-    is matched by position, as scikit-learn does."""
+    """``y`` in the order of ``X``'s rows. When both are pandas objects (a DataFrame ``X``
+    whose index names its rows, not the default 0..n−1, and a Series or one-column
+    DataFrame ``y``) whose indexes hold the same ids, ``y`` is reordered by index (ids
+    matched as :func:`crowdlearn.labels.positions` matches them); when they hold different
+    ids it is an :class:`InputError` naming a few; anything else is matched by position, as
+    scikit-learn does (``pd.DataFrame(scaler.fit_transform(df))`` gets a fresh 0..n−1 index
+    that says nothing about ``df``'s rows)."""
     import pandas as pd
 
-    if not (isinstance(X, pd.DataFrame) and isinstance(y, (pd.Series, pd.DataFrame))):
+    if not (_indexed_by_id(X) and isinstance(y, (pd.Series, pd.DataFrame))):
         return y
     if X.index.equals(y.index):
         return y

@@ -18,10 +18,11 @@ import json
 import os
 import socket
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
-from crowdlearn.errors import InputError
+from crowdlearn.errors import CrowdlearnWarning, InputError
 
 LOCK = "fit.lock"
 
@@ -63,8 +64,24 @@ def check_unlocked(folder: Path) -> None:
         os.close(fd)
 
 
+def remove_unlocked(folder: Path) -> bool:
+    """Remove ``folder`` unless a live fit holds its lock, holding the lock while removing
+    it (no fit can take it over meanwhile); True when removed, False when in use."""
+    import shutil
+
+    try:
+        with folder_lock(folder):
+            shutil.rmtree(folder)
+    except CheckpointInUse:
+        return False
+    return True
+
+
 def _try_lock(fd: int) -> bool:
-    """Take the lock on ``fd`` without waiting; False when another holds it."""
+    """Take the lock on ``fd`` without waiting; False when another holds it. A filesystem
+    that cannot lock (ENOLCK, ENOSYS: NFS without its lock service, Lustre without flock)
+    is said once and the fit runs unlocked, as it did before locks."""
+    held = (PermissionError,) if os.name == "nt" else (BlockingIOError,)
     try:
         if os.name == "nt":
             import msvcrt
@@ -74,8 +91,12 @@ def _try_lock(fd: int) -> bool:
             import fcntl
 
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:  # BlockingIOError on POSIX, PermissionError on Windows
+    except held:
         return False
+    except OSError as exc:
+        warnings.warn(f"checkpoint folders cannot be locked on this filesystem "
+                      f"({exc.strerror or exc}): two fits given the same folder are not "
+                      "kept apart", CrowdlearnWarning, stacklevel=2)
     return True
 
 
