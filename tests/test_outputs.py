@@ -137,7 +137,7 @@ def test_a_killed_writers_folders_are_removed_by_the_next_write(tmp_path):
         _old_folder(aside)  # ... or one killed after its final rename
     assert re.fullmatch(rf"\.y+~[0-9a-f]+\.crowdlearn-{host}-{dead}-[0-9a-f]+", left.name)
     assert remove_leftovers(tmp_path / "other") == []
-    with pytest.warns(CrowdlearnWarning, match=r"removed 2 partial copies of .*yyy left by"):
+    with pytest.warns(CrowdlearnWarning, match=r"removed 2 leftover copies of .*yyy left by"):
         removed = remove_leftovers(out)
     assert sorted(removed) == sorted([left, aside])
     assert os.listdir(tmp_path) == [out.name]
@@ -155,6 +155,6 @@ def test_a_set_aside_folder_is_kept_while_it_is_the_only_copy(tmp_path):
         with atomic_folder(tmp_path / "out") as tmp:
             (tmp / "new.txt").write_text("new")
     assert aside.exists()  # the write began before a new copy existed
-    with pytest.warns(CrowdlearnWarning, match="removed 1 partial copy"):
+    with pytest.warns(CrowdlearnWarning, match="removed 1 previous copy"):
         assert remove_leftovers(tmp_path / "out") == [aside]
     assert os.listdir(tmp_path) == ["out"]

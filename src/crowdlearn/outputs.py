@@ -279,7 +279,9 @@ def remove_leftovers(path: Path | str) -> list[Path]:
     if removed:
         names = ", ".join(p.name for p in removed[:3]) + (", …" if len(removed) > 3 else "")
         copies = "copy" if len(removed) == 1 else "copies"
-        warnings.warn(f"removed {len(removed)} partial {copies} of {path} left by an "
+        aside = sum(f".{_ASIDE}-" in p.name for p in removed)
+        what = "partial" if not aside else "previous" if aside == len(removed) else "leftover"
+        warnings.warn(f"removed {len(removed)} {what} {copies} of {path} left by an "
                       f"interrupted run ({names})", CrowdlearnWarning, stacklevel=3)
     return removed
 
