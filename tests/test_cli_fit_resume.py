@@ -131,3 +131,25 @@ def test_a_running_fits_checkpoints_are_neither_resumed_nor_removed(files, force
     assert "resuming" not in result.output
     assert (scratch / "run-00.pt").read_bytes() == b"a live fit's checkpoint"
     assert not (files / "model").exists()
+
+
+def test_the_checkpoints_stay_locked_until_the_model_folder_is_written(files, monkeypatch):
+    import crowdlearn.model_folder as model_folder
+    from crowdlearn.learners.folder_lock import CheckpointInUse, check_unlocked
+
+    scratch = files / ".model.fit-checkpoints"
+    seen = []
+    original = model_folder.write_model_folder
+
+    def write(*args, **kwargs):  # a second fit starting now must still be refused
+        with pytest.raises(CheckpointInUse):
+            check_unlocked(scratch)
+        seen.append(True)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(model_folder, "write_model_folder", write)
+    result = run("fit", "--answers", files / "answers.csv", "--features",
+                 files / "features.csv", "--method", "mbem", "--epochs", "1", "--threads", "1",
+                 "--device", "cpu", "-o", files / "model")
+    assert result.exit_code == 0, result.output
+    assert seen == [True] and not scratch.exists() and (files / "model").is_dir()

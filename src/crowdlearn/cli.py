@@ -1119,25 +1119,36 @@ def _train_resumably(scratch: Path, *args, **kwargs):
 
     if "checkpoint" in kwargs:
         raise InputError(f"--param checkpoint: fit keeps its checkpoints itself, in {scratch}")
-    fresh = not scratch.exists()
     try:
         trained = train(*args, checkpoint=str(scratch), **kwargs)
     except CheckpointInUse:
-        raise  # another fit's live folder (made just before ours): never removed
+        raise
     except CheckpointMismatch as exc:
         what = str(exc).rsplit("; ", 1)[0]
         raise InputError(f"{what}; the checkpoints of an interrupted fit with other data or "
                          "options: rerun that command to resume it, or pass --force to start "
                          "this one over") from None
-    except InputError:
-        if fresh and scratch.is_dir():  # bad input: nothing written, no checkpoints either
-            from crowdlearn.learners.folder_lock import remove_unlocked
-
-            remove_unlocked(scratch)  # unless another fit made it meanwhile and holds it
-        raise
     trained.settings.pop("checkpoint", None)  # a scratch folder, removed once written
     trained.learner.checkpoint = None
     return trained
+
+
+@contextlib.contextmanager
+def _scratch_held(scratch: Path):
+    """``scratch`` (made if needed) locked from before the fit until the model folder is
+    written and the checkpoints removed, so that no second fit slips in between; one made
+    here is removed again when the fit refuses its input (nothing to resume)."""
+    from crowdlearn.learners.folder_lock import folder_lock
+
+    fresh = not scratch.exists()
+    scratch.mkdir(exist_ok=True)
+    with folder_lock(scratch, lend=True):
+        try:
+            yield
+        except InputError:
+            if fresh:  # bad input: nothing written, no checkpoints either
+                _remove_folder(scratch)
+            raise
 
 
 @app.command()
@@ -1254,8 +1265,7 @@ def fit(
                 raise InputError(f"{answers}: every answer is {crowd.classes[0]!r}; a "
                                  "classifier needs at least two classes (declare them in a "
                                  "Categorical column, or add answers)")
-            trained = _train_resumably(scratch, spec.name, X, answers=crowd,
-                                       allow_missing=allow_missing, **settings)
+            target = {"answers": crowd}
         else:
             given = read_task_labels(labels, task_col, label_col, sep=_separator(sep),
                                      encoding=encoding, known_tasks=X.ids)
@@ -1264,11 +1274,13 @@ def fit(
             if given.nunique() < 2:
                 raise InputError(f"{labels}: every item has the label {given.iloc[0]!r}; a "
                                  "classifier needs at least two classes")
-            trained = _train_resumably(scratch, spec.name, X, labels=given,
-                                       allow_missing=allow_missing, **settings)
-        write_model_folder(trained, out, proba=proba, force=force,
-                           command=" ".join(["crowdlearn", *sys.argv[1:]]))
-        _remove_folder(scratch)
+            target = {"labels": given}
+        with _scratch_held(scratch):
+            trained = _train_resumably(scratch, spec.name, X, allow_missing=allow_missing,
+                                       **target, **settings)
+            write_model_folder(trained, out, proba=proba, force=force,
+                               command=" ".join(["crowdlearn", *sys.argv[1:]]))
+            _remove_folder(scratch)
     what = (f"{len(trained.answers):,} answers from {trained.answers.n_workers:,} workers"
             if trained.answers is not None else "one label each")
     console.print(f"{spec.name}: {len(trained.ids):,} items ({what}), "

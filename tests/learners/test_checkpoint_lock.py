@@ -182,3 +182,15 @@ def test_remove_unlocked_leaves_a_held_folder(tmp_path):
     with held(folder):
         assert not remove_unlocked(folder) and folder.is_dir()
     assert remove_unlocked(folder) and not folder.exists()
+
+
+def test_a_lent_lock_lets_this_threads_fit_use_the_folder(data, tmp_path):
+    X, y = data
+    folder = tmp_path / "ck"
+    folder.mkdir()
+    with folder_lock(folder, lend=True):
+        learner(folder).fit(X, y)  # the caller's lock covers the fit
+        assert not unlocked(folder)  # still held by the caller after the fit
+    assert unlocked(folder)
+    with held(folder), pytest.raises(CheckpointInUse):  # not lent: refused as before
+        learner(folder).fit(X, y)

@@ -17,6 +17,7 @@ import contextlib
 import json
 import os
 import socket
+import threading
 import time
 import warnings
 from collections.abc import Iterator
@@ -31,10 +32,23 @@ class CheckpointInUse(InputError):
     """The checkpoint folder is locked by a fit that still runs."""
 
 
+_lent = threading.local()  # .folders: the folders this thread's caller holds for its fits
+
+
 @contextlib.contextmanager
-def folder_lock(folder: Path) -> Iterator[None]:
+def folder_lock(folder: Path, *, lend: bool = False) -> Iterator[None]:
     """Hold ``folder``'s lock for the block; a folder in use by a live fit is a
-    :class:`CheckpointInUse` error naming its process and host."""
+    :class:`CheckpointInUse` error naming its process and host.
+
+    With ``lend``, fits run by this thread inside the block use the folder under this lock
+    (their own ``folder_lock`` takes nothing): a caller that keeps the folder locked from
+    before the fit until after it is done with the folder (``crowdlearn fit``, which writes
+    the model and then removes its checkpoints)."""
+    key = os.path.realpath(folder)
+    lent = _lent.__dict__.setdefault("folders", set())
+    if key in lent:  # held by this thread's caller for the fit
+        yield
+        return
     path = Path(folder) / LOCK
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
@@ -44,7 +58,12 @@ def folder_lock(folder: Path) -> Iterator[None]:
                   "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(holder).encode(), 0)
-        yield
+        if lend:
+            lent.add(key)
+        try:
+            yield
+        finally:
+            lent.discard(key) if lend else None
     finally:
         os.close(fd)  # releases the lock
 
