@@ -590,10 +590,10 @@ def align_items(X, annotations: Annotations) -> np.ndarray:
     if annotations.n_classes < 2:  # as for single labels: no classifier to train
         raise InputError(f"need at least 2 classes, the answers hold 1 class "
                          f"({annotations.classes[0]!r})")
-    if _indexed_by_id(X):
-        return _as_array(X.iloc[_rows_by_id(X.index, annotations)])
+    if _indexed_by_id(X):  # rows of other ids are never read, nor checked
+        return _as_array(X.iloc[rows_of_tasks(X, annotations)])
     X = _as_array(X)
-    rows = task_rows(annotations, len(X))
+    rows = rows_of_tasks(X, annotations)
     return X if np.array_equal(rows, np.arange(len(X))) else X[rows]
 
 
