@@ -1088,11 +1088,11 @@ def _fit_checkpoints(out: Path, force: bool) -> Path:
     from crowdlearn.learners.folder_lock import check_unlocked, remove_unlocked
 
     scratch = out.parent / f".{out.name}.fit-checkpoints"
-    if scratch.is_dir() and not scratch.is_symlink():
+    if scratch.is_dir() and not scratch.is_symlink() and force:
+        remove_unlocked(scratch)  # refused while a running fit holds it
+    elif scratch.is_dir() and not scratch.is_symlink():
         check_unlocked(scratch)
-        if force and not remove_unlocked(scratch):
-            check_unlocked(scratch)  # taken meanwhile: refused, naming the fit
-    if scratch.exists() and force:
+    if scratch.exists() and force:  # something else in its place
         _remove_folder(scratch)
     elif scratch.exists():
         err_console.print(f"resuming from {scratch} (an interrupted fit; --force starts over)",

@@ -116,7 +116,7 @@ def _positional(X: np.ndarray, source: str) -> Features:
 
 def _read_feature_table(path: Path, id_col: str | Sequence[str] | None) -> Features:
     source = source_name(path)
-    table = _index_as_columns(read_table(path), path, source)
+    table = _without_index_field(read_table(path), path, source)
     names = ["id"] if id_col is None else [id_col] if isinstance(id_col, str) else list(id_col)
     column = next((c for c in names if c in table.columns), None)
     if column is None:  # a name given is never swapped for another column silently
@@ -156,7 +156,7 @@ def _read_feature_table(path: Path, id_col: str | Sequence[str] | None) -> Featu
                     _unique(ids, source), source, [str(c) for c in values.columns])
 
 
-def _index_as_columns(table: pd.DataFrame, path: Path, source: str) -> pd.DataFrame:
+def _without_index_field(table: pd.DataFrame, path: Path, source: str) -> pd.DataFrame:
     """The table, unless pandas read a text file whose data lines hold one more field than
     its header with the first field as an index (a separator ending each line, most likely):
     its ids would be feature values and its last column empty."""

@@ -180,8 +180,11 @@ def test_remove_unlocked_leaves_a_held_folder(tmp_path):
 
     folder = tmp_path / "ck"
     with held(folder):
-        assert not remove_unlocked(folder) and folder.is_dir()
-    assert remove_unlocked(folder) and not folder.exists()
+        with pytest.raises(CheckpointInUse, match=f"{folder} is in use by process"):
+            remove_unlocked(folder)
+        assert folder.is_dir()
+    remove_unlocked(folder)
+    assert not folder.exists()
 
 
 def test_a_lent_lock_lets_this_threads_fit_use_the_folder(data, tmp_path):

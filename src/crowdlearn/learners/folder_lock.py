@@ -63,7 +63,7 @@ def folder_lock(folder: Path, *, lend: bool = False) -> Iterator[None]:
         try:
             yield
         finally:
-            lent.discard(key) if lend else None
+            lent.discard(key)  # a no-op unless lent
     finally:
         os.close(fd)  # releases the lock
 
@@ -83,17 +83,13 @@ def check_unlocked(folder: Path) -> None:
         os.close(fd)
 
 
-def remove_unlocked(folder: Path) -> bool:
-    """Remove ``folder`` unless a live fit holds its lock, holding the lock while removing
-    it (no fit can take it over meanwhile); True when removed, False when in use."""
+def remove_unlocked(folder: Path) -> None:
+    """Remove ``folder``, holding its lock while removing it (no fit can take it over
+    meanwhile); a folder a live fit holds is a :class:`CheckpointInUse` error, left as is."""
     import shutil
 
-    try:
-        with folder_lock(folder):
-            shutil.rmtree(folder)
-    except CheckpointInUse:
-        return False
-    return True
+    with folder_lock(folder):
+        shutil.rmtree(folder)
 
 
 def _try_lock(fd: int) -> bool:
