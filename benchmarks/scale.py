@@ -3,8 +3,14 @@
     python -m benchmarks.scale_data /tmp/crowd1b --tasks 100000000   # once: 1B answers
     python -m benchmarks.scale --data /tmp/crowd1b --sizes 10M,100M --engines memory,stream,dask
     python -m benchmarks.scale --data /tmp/crowd1b --sizes 1B --engines stream
+    python -m benchmarks.scale --data /tmp/crowd1b --sizes 10M,100M --engines memory,stream \
+        --scattered
 
-A size is a prefix of the generated files (10M answers a file). Each run is a separate process
+A size is a prefix of the generated files (10M answers a file); ``--scattered`` uses the same
+answers in a random order across as many files (written once under DATA/scattered-N/), as an
+export listing answers by time would give them: the streamed engine then regroups them.
+
+Each run is a separate process
 whose peak memory is sampled (resident set of the process and its children: the Dask
 LocalCluster's worker processes included) every 0.1 s; its wall time covers reading the
 Parquet files, the fit and writing the labels (the in-memory engine: reading into a frame,
@@ -63,11 +69,30 @@ def run_engine(engine: str, files: list[Path], out: Path, workers: int) -> dict:
     return report
 
 
-def measured(engine: str, n_files: int, data: Path, out: Path, workers: int) -> dict:
+def scattered_copy(data: Path, n_files: int) -> Path:
+    """The first ``n_files`` files' answers in a random order (seed 0) over as many files;
+    made once (the folder's ``done`` marks it complete)."""
+    folder = data / f"scattered-{n_files}"
+    if (folder / "done").exists():
+        return folder
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir()
+    table = pq.read_table(sorted((data / "answers").glob("*.parquet"))[:n_files])
+    table = table.take(np.random.default_rng(0).permutation(table.num_rows))
+    bounds = np.linspace(0, table.num_rows, n_files + 1).astype(np.int64)
+    for i in range(n_files):
+        pq.write_table(table.slice(bounds[i], bounds[i + 1] - bounds[i]),
+                       folder / f"part-{i:05d}.parquet")
+    (folder / "done").touch()
+    return folder
+
+
+def measured(engine: str, n_files: int, data: Path, out: Path, workers: int,
+             source: Path | None = None) -> dict:
     """Run one engine in a child process, sampling the peak memory of its process tree."""
     command = [sys.executable, "-m", "benchmarks.scale", "--child", engine, "--data",
                str(data), "--files", str(n_files), "--out", str(out), "--workers",
-               str(workers)]
+               str(workers), "--source", str(source or data / "answers")]
     child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     parent = psutil.Process(child.pid)
     peak = 0
@@ -112,33 +137,39 @@ def main(argv: list[str] | None = None) -> None:
                         "processes (dask)")
     parser.add_argument("--scratch", type=Path, default=None)
     parser.add_argument("--markdown", action="store_true")
+    parser.add_argument("--scattered", action="store_true", help="the answers in a random "
+                        "order across the files")
+    parser.add_argument("--source", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--files", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        files = sorted((args.data / "answers").glob("*.parquet"))[:args.files]
+        files = sorted(args.source.glob("*.parquet"))[:args.files]
         print(json.dumps(run_engine(args.child, files, args.out, args.workers)))
         return
     rows = []
     for size in args.sizes.split(","):
         n_files = SIZES[size]
+        source = scattered_copy(args.data, n_files) if args.scattered else None
         base = None
         for engine in args.engines.split(","):
             folder = Path(tempfile.mkdtemp(dir=args.scratch))
             try:
-                report = measured(engine, n_files, args.data, folder / "labels", args.workers)
+                report = measured(engine, n_files, args.data, folder / "labels", args.workers,
+                                  source)
                 report["accuracy"] = accuracy(folder / "labels", args.data, n_files)
             finally:
                 shutil.rmtree(folder, ignore_errors=True)
             if engine == "memory":
                 base = report["seconds"]
             per = report.get("per_iteration") or []
-            report.update(size=size, engine=engine,
+            report.update(size=size, engine=engine + (", scattered" if source else ""),
                           ratio=report["seconds"] / base if base else None,
                           mean_iteration=float(np.mean(per)) if per else None)
             rows.append(report)
-            print(f"{size} {engine}: {report['seconds']:.1f} s, peak {report['peak_gb']:.2f} GB, "
+            print(f"{size} {report['engine']}: {report['seconds']:.1f} s, "
+                  f"peak {report['peak_gb']:.2f} GB, "
                   f"{report['iterations']} iterations"
                   + (f" ({report['mean_iteration']:.2f} s each)" if per else "")
                   + (f", {report['ratio']:.2f}x in-memory" if report["ratio"] else "")

@@ -335,8 +335,9 @@ def aggregate(
                                            "pass per EM iteration; dask: on a Dask cluster. "
                                            "stream and dask run mv, wawa, zbs, ds and "
                                            "onecoin, write "
-                                           "-o as a folder of Parquet parts and need each "
-                                           "task's answers in consecutive rows.")
+                                           "-o as a folder of Parquet parts; dask needs "
+                                           "each task's answers in consecutive rows of one "
+                                           "partition (stream regroups them).")
                       ] = Engine("memory"),
     scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address (--engine "
                                                   "dask); default: a local cluster of one "
@@ -522,6 +523,7 @@ def _aggregate_at_scale(engine: Engine, answers: Path, out: Path, method, seed: 
                   **({"iterations": int(model.n_iter_), "converged": bool(model.converged_)}
                      if hasattr(model, "n_iter_") else {})},
         "engine": result.engine,
+        "regrouped": result.regrouped,
         "seconds": {name: round(value, 3) for name, value in result.seconds.items()},
         "seconds_per_iteration": round(float(np.mean(iterations)), 3) if iterations else None,
         "warnings": list(warned),
@@ -535,6 +537,10 @@ def _aggregate_at_scale(engine: Engine, answers: Path, out: Path, method, seed: 
                       f"{result.engine} engine in {result.seconds['total']:.1f} s"
                       + (f" ({model.n_iter_} iterations, {summary['seconds_per_iteration']} s "
                          "each)" if hasattr(model, "n_iter_") else ""), soft_wrap=True)
+        if result.regrouped:
+            console.print("tasks' answers were not in consecutive rows: regrouped by task on "
+                          "the scratch disk first (labels come in parts grouped by a hash of "
+                          "the task id)", soft_wrap=True)
         console.print(f"labels written to {out}/" + "".join(
             f", {p}" for p in (workers, plot) if p is not None), soft_wrap=True)
 

@@ -95,3 +95,19 @@ def test_numbers_written_as_text_are_ordered_by_value_on_every_engine(client, tm
         assert list(result.model.classes_) == list(reference.classes_)
         assert list(result.model.workers_) == list(reference.workers_)
         assert_same(read_result(tmp_path / out), reference)
+
+
+def test_shuffled_dataframe_partitions_are_grouped(client, tmp_path):
+    from dask import delayed
+
+    frame = crowd_frame(300, k=3, seed=13)[["task", "worker", "label"]]
+    scattered = frame.sample(frac=1, random_state=0).reset_index(drop=True)
+    # what `ddf.shuffle("task")` gives: each task in one partition, its rows apart
+    part = scattered["task"] % 3
+    pieces = [scattered[part == i] for i in range(3)]
+    ddf = dd.from_delayed([delayed(p.reset_index(drop=True)) for p in pieces],
+                          meta=frame.iloc[:0])
+    result = aggregate_dask(ddf, tmp_path / "out", client=client, proba=True)
+    reference = DawidSkene().fit(Annotations.from_frame(scattered))
+    assert result.n_tasks == 300
+    assert_same(read_result(tmp_path / "out"), reference)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
@@ -232,20 +233,41 @@ def test_dask_dataframe_errors_name_the_partition(client, tmp_path):
         aggregate_dask(ddf, tmp_path / "out", client=client)
 
 
-def test_split_task_named_alike_on_stream_and_dask(client, tmp_path):
+def test_task_apart_in_one_file_grouped_alike_on_stream_and_dask(client, tmp_path):
     frame = crowd_frame(60, seed=35)[["task", "worker", "label"]]
     moved = pd.concat([frame.iloc[:3], frame.iloc[5:40], frame.iloc[3:5],
                        frame.iloc[40:]]).reset_index(drop=True)
     path = tmp_path / "answers.parquet"
     moved.to_parquet(path, index=False)
-    with pytest.raises(InputError) as streamed:
-        aggregate_parquet(path, tmp_path / "s")
-    with pytest.raises(InputError) as on_dask:
+    streamed = aggregate_parquet(path, tmp_path / "s", proba=True)
+    on_dask = aggregate_dask(path, tmp_path / "d", client=client, proba=True)
+    assert streamed.regrouped and streamed.n_tasks == on_dask.n_tasks == 60
+    reference = DawidSkene().fit(Annotations.from_frame(moved))
+    for out in ("s", "d"):
+        assert_same(read_result(tmp_path / out), reference)
+    # each part in the order of the tasks' first answers, on both engines
+    assert pq.read_table(tmp_path / "s").column("task").to_pylist() == \
+        pq.read_table(tmp_path / "d").column("task").to_pylist() == list(range(60))
+
+
+def test_repeat_in_a_regrouped_partition_names_its_rows(client, tmp_path):
+    frame = crowd_frame(40, seed=39)[["task", "worker", "label"]]
+    repeat = frame.iloc[[2]].assign(label=lambda f: 1 - f["label"])
+    moved = pd.concat([frame, repeat]).reset_index(drop=True)  # task 0 again at the end
+    path = tmp_path / "answers.parquet"
+    moved.to_parquet(path, index=False)
+    worker = frame.loc[2, "worker"]
+    words = rf"^{path}: task 0 was answered twice by worker {worker} \(row 2 and 200\)"
+    with pytest.raises(InputError, match=words):
         aggregate_dask(path, tmp_path / "d", client=client)
-    assert str(streamed.value) == str(on_dask.value)
-    assert str(streamed.value).startswith(f"task 0: its answers are not in consecutive rows "
-                                          f"({path} row 0, then again {path} row 38)")
-    assert moved.loc[38, "task"] == 0 and moved.loc[37, "task"] != 0
+    with pytest.raises(InputError, match=words):
+        aggregate_parquet(path, tmp_path / "s")
+    reference = MajorityVote(tie_break="first").fit(Annotations.from_frame(moved, keep="last"))
+    on_dask = aggregate_dask(path, tmp_path / "d2", MajorityVote(tie_break="first"),
+                             client=client, keep="last")
+    assert on_dask.n_answers == 200
+    labels = read_result(tmp_path / "d2")["label"]
+    assert labels.to_dict() == reference.predict().to_dict()
 
 
 def test_task_in_two_files_names_them_on_dask(client, tmp_path):
@@ -271,13 +293,14 @@ def _cli(*args: str, cwd: Path) -> subprocess.Popen:
 def test_dask_input_errors_leave_no_worker_log(client, tmp_path):
     path = _with_empty_label(tmp_path / "answers.parquet", 7)
     frame = crowd_frame(60, seed=38)[["task", "worker", "label"]]
-    split = pd.concat([frame.iloc[:3], frame.iloc[5:], frame.iloc[3:5]])
-    split.to_parquet(tmp_path / "split.parquet", index=False)
+    (tmp_path / "split").mkdir()  # task 0 in two files
+    frame.iloc[:3].to_parquet(tmp_path / "split" / "a.parquet", index=False)
+    frame.iloc[3:].to_parquet(tmp_path / "split" / "b.parquet", index=False)
     before = {w: len(logs) for w, logs in client.get_worker_logs().items()}
     with pytest.raises(InputError, match="answers.parquet: row 7"):
         aggregate_dask(path, tmp_path / "out", client=client)
-    with pytest.raises(InputError, match="split.parquet row 0, then again"):
-        aggregate_dask(tmp_path / "split.parquet", tmp_path / "out", client=client)
+    with pytest.raises(InputError, match="its answers are in two files"):
+        aggregate_dask(tmp_path / "split", tmp_path / "out", client=client)
     for worker, logs in client.get_worker_logs().items():  # newest first
         new = [message for _, message in logs[:len(logs) - before.get(worker, 0)]]
         assert not [m for m in new if "Compute Failed" in m or "InputError" in m], new

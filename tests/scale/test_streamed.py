@@ -95,17 +95,6 @@ def test_output_columns_and_worker_table(small_crowd, tmp_path):
 
 
 # bad input ---------------------------------------------------------------------------
-def test_split_task_is_named(tmp_path):
-    frame = crowd_frame(100, seed=5)[["task", "worker", "label"]]
-    moved = pd.concat([frame.iloc[:3], frame.iloc[10:], frame.iloc[3:5]])  # task 0 split
-    write_parts(moved.reset_index(drop=True), tmp_path / "answers", 1)
-    with pytest.raises(InputError, match=r"task 0: its answers are not in consecutive rows"
-                                         r" \(.*part-000.parquet row 0, then again .*row 493\)"):
-        aggregate_parquet(tmp_path / "answers", tmp_path / "out")
-    assert not (tmp_path / "out").exists()
-    assert [p.name for p in tmp_path.iterdir()] == ["answers"]  # no partial output left
-
-
 def test_repeated_answer_is_named(tmp_path):
     frame = crowd_frame(50, seed=6)[["task", "worker", "label"]]
     frame.loc[1, "worker"] = frame.loc[0, "worker"]

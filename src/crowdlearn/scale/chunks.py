@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import scipy.sparse as sp
 
@@ -27,11 +28,14 @@ from crowdlearn.errors import InputError
 class CodedChunk:
     """``codes[i] = worker · K + label`` of every answer (int32), grouped by task;
     ``lengths[j]`` the number of answers of the chunk's j-th task; ``tasks`` their ids
-    (an Arrow array, or None when not needed)."""
+    (an Arrow array, or None when not needed); ``first_rows`` each task's first row in its
+    input, when the chunk's tasks were regrouped (None: in input order, rows follow from
+    ``lengths``)."""
 
     codes: np.ndarray
     lengths: np.ndarray
     tasks: pa.Array | None = None
+    first_rows: np.ndarray | None = None
 
     @property
     def n_tasks(self) -> int:
@@ -66,6 +70,14 @@ def check_code_range(n_workers: int, n_classes: int) -> None:
     if n_workers * n_classes >= 2**31:
         raise InputError(f"{n_workers:,} workers × {n_classes} classes is too many for the "
                          "out-of-core engines (at most 2^31 worker-label pairs)")
+
+
+def task_keys(ids: pa.Array) -> np.ndarray:
+    """int64 keys of task ids for the split-task check: integer ids themselves, otherwise a
+    64-bit hash of the text."""
+    if pa.types.is_integer(ids.type):
+        return ids.to_numpy().astype(np.int64, copy=False)
+    return pd.util.hash_array(ids.to_numpy(zero_copy_only=False)).view(np.int64)
 
 
 def first_repeat(keys: np.ndarray) -> int | None:

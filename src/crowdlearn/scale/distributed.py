@@ -4,8 +4,10 @@ E-step mapped over them, the M-step statistics summed by a tree reduction.
 Per EM iteration the client sends the model's parameters (W·K² numbers, broadcast once) and
 receives only their sum of statistics (another W·K² + K numbers): the answers never travel
 after the first pass. Each partition becomes one chunk, so every task's answers must lie in
-one partition, in consecutive rows (for Parquet files: each task in one file; for a
-``dask.dataframe``: e.g. after ``set_index(task)`` or a ``groupby`` shuffle). This is checked:
+one partition (for Parquet files: each task in one file; for a
+``dask.dataframe``: e.g. after ``shuffle(task)`` or ``set_index(task)``). A task's rows apart
+within a partition are grouped there; a task in two partitions is refused (the streamed engine
+regroups those too). This is checked:
 partitions whose tasks increase need only their first and last ids; otherwise the tasks'
 64-bit keys are merged pairwise on the workers, which holds 8 bytes a task on one worker once.
 
@@ -42,17 +44,17 @@ from crowdlearn.scale.chunks import (
     first_repeat,
     kept_answers,
     kept_lengths,
+    task_keys,
     task_of,
 )
 from crowdlearn.scale.engine import add, check_scalable, fit_chunks
 from crowdlearn.scale.output import check_dataset, dataset_output
 from crowdlearn.scale.parquet import ParquetAnswers, blank_mask, empty_message, has_blank
+from crowdlearn.scale.regroup import grouped_order
 from crowdlearn.scale.store import (
     library_order,
     repeat_message,
     run_starts,
-    split_message,
-    task_keys,
 )
 from crowdlearn.scale.streamed import ScaleResult
 
@@ -152,37 +154,41 @@ def encode_answers(arrays: list[pa.Array], where: str, columns: tuple[str, str, 
     client merges into the global coding). The second element is what the client gathers:
     the distinct values with their answer counts, the numbers of tasks and answers, the
     most answers of a task, the first and last task keys and whether the tasks increase.
-    Refuses blank text cells and tasks split inside the partition; repeated answers are
-    dealt with as ``keep`` says (the default refuses them naming ``where`` and rows)."""
-    ids, workers, labels = arrays
+    Refuses blank text cells; a task whose rows lie apart in the partition is grouped
+    (its answers in their order, tasks in the order of their first answers); repeated
+    answers are dealt with as ``keep`` says (the default refuses them naming ``where`` and rows)."""
+    ids = arrays[0]
     starts = run_starts(ids)
     run_ids = ids.take(pa.array(starts))
-    worker_codes, worker_values = _local_codes(workers)
-    label_codes, label_values = _local_codes(labels)
+    worker_codes, worker_values = _local_codes(arrays[1])
+    label_codes, label_values = _local_codes(arrays[2])
     if any(map(has_blank, (run_ids, worker_values, label_values))):  # distinct values only
         _raise_blank(arrays, where, columns)
     keys = task_keys(run_ids)
     increasing = bool((np.diff(keys) > 0).all())
-    if not increasing:
-        twice = first_repeat(np.sort(keys))
-        if twice is not None:
-            runs = np.flatnonzero(keys == twice)[:2]
-            raise InputError(split_message(run_ids[int(runs[0])].as_py(),
-                                           f"{where} row {starts[runs[0]]}",
-                                           f"{where} row {starts[runs[1]]}"))
+    row = None  # the partition's row of each answer, when regrouped
+    if not increasing and first_repeat(np.sort(keys)) is not None:
+        # a task's rows apart within the partition: grouped here, in the input's order
+        row, _ = grouped_order(ids)
+        ids, worker_codes, label_codes = ids.take(pa.array(row)), worker_codes[row], \
+            label_codes[row]
+        starts = run_starts(ids)
+        run_ids = ids.take(pa.array(starts))
+        keys = task_keys(run_ids)
     lengths = np.diff(np.append(starts, len(ids))).astype(np.int32)
 
     def describe(a: int, b: int) -> str:
+        a_row, b_row = (a, b) if row is None else (int(row[a]), int(row[b]))
         return repeat_message(run_ids[task_of(lengths, a)].as_py(),
-                              worker_values[int(worker_codes[a])].as_py(), (where, a),
-                              (where, b))
+                              worker_values[int(worker_codes[a])].as_py(), (where, a_row),
+                              (where, b_row))
 
     kept = kept_answers(worker_codes, lengths, len(worker_values), keep, describe)
     if kept is not None:
         worker_codes, label_codes = worker_codes[kept], label_codes[kept]
         lengths = kept_lengths(lengths, kept)
     local = {"worker": worker_codes, "label": label_codes, "tasks": run_ids,
-             "lengths": lengths,
+             "lengths": lengths, "first_rows": None if row is None else row[starts],
              "worker_values": worker_values, "label_values": label_values}
     meta = {"tasks": len(starts), "answers": len(worker_codes), "increasing": increasing,
             "most": int(lengths.max()) if len(lengths) else 0,
@@ -191,6 +197,12 @@ def encode_answers(arrays: list[pa.Array], where: str, columns: tuple[str, str, 
             "worker_values": worker_values, "label_values": label_values,
             "worker_counts": np.bincount(worker_codes, minlength=len(worker_values))}
     return local, meta
+
+
+_REGROUP = ("put them together: sort or shuffle the answers by task (e.g. "
+            "`df.sort_values('task').to_parquet(...)`, or Dask's `ddf.shuffle('task')`), "
+            "or use the streamed engine (`--engine stream`, `aggregate_parquet`), which "
+            "regroups them")
 
 
 def _raise_blank(arrays: list[pa.Array], where: str, columns: tuple[str, str, str]) -> None:
@@ -213,7 +225,8 @@ def recode(local: dict, worker_ids: pa.Array, class_ids: pa.Array) -> CodedChunk
     label_map = pc.index_in(local["label_values"], value_set=class_ids).to_numpy()
     codes = worker_map[local["worker"]].astype(np.int64) * len(class_ids) + label_map[
         local["label"]]
-    return CodedChunk(codes.astype(np.int32), local["lengths"], local["tasks"])
+    return CodedChunk(codes.astype(np.int32), local["lengths"], local["tasks"],
+                      local["first_rows"])
 
 
 def _keys(chunk: CodedChunk) -> np.ndarray:
@@ -246,7 +259,9 @@ def _has_key(chunk: CodedChunk, task_key: int) -> tuple[Any, int] | None:
     hit = np.flatnonzero(task_keys(chunk.tasks) == task_key)
     if not len(hit):
         return None
-    return chunk.tasks[int(hit[0])].as_py(), int(chunk.lengths[:hit[0]].sum())
+    first = chunk.lengths[:hit[0]].sum() if chunk.first_rows is None else \
+        chunk.first_rows[hit[0]]
+    return chunk.tasks[int(hit[0])].as_py(), int(first)
 
 
 def _apply(chunk: CodedChunk, fn: Callable, args: tuple):
@@ -473,10 +488,8 @@ def _check_disjoint(client, chunks: list, partitions: list[int],
     if files is None:
         raise InputError(f"task {task!r}: its answers are in partitions "
                          f"{partitions[where[0]]} and {partitions[where[1]]}; the Dask engine "
-                         "needs each task's answers in one partition (e.g. set_index on the "
-                         "task column)")
+                         "needs each task's answers in one partition: " + _REGROUP)
     first, then = (f"{files[partitions[i]]} row {found[i][1]}" for i in where)
     raise InputError(f"task {task!r}: its answers are in two files ({first} and {then}); "
-                     "the Dask engine reads each file as one partition and needs each "
-                     "task's answers in one file: sort the answers by task (e.g. "
-                     "`df.sort_values('task').to_parquet(...)`, or Dask's set_index)")
+                     "the Dask engine reads each file as one partition and needs each task's "
+                     "answers in one file: " + _REGROUP)

@@ -2,9 +2,10 @@
 
 One pass over the Parquet files codes workers and labels (small dictionaries, in order of
 first appearance), finds each task's run of consecutive rows and cuts the answers into chunks
-of whole tasks (about ``chunk_answers`` answers each). It checks that no task's answers are
-split into two runs (tasks given in increasing order pass at once; otherwise the run-start
-ids, or 64-bit hashes of text ids, are sorted once: 8 bytes a task). A second, cheap pass over
+of whole tasks (about ``chunk_answers`` answers each). It checks whether some task's answers
+are split into two runs (tasks given in increasing order pass at once; otherwise the run-start
+ids, or 64-bit hashes of text ids, are sorted once: 8 bytes a task) and, if so, regroups the
+chunks by task (:mod:`crowdlearn.scale.regroup`). A second, cheap pass over
 the chunks turns the codes into ``worker · K + label`` with workers and classes in sorted
 order, as the in-memory :class:`~crowdlearn.Annotations` codes them. Each EM iteration then
 reads 4 bytes an answer and 4 a task from the chunk files (from the operating system's
@@ -15,13 +16,13 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.feather as feather
@@ -29,12 +30,14 @@ import pyarrow.feather as feather
 from crowdlearn.annotations import Keep
 from crowdlearn.errors import InputError
 from crowdlearn.labels import sort_order
+from crowdlearn.scale import regroup
 from crowdlearn.scale.chunks import (
     CodedChunk,
     check_code_range,
     first_repeat,
     kept_answers,
     kept_lengths,
+    task_keys,
     task_of,
 )
 from crowdlearn.scale.parquet import ParquetAnswers, has_blank
@@ -115,14 +118,6 @@ def run_starts(tasks: pa.Array) -> np.ndarray:
     return np.concatenate([[0], np.flatnonzero(change) + 1])
 
 
-def task_keys(ids: pa.Array) -> np.ndarray:
-    """int64 keys of task ids for the split-task check: integer ids themselves, otherwise a
-    64-bit hash of the text."""
-    if pa.types.is_integer(ids.type):
-        return ids.to_numpy().astype(np.int64, copy=False)
-    return pd.util.hash_array(ids.to_numpy(zero_copy_only=False)).view(np.int64)
-
-
 @dataclass
 class ChunkStore:
     """Coded answers in chunk files under ``folder`` (removed by :meth:`close`)."""
@@ -135,6 +130,8 @@ class ChunkStore:
     n_tasks: int
     n_answers: int
     max_task_answers: int
+    regrouped: bool = False  # the input's tasks were scattered: chunks rewritten by task
+    regroup_seconds: float = 0.0
 
     @property
     def n_workers(self) -> int:
@@ -179,6 +176,8 @@ class _Encoder:
         self.integer_ids = pa.types.is_integer(source.types[0])
         self.increasing = self.integer_ids
         self.last_key: int | None = None
+        self.regrouped = False  # chunks rewritten by task (see :mod:`.regroup`)
+        self.regroup_seconds = 0.0
 
     def add(self, path: Path, offset: int, tasks: pa.Array, workers: pa.Array,
             labels: pa.Array) -> None:
@@ -248,8 +247,9 @@ def encode(source: ParquetAnswers, folder: Path | None = None, *,
     """Read ``source`` once into a :class:`ChunkStore` in a new temporary folder (under
     ``folder``, default the system's temporary folder), a worker's repeated answers to one
     task dealt with as ``keep`` says (as in memory: see :class:`crowdlearn.Annotations`).
-    An :class:`InputError` names the first task whose answers are not in consecutive rows,
-    or for ``keep="error"`` the file and rows of the first repeated answer."""
+    Tasks whose answers are not in consecutive rows are regrouped on the scratch disk; for
+    ``keep="error"`` an :class:`InputError` names the file and rows of the first repeated
+    answer."""
     # named before it is made, so that an interrupt at any point removes it
     scratch = Path(tempfile.gettempdir() if folder is None else folder) / \
         f"crowdlearn-chunks-{uuid.uuid4().hex}"
@@ -264,54 +264,39 @@ def encode(source: ParquetAnswers, folder: Path | None = None, *,
         if encoder.n_answers == 0:
             raise InputError(f"{source.files[0]}: no answers in "
                              f"{len(source.files)} file(s)")
-        if not encoder.increasing:
-            _check_grouped(source, scratch, encoder.n_chunks)
+        if not encoder.increasing and _split(scratch, encoder.n_chunks):
+            start = time.perf_counter()
+            _regroup(encoder, scratch)
+            encoder.regroup_seconds = time.perf_counter() - start
         return _recode(encoder, scratch, keep)
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
         raise
 
 
-def _check_grouped(source: ParquetAnswers, folder: Path, n_chunks: int) -> None:
-    """Refuse answers where some task's rows form two separate runs."""
+def _split(folder: Path, n_chunks: int) -> bool:
+    """Whether some task's rows form two separate runs (one sort of 8 bytes a run; a
+    collision of two text ids' hashes only costs an unneeded regrouping)."""
     keys = np.concatenate([task_keys(feather.read_table(folder / f"{i}.tasks.arrow")
                                      .column(0).combine_chunks()) for i in range(n_chunks)])
     keys.sort()
-    key = first_repeat(keys)
-    if key is None:
-        return
-    for i in range(n_chunks):
-        ids = feather.read_table(folder / f"{i}.tasks.arrow").column(0).combine_chunks()
-        hit = np.flatnonzero(task_keys(ids) == key)
-        if len(hit):
-            _raise_split(source, ids[int(hit[0])].as_py())
+    return first_repeat(keys) is not None
 
 
-def _raise_split(source: ParquetAnswers, task) -> None:
-    """Name the first two separate runs of ``task``'s rows."""
-    places: list[str] = []
-    previous_end = None
-    for path, offset, (tasks, _, _) in source.batches():
-        rows = np.flatnonzero(pc.equal(tasks, pa.scalar(task, tasks.type)).to_numpy(
-            zero_copy_only=False))
-        for row in rows:
-            place = (path, offset + int(row))
-            if previous_end is None or place != (previous_end[0], previous_end[1] + 1):
-                places.append(f"{path} row {offset + int(row)}")
-            previous_end = place
-            if len(places) == 2:
-                raise InputError(split_message(task, *places))
-    raise InputError(f"task {task!r}: its answers are not in consecutive rows; sort the "
-                     "answers by task")
-
-
-def split_message(task, first: str, then: str) -> str:
-    """A task whose answers form two runs of rows (``first``, ``then``: where each
-    starts)."""
-    return (f"task {task!r}: its answers are not in consecutive rows ({first}, then again "
-            f"{then}); the out-of-core engines need each task's answers together: sort the "
-            "answers by task (e.g. `df.sort_values('task').to_parquet(...)`, or Dask's "
-            "set_index)")
+def _regroup(encoder: _Encoder, folder: Path) -> None:
+    """Rewrite the chunks so that each holds whole tasks (see :mod:`.regroup`)."""
+    n_buckets = regroup.bucket_count(encoder.n_answers, encoder.chunk_answers)
+    regroup.scatter(folder, encoder.n_chunks, n_buckets)
+    sizes = [regroup.group(folder, b, encoder.n_chunks) for b in range(n_buckets)]
+    kept = [b for b, (n, _) in enumerate(sizes) if n]
+    for new, b in enumerate(kept):  # empty buckets (few tasks) leave no gap in the numbering
+        if new != b:
+            for suffix in ("tasks.arrow", "lengths.npy", "workers.npy", "labels.npy"):
+                (folder / f"{b}.{suffix}").rename(folder / f"{new}.{suffix}")
+    encoder.n_chunks = len(kept)
+    encoder.n_tasks = sum(n for n, _ in sizes)
+    encoder.max_task_answers = max(most for _, most in sizes)
+    encoder.regrouped = True
 
 
 def repeat_message(task, worker, first: tuple[str, int], then: tuple[str, int]) -> str:
@@ -341,9 +326,11 @@ def _recode(encoder: _Encoder, folder: Path, keep: Keep) -> ChunkStore:
 
         def describe(a: int, b: int, i=i, w=w, lengths=lengths) -> str:
             ids = feather.read_table(folder / f"{i}.tasks.arrow").column(0)
+            task, worker = ids[task_of(lengths, a)].as_py(), workers[w[a]]
+            if encoder.regrouped:  # positions are no longer rows: found again in the input
+                return repeat_message(task, worker, *_rows_of(encoder.source, task, worker))
             start = encoder.chunk_starts[i]
-            return repeat_message(ids[task_of(lengths, a)].as_py(), workers[w[a]],
-                                  _place(encoder.file_starts, start + a),
+            return repeat_message(task, worker, _place(encoder.file_starts, start + a),
                                   _place(encoder.file_starts, start + b))
 
         kept = kept_answers(w, lengths, len(workers), keep, describe)
@@ -358,7 +345,21 @@ def _recode(encoder: _Encoder, folder: Path, keep: Keep) -> ChunkStore:
         n_answers += len(w)
         most = max(most, int(lengths.max()))
     return ChunkStore(folder, encoder.n_chunks, workers, classes, counts, encoder.n_tasks,
-                      n_answers, most)
+                      n_answers, most, encoder.regrouped, encoder.regroup_seconds)
+
+
+def _rows_of(source: ParquetAnswers, task, worker) -> list[tuple[str, int]]:
+    """(file, row) of the first two answers of ``worker`` to ``task`` (a second read of
+    the input, on the way to an error only)."""
+    found: list[tuple[str, int]] = []
+    for path, offset, (tasks, workers, _) in source.batches():
+        hit = pc.and_(pc.equal(tasks, pa.scalar(task, tasks.type)),
+                      pc.equal(workers, pa.scalar(worker, workers.type)))
+        found += [(str(path), offset + int(row))
+                  for row in np.flatnonzero(hit.to_numpy(zero_copy_only=False))]
+        if len(found) >= 2:
+            return found[:2]
+    raise AssertionError(f"task {task!r}: worker {worker!r}'s two answers not found")
 
 
 def _place(file_starts: list[tuple[Path, int]], row: int) -> tuple[str, int]:

@@ -6,7 +6,9 @@ its codes, the sparse block and the products; ~300 MB each at the default 8M ans
 per-worker statistics (W·K² numbers), the worker and class dictionaries, and, only when the
 input's tasks are not in increasing order, 8 bytes a task once for the split-task check.
 Nothing grows with the number of tasks or answers otherwise. The chunk files take 4 bytes an
-answer and 4 to 12 a task of local disk (``scratch``).
+answer and 4 to 12 a task of local disk (``scratch``). Answers whose tasks are scattered over
+the input are regrouped by task on that disk first (the chunk files twice while it runs;
+:mod:`crowdlearn.scale.regroup`).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class ScaleResult:
     n_workers: int
     seconds: dict[str, float] = field(default_factory=dict)
     iteration_seconds: list[float] = field(default_factory=list)
+    regrouped: bool = False  # the tasks' answers were scattered and were regrouped first
 
     def worker_table(self) -> pd.DataFrame:
         """One row per worker: answers, estimated accuracy and per-class recall."""
@@ -62,8 +65,12 @@ def aggregate_parquet(source, out: Path | str, model: Aggregator | None = None, 
     in memory, and write one row per task (task, label, confidence, with ``proba`` one
     ``proba_<class>`` column per class) as a Parquet dataset folder ``out``.
 
-    Each task's answers must be in consecutive rows (e.g. files sorted by task); a task
-    whose rows are split is an :class:`~crowdlearn.errors.InputError` naming it and where.
+    Answers in any order are accepted. When each task's answers are consecutive rows (files
+    sorted or grouped by task) the tasks come out in input order; otherwise the chunks are
+    first regrouped by task on the scratch disk (one more pass, see
+    :mod:`crowdlearn.scale.regroup`; ``regrouped`` in the result) and the tasks come out in
+    parts of about ``chunk_answers`` answers, grouped by a hash of the task id, each part in
+    the order of the tasks' first answers.
     ``keep`` deals with a worker's repeated answers to one task as in memory (see
     :class:`~crowdlearn.Annotations`): the default refuses them, naming the file and rows of
     the first.
@@ -93,7 +100,10 @@ def aggregate_parquet(source, out: Path | str, model: Aggregator | None = None, 
                 fitted = fit_chunks(model, runner, folder, proba)
             finally:  # before the folder is removed, on an error or an interrupt
                 runner.close()
-    fitted.seconds["read"] = read
+    fitted.seconds["read"] = read - store.regroup_seconds
+    if store.regrouped:
+        fitted.seconds["regroup"] = store.regroup_seconds
     fitted.seconds["total"] = time.perf_counter() - start
     return ScaleResult(model, Path(out), "stream", store.n_answers, store.n_tasks,
-                       store.n_workers, fitted.seconds, fitted.iteration_seconds)
+                       store.n_workers, fitted.seconds, fitted.iteration_seconds,
+                       store.regrouped)
