@@ -416,7 +416,7 @@ class Annotations:
         """Each task's answers as two T × R arrays (R = most answers on one task): worker
         codes and label codes, ``-1`` where a task has fewer answers. The form a network's
         training step reads its minibatch's crowd labels from."""
-        order = np.argsort(self.task, kind="stable")
+        order = grouped_positions(self.task, self.n_tasks)[0]
         task = self.task[order]
         counts = self.task_counts
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
@@ -779,6 +779,8 @@ def _first_duplicate(task: np.ndarray, worker: np.ndarray, n_workers: int):
     t0, t1, w0, w1 = task[:-1], task[1:], worker[:-1], worker[1:]
     if bool(np.all((t1 > t0) | ((t1 == t0) & (w1 > w0)))):
         return None
+    if not has_repeated_pairs(task, worker, n_workers):
+        return None  # the answers are sorted only to find a repeat that exists
     key = task.astype(np.int64) * max(n_workers, 1) + worker
     order = np.argsort(key, kind="stable")
     sk = key[order]
@@ -791,11 +793,36 @@ def _first_duplicate(task: np.ndarray, worker: np.ndarray, n_workers: int):
     return a, b
 
 
+def has_repeated_pairs(task: np.ndarray, worker: np.ndarray, n_workers: int) -> bool:
+    """Whether some (task, worker) pair occurs twice. The pairs as the cells of a sparse
+    matrix: its conversion to CSR (a counting sort, linear time) sums repeated cells, so
+    fewer cells than answers means a repeat."""
+    if len(task) < 2:
+        return False
+    pairs = sp.csr_matrix((np.ones(len(task), dtype=np.int8), (task, worker)),
+                          shape=(int(task.max()) + 1, max(n_workers, int(worker.max()) + 1)))
+    return pairs.nnz < len(task)
+
+
 def _task_order(task: np.ndarray) -> np.ndarray | None:
     """A stable order grouping answers by task, or None when they already are."""
     if len(task) < 2 or bool(np.all(task[1:] >= task[:-1])):
         return None
-    return np.argsort(task, kind="stable")
+    return grouped_positions(task, int(task.max()) + 1)[0]
+
+
+def grouped_positions(codes: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """The positions of ``codes`` (integers in [0, ``n_groups``)) group by group, increasing
+    within a group (the stable argsort of ``codes``), and where each group starts
+    (``n_groups + 1`` offsets). A counting sort — scipy's conversion of the positions, as
+    the columns of a sparse matrix whose rows are the codes, to CSR — takes linear time
+    where an argsort of millions of answers takes several times longer."""
+    n = len(codes)
+    index = np.int32 if max(n, n_groups) < 2**31 else np.int64
+    grouped = sp.csr_matrix((np.ones(n, dtype=np.int8), (codes, np.arange(n, dtype=index))),
+                            shape=(n_groups, n))
+    grouped.sort_indices()  # already sorted (the conversion keeps the input order): a check
+    return grouped.indices, grouped.indptr
 
 
 def _read_long_parquet(path: Path, task: str, worker: str, label: str) -> pd.DataFrame:

@@ -73,7 +73,7 @@ from scipy.optimize import minimize
 from sklearn.utils.validation import check_is_fitted
 
 from crowdlearn.aggregation.base import Aggregator, as_annotations, check_gold, check_task_prior
-from crowdlearn.annotations import Annotations
+from crowdlearn.annotations import Annotations, grouped_positions
 from crowdlearn.errors import CrowdlearnWarning, InputError
 from crowdlearn.params import NON_NEGATIVE_REAL, POSITIVE_REAL, Choice, Integers, Reals
 
@@ -100,7 +100,7 @@ class _Answers:
     def of(cls, ann: Annotations) -> _Answers:
         task, worker, label = ann.task, ann.worker, ann.label
         if len(task) > 1 and (np.diff(task) < 0).any():
-            order = np.argsort(task, kind="stable")
+            order = grouped_positions(task, ann.n_tasks)[0]
             task, worker, label = task[order], worker[order], label[order]
         task = task.astype(np.intp)
         k = ann.n_classes

@@ -20,7 +20,7 @@ import scipy.sparse as sp
 
 from crowdlearn.aggregation.em import Params, Stats, block_estep
 from crowdlearn.aggregation.majority_vote import vote_shares
-from crowdlearn.annotations import Keep, _kept_answers
+from crowdlearn.annotations import Keep, _kept_answers, has_repeated_pairs
 from crowdlearn.errors import InputError
 
 
@@ -93,12 +93,13 @@ def kept_answers(workers: np.ndarray, lengths: np.ndarray, n_workers: int, keep:
     lies in one chunk, so a repeat never spans two): None when every answer stays, the
     sorted positions kept for ``"first"``/``"last"``, and for ``"error"`` a
     :class:`~crowdlearn.errors.RepeatedAnswersError` of ``describe(i, j)``, the positions in
-    the chunk of the first repeat's two answers. One sort of the (task, worker) keys, once
-    per fit, tells that no pair repeats (the usual case); only then are positions sought."""
+    the chunk of the first repeat's two answers. A counting pass over the (task, worker)
+    pairs, once per fit, tells that no pair repeats (the usual case); only when one does
+    are positions sought."""
     if keep == "all":
         return None
     task = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
-    if first_repeat(np.sort(task * max(n_workers, 1) + workers)) is None:
+    if not has_repeated_pairs(task, workers, n_workers):
         return None
     return _kept_answers(task, workers, n_workers, keep, describe)
 

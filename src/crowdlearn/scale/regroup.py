@@ -20,8 +20,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.feather as feather
-import scipy.sparse as sp
 
+from crowdlearn.annotations import grouped_positions
 from crowdlearn.scale.chunks import task_keys
 
 
@@ -115,11 +115,7 @@ def grouped_order(ids: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """The positions of ``ids`` reordered so that equal ids are together (tasks in the order
     of their first occurrence, each task's positions increasing), and where each task's
     group starts in that order. Arrow's dictionary codes are given in order of first
-    occurrence; the positions as the columns of a sparse matrix whose rows are those codes
-    come out grouped by row and increasing within one (a counting sort: linear time)."""
+    occurrence, and grouping positions by them is a counting sort."""
     codes = pc.dictionary_encode(ids).indices.to_numpy()
-    n_tasks = int(codes.max()) + 1 if len(codes) else 0
-    by_task = sp.csr_matrix((np.ones(len(codes), dtype=np.int8),
-                             (codes, np.arange(len(codes)))), shape=(n_tasks, len(codes)))
-    by_task.sort_indices()
-    return by_task.indices.astype(np.int64), by_task.indptr[:-1].astype(np.int64)
+    order, starts = grouped_positions(codes, int(codes.max()) + 1 if len(codes) else 0)
+    return order.astype(np.int64), starts[:-1].astype(np.int64)
