@@ -149,3 +149,30 @@ def test_crowdlearns_own_proba_columns_name_the_classes():
     table = label_issues_from_proba(pd.Series([0, 0], index=["a", "b"]), P)
     assert set(table["id"]) == {"a", "b"}
     assert table.loc[table["id"] == "b", "suggested_label"].item() in ("1", 1)
+
+
+def test_tied_probabilities_flag_nothing_whatever_the_class_order():
+    tied = np.array([[0.5, 0.5], [0.5, 0.5], [0.9, 0.1], [0.1, 0.9]])
+    labels = np.array(["a", "b", "a", "b"])
+    ab = label_issues_from_proba(labels, tied, classes=["a", "b"]).sort_values("id")
+    ba = label_issues_from_proba(labels, tied[:, ::-1], classes=["b", "a"]).sort_values("id")
+    assert not ab["is_label_issue"].any() and not ba["is_label_issue"].any()
+    # a label the model ranks first (tied) is suggested as given, in either order
+    assert ab["suggested_label"].tolist() == ba["suggested_label"].tolist() == labels.tolist()
+    uniform = label_issues_from_proba(np.arange(5), np.full((5, 5), 0.2))
+    assert not uniform["is_label_issue"].any()
+    assert sorted(uniform["suggested_label"]) == list(range(5))
+
+
+def test_suggested_labels_keep_the_given_labels_type():
+    proba = pd.DataFrame([[0.9, 0.1], [0.2, 0.8], [0.95, 0.05], [0.1, 0.9]],
+                         index=list("abcd"), columns=["proba_0", "proba_1"])
+    table = label_issues_from_proba(pd.Series([0, 1, 1, 1], index=list("abcd")), proba)
+    assert table["suggested_label"].dtype == table["given_label"].dtype == np.int64
+    row = table.set_index("id").loc["c"]
+    assert row["is_label_issue"] and row["suggested_label"] == 0
+
+
+def test_ragged_proba_is_an_input_error():
+    with pytest.raises(InputError, match=r"proba must be an N × K table of numbers"):
+        label_issues_from_proba([0, 1], [[0.5, 0.5], [1.0]])

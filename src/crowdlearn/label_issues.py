@@ -15,7 +15,8 @@ An item is flagged as in confident learning's confident joint: with t_j the mean
 the model gives class j on the items labelled j, the item's likely true class is the most
 probable class j with p_j ≥ t_j; the label is an issue when that class exists and is not the
 given one (nor the model's most probable class). The suggested label is that class (else the
-most probable one). The flagged items are those of cleanlab's
+most probable one). A given class that ties for the top is kept: exact ties (probabilities
+rounded in a file, a uniform row) flag nothing, whatever the order of the classes. The flagged items are those of cleanlab's
 ``find_label_issues(labels, pred_probs, filter_by="confident_learning")`` (cleanlab's
 default, ``"prune_by_noise_rate"``, flags more).
 
@@ -84,17 +85,42 @@ def label_issues_from_proba(labels, proba, classes: Sequence | None = None, *,
     codes = lookup(given, classes, "label", "one of the classes of proba"
                    + (" (its columns)" if isinstance(proba_given, pd.DataFrame) else ""))
     rows = np.arange(n)
+    own = P[rows, codes]
     thresholds = class_thresholds(codes, P)
     confident = np.where(P >= thresholds, P, -1.0)  # classes the item confidently belongs to
-    likely = np.where(confident.max(axis=1) >= 0, confident.argmax(axis=1), P.argmax(axis=1))
-    # an issue: confidently another class, and the model's top class is not the given one
-    flagged = (confident.max(axis=1) >= 0) & (likely != codes) & (P.argmax(axis=1) != codes)
+    best = confident.max(axis=1)
+    # the most probable confident class, the given one where it ties for that (so that
+    # neither the flags nor the suggestions depend on the order of the classes)
+    likely = np.where(best < 0, P.argmax(axis=1), confident.argmax(axis=1))
+    likely = np.where((best >= 0) & (confident[rows, codes] == best), codes, likely)
+    likely = np.where((best < 0) & (own == P.max(axis=1)), codes, likely)
+    # an issue: confidently another class, and the given one is not among the model's top
+    flagged = (best >= 0) & (likely != codes) & (own < P.max(axis=1))
     if score == "self_confidence":
-        quality = P[rows, codes]
+        quality = own
     else:
-        quality = (P[rows, codes] - _best_other(P, codes) + 1) / 2
-    suggested = np.asarray(classes)[likely]
+        quality = (own - _best_other(P, codes) + 1) / 2
+    suggested = _as_given(classes, given, codes)[likely]
     return issue_table(given, quality, suggested, flagged, ids, id_name=id_name)
+
+
+def _as_given(classes: list, given: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """The classes as the given labels write them: a class matched as text (``1`` to the
+    column ``proba_1``) is suggested as the given ``1``, not ``"1"``; a class no item is
+    given is converted to the labels' type when that writes it the same, else kept."""
+    values = [*classes]
+    for code, at in zip(*np.unique(codes, return_index=True), strict=True):
+        values[code] = given[at]
+    if given.dtype != object:
+        try:
+            typed = np.array([given.dtype.type(v) for v in values], dtype=given.dtype)
+        except (TypeError, ValueError, OverflowError):
+            typed = None
+        if typed is not None and [str(v) for v in typed] == [str(v) for v in values]:
+            return typed
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
 
 
 def class_thresholds(codes: np.ndarray, proba: np.ndarray) -> np.ndarray:
@@ -225,7 +251,10 @@ def _few(names: list, n: int = 3) -> str:
 
 
 def _checked_proba(proba) -> np.ndarray:
-    P = np.array(proba, dtype=np.float64)  # a copy: the adjustments write into it
+    try:
+        P = np.array(proba, dtype=np.float64)  # a copy: the adjustments write into it
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"proba must be an N × K table of numbers ({exc})") from None
     if P.ndim != 2 or P.shape[1] < 2 or len(P) == 0:
         raise InputError(f"proba must be N × K with K ≥ 2 classes, got shape {P.shape}")
     if not np.isfinite(P).all():
