@@ -16,7 +16,8 @@ the model gives class j on the items labelled j, the item's likely true class is
 probable class j with p_j ≥ t_j; the label is an issue when that class exists and is not the
 given one (nor the model's most probable class). The suggested label is that class (else the
 most probable one). A given class that ties for the top is kept: exact ties (probabilities
-rounded in a file, a uniform row) flag nothing, whatever the order of the classes. The flagged items are those of cleanlab's
+rounded in a file, a uniform row) flag nothing, whatever the order of the classes. The
+flagged items are those of cleanlab's
 ``find_label_issues(labels, pred_probs, filter_by="confident_learning")`` (cleanlab's
 default, ``"prune_by_noise_rate"``, flags more).
 

@@ -104,6 +104,9 @@ def test_gold_majority_vote_default_skill():
     assert model.predict()[1] == "x"  # a (1.0) outweighs c (0.25)
     mean = GoldMajorityVote().fit(frame, gold={0: "x"})
     assert mean.skill_[2] == pytest.approx(0.5)  # one right of two gold answers
+    for outside in (-1.0, 1.5):  # an accuracy: the skills it gives would not be
+        with pytest.raises(InputError, match=r"'default_skill' parameter .* range \[0.0, 1.0\]"):
+            GoldMajorityVote(default_skill=outside).fit(frame, gold={0: "x"})
 
 
 def test_kos_on_binary_crowds():

@@ -26,7 +26,7 @@ class GoldMajorityVote(Aggregator):
     Parameters
     ----------
     default_skill:
-        ``"mean"`` or a finite number: the weight of workers without gold answers.
+        ``"mean"`` or an accuracy in [0, 1]: the weight of workers without gold answers.
     tie_break, seed:
         Ties of the weighted vote (see :class:`~crowdlearn.aggregation.MajorityVote`).
 
@@ -37,7 +37,7 @@ class GoldMajorityVote(Aggregator):
     """
 
     requires_gold = True
-    _parameter_constraints = {"default_skill": [Choice("mean"), Reals()],
+    _parameter_constraints = {"default_skill": [Choice("mean"), Reals(0, 1, closed="both")],
                               "tie_break": [TIE_BREAK], "seed": SEED_OR_GENERATOR}
 
     def __init__(self, default_skill: float | Literal["mean"] = "mean",
