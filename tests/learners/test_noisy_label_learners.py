@@ -129,3 +129,8 @@ def test_clean_labels_are_coded_by_lookup_not_by_sorting():
     _, codes, classes = encode_labels(np.zeros((3, 1)), ["10", "2", "1"])
     assert classes == ["1", "2", "10"] and codes.tolist() == [2, 1, 0]
     assert check_clean_labels(["10", "2"], classes, 2).tolist() == [2, 1]
+
+
+def test_continuous_labels_named_as_plain_numbers():
+    with pytest.raises(InputError, match=r"continuous numbers \(e\.g\. 1\.5\)"):
+        encode_labels(np.zeros((3, 2)), np.array([0.0, 1.5, 1.0]))

@@ -38,9 +38,9 @@ def encode_labels(X, y) -> tuple[np.ndarray, np.ndarray, list]:
     if len(missing):
         raise InputError(f"label of row {missing[0]} is missing ({len(missing)} rows in all)")
     if y.dtype.kind == "f" and not np.all(y == np.round(y)):
-        raise InputError("the labels are continuous numbers (e.g. "
-                         f"{y[np.flatnonzero(y != np.round(y))[0]]!r}): these learners classify; "
-                         "give class labels")
+        example = y[np.flatnonzero(y != np.round(y))[0]].item()
+        raise InputError(f"the labels are continuous numbers (e.g. {example!r}): these "
+                         "learners classify; give class labels")
     codes, classes = code(y, name="label")
     if len(classes) < 2:
         raise InputError(f"need at least 2 classes, the labels hold {len(classes)} class")
