@@ -8,6 +8,7 @@ from typing import ClassVar
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
@@ -99,25 +100,46 @@ class Aggregator(DeclaredParameters, BaseEstimator):
         ``answers_only`` false) and, for a fit run to its end (``final``), about classes that
         vanished."""
         present = np.bincount(self.labels_, minlength=ann.n_classes) > 0
+        favoured = None if present.all() else favoured_classes(
+            ann.task, ann.label, ann.n_tasks, ann.n_classes)
         self._warn_about_answers(identifiability_problems(ann) if answers_only else [],
-                                 ann.classes, present, final, stacklevel=4)
+                                 ann.classes, present, final, favoured, stacklevel=4)
 
     def _warn_about_answers(self, problems: list[str], classes: list, present: np.ndarray,
-                            final: bool = True, stacklevel: int = 3) -> None:
+                            final: bool = True, favoured: np.ndarray | None = None,
+                            stacklevel: int = 3) -> None:
         """Warn each of ``problems`` and, when ``final``, the classes no task ends up with
-        (``present``: whether some task does, per class): :meth:`_warn_about_fit`'s words,
-        which the out-of-core engines also use with what they gather while coding."""
+        (``present``: whether some task does, per class; at most five named). Where some of
+        them are a most-answered class of some task (``favoured``: see
+        :func:`favoured_classes`), the model overruled every such vote: the warning adds
+        that it may have collapsed (not for majority vote, whose labels are the votes). The
+        out-of-core engines use the same words with what they gather while coding."""
         for message in problems:
             warnings.warn(message, CrowdlearnWarning, stacklevel=stacklevel)
-        if final and len(classes) > 1 and not present.all():
-            gone = [classes[k] for k in np.flatnonzero(~present)]
-            advice = ("" if type(self).__name__ == "MajorityVote" else
-                      "; if they are real classes, the model may have collapsed: compare "
-                      "with majority vote")
-            warnings.warn(f"{type(self).__name__}: no task ends up with class"
-                          f"{'es' if len(gone) > 1 else ''} {', '.join(map(repr, gone))}"
-                          f" (of {len(classes)}){advice}", CrowdlearnWarning,
-                          stacklevel=stacklevel)
+        if not final or len(classes) < 2 or present.all():
+            return
+        gone = np.flatnonzero(~present)
+        named = ", ".join(repr(classes[k]) for k in gone[:5]) + (
+            f", … ({len(gone)} in all)" if len(gone) > 5 else "")
+        overruled = 0 if favoured is None or type(self).__name__ == "MajorityVote" else int(
+            favoured[gone].sum())
+        advice = "" if not overruled else (
+            f"; {'it is' if len(gone) == 1 else f'{overruled} of them are'} the most "
+            "answered class of some task: if real, the model may have collapsed; compare "
+            "with majority vote")
+        warnings.warn(f"{type(self).__name__}: no task ends up with class"
+                      f"{'es' if len(gone) > 1 else ''} {named} (of {len(classes)}){advice}",
+                      CrowdlearnWarning, stacklevel=stacklevel)
+
+
+def favoured_classes(task: np.ndarray, label: np.ndarray, n_tasks: int,
+                     n_classes: int) -> np.ndarray:
+    """Per class, whether it has the most answers (ties included) of some task: the classes
+    a majority vote could give. Sparse, linear in the answers."""
+    votes = sp.csr_matrix((np.ones(len(task)), (task, label)), shape=(n_tasks, n_classes))
+    top = votes.max(axis=1).toarray().ravel()
+    rows = np.repeat(np.arange(n_tasks), np.diff(votes.indptr))
+    return np.bincount(votes.indices[votes.data == top[rows]], minlength=n_classes) > 0
 
 
 def identifiability_problems(ann: Annotations) -> list[str]:

@@ -18,6 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import scipy.sparse as sp
 
+from crowdlearn.aggregation.base import favoured_classes
 from crowdlearn.aggregation.em import Params, Stats, block_estep
 from crowdlearn.aggregation.majority_vote import vote_shares
 from crowdlearn.annotations import Keep, _kept_answers, has_repeated_pairs
@@ -183,6 +184,14 @@ def vote_agreement(chunk: CodedChunk, n_workers: int, n_classes: int,
     """Per worker, its answers in the chunk that equal the (weighted) vote's label."""
     _, labels = vote_labels(chunk, n_classes, weight, patterns, pick)
     return agreement_counts(chunk, labels, n_workers, n_classes)
+
+
+def favoured_counts(chunk: CodedChunk, n_classes: int) -> np.ndarray:
+    """Per class, 1 when some task of the chunk has it as a most-answered class (see
+    :func:`crowdlearn.aggregation.base.favoured_classes`), else 0."""
+    task = np.repeat(np.arange(chunk.n_tasks, dtype=np.int64), chunk.lengths)
+    return favoured_classes(task, chunk.codes % n_classes, chunk.n_tasks,
+                            n_classes).astype(np.int64)
 
 
 def result_table(chunk: CodedChunk, post: np.ndarray, labels: np.ndarray, classes: list,

@@ -38,6 +38,7 @@ from crowdlearn.scale.chunks import (
     CodedChunk,
     agreement_counts,
     estep_stats,
+    favoured_counts,
     initial_stats,
     posteriors,
     result_table,
@@ -72,14 +73,15 @@ class Runner(Protocol):
         ``folder/part-NNNNN.parquet``; return the sum of the second elements."""
 
 
-def warn_about_fit(model: Aggregator, runner: Runner, label_counts: np.ndarray,
+def warn_about_fit(model: Aggregator, runner: Runner, counts: tuple[np.ndarray, np.ndarray],
                    final: bool = True) -> None:
     """Warn as the in-memory fit does (the same method, the same words) about what the
-    answers cannot tell and the classes no task ends up with (``label_counts``: tasks per
-    fitted class, summed over chunks)."""
+    answers cannot tell and the classes no task ends up with (``counts``: tasks per fitted
+    class and tasks whose answers favour each class, summed over chunks)."""
+    label_counts, favoured = counts
     model._warn_about_answers(
         answer_problems(runner.workers, runner.classes, runner.max_task_answers),
-        runner.classes, label_counts > 0, final)
+        runner.classes, label_counts > 0, final, favoured > 0)
 
 
 @dataclass
@@ -157,20 +159,21 @@ def fit_chunks(model: Aggregator, runner: Runner, out: Path, proba: bool = False
 
 def em_part(chunk: CodedChunk, params: Params, w: int, k: int, classes: list,
             proba: bool) -> tuple[pa.Table, np.ndarray]:
-    """The chunk's result table and its tasks per label."""
+    """The chunk's result table, its tasks per label and per favoured class."""
     post = posteriors(chunk, params, w, k)
     labels = np.argmax(post, axis=1)
-    return result_table(chunk, post, labels, classes, proba), np.bincount(labels, minlength=k)
+    return (result_table(chunk, post, labels, classes, proba),
+            (np.bincount(labels, minlength=k), favoured_counts(chunk, k)))
 
 
 def vote_part(chunk: CodedChunk, w: int, k: int, classes: list, weight, patterns, pick,
               proba: bool) -> tuple[pa.Table, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """The chunk's result table, and per worker its answers equal to the label, the vote
-    shares summed over its tasks and its tasks per label."""
+    shares summed over its tasks, its tasks per label and per favoured class."""
     shares, labels = vote_labels(chunk, k, weight, patterns, pick)
     return (result_table(chunk, shares, labels, classes, proba),
             (agreement_counts(chunk, labels, w, k), shares.sum(axis=0),
-             np.bincount(labels, minlength=k)))
+             np.bincount(labels, minlength=k), favoured_counts(chunk, k)))
 
 
 def _ties(runner: Runner, k: int, weight: np.ndarray | None, tie_break: str, seed):
@@ -210,15 +213,15 @@ def _fit_votes(model: Aggregator, runner: Runner, out: Path, proba: bool) -> Non
             weight = weight + lr * (_agreement(runner, k, weight, tie_break, seed) - weight)
         model.n_iter_ = int(model.n_iter)
     ties = _ties(runner, k, weight, tie_break, seed)
-    agree, shares, label_counts = runner.write(out, vote_part, w, k, runner.classes, weight,
-                                               *ties, proba)
+    agree, shares, label_counts, favoured = runner.write(out, vote_part, w, k,
+                                                         runner.classes, weight, *ties, proba)
     final = agree / np.maximum(runner.worker_counts, 1)
     if isinstance(model, Wawa):
         model.skill_, model.agreement_ = weight, final
     else:
         model.skill_ = final if weight is None else weight
     model.class_prior_ = shares / runner.n_tasks
-    warn_about_fit(model, runner, label_counts)
+    warn_about_fit(model, runner, (label_counts, favoured))
 
 
 class StreamRunner:
