@@ -416,10 +416,9 @@ class Annotations:
         """Each task's answers as two T × R arrays (R = most answers on one task): worker
         codes and label codes, ``-1`` where a task has fewer answers. The form a network's
         training step reads its minibatch's crowd labels from."""
-        order = grouped_positions(self.task, self.n_tasks)[0]
+        order, starts = grouped_positions(self.task, self.n_tasks)
         task = self.task[order]
         counts = self.task_counts
-        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
         slot = np.arange(len(task)) - starts[task]
         width = int(counts.max()) if len(counts) else 0
         workers = np.full((self.n_tasks, width), -1, dtype=np.int32)
@@ -808,7 +807,7 @@ def _task_order(task: np.ndarray) -> np.ndarray | None:
     """A stable order grouping answers by task, or None when they already are."""
     if len(task) < 2 or bool(np.all(task[1:] >= task[:-1])):
         return None
-    return grouped_positions(task, int(task.max()) + 1)[0]
+    return grouped_positions(task, int(task.max()) + 1)[0]  # codes 0 … T−1: T = max + 1
 
 
 def grouped_positions(codes: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
@@ -821,8 +820,7 @@ def grouped_positions(codes: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.
     index = np.int32 if max(n, n_groups) < 2**31 else np.int64
     grouped = sp.csr_matrix((np.ones(n, dtype=np.int8), (codes, np.arange(n, dtype=index))),
                             shape=(n_groups, n))
-    grouped.sort_indices()  # already sorted (the conversion keeps the input order): a check
-    return grouped.indices, grouped.indptr
+    return grouped.indices, grouped.indptr  # canonical: each row's columns increase
 
 
 def _read_long_parquet(path: Path, task: str, worker: str, label: str) -> pd.DataFrame:

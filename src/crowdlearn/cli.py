@@ -336,8 +336,8 @@ def aggregate(
                                            "stream and dask run mv, wawa, zbs, ds and "
                                            "onecoin, write "
                                            "-o as a folder of Parquet parts; dask needs "
-                                           "each task's answers in consecutive rows of one "
-                                           "partition (stream regroups them).")
+                                           "each task's answers in one partition (file); "
+                                           "stream takes them in any order.")
                       ] = Engine("memory"),
     scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address (--engine "
                                                   "dask); default: a local cluster of one "

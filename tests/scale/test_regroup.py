@@ -59,6 +59,44 @@ def test_one_part_keeps_the_order_of_first_answers(tmp_path):
     assert tasks == list(dict.fromkeys(frame["task"]))
 
 
+def test_rounds_of_answers_regrouped_with_bounded_check(tmp_path):
+    # every task answered once per round, rounds one after the other: no chunk repeats a
+    # task, but every task comes back in later chunks (checked through key files by bucket)
+    frame = crowd_frame(100, k=3, seed=11)[["task", "worker", "label"]]
+    rounds = frame.assign(round=frame.groupby("task").cumcount()).sort_values(
+        ["round", "task"], kind="stable").drop(columns="round").reset_index(drop=True)
+    rounds.to_parquet(tmp_path / "answers.parquet", index=False)
+    result = aggregate_parquet(tmp_path / "answers.parquet", tmp_path / "out", proba=True,
+                               chunk_answers=40)
+    assert result.regrouped and result.n_tasks == 100
+    assert_same(read_result(tmp_path / "out"), DawidSkene().fit(Annotations.from_frame(rounds)))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["answers.parquet", "out"]
+
+
+def test_grouped_text_ids_in_any_order_are_not_regrouped(tmp_path):
+    frame = crowd_frame(600, seed=12)[["task", "worker", "label"]]
+    frame["task"] = "t" + frame["task"].astype(str)
+    order = np.random.default_rng(1).permutation(600)
+    grouped = frame.set_index("task").loc[[f"t{i}" for i in order]].reset_index()
+    grouped.to_parquet(tmp_path / "answers.parquet", index=False)
+    for chunk in (100, 1 << 23):  # more runs than a chunk: checked bucket by bucket
+        result = aggregate_parquet(tmp_path / "answers.parquet", tmp_path / f"out{chunk}",
+                                   chunk_answers=chunk)
+        assert not result.regrouped and result.n_tasks == 600
+
+
+def test_unsigned_ids_above_2_63(tmp_path):
+    frame = scattered(200, seed=13)
+    frame["task"] = frame["task"].astype(np.uint64) + np.uint64(2**63)
+    frame.to_parquet(tmp_path / "answers.parquet", index=False)
+    result = aggregate_parquet(tmp_path / "answers.parquet", tmp_path / "out", proba=True,
+                               chunk_answers=300)
+    assert result.regrouped and result.n_tasks == 200
+    table = pq.read_table(tmp_path / "out")
+    assert table.schema.field("task").type == "uint64"
+    assert_same(read_result(tmp_path / "out"), DawidSkene().fit(Annotations.from_frame(frame)))
+
+
 def test_grouped_input_is_not_regrouped(tmp_path):
     frame = crowd_frame(300, seed=5)[["task", "worker", "label"]]
     frame.to_parquet(tmp_path / "answers.parquet", index=False)
@@ -118,10 +156,8 @@ def test_scratch_is_left_clean(tmp_path):
 
 
 def test_buckets_spread_ids_in_steps():
-    import pyarrow as pa
-
-    ids = pa.array(np.arange(0, 64_000, 64))  # every id a multiple of the bucket count
-    counts = np.bincount(bucket_of(ids, 64), minlength=64)
+    keys = np.arange(0, 64_000, 64)  # every id a multiple of the bucket count
+    counts = np.bincount(bucket_of(keys, 64), minlength=64)
     assert counts.min() > 0 and counts.max() < 3 * counts.mean()
 
 

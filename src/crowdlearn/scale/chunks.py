@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import scipy.sparse as sp
 
 from crowdlearn.aggregation.base import favoured_classes
@@ -30,8 +31,8 @@ class CodedChunk:
     """``codes[i] = worker · K + label`` of every answer (int32), grouped by task;
     ``lengths[j]`` the number of answers of the chunk's j-th task; ``tasks`` their ids
     (an Arrow array, or None when not needed); ``first_rows`` each task's first row in its
-    input, when the chunk's tasks were regrouped (None: in input order, rows follow from
-    ``lengths``)."""
+    partition, when the Dask engine grouped the partition's scattered rows (None: rows
+    follow from ``lengths``)."""
 
     codes: np.ndarray
     lengths: np.ndarray
@@ -74,11 +75,16 @@ def check_code_range(n_workers: int, n_classes: int) -> None:
 
 
 def task_keys(ids: pa.Array) -> np.ndarray:
-    """int64 keys of task ids for the split-task check: integer ids themselves, otherwise a
-    64-bit hash of the text."""
+    """int64 keys of task ids for the split-task check: integer ids themselves (unsigned ones
+    reinterpreted), otherwise a 64-bit hash of the text, computed once per distinct id (a
+    chunk of scattered answers repeats each id: Python strings only for the distinct
+    ones)."""
     if pa.types.is_integer(ids.type):
-        return ids.to_numpy().astype(np.int64, copy=False)
-    return pd.util.hash_array(ids.to_numpy(zero_copy_only=False)).view(np.int64)
+        return ids.to_numpy().view(np.int64) if pa.types.is_uint64(ids.type) else \
+            ids.to_numpy().astype(np.int64, copy=False)
+    coded = pc.dictionary_encode(ids)
+    distinct = pd.util.hash_array(coded.dictionary.to_numpy(zero_copy_only=False))
+    return distinct.view(np.int64)[coded.indices.to_numpy()]
 
 
 def first_repeat(keys: np.ndarray) -> int | None:

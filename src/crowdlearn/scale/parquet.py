@@ -72,14 +72,26 @@ def _kind(dtype: pa.DataType) -> str:
 
 
 def _common_type(kind: str, types: list[pa.DataType]) -> pa.DataType:
-    if kind == "integer":
-        return pa.int64()
+    if kind == "integer":  # unsigned ids (hashes, often ≥ 2**63) stay unsigned
+        return pa.uint64() if all(pa.types.is_unsigned_integer(t) for t in types) \
+            else pa.int64()
     if kind == "text":
         return pa.large_string() if any(pa.types.is_large_string(t) for t in types) \
             else pa.string()
     if kind == "float":
         return pa.float64()
     return types[0]
+
+
+def _cast(column: pa.Array, dtype: pa.DataType, where: str) -> pa.Array:
+    """``column`` as the files' common type; a value that type cannot hold (an unsigned id
+    ≥ 2**63 where other files hold signed ids) is an InputError."""
+    try:
+        return column.cast(dtype)
+    except pa.ArrowInvalid as exc:
+        raise InputError(f"{where}: {str(exc).splitlines()[0]} (the common type of this "
+                         f"column in every file is {dtype}); write it with one integer type "
+                         "in every file, or as text") from None
 
 
 def describe(source) -> str:
@@ -244,6 +256,7 @@ class ParquetAnswers:
                         i = int(np.flatnonzero(empty.to_numpy(zero_copy_only=False))[0])
                         raise InputError(f"{path}: " + empty_message(
                             offset + i, name, _empty_cells(self.located(path), name)))
-                    arrays.append(column.cast(dtype) if column.type != dtype else column)
+                    arrays.append(column if column.type == dtype else
+                                  _cast(column, dtype, f"{path}: column {name!r}"))
                 yield path, offset, arrays
                 offset += batch.num_rows

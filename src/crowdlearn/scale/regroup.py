@@ -7,7 +7,8 @@ ask for a sort of the whole input, the chunks the first pass wrote are redistrib
 as a chunk does), and each bucket is then grouped in memory into one chunk: its tasks in the
 order of their first answer in the input, a task's answers in their input order (so that
 ``keep="first"``/``"last"`` mean what they mean in memory). One extra read and write of the
-chunks; while it runs, the scratch disk holds the chunks twice; memory stays one chunk.
+chunks, sorted by bucket in one file set each (a bucket's part of it read through a memory
+map); while it runs, the scratch disk holds the chunks twice; memory stays about one chunk.
 """
 
 from __future__ import annotations
@@ -30,10 +31,11 @@ def bucket_count(n_answers: int, chunk_answers: int) -> int:
     return max(1, math.ceil(n_answers / chunk_answers))
 
 
-def bucket_of(ids: pa.Array, n_buckets: int) -> np.ndarray:
-    """Each task id's bucket: a hash of the id (integer ids are hashed too, so that ids in
-    steps of ``n_buckets`` still spread)."""
-    mixed = pd.util.hash_array(task_keys(ids).view(np.uint64))
+def bucket_of(keys: np.ndarray, n_buckets: int) -> np.ndarray:
+    """Each task key's bucket (keys: :func:`~crowdlearn.scale.chunks.task_keys`), by a hash
+    of the key (integer ids are hashed too, so that ids in steps of ``n_buckets`` still
+    spread)."""
+    mixed = pd.util.hash_array(keys.view(np.uint64))
     return (mixed % np.uint64(n_buckets)).astype(np.int64)
 
 
@@ -50,55 +52,60 @@ def gather_order(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
                                                                              dtype=np.int64)
 
 
-def scatter(folder: Path, n_chunks: int, n_buckets: int) -> None:
-    """Split every chunk ``i`` written by the first pass into its buckets' pieces
-    (``b.i.*`` files), removing the chunk's own files as it goes."""
+ARRAYS = ("lengths", "workers", "labels")  # a chunk's numpy files, beside its task ids
+
+
+def scatter(folder: Path, n_chunks: int, n_buckets: int) -> np.ndarray:
+    """Sort every chunk ``i`` written by the first pass by bucket, into ``s{i}.*`` files
+    (the chunk's own files removed as it goes), and return the bucket edges: ``edges[i, 0,
+    b]`` is where bucket ``b``'s runs start in ``s{i}``, ``edges[i, 1, b]`` its answers.
+    One file set a chunk, however many buckets; a single bucket is the chunk as it is."""
+    edges = np.zeros((n_chunks, 2, n_buckets + 1), dtype=np.int64)
     for i in range(n_chunks):
-        ids = feather.read_table(folder / f"{i}.tasks.arrow").column(0).combine_chunks()
         lengths = np.load(folder / f"{i}.lengths.npy")
-        workers = np.load(folder / f"{i}.workers.npy")
-        labels = np.load(folder / f"{i}.labels.npy")
+        if n_buckets == 1:
+            for suffix in ("tasks.arrow", *(f"{a}.npy" for a in ARRAYS)):
+                (folder / f"{i}.{suffix}").rename(folder / f"s{i}.{suffix}")
+            edges[i, :, 1] = len(lengths), int(lengths.sum())
+            continue
+        ids = feather.read_table(folder / f"{i}.tasks.arrow").column(0).combine_chunks()
         offsets = np.zeros(len(lengths), dtype=np.int64)
         np.cumsum(lengths[:-1], out=offsets[1:])
-        bucket = bucket_of(ids, n_buckets)
+        bucket = bucket_of(task_keys(ids), n_buckets)
         order = np.argsort(bucket.astype(np.uint16) if n_buckets < 2**16 else bucket,
                            kind="stable")  # 16-bit: a radix sort
         answers = gather_order(offsets[order], lengths[order])
-        run_edges = np.searchsorted(bucket[order], np.arange(n_buckets + 1))
-        answer_edges = np.concatenate([[0], np.cumsum(lengths[order], dtype=np.int64)])
-        for b in np.flatnonzero(np.diff(run_edges)):
-            runs = order[run_edges[b]:run_edges[b + 1]]
-            picked = answers[answer_edges[run_edges[b]]:answer_edges[run_edges[b + 1]]]
-            feather.write_feather(pa.table({"task": ids.take(pa.array(runs))}),
-                                  folder / f"{b}.{i}.tasks.arrow", compression="uncompressed")
-            np.savez(folder / f"{b}.{i}.npz", lengths=lengths[runs], workers=workers[picked],
-                     labels=labels[picked])
-        for suffix in ("tasks.arrow", "lengths.npy", "workers.npy", "labels.npy"):
+        edges[i, 0] = np.searchsorted(bucket[order], np.arange(n_buckets + 1))
+        edges[i, 1, 1:] = np.cumsum(np.bincount(bucket, weights=lengths, minlength=n_buckets))
+        feather.write_feather(pa.table({"task": ids.take(pa.array(order))}),
+                              folder / f"s{i}.tasks.arrow", compression="uncompressed")
+        np.save(folder / f"s{i}.lengths.npy", lengths[order])
+        for name in ARRAYS[1:]:
+            np.save(folder / f"s{i}.{name}.npy", np.load(folder / f"{i}.{name}.npy")[answers])
+        for suffix in ("tasks.arrow", *(f"{a}.npy" for a in ARRAYS)):
             (folder / f"{i}.{suffix}").unlink()
+    return edges
 
 
-def group(folder: Path, b: int, n_chunks: int) -> tuple[int, int]:
-    """Bucket ``b``'s pieces joined into chunk ``b`` of whole tasks (files as the first
-    pass writes them).
-    Returns the bucket's number of tasks and its largest task's answers (0, 0 for a bucket
-    no task fell in: it writes nothing)."""
-    ids, lengths, workers, labels = [], [], [], []
-    for i in range(n_chunks):
-        if not (folder / f"{b}.{i}.npz").exists():
+def group(folder: Path, b: int, edges: np.ndarray) -> tuple[int, int]:
+    """Bucket ``b``'s slices of every sorted chunk (memory-mapped, see :func:`scatter`)
+    joined into chunk ``b`` of whole tasks (files as the first pass writes them). Returns
+    the bucket's number of tasks and its largest task's answers (0, 0 for a bucket no task
+    fell in: it writes nothing)."""
+    ids, parts = [], {name: [] for name in ARRAYS}
+    for i, ((r0, a0), (r1, a1)) in enumerate(zip(edges[:, :, b], edges[:, :, b + 1],
+                                                  strict=True)):
+        if r1 == r0:
             continue
-        ids.append(feather.read_table(folder / f"{b}.{i}.tasks.arrow").column(0)
-                   .combine_chunks())
-        with np.load(folder / f"{b}.{i}.npz") as piece:
-            lengths.append(piece["lengths"])
-            workers.append(piece["workers"])
-            labels.append(piece["labels"])
-        (folder / f"{b}.{i}.tasks.arrow").unlink()
-        (folder / f"{b}.{i}.npz").unlink()
+        ids.append(feather.read_table(folder / f"s{i}.tasks.arrow", memory_map=True)
+                   .column(0).combine_chunks().slice(r0, r1 - r0))
+        for name, (start, stop) in zip(ARRAYS, ((r0, r1), (a0, a1), (a0, a1)), strict=True):
+            parts[name].append(np.load(folder / f"s{i}.{name}.npy", mmap_mode="r")[start:stop])
     if not ids:
         return 0, 0
     run_ids = pa.concat_arrays(ids)
-    run_lengths = np.concatenate(lengths)
-    order, starts = grouped_order(run_ids)  # pieces in chunk order: runs in input order
+    run_lengths = np.concatenate(parts["lengths"])
+    order, starts = grouped_order(run_ids)  # slices in chunk order: runs in input order
     offsets = np.zeros(len(run_lengths), dtype=np.int64)
     np.cumsum(run_lengths[:-1], out=offsets[1:])
     answers = gather_order(offsets[order], run_lengths[order])
@@ -106,9 +113,16 @@ def group(folder: Path, b: int, n_chunks: int) -> tuple[int, int]:
     feather.write_feather(pa.table({"task": run_ids.take(pa.array(order[starts]))}),
                           folder / f"{b}.tasks.arrow", compression="uncompressed")
     np.save(folder / f"{b}.lengths.npy", task_lengths.astype(np.int32))
-    np.save(folder / f"{b}.workers.npy", np.concatenate(workers)[answers])
-    np.save(folder / f"{b}.labels.npy", np.concatenate(labels)[answers])
+    for name in ARRAYS[1:]:
+        np.save(folder / f"{b}.{name}.npy", np.concatenate(parts[name])[answers])
     return len(starts), int(task_lengths.max())
+
+
+def remove_sorted(folder: Path, n_chunks: int) -> None:
+    """Remove the sorted chunks :func:`scatter` wrote, once every bucket is grouped."""
+    for i in range(n_chunks):
+        for suffix in ("tasks.arrow", *(f"{a}.npy" for a in ARRAYS)):
+            (folder / f"s{i}.{suffix}").unlink()
 
 
 def grouped_order(ids: pa.Array) -> tuple[np.ndarray, np.ndarray]:

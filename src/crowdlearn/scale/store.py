@@ -248,8 +248,8 @@ def encode(source: ParquetAnswers, folder: Path | None = None, *,
     ``folder``, default the system's temporary folder), a worker's repeated answers to one
     task dealt with as ``keep`` says (as in memory: see :class:`crowdlearn.Annotations`).
     Tasks whose answers are not in consecutive rows are regrouped on the scratch disk; for
-    ``keep="error"`` an :class:`InputError` names the file and rows of the first repeated
-    answer."""
+    ``keep="error"`` an :class:`InputError` names the file and rows of a repeated answer
+    (the first in input order unless the tasks were regrouped)."""
     # named before it is made, so that an interrupt at any point removes it
     scratch = Path(tempfile.gettempdir() if folder is None else folder) / \
         f"crowdlearn-chunks-{uuid.uuid4().hex}"
@@ -264,7 +264,7 @@ def encode(source: ParquetAnswers, folder: Path | None = None, *,
         if encoder.n_answers == 0:
             raise InputError(f"{source.files[0]}: no answers in "
                              f"{len(source.files)} file(s)")
-        if not encoder.increasing and _split(scratch, encoder.n_chunks):
+        if not encoder.increasing and _split(scratch, encoder.n_chunks, chunk_answers):
             start = time.perf_counter()
             _regroup(encoder, scratch)
             encoder.regroup_seconds = time.perf_counter() - start
@@ -274,20 +274,63 @@ def encode(source: ParquetAnswers, folder: Path | None = None, *,
         raise
 
 
-def _split(folder: Path, n_chunks: int) -> bool:
-    """Whether some task's rows form two separate runs (one sort of 8 bytes a run; a
-    collision of two text ids' hashes only costs an unneeded regrouping)."""
-    keys = np.concatenate([task_keys(feather.read_table(folder / f"{i}.tasks.arrow")
-                                     .column(0).combine_chunks()) for i in range(n_chunks)])
-    keys.sort()
-    return first_repeat(keys) is not None
+def _split(folder: Path, n_chunks: int, chunk_answers: int) -> bool:
+    """Whether some task's rows form two separate runs. A chunk whose own runs repeat a task
+    answers at once (scattered answers do, in their first chunk); otherwise the runs' keys
+    (8 bytes a run) are checked together, or, when there are more than a chunk's worth,
+    bucket by bucket through key files on the scratch disk, so that memory stays bounded.
+    A collision of two text ids' hashes only costs an unneeded regrouping."""
+    chunk_keys = []
+    for i in range(n_chunks):
+        keys = np.sort(task_keys(feather.read_table(folder / f"{i}.tasks.arrow").column(0)
+                                 .combine_chunks()))
+        if first_repeat(keys) is not None:
+            return True
+        chunk_keys.append(keys)
+        if sum(map(len, chunk_keys)) > chunk_answers:
+            break
+    else:
+        keys = np.concatenate(chunk_keys)
+        keys.sort()
+        return first_repeat(keys) is not None
+    return _split_by_bucket(folder, n_chunks, chunk_answers)
+
+
+def _split_by_bucket(folder: Path, n_chunks: int, chunk_answers: int) -> bool:
+    """:func:`_split` for more runs than a chunk: each chunk's run keys appended to key
+    files by bucket, then each bucket's keys checked alone."""
+    runs = sum(len(np.load(folder / f"{i}.lengths.npy", mmap_mode="r"))
+               for i in range(n_chunks))
+    n_buckets = regroup.bucket_count(runs, chunk_answers)
+    files = [folder / f"keys-{b}.bin" for b in range(n_buckets)]
+    try:
+        for i in range(n_chunks):
+            keys = task_keys(feather.read_table(folder / f"{i}.tasks.arrow").column(0)
+                             .combine_chunks())
+            bucket = regroup.bucket_of(keys, n_buckets)
+            order = np.argsort(bucket, kind="stable")
+            edges = np.searchsorted(bucket[order], np.arange(n_buckets + 1))
+            for b in np.flatnonzero(np.diff(edges)):
+                with open(files[b], "ab") as out:
+                    keys[order[edges[b]:edges[b + 1]]].tofile(out)
+        for path in files:
+            if path.exists():
+                keys = np.fromfile(path, dtype=np.int64)
+                keys.sort()
+                if first_repeat(keys) is not None:
+                    return True
+        return False
+    finally:
+        for path in files:
+            path.unlink(missing_ok=True)
 
 
 def _regroup(encoder: _Encoder, folder: Path) -> None:
     """Rewrite the chunks so that each holds whole tasks (see :mod:`.regroup`)."""
     n_buckets = regroup.bucket_count(encoder.n_answers, encoder.chunk_answers)
-    regroup.scatter(folder, encoder.n_chunks, n_buckets)
-    sizes = [regroup.group(folder, b, encoder.n_chunks) for b in range(n_buckets)]
+    edges = regroup.scatter(folder, encoder.n_chunks, n_buckets)
+    sizes = [regroup.group(folder, b, edges) for b in range(n_buckets)]
+    regroup.remove_sorted(folder, encoder.n_chunks)
     kept = [b for b, (n, _) in enumerate(sizes) if n]
     for new, b in enumerate(kept):  # empty buckets (few tasks) leave no gap in the numbering
         if new != b:

@@ -4,7 +4,8 @@ iteration over chunk files on local disk.
 Memory is bounded by ``n_threads`` chunks in flight (about 40 bytes an answer of a chunk:
 its codes, the sparse block and the products; ~300 MB each at the default 8M answers), the
 per-worker statistics (W·K² numbers), the worker and class dictionaries, and, only when the
-input's tasks are not in increasing order, 8 bytes a task once for the split-task check.
+input's tasks are not in increasing order, 8 bytes a run of a task's rows, at most a chunk's
+worth at a time, for the split-task check.
 Nothing grows with the number of tasks or answers otherwise. The chunk files take 4 bytes an
 answer and 4 to 12 a task of local disk (``scratch``). Answers whose tasks are scattered over
 the input are regrouped by task on that disk first (the chunk files twice while it runs;
@@ -73,7 +74,7 @@ def aggregate_parquet(source, out: Path | str, model: Aggregator | None = None, 
     the order of the tasks' first answers.
     ``keep`` deals with a worker's repeated answers to one task as in memory (see
     :class:`~crowdlearn.Annotations`): the default refuses them, naming the file and rows of
-    the first.
+    the first (after a regrouping: of the first found).
     ``scratch`` is the folder for the temporary chunk files (default: the system's
     temporary folder); ``progress`` is called with the number of rows of each batch read (its sum
     reaches ``ParquetAnswers.open(source).n_rows``).
