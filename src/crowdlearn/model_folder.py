@@ -161,22 +161,26 @@ def write_model_folder(model: TrainedModel, out: Path | str, *, proba: bool = Fa
 
 def training_labels(model: TrainedModel, proba: bool = False) -> pd.DataFrame:
     """Each training item's inferred label: the method's posterior where it has one (MBEM,
-    AggNet, aggregate-then-train), Max-MIG's data-crowds forecaster, else the trained
-    network's prediction."""
+    AggNet, aggregate-then-train: with its own labels where it breaks ties, as majority
+    vote does, so that the table shows what the network was trained on), Max-MIG's
+    data-crowds forecaster, else the trained network's prediction."""
     learner = model.learner
     P = getattr(learner, "posteriors_", None)
+    labels = getattr(learner, "labels_", None)
     if P is None or np.shape(P) != (len(model.ids), len(learner.classes_)):
+        labels = None
         if model.method == "maxmig":
             P = learner.predict_proba(model.X, model.answers)
         else:
             P = learner.predict_proba(model.X)
-    return probability_table(model.ids, np.asarray(P), learner.classes_, proba)
+    return probability_table(model.ids, np.asarray(P), learner.classes_, proba, labels)
 
 
-def probability_table(ids, P: np.ndarray, classes, proba: bool = False) -> pd.DataFrame:
-    """id, label (most probable class), confidence and, with ``proba``, one
-    ``proba_<class>`` column per class."""
-    best = P.argmax(axis=1)
+def probability_table(ids, P: np.ndarray, classes, proba: bool = False,
+                      labels: np.ndarray | None = None) -> pd.DataFrame:
+    """id, label (``labels``' class codes, default the most probable class), confidence (its
+    probability) and, with ``proba``, one ``proba_<class>`` column per class."""
+    best = P.argmax(axis=1) if labels is None else np.asarray(labels, dtype=np.int64)
     table = pd.DataFrame({"id": np.asarray(ids),
                           "label": np.asarray(plain(classes), dtype=object)[best],
                           "confidence": P[np.arange(len(P)), best]})

@@ -35,8 +35,9 @@ class AggregateThenTrain(Learner):
     model, model_params, epochs, batch_size, lr, optimizer, weight_decay, device, seed:
         The network and its training (see :class:`~crowdlearn.learners.base.Learner`).
 
-    Attributes: ``model_``, ``aggregator_`` (fitted), ``posteriors_`` (the targets used),
-    ``classes_``, ``history_``.
+    Attributes: ``model_``, ``aggregator_`` (fitted), ``posteriors_`` (its posteriors: the
+    soft targets), ``labels_`` (its labels, ties broken as it breaks them: the hard
+    targets), ``classes_``, ``history_``.
     """
 
     _parameter_constraints = {"aggregator": [Aggregator, None],
@@ -68,6 +69,7 @@ class AggregateThenTrain(Learner):
         self.model_, _ = self._fit_self_trained(X, targets, k, salt=Seeds.NETWORK)
         self.aggregator_ = agg
         self.posteriors_ = np.asarray(agg.posteriors_)
+        self.labels_ = np.asarray(agg.labels_)
         self.classes_ = annotations.classes
         self.history_ = [{"stage": "aggregate", "method": type(agg).__name__},
                          {"stage": "train", "targets": self.targets,
