@@ -115,3 +115,28 @@ def test_a_setting_added_later_resumes_older_tables_under_its_former_value(tmp_p
     assert set(pd.read_csv(path)["draws"]) == {"independent"}
     with pytest.raises(InputError, match="made with draws=independent, not paired"):
         ResultsTable(path, ["seed"], {"dataset": "digits", "draws": "paired"}, added=added)
+
+
+def test_columns_in_one_order_however_cells_finish(tmp_path):
+    rows = [[{"method": "ce", "seed": 0, "accuracy": 0.8}],
+            [{"method": "two-em", "seed": 0, "accuracy": 0.9, "clean_auroc": 0.95}]]
+    written = {}
+    for name, order in (("serial", rows), ("parallel", rows[::-1])):
+        table = ResultsTable(tmp_path / f"{name}.csv", ["method", "seed"], {"epochs": 3})
+        for cell in order:
+            table.add_rows(cell)
+        if name == "parallel":
+            table.reorder([1, 0])  # back in cell order, as run_sweep does
+        written[name] = (tmp_path / f"{name}.csv").read_text()
+    assert written["serial"] == written["parallel"]
+    assert written["serial"].splitlines()[0] == "method,seed,accuracy,clean_auroc,epochs"
+
+
+def test_learner_settings_checked_together_before_any_cell(tmp_path):
+    # TwoEM's warm-up (10 epochs by default) cannot fit in 3 epochs: refused before the
+    # ce cells run, not after
+    settings = NoiseSettings(dataset="digits", methods=("ce", "two-em"), rates=(0.2,),
+                             seeds=1, epochs=3)
+    with pytest.raises(InputError, match="warm"):
+        run_noise(settings, tmp_path / "out", log=lambda line: None)
+    assert not (tmp_path / "out" / "results.csv").exists()

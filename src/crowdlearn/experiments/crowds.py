@@ -22,7 +22,12 @@ import pandas as pd
 
 from crowdlearn.annotations import Annotations
 from crowdlearn.errors import CrowdlearnWarning, InputError
-from crowdlearn.experiments.options import PAPERS_DS, check_crowd_options, check_methods
+from crowdlearn.experiments.options import (
+    PAPERS_DS,
+    check_crowd_options,
+    check_learners,
+    check_methods,
+)
 from crowdlearn.experiments.plots import plot_grouped_bars
 from crowdlearn.experiments.sweep import Experiment, dataset_splits, run_sweep
 from crowdlearn.simulate import Crowd, diagonal, maxmig_case
@@ -69,6 +74,10 @@ class CrowdsSettings:
         check_crowd_options(self.extra)
         if self.seeds < 1 or self.epochs < 1:
             raise InputError("seeds and epochs must be at least 1")
+        from crowdlearn.learners import make_crowd_learner
+
+        check_learners([m for m in self.methods if m != REFERENCE], lambda m: make_crowd_learner(
+            m, self_training=m == "mbem", **self.learner_settings(m, 0)))
 
     @property
     def model_name(self) -> str:

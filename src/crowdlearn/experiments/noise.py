@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from crowdlearn.errors import InputError
-from crowdlearn.experiments.options import check_learner_options, check_methods
+from crowdlearn.experiments.options import check_learner_options, check_learners, check_methods
 from crowdlearn.experiments.plots import plot_lines
 from crowdlearn.experiments.sweep import Experiment, dataset_splits, run_sweep
 from crowdlearn.simulate import label_noise
@@ -61,6 +61,10 @@ class NoiseSettings:
         check_learner_options(self.extra, NOISE_METHODS, reserved=("noise_rate", "forget_rate"))
         if self.seeds < 1 or self.epochs < 1 or self.stage_epochs < 1:
             raise InputError("seeds, epochs and stage epochs must be at least 1")
+        from crowdlearn.learners import make_noise_learner
+
+        check_learners(self.methods, lambda m: make_noise_learner(
+            m, noise_rate=self.rates[0], **self.learner_settings(m, 0)))
 
     @property
     def model_name(self) -> str:

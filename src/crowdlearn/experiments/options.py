@@ -4,7 +4,7 @@ with its name, not deep inside a learner's constructor an hour later."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from crowdlearn.errors import InputError
 from crowdlearn.methods import CROWD_METHODS, METHODS, RENAMED, method_parameters
@@ -54,3 +54,11 @@ def check_crowd_options(extra: Mapping) -> None:
     """Learner options of the crowd sweeps (budget, crowds, plan, active): for their crowd
     methods, never ``self_training``, which each sweep sets itself."""
     check_learner_options(extra, CROWD_METHODS, reserved=("self_training",))
+
+
+def check_learners(methods: Iterable[str], make: Callable[[str], object]) -> None:
+    """Each method's learner as the sweep makes it (``make(method)``), its parameters
+    checked together before any cell runs: what no single option shows, such as a warm-up
+    longer than the epochs, would otherwise stop the sweep after its first cells."""
+    for method in methods:
+        make(method).check_params()

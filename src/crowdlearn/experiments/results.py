@@ -118,8 +118,18 @@ class ResultsTable:
         self._write()
 
     def _write(self) -> None:
-        frame = self.frame
+        self.frame = frame = self._in_column_order(self.frame)
         atomic_write(self.path, lambda p: frame.to_csv(p, index=False))
+
+    def _in_column_order(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The measurements in the order the rows first have them, then the settings: the
+        same columns in the same order however the cells' rows came in (cells finishing out
+        of order in parallel added their own measurements' columns earlier)."""
+        rest = [c for c in frame.columns if c not in self.settings]
+        present = frame[rest].notna().to_numpy()
+        first = np.where(present.any(axis=0), present.argmax(axis=0), len(frame))
+        rest = [rest[i] for i in np.argsort(first, kind="stable")]
+        return frame[rest + [c for c in self.settings if c in frame.columns]]
 
 
 def _text(value) -> str:
