@@ -151,7 +151,7 @@ def test_dirichlet_kl_matches_scipy():
 
 def test_ibcc_matches_loop_reference(small):
     ann, _, _ = small
-    model = IBCC(max_iter=6, tol=0).fit(ann)
+    model = IBCC(max_iter=6, tol=0, confusion_off=1.0).fit(ann)  # the reference's β = (4, 1)
     post, elbo, mu = reference_bcc(ann, soft_mv(ann), 1, n_iter=6, alpha=1.0)
     assert model.n_iter_ == 6
     np.testing.assert_allclose(model.posteriors_, post, atol=1e-10)
@@ -218,9 +218,9 @@ def test_split_keeps_the_class_posteriors(small):
 
 def test_one_subtype_is_ibcc(crowd):
     ann, _, _ = crowd
-    ibcc = IBCC().fit(ann)
+    ibcc = IBCC().fit(ann)  # K = 3: β_kl = 1 / (K − 1) = 0.5 off the diagonal
     ebcc = EBCC(n_subtypes=1, n_seeds=1, class_concentration=1.0,
-                confusion_prior="fixed").fit(ann)
+                confusion_prior="fixed", confusion_off=0.5).fit(ann)
     np.testing.assert_allclose(ebcc.posteriors_, ibcc.posteriors_, atol=1e-12)
     np.testing.assert_allclose(ebcc.confusion_, ibcc.confusion_, atol=1e-12)
     np.testing.assert_allclose(ebcc.elbo_, ibcc.elbo_, rtol=1e-12)
@@ -258,12 +258,13 @@ def test_pooled_prior_caps_prolific_workers():
 
 def test_start_budget():
     """The authors' 40 starts of at most 500 iterations while the pool lasts (on the ten
-    public crowds it always does: web, the largest per iteration, has 15.6k answers at
-    K = 5 and its 40 starts use 5,370 iterations); one start within the pool at 10M."""
-    assert iteration_pool(15_600, 5, 10) > 6_000
+    public crowds it always does: web, the largest per iteration, has 15.6k answers from 177
+    workers at K = 5 and its 40 starts use 5,370 iterations); one start within the pool at
+    10M answers from 2,000 workers."""
+    assert iteration_pool(15_567, 177, 5, 10) > 5_370
     assert [start_budget(i, "auto", "auto", 9_000.0) for i in (0, 39, 40)] == [500, 500, 0]
-    pool = iteration_pool(10_000_000, 5, 10)
-    assert MIN_ITER <= pool < 30 and iteration_pool(10_000_000, 2, 10) == 2.5 * pool
+    pool = iteration_pool(10_000_000, 2_000, 5, 10)
+    assert MIN_ITER <= pool < 30 and iteration_pool(10_000_000, 2_000, 2, 10) > 2.4 * pool
     assert start_budget(0, "auto", "auto", pool) == int(pool)
     assert start_budget(1, "auto", "auto", 0.0) == 0  # spent: no second start
     assert start_budget(0, "auto", "auto", 0.0) == MIN_ITER  # the first start always runs
@@ -277,7 +278,8 @@ def test_fit_spends_the_pool(crowd, monkeypatch):
     assert model.n_seeds_ == len(model.seed_elbos_) == 40 and model.max_iter_ == 500
     import crowdlearn.aggregation.ebcc as ebcc
 
-    monkeypatch.setattr(ebcc, "WORK_BUDGET", 25.0 * len(ann) * ann.n_classes * 10)
+    monkeypatch.setattr(ebcc, "WORK_BUDGET", 25.0 * ebcc.iteration_cost(
+        len(ann), ann.n_workers, ann.n_classes, 10))
     small = EBCC(seed=1, tol=0).fit(ann)  # tol 0 never stops early: the pool's 25, 1 start
     assert small.n_seeds_ == 1 and small.n_iter_ == 25 and not small.converged_
     assert EBCC(seed=1, tol=0, n_seeds=2).fit(ann).n_seeds_ == 2

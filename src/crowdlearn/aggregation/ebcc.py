@@ -65,19 +65,24 @@ concentrations of Kim & Ghahramani (2012) and of the partially pooled models of 
 moments as in :class:`~crowdlearn.aggregation.DawidSkene`'s pooled prior. It is
 fixed before the first VB step, so the ELBO is one function and starts compare by it.
 
-*Starts and iterations* (``n_seeds``, ``max_iter``: ``"auto"``). Each start is a full fit,
-and one iteration costs about ``answers × K·M`` multiply-adds in each of its two sparse
-products (M times an IBCC iteration). ``"auto"`` runs the authors' 40 starts of at most 500
-iterations while a pool of ``WORK_BUDGET = 6·10⁹`` answer·pair updates (``6·10⁹ / (answers ×
-K·M)`` iterations) lasts, the starts drawing on it in turn: a start gets 500 iterations or
-what is left (at least ``MIN_ITER = 10``), and no further start begins once fewer than 10
-are left. On the ten public crowds of ``docs/benchmarks.md`` (at most 28k answers) the pool
-is never the limit (web, the largest per iteration, spends 5,370 of its 7,709), so their
-fits are the authors'. At 10M answers (M = 10) it is one start of 30 iterations at K = 2 and
-12 at K = 5, sized for under 60 s on a 2-core machine (38.7 s and 41.1 s of CPU with one
-thread on the simulated crowds of ``benchmarks/aggregator_speed.py``, labels as accurate as
-Dawid–Skene's to 10⁻⁴); such a start stops before the 10⁻³ criterion (a warning says so).
-Pass integers for other budgets.
+*Starts and iterations* (``n_seeds``, ``max_iter``: ``"auto"``). Each start is a full fit.
+One iteration costs ``answers × K·M`` multiply-adds in each of its two sparse products (M
+times an IBCC iteration) and, in the VB-M step, a digamma and a log-gamma on each of the
+``W × K × K·M`` confusion cells; one such cell takes about ``DENSE_COST = 20`` answer·pair
+updates' time (measured with one thread: 110–165 ns a cell, 3–7 ns an answer·pair), and with
+many classes or many workers the cells dominate (900 answers from 30 workers at K = 200:
+240M against 1.8M). ``"auto"`` runs the authors' 40 starts of at most 500 iterations while
+a pool of ``WORK_BUDGET = 10¹⁰`` such updates (``10¹⁰ / (answers × K·M + 20 W·K·K·M)``
+iterations) lasts, the starts drawing on it in turn: a start gets 500 iterations or what is
+left (at least ``MIN_ITER = 10``), and no further start begins once fewer than 10 are left.
+On the ten public crowds of ``docs/benchmarks.md`` (at most 28k answers) the pool is never
+the limit (web, the largest per iteration, spends 5,370 of its 6,012), so their fits are the
+authors'. At 10M answers from 2,000 workers (M = 10) it is one start of 49 iterations at
+K = 2 and 19 at K = 5 (on the simulated crowds of ``benchmarks/aggregator_speed.py``; 30
+iterations took 24 s and 12 took 22 s with one thread on an idle 2-core machine); at K = 200
+with 900 answers one start of 41 iterations; with a million one-answer workers at K = 2,
+one start of 12. Such a start stops before the 10⁻³ criterion (a warning says so). Pass
+integers for other budgets.
 
 *Point estimates* (``point_estimates``; default ``"none"``, the paper's mean-field VB). Under
 (4) a confusion row counts an answer as ``E[log V_wkml] = ψ(μ_l) − ψ(Σ μ)``, well below the
@@ -125,7 +130,8 @@ from crowdlearn.params import POSITIVE_REAL, SEED, Choice, Integers
 N_SUBTYPES = 10
 N_SEEDS = 40
 SUBTYPE_CONCENTRATION = 0.1
-WORK_BUDGET = 6e9  # answers × K·M × iterations, all starts together (module docstring)
+WORK_BUDGET = 1e10  # answer·pair updates, all starts together (module docstring)
+DENSE_COST = 20.0  # answer·pair updates that one confusion cell of the VB-M step costs
 MIN_ITER = 10
 # the settings of Li et al.'s experiments, whatever the crowd's size
 AUTHORS = {"confusion_prior": "fixed", "n_seeds": N_SEEDS, "max_iter": MAX_ITER}
@@ -232,7 +238,7 @@ class EBCC(Aggregator):
         km = k * m
         log_task_prior = check_task_prior(ann, task_prior)
         codes = check_gold(ann, gold)
-        left = iteration_pool(len(ann), k, m)
+        left = iteration_pool(len(ann), w, k, m)
         start = soft_majority(ann)
         alpha = class_concentration(self.class_concentration, start)
         if codes is not None:
@@ -306,10 +312,16 @@ class EBCC(Aggregator):
         return self
 
 
-def iteration_pool(n_answers: int, k: int, m: int) -> float:
-    """VB iterations that ``WORK_BUDGET`` buys on this crowd (one iteration: ``answers ×
-    K·M`` answer·pair updates in each of its two sparse products)."""
-    return WORK_BUDGET / (max(n_answers, 1) * k * m)
+def iteration_cost(n_answers: int, n_workers: int, k: int, m: int) -> float:
+    """One VB iteration in answer·pair updates: ``answers × K·M`` in each of the two sparse
+    products, plus the VB-M step's ``W × K × K·M`` confusion cells (a digamma and a log-gamma
+    each), each worth ``DENSE_COST`` updates (module docstring)."""
+    return float(n_answers) * k * m + DENSE_COST * float(n_workers) * k * k * m
+
+
+def iteration_pool(n_answers: int, n_workers: int, k: int, m: int) -> float:
+    """VB iterations that ``WORK_BUDGET`` buys on this crowd."""
+    return WORK_BUDGET / max(iteration_cost(n_answers, n_workers, k, m), 1.0)
 
 
 def start_budget(i: int, n_seeds: int | str, max_iter: int | str, left: float) -> int:
