@@ -43,7 +43,7 @@ import pandas as pd
 from crowdlearn.annotations import Annotations
 from crowdlearn.errors import InputError
 
-__all__ = ["information_gain", "next_to_label", "typical_confusion"]
+__all__ = ["information_gain", "next_to_label", "typical_confusion", "unchecked_confusion"]
 
 
 def next_to_label(annotations, proba: np.ndarray | pd.DataFrame | None = None,
@@ -127,7 +127,8 @@ def next_to_label(annotations, proba: np.ndarray | pd.DataFrame | None = None,
     if k is not None and len(order) > k:  # else every candidate is chosen anyway
         n_checks = int(round(checks * k))
         best, rest = order[:k - n_checks], order[k - n_checks:]
-        settled = rest[np.lexsort((-post[rest].max(axis=1), counts[rest]))]  # stable
+        # stable; rounded as the scores, so that equal posteriors up to rounding tie
+        settled = rest[np.lexsort((-np.round(post[rest].max(axis=1), 12), counts[rest]))]
         order = np.concatenate([best, settled[:n_checks]])
     elif k is not None:
         order = order[:k]
@@ -149,13 +150,15 @@ def _checked_posteriors(ann: Annotations, model) -> tuple[np.ndarray, np.ndarray
 
     Without a model, a worker's answer on a task nobody else answered agrees with itself:
     counting it would make prolific workers look reliable before anyone has checked them.
-    Workers never checked get the typical worker's confusion; with no task answered twice,
-    every worker is typical and the tasks differ only by their answers' count."""
+    Workers never checked get the typical worker's confusion. With no task answered twice
+    nobody is checked and the typical worker is :func:`unchecked_confusion`: each answer
+    then makes its label the consensus at confidence (K + 1)/(2K), and tasks with the same
+    answers score the same (round 1 of relabelling ranks at random)."""
     k = ann.n_classes
     shared = np.flatnonzero(ann.task_counts >= 2)
     if len(shared) == 0:
-        confusion = np.full((ann.n_workers, k, k), 1.0 / k)  # nothing known of anyone
-        typical = confusion[0]
+        typical = unchecked_confusion(k)
+        confusion = np.broadcast_to(typical, (ann.n_workers, k, k))
         log_prior = np.full(k, -np.log(k))
     else:
         part = ann.subset([ann.tasks[i] for i in shared])
@@ -170,6 +173,15 @@ def _checked_posteriors(ann: Annotations, model) -> tuple[np.ndarray, np.ndarray
     logpost -= logpost.max(axis=1, keepdims=True)
     post = np.exp(logpost)
     return post / post.sum(axis=1, keepdims=True), typical
+
+
+def unchecked_confusion(k: int) -> np.ndarray:
+    """The K×K confusion of a worker nobody has checked: a one-coin worker whose accuracy is
+    uniform on [1/K, 1] (no worse than guessing, nothing more known), marginalised: the mean
+    accuracy (K + 1)/(2K) on the diagonal, 1/(2K) elsewhere (half knowing, half guessing,
+    as MACE's prior-mean worker). Uniform rows instead would make every answer worthless:
+    the consensus would be the first class and every score 0."""
+    return np.full((k, k), 0.5 / k) + 0.5 * np.eye(k)
 
 
 def typical_confusion(confusion: np.ndarray, n_answers: np.ndarray) -> np.ndarray:

@@ -14,6 +14,12 @@ from ``y ~ N(1, 1)``; the estimate is ``sign(Σ_w A_tw · y_{w→t})``. Messages
 so each half-step is two segment sums over the answers. They grow geometrically: each
 half-step divides them by their largest magnitude, which leaves every sign unchanged (crowd-kit
 stops early instead when they pass 1e30).
+
+A score of exactly 0 carries no information: a worker's messages are built from the tasks it
+shares with others, so on a task whose workers share no task with anyone (every task answered
+once, a single worker) every message is 0. Such a task is labelled by its answers, as majority
+vote does (a tie of those to the first class), not by the sign convention; its posterior stays
+(½, ½).
 """
 
 from __future__ import annotations
@@ -40,7 +46,7 @@ class KOS(Aggregator):
     ----------
     score_ : per task, ``Σ_w A_tw · y_{w→t}`` (positive: the first class), scaled to [−1, 1].
     posteriors_ : one-hot of the sign of ``score_`` (½, ½ where it is 0): KOS gives a decision,
-        not a probability.
+        not a probability. Where ``score_`` is 0 the label is the task's majority answer.
     skill_ : per worker, agreement with the final labels.
     """
 
@@ -70,7 +76,9 @@ class KOS(Aggregator):
             y = _scaled(np.bincount(w, weights=to_worker, minlength=ann.n_workers)[w]
                         - to_worker)
         score = _scaled(np.bincount(t, weights=sign * y, minlength=ann.n_tasks))
-        labels = np.where(score >= 0, 0, 1)
+        # a zero score weighs nothing: the answers decide (majority, ties to the first class)
+        votes = np.bincount(t, weights=sign, minlength=ann.n_tasks)
+        labels = np.where(score > 0, 0, np.where(score < 0, 1, np.where(votes >= 0, 0, 1)))
         post = np.stack([score > 0, score < 0], axis=1).astype(np.float64)
         post[score == 0] = 0.5
         self._record(ann, post, labels)

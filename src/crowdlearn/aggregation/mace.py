@@ -68,6 +68,23 @@ EM pseudo-count 0.01/K, seed 0) except for the number of iterations:
 * Labels that no worker gave but that are declared in ``classes`` stay possible true labels
   (crowd-kit knows only the labels it sees). Ties go to the first class in ``classes``.
 
+Where no task has two answers the parameters are not identifiable: an answer l of worker w
+has the marginal likelihood ``Σ_k q_k P(l | k, w) = (1 − θ_w)·ξ_w[l] + θ_w·q_l``, which a
+range of θ_w fits equally well with a matching ξ_w (every θ_w when ``q`` equals the worker's
+label shares; θ_w = 0 with ξ_w those shares always), so the fit would only report where its
+random start drifted: that ran the posterior to the learned class prior and labelled 18–51 %
+of the tasks against their one answer (simulated crowds of 60–300 tasks). ``fit`` then runs no
+iteration and keeps the model's prior means: θ_w = ``beta / (alpha + beta)`` under VB (½
+under EM, the mode of its symmetric prior), ξ_w uniform, the paper's uniform class prior.
+Each task's posterior is then ``θ + (1 − θ)/K`` on its answer and ``(1 − θ)/K`` on every
+other class ((K + 1)/(2K) against 1/(2K) with the defaults): the answer, from a worker nobody
+could check. ``restart_objectives_`` are NaN. For the same reason, in a crowd where other
+tasks have several answers, a worker who shares no task with anyone keeps those prior means
+(its counts are left out of the M-step): its answers would otherwise only agree with
+themselves, and its θ_w, free to drift, let the learned class prior overrule them (on a
+simulated crowd of 100 tasks with 3 answers and 40 tasks answered by 4 lone workers, 30 % of
+the lone workers' tasks were labelled against their answer; none now).
+
 A crowd with a single class has nothing to learn: every task gets that class with posterior 1,
 ``competence_`` is the prior mean ``beta / (alpha + beta)``, no iteration runs, and ``fit``
 warns (:class:`~crowdlearn.errors.CrowdlearnWarning`) as every aggregator does.
@@ -190,14 +207,19 @@ class MACE(Aggregator):
         ann = as_annotations(answers, **frame_options)
         if ann.n_classes == 1:
             return self._fit_one_class(ann)
+        if ann.task_counts.max(initial=0) < 2:
+            return self._fit_unpaired(ann)
         kernel = _Kernel(ann, self.n_restarts, self.n_threads,
                          class_totals=self.class_prior == "estimate")
         params = self._initial_params(ann)
         stats = kernel.e_step(*params)
+        alone = _alone(ann)  # their parameters stay at the prior (module notes)
+        n_wl = np.where(alone[:, None], 0.0, kernel.n_wl) if alone.any() else kernel.n_wl
         history = []
         for _ in range(self.max_iter):
-            used = stats  # the counts behind the parameters of the next E-step
-            params, penalty = self._m_step(used, kernel.n_wl)
+            used = stats if not alone.any() else _Stats(  # the counts behind the next E-step
+                None, np.where(alone[:, None, None], 0.0, stats.knew_wl), stats.class_totals)
+            params, penalty = self._m_step(used, n_wl)
             stats = kernel.e_step(*params)
             history.append((stats.log_lik + penalty) / len(ann))
             if len(history) > 1 and np.all(history[-1] - history[-2] < self.tol):
@@ -209,7 +231,7 @@ class MACE(Aggregator):
         post = kernel.e_step(*one, keep_posteriors=True).posteriors[:, :, 0]
         self._record(ann, post, np.argmax(post, axis=1))
         self.class_prior_ = post.mean(axis=0)
-        theta, xi = self._point_estimates(used, kernel.n_wl, best)
+        theta, xi = self._point_estimates(used, n_wl, best)
         self.competence_ = theta
         self.strategy_ = xi
         self.skill_ = theta + (1.0 - theta) * (xi @ self.class_prior_)
@@ -326,6 +348,25 @@ class MACE(Aggregator):
         c = spammed_wl + float(self.strategy_prior)
         return a_know / (a_know + a_spam), c / c.sum(axis=1, keepdims=True)
 
+    def _fit_unpaired(self, ann: Annotations) -> MACE:
+        """No task has two answers (module notes): the prior-mean worker, no iteration."""
+        k = ann.n_classes
+        theta = float(self.beta) / (self.alpha + self.beta) if self.method == "vb" else 0.5
+        post = np.full((ann.n_tasks, k), (1.0 - theta) / k)
+        post[ann.task, ann.label] += theta
+        self._record(ann, post, np.argmax(post, axis=1))
+        self.class_prior_ = post.mean(axis=0)
+        self.competence_ = np.full(ann.n_workers, theta)
+        self.strategy_ = np.full((ann.n_workers, k), 1.0 / k)
+        self.skill_ = theta + (1.0 - theta) * (self.strategy_ @ self.class_prior_)
+        self.log_likelihood_ = np.zeros(0)
+        self.restart_objectives_ = np.full(self.n_restarts, np.nan)
+        self.best_restart_ = 0
+        self.n_iter_ = 0
+        self.converged_ = True
+        self._warn_about_fit(ann)
+        return self
+
     def _fit_one_class(self, ann: Annotations) -> MACE:
         post = np.ones((ann.n_tasks, 1))
         self._record(ann, post, np.zeros(ann.n_tasks, dtype=np.int64))
@@ -340,6 +381,15 @@ class MACE(Aggregator):
         self.converged_ = True
         self._warn_about_fit(ann)
         return self
+
+
+def _alone(ann: Annotations) -> np.ndarray:
+    """Per worker, whether it shares no task with another worker."""
+    w = ann.n_workers
+    pairs = np.unique(ann.task.astype(np.int64) * w + ann.worker)  # distinct (task, worker)
+    task, worker = np.divmod(pairs, w)
+    shared = np.bincount(task, minlength=ann.n_tasks) >= 2
+    return np.bincount(worker, weights=shared[task], minlength=w) == 0
 
 
 def _log(x: np.ndarray) -> np.ndarray:

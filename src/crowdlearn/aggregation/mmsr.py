@@ -65,7 +65,12 @@ corrupted on some of them (workers who collude or copy). The steps:
 5. ``s`` clipped to ``[−1/(K−1) + 1/√T, 1 − 1/√T]``; ``p_w = s_w (K−1)/K + 1/K``; vote weight
    ``log(p_w (K−1)/(1 − p_w)) = log((1 + (K−1) s_w)/(1 − s_w))``, negative for a worker worse
    than chance, exactly 0 at chance.
-6. Each task's label: the class with the largest sum of vote weights (ties: the first class).
+6. Each task's label: the class with the largest sum of vote weights; among classes tied
+   there, the one with the most answers (then the first class). A tie is where the weights say
+   nothing: on a task answered only by workers at weight 0 (sharing no task with anyone, as
+   when every task has one answer; or at chance) every sum is 0, and the answers decide as
+   majority vote does, where crowd-kit's argmax gave the first class. Those tasks keep
+   uniform ``posteriors_``: no estimated accuracy backs their label.
 
 What the default changes from crowd-kit (``crowdkit_compat=True`` restores each; the tests
 check that it then gives crowd-kit's labels, skills and iteration count to 1e-6):
@@ -108,13 +113,17 @@ import scipy.sparse.linalg as sla
 from crowdlearn.aggregation.base import Aggregator, as_annotations
 from crowdlearn.aggregation.majority_vote import vote_shares
 from crowdlearn.annotations import Annotations
-from crowdlearn.errors import CrowdlearnError, CrowdlearnWarning
+from crowdlearn.errors import CrowdlearnError, CrowdlearnWarning, InputError
 from crowdlearn.params import NON_NEGATIVE_REAL, Integers
 
 # most valid workers for which the sign eigenvector is found by a dense eigendecomposition
 DENSE_SIGNS_MAX = 200
 # pairs of answers per bincount in the covariance (bounds its temporary memory)
 _PAIRS_PER_BLOCK = 1 << 23
+# bytes per worker pair at the peak of a fit (a few dense W × W arrays; 57–64 measured at 2,000
+# workers), and the most a fit may need before it is refused up front
+BYTES_PER_PAIR = 80
+MEMORY_LIMIT = 16 * 2**30
 # the completion has diverged once an estimate leaves [1/_DIVERGED, _DIVERGED]
 _DIVERGED = 1e50  # (squared norms of such estimates stay far from overflow)
 
@@ -156,8 +165,9 @@ class MMSR(Aggregator):
         the label they give.
     posteriors_ : T×K weighted vote shares: scores, not calibrated probabilities. Each class's
         summed vote weights, negative sums set to 0, divided by the row's total (uniform
-        where no class has a positive sum). Where every weight is positive these are
-        crowd-kit's ``probas_``.
+        where no class has a positive sum, e.g. a task answered only by workers at weight 0,
+        whose label then follows its answers: module notes, step 6). Where every weight is
+        positive these are crowd-kit's ``probas_``.
     scores_ : T×K summed vote weights (negative where adversaries' votes dominate).
     class_prior_ : mean of ``posteriors_``.
     loss_history_ : ``‖u vᵀ − u' v'ᵀ‖_F`` after each iteration.
@@ -186,9 +196,12 @@ class MMSR(Aggregator):
     def fit(self, answers, **frame_options) -> MMSR:
         """Fit on ``answers`` (:class:`~crowdlearn.Annotations` or a long frame, see
         :class:`~crowdlearn.aggregation.Aggregator`). Memory grows as W² (a few dense
-        W × W matrices): about 0.3 GB at 2,000 workers."""
+        W × W matrices): about 0.3 GB at 2,000 workers; a crowd that would need more than
+        ``MEMORY_LIMIT`` (16 GiB, about 14,600 workers) is refused with an
+        :class:`~crowdlearn.errors.InputError` before any work."""
         self._check_params()
         ann = as_annotations(answers, **frame_options)
+        _check_memory(ann.n_workers)
         compat = self.crowdkit_compat
         present = np.bincount(ann.label, minlength=ann.n_classes) > 0
         k = int(present.sum()) if compat else ann.n_classes
@@ -210,7 +223,8 @@ class MMSR(Aggregator):
                     "crowd-kit's do on these answers; use crowdkit_compat=False")
         self.skill_, self.weight_ = p, weight
         scores = ann.count_votes(weight[ann.worker])
-        labels = _crowdkit_labels(scores, present) if compat else np.argmax(scores, axis=1)
+        labels = (_crowdkit_labels(scores, present) if compat
+                  else _weighted_labels(scores, ann.count_votes()))
         shares = vote_shares(scores)
         self._record(ann, shares, labels)
         self.scores_ = scores
@@ -285,6 +299,24 @@ class MMSR(Aggregator):
         order = pd.unique(ann.worker)
         u[order], v[order] = u.copy(), v.copy()
         return u, v
+
+
+def _check_memory(n_workers: int) -> None:
+    """Refuse a crowd whose dense W × W matrices would not fit in ``MEMORY_LIMIT``."""
+    need = BYTES_PER_PAIR * float(n_workers) ** 2
+    if need > MEMORY_LIMIT:
+        raise InputError(
+            f"MMSR: {n_workers:,} workers would need about {need / 2**30:,.1f} GiB (it holds "
+            f"dense workers × workers matrices; the limit is {MEMORY_LIMIT / 2**30:g} GiB, "
+            f"about {int(np.sqrt(MEMORY_LIMIT / BYTES_PER_PAIR)):,} workers): use another "
+            "method (e.g. OneCoinDawidSkene, GLAD, MACE) or fewer workers")
+
+
+def _weighted_labels(scores: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Each task's class with the largest summed vote weight (``scores``); ties go to the
+    tied class with the most answers (``counts``), then to the first (step 6)."""
+    top = scores == scores.max(axis=1, keepdims=True)
+    return np.argmax(np.where(top, counts, -1.0), axis=1)
 
 
 def _crowdkit_labels(scores: np.ndarray, present: np.ndarray) -> np.ndarray:
