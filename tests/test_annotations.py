@@ -358,3 +358,16 @@ def test_labelme_read_with_the_wrong_marker_is_warned_about():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert len(Annotations.from_file(path, "wide")) == 2547  # its README's count
+
+
+def test_wide_matrix_of_many_classes_read_when_they_are_declared():
+    rng = np.random.default_rng(300)
+    truth = rng.integers(0, 200, 300)
+    matrix = np.full((300, 10), -1)
+    for t in range(300):
+        for w in rng.choice(10, 3, replace=False):
+            matrix[t, w] = truth[t] if rng.random() < 0.8 else rng.integers(0, 200)
+    with pytest.raises(InputError, match=r"look like ids.*declare the classes"):
+        Annotations.from_wide(matrix)
+    ann = Annotations.from_wide(matrix, classes=list(range(200)))
+    assert (ann.n_tasks, ann.n_classes, len(ann)) == (300, 200, 900)

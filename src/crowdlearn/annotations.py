@@ -275,7 +275,10 @@ class Annotations:
         ``"1"``), as in an integer matrix, so that a truth file written ``0``/``1`` matches.
 
         A DataFrame's index and columns become the task and worker ids. ``keep`` is accepted
-        for a uniform signature: a matrix cannot hold a repeated answer.
+        for a uniform signature: a matrix cannot hold a repeated answer. Without ``classes``,
+        a matrix whose cells look like ids (many distinct values, a column of its own
+        values: a long file read as wide) is refused; declared ``classes`` say the cells are
+        labels (a crowd of hundreds of classes), and a cell outside them is the error.
 
         A wrong ``missing`` reads the real marker as a label (LabelMe's ``-1`` with
         ``missing=0``, where 0 is also a class), so a
@@ -312,7 +315,8 @@ class Annotations:
             observed = observed.reshape(values.shape)
         else:
             observed = ~pd.isna(values) & ~_is_marker(values, missing)
-        _check_wide_values(values, observed, origin)
+        if classes is None:  # declared classes say what the labels are: no guessing
+            _check_wide_values(values, observed, origin)
         if observed.sum() > observed.size / 2:  # else no answer fills half of the cells
             _warn_unmarked(values.astype(str), observed, missing, origin)
         empty = np.flatnonzero(~observed.any(axis=1))
@@ -634,7 +638,8 @@ def _check_wide_values(values: np.ndarray, observed: np.ndarray, origin: str) ->
     if distinct > len(values) / 4:
         raise InputError(f"{origin}{distinct:,} distinct labels for {len(values):,} tasks: the "
                          "cells look like ids, not labels; is this a long file (one answer a "
-                         "row)? Then use --format long")
+                         "row)? Then use --format long; if they are labels, declare the "
+                         "classes (--classes, or classes=)")
     # in a matrix of labels every column draws on one vocabulary; ids of a long file
     # read as wide fill a column with values no other column holds
     pairs = pd.DataFrame({"value": pd.Series(cells, dtype=object),
