@@ -123,6 +123,10 @@ def test_kos_refuses_more_than_two_classes():
     with pytest.raises(InputError, match="KOS is for two classes; these answers have 3.*"
                                          "use DawidSkene"):
         KOS().fit(ann)
+    declared = Annotations([0, 0, 1], [0, 1, 0], [0, 1, 1], classes=list(range(200)))
+    with pytest.raises(InputError, match=r"200 \(0, 1, 2, 3, 4, …\) are declared, 2 of them "
+                                         "answered"):
+        KOS().fit(declared)
     with pytest.raises(InputError, match="n_iter"):
         KOS(n_iter=0).fit(Annotations([0, 0], [0, 1], [0, 1]))
 

@@ -62,10 +62,13 @@ class KOS(Aggregator):
         self._check_params()
         ann = as_annotations(answers, **frame_options)
         if ann.n_classes != 2:
-            raise InputError(f"KOS is for two classes; these answers have {ann.n_classes} "
-                             f"({', '.join(map(repr, ann.classes[:5]))}"
-                             f"{', …' if ann.n_classes > 5 else ''}): use DawidSkene, GLAD or "
-                             "MMSR for more")
+            answered = int((np.bincount(ann.label, minlength=ann.n_classes) > 0).sum())
+            named = (f"{ann.n_classes} ({', '.join(map(repr, ann.classes[:5]))}"
+                     f"{', …' if ann.n_classes > 5 else ''})")
+            what = (f"these answers have {named}" if answered == ann.n_classes else
+                    f"{named} are declared, {answered} of them answered")
+            raise InputError(f"KOS is for two classes; {what}: use DawidSkene, GLAD or MMSR "
+                             "for more")
         sign = np.where(ann.label == 0, 1.0, -1.0)  # +1: the first class
         t, w = ann.task, ann.worker
         y = np.random.default_rng(self.seed).normal(1.0, 1.0, len(ann))
