@@ -218,9 +218,9 @@ def test_split_keeps_the_class_posteriors(small):
 
 def test_one_subtype_is_ibcc(crowd):
     ann, _, _ = crowd
-    ibcc = IBCC().fit(ann)  # K = 3: β_kl = 1 / (K − 1) = 0.5 off the diagonal
+    ibcc = IBCC().fit(ann)  # K = 3: β_kl = min(1, 4 / (K − 1)) = 1 off the diagonal
     ebcc = EBCC(n_subtypes=1, n_seeds=1, class_concentration=1.0,
-                confusion_prior="fixed", confusion_off=0.5).fit(ann)
+                confusion_prior="fixed", confusion_off=1.0).fit(ann)
     np.testing.assert_allclose(ebcc.posteriors_, ibcc.posteriors_, atol=1e-12)
     np.testing.assert_allclose(ebcc.confusion_, ibcc.confusion_, atol=1e-12)
     np.testing.assert_allclose(ebcc.elbo_, ibcc.elbo_, rtol=1e-12)

@@ -1,5 +1,5 @@
-"""IBCC with many classes: the default confusion prior keeps a worker's prior accuracy at 4/5
-whatever K (``confusion_off="auto"``), so few answers over many (or declared but unused)
+"""IBCC with many classes: the default confusion prior never holds a worker likelier wrong
+than right (``confusion_off="auto"``), so few answers over many (or declared but unused)
 classes no longer put every task in one class."""
 
 from __future__ import annotations
@@ -26,11 +26,12 @@ def binary_crowd(n_declared: int, seed: int = 3) -> tuple[pd.DataFrame, np.ndarr
     return frame, truth
 
 
-def test_default_prior_is_the_authors_at_two_classes_and_keeps_its_mean_beyond():
-    np.testing.assert_array_equal(confusion_prior(2, 4.0, "auto"), [[4, 1], [1, 4]])
+def test_default_prior_is_the_authors_up_to_five_classes_and_capped_beyond():
+    for k in (2, 3, 5):
+        np.testing.assert_array_equal(confusion_prior(k, 4.0, "auto"), confusion_prior(k, 4.0, 1.0))
     beta = confusion_prior(50, 4.0, "auto")
-    np.testing.assert_allclose(beta.sum(axis=1), 5.0)
-    np.testing.assert_allclose(np.diag(beta) / beta.sum(axis=1), 0.8)
+    np.testing.assert_allclose(beta.sum(axis=1), 8.0)
+    np.testing.assert_allclose(np.diag(beta) / beta.sum(axis=1), 0.5)
     np.testing.assert_allclose(confusion_prior(50, 4.0, 1.0).sum(axis=1), 53.0)  # as given
 
 

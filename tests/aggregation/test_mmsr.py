@@ -169,8 +169,10 @@ def test_compat_equals_crowdkit(crowd, dense_signs_max, monkeypatch):
 
 @pytest.mark.parametrize("crowd", CROWDS)
 def test_default_runs_crowdkits_completion(crowd):
-    """Steps 1–3 are crowd-kit's in the default mode too (no mean of zeros here)."""
-    frame = random_frame(*crowd)
+    """Steps 1–3 are crowd-kit's in the default mode too (no mean of zeros here), given the
+    rows in (task, worker) order: crowd-kit hands its random start out in the order of the
+    rows' first answers, the default in that order of the answers whatever the rows'."""
+    frame = random_frame(*crowd).sort_values(["task", "worker"], ignore_index=True)
     theirs = crowdkit_mmsr()().fit(frame)
     np.testing.assert_allclose(MMSR().fit(frame).loss_history_, theirs.loss_history_,
                                rtol=1e-6, atol=1e-12)
@@ -323,7 +325,9 @@ def test_an_even_split_is_left_at_chance_with_a_warning():
 
 def test_a_worker_without_co_workers_is_named_and_changes_nothing_else():
     frame = random_frame(*CROWDS[1])
-    alone = pd.DataFrame({"task": ["solo1", "solo2"], "worker": "loner", "label": [0, 1]})
+    # tasks sorting after the others': the random start goes to the workers in order of
+    # first answer by (task, worker), so a loner placed last leaves everyone's start as it was
+    alone = pd.DataFrame({"task": ["zsolo1", "zsolo2"], "worker": "loner", "label": [0, 1]})
     base = MMSR().fit(frame)
     with pytest.warns(CrowdlearnWarning, match="1 of 26 workers \\('loner'\\) share no task"):
         model = MMSR().fit(pd.concat([frame, alone], ignore_index=True))

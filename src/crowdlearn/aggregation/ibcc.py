@@ -37,19 +37,18 @@ EBCC is compared with: ``β_kk = 4``, ``β_kl = 1`` (k ≠ l) for K = 2 (see bel
 ``α_k = 1``; start from the soft majority vote; at most 500 iterations; stop when no task's
 class posterior moves by more than 10⁻³ between iterations.
 
-*The confusion prior for K > 2* (``confusion_off="auto"``, the default). Li et al. evaluate
-on binary crowds, where ``β = (4, 1)`` presumes a worker right 4 times in 5 with the weight of
-5 answers. Kept at 1 per off-diagonal cell, the prior's mean accuracy falls as 4 / (K + 3)
-(0.08 at K = 50): a row then explains a task's answers better as noise around one class than
-as accurate workers, and when answers are few every task is put in one class (40 binary tasks
-declared with 50 classes: accuracy 0.525 against majority vote's 0.925). ``"auto"`` spreads
-the authors' one off-diagonal unit over the K − 1 wrong answers, ``β_kl = 1 / (K − 1)``: every
-row keeps the mean accuracy 4/5 and the mass 5 of the binary prior, the same belief about a
-worker whatever K, and K = 2 is the authors' prior exactly. (It is the symmetric Dirichlet
-over a row's errors with its total concentration, not its per-cell one, held fixed.) On the
-five public crowds with K > 2 it moves accuracy by −0.011 (music) to +0.015 (labelme) and the
-mean of the ten by −0.0001 (``docs/benchmarks.md``). A number gives every off-diagonal cell
-that value, as before.
+*The confusion prior for many classes* (``confusion_off="auto"``, the default). Li et al.
+evaluate on binary crowds, where ``β = (4, 1)`` presumes a worker right 4 times in 5 with the
+weight of 5 answers. Kept at 1 per off-diagonal cell, the prior's mean accuracy falls as
+4 / (K + 3) (0.08 at K = 50): a row then explains a task's answers better as noise around
+one class than as accurate workers, and when answers are few every task is put in one class
+(40 binary tasks declared with 50 classes: accuracy 0.525 against majority vote's 0.925;
+K = 100 with one answer a task: 0.026 against the answers' 0.696). ``"auto"`` caps a row's
+off-diagonal mass at its diagonal: ``β_kl = min(1, β_kk / (K − 1))``, so that the prior never
+holds a worker likelier wrong than right (mean accuracy at least 1/2). Up to K = 5 that is
+the authors' 1 exactly; beyond, the errors share the diagonal's weight. On the public crowds
+it changes only labelme (K = 8, 0.764 → 0.784) and music (K = 10, 0.790 → 0.784)
+(``docs/benchmarks.md``). A number gives every off-diagonal cell that value, as before.
 """
 
 from __future__ import annotations
@@ -93,10 +92,10 @@ def dirichlet_posterior(post: np.ndarray, prior: np.ndarray,
 
 def confusion_prior(k: int, diag: float, off: float | str) -> np.ndarray:
     """K×K Dirichlet concentrations ``β[k, l]``: ``diag`` on the diagonal, ``off`` elsewhere
-    (``"auto"``: ``CONFUSION_OFF / (K − 1)``, so that a row's off-diagonal mass does not grow
-    with K; module docstring)."""
+    (``"auto"``: ``min(CONFUSION_OFF, diag / (K − 1))``, so that a row's off-diagonal mass
+    never exceeds its diagonal; module docstring)."""
     if isinstance(off, str):
-        off = CONFUSION_OFF / max(k - 1, 1)
+        off = min(CONFUSION_OFF, float(diag) / max(k - 1, 1))
     return np.full((k, k), float(off)) + np.eye(k) * (float(diag) - float(off))
 
 
@@ -187,8 +186,9 @@ class IBCC(Aggregator):
     confusion_diag, confusion_off:
         ``β``: Dirichlet concentrations of every confusion row on its diagonal (a correct
         answer; default 4) and on each cell off it, Li et al.'s ``a_v`` and ``b_v``.
-        ``confusion_off="auto"`` (default): ``1 / (K − 1)``, which is their 1 at K = 2 and
-        keeps the prior's mean accuracy at 4/5 for every K (see above); a number: that value.
+        ``confusion_off="auto"`` (default): ``min(1, confusion_diag / (K − 1))``, their 1 up to
+        K = 5, beyond which a row's errors share the diagonal's weight (see above); a number:
+        that value.
     n_threads:
         Threads for the E-step over chunks of tasks (default: the machine's cores, at most 8).
 

@@ -71,7 +71,10 @@ class KOS(Aggregator):
                              "for more")
         sign = np.where(ann.label == 0, 1.0, -1.0)  # +1: the first class
         t, w = ann.task, ann.worker
-        y = np.random.default_rng(self.seed).normal(1.0, 1.0, len(ann))
+        # the random start, drawn in (task, worker) order: the same answers in another row
+        # order get the same messages
+        y = np.empty(len(ann))
+        y[np.lexsort((w, t))] = np.random.default_rng(self.seed).normal(1.0, 1.0, len(ann))
         for _ in range(self.n_iter):
             to_task = sign * y
             x = _scaled(np.bincount(t, weights=to_task, minlength=ann.n_tasks)[t] - to_task)
