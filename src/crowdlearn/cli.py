@@ -323,7 +323,9 @@ def aggregate(
                                                  "(.csv, .tsv, .parquet, .json).")] = None,
     plot: Annotated[Path | None, typer.Option(help="Also save a plot of worker quality "
                                               "(.png, .pdf, .svg).")] = None,
-    seed: Annotated[int, typer.Option(help="Seed of majority vote's random tie-break.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the method's randomness: vote "
+                                      "tie-breaks (mv, wawa, zbs, gold-mv), random starts "
+                                      "(kos, mmsr, mace, ebcc).")] = 0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print no summary (warnings "
                                         "and errors still go to stderr).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on "
@@ -990,8 +992,8 @@ def demo(
     aggregate_only: Annotated[bool, typer.Option("--aggregate", help="Only compare the "
                                                  "aggregators on the bundled example crowd "
                                                  "(seconds).")] = False,
-    seed: Annotated[int, typer.Option(help="Seed of majority vote's random tie-break "
-                                      "(--aggregate).")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the aggregators' randomness "
+                                      "(--aggregate: tie-breaks, random starts).")] = 0,
     seeds: Annotated[int, typer.Option(min=1, help="Seeds 0..N-1 of the budget experiment "
                                        "(5 for the table in docs/results.md).")] = DEMO_SEEDS,
     jobs: Annotated[int | None, typer.Option(

@@ -141,7 +141,11 @@ def plot_workers(model: Aggregator, path: Path | str, max_matrices: int = 8) -> 
     if image is not None:
         bar = fig.colorbar(image, cax=fig.add_subplot(grid[:, -1]))
         bar.set_label("P(answer | true class)", fontsize=8)
-    fig.savefig(path, dpi=110)
+    # no creation date, fixed SVG ids: the same model gives the same file, byte for byte
+    fmt = Path(path).suffix.lower().lstrip(".")
+    metadata = {"pdf": {"CreationDate": None}, "svg": {"Date": None}}.get(fmt)
+    with plt.rc_context({"svg.hashsalt": "crowdlearn"}):
+        fig.savefig(path, dpi=110, metadata=metadata)
     plt.close(fig)
 
 
