@@ -176,3 +176,35 @@ def test_suggested_labels_keep_the_given_labels_type():
 def test_ragged_proba_is_an_input_error():
     with pytest.raises(InputError, match=r"proba must be an N × K table of numbers"):
         label_issues_from_proba([0, 1], [[0.5, 0.5], [1.0]])
+
+
+@pytest.mark.parametrize("decimals", [None, 2])
+def test_flags_equal_cleanlabs_confident_learning(decimals):
+    cleanlab_filter = pytest.importorskip("cleanlab.filter")
+    rng = np.random.default_rng(7)
+    for k in (3, 4, 5):
+        P = rng.dirichlet(np.ones(k), 2000)
+        if decimals is not None:  # as a probability file rounds them; ties kept out
+            P = np.round(P, decimals)
+            P = P[(P.sum(axis=1) > 0) & ((P == P.max(axis=1, keepdims=True)).sum(axis=1) == 1)]
+            P = P / P.sum(axis=1, keepdims=True)
+        labels = np.where(rng.random(len(P)) < 0.8, P.argmax(axis=1),
+                          rng.integers(0, k, len(P)))
+        theirs = cleanlab_filter.find_label_issues(labels, P, filter_by="confident_learning")
+        ours = label_issues_from_proba(labels, P).sort_values("id")["is_label_issue"]
+        assert (ours.to_numpy() == theirs).all()
+
+
+def test_several_passing_classes_guess_the_most_probable_overall_as_cleanlab():
+    # class 3's items are confident (threshold ~0.9), classes 0 and 2's are not (~0.3):
+    # the last row passes the thresholds of 0 and 2 but not of 3, its most probable class
+    rows = ([[0.05, 0.05, 0.0, 0.9]] * 20 + [[0.3, 0.2, 0.2, 0.3]] * 20
+            + [[0.2, 0.2, 0.3, 0.3]] * 20 + [[0.1, 0.7, 0.1, 0.1]] * 20
+            + [[0.31, 0.04, 0.30, 0.35]])
+    labels = [3] * 20 + [0] * 20 + [2] * 20 + [1] * 20 + [0]
+    table = label_issues_from_proba(labels, np.array(rows)).set_index("id")
+    assert table.loc[80, "is_label_issue"] and table.loc[80, "suggested_label"] == 3
+    cleanlab_filter = pytest.importorskip("cleanlab.filter")
+    theirs = cleanlab_filter.find_label_issues(np.array(labels), np.array(rows),
+                                               filter_by="confident_learning")
+    assert (table.sort_index()["is_label_issue"].to_numpy() == theirs).all()

@@ -193,8 +193,16 @@ def test_plan_end_to_end(tmp_path, monkeypatch):
     assert any("digits" in note for note in result.caveats)
     from crowdlearn import learners
 
-    def no_training(*args, **kwargs):
-        raise AssertionError("a resumed plan retrained a cell")
+    built = learners.make_crowd_learner
+
+    def no_training(*args, **kwargs):  # built to check its settings, never trained
+        learner = built(*args, **kwargs)
+
+        def refused(*_, **__):
+            raise AssertionError("a resumed plan retrained a cell")
+
+        learner.fit = refused
+        return learner
 
     monkeypatch.setattr(learners, "make_crowd_learner", no_training)
     again = crowdlearn.plan(ann, 300, out_dir=out, **{**TINY, "seeds": 2})  # resumed

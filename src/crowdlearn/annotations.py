@@ -481,6 +481,16 @@ class Annotations:
         """Number of answers each task received."""
         return np.bincount(self.task, minlength=self.n_tasks)
 
+    @cached_property
+    def lone_workers(self) -> np.ndarray:
+        """Per worker, whether it shares no task with another worker (its answers can be
+        compared with nobody's; a worker's repeated answers to a task do not count)."""
+        w = max(self.n_workers, 1)
+        pairs = np.unique(self.task.astype(np.int64) * w + self.worker)  # distinct pairs
+        task, worker = np.divmod(pairs, w)
+        shared = np.bincount(task, minlength=self.n_tasks) >= 2
+        return np.bincount(worker, weights=shared[task], minlength=self.n_workers) == 0
+
     def to_frame(self) -> pd.DataFrame:
         """Long table with columns task, worker, label in the original ids."""
         return pd.DataFrame({

@@ -12,14 +12,15 @@ learning" (JAIR 2021) and Kuan & Mueller, "Model-agnostic label quality scoring"
 other probability + 1) / 2, which also counts how strongly the model prefers one other class.
 
 An item is flagged as in confident learning's confident joint: with t_j the mean probability
-the model gives class j on the items labelled j, the item's likely true class is the most
-probable class j with p_j ≥ t_j; the label is an issue when that class exists and is not the
-given one (nor the model's most probable class). The suggested label is that class (else the
-most probable one). A given class that ties for the top is kept: exact ties (probabilities
-rounded in a file, a uniform row) flag nothing, whatever the order of the classes. The
-flagged items are those of cleanlab's
+the model gives class j on the items labelled j, the item's likely true class is the class j
+with p_j ≥ t_j (several: the most probable class, as cleanlab guesses it; see
+:func:`likely_classes`); the label is an issue when such a class exists and is not the given
+one (nor the model's most probable class). The suggested label is that class (else the most
+probable one). The flagged items are those of cleanlab's
 ``find_label_issues(labels, pred_probs, filter_by="confident_learning")`` (cleanlab's
-default, ``"prune_by_noise_rate"``, flags more).
+default, ``"prune_by_noise_rate"``, flags more), except on exact ties: a given class that
+ties for the top is kept, so that rounded probabilities or a uniform row flag nothing,
+whatever the order of the classes (cleanlab's choice there follows the class order).
 
 Items are matched as in scikit-learn, by position, except when ``labels`` is a Series and
 ``proba`` a DataFrame: then by id (their indexes), and the frame's columns are the classes.
@@ -86,17 +87,13 @@ def label_issues_from_proba(labels, proba, classes: Sequence | None = None, *,
     codes = lookup(given, classes, "label", "one of the classes of proba"
                    + (" (its columns)" if isinstance(proba_given, pd.DataFrame) else ""))
     rows = np.arange(n)
-    own = P[rows, codes]
-    thresholds = class_thresholds(codes, P)
-    confident = np.where(P >= thresholds, P, -1.0)  # classes the item confidently belongs to
-    best = confident.max(axis=1)
-    # the most probable confident class, the given one where it ties for that (so that
-    # neither the flags nor the suggestions depend on the order of the classes)
-    likely = np.where(best < 0, P.argmax(axis=1), confident.argmax(axis=1))
-    likely = np.where((best >= 0) & (confident[rows, codes] == best), codes, likely)
-    likely = np.where((best < 0) & (own == P.max(axis=1)), codes, likely)
+    own, top = P[rows, codes], P.max(axis=1)
+    likely, confident = likely_classes(P, class_thresholds(codes, P))
+    # where the given class ties for the top it stays the guess, so that neither the flags
+    # nor the suggestions depend on the order of the classes
+    likely = np.where(own == top, codes, likely)
     # an issue: confidently another class, and the given one is not among the model's top
-    flagged = (best >= 0) & (likely != codes) & (own < P.max(axis=1))
+    flagged = confident & (likely != codes) & (own < top)
     if score == "self_confidence":
         quality = own
     else:
@@ -122,6 +119,19 @@ def _as_given(classes: list, given: np.ndarray, codes: np.ndarray) -> np.ndarray
     out = np.empty(len(values), dtype=object)
     out[:] = values
     return out
+
+
+def likely_classes(P: np.ndarray, thresholds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each item's likely true class and whether some class passes its threshold, as
+    cleanlab's confident joint guesses it (``cleanlab.count.compute_confident_joint``): the
+    one class at or above its threshold (less 10⁻⁶), or with several such classes, the most
+    probable class overall; the most probable class where none passes. (Northcutt et al.
+    take the most probable of the passing classes; the two differ only when the overall top
+    class is below its threshold while two others pass theirs.)"""
+    passing = P >= thresholds - 1e-6
+    n_passing = passing.sum(axis=1)
+    likely = np.where(n_passing == 1, passing.argmax(axis=1), P.argmax(axis=1))
+    return likely, n_passing > 0
 
 
 def class_thresholds(codes: np.ndarray, proba: np.ndarray) -> np.ndarray:

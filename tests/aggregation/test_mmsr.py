@@ -325,9 +325,9 @@ def test_an_even_split_is_left_at_chance_with_a_warning():
 
 def test_a_worker_without_co_workers_is_named_and_changes_nothing_else():
     frame = random_frame(*CROWDS[1])
-    # tasks sorting after the others': the random start goes to the workers in order of
-    # first answer by (task, worker), so a loner placed last leaves everyone's start as it was
-    alone = pd.DataFrame({"task": ["zsolo1", "zsolo2"], "worker": "loner", "label": [0, 1]})
+    # tasks sorting before the others': the random start goes to the workers who share a
+    # task, in order of first answer by (task, worker), so the loner moves nobody's start
+    alone = pd.DataFrame({"task": ["asolo1", "asolo2"], "worker": "loner", "label": [0, 1]})
     base = MMSR().fit(frame)
     with pytest.warns(CrowdlearnWarning, match="1 of 26 workers \\('loner'\\) share no task"):
         model = MMSR().fit(pd.concat([frame, alone], ignore_index=True))

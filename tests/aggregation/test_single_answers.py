@@ -61,7 +61,7 @@ def test_mmsr_weighted_tie_goes_to_the_most_answered_class():
 
 
 def test_mmsr_refuses_a_crowd_too_large_before_any_work(monkeypatch):
-    monkeypatch.setattr(mmsr_module, "MEMORY_LIMIT", 80 * 50**2)  # 50 workers at most
+    monkeypatch.setattr(mmsr_module, "_memory_limit", lambda: 80 * 50**2)  # 50 workers at most
     frame = pd.DataFrame({"task": np.arange(60) // 2, "worker": np.arange(60),
                           "label": np.arange(60) % 2})
     with pytest.raises(InputError, match=r"60 workers would need about .* GiB"):
@@ -147,12 +147,20 @@ def test_mace_lone_workers_keep_the_prior_and_their_tasks_follow_them(method):
     assert not np.allclose(quality[[f"w{i}" for i in range(10)]], prior)
 
 
-def test_mace_alone_marks_workers_without_a_shared_task():
+def test_lone_workers_share_no_task():
     from crowdlearn import Annotations
-    from crowdlearn.aggregation.mace import _alone
 
     frame = pd.DataFrame({"task": [0, 0, 1, 2, 2], "worker": ["a", "b", "c", "c", "c"],
                           "label": [0, 1, 0, 1, 1]})
     ann = Annotations.from_frame(frame, keep="all")
-    alone = dict(zip(ann.workers, _alone(ann), strict=True))
+    alone = dict(zip(ann.workers, ann.lone_workers, strict=True))
     assert alone == {"a": False, "b": False, "c": True}
+
+
+def test_mmsr_memory_limit_grows_with_the_machine(monkeypatch):
+    monkeypatch.setattr(mmsr_module.os, "sysconf", lambda name: {
+        "SC_PAGE_SIZE": 4096, "SC_PHYS_PAGES": 128 * 2**30 // 4096}[name])
+    assert mmsr_module._memory_limit() == pytest.approx(0.8 * 128 * 2**30)
+    monkeypatch.setattr(mmsr_module.os, "sysconf", lambda name: {
+        "SC_PAGE_SIZE": 4096, "SC_PHYS_PAGES": 2**30 // 4096}[name])
+    assert mmsr_module._memory_limit() == mmsr_module.MEMORY_LIMIT

@@ -36,7 +36,7 @@ def test_collapse_suspected_only_for_overruled_votes():
         (message,) = _messages(lambda f=favoured: model._warn_about_answers(
             [], classes, present, True, f))
         assert message.startswith("DawidSkene: no task ends up with classes 'b', 'c' (of 3)")
-        assert ("1 of them are the most answered class of some task" in message) == advice
+        assert ("1 of them is the most answered class of some task" in message) == advice
 
 
 def test_favoured_classes_counts_ties():

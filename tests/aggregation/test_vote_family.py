@@ -125,7 +125,7 @@ def test_kos_refuses_more_than_two_classes():
         KOS().fit(ann)
     declared = Annotations([0, 0, 1], [0, 1, 0], [0, 1, 1], classes=list(range(200)))
     with pytest.raises(InputError, match=r"200 \(0, 1, 2, 3, 4, …\) are declared, 2 of them "
-                                         "answered"):
+                                         "answered: declare only the answered ones"):
         KOS().fit(declared)
     with pytest.raises(InputError, match="n_iter"):
         KOS(n_iter=0).fit(Annotations([0, 0], [0, 1], [0, 1]))

@@ -124,9 +124,10 @@ class Aggregator(DeclaredParameters, BaseEstimator):
         overruled = 0 if favoured is None or type(self).__name__ == "MajorityVote" else int(
             favoured[gone].sum())
         advice = "" if not overruled else (
-            f"; {'it is' if len(gone) == 1 else f'{overruled} of them are'} the most "
-            "answered class of some task: if real, the model may have collapsed; compare "
-            "with majority vote")
+            "; " + ("it is" if len(gone) == 1 else "all are" if overruled == len(gone) else
+                    f"{overruled} of them {'is' if overruled == 1 else 'are'}")
+            + " the most answered class of some task: if real, the model may have collapsed; "
+            "compare with majority vote")
         warnings.warn(f"{type(self).__name__}: no task ends up with class"
                       f"{'es' if len(gone) > 1 else ''} {named} (of {len(classes)}){advice}",
                       CrowdlearnWarning, stacklevel=stacklevel)

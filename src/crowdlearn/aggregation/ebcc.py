@@ -78,8 +78,8 @@ left (at least ``MIN_ITER = 10``), and no further start begins once fewer than 1
 On the ten public crowds of ``docs/benchmarks.md`` (at most 28k answers) the pool is never
 the limit (web, the largest per iteration, spends 5,370 of its 6,012), so their fits are the
 authors'. At 10M answers from 2,000 workers (M = 10) it is one start of 49 iterations at
-K = 2 and 19 at K = 5 (on the simulated crowds of ``benchmarks/aggregator_speed.py``; 30
-iterations took 24 s and 12 took 22 s with one thread on an idle 2-core machine); at K = 200
+K = 2 and 19 at K = 5 (on the simulated crowds of ``benchmarks/aggregator_speed.py``: 27.7 s
+and 34.6 s with one thread on an idle 2-core machine); at K = 200
 with 900 answers one start of 41 iterations; with a million one-answer workers at K = 2,
 one start of 12. Such a start stops before the 10⁻³ criterion (a warning says so). Pass
 integers for other budgets.

@@ -33,7 +33,7 @@ priors:
 
 Defaults, from the code accompanying Li, Rubinstein and Cohn (ICML 2019;
 github.com/yuan-li/truth-inference-at-scale, ``code/ibcc.py``), whose IBCC is the baseline
-EBCC is compared with: ``β_kk = 4``, ``β_kl = 1`` (k ≠ l) for K = 2 (see below for K > 2),
+EBCC is compared with: ``β_kk = 4``, ``β_kl = 1`` (k ≠ l) up to K = 5 (see below beyond),
 ``α_k = 1``; start from the soft majority vote; at most 500 iterations; stop when no task's
 class posterior moves by more than 10⁻³ between iterations.
 

@@ -67,14 +67,16 @@ class KOS(Aggregator):
                      f"{', …' if ann.n_classes > 5 else ''})")
             what = (f"these answers have {named}" if answered == ann.n_classes else
                     f"{named} are declared, {answered} of them answered")
-            raise InputError(f"KOS is for two classes; {what}: use DawidSkene, GLAD or MMSR "
-                             "for more")
+            advice = ("use DawidSkene, GLAD or MMSR for more" if answered > 2 else
+                      "declare only the answered ones")
+            raise InputError(f"KOS is for two classes; {what}: {advice}")
         sign = np.where(ann.label == 0, 1.0, -1.0)  # +1: the first class
         t, w = ann.task, ann.worker
-        # the random start, drawn in (task, worker) order: the same answers in another row
-        # order get the same messages
+        # the random start, drawn in (task, worker, label) order: the same answers in another
+        # row order get the same messages
         y = np.empty(len(ann))
-        y[np.lexsort((w, t))] = np.random.default_rng(self.seed).normal(1.0, 1.0, len(ann))
+        y[np.lexsort((ann.label, w, t))] = np.random.default_rng(self.seed).normal(
+            1.0, 1.0, len(ann))
         for _ in range(self.n_iter):
             to_task = sign * y
             x = _scaled(np.bincount(t, weights=to_task, minlength=ann.n_tasks)[t] - to_task)

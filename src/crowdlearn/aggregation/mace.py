@@ -213,7 +213,7 @@ class MACE(Aggregator):
                          class_totals=self.class_prior == "estimate")
         params = self._initial_params(ann)
         stats = kernel.e_step(*params)
-        alone = _alone(ann)  # their parameters stay at the prior (module notes)
+        alone = ann.lone_workers  # their parameters stay at the prior (module notes)
         n_wl = np.where(alone[:, None], 0.0, kernel.n_wl) if alone.any() else kernel.n_wl
         history = []
         for _ in range(self.max_iter):
@@ -381,15 +381,6 @@ class MACE(Aggregator):
         self.converged_ = True
         self._warn_about_fit(ann)
         return self
-
-
-def _alone(ann: Annotations) -> np.ndarray:
-    """Per worker, whether it shares no task with another worker."""
-    w = ann.n_workers
-    pairs = np.unique(ann.task.astype(np.int64) * w + ann.worker)  # distinct (task, worker)
-    task, worker = np.divmod(pairs, w)
-    shared = np.bincount(task, minlength=ann.n_tasks) >= 2
-    return np.bincount(worker, weights=shared[task], minlength=w) == 0
 
 
 def _log(x: np.ndarray) -> np.ndarray:

@@ -109,6 +109,7 @@ differ.
 
 from __future__ import annotations
 
+import os
 import warnings
 
 import numpy as np
@@ -128,7 +129,7 @@ _PAIRS_PER_BLOCK = 1 << 23
 # bytes per worker pair at the peak of a fit (a few dense W × W arrays; 57–64 measured at 2,000
 # workers), and the most a fit may need before it is refused up front
 BYTES_PER_PAIR = 80
-MEMORY_LIMIT = 16 * 2**30
+MEMORY_LIMIT = 16 * 2**30  # at least; more on a machine with more memory (_memory_limit)
 # the completion has diverged once an estimate leaves [1/_DIVERGED, _DIVERGED]
 _DIVERGED = 1e50  # (squared norms of such estimates stay far from overflow)
 
@@ -202,7 +203,8 @@ class MMSR(Aggregator):
         """Fit on ``answers`` (:class:`~crowdlearn.Annotations` or a long frame, see
         :class:`~crowdlearn.aggregation.Aggregator`). Memory grows as W² (a few dense
         W × W matrices): about 0.3 GB at 2,000 workers; a crowd that would need more than
-        ``MEMORY_LIMIT`` (16 GiB, about 14,600 workers) is refused with an
+        ``MEMORY_LIMIT`` (16 GiB, about 14,600 workers; or 80% of a larger machine's memory)
+        is refused with an
         :class:`~crowdlearn.errors.InputError` before any work."""
         self._check_params()
         ann = as_annotations(answers, **frame_options)
@@ -296,29 +298,43 @@ class MMSR(Aggregator):
 
     def _start(self, ann: Annotations) -> tuple[np.ndarray, np.ndarray]:
         """crowd-kit's uniform start ``u = v`` (independent draws when ``seed`` is None),
-        its i-th value going to the i-th worker in the order of the worker ids, or, with
-        ``crowdkit_compat``, of their first answers (crowd-kit's worker order for a frame)."""
+        its i-th value going to the i-th worker in order of first answer: of the rows with
+        ``crowdkit_compat`` (crowd-kit's worker order for a frame), else of the answers
+        sorted by task and worker, lone workers (who share no task: their values never
+        enter the completion) left out."""
         rng = np.random.RandomState(self.seed)
         u = rng.random_sample(ann.n_workers)
         v = u.copy() if self.seed is not None else rng.random_sample(ann.n_workers)
         # crowd-kit's order of first answers; by default of the answers sorted by task and
-        # worker, so that the same answers in another row order start alike
-        worker = ann.worker if self.crowdkit_compat else ann.worker[np.lexsort((ann.worker,
-                                                                               ann.task))]
-        order = pd.unique(worker)
-        u[order], v[order] = u.copy(), v.copy()
+        # worker, and among the workers who share a task with someone, so that the same
+        # answers in another row order, or with a lone worker more, start alike
+        if self.crowdkit_compat:
+            order = pd.unique(ann.worker)
+        else:
+            worker = ann.worker[np.lexsort((ann.worker, ann.task))]
+            order = pd.unique(worker[~ann.lone_workers[worker]])
+        u[order], v[order] = u[:len(order)].copy(), v[:len(order)].copy()
         return u, v
 
 
 def _check_memory(n_workers: int) -> None:
-    """Refuse a crowd whose dense W × W matrices would not fit in ``MEMORY_LIMIT``."""
-    need = BYTES_PER_PAIR * float(n_workers) ** 2
-    if need > MEMORY_LIMIT:
+    """Refuse a crowd whose dense W × W matrices would not fit in :func:`_memory_limit`."""
+    need, limit = BYTES_PER_PAIR * float(n_workers) ** 2, _memory_limit()
+    if need > limit:
         raise InputError(
             f"MMSR: {n_workers:,} workers would need about {need / 2**30:,.1f} GiB (it holds "
-            f"dense workers × workers matrices; the limit is {MEMORY_LIMIT / 2**30:g} GiB, "
-            f"about {int(np.sqrt(MEMORY_LIMIT / BYTES_PER_PAIR)):,} workers): use another "
+            f"dense workers × workers matrices; the limit is {limit / 2**30:,.0f} GiB, "
+            f"about {int(np.sqrt(limit / BYTES_PER_PAIR)):,} workers): use another "
             "method (e.g. OneCoinDawidSkene, GLAD, MACE) or fewer workers")
+
+
+def _memory_limit() -> float:
+    """``MEMORY_LIMIT``, or 80% of this machine's memory where that is more."""
+    try:
+        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # not a POSIX system
+        physical = 0
+    return max(float(MEMORY_LIMIT), 0.8 * physical)
 
 
 def _weighted_labels(scores: np.ndarray, counts: np.ndarray) -> np.ndarray:

@@ -55,7 +55,11 @@ import pandas as pd
 
 from crowdlearn.annotations import Annotations
 from crowdlearn.errors import InputError
-from crowdlearn.experiments.options import check_crowd_options, check_methods
+from crowdlearn.experiments.options import (
+    check_crowd_learners,
+    check_crowd_options,
+    check_methods,
+)
 from crowdlearn.experiments.sweep import Experiment, dataset_splits, run_sweep
 from crowdlearn.outputs import atomic_write
 
@@ -109,6 +113,7 @@ class ActiveSettings:
         if self.methods:
             check_methods(self.methods, CROWD_METHODS)
         check_crowd_options(self.extra)
+        check_crowd_learners(self.methods or (), self)
         if self.seeds < 1 or self.epochs < 1 or self.rounds < 1:
             raise InputError("seeds, epochs and rounds must be at least 1")
         if not (np.isfinite(self.extra_labels) and self.extra_labels > 0):

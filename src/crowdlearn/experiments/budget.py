@@ -21,8 +21,8 @@ import pandas as pd
 from crowdlearn.errors import InputError
 from crowdlearn.experiments.options import (
     PAPERS_DS,
+    check_crowd_learners,
     check_crowd_options,
-    check_learners,
     check_methods,
 )
 from crowdlearn.experiments.plots import plot_budget
@@ -72,12 +72,7 @@ class BudgetSettings:
         check_crowd_options(self.extra)
         if self.seeds < 1 or self.epochs < 1:
             raise InputError("seeds and epochs must be at least 1")
-        from crowdlearn.learners import make_crowd_learner
-
-        # the fewest epochs a cell trains (redundancy 1: the budget's own items)
-        check_learners(self.methods, lambda m: make_crowd_learner(
-            m, model=self.model_name, epochs=self.epochs, batch_size=self.batch_size,
-            lr=self.lr, device=self.device, seed=0, **self.extra.get(m, {})))
+        check_crowd_learners(self.methods, self)
         n_train = len(dataset_splits(self.dataset)[0])
         if self.budget // min(self.redundancy) > n_train:
             raise InputError(f"budget {self.budget} at r={min(self.redundancy)} needs more "

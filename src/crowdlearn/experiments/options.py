@@ -56,6 +56,16 @@ def check_crowd_options(extra: Mapping) -> None:
     check_learner_options(extra, CROWD_METHODS, reserved=("self_training",))
 
 
+def check_crowd_learners(methods: Iterable[str], settings) -> None:
+    """:func:`check_learners` for a crowd sweep's ``settings`` (model_name, epochs,
+    batch_size, lr, device, extra), each method built as the sweeps build it."""
+    from crowdlearn.learners import make_crowd_learner
+
+    check_learners(methods, lambda m: make_crowd_learner(
+        m, model=settings.model_name, epochs=settings.epochs, batch_size=settings.batch_size,
+        lr=settings.lr, device=settings.device, seed=0, **settings.extra.get(m, {})))
+
+
 def check_learners(methods: Iterable[str], make: Callable[[str], object]) -> None:
     """Each method's learner as the sweep makes it (``make(method)``), its parameters
     checked together before any cell runs: what no single option shows, such as a warm-up

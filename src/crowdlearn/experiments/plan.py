@@ -29,7 +29,11 @@ import pandas as pd
 
 from crowdlearn.errors import InputError
 from crowdlearn.experiments.budget import RedundancySweep
-from crowdlearn.experiments.options import check_crowd_options, check_methods
+from crowdlearn.experiments.options import (
+    check_crowd_learners,
+    check_crowd_options,
+    check_methods,
+)
 from crowdlearn.experiments.sweep import dataset_splits
 
 if TYPE_CHECKING:
@@ -100,6 +104,7 @@ class PlanSettings:
         check_crowd_options(self.extra)
         if self.seeds < 1 or self.epochs < 1:
             raise InputError("seeds and epochs must be at least 1")
+        check_crowd_learners(self.methods, self)
         from crowdlearn.plan import RULES
 
         if self.rule not in RULES:

@@ -123,8 +123,9 @@ class ResultsTable:
 
     def _in_column_order(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The measurements in the order the rows first have them, then the settings: the
-        same columns in the same order however the cells' rows came in (cells finishing out
-        of order in parallel added their own measurements' columns earlier)."""
+        same columns in the same order whichever cells finished first (cells finishing out
+        of order in parallel added their own measurements' columns earlier), as long as the
+        cells list the columns they share in one order (the sweeps' rows do)."""
         rest = [c for c in frame.columns if c not in self.settings]
         present = frame[rest].notna().to_numpy()
         first = np.where(present.any(axis=0), present.argmax(axis=0), len(frame))
