@@ -371,3 +371,11 @@ def test_wide_matrix_of_many_classes_read_when_they_are_declared():
         Annotations.from_wide(matrix)
     ann = Annotations.from_wide(matrix, classes=list(range(200)))
     assert (ann.n_tasks, ann.n_classes, len(ann)) == (300, 200, 900)
+
+
+def test_empty_label_names_the_remedy(tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_text("task,worker,label\nt1,w1,cat\nt1,w2,\nt2,w1,dog\n")
+    with pytest.raises(InputError, match=r"line 3: empty value in column 'label'.*missing=''"):
+        Annotations.from_file(path)
+    assert len(Annotations.from_file(path, missing="")) == 2  # the remedy works

@@ -178,3 +178,17 @@ def test_simulate_maxmig_on_digits_is_the_crowds_experiment_crowd(tmp_path):
                "--force").exit_code == 0
     bad = run("simulate", "--worker-model", "maxmig", "--case", "4", "-o", tmp_path / "x.csv")
     assert bad.exit_code == 2 and "--case '4'" in bad.output
+
+
+def test_empty_label_remedy_in_the_command_lines_words(tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_text("task,worker,label\nt1,w1,cat\nt1,w2,\nt2,w1,dog\n")
+    for command in ("aggregate", "relabel"):
+        done = CliRunner().invoke(app, [command, str(path), "-o", str(tmp_path / "o.csv")])
+        assert done.exit_code == 2
+        assert "pass --missing '' to drop and count the answers without a label" in \
+            done.output, done.output
+    done = CliRunner().invoke(app, ["relabel", str(path), "--missing", "", "-k", "1", "-o",
+                                    str(tmp_path / "o.csv")])
+    assert done.exit_code == 0
+    assert "warning: " in done.output and "dropped 1 of 3 answers" in done.output

@@ -22,6 +22,7 @@ from scipy.sparse.csgraph import connected_components
 from crowdlearn import labels as coding
 from crowdlearn.errors import (
     CrowdlearnWarning,
+    EmptyLabelsError,
     InputError,
     MissingColumnsError,
     RepeatedAnswersError,
@@ -138,8 +139,9 @@ class Annotations:
         if len(df) == 0:
             raise InputError(f"{where.origin}no answers: the table has a header but no rows")
         _check_keep(keep)
-        for col in (task, worker, label):
+        for col in (task, worker):
             _check_present(df[col], col, where)
+        _check_present(df[label], label, where, error=EmptyLabelsError)
         t_codes, t_ids = coding.code(df[task], name=task, origin=where.origin, row=where.row,
                                      categories=False)
         w_codes, w_ids = coding.code(df[worker], name=worker, origin=where.origin,
@@ -590,12 +592,13 @@ def _take(ids: list, codes: np.ndarray) -> np.ndarray:
         return out
 
 
-def _check_present(col: pd.Series, name: str, where: _RowNamer) -> None:
+def _check_present(col: pd.Series, name: str, where: _RowNamer,
+                   error: type[InputError] = InputError) -> None:
     bad = coding.missing_mask(col)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise InputError(f"{where.origin}{where.row(i)}: empty value in column {name!r} "
-                         f"({int(bad.sum())} empty value(s) in that column)")
+        raise error(f"{where.origin}{where.row(i)}: empty value in column {name!r} "
+                    f"({int(bad.sum())} empty value(s) in that column)")
 
 
 def _separator_hint(df: pd.DataFrame) -> str:

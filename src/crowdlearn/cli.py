@@ -112,7 +112,12 @@ _PYTHON_REMEDIES = {
 def _cli_words(exc: CrowdlearnError, options: set[str]) -> str:
     """``exc``'s message with its remedy in the command line's words, naming only options
     the command has (``options``: its parameter names)."""
-    from crowdlearn.errors import MissingColumnsError, RemedyError, RepeatedAnswersError
+    from crowdlearn.errors import (
+        EmptyLabelsError,
+        MissingColumnsError,
+        RemedyError,
+        RepeatedAnswersError,
+    )
     from crowdlearn.inputs import EncodingError
     from crowdlearn.label_files import MissingIdColumnError
 
@@ -128,6 +133,9 @@ def _cli_words(exc: CrowdlearnError, options: set[str]) -> str:
                       options else "this command reads UTF-8: save the file as UTF-8")
         elif isinstance(exc, MissingIdColumnError) and "id_col" in options:
             remedy = "name it with --id-col"
+        elif isinstance(exc, EmptyLabelsError):
+            remedy = ("pass --missing '' to drop and count the answers without a label" if
+                      "missing" in options else "drop the rows without an answer first")
         else:
             remedy = exc.remedy
         return f"{exc.detail}; {remedy}"
@@ -359,11 +367,14 @@ def aggregate(
         refused = {"--format wide": layout is Layout.wide, "--gold": gold is not None,
                    "--truth": truth is not None,
                    "--classes": classes is not None, "--sep": sep is not None,
-                   "--encoding": encoding is not None,
+                   "--encoding": encoding is not None, "--missing": missing is not None,
                    "standard input or output ('-')": "-" in (str(answers), str(out))}
         given = [name for name, used in refused.items() if used]
         if given:
-            raise InputError(f"{given[0]} works with --engine memory only")
+            advice = ("; the out-of-core engines refuse empty cells (null, NaN, blank): "
+                      "filter out the rows without an answer first" if given[0] == "--missing"
+                      else "")
+            raise InputError(f"{given[0]} works with --engine memory only{advice}")
         _aggregate_at_scale(Engine(engine), answers, out, method, seed, workers, plot, proba,
                             (task_col, worker_col, label_col), scheduler, scratch, force,
                             quiet, as_json,
@@ -971,8 +982,9 @@ def relabel(
         raise InputError(f"-k must be a positive integer, got {k}")
     check_format(out, TABLE_FORMATS, "the ranked tasks (-o)")
     check_outputs([out], [p for p in (answers, proba) if p is not None], force=force)
-    ann = read_answers(answers, layout, task_col, worker_col, label_col, missing, keep=keep,
-                       sep=sep, encoding=encoding)
+    with _reported_warnings():  # the reader's too (e.g. answers dropped by --missing)
+        ann = read_answers(answers, layout, task_col, worker_col, label_col, missing,
+                           keep=keep, sep=sep, encoding=encoding)
     with _reported_warnings(), _naming(proba, "proba "):
         given = None if proba is None else read_proba_table(proba, id_col)
         table = next_to_label(ann, given, k, model_weight=model_weight, checks=checks,

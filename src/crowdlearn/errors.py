@@ -45,6 +45,14 @@ class MissingColumnsError(RemedyError):
     remedy = "name the columns with task=, worker=, label="
 
 
+class EmptyLabelsError(RemedyError):
+    """Answers whose label cell is empty (null, NaN, blank): no answer, to be dropped on
+    purpose or filled."""
+
+    remedy = ("drop the rows without an answer, or read the file with missing='' "
+              "(Annotations.from_file), which drops and counts them")
+
+
 class CrowdlearnWarning(UserWarning):
     """Something in the data or the fit that a user should know: labels that differ only by
     case, worker quality that cannot be estimated, EM that did not converge, a class that no

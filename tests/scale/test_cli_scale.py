@@ -38,6 +38,8 @@ def test_stream_engine_matches_memory_engine(small_crowd, tmp_path):
 
 @pytest.mark.parametrize("extra, message", [
     (["--gold", "g.csv"], "--gold works with --engine memory only"),
+    (["--missing", "NO_ANSWER"], "--missing works with --engine memory only; the out-of-core "
+                                 "engines refuse empty cells"),
     (["--method", "glad"], "GLAD runs in memory only"),
     (["--scheduler", "tcp://x:1"], "--scheduler is for --engine dask"),
 ])
