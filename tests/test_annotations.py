@@ -379,3 +379,12 @@ def test_empty_label_names_the_remedy(tmp_path):
     with pytest.raises(InputError, match=r"line 3: empty value in column 'label'.*missing=''"):
         Annotations.from_file(path)
     assert len(Annotations.from_file(path, missing="")) == 2  # the remedy works
+
+
+def test_repeats_dropped_by_keep_are_counted():
+    frame = pd.DataFrame({"task": [1, 1, 1, 2, 2], "worker": ["a", "a", "b", "a", "a"],
+                          "label": ["x", "y", "x", "y", "y"]})
+    with pytest.warns(CrowdlearnWarning, match=r"dropped 2 of 5 answers that repeat a "
+                                               r"worker's answer to a task \(keep='last'"):
+        ann = Annotations.from_frame(frame, keep="last")
+    assert len(ann) == 3

@@ -157,6 +157,10 @@ class Annotations:
 
         chosen = _kept_answers(t_codes, w_codes, len(w_ids), keep, describe)
         if chosen is not None:
+            warnings.warn(f"{where.origin}dropped {len(t_codes) - len(chosen):,} of "
+                          f"{len(t_codes):,} answers that repeat a worker's answer to a task "
+                          f"(keep={keep!r} kept one of each)", CrowdlearnWarning,
+                          stacklevel=3)
             t_codes, w_codes, l_codes = t_codes[chosen], w_codes[chosen], l_codes[chosen]
         return cls._trusted(t_codes, w_codes, l_codes, t_ids, w_ids, l_ids)
 
