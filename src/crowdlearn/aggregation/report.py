@@ -34,9 +34,11 @@ def score(model: Aggregator, truth: pd.Series) -> dict:
     per true class, on the tasks both name. Ids and labels are compared as text (a file's
     ``7`` and a frame's ``7`` are one task). Truth tasks without answers are counted, not
     scored."""
-    predicted = pd.Series(model.predict().to_numpy(), index=model.tasks_)
-    predicted.index = predicted.index.map(str)
-    given = pd.Series(truth.to_numpy(), index=pd.Index(truth.index).map(str)).map(str)
+    # ids and labels as object text (pandas' arrow-backed strings are far slower to match)
+    predicted = pd.Series(model.predict().to_numpy(),
+                          index=pd.Index([str(t) for t in model.tasks_], dtype=object))
+    given = pd.Series([str(v) for v in truth.to_numpy()],
+                      index=pd.Index([str(t) for t in truth.index], dtype=object), dtype=object)
     common = given.index.intersection(predicted.index)
     if not len(common):
         raise InputError("no task of the truth file has an answer: are the task ids the same?")
