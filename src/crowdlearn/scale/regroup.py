@@ -53,6 +53,15 @@ def gather_order(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
 
 
 ARRAYS = ("lengths", "workers", "labels")  # a chunk's numpy files, beside its task ids
+FILES = ("tasks.arrow", *(f"{a}.npy" for a in ARRAYS))  # every file of a chunk
+
+
+def by_bucket(bucket: np.ndarray, n_buckets: int) -> tuple[np.ndarray, np.ndarray]:
+    """A stable order of ``bucket`` (each run's bucket) and where each bucket starts in it
+    (``n_buckets + 1`` edges); 16-bit buckets are sorted by radix."""
+    order = np.argsort(bucket.astype(np.uint16) if n_buckets < 2**16 else bucket,
+                       kind="stable")
+    return order, np.searchsorted(bucket[order], np.arange(n_buckets + 1))
 
 
 def scatter(folder: Path, n_chunks: int, n_buckets: int) -> np.ndarray:
@@ -64,7 +73,7 @@ def scatter(folder: Path, n_chunks: int, n_buckets: int) -> np.ndarray:
     for i in range(n_chunks):
         lengths = np.load(folder / f"{i}.lengths.npy")
         if n_buckets == 1:
-            for suffix in ("tasks.arrow", *(f"{a}.npy" for a in ARRAYS)):
+            for suffix in FILES:
                 (folder / f"{i}.{suffix}").rename(folder / f"s{i}.{suffix}")
             edges[i, :, 1] = len(lengths), int(lengths.sum())
             continue
@@ -72,17 +81,15 @@ def scatter(folder: Path, n_chunks: int, n_buckets: int) -> np.ndarray:
         offsets = np.zeros(len(lengths), dtype=np.int64)
         np.cumsum(lengths[:-1], out=offsets[1:])
         bucket = bucket_of(task_keys(ids), n_buckets)
-        order = np.argsort(bucket.astype(np.uint16) if n_buckets < 2**16 else bucket,
-                           kind="stable")  # 16-bit: a radix sort
+        order, edges[i, 0] = by_bucket(bucket, n_buckets)
         answers = gather_order(offsets[order], lengths[order])
-        edges[i, 0] = np.searchsorted(bucket[order], np.arange(n_buckets + 1))
         edges[i, 1, 1:] = np.cumsum(np.bincount(bucket, weights=lengths, minlength=n_buckets))
         feather.write_feather(pa.table({"task": ids.take(pa.array(order))}),
                               folder / f"s{i}.tasks.arrow", compression="uncompressed")
         np.save(folder / f"s{i}.lengths.npy", lengths[order])
         for name in ARRAYS[1:]:
             np.save(folder / f"s{i}.{name}.npy", np.load(folder / f"{i}.{name}.npy")[answers])
-        for suffix in ("tasks.arrow", *(f"{a}.npy" for a in ARRAYS)):
+        for suffix in FILES:
             (folder / f"{i}.{suffix}").unlink()
     return edges
 
@@ -121,7 +128,7 @@ def group(folder: Path, b: int, edges: np.ndarray) -> tuple[int, int]:
 def remove_sorted(folder: Path, n_chunks: int) -> None:
     """Remove the sorted chunks :func:`scatter` wrote, once every bucket is grouped."""
     for i in range(n_chunks):
-        for suffix in ("tasks.arrow", *(f"{a}.npy" for a in ARRAYS)):
+        for suffix in FILES:
             (folder / f"s{i}.{suffix}").unlink()
 
 

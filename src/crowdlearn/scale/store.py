@@ -308,8 +308,7 @@ def _split_by_bucket(folder: Path, n_chunks: int, chunk_answers: int) -> bool:
             keys = task_keys(feather.read_table(folder / f"{i}.tasks.arrow").column(0)
                              .combine_chunks())
             bucket = regroup.bucket_of(keys, n_buckets)
-            order = np.argsort(bucket, kind="stable")
-            edges = np.searchsorted(bucket[order], np.arange(n_buckets + 1))
+            order, edges = regroup.by_bucket(bucket, n_buckets)
             for b in np.flatnonzero(np.diff(edges)):
                 with open(files[b], "ab") as out:
                     keys[order[edges[b]:edges[b + 1]]].tofile(out)
@@ -334,7 +333,7 @@ def _regroup(encoder: _Encoder, folder: Path) -> None:
     kept = [b for b, (n, _) in enumerate(sizes) if n]
     for new, b in enumerate(kept):  # empty buckets (few tasks) leave no gap in the numbering
         if new != b:
-            for suffix in ("tasks.arrow", "lengths.npy", "workers.npy", "labels.npy"):
+            for suffix in regroup.FILES:
                 (folder / f"{b}.{suffix}").rename(folder / f"{new}.{suffix}")
     encoder.n_chunks = len(kept)
     encoder.n_tasks = sum(n for n, _ in sizes)
