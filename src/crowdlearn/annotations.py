@@ -491,11 +491,10 @@ class Annotations:
     def lone_workers(self) -> np.ndarray:
         """Per worker, whether it shares no task with another worker (its answers can be
         compared with nobody's; a worker's repeated answers to a task do not count)."""
-        w = max(self.n_workers, 1)
-        pairs = np.unique(self.task.astype(np.int64) * w + self.worker)  # distinct pairs
-        task, worker = np.divmod(pairs, w)
-        shared = np.bincount(task, minlength=self.n_tasks) >= 2
-        return np.bincount(worker, weights=shared[task], minlength=self.n_workers) == 0
+        cells = _pair_cells(self.task, self.worker, self.n_tasks, self.n_workers)
+        workers_of_task = np.diff(cells.indptr)
+        on_shared = np.repeat(workers_of_task >= 2, workers_of_task)
+        return np.bincount(cells.indices[on_shared], minlength=self.n_workers) == 0
 
     def to_frame(self) -> pd.DataFrame:
         """Long table with columns task, worker, label in the original ids."""
@@ -820,9 +819,16 @@ def has_repeated_pairs(task: np.ndarray, worker: np.ndarray, n_workers: int) -> 
     fewer cells than answers means a repeat."""
     if len(task) < 2:
         return False
-    pairs = sp.csr_matrix((np.ones(len(task), dtype=np.int8), (task, worker)),
-                          shape=(int(task.max()) + 1, max(n_workers, int(worker.max()) + 1)))
-    return pairs.nnz < len(task)
+    return _pair_cells(task, worker, int(task.max()) + 1,
+                       max(n_workers, int(worker.max()) + 1)).nnz < len(task)
+
+
+def _pair_cells(task: np.ndarray, worker: np.ndarray, n_tasks: int,
+                n_workers: int) -> sp.csr_matrix:
+    """The distinct (task, worker) pairs as the cells of a T × W sparse matrix (a repeated
+    pair is one cell: the conversion to CSR sums them)."""
+    return sp.csr_matrix((np.ones(len(task), dtype=np.int8), (task, worker)),
+                         shape=(n_tasks, n_workers))
 
 
 def _task_order(task: np.ndarray) -> np.ndarray | None:
