@@ -157,10 +157,8 @@ class Annotations:
 
         chosen = _kept_answers(t_codes, w_codes, len(w_ids), keep, describe)
         if chosen is not None:
-            warnings.warn(f"{where.origin}dropped {len(t_codes) - len(chosen):,} of "
-                          f"{len(t_codes):,} answers that repeat a worker's answer to a task "
-                          f"(keep={keep!r} kept one of each)", CrowdlearnWarning,
-                          stacklevel=3)
+            warn_dropped_repeats(where.origin, len(t_codes) - len(chosen), len(t_codes), keep,
+                                 stacklevel=3)
             t_codes, w_codes, l_codes = t_codes[chosen], w_codes[chosen], l_codes[chosen]
         return cls._trusted(t_codes, w_codes, l_codes, t_ids, w_ids, l_ids)
 
@@ -762,6 +760,15 @@ def _header_evidence(values: np.ndarray, observed: np.ndarray) -> str:
             return ""
         judged += 1
     return "likely" if judged else ""
+
+
+def warn_dropped_repeats(origin: str, dropped: int, given: int, keep: Keep,
+                         stacklevel: int = 2) -> None:
+    """Say how many of the ``given`` answers ``keep`` dropped as repeats (none: silent)."""
+    if dropped:
+        warnings.warn(f"{origin}dropped {dropped:,} of {given:,} answers that repeat a "
+                      f"worker's answer to a task (keep={keep!r} kept one of each)",
+                      CrowdlearnWarning, stacklevel=stacklevel + 1)
 
 
 def _check_keep(keep) -> None:

@@ -552,9 +552,11 @@ def _aggregate_at_scale(engine: Engine, answers: Path, out: Path, method, seed: 
                       + (f" ({model.n_iter_} iterations, {summary['seconds_per_iteration']} s "
                          "each)" if hasattr(model, "n_iter_") else ""), soft_wrap=True)
         if result.regrouped:
-            console.print("tasks' answers were not in consecutive rows: regrouped by task on "
-                          "the scratch disk first (labels come in parts grouped by a hash of "
-                          "the task id)", soft_wrap=True)
+            console.print("tasks' answers were not in consecutive rows: regrouped by task "
+                          + ("on the scratch disk first" if result.engine == "stream" else
+                             "by a shuffle on the cluster (the input read twice)")
+                          + " (labels come in parts grouped by a hash of the task id)",
+                          soft_wrap=True)
         console.print(f"labels written to {out}/" + "".join(
             f", {p}" for p in (workers, plot) if p is not None), soft_wrap=True)
 

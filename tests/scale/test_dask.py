@@ -12,7 +12,7 @@ import pytest
 
 from crowdlearn import Annotations, DawidSkene
 from crowdlearn.aggregation import MajorityVote, OneCoinDawidSkene, Wawa
-from crowdlearn.errors import InputError
+from crowdlearn.errors import InputError, RepeatedAnswersError
 from crowdlearn.scale import aggregate_dask, aggregate_parquet
 from tests.scale.conftest import crowd_frame, write_parts
 from tests.scale.test_streamed import assert_same, read_result
@@ -51,14 +51,49 @@ def test_dask_dataframe_input(client, small_crowd, tmp_path, model):
     np.testing.assert_allclose(result.model.skill_, reference.skill_, atol=1e-9)
 
 
-def test_task_split_between_partitions(client, tmp_path):
+def test_task_split_between_partitions_is_shuffled_into_one(client, tmp_path):
     frame = crowd_frame(100, seed=12)[["task", "worker", "label"]]
     moved = pd.concat([frame.iloc[:3], frame.iloc[5:], frame.iloc[3:5]]).reset_index(drop=True)
     ddf = dd.from_pandas(moved, npartitions=2, sort=False)
-    with pytest.raises(InputError, match=r"task 0: its answers are in partitions 0 and 1"):
-        aggregate_dask(ddf, tmp_path / "out", client=client)
-    assert not (tmp_path / "out").exists()
-    assert list(tmp_path.iterdir()) == []
+    result = aggregate_dask(ddf, tmp_path / "out", client=client, proba=True)
+    assert result.regrouped and result.n_tasks == 100 and result.n_answers == len(frame)
+    assert_same(read_result(tmp_path / "out"), DawidSkene().fit(Annotations.from_frame(moved)))
+
+
+def test_answers_in_arrival_order_across_files(client, tmp_path):
+    # an export cut by day: every task's answers spread over the files, text ids
+    frame = crowd_frame(400, k=3, seed=21)[["task", "worker", "label"]]
+    frame["task"] = "t" + frame["task"].astype(str).str.zfill(4)
+    scattered = frame.sample(frac=1, random_state=1).reset_index(drop=True)
+    folder = tmp_path / "answers"
+    folder.mkdir()
+    for i in range(4):
+        scattered.iloc[i * 500:(i + 1) * 500].to_parquet(folder / f"day{i}.parquet",
+                                                         index=False)
+    result = aggregate_dask(folder, tmp_path / "out", client=client, proba=True)
+    assert result.regrouped and result.n_tasks == 400
+    assert_same(read_result(tmp_path / "out"), DawidSkene().fit(
+        Annotations.from_frame(scattered)))
+    # a worker's second answer to a task, in another file and with another label: named by
+    # file and row, or dropped as in memory (the answers keep their input order)
+    repeat = scattered.iloc[[7]].assign(label=(scattered["label"].iloc[7] + 1) % 3)
+    (folder / "day3.parquet").unlink()
+    pd.concat([scattered.iloc[1500:], repeat]).to_parquet(folder / "day3.parquet",
+                                                          index=False)
+    task, worker = scattered["task"].iloc[7], scattered["worker"].iloc[7]
+    with pytest.raises(RepeatedAnswersError, match=(
+            rf"task '{task}' was answered twice by worker {worker} \({folder / 'day0.parquet'}"
+            rf" row 7 and {folder / 'day3.parquet'} row 500\)")):
+        aggregate_dask(folder, tmp_path / "refused", client=client)
+    assert not (tmp_path / "refused").exists()
+    given = pd.concat([scattered, repeat])
+    for keep in ("first", "last"):
+        out = tmp_path / keep
+        aggregate_dask(folder, out, client=client, proba=True, keep=keep)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            reference = DawidSkene().fit(Annotations.from_frame(given, keep=keep))
+        assert_same(read_result(out), reference)
 
 
 def test_unreachable_scheduler(tmp_path, monkeypatch, small_crowd):

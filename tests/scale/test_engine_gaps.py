@@ -97,6 +97,28 @@ def test_vanished_class_warned_on_every_engine(client, tmp_path):
     assert streamed == on_dask == in_memory
 
 
+@pytest.mark.parametrize("scattered", [False, True], ids=["grouped", "scattered"])
+@pytest.mark.parametrize("keep", ["first", "last"])
+def test_dropped_repeats_counted_on_every_engine(client, tmp_path, keep, scattered):
+    frame = crowd_frame(200, r=3, n_workers=12, seed=33)[["task", "worker", "label"]]
+    repeats = frame.iloc[[4, 40, 41]].assign(label=lambda f: 1 - f["label"])
+    frame = pd.concat([frame, repeats]).sort_values("task", kind="stable")
+    if scattered:
+        frame = frame.sample(frac=1, random_state=2)
+    path = tmp_path / "answers.parquet"
+    frame.to_parquet(path, index=False)
+    expected = (f"{path}: dropped 3 of 603 answers that repeat a worker's answer to a task "
+                f"(keep={keep!r} kept one of each)")
+    in_memory, fitted = caught(lambda: DawidSkene().fit(Annotations.from_file(path, keep=keep)))
+    streamed, _ = caught(lambda: aggregate_parquet(path, tmp_path / "s", proba=True, keep=keep))
+    on_dask, _ = caught(lambda: aggregate_dask(path, tmp_path / "d", client=client, proba=True,
+                                               keep=keep))
+    assert expected in in_memory
+    assert streamed == on_dask == in_memory
+    assert_same(read_result(tmp_path / "s"), fitted)
+    assert_same(read_result(tmp_path / "d"), fitted)
+
+
 @pytest.mark.parametrize("data", ["single-worker", "one-label"])
 def test_dask_engine_warns_as_memory_does(client, tmp_path, data):
     build, expected = DATA[data]
@@ -272,19 +294,6 @@ def test_repeat_in_a_regrouped_partition_names_its_rows(client, tmp_path):
     assert labels.to_dict() == reference.predict().to_dict()
 
 
-def test_task_in_two_files_names_them_on_dask(client, tmp_path):
-    frame = crowd_frame(60, seed=36)[["task", "worker", "label"]]
-    folder = tmp_path / "answers"
-    folder.mkdir()
-    frame.iloc[:152].to_parquet(folder / "a.parquet", index=False)  # task 30 starts at 150
-    frame.iloc[152:].to_parquet(folder / "b.parquet", index=False)
-    with pytest.raises(InputError, match=rf"task 30: its answers are in two files "
-                                         rf"\({folder / 'a.parquet'} row 150 and "
-                                         rf"{folder / 'b.parquet'} row 0\)"):
-        aggregate_dask(folder, tmp_path / "out", client=client)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["answers"]
-
-
 def _cli(*args: str, cwd: Path) -> subprocess.Popen:
     env = dict(os.environ, OMP_NUM_THREADS="1")
     return subprocess.Popen([sys.executable, "-m", "crowdlearn", "aggregate", *args],
@@ -295,13 +304,14 @@ def _cli(*args: str, cwd: Path) -> subprocess.Popen:
 def test_dask_input_errors_leave_no_worker_log(client, tmp_path):
     path = _with_empty_label(tmp_path / "answers.parquet", 7)
     frame = crowd_frame(60, seed=38)[["task", "worker", "label"]]
-    (tmp_path / "split").mkdir()  # task 0 in two files
+    (tmp_path / "split").mkdir()  # task 0's first answer repeated in another file
     frame.iloc[:3].to_parquet(tmp_path / "split" / "a.parquet", index=False)
-    frame.iloc[3:].to_parquet(tmp_path / "split" / "b.parquet", index=False)
+    pd.concat([frame.iloc[3:], frame.iloc[:1]]).to_parquet(tmp_path / "split" / "b.parquet",
+                                                           index=False)
     before = {w: len(logs) for w, logs in client.get_worker_logs().items()}
     with pytest.raises(InputError, match="answers.parquet: row 7"):
         aggregate_dask(path, tmp_path / "out", client=client)
-    with pytest.raises(InputError, match="its answers are in two files"):
+    with pytest.raises(InputError, match="task 0 was answered twice by worker"):
         aggregate_dask(tmp_path / "split", tmp_path / "out", client=client)
     for worker, logs in client.get_worker_logs().items():  # newest first
         new = [message for _, message in logs[:len(logs) - before.get(worker, 0)]]

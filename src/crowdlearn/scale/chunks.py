@@ -30,14 +30,11 @@ from crowdlearn.errors import InputError
 class CodedChunk:
     """``codes[i] = worker · K + label`` of every answer (int32), grouped by task;
     ``lengths[j]`` the number of answers of the chunk's j-th task; ``tasks`` their ids
-    (an Arrow array, or None when not needed); ``first_rows`` each task's first row in its
-    partition, when the Dask engine grouped the partition's scattered rows (None: rows
-    follow from ``lengths``)."""
+    (an Arrow array, or None when not needed)."""
 
     codes: np.ndarray
     lengths: np.ndarray
     tasks: pa.Array | None = None
-    first_rows: np.ndarray | None = None
 
     @property
     def n_tasks(self) -> int:

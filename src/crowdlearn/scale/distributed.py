@@ -3,13 +3,13 @@ E-step mapped over them, the M-step statistics summed by a tree reduction.
 
 Per EM iteration the client sends the model's parameters (W·K² numbers, broadcast once) and
 receives only their sum of statistics (another W·K² + K numbers): the answers never travel
-after the first pass. Each partition becomes one chunk, so every task's answers must lie in
-one partition (for Parquet files: each task in one file; for a
-``dask.dataframe``: e.g. after ``shuffle(task)`` or ``set_index(task)``). A task's rows apart
-within a partition are grouped there; a task in two partitions is refused (the streamed engine
-regroups those too). This is checked:
-partitions whose tasks increase need only their first and last ids; otherwise the tasks'
-64-bit keys are merged pairwise on the workers, which holds 8 bytes a task on one worker once.
+after the first pass. Each partition becomes one chunk, which must hold all the answers of
+its tasks. A task's rows apart within a partition are grouped there. Whether a task lies in two
+partitions is checked: partitions whose tasks increase need only their first and last ids;
+otherwise the tasks' 64-bit keys are merged pairwise on the workers, which holds 8 bytes a task
+on one worker once. If one does (answers listed as they came in, files cut by day), the
+partitions are read again and shuffled by task on the cluster (Dask's own shuffle), each
+answer tagged with its partition and row so that a task's answers keep their input order.
 
 Needs ``pip install crowdlearn[dask]`` (``dask[distributed]``).
 """
@@ -34,7 +34,7 @@ import pyarrow.parquet as pq
 from crowdlearn.aggregation import DawidSkene
 from crowdlearn.aggregation.base import Aggregator
 from crowdlearn.aggregation.em import default_threads
-from crowdlearn.annotations import Keep, _check_keep
+from crowdlearn.annotations import Keep, _check_keep, warn_dropped_repeats
 from crowdlearn.errors import InputError, RepeatedAnswersError
 from crowdlearn.inputs import first_line
 from crowdlearn.labels import warn_near_duplicates
@@ -118,9 +118,12 @@ def encode_file(answers: ParquetAnswers, keep: Keep = "error") -> tuple[dict | N
 
 
 def encode_partition(frame: pd.DataFrame, index: int, columns: tuple[str, str, str],
-                     keep: Keep = "error") -> tuple[dict | None, dict]:
+                     keep: Keep = "error", origins: list[str] | None = None,
+                     ) -> tuple[dict | None, dict]:
     """One partition of a user's Dask DataFrame: :func:`encode_answers` of its rows, named
-    "partition N" and the row's position in it (from 0)."""
+    "partition N" and the row's position in it (from 0). ``origins``: the partition was
+    shuffled by task (see :func:`_shuffled`), and its answers are named by the place
+    ``origins[part]`` and the row they came from."""
     def encoded():
         where = f"partition {index}"
         for name in columns:
@@ -128,8 +131,15 @@ def encode_partition(frame: pd.DataFrame, index: int, columns: tuple[str, str, s
             if empty.any():
                 raise InputError(f"{where}: " + empty_message(
                     int(np.flatnonzero(empty)[0]), name, int(empty.sum())))
+        place = None
+        if origins is not None:
+            part, row = frame[_PART].to_numpy(), frame[_ROW].to_numpy()
+
+            def place(i: int) -> tuple[str, int]:
+                return origins[int(part[i])], int(row[i])
+
         return encode_answers([pa.array(frame[name].to_numpy()) for name in columns], where,
-                              columns, keep)
+                              columns, keep, place)
 
     return _reported(encoded)
 
@@ -148,7 +158,8 @@ def _reported(encoded: Callable[[], tuple[dict, dict]]) -> tuple[dict | None, di
 
 
 def encode_answers(arrays: list[pa.Array], where: str, columns: tuple[str, str, str],
-                   keep: Keep = "error") -> tuple[dict, dict]:
+                   keep: Keep = "error", place: Callable[[int], tuple[str, int]] | None = None,
+                   ) -> tuple[dict, dict]:
     """One partition (``where``: its file or "partition N") coded locally: its task runs,
     and workers and labels coded against the partition's own distinct values (which the
     client merges into the global coding). The second element is what the client gathers:
@@ -156,7 +167,8 @@ def encode_answers(arrays: list[pa.Array], where: str, columns: tuple[str, str, 
     most answers of a task, the first and last task keys and whether the tasks increase.
     Refuses blank text cells; a task whose rows lie apart in the partition is grouped
     (its answers in their order, tasks in the order of their first answers); repeated
-    answers are dealt with as ``keep`` says (the default refuses them naming ``where`` and rows)."""
+    answers are dealt with as ``keep`` says (the default refuses them naming ``where`` and
+    rows, or the places ``place(row)`` gives)."""
     ids = arrays[0]
     starts = run_starts(ids)
     run_ids = ids.take(pa.array(starts))
@@ -179,18 +191,21 @@ def encode_answers(arrays: list[pa.Array], where: str, columns: tuple[str, str, 
 
     def describe(a: int, b: int) -> str:
         a_row, b_row = (a, b) if row is None else (int(row[a]), int(row[b]))
+        named = place or (lambda i: (where, i))
         return repeat_message(run_ids[task_of(lengths, a)].as_py(),
-                              worker_values[int(worker_codes[a])].as_py(), (where, a_row),
-                              (where, b_row))
+                              worker_values[int(worker_codes[a])].as_py(), named(a_row),
+                              named(b_row))
 
     kept = kept_answers(worker_codes, lengths, len(worker_values), keep, describe)
+    given = len(worker_codes)
     if kept is not None:
         worker_codes, label_codes = worker_codes[kept], label_codes[kept]
         lengths = kept_lengths(lengths, kept)
     local = {"worker": worker_codes, "label": label_codes, "tasks": run_ids,
-             "lengths": lengths, "first_rows": None if row is None else row[starts],
+             "lengths": lengths,
              "worker_values": worker_values, "label_values": label_values}
     meta = {"tasks": len(starts), "answers": len(worker_codes), "increasing": increasing,
+            "dropped": given - len(worker_codes),
             "most": int(lengths.max()) if len(lengths) else 0,
             "first": int(keys[0]) if len(keys) else None,
             "last": int(keys[-1]) if len(keys) else None,
@@ -199,10 +214,7 @@ def encode_answers(arrays: list[pa.Array], where: str, columns: tuple[str, str, 
     return local, meta
 
 
-_REGROUP = ("put them together: sort or shuffle the answers by task (e.g. "
-            "`df.sort_values('task').to_parquet(...)`, or Dask's `ddf.shuffle('task')`), "
-            "or use the streamed engine (`--engine stream`, `aggregate_parquet`), which "
-            "regroups them")
+_PART, _ROW = "__crowdlearn_part", "__crowdlearn_row"  # a shuffled answer's origin
 
 
 def _raise_blank(arrays: list[pa.Array], where: str, columns: tuple[str, str, str]) -> None:
@@ -225,8 +237,7 @@ def recode(local: dict, worker_ids: pa.Array, class_ids: pa.Array) -> CodedChunk
     label_map = pc.index_in(local["label_values"], value_set=class_ids).to_numpy()
     codes = worker_map[local["worker"]].astype(np.int64) * len(class_ids) + label_map[
         local["label"]]
-    return CodedChunk(codes.astype(np.int32), local["lengths"], local["tasks"],
-                      local["first_rows"])
+    return CodedChunk(codes.astype(np.int32), local["lengths"], local["tasks"])
 
 
 def _keys(chunk: CodedChunk) -> np.ndarray:
@@ -254,16 +265,6 @@ def _merge_keys(a: np.ndarray | _SplitTask, b: np.ndarray | _SplitTask,
     return both if twice is None else _SplitTask(twice)
 
 
-def _has_key(chunk: CodedChunk, task_key: int) -> tuple[Any, int] | None:
-    """(task id, its first row in the partition) of the task with key ``task_key``."""
-    hit = np.flatnonzero(task_keys(chunk.tasks) == task_key)
-    if not len(hit):
-        return None
-    first = chunk.lengths[:hit[0]].sum() if chunk.first_rows is None else \
-        chunk.first_rows[hit[0]]
-    return chunk.tasks[int(hit[0])].as_py(), int(first)
-
-
 def _apply(chunk: CodedChunk, fn: Callable, args: tuple):
     return fn(chunk, *args)
 
@@ -279,11 +280,12 @@ class DaskRunner:
 
     def __init__(self, client, chunks: list, workers: list, classes: list,
                  worker_counts: np.ndarray, n_tasks: int, n_answers: int,
-                 max_task_answers: int):
+                 max_task_answers: int, n_dropped: int = 0):
         self.client, self.chunks = client, chunks
         self.workers, self.classes, self.worker_counts = workers, classes, worker_counts
         self.n_tasks, self.n_answers = n_tasks, n_answers
         self.max_task_answers = max_task_answers
+        self.n_dropped = n_dropped  # repeated answers that ``keep`` dropped
 
     def _shared(self, args: tuple):
         """``args`` on every worker, under a key of their own: scattered by content hash,
@@ -331,7 +333,9 @@ def aggregate_dask(source, out: Path | str, model: Aggregator | None = None, *,
     worker sees).
 
     ``source``: a ``dask.dataframe.DataFrame`` with the three columns, or Parquet files (a
-    file, folder or glob; one partition per file, files without rows skipped).
+    file, folder or glob; one partition per file, files without rows skipped), in any
+    order: if a task's answers lie in two partitions, the input is read again and shuffled
+    by task on the cluster, its answers kept in input order (``regrouped`` in the result).
     ``client``: a ``dask.distributed.Client`` to use; otherwise one is connected to
     ``scheduler`` (an address) or to a new ``LocalCluster`` of ``n_workers`` processes. The
     labels and posteriors equal the in-memory and streamed fits' up to floating-point
@@ -367,8 +371,17 @@ def aggregate_dask(source, out: Path | str, model: Aggregator | None = None, *,
         tracked = Tracked(client)
         try:
             runner = _persist(tracked, parts, columns, keep)
+            regrouped = runner is None
+            if regrouped:  # a task in two partitions: shuffled by task, read again
+                shuffled, origins = _shuffled(parts, columns)
+                runner = _persist(tracked, shuffled, columns, keep, origins)
+                if runner is None:  # not reached: the shuffle puts a task in one partition
+                    raise InputError("a task's answers are in two partitions after a shuffle "
+                                     "by task")
             read = time.perf_counter() - start
             warn_near_duplicates(runner.classes, label, origin)
+            warn_dropped_repeats(origin, runner.n_dropped, runner.n_answers + runner.n_dropped,
+                                 keep)
             fitted = fit_chunks(model, runner, folder, proba)
         except BaseException:  # before the client closes and the folder is removed
             tracked.cancel()
@@ -376,7 +389,8 @@ def aggregate_dask(source, out: Path | str, model: Aggregator | None = None, *,
     fitted.seconds["read"] = read
     fitted.seconds["total"] = time.perf_counter() - start
     return ScaleResult(model, Path(out), "dask", runner.n_answers, runner.n_tasks,
-                       len(runner.workers), fitted.seconds, fitted.iteration_seconds)
+                       len(runner.workers), fitted.seconds, fitted.iteration_seconds,
+                       regrouped)
 
 
 class Tracked:
@@ -427,20 +441,20 @@ def _sorted_union(arrays: list[pa.Array]) -> pa.Array:
     return distinct.take(pa.array(library_order(distinct)))
 
 
-def _persist(client, parts: Parts, columns: tuple[str, str, str],
-             keep: Keep = "error") -> DaskRunner:
+def _persist(client, parts: Parts, columns: tuple[str, str, str], keep: Keep = "error",
+             origins: list[str] | None = None) -> DaskRunner | None:
     """Code every partition into a chunk held on the workers (one read of the data) and
-    check the grouping."""
-    names: list[str] | None = None  # of the partitions: their files, if they are files
+    check the grouping: None, with nothing left on the workers, when a task's answers lie
+    in two partitions. ``origins``: ``parts`` were shuffled by task, and answers are named
+    as :func:`encode_partition` says."""
     if isinstance(parts, ParquetAnswers):
-        names = [str(path) for path in parts.files]
         here = Path.cwd()  # relative paths are the client's: a worker's folder differs
         pairs = [client.submit(encode_file, parts.one(path, here), keep, pure=False)
                  for path in parts.files]
     else:
         from dask import delayed
 
-        pairs = client.compute([delayed(encode_partition)(part, i, columns, keep)
+        pairs = client.compute([delayed(encode_partition)(part, i, columns, keep, origins)
                                 for i, part in enumerate(parts.to_delayed())])
     metas = client.gather([client.submit(lambda pair: pair[1], p, pure=False)
                            for p in pairs])
@@ -463,33 +477,55 @@ def _persist(client, parts: Parts, columns: tuple[str, str, str],
     del pairs, locals_
     ordered = all(m["increasing"] for m in metas) and all(
         a["last"] < b["first"] for a, b in zip(metas, metas[1:], strict=False))
-    if not ordered:
-        _check_disjoint(client, chunks, filled, names)
+    if not ordered and _split(client, chunks):
+        return None  # the chunks' futures released with this frame
     counts = np.zeros(len(workers), dtype=np.int64)
     for m in metas:
         np.add.at(counts, pc.index_in(m["worker_values"], value_set=workers).to_numpy(),
                   m["worker_counts"])
     return DaskRunner(client, chunks, workers.to_pylist(), classes.to_pylist(), counts,
                       sum(m["tasks"] for m in metas), sum(m["answers"] for m in metas),
-                      max(m["most"] for m in metas))
+                      max(m["most"] for m in metas), sum(m["dropped"] for m in metas))
 
 
-def _check_disjoint(client, chunks: list, partitions: list[int],
-                    files: list[str] | None) -> None:
-    """Refuse a task whose answers lie in two partitions (keys merged on the workers);
-    ``partitions``: the chunks' partition numbers; ``files``: every partition's file
-    (None: a user's DataFrame)."""
-    split = _pairwise(client, client.map(_keys, chunks, pure=False), _merge_keys).result()
-    if not isinstance(split, _SplitTask):
-        return
-    found = client.gather(client.map(_has_key, chunks, task_key=split.key, pure=False))
-    where = [i for i, hit in enumerate(found) if hit is not None][:2]
-    task = found[where[0]][0]
-    if files is None:
-        raise InputError(f"task {task!r}: its answers are in partitions "
-                         f"{partitions[where[0]]} and {partitions[where[1]]}; the Dask engine "
-                         "needs each task's answers in one partition: " + _REGROUP)
-    first, then = (f"{files[partitions[i]]} row {found[i][1]}" for i in where)
-    raise InputError(f"task {task!r}: its answers are in two files ({first} and {then}); "
-                     "the Dask engine reads each file as one partition and needs each task's "
-                     "answers in one file: " + _REGROUP)
+def _split(client, chunks: list) -> bool:
+    """Whether a task's answers lie in two chunks (their keys merged on the workers)."""
+    merged = _pairwise(client, client.map(_keys, chunks, pure=False), _merge_keys).result()
+    return isinstance(merged, _SplitTask)
+
+
+def _shuffled(parts: Parts, columns: tuple[str, str, str]) -> tuple[Any, list[str]]:
+    """``parts`` (Parquet files or a Dask DataFrame) as a Dask DataFrame shuffled by task,
+    each partition's rows in input order (sorted by their origin: partition, row), and the
+    names of the partitions they came from (files, or "partition N")."""
+    dd, _, _ = _dask()
+    from dask import delayed
+
+    if isinstance(parts, ParquetAnswers):
+        here = Path.cwd()
+        names = [str(path) for path in parts.files]
+        meta = _tagged(pa.table([pa.array([], type=t) for t in parts.types],
+                                names=list(columns)).to_pandas(), 0)
+        frames = [delayed(_file_frame)(parts.one(path, here), i)
+                  for i, path in enumerate(parts.files)]
+    else:
+        names = [f"partition {i}" for i in range(parts.npartitions)]
+        meta = _tagged(parts._meta, 0)
+        frames = [delayed(_tagged)(part, i) for i, part in enumerate(parts.to_delayed())]
+    shuffled = dd.from_delayed(frames, meta=meta).shuffle(columns[0])
+    return shuffled.map_partitions(lambda frame: frame.sort_values([_PART, _ROW]),
+                                   meta=meta), names
+
+
+def _file_frame(answers: ParquetAnswers, index: int) -> pd.DataFrame:
+    """The answers of one file (``answers`` of one file) as a frame tagged with their origin."""
+    frame = pd.DataFrame({name: values.to_pandas() for name, values in
+                          zip(answers.columns, answers.read(), strict=True)})
+    return _tagged(frame, index)
+
+
+def _tagged(frame: pd.DataFrame, index: int) -> pd.DataFrame:
+    """``frame`` with its origin in two more columns: partition ``index`` and each row's
+    position in it."""
+    return frame.assign(**{_PART: np.full(len(frame), index, dtype=np.int32),
+                           _ROW: np.arange(len(frame), dtype=np.int64)})

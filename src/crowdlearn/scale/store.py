@@ -132,6 +132,7 @@ class ChunkStore:
     max_task_answers: int
     regrouped: bool = False  # the input's tasks were scattered: chunks rewritten by task
     regroup_seconds: float = 0.0
+    n_dropped: int = 0  # repeated answers that ``keep`` dropped
 
     @property
     def n_workers(self) -> int:
@@ -360,7 +361,7 @@ def _recode(encoder: _Encoder, folder: Path, keep: Keep) -> ChunkStore:
     k = len(classes)
     check_code_range(len(workers), k)
     counts = np.zeros(len(workers), dtype=np.int64)
-    n_answers = most = 0
+    n_answers = most = dropped = 0
     for i in range(encoder.n_chunks):
         w = worker_rank[np.load(folder / f"{i}.workers.npy")]
         labels = np.load(folder / f"{i}.labels.npy")
@@ -377,6 +378,7 @@ def _recode(encoder: _Encoder, folder: Path, keep: Keep) -> ChunkStore:
 
         kept = kept_answers(w, lengths, len(workers), keep, describe)
         if kept is not None:
+            dropped += len(w) - len(kept)
             w, labels, lengths = w[kept], labels[kept], kept_lengths(lengths, kept)
             np.save(folder / f"{i}.lengths.npy", lengths)
         codes = w.astype(np.int64) * k + class_rank[labels]
@@ -387,7 +389,7 @@ def _recode(encoder: _Encoder, folder: Path, keep: Keep) -> ChunkStore:
         n_answers += len(w)
         most = max(most, int(lengths.max()))
     return ChunkStore(folder, encoder.n_chunks, workers, classes, counts, encoder.n_tasks,
-                      n_answers, most, encoder.regrouped, encoder.regroup_seconds)
+                      n_answers, most, encoder.regrouped, encoder.regroup_seconds, dropped)
 
 
 def _rows_of(source: ParquetAnswers, task, worker) -> list[tuple[str, int]]:

@@ -24,7 +24,7 @@ import pandas as pd
 from crowdlearn.aggregation import DawidSkene
 from crowdlearn.aggregation.base import Aggregator
 from crowdlearn.aggregation.em import default_threads
-from crowdlearn.annotations import Keep, _check_keep
+from crowdlearn.annotations import Keep, _check_keep, warn_dropped_repeats
 from crowdlearn.errors import InputError
 from crowdlearn.labels import warn_near_duplicates
 from crowdlearn.scale.engine import StreamRunner, check_scalable, fit_chunks
@@ -95,6 +95,8 @@ def aggregate_parquet(source, out: Path | str, model: Aggregator | None = None, 
                 chunk_answers=chunk_answers, keep=keep, progress=progress) as store:
         read = time.perf_counter() - start
         warn_near_duplicates(store.classes, label, answers.origin(source))
+        warn_dropped_repeats(answers.origin(source), store.n_dropped,
+                             store.n_answers + store.n_dropped, keep)
         with dataset_output(out) as folder:
             runner = StreamRunner(store, default_threads(n_threads))
             try:
