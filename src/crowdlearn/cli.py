@@ -13,6 +13,7 @@ import inspect
 import json
 import os
 import platform
+import re
 import signal
 import sys
 import time
@@ -142,7 +143,11 @@ def _cli_words(exc: CrowdlearnError, options: set[str]) -> str:
     message = str(exc)
     for python, words in _PYTHON_REMEDIES.items():
         message = message.replace(python, words)
-    return message
+    # a sweep's setting named as the command's option ("The 'seeds' parameter of
+    # BudgetSettings must be ..." → "--seeds must be ...")
+    return re.sub(r"[Tt]he '(\w+)' (?:parameter|setting) of \w+Settings",
+                  lambda m: f"--{m[1].replace('_', '-')}" if m[1] in options else m[0],
+                  message)
 
 
 # the choices of --keep: Annotations' KEEP_CHOICES, written out as reading them imports

@@ -103,9 +103,14 @@ def check_parameters(estimator, constraints: dict) -> None:
     """``estimator.get_params(deep=False)`` against ``constraints``; the first violation is an
     :class:`InputError` with scikit-learn's message (parameter, class, allowed kinds,
     value). Parameters without constraints are not checked."""
+    check_values(estimator.get_params(deep=False), constraints, type(estimator).__name__)
+
+
+def check_values(values: dict, constraints: dict, caller: str) -> None:
+    """``values`` (name → value) against ``constraints``, for ``caller`` (a class or
+    function named in the message), as :func:`check_parameters` checks an estimator's."""
     try:
-        validate_parameter_constraints(constraints, estimator.get_params(deep=False),
-                                       caller_name=type(estimator).__name__)
+        validate_parameter_constraints(constraints, values, caller_name=caller)
     except InvalidParameterError as exc:
         raise InputError(str(exc)) from None
 

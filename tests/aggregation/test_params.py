@@ -198,3 +198,27 @@ def test_cli_reports_a_bad_option_value_as_one_line(tmp_path, args, expected):
     assert "Traceback" not in result.output
     assert len(result.output.strip().splitlines()) <= 3  # one message, soft-wrapped at most
     assert not out.exists()
+
+
+@pytest.mark.parametrize("cls", AGGREGATORS, ids=lambda c: c.__name__)
+def test_hyper_parameters_keyword_only_after_the_first(cls):
+    import inspect
+
+    params = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    assert all(p.kind is p.KEYWORD_ONLY for p in params[1:]), cls
+    with pytest.raises(TypeError):
+        cls(*[p.default for p in params[:2]])
+
+
+def test_unknown_fit_keywords_are_named():
+    from crowdlearn import Annotations
+
+    frame = pd.DataFrame({"task": [0, 0, 1, 1], "worker": [0, 1, 0, 1], "label": [0, 0, 1, 0]})
+    answers = Annotations.from_frame(frame)
+    for given in (answers, frame):  # gold= is GoldMajorityVote's, not MACE's
+        with pytest.raises(InputError, match=r"unknown argument\(s\) gold: besides the "):
+            aggregation.MACE().fit(given, gold={0: 0})
+    with pytest.raises(InputError, match="task: these options build annotations from a "):
+        aggregation.DawidSkene().fit(answers, task="item")
+    assert aggregation.DawidSkene().fit(frame.rename(columns={"task": "item"}),
+                                        task="item").posteriors_.shape == (2, 2)

@@ -134,7 +134,8 @@ def test_activelab_is_skipped_without_cleanlab(tmp_path, monkeypatch):
     ({"extra_labels": 3.5}, "fewer than the 1,050 extra answers"),
     ({"strategies": ("best",)}, "unknown strategy 'best'"),
     ({"aggregator": "glad"}, "unknown consensus"),
-    ({"rounds": 0}, "at least 1"),
+    ({"rounds": 0}, r"'rounds' parameter of ActiveSettings must be an int in the range \[1,"),
+    ({"extra_labels": float("nan")}, r"'extra_labels' parameter of ActiveSettings must be a "),
 ])
 def test_bad_replay_settings(replay_files, tmp_path, change, message):
     answers, truth = replay_files
@@ -317,3 +318,20 @@ def test_reading_options_need_a_replay(tmp_path):
     with pytest.raises(InputError, match="--keep, --sep and --encoding .* give --replay"):
         run_active(s, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_replay_truth_matched_as_text(tmp_path):
+    answers, truth = tmp_path / "answers.csv", tmp_path / "truth.csv"
+    pd.DataFrame({"task": ["7", "7", "x", "x"], "worker": [1, 2, 1, 2],
+                  "label": ["cat", "dog", "dog", "dog"]}).to_csv(answers, index=False)
+    truth.write_text("task,label\n7,cat\nx,dog\n99,cat\n")
+    pool = active.replay_pool(str(answers), str(truth), seed=0)
+    assert [pool.classes[c] for c in pool.truth] == ["cat", "dog"]
+    assert pool.unanswered_truth == ("99",)
+    truth.write_text("task,label\n7,bird\n")
+    with pytest.raises(InputError, match=r"task '7' has label 'bird', which no answer gives "
+                                         r"\(classes: cat, dog\)"):
+        active.replay_pool(str(answers), str(truth), seed=0)
+    truth.write_text("task,label\n98,cat\n")
+    with pytest.raises(InputError, match="none of its tasks are answered in"):
+        active.replay_pool(str(answers), str(truth), seed=0)

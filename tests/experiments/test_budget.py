@@ -71,6 +71,21 @@ def test_bad_settings(tmp_path):
         run_budget(BudgetSettings(**TINY), tmp_path / "junk")
 
 
+@pytest.mark.parametrize("change, message", [
+    ({"seeds": 1.5}, r"'seeds' parameter of BudgetSettings must be an int in the range \[1, "
+                     r"inf\)\. Got 1\.5"),
+    ({"redundancy": (1, 2.5)}, r"'redundancy' setting of BudgetSettings must be a non-empty "
+                               r"sequence, each an int"),
+    ({"lr": "0.1"}, r"'lr' parameter of BudgetSettings must be a float"),
+    ({"gamma": 1.5}, r"'gamma' parameter of BudgetSettings must be a float in the range "
+                     r"\[0\.0, 1\.0\]"),
+])
+def test_mistyped_settings_fail_before_the_folder_is_made(tmp_path, change, message):
+    with pytest.raises(InputError, match=message):
+        run_budget(BudgetSettings(**{**TINY, **change}), tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
 def test_finding_states_what_the_numbers_show():
     rows = [("mv", 1, 0.80), ("mv", 3, 0.70), ("mbem", 1, 0.92), ("mbem", 3, 0.85),
             ("ds", 3, 0.88)]
@@ -123,3 +138,11 @@ def test_header_only_results_file_is_treated_as_empty(tmp_path):
     results = run_budget(BudgetSettings(**{**TINY, "methods": ("mv",), "redundancy": (1,)}),
                          tmp_path, log=lambda _: None)
     assert len(results) == 1
+
+
+def test_cli_names_a_bad_setting_by_its_option(tmp_path):
+    res = CliRunner().invoke(app, ["experiment", "budget", "--seeds", "0", "-o",
+                                   str(tmp_path / "out")])
+    assert res.exit_code == 2
+    assert "--seeds must be an int in the range [1, inf). Got 0 instead." in res.output
+    assert not (tmp_path / "out").exists()

@@ -42,7 +42,11 @@ def test_noise_kinds():
 
 @pytest.mark.parametrize("field,value,message", [
     ("noise", "gaussian", "noise must be one of"),
-    ("rates", (1.2,), "noise rates must be in"),
+    ("rates", (1.2,), r"'rates' setting of NoiseSettings must be a non-empty sequence, each a "
+                      r"float in the range \[0.0, 1.0\), got \(1.2,\)"),
+    ("rates", (), "'rates' setting of NoiseSettings must be a non-empty"),
+    ("epochs", True, r"'epochs' parameter of NoiseSettings must be an int in the range \[1,"),
+    ("stage_epochs", 0, r"'stage_epochs' parameter of NoiseSettings must be an int"),
     ("methods", ("mixup",), "unknown method 'mixup'"),
     ("extra", {"two-em": {"noise_rate": 0.1}}, "'noise_rate' of 'two-em' is set by the sweep"),
     ("extra", {"mixup": {"alpha": 1}}, "options given for unknown method 'mixup'"),

@@ -167,16 +167,17 @@ def answer_problems(workers: list, classes: list, most_answers: int) -> list[str
 def as_annotations(answers, **frame_options) -> Annotations:
     """``answers`` as :class:`Annotations`: given as such, or built from a long DataFrame
     with ``frame_options`` (``task``, ``worker``, ``label``, ``classes``, ``keep``)."""
+    unknown = set(frame_options) - {"task", "worker", "label", "classes", "keep"}
+    if unknown:  # e.g. a keyword another method's fit takes (gold=, task_prior=)
+        raise InputError(f"unknown argument(s) {', '.join(sorted(unknown))}: besides the "
+                         "answers this takes only the options that build them from a "
+                         "DataFrame: task, worker, label, classes, keep")
     if isinstance(answers, Annotations):
         if frame_options:
             raise InputError(f"{', '.join(frame_options)}: these options build annotations "
                              "from a DataFrame; the answers given are already Annotations")
         return answers
     if isinstance(answers, pd.DataFrame):
-        unknown = set(frame_options) - {"task", "worker", "label", "classes", "keep"}
-        if unknown:
-            raise InputError(f"unknown option(s) {', '.join(sorted(unknown))} for a frame of "
-                             "answers; known: task, worker, label, classes, keep")
         return Annotations.from_frame(answers, **frame_options)
     raise InputError(
         f"expected crowdlearn.Annotations or a pandas DataFrame (one answer a row), got "

@@ -136,7 +136,7 @@ class DawidSkene(Aggregator):
         "class_smoothing": [NON_NEGATIVE_REAL],
         "initial_error_strategy": [Choice("addition", "assign")], "n_threads": N_THREADS}
 
-    def __init__(self, max_iter: int = 100, tol: float = 1e-5, smoothing: float = 1.0,
+    def __init__(self, max_iter: int = 100, *, tol: float = 1e-5, smoothing: float = 1.0,
                  prior: Literal["pooled", "uniform"] = "pooled",
                  init: Literal["majority", "task_prior"] = "majority",
                  class_prior: Literal["estimate", "uniform"] = "estimate",

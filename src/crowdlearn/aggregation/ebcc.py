@@ -202,7 +202,7 @@ class EBCC(Aggregator):
         "subtype_concentration": [POSITIVE_REAL],
         "point_estimates": [Choice("none", "confusion", "all")]}
 
-    def __init__(self, n_subtypes: int = N_SUBTYPES, n_seeds: int | str = "auto",
+    def __init__(self, n_subtypes: int = N_SUBTYPES, *, n_seeds: int | str = "auto",
                  seed: int | None = 0, max_iter: int | str = "auto", tol: float = TOL,
                  class_concentration: float | str = "empirical",
                  confusion_prior: Literal["pooled", "fixed"] = "pooled",

@@ -328,7 +328,7 @@ class GLAD(Aggregator):
         "m_step_max_iter": [Integers(1)], "m_step_tol": [NON_NEGATIVE_REAL],
         "m_step_rtol": [NON_NEGATIVE_REAL], "class_prior": [Choice("uniform", "estimate")]}
 
-    def __init__(self, max_iter: int = 100, tol: float = 1e-5, alpha_prior_mean: float = 1.0,
+    def __init__(self, max_iter: int = 100, *, tol: float = 1e-5, alpha_prior_mean: float = 1.0,
                  alpha_prior_var: float = 1.0, beta_prior_mean: float = 1.0,
                  beta_prior_var: float = 1.0, m_step_max_iter: int = 25,
                  m_step_tol: float = 1e-2, m_step_rtol: float = 0.01,

@@ -40,7 +40,7 @@ class GoldMajorityVote(Aggregator):
     _parameter_constraints = {"default_skill": [Choice("mean"), Reals(0, 1, closed="both")],
                               "tie_break": [TIE_BREAK], "seed": SEED_OR_GENERATOR}
 
-    def __init__(self, default_skill: float | Literal["mean"] = "mean",
+    def __init__(self, default_skill: float | Literal["mean"] = "mean", *,
                  tie_break: Literal["random", "first"] = "random", seed: int | None = 0):
         self.default_skill = default_skill
         self.tie_break = tie_break

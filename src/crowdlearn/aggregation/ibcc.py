@@ -208,7 +208,7 @@ class IBCC(Aggregator):
     _parameter_constraints = {**BCC_PARAMETERS,
                               "confusion_off": [POSITIVE_REAL, Choice("auto")]}
 
-    def __init__(self, max_iter: int = MAX_ITER, tol: float = TOL,
+    def __init__(self, max_iter: int = MAX_ITER, *, tol: float = TOL,
                  class_concentration: float | str = 1.0,
                  confusion_diag: float = CONFUSION_DIAG, confusion_off: float | str = "auto",
                  n_threads: int | None = None):

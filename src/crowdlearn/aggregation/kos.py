@@ -52,7 +52,7 @@ class KOS(Aggregator):
 
     _parameter_constraints = {"n_iter": [Integers(1)], "seed": SEED_OR_GENERATOR}
 
-    def __init__(self, n_iter: int = 10, seed: int | None = 0):
+    def __init__(self, n_iter: int = 10, *, seed: int | None = 0):
         self.n_iter = n_iter
         self.seed = seed
 

@@ -180,7 +180,7 @@ class MACE(Aggregator):
         "seed": [Integers(0, 2**32 - 1), None],  # np.random.RandomState's range
         "n_threads": N_THREADS}
 
-    def __init__(self, method: Literal["vb", "em"] = "vb", n_restarts: int = 10,
+    def __init__(self, method: Literal["vb", "em"] = "vb", *, n_restarts: int = 10,
                  max_iter: int = 100, tol: float = 1e-5, smoothing: float = 0.01,
                  default_noise: float = 0.5, alpha: float = 0.5, beta: float = 0.5,
                  strategy_prior: float = 10.0,

@@ -52,7 +52,7 @@ class MajorityVote(Aggregator):
                               "a mapping or Series of worker id → weight"), None],
         "default_weight": [Reals(), None]}
 
-    def __init__(self, tie_break: Literal["random", "first"] = "random", seed: int | None = 0,
+    def __init__(self, tie_break: Literal["random", "first"] = "random", *, seed: int | None = 0,
                  weights: Mapping | pd.Series | None = None,
                  default_weight: float | None = None):
         self.tie_break = tie_break

@@ -191,7 +191,7 @@ class MMSR(Aggregator):
         "seed": [Integers(0, 2**32 - 1), None],  # np.random.RandomState's range
         "crowdkit_compat": ["boolean"]}
 
-    def __init__(self, max_iter: int = 10000, tol: float = 1e-10, patience: int = 200,
+    def __init__(self, max_iter: int = 10000, *, tol: float = 1e-10, patience: int = 200,
                  seed: int | None = 0, crowdkit_compat: bool = False):
         self.max_iter = max_iter
         self.tol = tol

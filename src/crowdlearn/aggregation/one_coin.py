@@ -35,7 +35,7 @@ class OneCoinDawidSkene(DawidSkene):
     ``OneCoinDawidSkene(smoothing=0.01, prior="uniform", class_prior="estimate",
     class_smoothing=0)`` is the former default."""
 
-    def __init__(self, max_iter: int = 100, tol: float = 1e-5, smoothing: float = 1.0,
+    def __init__(self, max_iter: int = 100, *, tol: float = 1e-5, smoothing: float = 1.0,
                  prior: Literal["pooled", "uniform"] = "pooled",
                  init: Literal["majority", "task_prior"] = "majority",
                  class_prior: Literal["estimate", "uniform"] = "uniform",

@@ -40,7 +40,7 @@ class Wawa(Aggregator):
 
     _parameter_constraints = {"tie_break": [TIE_BREAK], "seed": SEED_OR_GENERATOR}
 
-    def __init__(self, tie_break: Literal["random", "first"] = "random", seed: int | None = 0):
+    def __init__(self, tie_break: Literal["random", "first"] = "random", *, seed: int | None = 0):
         self.tie_break = tie_break
         self.seed = seed
 

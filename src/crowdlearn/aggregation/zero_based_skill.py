@@ -45,7 +45,7 @@ class ZeroBasedSkill(Aggregator):
         "lr_steps_to_reduce": [Integers(1)], "lr_reduce_factor": [NON_NEGATIVE_REAL],
         "eps": [NON_NEGATIVE_REAL], "tie_break": [TIE_BREAK], "seed": SEED_OR_GENERATOR}
 
-    def __init__(self, n_iter: int = 100, lr_init: float = 1.0, lr_steps_to_reduce: int = 20,
+    def __init__(self, n_iter: int = 100, *, lr_init: float = 1.0, lr_steps_to_reduce: int = 20,
                  lr_reduce_factor: float = 0.5, eps: float = 1e-5,
                  tie_break: Literal["random", "first"] = "random", seed: int | None = 0):
         self.n_iter = n_iter

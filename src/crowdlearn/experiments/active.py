@@ -44,6 +44,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
+import os
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -59,8 +60,10 @@ from crowdlearn.experiments.options import (
     check_crowd_learners,
     check_crowd_options,
     check_methods,
+    check_settings,
 )
 from crowdlearn.experiments.sweep import Experiment, dataset_splits, run_sweep
+from crowdlearn.labels import positions
 from crowdlearn.outputs import atomic_write
 
 STRATEGIES = ("ours", "activelab", "random", "uniform", "oracle")
@@ -107,6 +110,7 @@ class ActiveSettings:
         from crowdlearn.experiments.budget import WORKER_MODELS
         from crowdlearn.methods import CROWD_METHODS
 
+        check_settings(self)
         check_methods(self.strategies, STRATEGIES, "strategy")
         if self.aggregator not in ("onecoin", "ds"):
             raise InputError(f"unknown consensus {self.aggregator!r}; choose onecoin or ds")
@@ -114,11 +118,6 @@ class ActiveSettings:
             check_methods(self.methods, CROWD_METHODS)
         check_crowd_options(self.extra)
         check_crowd_learners(self.methods or (), self)
-        if self.seeds < 1 or self.epochs < 1 or self.rounds < 1:
-            raise InputError("seeds, epochs and rounds must be at least 1")
-        if not (np.isfinite(self.extra_labels) and self.extra_labels > 0):
-            raise InputError(f"extra labels must be a positive multiple of the number of "
-                             f"tasks, got {self.extra_labels}")
         if (self.replay is None) != (self.truth is None):
             raise InputError("a replay needs both the answers (--replay) and the truth "
                              "(--truth)")
@@ -201,7 +200,9 @@ class AnswerPool:
 
 @functools.lru_cache(maxsize=4)
 def _replay_base(answers: str, truth: str, columns: tuple[str, str, str], keep: str,
-                 sep: str | None, encoding: str | None) -> AnswerPool:
+                 sep: str | None, encoding: str | None, stamp: tuple = ()) -> AnswerPool:
+    """The replay's pool read once per sweep (``stamp``: the files' versions, so that a
+    file rewritten since is read again)."""
     from crowdlearn.inputs import read_table, source_name, task_labels_from_table
 
     ann = Annotations.from_file(answers, "long", *columns, keep=keep, sep=sep,
@@ -210,21 +211,25 @@ def _replay_base(answers: str, truth: str, columns: tuple[str, str, str], keep: 
     # from another tool than the answers
     gold = task_labels_from_table(read_table(truth, encoding=encoding, blank_separated=True),
                                   source_name(truth), known_tasks=ann.tasks)
-    known = {str(t): i for i, t in enumerate(ann.tasks)}
-    classes = {str(c): i for i, c in enumerate(ann.classes)}
-    codes = np.full(ann.n_tasks, -1, dtype=np.int64)
-    for task, label in gold.astype(str).items():
-        if str(task) in known:
-            if label not in classes:
-                raise InputError(f"{truth}: task {task!r} has label {label!r}, which no "
-                                 f"answer gives (classes: {', '.join(classes)})")
-            codes[known[str(task)]] = classes[label]
-    if (codes < 0).all():
+    # tasks and classes matched as text (a file's "7" is a frame's 7)
+    where = positions(ann.tasks, gold.index)
+    answered = where >= 0
+    labels = gold.astype(str).to_numpy()
+    classes = [str(c) for c in ann.classes]
+    code = pd.Index(classes).get_indexer(labels)
+    unknown = np.flatnonzero(answered & (code < 0))
+    if len(unknown):
+        raise InputError(f"{truth}: task {str(gold.index[unknown[0]])!r} has label "
+                         f"{labels[unknown[0]]!r}, which no answer gives (classes: "
+                         f"{', '.join(classes)})")
+    if not answered.any():
         raise InputError(f"{truth}: none of its tasks are answered in {answers}")
-    given = pd.Index(gold.index.astype(str))
+    codes = np.full(ann.n_tasks, -1, dtype=np.int64)
+    codes[where[answered]] = code[answered]
     return AnswerPool(ann.task.astype(np.int64), ann.worker.astype(np.int64),
                       ann.label.astype(np.int64), list(ann.tasks), list(ann.workers),
-                      list(ann.classes), codes, tuple(given[~given.isin(list(known))]))
+                      list(ann.classes), codes,
+                      tuple(pd.Index(gold.index.astype(str))[~answered]))
 
 
 def replay_pool(answers: str, truth: str, seed: int,
@@ -234,8 +239,17 @@ def replay_pool(answers: str, truth: str, seed: int,
     """A real crowd's answers (``columns``: their task, worker and label columns; ``keep``,
     ``sep``, ``encoding`` as :meth:`Annotations.from_file` takes them, ``encoding`` also for
     the truth), each task's in an order drawn from ``seed``."""
-    return _replay_base(str(answers), str(truth), tuple(columns), keep, sep,
-                        encoding).shuffled(seed)
+    return _replay_base(str(answers), str(truth), tuple(columns), keep, sep, encoding,
+                        _stamp(answers, truth)).shuffled(seed)
+
+
+def _stamp(*paths) -> tuple:
+    """Each file's modification time and size (nothing where one cannot be read: the
+    reader names the problem)."""
+    try:
+        return tuple((f.st_mtime_ns, f.st_size) for f in map(os.stat, paths))
+    except OSError:
+        return ()
 
 
 def simulated_pool(settings: ActiveSettings, seed: int):

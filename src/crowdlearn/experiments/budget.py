@@ -24,6 +24,7 @@ from crowdlearn.experiments.options import (
     check_crowd_learners,
     check_crowd_options,
     check_methods,
+    check_settings,
 )
 from crowdlearn.experiments.plots import plot_budget
 from crowdlearn.experiments.sweep import Experiment, dataset_splits, run_sweep
@@ -55,11 +56,10 @@ class BudgetSettings:
     extra: dict = field(default_factory=lambda: {"ds": dict(PAPERS_DS)})
 
     def check(self) -> None:
+        check_settings(self)
         if self.worker_model not in WORKER_MODELS:
             raise InputError(f"unknown worker model {self.worker_model!r}; choose "
                              f"{', '.join(WORKER_MODELS)}")
-        if not self.redundancy or min(self.redundancy) < 1:
-            raise InputError(f"redundancy must be positive integers, got {self.redundancy}")
         if max(self.redundancy) > self.workers:
             raise InputError(f"redundancy {max(self.redundancy)} needs at least as many "
                              f"workers, got {self.workers}")
@@ -70,8 +70,6 @@ class BudgetSettings:
 
         check_methods(self.methods, CROWD_METHODS)
         check_crowd_options(self.extra)
-        if self.seeds < 1 or self.epochs < 1:
-            raise InputError("seeds and epochs must be at least 1")
         check_crowd_learners(self.methods, self)
         n_train = len(dataset_splits(self.dataset)[0])
         if self.budget // min(self.redundancy) > n_train:

@@ -27,6 +27,7 @@ from crowdlearn.experiments.options import (
     check_crowd_options,
     check_learners,
     check_methods,
+    check_settings,
 )
 from crowdlearn.experiments.plots import plot_grouped_bars
 from crowdlearn.experiments.sweep import Experiment, dataset_splits, run_sweep
@@ -63,6 +64,7 @@ class CrowdsSettings:
     def check(self) -> None:
         from crowdlearn.methods import CROWD_METHODS
 
+        check_settings(self)
         bad = [c for c in self.cases if c not in CASES]
         if bad or not self.cases:
             raise InputError(f"case must be one of {', '.join(CASES)}, got "
@@ -72,8 +74,6 @@ class CrowdsSettings:
             raise InputError(f"expertise must be low or high, got {bad[0] if bad else 'none'!r}")
         check_methods(self.methods, (*CROWD_METHODS, REFERENCE))
         check_crowd_options(self.extra)
-        if self.seeds < 1 or self.epochs < 1:
-            raise InputError("seeds and epochs must be at least 1")
         from crowdlearn.learners import make_crowd_learner
 
         check_learners([m for m in self.methods if m != REFERENCE], lambda m: make_crowd_learner(

@@ -19,7 +19,12 @@ import numpy as np
 import pandas as pd
 
 from crowdlearn.errors import InputError
-from crowdlearn.experiments.options import check_learner_options, check_learners, check_methods
+from crowdlearn.experiments.options import (
+    check_learner_options,
+    check_learners,
+    check_methods,
+    check_settings,
+)
 from crowdlearn.experiments.plots import plot_lines
 from crowdlearn.experiments.sweep import Experiment, dataset_splits, run_sweep
 from crowdlearn.simulate import label_noise
@@ -51,16 +56,12 @@ class NoiseSettings:
     def check(self) -> None:
         from crowdlearn.methods import NOISE_METHODS
 
+        check_settings(self)
         if self.noise not in NOISE_KINDS:
             raise InputError(f"noise must be one of {', '.join(NOISE_KINDS)}, got "
                              f"{self.noise!r}")
-        bad = [r for r in self.rates if not 0 <= r < 1]
-        if bad or not self.rates:
-            raise InputError(f"noise rates must be in [0, 1), got {bad[0] if bad else 'none'}")
         check_methods(self.methods, NOISE_METHODS)
         check_learner_options(self.extra, NOISE_METHODS, reserved=("noise_rate", "forget_rate"))
-        if self.seeds < 1 or self.epochs < 1 or self.stage_epochs < 1:
-            raise InputError("seeds, epochs and stage epochs must be at least 1")
         from crowdlearn.learners import make_noise_learner
 
         check_learners(self.methods, lambda m: make_noise_learner(

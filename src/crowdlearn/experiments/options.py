@@ -8,10 +8,38 @@ from collections.abc import Callable, Iterable, Mapping
 
 from crowdlearn.errors import InputError
 from crowdlearn.methods import CROWD_METHODS, METHODS, RENAMED, method_parameters
+from crowdlearn.params import FRACTION, POSITIVE_INT, POSITIVE_REAL, Reals, check_values
 
 # The EM baseline of the papers the crowd experiments reproduce (Khetan et al. 2018; Cao et
 # al. 2019): Dawid-Skene with a near-flat prior, unlike the library's default smoothing.
 PAPERS_DS = {"smoothing": 0.01, "prior": "uniform", "class_smoothing": 0.0}
+
+
+# The settings the sweeps share (each sweep has those it needs), checked before anything else
+# so that ``seeds=1.5`` is a message naming it, not a TypeError after the folder is made.
+SETTINGS = {"seeds": [POSITIVE_INT], "epochs": [POSITIVE_INT], "stage_epochs": [POSITIVE_INT],
+            "rounds": [POSITIVE_INT], "batch_size": [POSITIVE_INT], "lr": [POSITIVE_REAL],
+            "workers": [POSITIVE_INT], "gamma": [Reals(0, 1, closed="both")],
+            "budget": [POSITIVE_INT], "n_items": [POSITIVE_INT, None],
+            "extra_labels": [POSITIVE_REAL]}
+ELEMENTS = {"redundancy": POSITIVE_INT, "rates": FRACTION}  # each element of these sequences
+
+
+def check_settings(settings) -> None:
+    """Those of :data:`SETTINGS` and :data:`ELEMENTS` that the sweep's ``settings`` have: an
+    :class:`InputError` names the first bad one, its allowed values and the value."""
+    caller = type(settings).__name__
+    have = [name for name in SETTINGS if hasattr(settings, name)]
+    check_values({n: getattr(settings, n) for n in have}, {n: SETTINGS[n] for n in have},
+                 caller)
+    for name, kind in ELEMENTS.items():
+        if not hasattr(settings, name):
+            continue
+        values = getattr(settings, name)
+        if not isinstance(values, (tuple, list)) or not values or not all(
+                kind.is_satisfied_by(v) for v in values):
+            raise InputError(f"the {name!r} setting of {caller} must be a non-empty sequence, "
+                             f"each {kind}, got {values!r}")
 
 
 def check_methods(methods: Iterable[str], known: Iterable[str], what: str = "method") -> None:

@@ -33,6 +33,7 @@ from crowdlearn.experiments.options import (
     check_crowd_learners,
     check_crowd_options,
     check_methods,
+    check_settings,
 )
 from crowdlearn.experiments.sweep import dataset_splits
 
@@ -90,6 +91,7 @@ class PlanSettings:
 
     def check_basic(self) -> None:
         """What needs neither the pool nor the data."""
+        check_settings(self)
         r = self.redundancy
         if not r or any(not isinstance(v, (int, np.integer)) or v < 1 for v in r):
             raise InputError(f"redundancies must be positive integers, got {r}")
@@ -102,8 +104,6 @@ class PlanSettings:
 
         check_methods(self.methods, CROWD_METHODS)
         check_crowd_options(self.extra)
-        if self.seeds < 1 or self.epochs < 1:
-            raise InputError("seeds and epochs must be at least 1")
         check_crowd_learners(self.methods, self)
         from crowdlearn.plan import RULES
 
