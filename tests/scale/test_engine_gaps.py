@@ -45,7 +45,10 @@ def _near_duplicates() -> pd.DataFrame:
     frame = crowd_frame(300, r=3, n_workers=12, seed=31)[["task", "worker", "label"]]
     frame["label"] = frame["label"].map({0: "no", 1: "yes"})
     odd = (frame["worker"] == 3).to_numpy() & (np.arange(len(frame)) % 2 == 0)
-    frame.loc[odd & (frame["label"] == "yes").to_numpy(), "label"] = "Yes "
+    # only where the task's two other answers agree: "Yes " never ties, so never wins
+    others = frame.groupby("task")["label"].transform(lambda s: s.nunique())
+    frame.loc[odd & (frame["label"] == "yes").to_numpy() & (others == 1).to_numpy(),
+              "label"] = "Yes "
     return frame
 
 

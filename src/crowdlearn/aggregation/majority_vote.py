@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Literal
+from collections.abc import Callable, Mapping
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -24,9 +24,11 @@ class MajorityVote(Aggregator):
     Parameters
     ----------
     tie_break:
-        ``"random"`` (default) picks uniformly among the tied labels with ``seed``, the same
-        pick for every task with the same votes (so two tasks answered alike get the same
-        label); ``"first"`` picks the tied label that comes first in ``classes``.
+        ``"random"`` (default) picks uniformly among the tied labels, independently for each
+        task: the draw is a function of the task's id, the class and ``seed`` only, so it is
+        the same in whatever order the answers come and on every engine (see
+        :func:`tie_draws`); ``"first"`` picks the tied label that comes first in
+        ``classes``.
     seed:
         Seed of the random tie-break: an integer ≥ 0, or None for fresh entropy.
     weights:
@@ -69,7 +71,7 @@ class MajorityVote(Aggregator):
             counts = ann.vote_counts
             labels = np.argmax(counts, axis=1)
             if self.tie_break == "random":
-                labels = _break_ties(counts, labels, np.random.default_rng(self.seed))
+                labels = break_ties(counts, labels, _ids_of(ann), seed_word(self.seed))
         else:
             weight = worker_weights(ann, self.weights, self.default_weight)
             counts, labels = weighted_vote(ann, weight, self.tie_break, self.seed)
@@ -125,47 +127,82 @@ def worker_weights(ann: Annotations, weights: Mapping | pd.Series,
 def weighted_vote(ann: Annotations, weight: np.ndarray, tie_break: str = "random",
                   seed: int | None = 0) -> tuple[np.ndarray, np.ndarray]:
     """Each task's votes weighted by its workers' ``weight`` (W) and the winning class codes,
-    ties broken at random (one draw per distinct row of scores) or to the first class."""
+    exact ties broken at random, independently for each task (:func:`tie_draws`), or to the
+    first class."""
     scores = ann.count_votes(weight[ann.worker])
     labels = np.argmax(scores, axis=1)
     if tie_break == "random":
-        labels = _break_score_ties(scores, labels, np.random.default_rng(seed))
+        labels = break_ties(scores, labels, _ids_of(ann), seed_word(seed))
     return scores, labels
 
 
-def _break_score_ties(scores: np.ndarray, labels: np.ndarray,
-                      rng: np.random.Generator) -> np.ndarray:
-    """Like :func:`_break_ties` for real-valued scores: a uniform pick among the exactly
-    tied maxima, the same for tasks with the same scores."""
-    top = scores.max(axis=1, keepdims=True)
-    tied = np.flatnonzero((scores == top).sum(axis=1) > 1)
+def _ids_of(ann: Annotations) -> Callable[[np.ndarray], list]:
+    """The ids of the tasks at given positions of ``ann``."""
+    return lambda rows: [ann.tasks[i] for i in rows.tolist()]
+
+
+def break_ties(scores: np.ndarray, labels: np.ndarray, ids: Callable[[np.ndarray], Any],
+               word: int) -> np.ndarray:
+    """``labels`` (the argmax of each row of ``scores``) with every row whose maximum is
+    tied given a uniform pick among its tied classes, drawn by :func:`tie_draws` from its
+    task's id (``ids(rows)``: the ids of those rows) and ``word``."""
+    at_top = scores == scores.max(axis=1, keepdims=True)
+    tied = np.flatnonzero(at_top.sum(axis=1) > 1)
     if not len(tied):
         return labels
-    patterns, which = np.unique(scores[tied], axis=0, return_inverse=True)
+    draws = np.where(at_top[tied], tie_draws(ids(tied), scores.shape[1], word), -1.0)
     labels = labels.copy()
-    labels[tied] = tie_picks(patterns, rng, integer=False)[which.ravel()]
+    labels[tied] = np.argmax(draws, axis=1)
     return labels
 
 
-def _break_ties(counts: np.ndarray, labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Labels of tied tasks drawn uniformly among their tied maxima, one draw per distinct
-    row of votes (tasks with identical votes get the same label)."""
-    top = counts.max(axis=1, keepdims=True)
-    tied = np.flatnonzero((counts == top).sum(axis=1) > 1)
-    if not len(tied):
-        return labels
-    patterns, which = np.unique(counts[tied], axis=0, return_inverse=True)
-    labels = labels.copy()
-    labels[tied] = tie_picks(patterns, rng, integer=True)[which.ravel()]
-    return labels
+def seed_word(seed: int | np.random.Generator | None) -> int:
+    """The 64-bit word that the random tie-break mixes with task ids: an integer seed as
+    it is, else a draw from the Generator or from fresh entropy (None)."""
+    if seed is None or isinstance(seed, np.random.Generator):
+        return int(np.random.default_rng(seed).integers(2**63))
+    return int(seed)
 
 
-def tie_picks(patterns: np.ndarray, rng: np.random.Generator, integer: bool) -> np.ndarray:
-    """The class each distinct row of tied votes (``patterns``, sorted as ``np.unique``
-    gives them) goes to: uniform among its tied maxima, one draw per row. The out-of-core
-    engines call it on the rows of all chunks, so that they break ties as a fit in memory."""
-    if integer:  # votes are integers: noise below 1 only reorders tied maxima, uniformly
-        return np.argmax(patterns + rng.random(patterns.shape) * 0.5, axis=1)
-    draws = np.where(patterns == patterns.max(axis=1, keepdims=True),
-                     rng.random(patterns.shape), -1.0)
-    return np.argmax(draws, axis=1)
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+def tie_draws(ids, n_classes: int, word: int) -> np.ndarray:
+    """``len(ids)`` × ``n_classes`` numbers uniform in [0, 1), each a function of the task id's
+    text, the class and ``word`` only: a task's tie goes the same way in memory, streamed
+    or on Dask, in any row order, and ties of tasks with the same votes are drawn apart (one
+    draw for all of them would send, say, every two-answer tie between two classes to the
+    same one, a bias that a model trained on the labels learns). The id's text is hashed
+    by pandas' ``hash_array`` (SipHash), mixed with ``word`` and the class by splitmix64's
+    finaliser (Steele, Lea and Flood, OOPSLA 2014)."""
+    keys = pd.util.hash_array(id_text(ids), categorize=False)
+    salt = _mix(np.full(n_classes, word, dtype=np.uint64)
+                + np.arange(1, n_classes + 1, dtype=np.uint64) * _GOLDEN)
+    bits = _mix(keys[:, None] ^ salt[None, :]) >> np.uint64(11)
+    return bits.astype(np.float64) / 2.0**53
+
+
+def id_text(ids) -> np.ndarray:
+    """Ids (a sequence, an object array or an Arrow array) as an object array of their
+    Python text, ``str(id)``; integers and text go through Arrow (~20x faster)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        array = ids if isinstance(ids, pa.Array) else pa.array(ids)
+    except (pa.ArrowException, TypeError, ValueError):  # mixed types, tuples...
+        array = None
+    if array is not None and (pa.types.is_integer(array.type) or pa.types.is_string(
+            array.type) or pa.types.is_large_string(array.type)):
+        return pc.cast(array, pa.string()).to_numpy(zero_copy_only=False)
+    values = array.to_pylist() if array is not None else ids
+    text = np.empty(len(values), dtype=object)
+    text[:] = [str(v) for v in values]
+    return text
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: a bijection of 64-bit words whose outputs look uniform."""
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))

@@ -29,8 +29,9 @@ class Wawa(Aggregator):
     Parameters
     ----------
     tie_break, seed:
-        Ties of both votes: ``"random"`` with ``seed`` (tasks with the same votes get the same
-        label) or ``"first"`` class in ``classes`` order (crowd-kit's choice).
+        Ties of both votes: ``"random"`` with ``seed`` (each task's drawn on its own, see
+        :class:`~crowdlearn.aggregation.MajorityVote`) or ``"first"`` class in ``classes``
+        order (crowd-kit's choice).
 
     Attributes
     ----------

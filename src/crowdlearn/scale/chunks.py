@@ -21,7 +21,7 @@ import scipy.sparse as sp
 
 from crowdlearn.aggregation.base import favoured_classes
 from crowdlearn.aggregation.em import Params, Stats, block_estep
-from crowdlearn.aggregation.majority_vote import vote_shares
+from crowdlearn.aggregation.majority_vote import break_ties, vote_shares
 from crowdlearn.annotations import Keep, _kept_answers, has_repeated_pairs
 from crowdlearn.errors import InputError
 
@@ -150,27 +150,16 @@ def vote_scores(chunk: CodedChunk, n_classes: int,
                        minlength=chunk.n_tasks * n_classes).reshape(-1, n_classes)
 
 
-def tied_patterns(chunk: CodedChunk, n_classes: int,
-                  weight: np.ndarray | None = None) -> np.ndarray:
-    """The distinct vote rows of the chunk's tied tasks (the votes' random tie-break draws
-    one label per distinct row over all tasks)."""
-    votes = vote_scores(chunk, n_classes, weight)
-    tied = (votes == votes.max(axis=1, keepdims=True)).sum(axis=1) > 1
-    return np.unique(votes[tied], axis=0) if tied.any() else np.empty((0, n_classes))
-
-
 def vote_labels(chunk: CodedChunk, n_classes: int, weight: np.ndarray | None,
-                patterns: np.ndarray | None, pick: np.ndarray | None,
-                ) -> tuple[np.ndarray, np.ndarray]:
+                word: int | None) -> tuple[np.ndarray, np.ndarray]:
     """(Weighted) vote of the chunk's tasks: (vote shares T × K, winning class codes); tied
-    tasks take ``pick`` of their row among the global ``patterns`` (None: the first
-    class)."""
+    tasks drawn by task id with ``word`` as in memory (the chunk must then hold its task
+    ids), or given the first tied class (``word`` None)."""
     votes = vote_scores(chunk, n_classes, weight)
     labels = np.argmax(votes, axis=1)
-    if patterns is not None and len(patterns):
-        tied = np.flatnonzero((votes == votes.max(axis=1, keepdims=True)).sum(axis=1) > 1)
-        if len(tied):
-            labels[tied] = pick[_row_positions(patterns, votes[tied])]
+    if word is not None:
+        labels = break_ties(votes, labels, lambda rows: chunk.tasks.take(pa.array(rows)),
+                            word)
     return vote_shares(votes), labels
 
 
@@ -183,9 +172,9 @@ def agreement_counts(chunk: CodedChunk, labels: np.ndarray, n_workers: int,
 
 
 def vote_agreement(chunk: CodedChunk, n_workers: int, n_classes: int,
-                   weight: np.ndarray | None, patterns, pick) -> np.ndarray:
+                   weight: np.ndarray | None, word: int | None) -> np.ndarray:
     """Per worker, its answers in the chunk that equal the (weighted) vote's label."""
-    _, labels = vote_labels(chunk, n_classes, weight, patterns, pick)
+    _, labels = vote_labels(chunk, n_classes, weight, word)
     return agreement_counts(chunk, labels, n_workers, n_classes)
 
 
@@ -208,13 +197,3 @@ def result_table(chunk: CodedChunk, post: np.ndarray, labels: np.ndarray, classe
         for j, cls in enumerate(classes):
             columns[f"proba_{cls}"] = np.ascontiguousarray(post[:, j])
     return pa.table(columns)
-
-
-def _row_positions(patterns: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """Position of each of ``rows`` among the sorted distinct rows ``patterns``."""
-    both = np.concatenate([patterns, rows])
-    _, inverse = np.unique(both, axis=0, return_inverse=True)
-    inverse = inverse.ravel()
-    where = np.empty(inverse[:len(patterns)].max() + 1, dtype=np.int64)
-    where[inverse[:len(patterns)]] = np.arange(len(patterns))
-    return where[inverse[len(patterns):]]

@@ -298,10 +298,10 @@ class DaskRunner:
         shared = self._shared(args)
         return self.client.map(_apply, self.chunks, fn=fn, args=shared, pure=False)
 
-    def reduce(self, fn, *args):
+    def reduce(self, fn, *args, tasks: bool = False):  # a chunk holds its task ids
         return _pairwise(self.client, self._map(fn, *args), add).result()
 
-    def collect(self, fn, *args) -> list:
+    def collect(self, fn, *args, tasks: bool = False) -> list:
         return self.client.gather(self._map(fn, *args))
 
     def write(self, folder: Path, fn, *args):

@@ -32,7 +32,7 @@ from crowdlearn.aggregation import (
 )
 from crowdlearn.aggregation.base import Aggregator, answer_problems
 from crowdlearn.aggregation.em import Params, Stats, run_em
-from crowdlearn.aggregation.majority_vote import tie_picks
+from crowdlearn.aggregation.majority_vote import seed_word
 from crowdlearn.errors import InputError
 from crowdlearn.scale.chunks import (
     CodedChunk,
@@ -42,7 +42,6 @@ from crowdlearn.scale.chunks import (
     initial_stats,
     posteriors,
     result_table,
-    tied_patterns,
     vote_agreement,
     vote_labels,
 )
@@ -62,11 +61,12 @@ class Runner(Protocol):
     n_answers: int
     max_task_answers: int  # the most answers any one task has
 
-    def reduce(self, fn: Callable[..., Any], *args) -> Any:
-        """The sum over chunks of ``fn(chunk, *args)`` (Stats, arrays or tuples of them)."""
+    def reduce(self, fn: Callable[..., Any], *args, tasks: bool = False) -> Any:
+        """The sum over chunks of ``fn(chunk, *args)`` (Stats, arrays or tuples of them);
+        ``tasks``: ``fn`` reads the chunks' task ids."""
 
-    def collect(self, fn: Callable[..., Any], *args) -> list:
-        """``fn(chunk, *args)`` of every chunk, in chunk order."""
+    def collect(self, fn: Callable[..., Any], *args, tasks: bool = False) -> list:
+        """``fn(chunk, *args)`` of every chunk, in chunk order (``tasks`` as for reduce)."""
 
     def write(self, folder: Path, fn: Callable[..., tuple[pa.Table, Any]], *args) -> Any:
         """Write the table of ``fn(chunk_with_task_ids, *args)`` of every chunk to
@@ -166,33 +166,21 @@ def em_part(chunk: CodedChunk, params: Params, w: int, k: int, classes: list,
             (np.bincount(labels, minlength=k), favoured_counts(chunk, k)))
 
 
-def vote_part(chunk: CodedChunk, w: int, k: int, classes: list, weight, patterns, pick,
+def vote_part(chunk: CodedChunk, w: int, k: int, classes: list, weight, word: int | None,
               proba: bool) -> tuple[pa.Table, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """The chunk's result table, and per worker its answers equal to the label, the vote
     shares summed over its tasks, its tasks per label and per favoured class."""
-    shares, labels = vote_labels(chunk, k, weight, patterns, pick)
+    shares, labels = vote_labels(chunk, k, weight, word)
     return (result_table(chunk, shares, labels, classes, proba),
             (agreement_counts(chunk, labels, w, k), shares.sum(axis=0),
              np.bincount(labels, minlength=k), favoured_counts(chunk, k)))
 
 
-def _ties(runner: Runner, k: int, weight: np.ndarray | None, tie_break: str, seed):
-    """The global tie patterns of a (weighted) vote and each one's label, drawn as the
-    in-memory vote draws them (one draw per distinct row of tied votes, all tasks)."""
-    if tie_break != "random":
-        return None, None
-    found = [p for p in runner.collect(tied_patterns, k, weight) if len(p)]
-    if not found:
-        return None, None
-    patterns = np.unique(np.concatenate(found), axis=0)
-    return patterns, tie_picks(patterns, np.random.default_rng(seed), weight is None)
-
-
-def _agreement(runner: Runner, k: int, weight: np.ndarray | None, tie_break: str,
-               seed) -> np.ndarray:
+def _agreement(runner: Runner, k: int, weight: np.ndarray | None,
+               word: int | None) -> np.ndarray:
     """Per worker, the share of its answers equal to the (weighted) vote's label."""
-    ties = _ties(runner, k, weight, tie_break, seed)
-    agree = runner.reduce(vote_agreement, len(runner.workers), k, weight, *ties)
+    agree = runner.reduce(vote_agreement, len(runner.workers), k, weight, word,
+                          tasks=word is not None)
     return agree / np.maximum(runner.worker_counts, 1)
 
 
@@ -200,21 +188,22 @@ def _fit_votes(model: Aggregator, runner: Runner, out: Path, proba: bool) -> Non
     """Majority vote, Wawa and zero-based skill: a few passes of (weighted) votes, the
     weights learned from agreement, exactly as their in-memory ``fit``."""
     w, k = len(runner.workers), len(runner.classes)
-    tie_break, seed = model.tie_break, model.seed
+    # one word for every vote of the fit, as in memory (where each vote draws its own from
+    # fresh entropy when the seed is None, so a None seed cannot be matched anyway)
+    word = seed_word(model.seed) if model.tie_break == "random" else None
     weight = None
     if isinstance(model, Wawa):
-        weight = _agreement(runner, k, None, tie_break, seed)
+        weight = _agreement(runner, k, None, word)
     elif isinstance(model, ZeroBasedSkill):
         weight = np.full(w, 1.0 / k + model.eps)
         lr = float(model.lr_init)
         for round_ in range(1, model.n_iter + 1):
             if round_ % model.lr_steps_to_reduce == 0:
                 lr *= model.lr_reduce_factor
-            weight = weight + lr * (_agreement(runner, k, weight, tie_break, seed) - weight)
+            weight = weight + lr * (_agreement(runner, k, weight, word) - weight)
         model.n_iter_ = int(model.n_iter)
-    ties = _ties(runner, k, weight, tie_break, seed)
     agree, shares, label_counts, favoured = runner.write(out, vote_part, w, k,
-                                                         runner.classes, weight, *ties, proba)
+                                                         runner.classes, weight, word, proba)
     final = agree / np.maximum(runner.worker_counts, 1)
     if isinstance(model, Wawa):
         model.skill_, model.agreement_ = weight, final
@@ -236,11 +225,11 @@ class StreamRunner:
         self.max_task_answers = store.max_task_answers
         self.pool = ThreadPoolExecutor(max(1, n_threads))
 
-    def reduce(self, fn, *args):
-        return total(self.collect(fn, *args))
+    def reduce(self, fn, *args, tasks: bool = False):
+        return total(self.collect(fn, *args, tasks=tasks))
 
-    def collect(self, fn, *args) -> list:
-        return list(self.pool.map(lambda i: fn(self.store.chunk(i), *args),
+    def collect(self, fn, *args, tasks: bool = False) -> list:
+        return list(self.pool.map(lambda i: fn(self.store.chunk(i, tasks=tasks), *args),
                                   range(self.store.n_chunks)))
 
     def write(self, folder: Path, fn, *args):
