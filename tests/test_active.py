@@ -8,7 +8,7 @@ import pytest
 
 from crowdlearn import Annotations, DawidSkene
 from crowdlearn.active import information_gain, next_to_label, typical_confusion
-from crowdlearn.errors import InputError
+from crowdlearn.errors import CrowdlearnWarning, InputError
 from tests.conftest import make_crowd
 
 
@@ -91,13 +91,11 @@ def test_proba_as_a_frame_by_task_id():
     ({"k": True}, "k must be a positive integer"),
     ({"model_weight": -1.0}, "model_weight must be"),
     ({"checks": 1.0}, "checks must be a share"),
-    ({"proba": np.full((2, 2), 0.5)}, "proba must be a T×K array"),
-    ({"proba": np.array([[0.5, 0.6], [0.5, 0.5], [1.0, 0.0]])}, "task 'a' is not a "
-                                                                  "distribution"),
+    ({"proba": np.full((2, 2), 0.5)}, r"proba must have shape \(3, 2\) \(tasks × classes\)"),
+    ({"proba": np.array([[0.5, 0.6], [0.5, 0.5], [1.0, 0.0]])}, r"proba row 0 \(task 'a'\) "
+                                                                  "sums to 1.1, not 1"),
     ({"proba": pd.DataFrame({"x": [1.0, 0.0], "y": [0.0, 1.0]}, index=["a", "b"])},
      "no row for 1 answered tasks, e.g. 'c'"),
-    ({"proba": pd.DataFrame({"x": [1.0] * 4, "y": [0.0] * 4}, index=list("abcd"))},
-     "1 tasks without answers, e.g. 'd'"),
     ({"proba": pd.DataFrame({"x": [1.0] * 3, "z": [0.0] * 3}, index=list("abc"))},
      "must be the classes"),
     ({"candidates": ["zz"]}, "zz"),
@@ -110,6 +108,26 @@ def test_bad_input_is_one_line(kwargs, message):
     with pytest.raises(InputError, match=message) as info:
         next_to_label(ann, **kwargs)
     assert "\n" not in str(info.value)
+
+
+def test_rows_of_unanswered_tasks_are_ignored_and_counted():
+    # a model's predictions for every item, e.g. `crowdlearn predict --proba` on all of them
+    ann = Annotations.from_frame(pd.DataFrame({"task": ["a", "a", "b", "c"],
+                                               "worker": ["u", "v", "u", "v"],
+                                               "label": ["x", "y", "x", "y"]}))
+    proba = pd.DataFrame({"x": [0.5, 0.9, 0.1, 1.0, 0.3], "y": [0.5, 0.1, 0.9, 0.0, 0.7]},
+                         index=list("abcde"))
+    with pytest.warns(CrowdlearnWarning, match=r"proba: ignored the rows of 2 tasks without "
+                                               r"answers \(e.g. 'd'\)"):
+        table = next_to_label(ann, proba, k=3)
+    assert sorted(table["task"]) == ["a", "b", "c"]
+    assert table.equals(next_to_label(ann, proba.iloc[:3], k=3))
+
+
+def test_one_answer_a_task_is_said():
+    frame = pd.DataFrame({"task": range(6), "worker": [1, 2] * 3, "label": [0, 1] * 3})
+    with pytest.warns(CrowdlearnWarning, match="no task has two answers yet"):
+        next_to_label(frame, k=2)
 
 
 def test_without_a_model_unchecked_workers_count_as_typical():

@@ -35,15 +35,30 @@ workers.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Hashable, Iterable
 
 import numpy as np
 import pandas as pd
 
 from crowdlearn.annotations import Annotations
-from crowdlearn.errors import InputError
+from crowdlearn.errors import CrowdlearnWarning, InputError
+from crowdlearn.proba import checked_rows
 
 __all__ = ["information_gain", "next_to_label", "typical_confusion", "unchecked_confusion"]
+
+
+CONSENSUS = ("onecoin", "ds")
+"""The label models relabelling can use, by name: one-coin (the default) or Dawid–Skene."""
+
+
+def consensus_model(name: str):
+    """The label model ``name`` (one of :data:`CONSENSUS`), unfitted, with one thread."""
+    from crowdlearn.aggregation import DawidSkene, OneCoinDawidSkene
+
+    if name not in CONSENSUS:
+        raise InputError(f"unknown consensus {name!r}; choose {' or '.join(CONSENSUS)}")
+    return (OneCoinDawidSkene if name == "onecoin" else DawidSkene)(n_threads=1)
 
 
 def next_to_label(annotations, proba: np.ndarray | pd.DataFrame | None = None,
@@ -60,7 +75,8 @@ def next_to_label(annotations, proba: np.ndarray | pd.DataFrame | None = None,
     proba:
         A model's out-of-sample class probabilities for the answered tasks: a T×K array in
         ``annotations.tasks`` order, or a DataFrame indexed by task id with one column per
-        class. Every answered task needs a row; a row for a task without answers is an error.
+        class. Every answered task needs a row; rows for tasks without answers (e.g. a
+        model's predictions for every item) are ignored with a warning that counts them.
     k:
         How many tasks to return (``None``: all candidates, ranked).
     model_weight:
@@ -105,6 +121,11 @@ def next_to_label(annotations, proba: np.ndarray | pd.DataFrame | None = None,
             or not np.isfinite(model_weight) or model_weight < 0:
         raise InputError(f"model_weight must be a number >= 0, got {model_weight!r}")
     ann = as_annotations(annotations, **frame_options)
+    if ann.n_tasks and ann.task_counts.max() < 2:
+        warnings.warn("no task has two answers yet: no worker can be checked against "
+                      "another, so every task scores alike and the choice is at random "
+                      f"(seed {seed}); the next answers will start measuring the workers",
+                      CrowdlearnWarning, stacklevel=2)
     allowed = _candidate_mask(ann, candidates)
     if aggregator is not None and not isinstance(aggregator, DawidSkene):
         raise InputError(f"aggregator must be a DawidSkene or OneCoinDawidSkene, got "
@@ -238,27 +259,13 @@ def _proba_rows(ann: Annotations, proba) -> np.ndarray:
                              f"{missing[0]!r}")
         if len(index) > t:
             extra = index[~index.isin(tasks)]
-            raise InputError(f"proba has rows for {len(extra)} tasks without answers, e.g. "
-                             f"{extra[0]!r}; only answered tasks can be relabelled")
-        values = frame.to_numpy()[position]
-        names = tasks
+            warnings.warn(f"proba: ignored the rows of {len(extra):,} tasks without answers "
+                          f"(e.g. {extra[0]!r}): only answered tasks can be relabelled",
+                          CrowdlearnWarning, stacklevel=3)
+        values = checked_rows(frame.to_numpy()[position], "proba", tasks, rows="tasks")
     else:
-        values = np.asarray(proba)
-        if values.shape != (t, k):
-            raise InputError(f"proba must be a T×K array ({t}×{k}: tasks × classes), got "
-                             f"shape {values.shape}")
-        names = pd.Index(ann.tasks)
-    try:
-        values = values.astype(np.float64)
-    except (TypeError, ValueError):
-        raise InputError("proba must hold numbers") from None
-    sums = values.sum(axis=1)
-    bad = np.flatnonzero(~np.isfinite(values).all(axis=1) | (values < 0).any(axis=1)
-                         | (np.abs(sums - 1) > 1e-3))
-    if len(bad):
-        raise InputError(f"proba of task {names[bad[0]]!r} is not a distribution (sum "
-                         f"{sums[bad[0]]:.4g}; {len(bad)} such rows)")
-    return values / sums[:, None]
+        values = checked_rows(proba, "proba", ann.tasks, rows="tasks", shape=(t, k))
+    return values / values.sum(axis=1, keepdims=True)
 
 
 def _candidate_mask(ann: Annotations, candidates) -> np.ndarray:

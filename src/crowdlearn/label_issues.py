@@ -35,6 +35,7 @@ import pandas as pd
 
 from crowdlearn.errors import InputError
 from crowdlearn.labels import lookup, positions
+from crowdlearn.proba import checked_rows
 
 SCORES = ("self_confidence", "normalized_margin")
 
@@ -262,21 +263,8 @@ def _few(names: list, n: int = 3) -> str:
 
 
 def _checked_proba(proba) -> np.ndarray:
-    try:
-        P = np.array(proba, dtype=np.float64)  # a copy: the adjustments write into it
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"proba must be an N × K table of numbers ({exc})") from None
-    if P.ndim != 2 or P.shape[1] < 2 or len(P) == 0:
-        raise InputError(f"proba must be N × K with K ≥ 2 classes, got shape {P.shape}")
-    if not np.isfinite(P).all():
-        row = int(np.flatnonzero(~np.isfinite(P).all(axis=1))[0])
-        raise InputError(f"proba row {row} holds NaN or an infinite value")
-    if (P < 0).any():
-        row = int(np.flatnonzero((P < 0).any(axis=1))[0])
-        raise InputError(f"proba row {row} holds a negative probability")
-    sums = P.sum(axis=1)
-    off = np.flatnonzero(np.abs(sums - 1) > 1e-3)
-    if len(off):
-        raise InputError(f"proba rows must sum to 1: row {int(off[0])} sums to "
-                         f"{sums[off[0]]:.4g} ({len(off)} such rows)")
+    P = checked_rows(proba, "proba", rows="items")  # a copy: the adjustments write into it
+    if P.shape[1] < 2 or len(P) == 0:
+        raise InputError(f"proba must be items × classes with at least 2 classes, got shape "
+                         f"{P.shape}")
     return P

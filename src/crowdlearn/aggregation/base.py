@@ -15,6 +15,7 @@ from sklearn.utils.validation import check_is_fitted
 from crowdlearn.annotations import Annotations, gold_codes
 from crowdlearn.errors import CrowdlearnWarning, InputError
 from crowdlearn.params import DeclaredParameters
+from crowdlearn.proba import checked_rows
 
 
 class Aggregator(DeclaredParameters, BaseEstimator):
@@ -197,21 +198,14 @@ def check_task_prior(ann: Annotations, task_prior) -> np.ndarray | None:
         missing = [c for c in ann.classes if c not in task_prior.columns]
         if missing:
             raise InputError(f"task_prior has no column for class {missing[0]!r}")
+        missing = ~pd.Index(ann.tasks).isin(task_prior.index)
+        if missing.any():
+            raise InputError(f"task_prior has no row for {int(missing.sum()):,} task(s), e.g. "
+                             f"{ann.tasks[int(np.flatnonzero(missing)[0])]!r}")
         task_prior = task_prior.reindex(index=pd.Index(ann.tasks),
-                                        columns=pd.Index(ann.classes)).to_numpy(dtype=float)
-    prior = np.asarray(task_prior, dtype=np.float64)
-    if prior.shape != (ann.n_tasks, ann.n_classes):
-        raise InputError(f"task_prior must have shape (n_tasks, n_classes) = "
-                         f"({ann.n_tasks}, {ann.n_classes}), got {prior.shape}")
-    bad = ~np.isfinite(prior) | (prior < 0)
-    if bad.any():
-        t = int(np.flatnonzero(bad.any(axis=1))[0])
-        raise InputError(f"task_prior row {t} (task {ann.tasks[t]!r}) has a negative, NaN or "
-                         "missing probability")
-    zero = prior.sum(axis=1) <= 0
-    if zero.any():
-        t = int(np.flatnonzero(zero)[0])
-        raise InputError(f"task_prior row {t} (task {ann.tasks[t]!r}) is all zeros")
+                                        columns=pd.Index(ann.classes))
+    prior = checked_rows(task_prior, "task_prior", ann.tasks, rows="tasks",
+                         shape=(ann.n_tasks, ann.n_classes), normalised=False)
     return np.log(np.maximum(prior / prior.sum(axis=1, keepdims=True), 1e-300))
 
 

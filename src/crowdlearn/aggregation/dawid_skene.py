@@ -55,6 +55,7 @@ from crowdlearn.annotations import Annotations
 from crowdlearn.errors import CrowdlearnWarning, InputError
 from crowdlearn.labels import positions
 from crowdlearn.params import N_THREADS, NON_NEGATIVE_REAL, Choice, Integers
+from crowdlearn.proba import checked_rows
 
 _TINY = 1e-300
 REFIT_BELOW = 100_000  # answers: partial_fit refits smaller crowds (see its docstring)
@@ -472,12 +473,8 @@ class DawidSkene(Aggregator):
     def _initial_posteriors(self, ann: Annotations, log_task_prior, gold_codes,
                             given: np.ndarray | None = None) -> np.ndarray:
         if given is not None:
-            post = np.array(given, dtype=np.float64)
-            if post.shape != (ann.n_tasks, ann.n_classes) or not np.isfinite(post).all() or (
-                    post < 0).any() or (post.sum(axis=1) <= 0).any():
-                raise InputError(f"init_posteriors must be non-negative, finite, with a "
-                                 f"positive sum in every row and shape ({ann.n_tasks}, "
-                                 f"{ann.n_classes}); got shape {post.shape}")
+            post = checked_rows(given, "init_posteriors", ann.tasks, rows="tasks",
+                                shape=(ann.n_tasks, ann.n_classes), normalised=False)
             post /= post.sum(axis=1, keepdims=True)
         elif self.init == "task_prior":
             if log_task_prior is None:
