@@ -190,7 +190,13 @@ def test_plan_end_to_end(tmp_path, monkeypatch):
     assert best["low"] <= best["accuracy"] <= best["high"]
     assert result.results["accuracy"].min() > 0.3  # trained: well above chance (0.1)
     assert (out / "results.csv").exists() and (out / "plan.png").exists()
+    assert sorted(p.name for p in out.iterdir()) == ["plan.png", "recommendation.json",
+                                                     "results.csv", "workers.csv"]
+    saved = json.loads((out / "recommendation.json").read_text())
+    assert saved["recommendation"]["redundancy"] == best["redundancy"]
+    assert len(pd.read_csv(out / "workers.csv")) == result.pool.n_workers
     assert any("digits" in note for note in result.caveats)
+    assert any("2 simulated crowd(s): the interval" in note for note in result.caveats)
     from crowdlearn import learners
 
     built = learners.make_crowd_learner

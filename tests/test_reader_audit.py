@@ -72,6 +72,15 @@ def test_headerless_labels_with_an_empty_first_cell_name_line_1(tmp_path):
         read_task_labels(path, known_tasks=["0", "1"])
 
 
+def test_an_id_column_names_the_tasks_of_fits_and_predicts_tables(tmp_path):
+    # `crowdlearn fit`'s labels.csv and `predict`'s output: id, label, confidence
+    path = tmp_path / "labels.csv"
+    path.write_text("id,label,confidence\n007,cat,0.9\n8,dog,0.6\n")
+    assert read_task_labels(path).to_dict() == {"007": "cat", "8": "dog"}
+    path.write_text("id,item,label\n1,a,cat\n")  # with --task-col, the named column
+    assert read_task_labels(path, task="item").to_dict() == {"a": "cat"}
+
+
 # ---------------------------------------------------------------- 3. --missing, long files
 def test_missing_marker_drops_the_no_answer_rows_of_a_long_file(tmp_path):
     path = tmp_path / "answers.csv"

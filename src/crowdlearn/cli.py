@@ -979,13 +979,11 @@ def relabel(
 
     Example: crowdlearn relabel answers.csv --proba model_probs.csv -k 200 -o next.csv
     """
-    from crowdlearn.active import next_to_label
-    from crowdlearn.experiments.active import label_model
+    from crowdlearn.active import consensus_model, next_to_label
     from crowdlearn.label_files import read_proba_table
     from crowdlearn.outputs import TABLE_FORMATS, check_format, check_outputs, write_table
 
-    if consensus not in ("onecoin", "ds"):
-        raise InputError(f"unknown --consensus {consensus!r}; choose onecoin or ds")
+    model = consensus_model(consensus)
     if k < 1:
         raise InputError(f"-k must be a positive integer, got {k}")
     check_format(out, TABLE_FORMATS, "the ranked tasks (-o)")
@@ -996,7 +994,7 @@ def relabel(
     with _reported_warnings(), _naming(proba, "proba "):
         given = None if proba is None else read_proba_table(proba, id_col)
         table = next_to_label(ann, given, k, model_weight=model_weight, checks=checks,
-                              aggregator=label_model(consensus), seed=seed)
+                              aggregator=model, seed=seed)
     write_table(table, out)
     if str(out) != "-":
         console.print(f"{len(table):,} of {ann.n_tasks:,} tasks chosen for one more answer "
@@ -1485,22 +1483,6 @@ def _issues_from_training(given: pd.Series, items, method: str, seed: int,
     return table.assign(row=ids[table["row"].to_numpy()]).rename(columns={"row": "id"})
 
 
-def _plain_json(value):
-    """``value`` ready for strict JSON: numpy scalars as Python numbers, a missing or
-    infinite number (an interval from one simulated crowd) as null."""
-    import numpy as np
-
-    if isinstance(value, dict):
-        return {str(k): _plain_json(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain_json(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value if value is None or isinstance(value, (bool, int, float, str)) else str(value)
-
-
 @app.command("plan")
 @_one_line_errors
 def plan_command(
@@ -1552,7 +1534,7 @@ def plan_command(
     Example: crowdlearn plan --pilot pilot.csv --budget 1200 -o plan
     """
     from crowdlearn.features import read_features
-    from crowdlearn.outputs import atomic_write, check_location, write_table
+    from crowdlearn.outputs import check_location
     from crowdlearn.plan import plan
 
     start = time.perf_counter()
@@ -1567,16 +1549,6 @@ def plan_command(
                           model=model, epochs=epochs, batch_size=batch_size, lr=lr,
                           device=device, rule=rule, out_dir=out, restart=force, jobs=jobs,
                           threads=threads, log=log, progress=progress)
-    best = result.recommendation
-    write_table(result.pool.to_frame(), out / "workers.csv")
-    record = {"recommendation": best, "caveats": result.caveats,
-              "pool": {"workers": result.pool.n_workers, "pilot_answers":
-                       int(result.pool.answers.sum()),
-                       "max_workers_per_task": result.pool.max_per_task},
-              "summary": result.summary.to_dict(orient="records")}
-    atomic_write(out / "recommendation.json",
-                 lambda p: p.write_text(json.dumps(_plain_json(record), indent=1,
-                                                   allow_nan=False) + "\n"))
     rs = sorted(set(result.results["redundancy"]))
     _print_accuracy(result.results, "redundancy", rs, lambda r: f"r={r}",
                     f"expected test accuracy, mean ± sd over {seeds} simulated crowds "

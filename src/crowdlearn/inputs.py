@@ -302,7 +302,7 @@ def read_task_labels(path: str | Path, task: str = "task", label: str = "label",
                      sep: str | None = None, encoding: str | None = None,
                      known_tasks=None) -> pd.Series:
     """A file of known labels (gold or truth): task id → label, read as text like the
-    answers. Columns ``task`` and ``label`` (the given names), or a file of two columns
+    answers. Columns ``task`` (or ``id``) and ``label`` (the given names), or a file of two columns
     (``task,truth`` or such); a two-column file whose first line is a task of
     ``known_tasks`` has no header and its first line is data. A task named twice or an
     empty cell is an :class:`InputError` naming the file."""
@@ -314,7 +314,11 @@ def read_task_labels(path: str | Path, task: str = "task", label: str = "label",
 def task_labels_from_table(table: pd.DataFrame, name: str, task: str = "task",
                            label: str = "label", *, known_tasks=None) -> pd.Series:
     """:func:`read_task_labels` on a table already read (``name``: how messages call its
-    file), e.g. standard input, which can be read only once."""
+    file), e.g. standard input, which can be read only once. Without a ``task`` column
+    (the default name), an ``id`` column is the tasks: ``fit``'s ``labels.csv`` and
+    ``predict``'s output name their rows so."""
+    if task == "task" and task not in table.columns and "id" in table.columns:
+        task = "id"
     if {task, label} <= set(table.columns):
         table = table[[task, label]]
     elif table.shape[1] != 2:

@@ -23,6 +23,7 @@ the question for the user's own crowd before the budget is spent:
 from __future__ import annotations
 
 import hashlib
+import json
 import tempfile
 import warnings
 from collections.abc import Callable, Sequence
@@ -207,6 +208,21 @@ class Plan:
     pool: WorkerPool
     caveats: list[str]
 
+    def save(self, out: Path | str) -> None:
+        """Write ``workers.csv`` (the estimated pool) and ``recommendation.json`` (the
+        recommendation, caveats, pool and summary) into the folder ``out``, atomically."""
+        from crowdlearn.outputs import atomic_write, write_table
+
+        out = Path(out)
+        write_table(self.pool.to_frame(), out / "workers.csv")
+        record = {"recommendation": self.recommendation, "caveats": self.caveats,
+                  "pool": {"workers": self.pool.n_workers,
+                           "pilot_answers": int(self.pool.answers.sum()),
+                           "max_workers_per_task": self.pool.max_per_task},
+                  "summary": self.summary.to_dict(orient="records")}
+        atomic_write(out / "recommendation.json", lambda p: p.write_text(
+            json.dumps(plain_json(record), indent=1, allow_nan=False) + "\n"))
+
     def __str__(self) -> str:
         r = self.recommendation
         labels = "label" if r["redundancy"] == 1 else "labels"
@@ -333,7 +349,8 @@ def plan(pilot: Annotations | pd.DataFrame, budget: int, *,
     (common random numbers). ``rule``: how the redundancy is chosen (:func:`recommend`).
     Every input is checked before anything is written. Cells are run by the sweep engine
     (:func:`~crowdlearn.experiments.sweep.run_sweep`) into ``out_dir`` (a temporary folder
-    when None), resumably; ``jobs``, ``threads``, ``log`` and ``progress`` as there.
+    when None), resumably, with ``plan.png``, ``workers.csv`` and ``recommendation.json``
+    (:meth:`Plan.save`); ``jobs``, ``threads``, ``log`` and ``progress`` as there.
     Accuracy is test accuracy of the model each method trains (``epochs`` at r = 1, scaled to
     keep the number of SGD steps fixed, as in ``crowdlearn experiment budget``).
     """
@@ -374,7 +391,26 @@ def plan(pilot: Annotations | pd.DataFrame, budget: int, *,
                             restart=restart, jobs=jobs, threads=threads, progress=progress)
     summary = summarise(results, budget)
     best = recommend(summary, rule, results)
-    return Plan(results, summary, best, pool, caveats)
+    found = Plan(results, summary, best, pool, caveats)
+    if out_dir is not None:
+        found.save(out_dir)
+    return found
+
+
+def plain_json(value):
+    """``value`` ready for strict JSON: numpy scalars as Python numbers, a missing or
+    infinite number (an interval from one simulated crowd) as null."""
+    import numpy as np
+
+    if isinstance(value, dict):
+        return {str(k): plain_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain_json(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value if value is None or isinstance(value, (bool, int, float, str)) else str(value)
 
 
 def _user_items(ann: Annotations, features):
@@ -425,6 +461,9 @@ def _extend_labels(flat: np.ndarray, known: np.ndarray, y_known: np.ndarray,
     return predicted.astype(np.int64)
 
 
+MIN_SEEDS = 3  # simulated crowds below which the spread of accuracies is not measured
+
+
 def _caveats(pool: WorkerPool, items, settings) -> list[str]:
     notes = []
     if items is not None:
@@ -447,4 +486,7 @@ def _caveats(pool: WorkerPool, items, settings) -> list[str]:
     if max(settings.redundancy) > pool.max_per_task:
         notes.append(f"redundancies above {pool.max_per_task} (the most workers on one pilot "
                      "task) assume more workers can answer one task than the pilot shows")
+    if settings.seeds < MIN_SEEDS:
+        notes.append(f"{settings.seeds} simulated crowd(s): the interval and the paired rule "
+                     f"need at least {MIN_SEEDS} to mean much (the default is 8)")
     return notes

@@ -231,7 +231,7 @@ def test_cli_relabel_with_proba(tmp_path):
 
 @pytest.mark.parametrize("make_proba, args, message", [
     (None, ["-k", 0], "-k must be a positive integer"),
-    (None, ["--consensus", "glad"], "unknown --consensus"),
+    (None, ["--consensus", "glad"], "unknown consensus 'glad'; choose onecoin or ds"),
     (lambda p: p.iloc[1:], [], "no row for 1 answered tasks"),
     (lambda p: p.assign(proba_0=0.9), [], "are not a distribution"),
     (lambda p: p.rename(columns={"id": "item"}), [], "no id column"),

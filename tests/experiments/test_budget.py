@@ -146,3 +146,24 @@ def test_cli_names_a_bad_setting_by_its_option(tmp_path):
     assert res.exit_code == 2
     assert "--seeds must be an int in the range [1, inf). Got 0 instead." in res.output
     assert not (tmp_path / "out").exists()
+
+
+def test_a_folder_of_something_else_is_refused(tmp_path):
+    model = tmp_path / "model"  # e.g. a `crowdlearn fit` model folder
+    model.mkdir()
+    (model / "workers.csv").write_text("worker,answers\n1,2\n")
+    with pytest.raises(InputError, match=r"model: holds other files \(workers.csv\) and no "
+                                         r"results.csv of a sweep; use a new or empty"):
+        run_budget(BudgetSettings(**TINY), model)
+    assert (model / "workers.csv").read_text() == "worker,answers\n1,2\n"
+    assert sorted(p.name for p in model.iterdir()) == ["workers.csv"]
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "results.csv").write_text("a,b\n")  # another program's table, no rows
+    with pytest.raises(InputError, match="made by another sweep or program"):
+        run_budget(BudgetSettings(**TINY), other)
+    (tmp_path / "stopped").mkdir()  # a run stopped before its first cell left its plot
+    (tmp_path / "stopped" / "budget.png").write_bytes(b"")
+    run_budget(BudgetSettings(**{**TINY, "methods": ("mv",), "redundancy": (1,)}),
+               tmp_path / "stopped", log=lambda _: None)
+    assert (tmp_path / "stopped" / "results.csv").exists()

@@ -54,6 +54,7 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
+from crowdlearn.active import consensus_model
 from crowdlearn.annotations import Annotations
 from crowdlearn.errors import InputError
 from crowdlearn.experiments.options import (
@@ -112,8 +113,7 @@ class ActiveSettings:
 
         check_settings(self)
         check_methods(self.strategies, STRATEGIES, "strategy")
-        if self.aggregator not in ("onecoin", "ds"):
-            raise InputError(f"unknown consensus {self.aggregator!r}; choose onecoin or ds")
+        consensus_model(self.aggregator)  # a known name
         if self.methods:
             check_methods(self.methods, CROWD_METHODS)
         check_crowd_options(self.extra)
@@ -283,7 +283,7 @@ def _choose_ours(ann, eligible, size, proba, rng, aggregator) -> np.ndarray:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ranked = next_to_label(ann, proba, k=size, candidates=[ann.tasks[i] for i in eligible],
-                               aggregator=label_model(aggregator),
+                               aggregator=consensus_model(aggregator),
                                seed=int(rng.integers(2**31)))
     return ann.task_codes(ranked["task"].tolist())
 
@@ -341,18 +341,11 @@ def has_cleanlab() -> bool:
 
 
 # ---------------------------------------------------------------------- measurements
-def label_model(name: str):
-    """The consensus's label model by name, unfitted, with one thread."""
-    from crowdlearn.aggregation import DawidSkene, OneCoinDawidSkene
-
-    return (OneCoinDawidSkene if name == "onecoin" else DawidSkene)(n_threads=1)
-
-
 def consensus(ann: Annotations, name: str = "onecoin") -> np.ndarray:
     """Posteriors of the label model ``name`` (``onecoin`` or ``ds``, library defaults)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return label_model(name).fit(ann).posteriors_
+        return consensus_model(name).fit(ann).posteriors_
 
 
 def model_proba(Z: np.ndarray, labels: np.ndarray, k: int, seed: int) -> np.ndarray:

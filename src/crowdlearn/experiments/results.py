@@ -16,13 +16,25 @@ from crowdlearn.outputs import atomic_write
 
 
 def open_results(out_dir: Path | str, key_columns: Sequence[str], settings: Mapping, *,
-                 restart: bool = False, added: Mapping | None = None
-                 ) -> tuple[Path, ResultsTable]:
+                 restart: bool = False, added: Mapping | None = None,
+                 outputs: Sequence[str] = ()) -> tuple[Path, ResultsTable]:
     """The sweep's output folder (created if missing; a file there is an error) and its
-    ``results.csv`` table."""
+    ``results.csv`` table. An existing folder without a ``results.csv`` may hold only the
+    sweep's other ``outputs`` (left by a run stopped before its first cell): another
+    folder (a model's, a dataset's) is refused, unless ``restart``, so that nothing in it
+    is overwritten unasked."""
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise InputError(f"{out}: is a file; --out names a folder")
+    if out.is_dir() and not restart and not (out / "results.csv").exists():
+        own = ("results.csv", *outputs)  # and their temporary files, ".<name>…"
+        foreign = sorted(p.name for p in out.iterdir() if p.name not in own
+                         and not any(p.name.startswith(f".{name}") for name in own))
+        if foreign:
+            raise InputError(f"{out}: holds other files ({', '.join(foreign[:3])}"
+                             f"{', …' if len(foreign) > 3 else ''}) and no results.csv of a "
+                             "sweep; use a new or empty folder, or --force to write into it "
+                             "anyway")
     out.mkdir(parents=True, exist_ok=True)
     return out, ResultsTable(out / "results.csv", key_columns, settings, restart=restart,
                              added=added)
@@ -64,6 +76,11 @@ class ResultsTable:
             except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
                 raise InputError(f"{self.path}: not a readable results table ({exc}); use "
                                  "another output folder, or start over (--force)") from None
+            missing = [name for name in self.keys if name not in self.frame.columns]
+            if missing:
+                raise InputError(f"{self.path}: made by another sweep or program (no column "
+                                 f"{missing[0]!r}); use another output folder, or start "
+                                 "over (--force)")
             for name, value in (added or {}).items():
                 if not self.frame.empty and name not in self.frame.columns:
                     self.frame[name] = _plain(value)
