@@ -70,7 +70,8 @@ def test_label_issues_without_header_and_features_keeps_the_first_line(tmp_path)
     pd.DataFrame({"id": features["id"], "label": y}).to_csv(tmp_path / "l.csv", index=False,
                                                             header=False)
     result = run("label-issues", "--labels", tmp_path / "l.csv", "--features",
-                 tmp_path / "X.csv", "--param", "epochs=3", "--param", "warmup_epochs=1",
+                 tmp_path / "X.csv", "--method", "two-em", "--param", "epochs=3",
+                 "--param", "warmup_epochs=1",
                  "--threads", 1, "-o", tmp_path / "i.csv")
     assert result.exit_code == 0, result.output
     assert "30 labels ranked" in said(result)

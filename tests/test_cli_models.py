@@ -253,3 +253,14 @@ def test_label_issues_reads_task_or_id_columns_and_names_bad_rows(tmp_path):
     _one_line_error(run("label-issues", "--labels", tmp_path / "mv.csv", "--features",
                         tmp_path / "proba.csv", "--score", "normalized_margin", "-o",
                         tmp_path / "other.csv"), "--score applies to --proba")
+
+
+def test_a_methods_own_option_is_named_with_its_flag(tmp_path):
+    y = np.arange(40) % 2
+    np.save(tmp_path / "X.npy", _features(y))
+    pd.DataFrame({"id": range(40), "label": y}).to_csv(tmp_path / "l.csv", index=False)
+    result = run("fit", "--labels", tmp_path / "l.csv", "--features", tmp_path / "X.npy",
+                 "--method", "two-em", "--epochs", 3, "-o", tmp_path / "m")
+    assert result.exit_code == 2
+    assert ("warmup_epochs must be below epochs (3), got 10; set it with --param "
+            "warmup_epochs=VALUE") in result.output

@@ -145,9 +145,15 @@ def _cli_words(exc: CrowdlearnError, options: set[str]) -> str:
         message = message.replace(python, words)
     # a sweep's setting named as the command's option ("The 'seeds' parameter of
     # BudgetSettings must be ..." → "--seeds must be ...")
-    return re.sub(r"[Tt]he '(\w+)' (?:parameter|setting) of \w+Settings",
-                  lambda m: f"--{m[1].replace('_', '-')}" if m[1] in options else m[0],
-                  message)
+    message = re.sub(r"[Tt]he '(\w+)' (?:parameter|setting) of \w+Settings",
+                     lambda m: f"--{m[1].replace('_', '-')}" if m[1] in options else m[0],
+                     message)
+    # a method's own option, which the command sets through --param name=value
+    own = re.match(r"(?:The '(\w+)' parameter of \w+|(\w+)) must ", message)
+    name = own and (own[1] or own[2])
+    if name and "param" in options and name not in options:
+        message += f"; set it with --param {name}=VALUE"
+    return message
 
 
 # the choices of --keep: Annotations' KEEP_CHOICES, written out as reading them imports
@@ -1395,8 +1401,10 @@ def label_issues(
     = None,
     features: Annotated[Path | None, typer.Option(help="Item features, to train --method "
                                                   "instead of reading --proba.")] = None,
-    method: Annotated[IssueMethod, typer.Option(help="With --features: two-em or "
-                                                "me-momentum.")] = IssueMethod.two_em,
+    method: Annotated[IssueMethod, typer.Option(help="With --features: me-momentum, or "
+                                                "two-em (for uniform noise only: it misses "
+                                                "labels flipped to one other class).")]
+    = IssueMethod.me_momentum,
     score: Annotated[str, typer.Option(help="With --proba: self_confidence or "
                                        "normalized_margin.")] = "self_confidence",
     param: Annotated[list[str] | None, typer.Option(help="A method option as name=value "

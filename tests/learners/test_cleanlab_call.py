@@ -41,5 +41,6 @@ def test_features_and_2d_targets_that_are_not_probabilities_are_left_alone():
     # real features (several columns) with proba as y: not taken for cleanlab's call
     X = np.random.default_rng(1).normal(size=(len(labels), 4))
     with pytest.raises(InputError, match="labels must be 1-D"):
-        crowdlearn.find_label_issues(X, proba, noise_rate=0.2, epochs=2, warmup_epochs=1,
+        crowdlearn.find_label_issues(X, proba, "two-em", noise_rate=0.2, epochs=2,
+                                     warmup_epochs=1,
                                      cr_ramp=1, n_threads=1)

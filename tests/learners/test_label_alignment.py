@@ -74,8 +74,9 @@ def test_find_label_issues_and_y_clean_are_matched_by_index(labelled):
     X, y = labelled
     shuffled = y.sample(frac=1, random_state=1)
     settings = dict(epochs=2, warmup_epochs=1, cr_ramp=1, batch_size=16, **FAST)
-    table = find_label_issues(X, y, noise_rate=0.2, **settings)
-    pd.testing.assert_frame_equal(find_label_issues(X, shuffled, noise_rate=0.2, **settings),
+    table = find_label_issues(X, y, "two-em", noise_rate=0.2, **settings)
+    pd.testing.assert_frame_equal(find_label_issues(X, shuffled, "two-em", noise_rate=0.2,
+                                                    **settings),
                                   table)
     # the true labels given for diagnostics are matched alike
     truth = y.where(np.arange(len(y)) >= 10, y.map({"yes": "no", "no": "yes"}))
