@@ -264,3 +264,27 @@ def test_a_methods_own_option_is_named_with_its_flag(tmp_path):
     assert result.exit_code == 2
     assert ("warmup_epochs must be below epochs (3), got 10; set it with --param "
             "warmup_epochs=VALUE") in result.output
+
+
+def test_predict_with_a_ce_models_best_epoch(tmp_path):
+    y = np.arange(60) % 2
+    np.save(tmp_path / "X.npy", _features(y))
+    pd.DataFrame({"id": range(60), "label": y}).to_csv(tmp_path / "l.csv", index=False)
+    assert run("fit", "--labels", tmp_path / "l.csv", "--features", tmp_path / "X.npy",
+               "--method", "ce", "--epochs", 4, "--threads", 1, "-o",
+               tmp_path / "ce").exit_code == 0
+    model = crowdlearn.load(tmp_path / "ce")
+    X = _features(y)
+    for epoch in ("final", "best"):
+        result = run("predict", tmp_path / "ce", "--features", tmp_path / "X.npy", "--proba",
+                     "--epoch", epoch, "-o", tmp_path / f"{epoch}.csv")
+        assert result.exit_code == 0, result.output
+        written = pd.read_csv(tmp_path / f"{epoch}.csv")[["proba_0", "proba_1"]].to_numpy()
+        np.testing.assert_allclose(written, model.predict_proba(X, model=epoch), atol=1e-6)
+    assert run("fit", "--labels", tmp_path / "l.csv", "--features", tmp_path / "X.npy",
+               "--method", "coteaching", "--epochs", 2, "--threads", 1, "-o",
+               tmp_path / "co").exit_code == 0
+    result = run("predict", tmp_path / "co", "--features", tmp_path / "X.npy", "--epoch",
+                 "best", "-o", tmp_path / "co.csv")
+    assert result.exit_code == 2 and "--epoch best applies to ce models" in result.output
+    assert not (tmp_path / "co.csv").exists()

@@ -1324,6 +1324,11 @@ def fit(
                       highlight=False, soft_wrap=True)
 
 
+class Epoch(str, Enum):
+    final = "final"
+    best = "best"
+
+
 @app.command()
 @_one_line_errors
 def predict(
@@ -1340,6 +1345,10 @@ def predict(
                                                "(id, label) columns, or one label per line "
                                                "in the features' row order.")] = None,
     threads: Annotated[int | None, typer.Option(min=1, help="CPU threads.")] = None,
+    epoch: Annotated[Epoch, typer.Option(help="A ce model's network: the final epoch's, or "
+                                         "the best on its noisy validation split (a network "
+                                         "trained long on noisy labels memorises them).")]
+    = Epoch.final,
     force: Annotated[bool, typer.Option(help="Overwrite an existing output file.")] = False,
 ) -> None:
     """Label new items with a trained model: id, label, confidence (and probabilities).
@@ -1369,8 +1378,12 @@ def predict(
             if strange:
                 raise InputError(f"{truth}: label {strange[0]!r} is not one of the model's "
                                  f"classes ({', '.join(sorted(classes))})")
-        table = probability_table(items.ids, learner.predict_proba(items.X), learner.classes_,
-                                  proba)
+        chosen = {} if epoch is Epoch.final else {"model": epoch.value}
+        if chosen and "model" not in inspect.signature(learner.predict_proba).parameters:
+            raise InputError(f"{model_dir}: a {type(learner).__name__} keeps one network; "
+                             "--epoch best applies to ce models")
+        table = probability_table(items.ids, learner.predict_proba(items.X, **chosen),
+                                  learner.classes_, proba)
         write_table(table, out)
     target = err_console if str(out) == "-" else console
     target.print(f"{len(table):,} items labelled -> {out}", highlight=False, soft_wrap=True)
