@@ -118,6 +118,12 @@ def test_noisy_labels_fit_and_label_issues(tmp_path):
     assert set(issues["id"][:len(wrong)]) == wrong
     assert set(issues.loc[issues["is_label_issue"], "id"]) == wrong
     assert "flagged as issues" in result.output
+    result = run("label-issues", "--labels", tmp_path / "labels.csv", "--proba",
+                 tmp_path / "proba.csv", "--filter-by", "prune_by_noise_rate", "-o",
+                 tmp_path / "pruned.csv")
+    assert result.exit_code == 0, result.output
+    pruned = pd.read_csv(tmp_path / "pruned.csv")
+    assert set(pruned.loc[pruned["is_label_issue"], "id"]) == wrong
 
     result = run("label-issues", "--labels", tmp_path / "labels.csv", "--features",
                  tmp_path / "X.npy", "--method", "me-momentum", "--param", "epochs=3",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -193,6 +195,36 @@ def test_flags_equal_cleanlabs_confident_learning(decimals):
         theirs = cleanlab_filter.find_label_issues(labels, P, filter_by="confident_learning")
         ours = label_issues_from_proba(labels, P).sort_values("id")["is_label_issue"]
         assert (ours.to_numpy() == theirs).all()
+
+
+@pytest.mark.parametrize("k", [2, 3, 5, 10])
+def test_prune_by_noise_rate_equals_cleanlabs_default(k):
+    cleanlab_filter = pytest.importorskip("cleanlab.filter")
+    rng = np.random.default_rng(k)
+    truth = rng.integers(0, k, 3000)
+    logits = rng.normal(size=(3000, k)) * 2
+    logits[np.arange(3000), truth] += 2.5
+    P = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    # 30% of the labels flipped to the next class: noise that prune-by-noise-rate expects
+    labels = np.where(rng.random(3000) < 0.3, (truth + 1) % k, truth)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = cleanlab_filter.find_label_issues(labels, P, n_jobs=1)  # its default
+    table = label_issues_from_proba(labels, P, filter_by="prune_by_noise_rate")
+    ours = table.sort_values("id")["is_label_issue"].to_numpy()
+    assert (ours == theirs).all()
+    assert table["id"].tolist() == label_issues_from_proba(labels, P)["id"].tolist()
+
+
+def test_prune_by_noise_rate_keeps_a_class_of_one_item_and_the_models_top():
+    P = np.array([[0.9, 0.1], [0.8, 0.2], [0.6, 0.4], [0.3, 0.7], [0.45, 0.55]])
+    labels = np.array([0, 0, 0, 0, 1])  # class 1 given once: never pruned
+    table = label_issues_from_proba(labels, P, filter_by="prune_by_noise_rate")
+    flagged = set(table.loc[table["is_label_issue"], "id"])
+    assert 4 not in flagged and flagged <= {3}
+    with pytest.raises(InputError, match="filter_by must be one of confident_learning, "
+                                         "prune_by_noise_rate, got 'both'"):
+        label_issues_from_proba(labels, P, filter_by="both")
 
 
 def test_several_passing_classes_guess_the_most_probable_overall_as_cleanlab():

@@ -1420,6 +1420,10 @@ def label_issues(
     = IssueMethod.me_momentum,
     score: Annotated[str, typer.Option(help="With --proba: self_confidence or "
                                        "normalized_margin.")] = "self_confidence",
+    filter_by: Annotated[str, typer.Option(help="With --proba, which labels are flagged: "
+                                           "confident_learning, or prune_by_noise_rate "
+                                           "(cleanlab's default, often more).")]
+    = "confident_learning",
     param: Annotated[list[str] | None, typer.Option(help="A method option as name=value "
                                                     "(repeatable).")] = None,
     id_col: Annotated[str, typer.Option(help="Id column of --labels, --proba and a "
@@ -1442,16 +1446,18 @@ def label_issues(
                          "--method), one of them")
     check_format(out, TABLE_FORMATS, "the issues table (-o)")
     check_outputs([out], [p for p in (labels, proba, features) if p is not None], force=force)
-    if features is not None and score != "self_confidence":
-        raise InputError("--score applies to --proba; with --features the method ranks by its "
-                         "own quality score")
+    if features is not None and (score, filter_by) != ("self_confidence",
+                                                       "confident_learning"):
+        raise InputError("--score and --filter-by apply to --proba; with --features the "
+                         "method ranks and flags by its own quality score")
     with _reported_warnings():  # the probabilities (or features) first: their ids tell
         # whether the labels' first line is a header
         if proba is not None:
             probabilities = read_proba_table(proba, id_col)
             given = read_given_labels(labels, id_col, label_col, probabilities.index)
             with _naming(labels, "label "):
-                table = _issues_from_proba(given, probabilities, source_name(proba), score)
+                table = _issues_from_proba(given, probabilities, source_name(proba), score,
+                                           filter_by)
         else:
             from crowdlearn.features import read_features
 
@@ -1466,7 +1472,8 @@ def label_issues(
                       f"({flagged / len(table):.1%}) -> {out}", highlight=False, soft_wrap=True)
 
 
-def _issues_from_proba(given: pd.Series, proba: pd.DataFrame, name: str, score: str):
+def _issues_from_proba(given: pd.Series, proba: pd.DataFrame, name: str, score: str,
+                       filter_by: str):
     """:func:`crowdlearn.label_issues_from_proba` on the labels (id → label) and the
     probabilities of ``name`` (indexed by id, one column per class; see
     :func:`crowdlearn.label_files.read_proba_table`), restricted to the labelled ids:
@@ -1487,7 +1494,8 @@ def _issues_from_proba(given: pd.Series, proba: pd.DataFrame, name: str, score: 
     if strange:
         raise InputError(f"label {strange[0]!r} is not one of the probability columns "
                          f"({', '.join(classes)})")
-    return label_issues_from_proba(labels, proba.loc[labels.index], score=score)
+    return label_issues_from_proba(labels, proba.loc[labels.index], score=score,
+                                   filter_by=filter_by)
 
 
 def _issues_from_training(given: pd.Series, items, method: str, seed: int,
