@@ -55,7 +55,7 @@ def test_classwise_rows():
     np.testing.assert_allclose(conf.sum(axis=2), 1.0)
 
 
-@pytest.mark.parametrize("gamma", [-0.1, 1.1, float("nan")])
+@pytest.mark.parametrize("gamma", [-0.1, 1.1, float("nan"), "a", None, True])
 def test_bad_gamma(gamma):
     with pytest.raises(InputError, match="gamma"):
         hammer_spammer(10, 3, gamma)

@@ -439,5 +439,6 @@ def _check_k(value: int, name: str = "n_classes") -> int:
 
 
 def _check_gamma(gamma: float) -> None:
-    if not 0.0 <= gamma <= 1.0:
-        raise InputError(f"gamma must be in [0, 1], got {gamma}")
+    if isinstance(gamma, bool) or not isinstance(gamma, (int, float, np.integer, np.floating)) \
+            or not 0.0 <= gamma <= 1.0:
+        raise InputError(f"gamma must be a number in [0, 1], got {gamma!r}")
