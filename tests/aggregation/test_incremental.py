@@ -12,7 +12,7 @@ import pytest
 
 from crowdlearn import Annotations, InputError
 from crowdlearn.aggregation import DawidSkene, OneCoinDawidSkene
-from crowdlearn.aggregation.dawid_skene import REFIT_BELOW
+from crowdlearn.aggregation.incremental import REFIT_BELOW
 from tests.conftest import make_crowd
 
 
@@ -127,7 +127,7 @@ def test_initial_error_addition_and_assign():
 def _exact_labels(model) -> np.ndarray:
     """Every task's most probable class under the model's final parameters, recomputed from
     all its answers."""
-    from crowdlearn.aggregation.dawid_skene import _posteriors
+    from crowdlearn.aggregation.incremental import _posteriors
 
     answers = model._state_.answers
     ann = Annotations._trusted(answers.task, answers.worker, answers.label, answers.tasks,

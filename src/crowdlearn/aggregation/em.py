@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+TINY = 1e-300  # the floor of a probability before its log
 CHUNK_TASKS = 1 << 17
 MIN_CHUNK_TASKS = 1 << 13
 

@@ -73,11 +73,11 @@ from scipy.optimize import minimize
 from sklearn.utils.validation import check_is_fitted
 
 from crowdlearn.aggregation.base import Aggregator, as_annotations, check_gold, check_task_prior
+from crowdlearn.aggregation.em import TINY
 from crowdlearn.annotations import Annotations, grouped_positions
 from crowdlearn.errors import CrowdlearnWarning, InputError
 from crowdlearn.params import NON_NEGATIVE_REAL, POSITIVE_REAL, Choice, Integers, Reals
 
-_TINY = 1e-300
 INIT = 1.0  # α and β at the start (crowd-kit's)
 
 
@@ -379,7 +379,7 @@ class GLAD(Aggregator):
         history = [objective(ll, x)]
         while len(history) <= self.max_iter:  # history holds the start and every iteration
             if self.class_prior == "estimate":
-                log_q = np.log(np.maximum(post.mean(axis=0), _TINY))
+                log_q = np.log(np.maximum(post.mean(axis=0), TINY))
             x, new = self._m_step(data, post, x, at, spare, priors)
             if new is not at:
                 at, spare = new, at

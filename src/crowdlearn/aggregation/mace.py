@@ -100,12 +100,11 @@ import scipy.sparse as sp
 from scipy.special import digamma, expit, gammaln
 
 from crowdlearn.aggregation.base import Aggregator, as_annotations
-from crowdlearn.aggregation.em import default_threads, row_block, thread_pool
+from crowdlearn.aggregation.em import TINY, default_threads, row_block, thread_pool
 from crowdlearn.annotations import Annotations
 from crowdlearn.errors import CrowdlearnWarning
 from crowdlearn.params import N_THREADS, NON_NEGATIVE_REAL, POSITIVE_REAL, Choice, Integers
 
-_TINY = 1e-300
 CHUNK_CELLS = 1 << 15  # tasks × classes × restarts per chunk: 256 kB per dense array
 BINARY_PATH = True  # two classes: the log-odds form of the E-step (tests compare both forms)
 
@@ -384,7 +383,7 @@ class MACE(Aggregator):
 
 
 def _log(x: np.ndarray) -> np.ndarray:
-    return np.log(np.maximum(x, _TINY))
+    return np.log(np.maximum(x, TINY))
 
 
 def _appearance(codes: np.ndarray, n: int) -> np.ndarray:
@@ -452,7 +451,7 @@ class _Kernel:
         weights of spamming, knowing and of each spammed label, ``log_q`` (K × R) the log
         class prior. ``keep_posteriors``: return the posteriors too (T × K × R)."""
         r = spam.shape[1]
-        w_spam = np.maximum(spam[:, None, :] * xi, _TINY)        # W × K × R
+        w_spam = np.maximum(spam[:, None, :] * xi, TINY)        # W × K × R
         w_know = np.broadcast_to(know[:, None, :], w_spam.shape)
         # P(answer l | y_t = k) = w_spam[l]·(1 + gain[l]·[l = k]): the first factor does not
         # depend on k, so it enters the log-likelihood once, through the answer counts, and
