@@ -240,3 +240,14 @@ def test_several_passing_classes_guess_the_most_probable_overall_as_cleanlab():
     theirs = cleanlab_filter.find_label_issues(np.array(labels), np.array(rows),
                                                filter_by="confident_learning")
     assert (table.sort_index()["is_label_issue"].to_numpy() == theirs).all()
+
+
+def test_equal_qualities_are_ranked_by_the_tiebreak():
+    from crowdlearn.label_issues import issue_table
+
+    given = np.array(["a", "b", "c", "d"])
+    quality = np.array([0.0, 0.0, 0.5, 0.0])
+    table = issue_table(given, quality, given, quality < 0.1, tiebreak=np.array([0.3, 0.1,
+                                                                                 0.0, 0.2]))
+    assert table["id"].tolist() == [1, 3, 0, 2]
+    assert issue_table(given, quality, given, quality < 0.1)["id"].tolist() == [0, 1, 3, 2]

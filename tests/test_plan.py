@@ -213,6 +213,9 @@ def test_plan_end_to_end(tmp_path, monkeypatch):
     monkeypatch.setattr(learners, "make_crowd_learner", no_training)
     again = crowdlearn.plan(ann, 300, out_dir=out, **{**TINY, "seeds": 2})  # resumed
     assert again.results["accuracy"].tolist() == result.results["accuracy"].tolist()
+    other, _, _ = pilot_of(seed=5)
+    with pytest.raises(InputError, match="made with another pilot's workers: pool="):
+        crowdlearn.plan(other, 300, out_dir=out, **{**TINY, "seeds": 2})
 
 
 def test_plan_on_features_uses_stand_in_truth():

@@ -216,14 +216,17 @@ def class_thresholds(codes: np.ndarray, proba: np.ndarray) -> np.ndarray:
 
 def issue_table(given: np.ndarray, quality: np.ndarray, suggested: np.ndarray,
                 flagged: np.ndarray, ids: Sequence | None = None, *,
-                id_name: str = "id") -> pd.DataFrame:
+                id_name: str = "id", tiebreak: np.ndarray | None = None) -> pd.DataFrame:
     """The ranked table every label-issue finder returns (see
-    :func:`label_issues_from_proba`); the first column is ``id_name``."""
+    :func:`label_issues_from_proba`); the first column is ``id_name``. Items of equal
+    quality are ranked by ``tiebreak`` (low first; e.g. a second score, where the first
+    saturates), else kept in their order."""
     n = len(given)
     if ids is not None and len(ids) != n:
         raise InputError(f"ids must hold one id per item ({n}), got {len(ids)}")
     quality = np.clip(quality, 0.0, 1.0)
-    order = np.argsort(quality, kind="stable")
+    order = (np.argsort(quality, kind="stable") if tiebreak is None
+             else np.lexsort((tiebreak, quality)))
     return pd.DataFrame({id_name: order if ids is None else np.asarray(ids)[order],
                          "given_label": np.asarray(given)[order],
                          "suggested_label": np.asarray(suggested)[order],

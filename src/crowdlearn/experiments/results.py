@@ -52,6 +52,10 @@ def recorded_settings(settings, cells: Sequence[str]) -> dict:
     return record
 
 
+# what a recorded setting stands for, where its name and value do not say it
+SETTING_WORDS = {"pool": "another pilot's workers: ", "items": "other items: "}
+
+
 class ResultsTable:
     """Rows of ``key_columns`` + measurements + ``settings`` (the same on every row).
 
@@ -99,7 +103,8 @@ class ResultsTable:
             if found != {_text(value)}:
                 was = sorted(found)[0] or "(unset)"
                 now = _text(value) or "(unset)"
-                raise InputError(f"{self.path}: made with {name}={was}, not {now}; use "
+                what = SETTING_WORDS.get(name, "")
+                raise InputError(f"{self.path}: made with {what}{name}={was}, not {now}; use "
                                  "another output folder for new settings, or start over "
                                  "(--force)")
 

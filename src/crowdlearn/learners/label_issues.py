@@ -59,11 +59,16 @@ def find_label_issues(X, y_noisy, method: Literal["two-em", "me-momentum"] = "me
                                        score="self_confidence", id_name="row")
     learner = TwoEM(noise_rate=noise_rate, **params).fit(X, y_noisy)
     names = np.asarray(learner.classes_, dtype=object)
-    suggested = names[learner.predict_proba(X).argmax(axis=1)]
+    proba = learner.predict_proba(X)
+    suggested = names[proba.argmax(axis=1)]
     suggested[learner.refurbished_.index.to_numpy()] = learner.refurbished_.to_numpy()
     quality = learner.clean_proba_
     flagged = (quality < 0.5) & (suggested.astype(str) != given.astype(str))
-    return issue_table(given, quality, suggested, flagged, id_name="row")
+    # the clean probability saturates (many items at exactly 0 or 1): within a tie, the
+    # network's probability of the given label ranks them
+    own = proba[np.arange(len(given)), pd.Index(names.astype(str)).get_indexer(
+        given.astype(str))]
+    return issue_table(given, quality, suggested, flagged, id_name="row", tiebreak=own)
 
 
 def _refuse_cleanlab_call(X, y_noisy) -> None:
