@@ -1235,6 +1235,11 @@ def fit(
     sep: SepOption = None,
     encoding: EncodingOption = None,
     keep: KeepOption = Keep("error"),
+    folds: Annotated[int | None, typer.Option(min=2, help="Also write oof.csv: each item's "
+                                              "class probabilities from a model trained "
+                                              "without it (N more fits, each without one "
+                                              "N-th of the items), for label-issues --proba "
+                                              "and relabel --proba.")] = None,
     force: Annotated[bool, typer.Option(help="Replace an existing model folder; start an "
                                         "interrupted fit over instead of resuming it.")]
     = False,
@@ -1250,7 +1255,7 @@ def fit(
     """
     from crowdlearn.features import read_features
     from crowdlearn.inputs import read_task_labels
-    from crowdlearn.model_folder import check_model_folder, write_model_folder
+    from crowdlearn.model_folder import check_model_folder, out_of_fold, write_model_folder
     from crowdlearn.outputs import check_location
 
     start = time.perf_counter()
@@ -1310,6 +1315,11 @@ def fit(
         with _scratch_held(scratch):
             trained = _train_resumably(scratch, spec.name, X, allow_missing=allow_missing,
                                        **target, **settings)
+            if folds is not None:
+                trained.out_of_fold = out_of_fold(
+                    trained, folds, seed=seed, checkpoint=scratch,
+                    log=lambda text: err_console.print(text, highlight=False))
+                trained.folds = folds
             write_model_folder(trained, out, proba=proba, force=force,
                                command=" ".join(["crowdlearn", *sys.argv[1:]]))
             _remove_folder(scratch)

@@ -6,8 +6,9 @@ A model folder holds the saved learner (``learner.json`` and its networks, loada
 and, on request, class probabilities), ``history.csv`` and ``history.png`` (the training
 record), for crowd methods ``workers.csv`` and ``workers.png`` (each annotator's answers,
 agreement with the inferred labels and, where the method estimates one, accuracy), and
-``summary.json`` (command, versions, settings, sizes, timings). It is written to a temporary
-sibling and renamed into place: it appears complete or not at all.
+``summary.json`` (command, versions, settings, sizes, timings) and, when asked for,
+``oof.csv`` (out-of-fold class probabilities, see :func:`out_of_fold`). It is written to a
+temporary sibling and renamed into place: it appears complete or not at all.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import pandas as pd
 from crowdlearn.annotations import Annotations
 from crowdlearn.errors import InputError
 from crowdlearn.features import Features
-from crowdlearn.labels import plain
+from crowdlearn.labels import plain, positions
 from crowdlearn.methods import method_spec
 from crowdlearn.outputs import atomic_folder, atomic_write
 
@@ -46,6 +47,8 @@ class TrainedModel:
     seconds: float
     dropped: dict = field(default_factory=dict)  # what --allow-missing left out, by kind
     feature_columns: list | None = None  # a features table's column names, in order
+    out_of_fold: pd.DataFrame | None = None  # see :func:`out_of_fold`
+    folds: int = 0  # the parts out_of_fold was computed with
 
 
 def check_model_folder(out: Path | str, force: bool = False) -> Path:
@@ -103,6 +106,45 @@ def train(method: str, features: Features, *, answers: Annotations | None = None
                         time.perf_counter() - start, dropped, features.columns)
 
 
+def out_of_fold(model: TrainedModel, folds: int, *, seed: int = 0,
+                checkpoint: Path | str | None = None, log=None) -> pd.DataFrame:
+    """Cross-validated class probabilities of ``model``'s training items: the items are split
+    at random (``seed``) into ``folds`` parts, and for each part a learner with the model's
+    settings, trained on the other parts, predicts it. No item's probabilities then come
+    from a network that saw its label or its answers, which is what finding label issues
+    and choosing what to relabel need (Northcutt et al., JAIR 2021, §2: "out-of-sample
+    predicted probabilities"). Max-MIG predicts from its classifier alone. A class a part's
+    training items lack gets probability 0 there. ``checkpoint``: a folder in which each
+    part's fit keeps its checkpoints (``fold-1``, …), so that an interrupted run resumes;
+    ``log(text)`` is told when each part starts. Returns ``labels.csv``'s columns with the
+    probabilities: id, label, confidence, ``proba_<class>``."""
+    from sklearn.base import clone
+
+    n = len(model.ids)
+    if isinstance(folds, bool) or not isinstance(folds, (int, np.integer)) or not (
+            2 <= folds <= n):
+        raise InputError(f"folds must be an integer from 2 to the {n:,} training items, got "
+                         f"{folds!r}")
+    part = np.random.default_rng(seed).permutation(n) % folds
+    classes = list(model.learner.classes_)
+    P = np.zeros((n, len(classes)))
+    for f in range(folds):
+        test, train = np.flatnonzero(part == f), np.flatnonzero(part != f)
+        if log is not None:
+            log(f"fold {f + 1} of {folds}: training on {len(train):,} items")
+        learner = clone(model.learner)
+        if checkpoint is not None and "checkpoint" in learner.get_params():
+            learner.set_params(checkpoint=str(Path(checkpoint) / f"fold-{f + 1}"))
+        if model.answers is not None:
+            tasks = model.answers.tasks
+            learner.fit(model.X[train], model.answers.subset([tasks[i] for i in train]))
+        else:
+            learner.fit(model.X[train], model.labels[train])
+        columns = positions(plain(classes), plain(learner.classes_))
+        P[np.ix_(test, columns)] = learner.predict_proba(model.X[test])
+    return probability_table(model.ids, P, classes, proba=True)
+
+
 def _match_answers(features: Features, answers: Annotations, allow_missing: bool):
     X, found = features.rows_for(answers.tasks, "answered tasks", allow_missing=allow_missing)
     dropped = {}
@@ -156,6 +198,8 @@ def write_model_folder(model: TrainedModel, out: Path | str, *, proba: bool = Fa
             workers = worker_table(model, inferred)
             workers.to_csv(tmp / "workers.csv", index=False)
             plot_worker_agreement(workers, tmp / "workers.png", model.method)
+        if model.out_of_fold is not None:
+            model.out_of_fold.to_csv(tmp / "oof.csv", index=False)
         summary = _summary(model, command, time.perf_counter() - start)
         (tmp / SUMMARY).write_text(json.dumps(summary, indent=1, default=str) + "\n")
     return out
@@ -273,6 +317,8 @@ def _summary(model: TrainedModel, command: str | None, write_seconds: float) -> 
         "settings": model.settings, "classes": plain(learner.classes_), **sizes,
         "feature_columns": model.feature_columns,
         "dropped": model.dropped,
+        **({"out_of_fold": {"folds": model.folds, "file": "oof.csv"}}
+           if model.out_of_fold is not None else {}),
         "seconds": {"fit": round(model.seconds, 2), "write": round(write_seconds, 2)},
         "versions": {"python": platform.python_version(),
                      **{name: _version(name) for name in ("crowdlearn", "torch", "numpy")}},
