@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -136,3 +138,12 @@ def test_without_a_model_unchecked_workers_count_as_typical():
                           "label": np.arange(100) % 2})
     table = next_to_label(frame, k=None)
     assert np.ptp(table["score"].to_numpy()) < 1e-12  # a tie, broken by the seed
+
+
+def test_one_answer_a_task_with_a_model_is_not_a_random_choice():
+    frame = pd.DataFrame({"task": range(6), "worker": [1, 2] * 3, "label": [0, 1] * 3})
+    proba = np.array([[0.9, 0.1], [0.6, 0.4], [0.5, 0.5], [0.2, 0.8], [0.7, 0.3], [0.1, 0.9]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CrowdlearnWarning)
+        table = next_to_label(frame, proba, k=6)
+    assert table["score"].nunique() > 1

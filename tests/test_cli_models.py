@@ -258,7 +258,7 @@ def test_label_issues_reads_task_or_id_columns_and_names_bad_rows(tmp_path):
                tmp_path / "proba.csv", "-o", tmp_path / "issues.csv").exit_code == 0
     _one_line_error(run("label-issues", "--labels", tmp_path / "mv.csv", "--features",
                         tmp_path / "proba.csv", "--score", "normalized_margin", "-o",
-                        tmp_path / "other.csv"), "--score applies to --proba")
+                        tmp_path / "other.csv"), "--score and --filter-by apply to --proba")
 
 
 def test_a_methods_own_option_is_named_with_its_flag(tmp_path):

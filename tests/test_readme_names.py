@@ -48,7 +48,8 @@ def test_the_section_is_in_the_readme():
     text = README.read_text()
     assert "## Coming from crowd-kit or cleanlab" in text
     for name in ("strategy_", "class_prior_", "label_issues_from_proba", "next_to_label",
-                 "worker_quality()", "confusions()", "filter_by=\"confident_learning\""):
+                 "worker_quality()", "confusions()", "filter_by=\"prune_by_noise_rate\"",
+                 "\"confident_learning\""):
         assert name in text.split("## Coming from crowd-kit or cleanlab")[1]
 
 
@@ -112,6 +113,9 @@ def test_cleanlab_names(frame):
     assert cleanlab.__version__
     flagged = find_label_issues(given, pred, filter_by="confident_learning")
     np.testing.assert_array_equal(table["is_label_issue"].to_numpy(), flagged)
+    pruned = label_issues_from_proba(given, pred, filter_by="prune_by_noise_rate")
+    np.testing.assert_array_equal(pruned.set_index("id").sort_index()["is_label_issue"],
+                                  find_label_issues(given, pred, n_jobs=1))  # its default
     for score in ("self_confidence", "normalized_margin"):
         quality = label_issues_from_proba(given, pred, score=score).sort_values("id")
         np.testing.assert_allclose(quality["label_quality"],

@@ -121,7 +121,7 @@ def next_to_label(annotations, proba: np.ndarray | pd.DataFrame | None = None,
             or not np.isfinite(model_weight) or model_weight < 0:
         raise InputError(f"model_weight must be a number >= 0, got {model_weight!r}")
     ann = as_annotations(annotations, **frame_options)
-    if ann.n_tasks and ann.task_counts.max() < 2:
+    if ann.n_tasks and ann.task_counts.max() < 2 and (proba is None or model_weight == 0):
         warnings.warn("no task has two answers yet: no worker can be checked against "
                       "another, so every task scores alike and the choice is at random "
                       f"(seed {seed}); the next answers will start measuring the workers",

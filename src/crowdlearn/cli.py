@@ -27,7 +27,7 @@ from rich.console import Console
 from rich.table import Table
 
 from crowdlearn._entry import Terminated, terminate_as_interrupt
-from crowdlearn.errors import CrowdlearnError, InputError
+from crowdlearn.errors import CrowdlearnError, CrowdlearnWarning, InputError
 from crowdlearn.methods import (
     AGGREGATORS,
     CROWD_METHODS,
@@ -110,6 +110,10 @@ _PYTHON_REMEDIES = {
 }
 
 
+# sweep settings whose command-line option has another name
+_SETTING_OPTIONS = {"rates": "rate", "extra_labels": "extra", "n_items": "items"}
+
+
 def _cli_words(exc: CrowdlearnError, options: set[str]) -> str:
     """``exc``'s message with its remedy in the command line's words, naming only options
     the command has (``options``: its parameter names)."""
@@ -145,9 +149,11 @@ def _cli_words(exc: CrowdlearnError, options: set[str]) -> str:
         message = message.replace(python, words)
     # a sweep's setting named as the command's option ("The 'seeds' parameter of
     # BudgetSettings must be ..." → "--seeds must be ...")
-    message = re.sub(r"[Tt]he '(\w+)' (?:parameter|setting) of \w+Settings",
-                     lambda m: f"--{m[1].replace('_', '-')}" if m[1] in options else m[0],
-                     message)
+    def option(m: re.Match) -> str:
+        name = _SETTING_OPTIONS.get(m[1], m[1])
+        return f"--{name.replace('_', '-')}" if name in options else m[0]
+
+    message = re.sub(r"[Tt]he '(\w+)' (?:parameter|setting) of \w+Settings", option, message)
     # a method's own option, which the command sets through --param name=value
     own = re.match(r"(?:The '(\w+)' parameter of \w+|(\w+)) must ", message)
     name = own and (own[1] or own[2])
@@ -262,8 +268,6 @@ def _separator(sep: str | None) -> str | None:
 def _reported_warnings():
     """Collect crowdlearn's warnings during a command and print each on stderr at the end
     (also when the command fails); the list is what the summary reports."""
-    from crowdlearn.errors import CrowdlearnWarning
-
     seen: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", CrowdlearnWarning)
@@ -1392,6 +1396,10 @@ def predict(
         if chosen and "model" not in inspect.signature(learner.predict_proba).parameters:
             raise InputError(f"{model_dir}: a {type(learner).__name__} keeps one network; "
                              "--epoch best applies to ce models")
+        if chosen and getattr(learner, "val_fraction", None) == 0:
+            warnings.warn(f"{model_dir}: trained without a validation split "
+                          "(val_fraction=0): its best network is its final one",
+                          CrowdlearnWarning, stacklevel=1)
         table = probability_table(items.ids, learner.predict_proba(items.X, **chosen),
                                   learner.classes_, proba)
         write_table(table, out)

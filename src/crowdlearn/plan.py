@@ -214,6 +214,7 @@ class Plan:
         from crowdlearn.outputs import atomic_write, write_table
 
         out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
         write_table(self.pool.to_frame(), out / "workers.csv")
         record = {"recommendation": self.recommendation, "caveats": self.caveats,
                   "pool": {"workers": self.pool.n_workers,

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from crowdlearn import Annotations, InputError, MajorityVote
@@ -79,3 +80,13 @@ def test_first_tie_break_picks_first_class():
 def test_bad_tie_break():
     with pytest.raises(InputError, match="tie_break"):
         MajorityVote(tie_break="last").fit(tied(3))
+
+
+def test_unsigned_ids_beyond_int64_and_huge_seeds():
+    tasks = np.uint64(2**63) + np.arange(6, dtype=np.uint64)
+    frame = pd.DataFrame({"task": np.repeat(tasks, 2), "worker": ["a", "b"] * 6,
+                          "label": ["x", "y"] * 6})  # every task tied
+    labels = MajorityVote(seed=0).fit(Annotations.from_frame(frame)).predict()
+    assert len(labels) == 6 and set(labels) <= {"x", "y"}
+    assert MajorityVote(seed=2**64 + 5).fit(Annotations.from_frame(frame)).predict().equals(
+        MajorityVote(seed=5).fit(Annotations.from_frame(frame)).predict())

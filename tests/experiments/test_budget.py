@@ -162,8 +162,9 @@ def test_a_folder_of_something_else_is_refused(tmp_path):
     (other / "results.csv").write_text("a,b\n")  # another program's table, no rows
     with pytest.raises(InputError, match="made by another sweep or program"):
         run_budget(BudgetSettings(**TINY), other)
-    (tmp_path / "stopped").mkdir()  # a run stopped before its first cell left its plot
-    (tmp_path / "stopped" / "budget.png").write_bytes(b"")
+    (tmp_path / "stopped").mkdir()  # a run stopped before its first cell: temporary files
+    (tmp_path / "stopped" / ".results.csv.crowdlearn-vm-12-ab12").write_bytes(b"")
+    (tmp_path / "stopped" / ".DS_Store").write_bytes(b"")
     run_budget(BudgetSettings(**{**TINY, "methods": ("mv",), "redundancy": (1,)}),
                tmp_path / "stopped", log=lambda _: None)
     assert (tmp_path / "stopped" / "results.csv").exists()

@@ -99,3 +99,14 @@ def test_find_label_issues_ranks_flipped_labels_first(noisy_digits):
         assert (suggested[top[wrong[top]]] == names[clean[top[wrong[top]]]]).mean() > 0.7
     with pytest.raises(InputError, match="method must be"):
         find_label_issues(X, noisy, "confident-learning")
+
+
+def test_find_label_issues_refuses_options_its_method_does_not_take():
+    X = np.random.default_rng(0).normal(size=(30, 3))
+    y = np.arange(30) % 2
+    with pytest.raises(InputError, match="noise_rate is TwoEM's"):
+        find_label_issues(X, y, noise_rate=0.2)  # the default method is Me-Momentum
+    with pytest.raises(InputError, match="me-momentum has no option 'foo'; its options are "):
+        find_label_issues(X, y, foo=1)
+    with pytest.raises(InputError, match="two-em has no option 'n_outer'"):
+        find_label_issues(X, y, "two-em", n_outer=2)

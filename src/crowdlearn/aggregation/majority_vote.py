@@ -161,7 +161,7 @@ def seed_word(seed: int | np.random.Generator | None) -> int:
     it is, else a draw from the Generator or from fresh entropy (None)."""
     if seed is None or isinstance(seed, np.random.Generator):
         return int(np.random.default_rng(seed).integers(2**63))
-    return int(seed)
+    return int(seed) % 2**64  # a larger seed by its low 64 bits
 
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -169,7 +169,7 @@ _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 def tie_draws(ids, n_classes: int, word: int) -> np.ndarray:
     """``len(ids)`` × ``n_classes`` numbers uniform in [0, 1), each a function of the task id's
-    text, the class and ``word`` only: a task's tie goes the same way in memory, streamed
+    text, the class's position and ``word`` only: a task's tie goes the same way in memory, streamed
     or on Dask, in any row order, and ties of tasks with the same votes are drawn apart (one
     draw for all of them would send, say, every two-answer tie between two classes to the
     same one, a bias that a model trained on the labels learns). The id's text is hashed
@@ -190,7 +190,7 @@ def id_text(ids) -> np.ndarray:
 
     try:
         array = ids if isinstance(ids, pa.Array) else pa.array(ids)
-    except (pa.ArrowException, TypeError, ValueError):  # mixed types, tuples...
+    except (pa.ArrowException, TypeError, ValueError, OverflowError):  # mixed, tuples, ≥ 2⁶³
         array = None
     if array is not None and (pa.types.is_integer(array.type) or pa.types.is_string(
             array.type) or pa.types.is_large_string(array.type)):

@@ -142,7 +142,6 @@ class PlanExperiment(RedundancySweep):
     """Cells (seed, redundancy, method) on crowds drawn from the estimated pool."""
 
     name = "plan"
-    extra_outputs = ("recommendation.json", "workers.csv")
 
     added_settings: ClassVar[dict] = {"draws": "independent"}  # tables of earlier versions
 

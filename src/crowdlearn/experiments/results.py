@@ -16,20 +16,19 @@ from crowdlearn.outputs import atomic_write
 
 
 def open_results(out_dir: Path | str, key_columns: Sequence[str], settings: Mapping, *,
-                 restart: bool = False, added: Mapping | None = None,
-                 outputs: Sequence[str] = ()) -> tuple[Path, ResultsTable]:
+                 restart: bool = False, added: Mapping | None = None
+                 ) -> tuple[Path, ResultsTable]:
     """The sweep's output folder (created if missing; a file there is an error) and its
-    ``results.csv`` table. An existing folder without a ``results.csv`` may hold only the
-    sweep's other ``outputs`` (left by a run stopped before its first cell): another
-    folder (a model's, a dataset's) is refused, unless ``restart``, so that nothing in it
-    is overwritten unasked."""
+    ``results.csv`` table. An existing folder without a ``results.csv`` may hold only hidden
+    files (a run stopped before its first cell leaves at most its temporary files; a
+    file manager's ``.DS_Store``): another folder (a model's, a dataset's, one holding a
+    ``workers.csv`` of the user's) is refused, unless ``restart``, so that nothing in it is
+    overwritten unasked (a sweep writes its other outputs after its results)."""
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise InputError(f"{out}: is a file; --out names a folder")
     if out.is_dir() and not restart and not (out / "results.csv").exists():
-        own = ("results.csv", *outputs)  # and their temporary files, ".<name>…"
-        foreign = sorted(p.name for p in out.iterdir() if p.name not in own
-                         and not any(p.name.startswith(f".{name}") for name in own))
+        foreign = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
         if foreign:
             raise InputError(f"{out}: holds other files ({', '.join(foreign[:3])}"
                              f"{', …' if len(foreign) > 3 else ''}) and no results.csv of a "

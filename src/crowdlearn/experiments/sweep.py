@@ -38,8 +38,6 @@ class Experiment:
     """
 
     name: ClassVar[str]  # the plot is ``<name>.png``
-    # files the sweep writes beside results.csv and its plot (the plan's recommendation)
-    extra_outputs: ClassVar[tuple[str, ...]] = ()
     keys: ClassVar[tuple[str, ...]]  # columns that identify a cell in results.csv
     cell_fields: ClassVar[tuple[str, ...]]  # settings that only choose cells (not recorded)
     # settings added after tables were first written: the value a table without them had
@@ -99,8 +97,7 @@ def run_sweep(experiment: Experiment, out_dir: Path | str,
     experiment.settings.check()
     _check_workers(jobs, threads)
     out, table = open_results(out_dir, experiment.keys, experiment.recorded(), restart=restart,
-                              added=experiment.added_settings,
-                              outputs=(f"{experiment.name}.png", *experiment.extra_outputs))
+                              added=experiment.added_settings)
     cells = experiment.cells()
     todo = [i for i, cell in enumerate(cells) if not table.done(**cell)]
     report = progress or (lambda done, total: None)

@@ -49,6 +49,14 @@ def find_label_issues(X, y_noisy, method: Literal["two-em", "me-momentum"] = "me
     """
     if method not in ("two-em", "me-momentum"):
         raise InputError(f"method must be 'two-em' or 'me-momentum', got {method!r}")
+    if method == "me-momentum" and noise_rate is not None:
+        raise InputError("noise_rate is TwoEM's (method='two-em'); Me-Momentum needs none")
+    learner_class = MeMomentum if method == "me-momentum" else TwoEM
+    known = learner_class().get_params(deep=False)
+    unknown = sorted(set(params) - set(known))
+    if unknown:
+        raise InputError(f"{method} has no option {unknown[0]!r}; its options are "
+                         f"{', '.join(sorted(known))}")
     _refuse_cleanlab_call(X, y_noisy)
     y_noisy = align_labels(X, y_noisy, "y_noisy")  # by id when both are pandas
     X = _as_array(X)

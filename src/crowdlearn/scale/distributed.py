@@ -20,7 +20,7 @@ import logging
 import time
 import weakref
 from collections.abc import Callable
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -374,7 +374,8 @@ def aggregate_dask(source, out: Path | str, model: Aggregator | None = None, *,
             regrouped = runner is None
             if regrouped:  # a task in two partitions: shuffled by task, read again
                 shuffled, origins = _shuffled(parts, columns)
-                runner = _persist(tracked, shuffled, columns, keep, origins)
+                with _quiet_shuffle():
+                    runner = _persist(tracked, shuffled, columns, keep, origins)
                 if runner is None:  # not reached: the shuffle puts a task in one partition
                     raise InputError("a task's answers are in two partitions after a shuffle "
                                      "by task")
@@ -515,6 +516,20 @@ def _shuffled(parts: Parts, columns: tuple[str, str, str]) -> tuple[Any, list[st
     shuffled = dd.from_delayed(frames, meta=meta).shuffle(columns[0])
     return shuffled.map_partitions(lambda frame: frame.sort_values([_PART, _ROW]),
                                    meta=meta), names
+
+
+@contextmanager
+def _quiet_shuffle():
+    """Distributed's shuffle logs each shuffle's start and end as warnings; where its
+    scheduler runs in this process (a ``LocalCluster`` of the user's), they are not the
+    user's concern while this shuffle runs."""
+    chatty = logging.getLogger("distributed.shuffle._scheduler_plugin")
+    level = chatty.level
+    chatty.setLevel(max(level, logging.ERROR))
+    try:
+        yield
+    finally:
+        chatty.setLevel(level)
 
 
 def _file_frame(answers: ParquetAnswers, index: int) -> pd.DataFrame:

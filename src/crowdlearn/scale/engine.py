@@ -188,8 +188,9 @@ def _fit_votes(model: Aggregator, runner: Runner, out: Path, proba: bool) -> Non
     """Majority vote, Wawa and zero-based skill: a few passes of (weighted) votes, the
     weights learned from agreement, exactly as their in-memory ``fit``."""
     w, k = len(runner.workers), len(runner.classes)
-    # one word for every vote of the fit, as in memory (where each vote draws its own from
-    # fresh entropy when the seed is None, so a None seed cannot be matched anyway)
+    # one word for every vote of the fit (in memory each of Wawa's and ZBS's votes draws its
+    # own from a None seed or a Generator, so those cannot be matched anyway; an integer
+    # seed gives the same labels)
     word = seed_word(model.seed) if model.tie_break == "random" else None
     weight = None
     if isinstance(model, Wawa):
