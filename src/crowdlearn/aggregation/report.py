@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 
 from crowdlearn.aggregation.base import Aggregator, identifiability_problems
-from crowdlearn.aggregation.dawid_skene import DawidSkene
 from crowdlearn.aggregation.one_coin import OneCoinDawidSkene
 from crowdlearn.annotations import Annotations
 from crowdlearn.errors import CrowdlearnWarning, InputError
@@ -152,5 +151,7 @@ def plot_workers(model: Aggregator, path: Path | str, max_matrices: int = 8) -> 
 
 
 def _has_confusion_matrices(model: Aggregator) -> bool:
-    """A full K×K matrix per worker was fitted (Dawid–Skene, not its one-coin relative)."""
-    return isinstance(model, DawidSkene) and not isinstance(model, OneCoinDawidSkene)
+    """A full K×K matrix per worker was fitted (Dawid–Skene, IBCC, EBCC; not one-coin,
+    whose matrix is one number per worker)."""
+    return (np.ndim(getattr(model, "confusion_", None)) == 3
+            and not isinstance(model, OneCoinDawidSkene))
