@@ -681,7 +681,9 @@ def experiment_budget(
     dataset: Annotated[str, typer.Option(help="digits, fashion-mnist, mnist, cifar10, "
                                          "cifar100.")] = "digits",
     workers: Annotated[int, typer.Option(help="Number of simulated workers.")] = 20,
-    gamma: Annotated[float, typer.Option(help="Fraction of hammers (perfect workers).")] = 0.35,
+    gamma: Annotated[float, typer.Option(help="Probability that each worker is a hammer "
+                                         "(perfect; otherwise uniform): the share of "
+                                         "hammers varies by seed.")] = 0.35,
     worker_model: Annotated[str, typer.Option(help="hammer-spammer or classwise.")]
     = "hammer-spammer",
     budget: Annotated[int, typer.Option(help="Total number of labels bought.")] = 1200,
@@ -880,7 +882,9 @@ def experiment_active(
     encoding: EncodingOption = None,
     keep: KeepOption = Keep("error"),
     workers: Annotated[int, typer.Option(help="Number of simulated workers.")] = 20,
-    gamma: Annotated[float, typer.Option(help="Fraction of hammers (perfect workers).")] = 0.35,
+    gamma: Annotated[float, typer.Option(help="Probability that each worker is a hammer "
+                                         "(perfect; otherwise uniform): the share of "
+                                         "hammers varies by seed.")] = 0.35,
     worker_model: Annotated[str, typer.Option(help="hammer-spammer or classwise.")]
     = "hammer-spammer",
     items: Annotated[int | None, typer.Option(help="Simulated: training items answered "
@@ -1673,10 +1677,16 @@ def simulation_labels(dataset: str | None = None, labels: Path | None = None,
     return codes, classes, task_ids
 
 
-def _simulation_crowd(model: WorkerModel, n_classes: int, workers: int | None, gamma: float,
-                      group_size: int, case: str, expertise: Expertise,
-                      matrices: Path | None, rng: np.random.Generator,
-                      dataset: str | None = None):
+# the options each worker model takes (the others are refused, not silently ignored)
+_MODEL_OPTIONS = {"hammer-spammer": ("gamma",), "classwise": ("gamma",),
+                  "grouped": ("gamma", "group_size"), "maxmig": ("case", "expertise"),
+                  "matrices": ()}
+
+
+def _simulation_crowd(model: WorkerModel, n_classes: int, workers: int | None,
+                      gamma: float | None, group_size: int | None, case: str | None,
+                      expertise: Expertise | None, matrices: Path | None,
+                      rng: np.random.Generator, dataset: str | None = None):
     import numpy as np
 
     from crowdlearn import simulate as sim
@@ -1685,6 +1695,18 @@ def _simulation_crowd(model: WorkerModel, n_classes: int, workers: int | None, g
 
     if (model is WorkerModel.matrices) != (matrices is not None):
         raise InputError("--matrices FILE goes with --worker-model matrices (and only with it)")
+    given = {"gamma": gamma, "group_size": group_size, "case": case, "expertise": expertise}
+    takes = _MODEL_OPTIONS[model.value]
+    stray = [name for name, value in given.items() if value is not None and name not in takes]
+    if stray:
+        flags = ", ".join("--" + name.replace("_", "-") for name in takes)
+        raise InputError(f"--{stray[0].replace('_', '-')} does not apply to --worker-model "
+                         f"{model.value} (" + (f"it takes {flags}" if flags else "it takes "
+                         "none of --gamma, --group-size, --case, --expertise") + ")")
+    gamma = 0.2 if gamma is None else gamma
+    group_size = 10 if group_size is None else group_size
+    case = "1" if case is None else case
+    expertise = Expertise.low if expertise is None else expertise
     if model is WorkerModel.maxmig:
         if case not in ("1", "2", "3", "harsh"):
             raise InputError(f"--case {case!r}: one of 1, 2, 3, harsh")
@@ -1730,15 +1752,19 @@ def simulate(
     = WorkerModel.hammer_spammer,
     workers: Annotated[int | None, typer.Option(help="Number of workers (default: 20; fixed by "
                                                 "maxmig and matrices).")] = None,
-    gamma: Annotated[float, typer.Option(help="Probability that a worker (or a worker's "
-                                         "class row, for classwise) is a hammer.")] = 0.2,
-    group_size: Annotated[int, typer.Option(help="Classes per group (grouped).")] = 10,
-    case: Annotated[str, typer.Option(help="Max-MIG case (maxmig): 1 independent, 2 naive "
-                                      "majority, 3 correlated mistakes, harsh (5 weak "
-                                      "seniors, 10 copy one); the crowd of `experiment "
-                                      "crowds` on digits, CIFAR-10's otherwise.")] = "1",
-    expertise: Annotated[Expertise, typer.Option(help="Max-MIG seniors' expertise "
-                                                 "(maxmig).")] = Expertise.low,
+    gamma: Annotated[float | None, typer.Option(help="Probability that a worker (or a "
+                                                "worker's class row, for classwise) is a "
+                                                "hammer (default 0.2; hammer-spammer, "
+                                                "classwise, grouped).")] = None,
+    group_size: Annotated[int | None, typer.Option(help="Classes per group (grouped; "
+                                                   "default 10).")] = None,
+    case: Annotated[str | None, typer.Option(help="Max-MIG case (maxmig; default 1): 1 "
+                                             "independent, 2 naive majority, 3 correlated "
+                                             "mistakes, harsh (5 weak seniors, 10 copy "
+                                             "one); the crowd of `experiment crowds` on "
+                                             "digits, CIFAR-10's otherwise.")] = None,
+    expertise: Annotated[Expertise | None, typer.Option(help="Max-MIG seniors' expertise "
+                                                        "(maxmig; default low).")] = None,
     matrices: Annotated[Path | None, typer.Option(help="W×K×K confusion matrices (.npy) for "
                                                   "--worker-model matrices.")] = None,
     redundancy: Annotated[int | None, typer.Option(help="Distinct workers per item (default: "
@@ -1749,7 +1775,7 @@ def simulate(
     gold: Annotated[Path | None, typer.Option(help="Also write the true labels of the "
                                               "answered tasks: task, label (.csv, .tsv, "
                                               ".parquet, .json).")] = None,
-    seed: Annotated[int, typer.Option(help="Seed of every random choice.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of every random choice.")] = 0,
     force: Annotated[bool, typer.Option(help="Overwrite output files that exist.")] = False,
 ) -> None:
     """Simulate a crowd answering a dataset and write its answers (and the truth).

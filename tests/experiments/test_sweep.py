@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -137,6 +138,23 @@ def test_learner_settings_checked_together_before_any_cell(tmp_path):
     # ce cells run, not after
     settings = NoiseSettings(dataset="digits", methods=("ce", "two-em"), rates=(0.2,),
                              seeds=1, epochs=3)
-    with pytest.raises(InputError, match="warm"):
+    with pytest.raises(InputError, match="method 'two-em' with these settings: warmup_epochs"):
         run_noise(settings, tmp_path / "out", log=lambda line: None)
-    assert not (tmp_path / "out" / "results.csv").exists()
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(InputError, match="noise must be one of"):  # a matrix is not a kind
+        run_noise(NoiseSettings(noise=np.eye(10)), tmp_path / "out", log=lambda line: None)
+
+
+def test_a_sweep_that_fails_at_once_leaves_no_folder(tmp_path):
+    # every setting passes its checks, then the first cell finds LeNet cannot read 8×8 digits
+    with pytest.raises(InputError, match="lenet expects 28×28 images"):
+        run_budget(BudgetSettings(budget=100, redundancy=(1,), methods=("mv",), seeds=1,
+                                  epochs=1, model="lenet"), tmp_path / "new",
+                   log=lambda line: None)
+    assert not (tmp_path / "new").exists()
+    (tmp_path / "mine").mkdir()  # a folder of the user's stays
+    with pytest.raises(InputError):
+        run_budget(BudgetSettings(budget=100, redundancy=(1,), methods=("mv",), seeds=1,
+                                  epochs=1, model="lenet"), tmp_path / "mine",
+                   log=lambda line: None)
+    assert (tmp_path / "mine").is_dir()

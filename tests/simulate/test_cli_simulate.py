@@ -96,6 +96,11 @@ def test_matrices_file(tmp_path):
     (("--worker-model", "maxmig", "--workers", 7), "10 workers"),
     (("--worker-model", "maxmig", "--expertise", "high", "--case", 4), "case"),
     (("--budget", 100_000), "only 1300"),
+    (("--case", 2), "--case does not apply to --worker-model hammer-spammer (it takes "
+                    "--gamma)"),
+    (("--worker-model", "maxmig", "--gamma", 0.9), "--gamma does not apply to --worker-model "
+                                                   "maxmig (it takes --case, --expertise)"),
+    (("--worker-model", "classwise", "--group-size", 5), "--group-size does not apply"),
 ])
 def test_bad_input_exits_2_with_one_line(tmp_path, args, match):
     result = run(*args, "-o", tmp_path / "a.csv")

@@ -150,3 +150,16 @@ def test_bad_inputs(y):
         from_transition(np.array([0, 1]), np.full((2, 3), 1 / 3))
     with pytest.raises(InputError, match="one row per label"):
         instance_dependent(np.zeros((5, 3)), np.array([0, 1]), 0.2, 2)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"seed": -1}, "seed must be an integer >= 0, a numpy Generator or None, got -1"),
+    ({"seed": "1"}, "seed must be"),
+    ({"rate": "0.2"}, r"noise rate must be a number in \[0, 1\), got '0.2'"),
+    ({"rate": None}, "noise rate must be a number"),
+])
+def test_bad_seed_or_rate_is_an_input_error(kwargs, match):
+    from crowdlearn.simulate.label_noise import symmetric
+
+    with pytest.raises(InputError, match=match):
+        symmetric(np.arange(30) % 3, kwargs.get("rate", 0.2), 3, seed=kwargs.get("seed", 0))

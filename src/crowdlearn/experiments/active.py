@@ -19,8 +19,9 @@ strategy:
   wrong answers with others, so pairs disagree more often), so it is not an upper bound.
 
 After each round it records the consensus accuracy (``aggregator``: one-coin Dawid–Skene by
-default, on the answers bought, against the truth), majority vote's, and, with features, the
-test accuracy of networks trained on those answers by the ``methods`` (MBEM,
+default, on the answers bought, against the truth, ``consensus_accuracy``), the plain vote's
+(``vote_accuracy``, ties to the first class) and, with features, the test accuracy of networks
+trained on those answers by the ``methods`` (``<method>_accuracy``: MBEM,
 Dawid–Skene-then-train; one training each, without the self-training step, to stay cheap).
 The model that feeds ``ours`` and ``activelab`` is cheap on purpose too: a logistic regression
 on 50 principal components, out-of-fold over 5 folds, trained on the current consensus.
@@ -445,7 +446,8 @@ class ActiveExperiment(Experiment):
                                                              / pool.n_tasks, 4),
                "consensus_accuracy": float((post.argmax(1) == pool.truth)[gold].mean())}
         votes = ann.vote_counts
-        row["mv_accuracy"] = float((votes.argmax(1) == pool.truth)[gold].mean())
+        # the plain vote's labels (a method "mv" adds its trained network's mv_accuracy)
+        row["vote_accuracy"] = float((votes.argmax(1) == pool.truth)[gold].mean())
         for method in s.methods:
             row[f"{method}_accuracy"] = self._train(method, X, ann, test, seed)
         return row

@@ -57,7 +57,7 @@ class NoiseSettings:
         from crowdlearn.methods import NOISE_METHODS
 
         check_settings(self)
-        if self.noise not in NOISE_KINDS:
+        if not isinstance(self.noise, str) or self.noise not in NOISE_KINDS:
             raise InputError(f"noise must be one of {', '.join(NOISE_KINDS)}, got "
                              f"{self.noise!r}")
         check_methods(self.methods, NOISE_METHODS)

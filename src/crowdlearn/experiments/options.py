@@ -99,4 +99,7 @@ def check_learners(methods: Iterable[str], make: Callable[[str], object]) -> Non
     checked together before any cell runs: what no single option shows, such as a warm-up
     longer than the epochs, would otherwise stop the sweep after its first cells."""
     for method in methods:
-        make(method).check_params()
+        try:
+            make(method).check_params()
+        except InputError as exc:  # e.g. a warm-up longer than the sweep's epochs
+            raise InputError(f"method {method!r} with these settings: {exc}") from None

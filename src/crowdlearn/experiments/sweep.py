@@ -11,6 +11,7 @@ process with the same number of torch threads.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import time
 from collections.abc import Callable, Mapping
@@ -96,8 +97,21 @@ def run_sweep(experiment: Experiment, out_dir: Path | str,
     """
     experiment.settings.check()
     _check_workers(jobs, threads)
+    made = not Path(out_dir).exists()
     out, table = open_results(out_dir, experiment.keys, experiment.recorded(), restart=restart,
                               added=experiment.added_settings)
+    try:
+        return _run_cells(experiment, out, table, log, jobs, threads, progress)
+    except BaseException:  # a cell that fails at once (a network for other images...)
+        if made:
+            with contextlib.suppress(OSError):
+                out.rmdir()  # only if this run made it and nothing is in it
+        raise
+
+
+def _run_cells(experiment: Experiment, out: Path, table: ResultsTable, log, jobs: int,
+               threads: int | None, progress) -> pd.DataFrame:
+    """Run the cells not in ``table`` yet, record them and plot (see :func:`run_sweep`)."""
     cells = experiment.cells()
     todo = [i for i, cell in enumerate(cells) if not table.done(**cell)]
     report = progress or (lambda done, total: None)

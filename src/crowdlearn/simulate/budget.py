@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from crowdlearn.errors import InputError, check_integer
-from crowdlearn.simulate.label_noise import SeedLike
+from crowdlearn.simulate.label_noise import SeedLike, generator
 
 __all__ = ["assign"]
 
@@ -51,7 +51,7 @@ def assign(n_items: int, n_workers: int, redundancy: int, budget: int | None = N
         if n > n_items:
             raise InputError(f"budget {budget} at redundancy {r} needs {n} items, but there are "
                              f"only {n_items}")
-    rng = np.random.default_rng(seed)
+    rng = generator(seed)
     block = math.lcm(w, r)  # slots per block: a multiple of both W and r
     slot = np.arange(n * r, dtype=np.int64)
     n_blocks = -(-(n * r) // block)

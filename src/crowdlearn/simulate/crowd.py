@@ -31,6 +31,7 @@ from crowdlearn.simulate.label_noise import (
     check_labels,
     check_stochastic,
     draw_from_rows,
+    generator,
 )
 
 __all__ = ["Crowd", "annotate", "classwise_hammer_spammer", "diagonal", "from_matrices",
@@ -166,7 +167,7 @@ class Crowd:
             raise InputError("the assignment gives no item a worker")
         worker = a[item, slot].astype(np.int64)
         source = np.where(self.copies[worker] >= 0, self.copies[worker], worker)
-        rng = np.random.default_rng(seed)
+        rng = generator(seed)
         if not self.is_copier.any():
             label = self._draw(source, y[item], rng)
         else:  # one draw per (item, answering worker): a copier reuses its target's draw
@@ -209,7 +210,7 @@ def hammer_spammer(n_workers: int, n_classes: int, gamma: float, seed: SeedLike 
     ≈ 0.1089 for K = 10; the bump only avoids ties)."""
     w, k = check_integer(n_workers, "n_workers"), _check_k(n_classes)
     _check_gamma(gamma)
-    rng = np.random.default_rng(seed)
+    rng = generator(seed)
     hammer = rng.random(w) < gamma
     spam = np.full((k, k), 1.0 / k) + 0.01 * np.eye(k)
     spam /= spam.sum(axis=1, keepdims=True)
@@ -224,7 +225,7 @@ def classwise_hammer_spammer(n_workers: int, n_classes: int, gamma: float,
     diagonal ``1 + U(0.10, 0.11)``, normalised."""
     w, k = check_integer(n_workers, "n_workers"), _check_k(n_classes)
     _check_gamma(gamma)
-    rng = np.random.default_rng(seed)
+    rng = generator(seed)
     hammer = rng.random((w, k)) < gamma
     spam = np.ones((w, k, k))
     spam[:, np.arange(k), np.arange(k)] = 1.0 + rng.uniform(0.10, 0.11, size=(w, k))
@@ -248,7 +249,7 @@ def grouped(n_workers: int, n_classes: int, group_size: int, gamma: float, *,
     k, g = _check_k(n_classes), _check_k(group_size, "group_size")
     if k % g:
         raise InputError(f"n_classes ({k}) must be a multiple of group_size ({g})")
-    rng = np.random.default_rng(seed)
+    rng = generator(seed)
     if isinstance(partition, str):
         if partition == "consecutive":
             groups = np.arange(k).reshape(-1, g)

@@ -17,6 +17,17 @@ from crowdlearn.errors import InputError, check_integer
 
 SeedLike = int | np.random.Generator | None
 
+
+def generator(seed: SeedLike) -> np.random.Generator:
+    """numpy's Generator for ``seed`` (an integer ≥ 0, a Generator, or None for fresh
+    entropy); anything else is an :class:`InputError` naming it."""
+    if isinstance(seed, bool) or not (seed is None or isinstance(
+            seed, (int, np.integer, np.random.Generator))) or (
+            isinstance(seed, (int, np.integer)) and seed < 0):
+        raise InputError(f"seed must be an integer >= 0, a numpy Generator or None, got "
+                         f"{seed!r}")
+    return np.random.default_rng(seed)
+
 __all__ = ["NoisyLabels", "draw_from_rows", "from_transition", "instance_dependent", "pairflip",
            "pairflip_matrix", "realised_transition", "symmetric", "symmetric_matrix"]
 
@@ -71,7 +82,7 @@ def from_transition(y: np.ndarray, transition: np.ndarray, seed: SeedLike = None
         raise InputError(f"transition must be square (K×K), got shape {t.shape}")
     k = t.shape[0]
     y = check_labels(y, k)
-    noisy = draw_from_rows(t, y, np.random.default_rng(seed))
+    noisy = draw_from_rows(t, y, generator(seed))
     return NoisyLabels(noisy, realised_transition(y, noisy, k))
 
 
@@ -105,7 +116,7 @@ def instance_dependent(X: np.ndarray, y: np.ndarray, rate: float, n_classes: int
         raise InputError("X contains NaN or infinite values")
     from scipy.stats import truncnorm
 
-    rng = np.random.default_rng(seed)
+    rng = generator(seed)
     q = truncnorm.rvs((0.0 - rate) / sd, (1.0 - rate) / sd, loc=rate, scale=sd, size=len(y),
                       random_state=rng)
     u = rng.random(len(y))
@@ -208,7 +219,8 @@ def check_stochastic(matrix, name: str, atol: float = 1e-6) -> np.ndarray:
 
 
 def _check_rate(rate: float) -> None:
-    if not 0.0 <= rate < 1.0:
-        raise InputError(f"noise rate must be in [0, 1), got {rate}")
+    if isinstance(rate, bool) or not isinstance(rate, (int, float, np.integer, np.floating)) \
+            or not 0.0 <= rate < 1.0:
+        raise InputError(f"noise rate must be a number in [0, 1), got {rate!r}")
 
 
