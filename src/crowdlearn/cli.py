@@ -651,7 +651,8 @@ def _run_sweep(run, settings, out: Path, force: bool, jobs: int, threads: int | 
     from crowdlearn.outputs import check_location
 
     check_location(out, folder=True)
-    with _sweep_reporting(jobs) as (log, progress):
+    # the cells' warnings (a method whose labels lose a class...) as `warning:` lines
+    with _reported_warnings(), _sweep_reporting(jobs) as (log, progress):
         return run(settings, out, log=log, restart=force, jobs=jobs, threads=threads,
                    progress=progress)
 
@@ -729,7 +730,7 @@ def _run_budget(settings, out: Path, force: bool, jobs: int, threads: int | None
     start = time.perf_counter()
     results = _run_sweep(run_budget, settings, out, force, jobs, threads)
     _print_accuracy(results, "redundancy", settings.redundancy, lambda r: f"r={r}",
-                    f"test accuracy, mean ± sd over {settings.seeds} seeds "
+                    f"test accuracy, {_over(settings.seeds)} "
                     f"({settings.dataset}, budget {settings.budget})", settings.methods)
     console.print(f"wrote {out / 'results.csv'} and {out / 'budget.png'} "
                   f"({time.perf_counter() - start:.0f} s)")
@@ -778,17 +779,28 @@ def experiment_crowds(
     start = time.perf_counter()
     results = _run_sweep(run_crowds, settings, out, force, jobs, threads)
     _print_accuracy(results, "setting", list(dict.fromkeys(results["setting"])), str,
-                    f"test accuracy, mean ± sd over {settings.seeds} seeds "
+                    f"test accuracy, {_over(settings.seeds)} "
                     f"({settings.dataset})")
     console.print(f"wrote {out / 'results.csv'} and {out / 'crowds.png'} "
                   f"({time.perf_counter() - start:.0f} s)")
+
+
+def _mean_sd(mean: float, sd: float) -> str:
+    """``0.812 ± 0.013``, or the mean alone where one seed leaves no spread to show."""
+    import numpy as np
+
+    return f"{mean:.3f}" if np.isnan(sd) else f"{mean:.3f} ± {sd:.3f}"
+
+
+def _over(n: int, what: str = "seed") -> str:
+    """How a table's title says what its cells average: over 1 seed, mean ± sd over 3."""
+    return f"over 1 {what}" if n == 1 else f"mean ± sd over {n} {what}s"
 
 
 def _print_accuracy(results: pd.DataFrame, column: str, values, label, title: str,
                     methods=None) -> None:
     """A table of test accuracy (mean ± sd over seeds): one row per method, one column per
     value of ``column``."""
-    import numpy as np
 
     stats = results.groupby(["method", column], sort=False)["accuracy"].agg(["mean", "std"])
     table = Table(title=title)
@@ -796,8 +808,7 @@ def _print_accuracy(results: pd.DataFrame, column: str, values, label, title: st
     for value in values:
         table.add_column(label(value), justify="right")
     for method in methods or dict.fromkeys(results["method"]):
-        cells = [f"{stats.loc[(method, v), 'mean']:.3f} ± "
-                 f"{np.nan_to_num(stats.loc[(method, v), 'std']):.3f}"
+        cells = [_mean_sd(stats.loc[(method, v), "mean"], stats.loc[(method, v), "std"])
                  if (method, v) in stats.index else "-" for v in values]
         table.add_row(method, *cells)
     console.print(table)
@@ -852,7 +863,7 @@ def experiment_noise(
     results = _run_sweep(run_noise, settings, out, force, jobs, threads)
     _print_accuracy(results.assign(rate=results["rate"].astype(float)), "rate",
                     settings.rates, lambda r: f"{r:g}",
-                    f"test accuracy, mean ± sd over {settings.seeds} seeds "
+                    f"test accuracy, {_over(settings.seeds)} "
                     f"({settings.dataset}, {settings.noise} noise)")
     console.print(f"wrote {out / 'results.csv'} and {out / 'noise.png'} "
                   f"({time.perf_counter() - start:.0f} s)")
@@ -917,7 +928,6 @@ def experiment_active(
     Example: crowdlearn experiment active --dataset digits --seeds 3 -o out;
     crowdlearn experiment active --replay answers.csv --truth truth.csv -o out
     """
-    import numpy as np
 
     from crowdlearn.experiments.active import (
         SIM_METHODS,
@@ -942,17 +952,16 @@ def experiment_active(
                               strategies=_csv_words(strategies), methods=chosen, seeds=seeds,
                               model=model, epochs=epochs, device=device)
     start = time.perf_counter()
-    with _reported_warnings():  # e.g. a replay's truth that covers some tasks only
-        results = _run_sweep(run_active, settings, out, force, jobs, threads)
+    results = _run_sweep(run_active, settings, out, force, jobs, threads)
     table = active_summary(results)
-    view = Table(title=f"accuracy after each round, mean ± sd over {settings.seeds} seeds")
+    view = Table(title=f"accuracy after each round, {_over(settings.seeds)}")
     measures = [c.removesuffix("_mean") for c in table.columns if c.endswith("_mean")]
     for name in ("strategy", "round", "extra/task", *measures):
         view.add_column(name.removesuffix("_accuracy"), justify="left" if name == "strategy"
                         else "right")
     for _, row in table.iterrows():
         view.add_row(row["strategy"], str(row["round"]), f"{row['extra_per_task']:.2f}",
-                     *(f"{row[m + '_mean']:.3f} ± {np.nan_to_num(row[m + '_std']):.3f}"
+                     *(_mean_sd(row[m + '_mean'], row[m + '_std'])
                        for m in measures))
     console.print(view)
     console.print(f"wrote {out / 'results.csv'} and {out / 'active.png'} "
@@ -1602,7 +1611,7 @@ def plan_command(
                           threads=threads, log=log, progress=progress)
     rs = sorted(set(result.results["redundancy"]))
     _print_accuracy(result.results, "redundancy", rs, lambda r: f"r={r}",
-                    f"expected test accuracy, mean ± sd over {seeds} simulated crowds "
+                    f"expected test accuracy, {_over(seeds, 'simulated crowd')} "
                     f"(budget {budget})", _csv_words(methods))
     acc = result.pool.to_frame()["accuracy"]
     console.print(f"pool: {result.pool.n_workers} workers, {int(result.pool.answers.sum()):,} "
