@@ -168,3 +168,10 @@ def test_a_folder_of_something_else_is_refused(tmp_path):
     run_budget(BudgetSettings(**{**TINY, "methods": ("mv",), "redundancy": (1,)}),
                tmp_path / "stopped", log=lambda _: None)
     assert (tmp_path / "stopped" / "results.csv").exists()
+
+
+def test_learner_options_list_only_what_a_sweep_can_set():
+    with pytest.raises(InputError, match=r"method 'mv' has no option 'model_params' a sweep "
+                                         r"can set; its options are tie_break, weights, "
+                                         r"default_weight$"):
+        BudgetSettings(extra={"mv": {"model_params": 1}}).check()

@@ -71,11 +71,11 @@ def check_learner_options(extra: Mapping, methods: Iterable[str],
             raise InputError(f"learner option {clash[0]!r} of {method!r} is set by the sweep "
                              "itself")
         if method in METHODS:
-            own = method_parameters(method)
+            own = [name for name in method_parameters(method) if name not in reserved]
             bad = [name for name in options if name not in own]
             if bad:
-                raise InputError(f"method {method!r} has no option {bad[0]!r}; its options "
-                                 f"are {', '.join(own) or 'none'}")
+                raise InputError(f"method {method!r} has no option {bad[0]!r} a sweep can "
+                                 f"set; its options are {', '.join(own) or 'none'}")
 
 
 def check_crowd_options(extra: Mapping) -> None:
