@@ -251,3 +251,13 @@ def test_equal_qualities_are_ranked_by_the_tiebreak():
                                                                                  0.0, 0.2]))
     assert table["id"].tolist() == [1, 3, 0, 2]
     assert issue_table(given, quality, given, quality < 0.1)["id"].tolist() == [0, 1, 3, 2]
+
+
+def test_labels_indexed_by_the_frames_row_numbers_in_another_order_match_by_id():
+    # ids 0..n-1: `read_csv(...).set_index("id")` gives proba a default-looking index
+    rng = np.random.default_rng(3)
+    proba = pd.DataFrame(rng.dirichlet(np.ones(3), 300), columns=["a", "b", "c"])
+    labels = pd.Series(np.array(["a", "b", "c"])[rng.integers(0, 3, 300)])
+    ranked = label_issues_from_proba(labels, proba).sort_values("id").reset_index(drop=True)
+    shuffled = label_issues_from_proba(labels.sample(frac=1, random_state=1), proba)
+    pd.testing.assert_frame_equal(shuffled.sort_values("id").reset_index(drop=True), ranked)

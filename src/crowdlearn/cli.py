@@ -360,9 +360,10 @@ def aggregate(
                                            "pass per EM iteration; dask: on a Dask cluster. "
                                            "stream and dask run mv, wawa, zbs, ds and "
                                            "onecoin, write "
-                                           "-o as a folder of Parquet parts; dask needs "
-                                           "each task's answers in one partition (file); "
-                                           "stream takes them in any order.")
+                                           "-o as a folder of Parquet parts and take "
+                                           "answers in any order (a task's answers spread "
+                                           "over files are regrouped: stream on its "
+                                           "scratch disk, dask by a shuffle).")
                       ] = Engine("memory"),
     scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address (--engine "
                                                   "dask); default: a local cluster of one "
@@ -588,7 +589,9 @@ def _print_summary(out: Console, summary: dict, quality: pd.DataFrame,
     out.print("labels: " + ", ".join(f"{k}: {v:.1%}" for k, v in
                                      summary["labels"]["shares"].items()), highlight=False)
     out.print(f"mean confidence {summary['labels']['mean_confidence']:.3f}; "
-              f"{summary['labels']['below_0.9']:,} tasks below 0.9", highlight=False)
+              f"{summary['labels']['below_0.9']:,} "
+              f"task{'' if summary['labels']['below_0.9'] == 1 else 's'} below 0.9",
+              highlight=False)
     if summary["worker_quality_identifiable"]:
         what = "agreement with the majority" if fit["method"] == "MajorityVote" else "skill"
         table = Table(title=f"least reliable workers (with at least 5 answers; {what})")

@@ -256,7 +256,8 @@ def _matched(labels, proba, classes, ids):
         if classes is not None:
             proba = proba.iloc[:, _class_columns(columns, classes)]
         classes = _column_classes(columns) if classes is None else classes
-        if isinstance(labels, pd.Series) and _named_rows(proba.index):
+        if isinstance(labels, pd.Series) and (_named_rows(proba.index)
+                                              or _reordered(labels.index, proba.index)):
             if ids is not None and not pd.Index(ids).equals(proba.index):
                 raise InputError("ids: a Series of labels and a DataFrame of proba are "
                                  "matched by their indexes, which are the ids; leave ids out "
@@ -277,6 +278,14 @@ def _named_rows(index: pd.Index) -> bool:
     """Whether an index names its rows (ids), not the default 0..n−1 of a frame built from
     an array, which says nothing about the rows."""
     return not (isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1)
+
+
+def _reordered(keys: pd.Index, rows: pd.Index) -> bool:
+    """Whether the labels' index holds proba's default row numbers 0..n−1 in another order:
+    ids after all (a frame read with ``set_index("id")`` of ids 0..n−1 has that default
+    index), matched by id rather than by position."""
+    return (len(keys) == len(rows) and not keys.equals(rows)
+            and bool(pd.Index(keys).sort_values().equals(pd.Index(rows))))
 
 
 def _column_classes(columns: pd.Index) -> list:

@@ -34,8 +34,9 @@ def find_label_issues(X, y_noisy, method: Literal["two-em", "me-momentum"] = "me
         label = its refurbished label (else its prediction); flagged when the probability is
         below 0.5 and the suggested label differs from the given one. TwoEM's corruption
         model is uniform (a wrong label is any other class alike), so it misses noise that
-        flips each class to one other: on 40% class-pair flips of MNIST it flagged 13 of
-        1,156 wrong labels where Me-Momentum found 62% (``docs/results.md``).
+        flips each class to one other: on Fashion-MNIST with 45% pair flips its clean
+        probability separates right from wrong labels with AUROC 0.703, against 0.94–0.98
+        under symmetric and instance noise (``docs/results.md``).
     noise_rate:
         TwoEM's τ (``None``: estimated). Ignored by Me-Momentum.
     params:
