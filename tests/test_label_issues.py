@@ -134,12 +134,12 @@ def test_a_probability_frame_with_the_default_index_is_matched_by_position():
     from crowdlearn import label_issues_from_proba
 
     P = np.array([[0.9, 0.1], [0.2, 0.8], [0.7, 0.3], [0.1, 0.9]])
-    labels = pd.Series([0, 1, 1, 1], index=[3, 0, 2, 1])  # a shuffled frame's index
+    labels = pd.Series([0, 1, 1, 1], index=["d", "a", "c", "b"])  # ids, proba's rows unnamed
     by_frame = label_issues_from_proba(labels, pd.DataFrame(P)).sort_values("id")
     by_array = label_issues_from_proba(labels.to_numpy(), P, ids=labels.index).sort_values("id")
     pd.testing.assert_frame_equal(by_frame.reset_index(drop=True),
                                   by_array.reset_index(drop=True))
-    named = pd.DataFrame(P, index=pd.Index([0, 1, 2, 3], dtype="int64"))  # ids, not a range
+    named = pd.DataFrame(P, index=["a", "b", "c", "d"])  # ids: matched by id
     by_id = label_issues_from_proba(labels, named).sort_values("id")
     assert by_id["label_quality"].tolist() != by_frame["label_quality"].tolist()
 
@@ -253,11 +253,16 @@ def test_equal_qualities_are_ranked_by_the_tiebreak():
     assert issue_table(given, quality, given, quality < 0.1)["id"].tolist() == [0, 1, 3, 2]
 
 
-def test_labels_indexed_by_the_frames_row_numbers_in_another_order_match_by_id():
-    # ids 0..n-1: `read_csv(...).set_index("id")` gives proba a default-looking index
+def test_row_numbers_against_reordered_labels_are_refused_as_ambiguous():
+    # ids 0..n-1: `read_csv(...).set_index("id")` gives proba the same index as a frame
+    # built from an array, and a shuffled Series of labels could mean either
     rng = np.random.default_rng(3)
     proba = pd.DataFrame(rng.dirichlet(np.ones(3), 300), columns=["a", "b", "c"])
     labels = pd.Series(np.array(["a", "b", "c"])[rng.integers(0, 3, 300)])
     ranked = label_issues_from_proba(labels, proba).sort_values("id").reset_index(drop=True)
-    shuffled = label_issues_from_proba(labels.sample(frac=1, random_state=1), proba)
-    pd.testing.assert_frame_equal(shuffled.sort_values("id").reset_index(drop=True), ranked)
+    shuffled = labels.sample(frac=1, random_state=1)
+    with pytest.raises(InputError, match=r"pass labels.to_numpy\(\) to match by position, or "
+                                         r"labels.sort_index\(\) to match by id"):
+        label_issues_from_proba(shuffled, proba)
+    by_id = label_issues_from_proba(shuffled.sort_index(), proba)
+    pd.testing.assert_frame_equal(by_id.sort_values("id").reset_index(drop=True), ranked)

@@ -61,7 +61,8 @@ def label_issues_from_proba(labels, proba, classes: Sequence | None = None, *,
         The given label of each item (N), values of ``classes``: an array matched to the rows
         of ``proba`` by position, or a Series (with a DataFrame ``proba`` indexed by item id:
         matched by id, in any order; both must hold the same ids, compared as given and then
-        as text; a DataFrame with the default index 0 … N−1 is matched by position).
+        as text; a DataFrame with the default index 0 … N−1 is matched by position, and
+        refused against a Series holding those numbers in another order: ambiguous).
     proba:
         N × K out-of-sample class probabilities (rows sum to 1): an array with columns in
         ``classes`` order, or a DataFrame with one column per class (named by the class, or
@@ -256,8 +257,13 @@ def _matched(labels, proba, classes, ids):
         if classes is not None:
             proba = proba.iloc[:, _class_columns(columns, classes)]
         classes = _column_classes(columns) if classes is None else classes
-        if isinstance(labels, pd.Series) and (_named_rows(proba.index)
-                                              or _reordered(labels.index, proba.index)):
+        if isinstance(labels, pd.Series) and _reordered(labels.index, proba.index):
+            raise InputError("proba's index is 0…n−1, which may be row numbers (a frame "
+                             "built from an array) or ids (pandas makes ids 0…n−1 such an "
+                             "index), and the labels' index holds the same numbers in another "
+                             "order; pass labels.to_numpy() to match by position, or "
+                             "labels.sort_index() to match by id")
+        if isinstance(labels, pd.Series) and _named_rows(proba.index):
             if ids is not None and not pd.Index(ids).equals(proba.index):
                 raise InputError("ids: a Series of labels and a DataFrame of proba are "
                                  "matched by their indexes, which are the ids; leave ids out "
@@ -281,10 +287,9 @@ def _named_rows(index: pd.Index) -> bool:
 
 
 def _reordered(keys: pd.Index, rows: pd.Index) -> bool:
-    """Whether the labels' index holds proba's default row numbers 0..n−1 in another order:
-    ids after all (a frame read with ``set_index("id")`` of ids 0..n−1 has that default
-    index), matched by id rather than by position."""
-    return (len(keys) == len(rows) and not keys.equals(rows)
+    """Whether proba's index is 0..n−1 and the labels' index holds those numbers in another
+    order: position and id disagree, and nothing tells which the user means."""
+    return (not _named_rows(rows) and len(keys) == len(rows) and not keys.equals(rows)
             and bool(pd.Index(keys).sort_values().equals(pd.Index(rows))))
 
 
