@@ -106,7 +106,8 @@ def test_find_label_issues_refuses_options_its_method_does_not_take():
     y = np.arange(30) % 2
     with pytest.raises(InputError, match="noise_rate is TwoEM's"):
         find_label_issues(X, y, noise_rate=0.2)  # the default method is Me-Momentum
-    with pytest.raises(InputError, match="me-momentum has no option 'foo'; its options are "):
+    with pytest.raises(InputError, match="method 'me-momentum' has no parameter 'foo'; its "
+                                         "own are "):
         find_label_issues(X, y, foo=1)
-    with pytest.raises(InputError, match="two-em has no option 'n_outer'"):
+    with pytest.raises(InputError, match="method 'two-em' has no parameter 'n_outer'"):
         find_label_issues(X, y, "two-em", n_outer=2)

@@ -13,8 +13,7 @@ import pandas as pd
 from crowdlearn.errors import InputError
 from crowdlearn.label_issues import issue_table, label_issues_from_proba
 from crowdlearn.learners.base import _as_array, align_labels
-from crowdlearn.learners.me_momentum import MeMomentum
-from crowdlearn.learners.two_em import TwoEM
+from crowdlearn.methods import make_learner
 
 
 def find_label_issues(X, y_noisy, method: Literal["two-em", "me-momentum"] = "me-momentum", *,
@@ -38,7 +37,7 @@ def find_label_issues(X, y_noisy, method: Literal["two-em", "me-momentum"] = "me
         probability separates right from wrong labels with AUROC 0.703, against 0.94–0.98
         under symmetric and instance noise (``docs/results.md``).
     noise_rate:
-        TwoEM's τ (``None``: estimated). Ignored by Me-Momentum.
+        TwoEM's τ (``None``: estimated); Me-Momentum takes none.
     params:
         Passed to the method (model, epochs, seed, …).
 
@@ -52,21 +51,17 @@ def find_label_issues(X, y_noisy, method: Literal["two-em", "me-momentum"] = "me
         raise InputError(f"method must be 'two-em' or 'me-momentum', got {method!r}")
     if method == "me-momentum" and noise_rate is not None:
         raise InputError("noise_rate is TwoEM's (method='two-em'); Me-Momentum needs none")
-    learner_class = MeMomentum if method == "me-momentum" else TwoEM
-    known = learner_class().get_params(deep=False)
-    unknown = sorted(set(params) - set(known))
-    if unknown:
-        raise InputError(f"{method} has no option {unknown[0]!r}; its options are "
-                         f"{', '.join(sorted(known))}")
+    own = {} if method == "me-momentum" else {"noise_rate": noise_rate}
+    learner = make_learner(method, "noise", **own, **params)  # refuses unknown options
     _refuse_cleanlab_call(X, y_noisy)
     y_noisy = align_labels(X, y_noisy, "y_noisy")  # by id when both are pandas
     X = _as_array(X)
     given = np.asarray(y_noisy)
     if method == "me-momentum":
-        learner = MeMomentum(**params).fit(X, y_noisy)
+        learner.fit(X, y_noisy)
         return label_issues_from_proba(given, learner.predict_proba(X), learner.classes_,
                                        score="self_confidence", id_name="row")
-    learner = TwoEM(noise_rate=noise_rate, **params).fit(X, y_noisy)
+    learner.fit(X, y_noisy)
     names = np.asarray(learner.classes_, dtype=object)
     proba = learner.predict_proba(X)
     suggested = names[proba.argmax(axis=1)]
