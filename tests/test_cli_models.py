@@ -294,3 +294,18 @@ def test_predict_with_a_ce_models_best_epoch(tmp_path):
                  "best", "-o", tmp_path / "co.csv")
     assert result.exit_code == 2 and "--epoch best applies to ce models" in result.output
     assert not (tmp_path / "co.csv").exists()
+
+
+def test_best_epoch_of_a_ce_model_without_a_validation_split_is_said(tmp_path):
+    y = np.arange(40) % 2
+    np.save(tmp_path / "X.npy", _features(y))
+    pd.DataFrame({"id": range(40), "label": y}).to_csv(tmp_path / "l.csv", index=False)
+    assert run("fit", "--labels", tmp_path / "l.csv", "--features", tmp_path / "X.npy",
+               "--method", "ce", "--epochs", 2, "--param", "val_fraction=0", "--threads", 1,
+               "-o", tmp_path / "ce").exit_code == 0
+    result = run("predict", tmp_path / "ce", "--features", tmp_path / "X.npy", "--epoch",
+                 "best", "-o", tmp_path / "p.csv")
+    assert result.exit_code == 0, result.output
+    assert "warning: trained without a validation split (val_fraction=0)" in result.output
+    with pytest.warns(UserWarning, match="its best network is its final one"):
+        crowdlearn.load(tmp_path / "ce").predict_proba(_features(y), model="best")

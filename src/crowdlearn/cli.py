@@ -167,6 +167,12 @@ def _cli_words(exc: CrowdlearnError, options: set[str]) -> str:
 Keep = Enum("Keep", {choice: choice for choice in ("error", "first", "last", "all")}, type=str)
 
 
+# the simulated crowd of the budget and active sweeps, declared once
+GammaOption = Annotated[float, typer.Option(help="Probability that each worker is a hammer "
+                                            "(perfect; otherwise uniform): the share of "
+                                            "hammers varies by seed.")]
+WorkerModelOption = Annotated[str, typer.Option(help="hammer-spammer or classwise.")]
+
 # the options of every command that reads an answers file, declared once
 KeepOption = Annotated[Keep, typer.Option(help="A worker who answered a task more than once: "
                                           "error (refuse), keep the first or the last "
@@ -685,11 +691,8 @@ def experiment_budget(
     dataset: Annotated[str, typer.Option(help="digits, fashion-mnist, mnist, cifar10, "
                                          "cifar100.")] = "digits",
     workers: Annotated[int, typer.Option(help="Number of simulated workers.")] = 20,
-    gamma: Annotated[float, typer.Option(help="Probability that each worker is a hammer "
-                                         "(perfect; otherwise uniform): the share of "
-                                         "hammers varies by seed.")] = 0.35,
-    worker_model: Annotated[str, typer.Option(help="hammer-spammer or classwise.")]
-    = "hammer-spammer",
+    gamma: GammaOption = 0.35,
+    worker_model: WorkerModelOption = "hammer-spammer",
     budget: Annotated[int, typer.Option(help="Total number of labels bought.")] = 1200,
     redundancy: Annotated[str, typer.Option(help="Labels per item to compare.")] = "1,3,5",
     methods: Annotated[str, typer.Option(help="mv, soft-mv, ds, mbem, mbem-onecoin (and the "
@@ -896,11 +899,8 @@ def experiment_active(
     encoding: EncodingOption = None,
     keep: KeepOption = Keep("error"),
     workers: Annotated[int, typer.Option(help="Number of simulated workers.")] = 20,
-    gamma: Annotated[float, typer.Option(help="Probability that each worker is a hammer "
-                                         "(perfect; otherwise uniform): the share of "
-                                         "hammers varies by seed.")] = 0.35,
-    worker_model: Annotated[str, typer.Option(help="hammer-spammer or classwise.")]
-    = "hammer-spammer",
+    gamma: GammaOption = 0.35,
+    worker_model: WorkerModelOption = "hammer-spammer",
     items: Annotated[int | None, typer.Option(help="Simulated: training items answered "
                                               "(default: up to 2,000).")] = None,
     extra: Annotated[float, typer.Option(help="Extra answers bought after the first, as a "
@@ -1412,10 +1412,6 @@ def predict(
         if chosen and "model" not in inspect.signature(learner.predict_proba).parameters:
             raise InputError(f"{model_dir}: a {type(learner).__name__} keeps one network; "
                              "--epoch best applies to ce models")
-        if chosen and getattr(learner, "val_fraction", None) == 0:
-            warnings.warn(f"{model_dir}: trained without a validation split "
-                          "(val_fraction=0): its best network is its final one",
-                          CrowdlearnWarning, stacklevel=1)
         table = probability_table(items.ids, learner.predict_proba(items.X, **chosen),
                                   learner.classes_, proba)
         write_table(table, out)

@@ -5,13 +5,14 @@ both are kept."""
 
 from __future__ import annotations
 
+import warnings
 from typing import Literal
 
 import numpy as np
 from sklearn.base import ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
-from crowdlearn.errors import InputError
+from crowdlearn.errors import CrowdlearnWarning, InputError
 from crowdlearn.learners.base import FRACTION, Carried, Learner, ModelSpec, Seeds
 from crowdlearn.learners.single_labels import (
     encode_labels,
@@ -72,10 +73,14 @@ class StandardCE(ClassifierMixin, Learner):
         return self
 
     def predict_proba(self, X, model: Literal["final", "best"] = "final") -> np.ndarray:
-        """Class probabilities of the final-epoch network, or of the best-validation one."""
+        """Class probabilities of the final-epoch network, or of the best-validation one
+        (warned to be the final one when the fit kept no validation split)."""
         check_is_fitted(self, "model_")
         if model not in ("final", "best"):
             raise InputError(f"model must be 'final' or 'best', got {model!r}")
+        if model == "best" and self.val_fraction == 0:
+            warnings.warn("trained without a validation split (val_fraction=0): its best "
+                          "network is its final one", CrowdlearnWarning, stacklevel=2)
         net = self.best_model_ if model == "best" else self.model_
         with self._threads():
             return self._trainer().predict_proba(net, self._items(X))
