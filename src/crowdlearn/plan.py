@@ -222,7 +222,7 @@ class Plan:
                            "max_workers_per_task": self.pool.max_per_task},
                   "summary": self.summary.to_dict(orient="records")}
         atomic_write(out / "recommendation.json", lambda p: p.write_text(
-            json.dumps(plain_json(record), indent=1, allow_nan=False) + "\n"))
+            json.dumps(_plain_json(record), indent=1, allow_nan=False) + "\n"))
 
     def __str__(self) -> str:
         r = self.recommendation
@@ -398,15 +398,13 @@ def plan(pilot: Annotations | pd.DataFrame, budget: int, *,
     return found
 
 
-def plain_json(value):
+def _plain_json(value):
     """``value`` ready for strict JSON: numpy scalars as Python numbers, a missing or
     infinite number (an interval from one simulated crowd) as null."""
-    import numpy as np
-
     if isinstance(value, dict):
-        return {str(k): plain_json(v) for k, v in value.items()}
+        return {str(k): _plain_json(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [plain_json(v) for v in value]
+        return [_plain_json(v) for v in value]
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and not np.isfinite(value):
