@@ -94,3 +94,9 @@ def test_fit_folds_writes_oof_for_label_issues(crowd_files):  # noqa: F811
     assert run("fit", "--answers", folder / "answers.csv", "--features",
                folder / "features.csv", "--method", "mv", "--folds", "1", "-o",
                folder / "m1").exit_code == 2
+    too_many = run("fit", "--answers", folder / "answers.csv", "--features",
+                   folder / "features.csv", "--method", "mv", "--folds", "241", "-o",
+                   folder / "m241")
+    assert too_many.exit_code == 2
+    assert "folds must be an integer from 2 to the 240 training items" in too_many.output
+    assert "trained" not in too_many.output and not (folder / "m241").exists()

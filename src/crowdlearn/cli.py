@@ -1275,7 +1275,12 @@ def fit(
     """
     from crowdlearn.features import read_features
     from crowdlearn.inputs import read_task_labels
-    from crowdlearn.model_folder import check_model_folder, out_of_fold, write_model_folder
+    from crowdlearn.model_folder import (
+        check_folds,
+        check_model_folder,
+        out_of_fold,
+        write_model_folder,
+    )
     from crowdlearn.outputs import check_location
 
     start = time.perf_counter()
@@ -1332,6 +1337,9 @@ def fit(
                 raise InputError(f"{labels}: every item has the label {given.iloc[0]!r}; a "
                                  "classifier needs at least two classes")
             target = {"labels": given}
+        if folds is not None:  # before training: at most one part an item
+            check_folds(folds, len(target["labels"]) if "labels" in target
+                        else target["answers"].n_tasks)
         with _scratch_held(scratch):
             trained = _train_resumably(scratch, spec.name, X, allow_missing=allow_missing,
                                        **target, **settings)

@@ -121,10 +121,7 @@ def out_of_fold(model: TrainedModel, folds: int, *, seed: int = 0,
     from sklearn.base import clone
 
     n = len(model.ids)
-    if isinstance(folds, bool) or not isinstance(folds, (int, np.integer)) or not (
-            2 <= folds <= n):
-        raise InputError(f"folds must be an integer from 2 to the {n:,} training items, got "
-                         f"{folds!r}")
+    check_folds(folds, n)
     part = np.random.default_rng(seed).permutation(n) % folds
     classes = list(model.learner.classes_)
     P = np.zeros((n, len(classes)))
@@ -143,6 +140,14 @@ def out_of_fold(model: TrainedModel, folds: int, *, seed: int = 0,
         columns = positions(plain(classes), plain(learner.classes_))
         P[np.ix_(test, columns)] = learner.predict_proba(model.X[test])
     return probability_table(model.ids, P, classes, proba=True)
+
+
+def check_folds(folds, n_items: int) -> None:
+    """``folds`` must be an integer from 2 to ``n_items`` (checked before any training)."""
+    if isinstance(folds, bool) or not isinstance(folds, (int, np.integer)) or not (
+            2 <= folds <= n_items):
+        raise InputError(f"folds must be an integer from 2 to the {n_items:,} training "
+                         f"items, got {folds!r}")
 
 
 def _match_answers(features: Features, answers: Annotations, allow_missing: bool):
