@@ -150,13 +150,16 @@ def test_trailing_separator_adds_no_phantom_worker(tmp_path):
 
 
 # ---------------------------------------------------------------- 6. task ids as column 0
-def test_task_ids_written_as_the_first_column_are_warned_about(tmp_path):
+def test_task_ids_written_as_the_first_column_without_a_header_are_refused(tmp_path):
+    # read as a worker's answers, the ids became labels (an export audit: img001 as a class)
     matrix = pd.DataFrame(np.random.default_rng(0).integers(0, 3, (12, 4)))
     path = tmp_path / "wide.csv"
     matrix.to_csv(path, header=False)  # the index (0..11) comes first
-    with pytest.warns(CrowdlearnWarning, match=r"column 0 holds a different value on every "
-                                               r"row \(12 values; the other columns hold 3\)"):
+    with pytest.raises(InputError, match=r"column 0 holds a different value on every "
+                                         r"row \(12 values; the other columns hold 3\).*"
+                                         "header row"):
         Annotations.from_file(path, "wide")
+    assert Annotations.from_file(path, "wide", classes=range(12)).n_workers == 5
     matrix.to_csv(path, header=False, index=False)
     _no_warning(lambda: Annotations.from_file(path, "wide"))
 

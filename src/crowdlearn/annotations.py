@@ -29,7 +29,17 @@ from crowdlearn.errors import (
     check_fraction,
     check_integer,
 )
-from crowdlearn.inputs import SEPARATORS, read_file, read_parquet, read_table, source_name
+from crowdlearn.inputs import (
+    JSON,
+    PARQUET,
+    SEPARATORS,
+    TYPED,
+    read_file,
+    read_parquet,
+    read_table,
+    source_name,
+    table_format,
+)
 
 Keep = Literal["error", "first", "last", "all"]
 KEEP_CHOICES = ("error", "first", "last", "all")
@@ -221,32 +231,38 @@ class Annotations:
         separator sniffed unless ``sep`` is given), Parquet or JSON; answers whose label is
         ``missing`` (if given) are "no answer" rows, dropped with a warning that counts them.
         ``layout="wide"``: a tasks × workers matrix of labels, ``missing`` marking no answer
-        (default ``-1``): a ``.npy`` array, delimited text without header (comma, tab,
-        semicolon or blanks; blanks around a cell and an empty last column, left by a
-        trailing separator, are dropped), or a Parquet / JSON table whose columns are the
-        workers (and whose index, if stored, or else its column ``task``, the tasks).
+        (default ``-1``): a ``.npy`` array, delimited text (comma, tab, semicolon or blanks;
+        blanks around a cell and an empty last column, left by a trailing separator, are
+        dropped), or a Parquet / JSON table whose columns are the workers (and whose index,
+        if stored, or else its column ``task``, the tasks). Text may start with a header row
+        of the workers' ids (distinct names that no cell below holds) and then have the
+        tasks' ids in its first column, headed by an empty cell, ``task``, ``id`` or
+        ``item``: what ``DataFrame.to_csv()`` writes (cleanlab's ``labels_multiannotator``
+        layout); without a header, the tasks are the rows 0, 1, ...
         """
         if layout not in ("long", "wide"):
             raise InputError(f"layout must be 'long' or 'wide', got {layout!r}")
         name = source_name(path)
-        suffix = "" if str(path) == "-" else Path(path).suffix.lower()
+        suffix = table_format(path)
         if layout == "long" and suffix == ".npy":
             raise InputError(f"{name}: a .npy file holds a matrix, not a table of answers; "
                              "read it as a tasks × workers matrix with --format wide "
                              "(layout='wide')")
         if layout == "long":
-            if suffix in (".parquet", ".pq"):
+            if suffix in PARQUET:
                 df = read_file(Path(path), lambda p: _read_long_parquet(p, task, worker, label))
-            elif suffix in (".json", ".jsonl"):
+            elif suffix in JSON:
                 df = read_table(path, encoding=encoding)
             else:
                 df, name = read_table(path, sep=sep, encoding=encoding), f"{name} (csv)"
+            df = _without_empty_rows(df, source_name(path))
+            _warn_rejected(df, source_name(path))
             if missing is not None:
                 df = _drop_unanswered(df, label, missing, source_name(path))
             return cls.from_frame(df, task, worker, label, classes, keep=keep, source=name)
         if suffix == ".npy":
             matrix = read_file(path, lambda p: np.load(p, allow_pickle=False))
-        elif suffix in (".parquet", ".pq", ".json", ".jsonl"):
+        elif suffix in TYPED:
             matrix = read_table(path, encoding=encoding).convert_dtypes()
             named = [c for c in (task, worker, label) if c in matrix.columns]
             if len(named) >= 2:
@@ -256,8 +272,10 @@ class Annotations:
             if named == [task] and isinstance(matrix.index, pd.RangeIndex):
                 matrix = matrix.set_index(task)  # the tasks' ids, not a worker
         else:
-            matrix = _wide_text(read_table(path, sep=sep, encoding=encoding, header=None,
-                                           blank_separated=True))
+            matrix = _with_header(_wide_text(read_table(path, sep=sep, encoding=encoding,
+                                                        header=None, blank_separated=True)),
+                                  (task, worker, label), "-1" if missing is None else missing,
+                                  name)
         return cls.from_wide(matrix, missing="-1" if missing is None else missing,
                              classes=classes, source=name)
 
@@ -642,11 +660,10 @@ def _check_wide_values(values: np.ndarray, observed: np.ndarray, origin: str) ->
                    "like the tasks' ids, but a wide file is a bare matrix of labels (one row "
                    "a task, one column a worker); remove that column (pandas writes none "
                    "with to_csv(..., index=False))")
-        if distinct > WIDE_MAX_CLASSES:
-            raise InputError(message)
-        warnings.warn(f"{message}; it is read as a worker's answers", CrowdlearnWarning,
-                      stacklevel=4)
-        return
+        raise InputError(f"{message}, or give the file a header row (an empty cell, then the "
+                         "workers' ids: what to_csv() writes) to read it as the tasks' ids; "
+                         "if it is a worker's answers, declare the classes (--classes, or "
+                         "classes=)")
     if distinct <= WIDE_MAX_CLASSES:
         return
     if distinct > len(values) / 4:
@@ -865,10 +882,42 @@ def _read_long_parquet(path: Path, task: str, worker: str, label: str) -> pd.Dat
                         else None)
 
 
+# the columns where crowdsourcing platforms' exports mark an answer as rejected (Amazon
+# Mechanical Turk's batch results, Toloka's TSV), and the value they write there
+REJECTED = {"AssignmentStatus": "rejected", "ASSIGNMENT:status": "rejected"}
+
+
+def _warn_rejected(df: pd.DataFrame, name: str) -> None:
+    """Warn when a platform's status column marks answers as rejected: they count like any
+    other (the export holds them; whether they should is the buyer's decision)."""
+    for column, value in REJECTED.items():
+        if column in df.columns and pd.api.types.is_string_dtype(df[column]):
+            rejected = int((df[column].str.strip().str.lower() == value).sum())
+            if rejected:
+                warnings.warn(f"{name}: {rejected:,} of {len(df):,} answers are marked rejected "
+                              f"in column {column!r}; they are kept and count like the others "
+                              "(leave them out of the file to ignore them)", CrowdlearnWarning,
+                              stacklevel=3)
+
+
+def _without_empty_rows(df: pd.DataFrame, name: str) -> pd.DataFrame:
+    """A text table without its rows of empty cells only (a spreadsheet's ``;;`` filler
+    lines), with a warning that counts them."""
+    if df.empty or not all(pd.api.types.is_string_dtype(df[c]) for c in df.columns):
+        return df
+    empty = (df.apply(lambda c: c.str.strip()) == "").all(axis=1).to_numpy()
+    if not empty.any() or empty.all():
+        return df
+    warnings.warn(f"{name}: dropped {int(empty.sum()):,} rows whose cells are all empty (e.g. "
+                  f"line {int(np.flatnonzero(empty)[0]) + 2})", CrowdlearnWarning, stacklevel=3)
+    return df[~empty]
+
+
 def _drop_unanswered(df: pd.DataFrame, label: str, missing: Hashable, name: str
                      ) -> pd.DataFrame:
     """A long table without its "no answer" rows (label ``missing``, as written or as the
-    same number), with a warning that counts them; all of them is an error."""
+    same number; ``""`` also matches a null label, which is how JSON and Parquet write an
+    empty one), with a warning that counts them; all of them is an error."""
     if label not in df.columns or len(df) == 0:
         return df  # from_frame names what is wrong
     column = df[label]
@@ -878,9 +927,10 @@ def _drop_unanswered(df: pd.DataFrame, label: str, missing: Hashable, name: str
         return df  # unhashable cells (lists from JSON): from_frame names them
     marks = np.asarray(distinct, dtype=object)[_is_marker(np.asarray(distinct, dtype=object),
                                                            missing)]
-    if not len(marks):
+    null = column.isna().to_numpy() if missing == "" else np.zeros(len(df), dtype=bool)
+    if not len(marks) and not null.any():
         return df
-    blank = column.isin(marks.tolist()).to_numpy()
+    blank = column.isin(marks.tolist()).to_numpy() | null
     if not blank.any():
         return df
     if blank.all():
@@ -934,9 +984,12 @@ def _whole_numbers(cells: np.ndarray) -> np.ndarray:
     if not is_text:
         return number.astype(np.int64) if series.map(type).ne(int).any() else cells
     written = pd.Series(cells, dtype=object).astype(str)
-    if not written.str.contains(r"[.eE]", regex=True).any():
+    floats = written.str.contains(r"[.eE]", regex=True).to_numpy()
+    if not floats.any():
         return cells  # already integers
-    return number.astype(np.int64).astype(str).astype(object)
+    out = np.asarray(cells, dtype=object).copy()  # only "1.0" is rewritten: "01" stays
+    out[floats] = number[floats].astype(np.int64).astype(str)
+    return out
 
 
 def _describe_cells(row: np.ndarray) -> str:
@@ -975,6 +1028,44 @@ def _wide_text(table: pd.DataFrame) -> np.ndarray:
     if text.shape[1] > 1 and (text[:, -1] == "").all():
         text = text[:, :-1]
     return text
+
+
+ID_HEADERS = ("", "task", "id", "item")  # the first header cell above a column of task ids
+
+
+def _with_header(text: np.ndarray, long_columns: tuple[str, str, str], missing: Hashable,
+                 name: str) -> np.ndarray | pd.DataFrame:
+    """A wide text matrix whose first row is a header of worker ids (distinct names no cell
+    below holds) as a frame of those columns, its tasks' ids taken from the first column
+    when the header's first cell is empty or names it (``task``, ``id``, ``item``, or the
+    task column's name): the layout ``DataFrame.to_csv()`` writes. Any other matrix as it
+    is; a header naming two of ``long_columns`` (task, worker, label) is a long file's."""
+    if text.shape[0] < 3 or text.shape[1] < 2:
+        return text
+    named = [c for c in long_columns if c in text[0].tolist()]
+    if len(named) >= 2:
+        raise InputError(f"{name}: has columns {', '.join(map(repr, named))}: a long table "
+                         "(one answer a row), not a tasks × workers matrix; drop --format wide")
+    lead = str(text[0, 0]).strip().lower()
+    first = 1 if lead in (*ID_HEADERS, long_columns[0].lower()) else 0
+    cells = text[:, first:]
+    observed = (cells != "") & ~_is_marker(cells, missing)
+    if _header_evidence(cells, observed) != "clear" or not observed[0].all():
+        return text
+    frame = pd.DataFrame(cells[1:], columns=cells[0].tolist())
+    if first:
+        ids = pd.Series(text[1:, 0], dtype=object)
+        empty = np.flatnonzero((ids == "").to_numpy())
+        if len(empty):
+            raise InputError(f"{name}: line {int(empty[0]) + 2}: no task id in column 0 (a "
+                             f"header whose first cell is {text[0, 0]!r} says it holds them)")
+        twice = ids[ids.duplicated()]
+        if len(twice):
+            raise InputError(f"{name}: task {twice.iloc[0]!r} has two rows (lines "
+                             f"{int(np.flatnonzero((ids == twice.iloc[0]).to_numpy())[0]) + 2} "
+                             f"and {int(twice.index[0]) + 2})")
+        frame.index = pd.Index(ids.tolist(), dtype=object)
+    return frame
 
 
 def _has_columns(path: Path, columns: Iterable[str]) -> bool:

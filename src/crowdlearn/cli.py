@@ -178,7 +178,9 @@ KeepOption = Annotated[Keep, typer.Option(help="A worker who answered a task mor
                                           "error (refuse), keep the first or the last "
                                           "answer, or all (each counts).")]
 LayoutOption = Annotated[Layout, typer.Option("--format", help="long: one answer a row; wide: "
-                                              "a tasks × workers matrix.")]
+                                              "a tasks × workers matrix (text: bare, or with "
+                                              "a header row of worker ids and the task ids "
+                                              "as its first column, as to_csv() writes).")]
 MissingOption = Annotated[str | None, typer.Option(help="Value meaning 'no answer': a cell "
                                                    "of a wide matrix (default -1), or a long "
                                                    "file's label (default: none; those "
@@ -556,8 +558,10 @@ def _aggregate_at_scale(engine: Engine, answers: Path, out: Path, method, seed: 
         "data": {"answers": result.n_answers, "tasks": result.n_tasks,
                  "workers": result.n_workers, "classes": [str(c) for c in model.classes_]},
         "model": {"method": type(model).__name__, "params": model.get_params(),
-                  **({"iterations": int(model.n_iter_), "converged": bool(model.converged_)}
-                     if hasattr(model, "n_iter_") else {})},
+                  **({"iterations": int(model.n_iter_)} if hasattr(model, "n_iter_") else {}),
+                  # methods of a fixed number of rounds (zbs) have no converged_
+                  **({"converged": bool(model.converged_)}
+                     if hasattr(model, "converged_") else {})},
         "engine": result.engine,
         "regrouped": result.regrouped,
         "seconds": {name: round(value, 3) for name, value in result.seconds.items()},
@@ -1048,9 +1052,10 @@ def demo(
 ) -> None:
     """Run the fixed-budget experiment on the embedded digits (about 3 minutes on 2 cores).
 
-    1,200 labels from 20 simulated workers (35% perfect, the rest random), spent at 1, 3 or 5
-    labels per item; majority vote, soft majority vote, Dawid–Skene and MBEM (the official
-    code's variant and one with one accuracy per worker); 3 seeds, cells run in parallel.
+    1,200 labels from 20 simulated workers (each perfect with probability 0.35, otherwise
+    random), spent at 1, 3 or 5 labels per item; majority vote, soft majority vote,
+    Dawid–Skene and MBEM (the official code's variant and one with one accuracy per worker);
+    3 seeds, cells run in parallel.
     Each cell is the same as in `crowdlearn experiment budget --seeds 5 --threads 1`.
     Example: crowdlearn demo --out crowdlearn-demo
     """

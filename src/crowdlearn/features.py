@@ -28,13 +28,20 @@ import numpy as np
 import pandas as pd
 
 from crowdlearn.errors import CrowdlearnWarning, InputError
-from crowdlearn.inputs import read_file, read_table, sniff_separator, source_name
+from crowdlearn.inputs import (
+    PARQUET,
+    TYPED,
+    read_file,
+    read_table,
+    sniff_separator,
+    source_name,
+    table_format,
+)
 from crowdlearn.labels import missing_mask
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 ARRAY_SUFFIXES = (".npy",)
 IDX_MARKERS = ("-ubyte", ".idx")
-TYPED_SUFFIXES = (".parquet", ".pq", ".json", ".jsonl")  # tables whose cells carry types
 SKIPPED_FOLDERS = ("__macosx",)  # a macOS zip's copies of resource forks, never images
 # how pandas and pyarrow name a nameless first column (an index written by to_csv())
 _UNNAMED = re.compile(r"|Unnamed: 0|__index_level_0__")
@@ -133,8 +140,8 @@ def _read_feature_table(path: Path, id_col: str | Sequence[str] | None) -> Featu
     values = _without_row_numbers(table, column, ids, source)
     if values.shape[1] == 0:
         raise InputError(f"{source}: no feature columns besides the id column {column!r}")
-    if path.suffix.lower() in TYPED_SUFFIXES:
-        _check_types(values, source, parquet=path.suffix.lower() in (".parquet", ".pq"))
+    if table_format(path) in TYPED:
+        _check_types(values, source, parquet=table_format(path) in PARQUET)
     numeric = values.apply(pd.to_numeric, errors="coerce")
     unparsed = numeric.isna().to_numpy()
     if unparsed.any():  # empty cells, or text that is not a number
@@ -160,7 +167,7 @@ def _without_index_field(table: pd.DataFrame, path: Path, source: str) -> pd.Dat
     """The table, unless pandas read a text file whose data lines hold one more field than
     its header with the first field as an index (a separator ending each line, most likely):
     its ids would be feature values and its last column empty."""
-    if isinstance(table.index, pd.RangeIndex) or path.suffix.lower() in TYPED_SUFFIXES:
+    if isinstance(table.index, pd.RangeIndex) or table_format(path) in TYPED:
         return table
     raise InputError(f"{source}: the data lines hold one more field than the header line "
                      "(a separator at the end of each line?); remove the extra field or name "
@@ -255,7 +262,7 @@ def _number_hint(cell, path: Path) -> str:
 def _separator(path: Path) -> str | None:
     """A text file's separator, as read_table sniffs it; None for a typed table, standard
     input or a pipe (read once already)."""
-    if path.suffix.lower() in TYPED_SUFFIXES or not path.is_file():
+    if table_format(path) in TYPED or not path.is_file():
         return None
     try:
         return sniff_separator(path)
@@ -269,7 +276,7 @@ def _empty_message(empty: np.ndarray, values: pd.DataFrame, ids: np.ndarray, pat
     nameless is what a separator at the end of each line makes."""
     row, col = np.argwhere(empty)[0]
     name = values.columns[col]
-    typed = path.suffix.lower() in TYPED_SUFFIXES
+    typed = table_format(path) in TYPED
     count = f"{int(empty.sum()):,} empty cell{'s' if empty.sum() > 1 else ''}"
     if (col == values.shape[1] - 1 and empty[:, col].all()
             and str(name).startswith("Unnamed: ")):
@@ -283,7 +290,7 @@ def _empty_message(empty: np.ndarray, values: pd.DataFrame, ids: np.ndarray, pat
 def _row(path: Path, row: int) -> str:
     """Data row ``row`` (from 0) as the file shows it: a text table's line (its header is line
     1), a Parquet or JSON table's row counted from 1."""
-    binary = path.suffix.lower() in (".parquet", ".pq", ".json", ".jsonl")
+    binary = table_format(path) in TYPED
     return f"row {row + 1}" if binary else f"line {row + 2}"
 
 

@@ -7,6 +7,7 @@ import bz2
 import codecs
 import gzip
 import io
+import json
 import lzma
 import re
 import sys
@@ -68,6 +69,10 @@ def read_file(path: str | Path, read: Callable[[Path], T]) -> T:
 
 SEPARATORS = {",": "comma", "\t": "tab", ";": "semicolon", "|": "bar"}
 STDIN = "-"
+PARQUET = (".parquet", ".pq")
+JSON_LINES = (".jsonl", ".ndjson")  # one record a line
+JSON = (".json", *JSON_LINES)
+TYPED = (*PARQUET, *JSON)  # tables whose cells carry types (text tables' cells are text)
 
 
 def _zstd_open(path: Path, mode: str = "rb"):
@@ -91,6 +96,17 @@ _MAGIC = ((b"\x1f\x8b", "a gzip file", "name it {name}.gz"),
           (b"\x93NUMPY", "a NumPy array", "name it .npy"),
           (b"PK\x03\x04", "a zip archive", "name it {name}.zip"),
           (b"\xd0\xcf\x11\xe0", "an Excel workbook (or other Office file)", "save it as CSV"))
+
+
+def table_format(path: str | Path) -> str:
+    """A table file's format suffix, lower case: its last suffix, or the one before a
+    compression suffix (``.jsonl`` for ``answers.jsonl.gz``); ``""`` for standard input."""
+    if str(path) == STDIN:
+        return ""
+    suffixes = [s.lower() for s in Path(path).suffixes]
+    if len(suffixes) >= 2 and suffixes[-1] in COMPRESSED:
+        return suffixes[-2]
+    return suffixes[-1] if suffixes else ""
 
 
 class EncodingError(RemedyError):
@@ -124,14 +140,16 @@ def read_table(path: str | Path, *, sep: str | None = None, encoding: str | None
         data = sys.stdin.buffer.read()
         if not data.strip():
             raise InputError("<stdin>: no input (standard input is empty)")
+        if _looks_like_json(data) and not read_csv_kwargs:
+            return _json_table(data, "<stdin>", None, encoding)
         return _read_text(io.BytesIO(data), "<stdin>", sep, encoding, blank_separated,
                           read_csv_kwargs)
     path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix in (".parquet", ".pq"):
+    suffix = table_format(path)
+    if suffix in PARQUET and suffix == path.suffix.lower():
         return read_file(path, read_parquet)
-    if suffix in (".json", ".jsonl"):
-        return read_file(path, lambda p: _read_json(p, suffix == ".jsonl", encoding))
+    if suffix in JSON:
+        return read_file(path, lambda p: _read_json(p, suffix in JSON_LINES, encoding))
     if suffix == ".npy":
         raise InputError(f"{path}: a .npy file holds an array, not a table with columns")
     return read_file(path, lambda p: _read_text(_text_source(p), str(p), sep, encoding,
@@ -184,19 +202,107 @@ def _check_text_bytes(head: bytes, name: str, encoding: str | None) -> None:
             if name == "<stdin>":
                 remedy = "standard input must be delimited text"
             raise InputError(f"{name}: looks like {what}, not text: {remedy.format(name=stem)}")
-    utf16 = (encoding or "utf-8").lower().replace("-", "").replace("_", "").startswith("utf16")
+    plain = (encoding or "utf-8").lower().replace("-", "").replace("_", "")
+    if head.startswith(b"\xef\xbb\xbf") and not plain.startswith("utf8"):
+        raise InputError(f"{name}: starts with a UTF-8 byte-order mark, so it is UTF-8 text, "
+                         f"not {encoding}: drop --encoding (in Python encoding=)")
+    utf16 = plain.startswith("utf16")
     if head[:2] in (b"\xff\xfe", b"\xfe\xff") and not utf16:
         raise InputError(f"{name}: looks like UTF-16 text (it starts with a UTF-16 byte-order "
                          "mark): pass --encoding utf-16 (in Python encoding='utf-16')")
 
 
 def _read_json(path: Path, lines: bool, encoding: str | None) -> pd.DataFrame:
+    with COMPRESSED.get(path.suffix.lower(), open)(path, "rb") as fh:
+        return _json_table(fh.read(), str(path), lines, encoding)
+
+
+def _looks_like_json(data: bytes) -> bool:
+    """Text that starts as a JSON table does: ``{"`` or ``[{``."""
+    head = data[:256].lstrip(b"\xef\xbb\xbf \t\r\n")
+    return head.startswith(b'{"') or re.match(rb"\[\s*\{", head) is not None
+
+
+def _json_table(data: bytes, name: str, lines: bool | None,
+                encoding: str | None) -> pd.DataFrame:
+    """A JSON table (``lines``: one record a line; None: whichever the text is) with its
+    numbers exactly as written: a column of whole numbers is int64 (Python ints beyond it),
+    of fractions float64, and one that mixes them keeps each as written (pandas' reader
+    makes every number of such a column a float: ids beyond 2^53 lost their last digits and
+    labels ``1`` and ``2.5`` became ``1.0`` and ``2.5``; see :func:`_json_column`). Records
+    are objects; a file may also be one object of columns, as ``DataFrame.to_json()``
+    writes."""
+    text = data.decode(encoding or "utf-8-sig")
+    if lines is None:
+        lines = text.lstrip().startswith("{") and _several_records(text)
+    if lines:
+        records = []
+        for at, line in enumerate(text.splitlines(), start=1):
+            if line.strip():
+                try:
+                    records.append(json.loads(line))
+                except json.JSONDecodeError as exc:
+                    raise InputError(f"{name}: line {at}: not a JSON record ({exc.msg}, "
+                                     f"column {exc.colno}); a .jsonl file holds one record "
+                                     "a line") from None
+    else:
+        try:
+            records = json.loads(text)
+        except json.JSONDecodeError as exc:
+            hint = (" (one record a line: name it .jsonl)" if exc.msg == "Extra data" else "")
+            raise InputError(f"{name}: line {exc.lineno}: not JSON ({exc.msg}){hint}") from None
+    return _json_frame(records, name)
+
+
+def _several_records(text: str) -> bool:
+    """Whether text that starts with ``{`` holds one JSON value a line (JSON lines)."""
     try:
-        return pd.read_json(path, lines=lines, dtype=False, encoding=encoding)
-    except ValueError as exc:
-        layout = ("one JSON record a line" if lines else
-                  "a list of records, [{...}, {...}] (one record a line: name it .jsonl)")
-        raise InputError(f"{path}: cannot be read as {layout}: {first_line(exc)}") from None
+        json.loads(text)
+    except json.JSONDecodeError as exc:
+        return exc.msg == "Extra data"
+    return False
+
+
+def _json_frame(records, name: str) -> pd.DataFrame:
+    """The table of parsed JSON: a list of records or an object of columns, each column
+    typed from its values (:func:`_json_column`)."""
+    if isinstance(records, dict) and records and all(
+            isinstance(v, (dict, list)) for v in records.values()):
+        frame = pd.DataFrame({k: pd.Series(v, dtype=object) for k, v in records.items()})
+    elif isinstance(records, list) and all(isinstance(r, dict) for r in records):
+        names = dict.fromkeys(k for r in records for k in r)  # in order of appearance
+        frame = pd.DataFrame({k: pd.Series([r.get(k) for r in records], dtype=object)
+                              for k in names})
+    else:
+        raise InputError(f"{name}: not a JSON table: give a list of records, [{{...}}, "
+                         "{...}], one record a line (.jsonl), or an object of columns")
+    if frame.empty:
+        raise InputError(f"{name}: the JSON table has no rows")
+    for column in frame.columns:
+        frame[column] = _json_column(frame[column])
+    return frame
+
+
+def _json_column(values: pd.Series) -> pd.Series:
+    """A column of parsed JSON values in the narrowest type that writes each as it was: int64
+    for whole numbers that fit (no null among them), float64 for fractions, bool, text; whole
+    numbers mixed with fractions as their text (as a CSV file gives them: ``1`` stays ``1``
+    beside ``2.5``, where one numeric type would make it ``1.0`` or lose digits beyond
+    2^53); anything else (nulls among whole numbers, ints beyond 64 bits) as Python objects."""
+    kind = pd.api.types.infer_dtype(values, skipna=True)
+    if kind == "mixed-integer-float":
+        return values.map(lambda v: v if v is None else str(v) if isinstance(v, int) else
+                          repr(v))
+    has_null = values.isna().any()
+    if kind == "integer" and not has_null:
+        if all(-2**63 <= v < 2**63 for v in values):
+            return values.astype(np.int64)
+        return values
+    if kind == "floating":
+        return values.astype(np.float64)
+    if kind in ("boolean", "string") and not has_null:
+        return values.infer_objects()
+    return values
 
 
 def _read_text(source, name: str, sep: str | None, encoding: str | None,
@@ -212,6 +318,9 @@ def _read_text(source, name: str, sep: str | None, encoding: str | None,
         with open(source, "rb") as fh:
             head = fh.read(4096)
     _check_text_bytes(head, name, encoding)
+    if _looks_like_json(head):
+        raise InputError(f"{name}: looks like JSON, not delimited text: name it .json (a list "
+                         "of records) or .jsonl (one record a line)")
     source, declared = _without_sep_line(source, encoding)
     sep = sep or declared
     if sep is None:
@@ -237,9 +346,67 @@ def _read_text(source, name: str, sep: str | None, encoding: str | None,
             raise
         raise InputError(f"{name}: line {int(quote.group(1)) + 1}: a quoted field starts here "
                          "and its closing quote never comes (a stray '\"'?)") from None
+    if "quoting" not in kwargs and len(sep) == 1:
+        swallowed = _swallowed_rows(table, sep)
+        if swallowed is not None:
+            table = _read_unquoted(source, name, sep, encoding, kwargs, *swallowed)
     if kwargs.get("header", "infer") == "infer" and len(sep) == 1:
         table.attrs["header"] = [c.lstrip(" ") if kwargs.get("skipinitialspace") else c
                                  for c in header]
+    return table
+
+
+def _swallowed_rows(table: pd.DataFrame, sep: str) -> tuple[int, str] | None:
+    """``(row, column)`` of the first cell whose line breaks enclose rows, or None: in a
+    tab-separated file a cell holding a tab and a line break, else one holding a line with a
+    row's worth of separators. That is a ``"`` opening a cell of a file that does not quote
+    (Toloka's TSV exports, text that starts with a quote): read as a quote, it runs on to
+    the next ``"``, lines below, and the rows between vanish into one cell. (A quoted cell
+    of a CSV file may hold commas and line breaks: a comment of several lines.)"""
+    width = table.shape[1]
+    if width < 2:
+        return None
+    for column in table.columns:
+        values = table[column]
+        if not pd.api.types.is_string_dtype(values):
+            continue
+        broken = np.flatnonzero(values.str.contains("\n", regex=False, na=False).to_numpy())
+        for row in broken:
+            lines = values.iat[row].split("\n")
+            if (sep == "\t" and any(sep in line for line in lines)) or any(
+                    line.count(sep) >= width - 1 for line in lines[1:]):
+                return int(row), str(column)
+    return None
+
+
+def _read_unquoted(source, name: str, sep: str, encoding: str | None, kwargs: dict,
+                   row: int, column: str) -> pd.DataFrame:
+    """The table read again with ``"`` as plain text, where reading it as a quote
+    swallowed rows (:func:`_swallowed_rows`); a :class:`CrowdlearnWarning` says so. If the
+    text is not a table of equal rows that way either, an :class:`InputError`."""
+    import csv
+    import warnings
+
+    from crowdlearn.errors import CrowdlearnWarning
+
+    where = f"the cell of column {column!r} in data row {row + 1}"
+    if hasattr(source, "seek"):
+        source.seek(0)
+    try:
+        table = pd.read_csv(source, sep=sep, encoding=encoding, quoting=csv.QUOTE_NONE,
+                            **kwargs)
+    except pd.errors.ParserError as exc:
+        table, reason = None, first_line(exc)
+    else:
+        reason = "some rows then have too few cells"
+    if table is None or table.isna().to_numpy().any():
+        raise InputError(f"{name}: {where} opens with '\"' and runs over several lines "
+                         "that hold whole rows (a stray quote?), and read without quotes "
+                         f"the file is not a table either ({reason})") from None
+    warnings.warn(f"{name}: '\"' is read as plain text, not as a quote: read as a quote, "
+                  f"{where} ran over several lines and swallowed whole rows (a file that "
+                  "does not quote its cells, as Toloka's TSV exports)", CrowdlearnWarning,
+                  stacklevel=2)
     return table
 
 

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from crowdlearn.errors import CrowdlearnWarning, InputError, RemedyError
-from crowdlearn.inputs import read_table, source_name, task_labels_from_table
+from crowdlearn.inputs import TYPED, read_table, source_name, table_format, task_labels_from_table
 
 # how far a row of a probability file may sum from 1 and still be renormalised: rounded to
 # 2 decimals, 3 classes sum to 0.99 or 1.01 (round-off reaches 0.005 per class)
@@ -29,8 +29,6 @@ PROBA_EXACT = 1e-3  # the library's tolerance: rows within it are used as they a
 # the header a one-column label file is likely to have
 LABEL_HEADERS = ("label", "labels", "truth", "true_label", "gold", "y", "class", "target")
 
-# the file formats whose one column has a name that is always a header (not a first line)
-_NAMED_COLUMNS = (".parquet", ".pq", ".json", ".jsonl")
 
 
 class MissingIdColumnError(RemedyError):
@@ -103,7 +101,7 @@ def read_truth_by_row(path: str | Path, ids, rows: str = "rows", *, task_col: st
     name = source_name(path)
     table = read_table(path, encoding=encoding)
     if table.shape[1] == 1:
-        text = str(path) == "-" or Path(path).suffix.lower() not in _NAMED_COLUMNS
+        text = table_format(path) not in TYPED  # typed: a named column
         # a text file's first line is a column name here: a header or a label; a Parquet or
         # JSON column's name is a header
         lines = [str(v).strip() for v in [*([table.columns[0]] if text else []),

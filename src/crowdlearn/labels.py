@@ -276,7 +276,8 @@ def _check_one_kind(uniques: list, name: str, origin: str) -> None:
     example = next(v for v in uniques if _kind(v) != "text")
     raise InputError(f"{origin}column {name!r} mixes text and {_kind(example)}s (e.g. "
                      f"{next(v for v in uniques if _kind(v) == 'text')!r} and {example!r}); "
-                     "give one type of id")
+                     "write them all as text (in JSON, as strings: \"1\") or all as "
+                     "numbers")
 
 
 def sort_order(values) -> np.ndarray:
