@@ -32,6 +32,7 @@ BY_NAME = {
     "n_threads": [0, -1, 2.5, "2", NAN, True],
     "weights": [0.5, "abc", [1.0, 2.0]],
     "default_weight": ["abc", NAN, INF, True],
+    "smoothing": ["1e-5", NAN, INF, True],  # MACE's may be None (0.01 under EM)
 }
 # values just outside a parameter's bounds (added to its kind's)
 BEYOND = {

@@ -13,7 +13,8 @@ label from its own strategy ``ξ_w`` (a distribution over the K labels):
 with ``q`` learned (``class_prior="estimate"``, the default, an extension: ``q ~ Dirichlet(1)``
 under VB, MAP with the ``smoothing`` pseudo-count under EM) or uniform (the paper's model and
 crowd-kit's, ``class_prior="uniform"``). The learned prior is the default because it is what
-reaches crowd-kit's published accuracy on all ten public crowds of ``benchmarks.real_crowds``
+comes within 0.005 of crowd-kit's published accuracy on all ten public crowds of
+``benchmarks.real_crowds``
 (on product, where one class dominates, 0.931 against 0.830 with the uniform prior; crowd-kit's
 own 0.929 there comes from a bug that hands workers each other's strategies); the uniform
 prior is better on crowds where prolific workers favour one class (0.749 against 0.708 on a
@@ -55,16 +56,17 @@ EM pseudo-count 0.01/K, seed 0) except for the number of iterations:
   and label it pairs workers with other workers' strategies. Here the pairing is right; both
   agree on answers that are sorted (tested). The mispairing can help or hurt: on the
   "product" crowd of Zheng et al. (2017; 88 % of the tasks in one class, 3 answers each)
-  crowd-kit scores 0.929 against gold, but 0.828 on the same answers sorted by worker, which
-  is what this class scores with ``n_restarts=1`` (0.830 with the defaults; 0.931 with
-  ``class_prior="estimate"``).
+  crowd-kit scores 0.929 against gold, but 0.828 on the same answers sorted by worker; this
+  class with crowd-kit's uniform class prior scores 0.820 with ``n_restarts=1`` and 0.830
+  with 10 restarts, and 0.931 with its default, learned, prior.
 * crowd-kit always runs ``n_iter=50`` iterations and selects by the log-likelihood of the last
   E-step (with 1e-8 added to every task's likelihood); here an iteration limit of 100 with a
   ``tol`` stop (``max_iter=50, tol=0`` is crowd-kit's schedule), VB selects by the evidence
   lower bound, EM by the MAP objective, and every product is in log space (no underflow on
   tasks with many answers).
 * crowd-kit's ``smoothing`` argument is not read by its code (it uses 0.01/K); here
-  ``smoothing`` is that total pseudo-count (0.01), spread over the K labels.
+  ``smoothing`` is that total pseudo-count (0.01 unless given), spread over the K labels,
+  and applies to ``method="em"`` only.
 * Labels that no worker gave but that are declared in ``classes`` stay possible true labels
   (crowd-kit knows only the labels it sees). Ties go to the first class in ``classes``.
 
@@ -102,7 +104,7 @@ from scipy.special import digamma, expit, gammaln
 from crowdlearn.aggregation.base import Aggregator, as_annotations
 from crowdlearn.aggregation.em import TINY, default_threads, row_block, thread_pool
 from crowdlearn.annotations import Annotations
-from crowdlearn.errors import CrowdlearnWarning
+from crowdlearn.errors import CrowdlearnWarning, InputError
 from crowdlearn.params import N_THREADS, NON_NEGATIVE_REAL, POSITIVE_REAL, Choice, Integers
 
 CHUNK_CELLS = 1 << 15  # tasks × classes × restarts per chunk: 256 kB per dense array
@@ -129,7 +131,9 @@ class MACE(Aggregator):
         within 8–65 iterations on ten real crowds.
     smoothing:
         EM only: total Dirichlet pseudo-count of each worker's strategy, ``smoothing / K``
-        per label and also per side of θ (crowd-kit's 0.01/K).
+        per label and also per side of θ (None: 0.01, crowd-kit's 0.01/K). Given with
+        ``method="vb"``, whose priors are ``alpha``, ``beta`` and ``strategy_prior``, it is
+        refused rather than ignored.
     default_noise:
         Initial parameters are ``U(1, 2 + default_noise)`` draws, normalised.
     alpha, beta:
@@ -173,14 +177,14 @@ class MACE(Aggregator):
     _parameter_constraints = {
         "method": [Choice("vb", "em")], "n_restarts": [Integers(1)],
         "max_iter": [Integers(1)], "tol": [NON_NEGATIVE_REAL],
-        "smoothing": [NON_NEGATIVE_REAL], "default_noise": [NON_NEGATIVE_REAL],
+        "smoothing": [NON_NEGATIVE_REAL, None], "default_noise": [NON_NEGATIVE_REAL],
         "alpha": [POSITIVE_REAL], "beta": [POSITIVE_REAL], "strategy_prior": [POSITIVE_REAL],
         "class_prior": [Choice("estimate", "uniform")],
         "seed": [Integers(0, 2**32 - 1), None],  # np.random.RandomState's range
         "n_threads": N_THREADS}
 
     def __init__(self, method: Literal["vb", "em"] = "vb", *, n_restarts: int = 10,
-                 max_iter: int = 100, tol: float = 1e-5, smoothing: float = 0.01,
+                 max_iter: int = 100, tol: float = 1e-5, smoothing: float | None = None,
                  default_noise: float = 0.5, alpha: float = 0.5, beta: float = 0.5,
                  strategy_prior: float = 10.0,
                  class_prior: Literal["uniform", "estimate"] = "estimate",
@@ -199,6 +203,16 @@ class MACE(Aggregator):
         self.n_threads = n_threads
 
     # --------------------------------------------------------------------------------
+    def _check_more(self) -> None:
+        if self.smoothing is not None and self.method == "vb":
+            raise InputError("MACE: smoothing is the pseudo-count of method='em'; "
+                             "method='vb' (the default, and the command line's) has the "
+                             "priors alpha, beta and strategy_prior instead")
+
+    @property
+    def _smoothing(self) -> float:
+        return 0.01 if self.smoothing is None else float(self.smoothing)
+
     def fit(self, answers, **frame_options) -> MACE:
         """Fit on ``answers`` (:class:`~crowdlearn.Annotations`, or a long DataFrame with
         ``frame_options`` as in :class:`~crowdlearn.aggregation.Aggregator`)."""
@@ -286,7 +300,7 @@ class MACE(Aggregator):
         q_penalty = 0.0
         if self.class_prior == "estimate":
             if self.method == "em":
-                s = float(self.smoothing) / k
+                s = self._smoothing / k
                 d = stats.class_totals + s
                 log_q = _log(d / d.sum(axis=0))
                 q_penalty = s * log_q.sum(axis=0)
@@ -295,7 +309,7 @@ class MACE(Aggregator):
                 log_q = digamma(d) - digamma(d.sum(axis=0))
                 q_penalty = -self._kl_dirichlet(d[None], d.sum(axis=0)[None], 1.0)
         if self.method == "em":
-            s = float(self.smoothing) / k
+            s = self._smoothing / k
             total = knew + spammed + 2 * s
             theta = np.divide(knew + s, total, out=np.full_like(total, 0.5), where=total > 0)
             row = spammed + k * s
