@@ -236,15 +236,19 @@ def _json_table(data: bytes, name: str, lines: bool | None,
     if lines is None:
         lines = text.lstrip().startswith("{") and _several_records(text)
     if lines:
-        records = []
-        for at, line in enumerate(text.splitlines(), start=1):
-            if line.strip():
+        body = [line for line in text.splitlines() if line.strip()]
+        try:  # one parse of them all: twice as fast as a parse a line
+            records = json.loads("[" + ",".join(body) + "]")
+        except json.JSONDecodeError:
+            for at, line in enumerate(text.splitlines(), start=1):  # name the line
                 try:
-                    records.append(json.loads(line))
+                    if line.strip():
+                        json.loads(line)
                 except json.JSONDecodeError as exc:
                     raise InputError(f"{name}: line {at}: not a JSON record ({exc.msg}, "
                                      f"column {exc.colno}); a .jsonl file holds one record "
                                      "a line") from None
+            raise
     else:
         try:
             records = json.loads(text)
@@ -295,9 +299,11 @@ def _json_column(values: pd.Series) -> pd.Series:
                           repr(v))
     has_null = values.isna().any()
     if kind == "integer" and not has_null:
-        if all(-2**63 <= v < 2**63 for v in values):
-            return values.astype(np.int64)
-        return values
+        try:
+            return pd.Series(np.array(values.tolist(), dtype=np.int64), index=values.index,
+                             name=values.name)
+        except OverflowError:  # beyond int64: exact as Python ints
+            return values
     if kind == "floating":
         return values.astype(np.float64)
     if kind in ("boolean", "string") and not has_null:
