@@ -180,3 +180,50 @@ def test_zbs_out_of_core_prints_its_summary(tmp_path):
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output[result.output.index("{"):])
     assert summary["model"]["iterations"] > 0 and "converged" not in summary["model"]
+
+
+# ---------------------------------------------------------------- Label Studio
+def _region(question, kind, value):
+    return {"from_name": question, "to_name": "image", "type": kind, "value": value}
+
+
+def _annotation(who, *regions, cancelled=False):
+    return {"id": 1, "completed_by": who, "result": list(regions), "was_cancelled": cancelled}
+
+
+LABEL_STUDIO = [
+    {"id": 101, "data": {"image": "1.jpg"}, "annotations": [
+        _annotation(3, _region("animal", "choices", {"choices": ["Cat"]}),
+                    _region("quality", "rating", {"rating": 4})),
+        _annotation({"id": 5, "email": "e@x"},
+                    _region("animal", "choices", {"choices": ["Cat"]})),
+        _annotation(7, cancelled=True)]},
+    {"id": 102, "data": {"image": "2.jpg"}, "annotations": [
+        _annotation(3, _region("animal", "choices", {"choices": ["Dog"]}))],
+     "predictions": [{"result": [_region("animal", "choices", {"choices": ["Cat"]})]}]},
+]
+
+
+def test_a_label_studio_export_is_read_as_answers_to_one_question(tmp_path):
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(LABEL_STUDIO))
+    with pytest.raises(InputError, match=r"answers 'animal' \(choices\), 'quality' \(rating\): "
+                                         "choose one with --label-col"):
+        Annotations.from_file(path)
+    with pytest.warns(CrowdlearnWarning, match="left out 1 cancelled"):
+        ann = Annotations.from_file(path, label="animal")
+    frame = ann.to_frame()
+    assert sorted(zip(frame["task"], frame["worker"], frame["label"], strict=True)) == [
+        (101, 3, "Cat"), (101, 5, "Cat"), (102, 3, "Dog")]  # predictions are not answers
+    with pytest.warns(CrowdlearnWarning, match="1 cancelled .skipped. annotation and 2 "
+                                               "annotations that leave 'quality' unanswered"):
+        assert len(Annotations.from_file(path, label="quality")) == 1
+
+
+def test_a_label_studio_annotation_with_several_choices_is_refused(tmp_path):
+    rows = [{"id": 1, "data": {}, "annotations": [
+        _annotation(3, _region("animal", "choices", {"choices": ["Cat", "Dog"]}))]}]
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(rows))
+    with pytest.raises(InputError, match="task 1: annotation 1 gives 2 answers to 'animal'"):
+        Annotations.from_file(path)

@@ -19,6 +19,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
+from crowdlearn import label_studio
 from crowdlearn import labels as coding
 from crowdlearn.errors import (
     CrowdlearnWarning,
@@ -228,8 +229,10 @@ class Annotations:
         """Read answers from a file, as the command line does (``-``: standard input).
 
         ``layout="long"``: one answer a row, from CSV/TSV/text (cells read as text, the
-        separator sniffed unless ``sep`` is given), Parquet or JSON; answers whose label is
-        ``missing`` (if given) are "no answer" rows, dropped with a warning that counts them.
+        separator sniffed unless ``sep`` is given), Parquet or JSON (also a Label Studio
+        export, whose question ``label`` names: :mod:`crowdlearn.label_studio`); answers
+        whose label is ``missing`` (if given) are "no answer" rows, dropped with a warning
+        that counts them.
         ``layout="wide"``: a tasks × workers matrix of labels, ``missing`` marking no answer
         (default ``-1``): a ``.npy`` array, delimited text (comma, tab, semicolon or blanks;
         blanks around a cell and an empty last column, left by a trailing separator, are
@@ -253,6 +256,9 @@ class Annotations:
                 df = read_file(Path(path), lambda p: _read_long_parquet(p, task, worker, label))
             elif suffix in JSON:
                 df = read_table(path, encoding=encoding)
+                if label_studio.is_export(df):
+                    df = label_studio.answers(df, name, label)
+                    task, worker, label = "task", "worker", "label"
             else:
                 df, name = read_table(path, sep=sep, encoding=encoding), f"{name} (csv)"
             df = _without_empty_rows(df, source_name(path))
