@@ -84,7 +84,7 @@ def test_an_interrupted_fit_resumes_and_ends_as_an_uninterrupted_one(files, monk
         (files / "full" / "model_.pt").read_bytes()
 
 
-def test_force_starts_an_interrupted_fit_over(files, monkeypatch):
+def test_force_starts_an_interrupted_fit_of_other_options_over(files, monkeypatch):
     base = ["fit", "--answers", files / "answers.csv", "--features", files / "features.csv",
             "--method", "soft-mv", "--epochs", "3", "--threads", "1", "--device", "cpu",
             "--param", "self_training=true"]
@@ -104,7 +104,8 @@ def test_force_starts_an_interrupted_fit_over(files, monkeypatch):
     assert scratch.is_dir()
     result = run(*base, "--lr", "0.01", "--force", "-o", files / "model")
     assert result.exit_code == 0, result.output
-    assert "resuming" not in result.output and not scratch.exists()
+    assert "lr=0.001 in the checkpoint, 0.01 in this fit: starting over (--force)" in \
+        result.output.replace("\n", "") and not scratch.exists()
     # input refused inside the learner's fit leaves no checkpoint folder behind
     answers = pd.read_csv(files / "answers.csv").drop_duplicates("task")
     answers[["task", "label"]].to_csv(files / "labels.csv", index=False)
@@ -153,3 +154,102 @@ def test_the_checkpoints_stay_locked_until_the_model_folder_is_written(files, mo
                  "--device", "cpu", "-o", files / "model")
     assert result.exit_code == 0, result.output
     assert seen == [True] and not scratch.exists() and (files / "model").is_dir()
+
+
+# ---------------------------------------------------------------- a life-cycle audit's finds
+def test_a_forced_fit_interrupted_resumes_when_run_again(files, monkeypatch):
+    # a job script with --force that hits its time limit used to start over every time
+    base = ["fit", "--answers", files / "answers.csv", "--features", files / "features.csv",
+            "--method", "mbem", "--epochs", "3", "--threads", "1", "--device", "cpu",
+            "--param", "n_rounds=2", "--force", "-o", files / "model"]
+    assert run(*base).exit_code == 0
+    with monkeypatch.context() as m:
+        interrupt_third_run(m)
+        assert isinstance(run(*base).exception, Interrupted)
+    assert (files / "model" / "learner.json").is_file()  # the earlier model, untouched
+    result = run(*base)
+    assert result.exit_code == 0, result.output
+    assert "resuming from" in result.output and "starting over" not in result.output
+
+
+def test_force_keeps_a_users_files_in_a_model_folder(files):
+    base = ["fit", "--answers", files / "answers.csv", "--features", files / "features.csv",
+            "--method", "mv", "--epochs", "1", "--threads", "1", "--device", "cpu",
+            "-o", files / "model"]
+    assert run(*base).exit_code == 0
+    (files / "model" / "my_notes.txt").write_text("important")
+    (files / "model" / ".DS_Store").write_text("")
+    result = run(*base, "--force")
+    assert result.exit_code == 2
+    assert "also holds 1 file(s) that fit did not write (my_notes.txt)" in \
+        result.output.replace("\n", "")
+    assert (files / "model" / "my_notes.txt").read_text() == "important"
+    (files / "model" / "my_notes.txt").unlink()
+    assert run(*base, "--force").exit_code == 0
+
+
+def test_a_file_in_place_of_the_checkpoint_folder_is_refused_and_kept(files):
+    (files / ".model.fit-checkpoints").write_text("notes")
+    for force in ([], ["--force"]):
+        result = run("fit", "--answers", files / "answers.csv", "--features",
+                     files / "features.csv", "--method", "mv", "--epochs", "1", "-o",
+                     files / "model", *force)
+        assert result.exit_code == 2 and "is in the way of fit's checkpoint folder" in \
+            result.output.replace("\n", "")
+        assert (files / ".model.fit-checkpoints").read_text() == "notes"
+
+
+def test_resuming_with_other_folds_is_refused_in_the_command_lines_words(files, monkeypatch):
+    base = ["fit", "--answers", files / "answers.csv", "--features", files / "features.csv",
+            "--method", "mv", "--epochs", "2", "--threads", "1", "--device", "cpu",
+            "-o", files / "model"]
+    with monkeypatch.context() as m:
+        interrupt_third_run(m)  # the main fit, fold 1, then fold 2 stops
+        assert isinstance(run(*base, "--folds", "3").exception, Interrupted)
+    other = run(*base, "--folds", "4")
+    assert other.exit_code == 2
+    assert "differ from the checkpoint's; the checkpoints of an interrupted fit" in \
+        other.output.replace("\n", " ")
+    assert "--force to start this one over" in other.output.replace("\n", " ")
+    forced = run(*base, "--folds", "4", "--force")
+    assert forced.exit_code == 0, forced.output
+    assert "starting over (--force)" in forced.output.replace("\n", " ")
+    assert len(pd.read_csv(files / "model" / "oof.csv")) == 200
+
+
+def test_a_changed_seed_is_named_inside_the_aggregator(files, monkeypatch):
+    base = ["fit", "--answers", files / "answers.csv", "--features", files / "features.csv",
+            "--method", "mv", "--epochs", "3", "--threads", "1", "--device", "cpu",
+            "--param", "self_training=true", "-o", files / "model"]
+    with monkeypatch.context() as m:
+        runs = {"n": 0}
+        original = Trainer._run
+
+        def stop_in_second(self, *args, **kwargs):
+            runs["n"] += 1
+            if runs["n"] == 2:
+                raise Interrupted
+            return original(self, *args, **kwargs)
+
+        m.setattr(Trainer, "_run", stop_in_second)
+        assert isinstance(run(*base).exception, Interrupted)
+    result = run(*base, "--seed", "1")
+    assert result.exit_code == 2
+    assert "aggregator.params.seed=0 in the checkpoint, 1 in this fit" in \
+        result.output.replace("\n", "")
+
+
+def test_a_model_fit_on_named_columns_matches_them_by_name_after_loading(files):
+    import crowdlearn
+
+    assert run("fit", "--answers", files / "answers.csv", "--features",
+               files / "features.csv", "--method", "ds", "--epochs", "5", "--threads", "1",
+               "--device", "cpu", "-o", files / "model").exit_code == 0
+    model = crowdlearn.load(files / "model")
+    X = pd.read_csv(files / "features.csv").set_index("id")
+    reordered = X[list(reversed(X.columns))]
+    assert (model.predict(reordered) == model.predict(X)).all()
+    X.assign(extra=1.0).reset_index().to_csv(files / "extra.csv", index=False)
+    result = run("predict", files / "model", "--features", files / "extra.csv", "-o",
+                 files / "p.csv")
+    assert result.exit_code == 0 and "left out: 'extra'" in result.output.replace("\n", "")

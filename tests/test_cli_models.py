@@ -182,7 +182,8 @@ def test_predict_errors(crowd_files, tmp_path):
                folder / "model").exit_code == 0
     np.save(folder / "narrow.npy", _features(y)[:, :4])
     _one_line_error(run("predict", folder / "model", "--features", folder / "narrow.npy",
-                        "-o", folder / "p.csv"), "X has 4 features", "expecting 6")
+                        "-o", folder / "p.csv"), "narrow.npy: X has 4 features",
+                    "expecting 6")
     (tmp_path / "not-a-model").mkdir()
     _one_line_error(run("predict", tmp_path / "not-a-model", "--features",
                         folder / "features.csv", "-o", folder / "p.csv"), "learner.json")

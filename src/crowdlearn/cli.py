@@ -1138,22 +1138,22 @@ def _training(**given) -> dict:
     return {k: v for k, v in given.items() if v is not None}
 
 
-def _fit_checkpoints(out: Path, force: bool) -> Path:
+def _fit_checkpoints(out: Path) -> Path:
     """The scratch folder beside ``out`` where ``fit`` keeps its checkpoints until the model
-    folder is written: one left by an interrupted fit is resumed (said on stderr), or
-    removed first with ``force``; one that a running fit holds is refused either way."""
-    from crowdlearn.learners.folder_lock import check_unlocked, remove_unlocked
+    folder is written: one left by an interrupted fit is resumed (said on stderr; with
+    ``--force`` too, which replaces the model folder, so that a job rerun with the same
+    command goes on where it stopped); one that a running fit holds is refused, and so is
+    anything else in its place (a file is the user's, not fit's to remove)."""
+    from crowdlearn.learners.folder_lock import check_unlocked
 
     scratch = out.parent / f".{out.name}.fit-checkpoints"
-    if scratch.is_dir() and not scratch.is_symlink() and force:
-        remove_unlocked(scratch)  # refused while a running fit holds it
-    elif scratch.is_dir() and not scratch.is_symlink():
+    if scratch.is_symlink() or (scratch.exists() and not scratch.is_dir()):
+        raise InputError(f"{scratch}: is in the way of fit's checkpoint folder for {out} (not "
+                         "a folder fit made); move or remove it")
+    if scratch.is_dir():
         check_unlocked(scratch)
-    if scratch.exists() and force:  # something else in its place
-        _remove_folder(scratch)
-    elif scratch.exists():
-        err_console.print(f"resuming from {scratch} (an interrupted fit; --force starts over)",
-                          highlight=False, soft_wrap=True)
+        err_console.print(f"resuming from {scratch} (an interrupted fit)", highlight=False,
+                          soft_wrap=True)
     return scratch
 
 
@@ -1166,28 +1166,47 @@ def _remove_folder(folder: Path) -> None:
         folder.unlink()
 
 
-def _train_resumably(scratch: Path, *args, **kwargs):
-    """:func:`crowdlearn.model_folder.train` with the learner's checkpoints in ``scratch``;
-    checkpoints of another fit (other data or options) are refused with the command line's
-    remedy."""
-    from crowdlearn.learners.folder_lock import CheckpointInUse
+def _train_resumably(scratch: Path, force: bool, *args, **kwargs):
+    """:func:`crowdlearn.model_folder.train` with the learner's checkpoints in ``scratch``
+    (:func:`_resumed`: those of another fit are refused, or with ``force`` cleared)."""
     from crowdlearn.model_folder import train
-    from crowdlearn.nn.trainer import CheckpointMismatch
 
     if "checkpoint" in kwargs:
         raise InputError(f"--param checkpoint: fit keeps its checkpoints itself, in {scratch}")
-    try:
-        trained = train(*args, checkpoint=str(scratch), **kwargs)
-    except CheckpointInUse:
-        raise
-    except CheckpointMismatch as exc:
-        what = str(exc).rsplit("; ", 1)[0]
-        raise InputError(f"{what}; the checkpoints of an interrupted fit with other data or "
-                         "options: rerun that command to resume it, or pass --force to start "
-                         "this one over") from None
+    trained = _resumed(lambda: train(*args, checkpoint=str(scratch), **kwargs), force,
+                       lambda: _clear_checkpoints(scratch))
     trained.settings.pop("checkpoint", None)  # a scratch folder, removed once written
     trained.learner.checkpoint = None
     return trained
+
+
+def _resumed(run, force: bool, clear):
+    """``run()``, whose checkpoints may be another fit's (other data or options): then an
+    :class:`InputError` with the command line's remedy, or with ``force`` they are cleared
+    (``clear()``, said on stderr) and ``run()`` starts over."""
+    from crowdlearn.nn.trainer import CheckpointMismatch
+
+    try:
+        return run()
+    except CheckpointMismatch as exc:
+        what = str(exc).rsplit("; ", 1)[0]
+        if not force:
+            raise InputError(f"{what}; the checkpoints of an interrupted fit with other data "
+                             "or options: rerun that command to resume it, or pass --force to "
+                             "start this one over") from None
+    err_console.print(f"{what}: starting over (--force)", highlight=False, soft_wrap=True)
+    clear()
+    return run()
+
+
+def _clear_checkpoints(folder: Path, pattern: str = "*") -> None:
+    """Remove what ``folder`` holds that matches ``pattern``, but its lock (held by this
+    fit)."""
+    from crowdlearn.learners.folder_lock import LOCK
+
+    for child in folder.glob(pattern):
+        if child.name != LOCK:
+            _remove_folder(child)
 
 
 @contextlib.contextmanager
@@ -1213,8 +1232,8 @@ def _scratch_held(scratch: Path):
 def fit(
     features: Annotated[Path, typer.Option(help="Item features: .npy (row i is item i), IDX, "
                                            "a table (CSV, TSV, Parquet, JSON) with an id "
-                                           "column, or a folder of images (file names are "
-                                           "the ids).")],
+                                           "column, or a folder of images (file names "
+                                           "without extension are the ids).")],
     method: Annotated[LearnMethod, typer.Option(help="With --answers: " + "; ".join(
         f"{name}: {METHODS[name].summary}" for name in CROWD_METHODS) + " (mv, soft-mv, ds "
         "and aggregate train once on the aggregate; --param self_training=true refits on "
@@ -1265,8 +1284,10 @@ def fit(
                                               "without it (N more fits, each without one "
                                               "N-th of the items), for label-issues --proba "
                                               "and relabel --proba.")] = None,
-    force: Annotated[bool, typer.Option(help="Replace an existing model folder; start an "
-                                        "interrupted fit over instead of resuming it.")]
+    force: Annotated[bool, typer.Option(help="Replace an existing model folder (one that "
+                                        "holds only a model's files); start an interrupted "
+                                        "fit of other data or options over instead of "
+                                        "refusing it.")]
     = False,
 ) -> None:
     """Train a model from crowd answers or noisy labels and your item features.
@@ -1275,8 +1296,8 @@ def fit(
 
     An interrupted fit (Ctrl-C, kill, a time limit) leaves its checkpoints in the folder
     .OUT.fit-checkpoints beside OUT: the same command run again resumes from them and ends
-    with the same model; other data or options are refused (--force starts over). The folder
-    is removed once the model folder is written.
+    with the same model, with or without --force; a fit of other data or options is refused
+    (--force starts it over). The folder is removed once the model folder is written.
     """
     from crowdlearn.features import read_features
     from crowdlearn.inputs import read_task_labels
@@ -1294,7 +1315,7 @@ def fit(
                          "one of them")
     check_location(out, folder=True)
     check_model_folder(out, force)
-    scratch = _fit_checkpoints(out, force)
+    scratch = _fit_checkpoints(out)
     settings = _training(model=model, epochs=epochs, lr=lr, batch_size=batch_size,
                          n_threads=threads) | {"seed": seed, "device": device,
                                                "standardize": standardize,
@@ -1346,12 +1367,13 @@ def fit(
             check_folds(folds, len(target["labels"]) if "labels" in target
                         else target["answers"].n_tasks)
         with _scratch_held(scratch):
-            trained = _train_resumably(scratch, spec.name, X, allow_missing=allow_missing,
-                                       **target, **settings)
+            trained = _train_resumably(scratch, force, spec.name, X,
+                                       allow_missing=allow_missing, **target, **settings)
             if folds is not None:
-                trained.out_of_fold = out_of_fold(
+                trained.out_of_fold = _resumed(lambda: out_of_fold(
                     trained, folds, seed=seed, checkpoint=scratch,
-                    log=lambda text: err_console.print(text, highlight=False))
+                    log=lambda text: err_console.print(text, highlight=False)), force,
+                    lambda: _clear_checkpoints(scratch, "fold-*"))
                 trained.folds = folds
             write_model_folder(trained, out, proba=proba, force=force,
                                command=" ".join(["crowdlearn", *sys.argv[1:]]))
@@ -1409,11 +1431,13 @@ def predict(
     learner = load(model_dir)
     if threads is not None:
         learner.set_params(n_threads=threads)
-    items = read_features(features, id_col=id_col).in_order(
-        read_summary(model_dir).get("feature_columns"))
-    classes = {str(c) for c in learner.classes_}
-    ids = [str(i) for i in items.ids]
+    names = getattr(learner, "feature_names_in_", None)  # None: a model fit on an array
     with _reported_warnings():  # e.g. a truth file's header, a killed run's partial output
+        items = read_features(features, id_col=id_col).in_order(
+            list(names) if names is not None
+            else read_summary(model_dir).get("feature_columns"))
+        classes = {str(c) for c in learner.classes_}
+        ids = [str(i) for i in items.ids]
         known, unmatched = (read_truth_by_row(truth, ids, "feature rows", classes=classes)
                             if truth is not None else (None, []))
         if known is not None:
@@ -1425,8 +1449,9 @@ def predict(
         if chosen and "model" not in inspect.signature(learner.predict_proba).parameters:
             raise InputError(f"{model_dir}: a {type(learner).__name__} keeps one network; "
                              "--epoch best applies to ce models")
-        table = probability_table(items.ids, learner.predict_proba(items.X, **chosen),
-                                  learner.classes_, proba)
+        with _naming(features, "X has"):  # e.g. a .npy of another width than the model's
+            scores = learner.predict_proba(items.X, **chosen)
+        table = probability_table(items.ids, scores, learner.classes_, proba)
         write_table(table, out)
     target = err_console if str(out) == "-" else console
     target.print(f"{len(table):,} items labelled -> {out}", highlight=False, soft_wrap=True)

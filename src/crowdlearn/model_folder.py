@@ -62,11 +62,36 @@ def check_model_folder(out: Path | str, force: bool = False) -> Path:
     if out.exists() and any(out.iterdir()) and not is_model_folder(out):
         raise InputError(f"{out}: is not empty and holds no model (no learner.json); --force "
                          "replaces only a model folder, never other files")
+    foreign = _foreign_files(out) if out.is_dir() else []
+    if foreign:
+        raise InputError(f"{out}: also holds {len(foreign)} file(s) that fit did not write "
+                         f"({', '.join(foreign[:4])}{', …' if len(foreign) > 4 else ''}); "
+                         "--force replaces the model folder whole: move them out first")
     if out.resolve() == Path.cwd().resolve() or out.resolve() in Path.cwd().resolve().parents:
         raise InputError(f"{out}: is the current folder (or holds it); give a new folder name")
     if not out.resolve().parent.is_dir():
         raise InputError(f"{out}: folder {out.parent} does not exist")
     return out
+
+
+# what write_model_folder writes beside the learner's own files (learner.json, arrays.npz
+# and one .pt file a module)
+FOLDER_FILES = {SUMMARY, "labels.csv", "oof.csv", "history.csv", "history.png", "workers.csv",
+                "workers.png"}
+
+
+def _foreign_files(folder: Path) -> list[str]:
+    """The names of the files and folders in a model folder that no fit wrote (a user's
+    notes, predictions written into it); hidden ones (``.DS_Store``) are not counted."""
+    from crowdlearn.learners.saved import ARRAYS, MANIFEST
+
+    ours = FOLDER_FILES | {MANIFEST, ARRAYS}
+    try:
+        ours |= {f"{m}.pt" for m in json.loads((folder / MANIFEST).read_text())["modules"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        ours |= {p.name for p in folder.glob("*.pt")}  # a damaged manifest: its .pt files
+    return sorted(p.name for p in folder.iterdir()
+                  if p.name not in ours and not p.name.startswith("."))
 
 
 def is_model_folder(folder: Path) -> bool:
@@ -102,6 +127,8 @@ def train(method: str, features: Features, *, answers: Annotations | None = None
         X, given, ids, dropped = _match_labels(features, labels, allow_missing)
     start = time.perf_counter()
     learner.fit(X, answers if answers is not None else given)
+    if features.columns is not None:  # a table's: saved, a DataFrame is matched by name
+        learner.feature_names_in_ = np.asarray(features.columns, dtype=object)
     return TrainedModel(learner, method, ids, X, answers, given, settings,
                         time.perf_counter() - start, dropped, features.columns)
 

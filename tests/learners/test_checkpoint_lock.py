@@ -175,18 +175,6 @@ def test_a_filesystem_without_locks_runs_the_fit_unlocked_with_a_warning(data, t
     assert (tmp_path / "ck" / "run-00.pt").exists()
 
 
-def test_remove_unlocked_leaves_a_held_folder(tmp_path):
-    from crowdlearn.learners.folder_lock import remove_unlocked
-
-    folder = tmp_path / "ck"
-    with held(folder):
-        with pytest.raises(CheckpointInUse, match=f"{folder} is in use by process"):
-            remove_unlocked(folder)
-        assert folder.is_dir()
-    remove_unlocked(folder)
-    assert not folder.exists()
-
-
 def test_a_lent_lock_lets_this_threads_fit_use_the_folder(data, tmp_path):
     X, y = data
     folder = tmp_path / "ck"

@@ -83,15 +83,6 @@ def check_unlocked(folder: Path) -> None:
         os.close(fd)
 
 
-def remove_unlocked(folder: Path) -> None:
-    """Remove ``folder``, holding its lock while removing it (no fit can take it over
-    meanwhile); a folder a live fit holds is a :class:`CheckpointInUse` error, left as is."""
-    import shutil
-
-    with folder_lock(folder):
-        shutil.rmtree(folder)
-
-
 def _try_lock(fd: int) -> bool:
     """Take the lock on ``fd`` without waiting; False when another holds it. A filesystem
     that cannot lock (ENOLCK, ENOSYS: NFS without its lock service, Lustre without flock)

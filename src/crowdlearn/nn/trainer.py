@@ -450,7 +450,14 @@ def differing(name: str, recorded: dict, value, what: str = "run") -> str | None
         return None
     if name not in recorded:
         return f"{name} is not recorded in the checkpoint, {name}={_shown(value)} in this {what}"
-    return f"{name}={_shown(recorded[name])} in the checkpoint, {_shown(value)} in this {what}"
+    old = recorded[name]
+    while isinstance(old, dict) and isinstance(value, dict):  # name the nested value
+        key = next((k for k in {**old, **value} if k not in old or k not in value
+                    or old[k] != value[k]), None)
+        if key is None or key not in old or key not in value:
+            break
+        name, old, value = f"{name}.{key}", old[key], value[key]
+    return f"{name}={_shown(old)} in the checkpoint, {_shown(value)} in this {what}"
 
 
 def _shown(value) -> str:
