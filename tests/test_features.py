@@ -17,7 +17,7 @@ def test_npy_rows_are_their_positions(tmp_path):
     X = np.arange(12, dtype=np.float64).reshape(4, 3)
     np.save(tmp_path / "X.npy", X)
     features = read_features(tmp_path / "X.npy")
-    assert features.X.dtype == np.float32 and list(features.ids) == ["0", "1", "2", "3"]
+    assert features.X.dtype.kind == "f" and list(features.ids) == ["0", "1", "2", "3"]
     rows, found = features.rows_for([3, 1], "tasks")
     np.testing.assert_array_equal(rows, X[[3, 1]]) and found.all()
 
@@ -154,6 +154,38 @@ def test_npy_with_inf_and_wrong_shape(tmp_path):
         read_features(tmp_path / "flat.npy")
 
 
+
+def test_values_beyond_float32_and_other_array_files_are_named(tmp_path):
+    np.save(tmp_path / "big.npy", np.array([[1.0, 2.0], [0, 1e39]]))
+    with pytest.raises(InputError, match="big.npy: row 1 holds 1e\\+39, beyond the networks' "
+                                         "float32 range"):
+        read_features(tmp_path / "big.npy")
+    np.savez(tmp_path / "X.npz", a=np.zeros((2, 2)))
+    with pytest.raises(InputError, match="X.npz: a .npz archive holds several arrays"):
+        read_features(tmp_path / "X.npz")
+    (tmp_path / "X.npy.gz").write_bytes(b"\x1f\x8b")
+    with pytest.raises(InputError, match="X.npy.gz: a compressed .npy is not read"):
+        read_features(tmp_path / "X.npy.gz")
+
+
+def test_ids_that_do_not_match_are_explained(tmp_path):
+    np.save(tmp_path / "X.npy", np.zeros((4, 2)))
+    rows = read_features(tmp_path / "X.npy")
+    with pytest.raises(InputError, match="1 of the answered tasks have no feature row: '4'; "
+                                         "the tasks look numbered from 1 and the rows from 0"):
+        rows.rows_for([1, 2, 3, 4], "answered tasks")
+    assert rows.rows_for([1, 3], "answered tasks")[1].all()  # all found: nothing to explain
+    from PIL import Image
+
+    (tmp_path / "imgs").mkdir()
+    for name in ("a", "b"):
+        Image.fromarray(np.zeros((3, 3), np.uint8)).save(tmp_path / "imgs" / f"{name}.png")
+    images = read_features(tmp_path / "imgs")
+    with pytest.raises(InputError, match="image ids are the file names without their "
+                                         "extension \\('a.png' is 'a'\\)"):
+        images.rows_for(["a.png", "b.png"], "answered tasks")
+
+
 def test_image_folder(tmp_path):
     from PIL import Image
 
@@ -204,6 +236,58 @@ def test_idx_images(tmp_path):
     header = bytes([0, 0, 0x08, 3]) + np.array([2, 3, 4], ">u4").tobytes()
     (tmp_path / "train-images-idx3-ubyte").write_bytes(header + images.tobytes())
     features = read_features(tmp_path / "train-images-idx3-ubyte")
-    assert features.X.dtype == np.uint8 and features.X.shape == (2, 3, 4)
-    np.testing.assert_array_equal(features.X, images)
+    assert features.X.dtype == np.uint8 and features.X.shape == (2, 1, 3, 4)  # N × C × H × W
+    np.testing.assert_array_equal(features.X[:, 0], images)
     assert list(features.ids) == ["0", "1"]
+
+
+# ---------------------------------------------------------------- an audit of image inputs
+def _png(path, array, mode=None):
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array, mode).save(path) if mode else Image.fromarray(array).save(path)
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    from PIL import Image
+
+    folder = tmp_path / "imgs"
+    _png(folder / "a.png", np.zeros((16, 20, 3), np.uint8))
+    rotated = Image.fromarray(np.zeros((20, 16, 3), np.uint8))  # stored 16 wide, 20 high
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to display": shown 20 wide, 16 high
+    rotated.save(folder / "b.jpg", exif=exif)
+    assert read_features(folder).X.shape == (2, 1, 16, 20)  # all grey: one channel
+
+
+def test_images_of_more_than_8_bits_and_bombs_are_named(tmp_path, monkeypatch):
+    from PIL import Image
+
+    deep = tmp_path / "deep"
+    _png(deep / "a.png", np.full((4, 4), 300, np.uint16))
+    with pytest.raises(InputError, match="a.png: a I;16 image .more than 8 bits a pixel."):
+        read_features(deep)
+    big = tmp_path / "big"
+    _png(big / "a.png", np.zeros((40, 40), np.uint8))
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # 1,600 pixels: twice the limit
+    with pytest.raises(InputError, match="a.png: not a readable image: Image size"):
+        read_features(big)
+
+
+def test_predict_gives_images_the_trained_channels(tmp_path):
+    from crowdlearn.learners import StandardCE
+
+    rng = np.random.default_rng(0)
+    grey = rng.integers(0, 256, (12, 1, 6, 6), dtype=np.uint8)
+    model = StandardCE(epochs=1, val_fraction=0.0, n_threads=1, device="cpu").fit(
+        grey, np.arange(12) % 2)
+    colour = np.repeat(grey, 3, axis=1)  # the same pictures, saved in colour
+    np.testing.assert_allclose(model.predict_proba(colour), model.predict_proba(grey),
+                               atol=1e-6)
+
+
+def test_channels_last_arrays_are_named(tmp_path):
+    np.save(tmp_path / "X.npy", np.zeros((5, 32, 32, 3), np.uint8))
+    with pytest.warns(CrowdlearnWarning, match=r"looks like images stored channels last"):
+        read_features(tmp_path / "X.npy")

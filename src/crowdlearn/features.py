@@ -4,9 +4,12 @@ labels.
 Formats: a ``.npy`` matrix (row i has id ``i``, the convention of releases such as LabelMe
 whose answer matrix has one row per item), an MNIST-style IDX file (likewise), a table (CSV,
 TSV, Parquet, JSON) with an id column and numeric feature columns, or a folder of images
-(PNG, JPEG, BMP, GIF; searched recursively: class sub-folders are allowed, not required) whose
-file names without extension are the ids; hidden files and folders (names starting with
-``.``, such as macOS's ``._x.png`` copies) are skipped. Rows are matched to ids explicitly,
+(PNG, JPEG, BMP, GIF, TIFF, WebP, PNM; searched recursively: class sub-folders are allowed,
+not required; EXIF orientation applied; 8 bits a pixel) whose file names without extension
+are the ids; hidden files and folders (names starting with ``.``, such as macOS's
+``._x.png`` copies) are skipped. Grey images (an IDX file, an N × H × W array) get a channel
+axis, N × 1 × H × W; a model predicts images with the channels it was trained on (grey
+repeated, colour as luminance). Rows are matched to ids explicitly,
 never by position alone: ids are compared as text, so ``7`` in a features table matches task
 ``7`` of an answers file.
 
@@ -29,6 +32,7 @@ import pandas as pd
 
 from crowdlearn.errors import CrowdlearnWarning, InputError
 from crowdlearn.inputs import (
+    COMPRESSED,
     PARQUET,
     TYPED,
     read_file,
@@ -39,10 +43,8 @@ from crowdlearn.inputs import (
 )
 from crowdlearn.labels import missing_mask
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 ARRAY_SUFFIXES = (".npy",)
 IDX_MARKERS = ("-ubyte", ".idx")
-SKIPPED_FOLDERS = ("__macosx",)  # a macOS zip's copies of resource forks, never images
 # how pandas and pyarrow name a nameless first column (an index written by to_csv())
 _UNNAMED = re.compile(r"|Unnamed: 0|__index_level_0__")
 _DECIMAL_COMMA = re.compile(r"[+-]?(\d+,\d*|,\d+)([eE][+-]?\d+)?")
@@ -61,15 +63,23 @@ class Features:
 
     def in_order(self, columns: list | None) -> Features:
         """These features with their columns in the order ``columns`` (those a model was
-        trained on); a missing column is an :class:`InputError`. Arrays and images (no
-        names) are returned as they are."""
+        trained on); a missing column is an :class:`InputError`, and other columns are left
+        out with a :class:`CrowdlearnWarning` naming them. Arrays and images (no names) are
+        returned as they are."""
         if columns is None or self.columns is None or list(columns) == self.columns:
             return self
+        columns = [str(c) for c in columns]
         missing = [c for c in columns if c not in self.columns]
         if missing:
             raise InputError(f"{self.source}: no column {missing[0]!r}; the model was trained "
                              f"on columns {', '.join(map(str, columns[:6]))}"
                              f"{', …' if len(columns) > 6 else ''}")
+        unused = [c for c in self.columns if c not in set(columns)]
+        if unused:
+            warnings.warn(f"{self.source}: {len(unused)} column(s) the model was not trained "
+                          f"on are left out: {', '.join(map(repr, unused[:6]))}"
+                          f"{', …' if len(unused) > 6 else ''}", CrowdlearnWarning,
+                          stacklevel=2)
         order = [self.columns.index(c) for c in columns]
         return Features(self.X[:, order], self.ids, self.source, list(columns))
 
@@ -86,12 +96,38 @@ class Features:
         found = position >= 0
         if not found.any():
             raise InputError(f"{self.source}: no feature row has the id of any of the {what} "
-                             f"(features: {_first(self.ids)}; {what}: {_first(wanted)})")
+                             f"(features: {_first(self.ids)}; {what}: {_first(wanted)})"
+                             f"{_mismatch_hint(wanted, self.ids)}")
         if not found.all() and not allow_missing:
             missing = wanted[~found]
+            hint = _mismatch_hint(missing, self.ids, wanted)
             raise InputError(f"{self.source}: {len(missing)} of the {what} have no feature "
-                             f"row: {_first(missing)} (--allow-missing drops them)")
+                             f"row: {_first(missing)}{hint or ' (--allow-missing drops them)'}")
         return self.X[position[found]], found
+
+
+def _mismatch_hint(missing: pd.Index, ids: np.ndarray, wanted: pd.Index | None = None) -> str:
+    """Why ids that have no feature row may be meant to: ids written apart (``007`` and
+    ``7``), image names with their extension (a folder's ids are the file names without
+    it), or tasks numbered from 1 against an array's rows numbered from 0 (where
+    ``--allow-missing`` would pair every task with its neighbour's row)."""
+    from crowdlearn.datasets.images import IMAGE_SUFFIXES
+    from crowdlearn.label_files import id_hint
+
+    have = set(map(str, ids))
+    stems = [m.rsplit(".", 1)[0] for m in missing if m.lower().endswith(IMAGE_SUFFIXES)]
+    if stems and sum(s in have for s in stems) > len(missing) / 2:
+        return (f"; image ids are the file names without their extension ({missing[0]!r} is "
+                f"{stems[0]!r})")
+    wanted = missing if wanted is None else wanted
+    if all(w.isdigit() for w in wanted) and have and all(i.isdigit() for i in have):
+        asked = {int(w) for w in wanted}
+        rows = {int(i) for i in have}
+        if min(asked) == min(rows) + 1 and {a - 1 for a in asked} <= rows:
+            return ("; the tasks look numbered from 1 and the rows from 0 (row i has id i): "
+                    "renumber one side, as --allow-missing would pair each task with its "
+                    "neighbour's row")
+    return id_hint(missing, list(ids))
 
 
 def read_features(path: str | Path, *, id_col: str | Sequence[str] | None = None
@@ -103,6 +139,11 @@ def read_features(path: str | Path, *, id_col: str | Sequence[str] | None = None
     if path.is_dir():
         return _read_images(path)
     name = path.name.lower()
+    if name.endswith(".npz"):
+        raise InputError(f"{path}: a .npz archive holds several arrays; save the features as "
+                         "one array with np.save (.npy)")
+    if any(name.endswith(suffix + packed) for suffix in ARRAY_SUFFIXES for packed in COMPRESSED):
+        raise InputError(f"{path}: a compressed .npy is not read; decompress it first")
     if name.endswith(ARRAY_SUFFIXES):
         X = read_file(path, lambda p: np.load(p, allow_pickle=False))
         return _positional(X, source_name(path))
@@ -114,10 +155,19 @@ def read_features(path: str | Path, *, id_col: str | Sequence[str] | None = None
 
 
 def _positional(X: np.ndarray, source: str) -> Features:
-    """Rows of an array file: row i has id ``i``."""
+    """Rows of an array file: row i has id ``i``. Grey images (N × H × W: MNIST's IDX files)
+    get their channel axis, N × 1 × H × W, as the image models take them; colour images
+    stored channels last (N × H × W × 3, numpy's and Pillow's layout) are named in a warning,
+    since the models read N × C × H × W."""
     if X.ndim < 2 or len(X) == 0:
         raise InputError(f"{source}: features must hold one row per item (2-D or more), got "
                          f"shape {X.shape}")
+    if X.ndim == 3:
+        X = X[:, None]
+    if X.ndim == 4 and X.shape[-1] in (1, 3, 4) and X.shape[1] not in (1, 3, 4):
+        warnings.warn(f"{source}: shape {X.shape} looks like images stored channels last "
+                      f"(N × H × W × {X.shape[-1]}); the models read N × C × H × W: save "
+                      "np.moveaxis(X, -1, 1) instead", CrowdlearnWarning, stacklevel=3)
     return Features(_checked(X, source), np.arange(len(X)).astype(str), source)
 
 
@@ -295,20 +345,14 @@ def _row(path: Path, row: int) -> str:
 
 
 def _read_images(folder: Path) -> Features:
-    from PIL import Image
+    from crowdlearn.datasets.images import IMAGE_SUFFIXES, decode_image, image_files
 
-    files = _image_files(folder)
+    files = image_files(folder)
     if not files:
         raise InputError(f"{folder}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder")
     ids = np.array([p.stem for p in files])
     _unique(ids, str(folder), files)
-    images = []
-    for p in files:
-        try:
-            with Image.open(p) as image:
-                images.append(np.asarray(image.convert("RGB")))
-        except (OSError, SyntaxError) as exc:  # SyntaxError: Pillow's, for broken headers
-            raise InputError(f"{p}: not a readable image ({exc})") from None
+    images = [decode_image(p, "RGB").transpose(1, 2, 0) for p in files]  # H × W × C
     shapes = {im.shape for im in images}
     if len(shapes) > 1:
         odd = next(p for p, im in zip(files, images, strict=True) if im.shape != images[0].shape)
@@ -319,25 +363,6 @@ def _read_images(folder: Path) -> Features:
            for im in images):
         X = X[:, :1]  # grey images as one channel
     return Features(np.ascontiguousarray(X), ids, str(folder))
-
-
-def _image_files(folder: Path) -> list[Path]:
-    """The image files under ``folder``, sorted, without hidden ones (a name starting with
-    ``.`` in the file's path below ``folder``: macOS's ``._x.png`` copies, ``.git``) and
-    ``__MACOSX`` folders; a one-line warning counts the images so skipped. Other files
-    (``.DS_Store``, ``Thumbs.db``, notes) are not images by their suffix."""
-    found = [p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES]
-    hidden = [p for p in found if any(part.startswith(".") or part.lower() in SKIPPED_FOLDERS
-                                      for part in p.relative_to(folder).parts)]
-    if hidden:
-        skipped = set(hidden)
-        found = [p for p in found if p not in skipped]
-        plural = "s" if len(hidden) > 1 else ""
-        shown = _first(sorted(p.relative_to(folder).as_posix() for p in hidden))
-        warnings.warn(f"{folder}: skipped {len(hidden)} hidden file{plural} ({shown}): "
-                      "names starting with '.', such as macOS's ._ copies, are not images",
-                      CrowdlearnWarning, stacklevel=4)
-    return sorted(p for p in found if p.is_file())
 
 
 def _size(path: Path, images: list, files: list) -> str:
@@ -354,7 +379,16 @@ def _checked(X: np.ndarray, source: str, rows: np.ndarray | None = None,
         raise InputError(f"{source}: features must be numbers, got {X.dtype}")
     if np.iscomplexobj(X):
         raise InputError(f"{source}: features must be real numbers, got complex")
-    X = X.astype(np.float32)
+    X = X if X.dtype == np.float64 else X.astype(np.float32)  # a learner narrows it (as_float)
+    with np.errstate(invalid="ignore"):
+        flat = np.abs(X.reshape(len(X), -1))
+        huge = np.isfinite(flat) & (flat > np.finfo(np.float32).max)  # inf: named below
+    if huge.any():
+        row, col = (int(v[0]) for v in np.nonzero(huge))
+        where = f"id {rows[row]!r}" if rows is not None else f"row {row}"
+        column = f", column {columns[col]!r}" if columns is not None else ""
+        raise InputError(f"{source}: {where}{column} holds {X.reshape(len(X), -1)[row, col]:g},"
+                         " beyond the networks' float32 range (±3.4e38); rescale the feature")
     finite = np.isfinite(X.reshape(len(X), -1))
     bad = ~finite.all(axis=1)
     if bad.any():
@@ -366,6 +400,20 @@ def _checked(X: np.ndarray, source: str, rows: np.ndarray | None = None,
         raise InputError(f"{source}: {where} holds NaN or an infinite value "
                          f"({column}{int(bad.sum())} such rows)")
     return X
+
+
+def as_float(X: np.ndarray) -> np.ndarray:
+    """Numbers as float32, the networks' precision, unless that would merge a column's
+    values: float64 data with a column far from zero next to its spread (|mean| > 10⁴ × sd:
+    timestamps, coordinates with an offset; float32 keeps 7 digits, so 1e8 + 0.1 noise
+    became two distinct values) stay float64, and standardising then works in float64."""
+    if X.dtype == np.float64 and len(X):
+        flat = X.reshape(len(X), -1)
+        with np.errstate(all="ignore"):  # NaN and inf are named by the caller
+            spread, centre = flat.std(axis=0), np.abs(flat.mean(axis=0))
+        if ((spread > 0) & (centre > 1e4 * spread)).any():
+            return X
+    return X.astype(np.float32, copy=False)
 
 
 def _unique(ids: np.ndarray, source: str, files: list | None = None) -> np.ndarray:

@@ -359,6 +359,14 @@ def test_cifar10n_annotations_bad_side_info(tmp_path):
     write(side, "Image-batch,Worker1-id,Worker3-id\n0--9,1,3\n")
     with pytest.raises(InputError, match="side.csv: missing column 'Worker2-id'"):
         cifar10n_annotations(tmp_path, side)
+    write(side, "Image-batch,Worker1-id,Worker2-id,Worker3-id\n0--9,1,2,3\n")  # truncated
+    with pytest.raises(InputError, match="side.csv: its Image-batch ranges leave 10 of the 20 "
+                                         "images without workers, from image 10"):
+        cifar10n_annotations(tmp_path, side)
+    write(side, "Image-batch,Worker1-id,Worker2-id,Worker3-id\n0--9,1,2,3\n5--19,4,5,6\n")
+    with pytest.raises(InputError, match="side.csv: image 5 is in 2 Image-batch ranges "
+                                         "\\(5 images in more than one\\)"):
+        cifar10n_annotations(tmp_path, side)
 
 
 def test_cifar100n_annotations(tmp_path):

@@ -68,7 +68,7 @@ def test_damaged_images_are_named(tmp_path):
     with pytest.raises(InputError, match="x.png"):
         load_image_folder(tmp_path)
     path.write_bytes(b"\x89PNG not really")
-    with pytest.raises(InputError, match="x.png: cannot be read"):
+    with pytest.raises(InputError, match="x.png: not a readable image"):
         load_image_folder(tmp_path)
 
 

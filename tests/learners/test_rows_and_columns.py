@@ -116,3 +116,41 @@ def test_an_unsavable_hyper_parameter_is_named_in_one_line(items, tmp_path):
         model.save(tmp_path / "m")
     assert "\n" not in str(caught.value)
     assert not (tmp_path / "m").exists()
+
+
+# ---------------------------------------------------------------- the kind of the numbers
+def _pixels():
+    rng = np.random.default_rng(1)
+    y = np.arange(90) % 3
+    X = np.clip(rng.normal(128, 20, (90, 5)) + 40 * np.eye(5)[y], 0, 255).astype(np.uint8)
+    return X, y
+
+
+@pytest.mark.parametrize("trained_on", ["uint8", "float32"])
+def test_predictions_do_not_depend_on_the_numbers_type(trained_on, tmp_path):
+    # a model of 8-bit pixels (scaled by 1/255 in the network) fed a float copy of the same
+    # pixels (a CSV, a float .npy) saw values 255 times too large, and the reverse too
+    X, y = _pixels()
+    model = StandardCE(epochs=30, val_fraction=0.0, n_threads=1, device="cpu", seed=0)
+    model.fit(X.astype(trained_on), y)
+    expected = model.predict_proba(X.astype(trained_on))
+    for kind in ("uint8", "float32", "float64", "int16"):
+        np.testing.assert_allclose(model.predict_proba(X.astype(kind)), expected, atol=1e-6)
+    model.save(tmp_path / "m")
+    loaded = load_learner(tmp_path / "m")
+    np.testing.assert_allclose(loaded.predict_proba(X.astype(np.float64)), expected, atol=1e-6)
+    if trained_on == "uint8":
+        with pytest.raises(InputError, match="trained on 8-bit pixel values"):
+            model.predict_proba(X / 255.0)
+
+
+def test_standardising_keeps_features_with_a_large_offset_apart():
+    # cast to float32 first, 1e8 + 0.1 noise kept 7 digits: two values a column
+    rng = np.random.default_rng(0)
+    y = np.arange(90) % 3
+    X = 1e8 + 2.0 * np.eye(3)[y] + rng.normal(0, 0.1, (90, 3))
+    model = StandardCE(epochs=60, val_fraction=0.0, n_threads=1, device="cpu", seed=0,
+                       standardize=True).fit(X, y)
+    assert model.feature_mean_.dtype == np.float64
+    assert (model.predict(X) == y).mean() > 0.95
+    assert (model.predict(X[:1]) == y[:1]).all()  # one row: no spread of its own

@@ -403,6 +403,7 @@ def _side_info_annotations(labels: pd.DataFrame, side_info: Path,
     lengths = end - start + 1
     offsets = np.repeat(np.cumsum(lengths) - lengths, lengths)
     images = np.repeat(start, lengths) + np.arange(lengths.sum()) - offsets
+    _check_covered(images, len(labels), side_info)
     parts = []
     for worker_column, label_column in slots:
         workers = frame[worker_column]
@@ -415,3 +416,18 @@ def _side_info_annotations(labels: pd.DataFrame, side_info: Path,
     answers = pd.concat(parts, ignore_index=True)
     return Annotations.from_frame(answers, classes=list(range(n_classes)),
                                   source=str(side_info))
+
+
+def _check_covered(images: np.ndarray, n_images: int, side_info: Path) -> None:
+    """Every image in exactly one batch of ``side_info``: a truncated or repeated file would
+    otherwise drop images or give a worker two answers to one without a word."""
+    counts = np.bincount(images, minlength=n_images)
+    if (counts == 1).all():
+        return
+    lacking, twice = np.flatnonzero(counts == 0), np.flatnonzero(counts > 1)
+    if len(twice):
+        raise InputError(f"{side_info}: image {int(twice[0])} is in {int(counts[twice[0]])} "
+                         f"Image-batch ranges ({len(twice)} images in more than one)")
+    raise InputError(f"{side_info}: its Image-batch ranges leave {len(lacking)} of the "
+                     f"{n_images} images without workers, from image {int(lacking[0])} (a "
+                     "truncated file?)")

@@ -3,6 +3,7 @@ in a ``.npy``, CSV or Parquet file."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Hashable, Sequence
 from pathlib import Path
 from typing import Literal
@@ -19,7 +20,10 @@ __all__ = ["IMAGE_SUFFIXES", "load_features", "load_image_folder"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm",
                   ".pgm", ".pbm")
-_GREY_MODES = ("1", "L", "I", "I;16", "F")
+SKIPPED_FOLDERS = ("__macosx",)  # a macOS zip's copies of resource forks, never images
+_GREY_MODES = ("1", "L", "LA")
+# more than 8 bits a pixel: converting them to 8 bits would clip (300 → 255), not scale
+_WIDE_MODES = ("I", "F")
 
 
 # ---------------------------------------------------------------------- image folders
@@ -44,11 +48,11 @@ def load_image_folder(root: str | Path, size: int | tuple[int, int] | None = Non
         class_dirs = [by_name[n] for n in coding.code(pd.Series(list(by_name), dtype=object))[1]]
     if not class_dirs:
         raise InputError(f"{root}: no class subfolders (expected {root}/<class>/<image>)")
+    class_dirs = [p for p in class_dirs if p.name.lower() not in SKIPPED_FOLDERS]
     paths: list[Path] = []
     labels: list[int] = []
     for code, folder in enumerate(class_dirs):
-        found = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES
-                       and p.is_file() and not p.name.startswith("."))
+        found = image_files(folder)
         if not found:
             raise InputError(f"{folder}: no images ({', '.join(IMAGE_SUFFIXES)}) for class "
                              f"{folder.name!r}")
@@ -60,7 +64,7 @@ def load_image_folder(root: str | Path, size: int | tuple[int, int] | None = Non
     elif mode not in ("L", "RGB"):
         raise InputError(f"mode must be 'L', 'RGB' or None, got {mode!r}")
     target = None if size is None else ((size, size) if isinstance(size, int) else tuple(size))
-    arrays = [read_file(p, lambda q: _decode(image, q, mode, target)) for p in paths]
+    arrays = [read_file(p, lambda q: decode_image(q, mode, target)) for p in paths]
     first = arrays[0].shape
     for path, arr in zip(paths, arrays, strict=True):
         if arr.shape != first:
@@ -78,25 +82,61 @@ def _pillow():
     return Image
 
 
+def image_files(folder: Path) -> list[Path]:
+    """The image files under ``folder`` (by suffix, :data:`IMAGE_SUFFIXES`), sorted, without
+    hidden ones (a name starting with ``.`` anywhere in the path below ``folder``: macOS's
+    ``._x.png`` copies, ``.git``, ``.thumbs``) and ``__MACOSX`` folders; a one-line warning
+    counts the images so skipped."""
+    import warnings
+
+    from crowdlearn.errors import CrowdlearnWarning
+
+    found = [p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES]
+    hidden = {p for p in found if any(part.startswith(".") or part.lower() in SKIPPED_FOLDERS
+                                      for part in p.relative_to(folder).parts)}
+    if hidden:
+        shown = [repr(n) for n in sorted(p.relative_to(folder).as_posix() for p in hidden)]
+        warnings.warn(f"{folder}: skipped {len(hidden)} hidden file{'s' * (len(hidden) > 1)} "
+                      f"({', '.join(shown[:3])}{', …' if len(shown) > 3 else ''}): names "
+                      "starting with '.', such as macOS's ._ copies, are not images",
+                      CrowdlearnWarning, stacklevel=3)
+    return sorted(p for p in found if p not in hidden and p.is_file())
+
+
 def _header_mode(image, path: Path) -> str:
+    with _opened(image, path) as im:
+        return im.mode
+
+
+@contextlib.contextmanager
+def _opened(image, path: Path):
+    """An image file open, turned as its EXIF orientation says (a phone's photo); what
+    Pillow cannot read, or refuses (over its size limit: a decompression bomb), and images
+    of more than 8 bits a pixel are an :class:`InputError` naming the file."""
     try:
         with image.open(path) as im:
-            return im.mode
-    except SyntaxError as exc:  # Pillow's error for some broken headers
+            if im.mode in _WIDE_MODES or im.mode.startswith("I;16"):
+                raise InputError(f"{path}: a {im.mode} image (more than 8 bits a pixel); "
+                                 "convert it to 8-bit grey or colour first (reading it as "
+                                 "8 bits would clip every value above 255)")
+            yield im
+    except (SyntaxError, OSError, image.DecompressionBombError) as exc:
+        # SyntaxError: Pillow's error for some broken headers
         raise InputError(f"{path}: not a readable image: {first_line(exc)}") from None
 
 
-def _decode(image, path: Path, mode: str, size: tuple[int, int] | None) -> np.ndarray:
-    """One image as a ``C×H×W`` uint8 array."""
-    try:
-        with image.open(path) as im:
-            im.load()  # decode now: a truncated file fails here, not later
-            im = im.convert(mode)
-            if size is not None and im.size != (size[1], size[0]):
-                im = im.resize((size[1], size[0]), image.Resampling.BILINEAR)
-            arr = np.asarray(im, dtype=np.uint8)
-    except SyntaxError as exc:
-        raise InputError(f"{path}: not a readable image: {first_line(exc)}") from None
+def decode_image(path: Path, mode: str, size: tuple[int, int] | None = None) -> np.ndarray:
+    """One image file as a ``C×H×W`` uint8 array in ``mode`` (``"L"`` or ``"RGB"``),
+    resized to ``size`` (height, width) if given."""
+    from PIL import ImageOps
+
+    image = _pillow()
+    with _opened(image, path) as im:
+        im.load()  # decode now: a truncated file fails here, not later
+        im = ImageOps.exif_transpose(im).convert(mode)
+        if size is not None and im.size != (size[1], size[0]):
+            im = im.resize((size[1], size[0]), image.Resampling.BILINEAR)
+        arr = np.asarray(im, dtype=np.uint8)
     return arr[None] if arr.ndim == 2 else np.moveaxis(arr, -1, 0)
 
 

@@ -22,6 +22,7 @@ from torch import nn
 
 from crowdlearn.annotations import Annotations
 from crowdlearn.errors import InputError, InputTypeError
+from crowdlearn.features import as_float
 from crowdlearn.inputs import first_line
 from crowdlearn.learners.folder_lock import folder_lock
 from crowdlearn.nn import Trainer, make_model
@@ -176,23 +177,32 @@ class Learner(DeclaredParameters, BaseEstimator):
         self.feature_mean_ = self.feature_scale_ = None
         if not self.standardize:
             return X
-        arr = _as_array(X).astype(np.float32)
-        self.feature_mean_ = arr.mean(axis=0, dtype=np.float64).astype(np.float32)
+        arr = _as_array(X)
+        arr = arr if arr.dtype == np.float64 else arr.astype(np.float32)
+        kind = arr.dtype  # float64 only where float32 merges values (features.as_float)
+        self.feature_mean_ = arr.mean(axis=0, dtype=np.float64).astype(kind)
         scale = arr.std(axis=0, dtype=np.float64)
-        self.feature_scale_ = np.where(scale > 1e-12, scale, 1.0).astype(np.float32)
+        self.feature_scale_ = np.where(scale > 1e-12, scale, 1.0).astype(kind)
         return self._scaled(arr)
 
     def _scaled(self, arr: np.ndarray) -> np.ndarray:
         if getattr(self, "feature_mean_", None) is None:
             return arr
+        if self.feature_mean_.dtype == np.float64:  # offsets beyond float32's 7 digits
+            return ((arr.astype(np.float64) - self.feature_mean_)
+                    / self.feature_scale_).astype(np.float32)
         return (arr.astype(np.float32) - self.feature_mean_) / self.feature_scale_
 
     def _items(self, X) -> np.ndarray:
         """``X`` to predict on: checked like training input (a DataFrame's columns put in
         the training order), items of the trained shape, standardised as the training items
         were."""
-        arr = _as_array(self._in_feature_order(X))
+        mean = getattr(self, "feature_mean_", None)
+        arr = self._as_trained_kind(_as_array(self._in_feature_order(X), precise=(
+            mean is not None and mean.dtype == np.float64)))
         trained = getattr(self, "input_shape_", None)
+        if trained is not None:
+            arr = _as_trained_channels(arr, tuple(trained))
         if trained is not None and tuple(arr.shape[1:]) != tuple(trained):
             if arr.ndim == 2 and len(trained) == 1:
                 raise InputError(f"X has {arr.shape[1]} features, but {type(self).__name__} "
@@ -201,6 +211,26 @@ class Learner(DeclaredParameters, BaseEstimator):
                              f"{type(self).__name__} was trained on items of shape "
                              f"{tuple(trained)}")
         return self._scaled(arr)
+
+    def _as_trained_kind(self, arr: np.ndarray) -> np.ndarray:
+        """Items of the kind the network was trained on: 8-bit pixels (uint8, which the
+        trainer scales by 1/255) or numbers as they are. A float copy of 8-bit pixels (a CSV
+        of 0..255, a float .npy) is cast back to uint8, and uint8 given to a model of floats
+        is read as the numbers it holds, so that the same values give the same predictions
+        in any file format; floats that are not 0..255 integers, for a model of pixels, are
+        an :class:`InputError`. Standardised models take any kind (they were never scaled)."""
+        pixels = getattr(self, "input_uint8_", None)
+        if pixels is None or getattr(self, "feature_mean_", None) is not None:
+            return arr
+        if not pixels:
+            return arr.astype(np.float32) if arr.dtype == np.uint8 else arr
+        if arr.dtype == np.uint8:
+            return arr
+        if arr.size and ((arr < 0) | (arr > 255) | (arr != np.round(arr))).any():
+            raise InputError("the model was trained on 8-bit pixel values (uint8, 0..255, "
+                             "scaled by 1/255 in the network), but these features are not "
+                             "0..255 integers: give them as the model was trained on them")
+        return arr.astype(np.uint8)
 
     def _record_feature_names(self, X) -> None:
         """``feature_names_in_``: the column names of a DataFrame ``X`` when all are text
@@ -338,6 +368,7 @@ class Learner(DeclaredParameters, BaseEstimator):
 
     def _fresh_model(self, X: np.ndarray, n_classes: int, salt: int) -> nn.Module:
         self.input_shape_ = tuple(int(d) for d in X.shape[1:])
+        self.input_uint8_ = bool(X.dtype == np.uint8)  # pixels the trainer scales by 1/255
         self.n_features_in_ = int(np.prod(self.input_shape_))
         return self._network(X.shape[1:], n_classes, seed=self._seed(salt))
 
@@ -658,11 +689,31 @@ def task_rows(annotations: Annotations, n_rows: int) -> np.ndarray:
                      "tasks whose ids are not row numbers of X")
 
 
-def _as_array(X) -> np.ndarray:
+def _as_trained_channels(arr: np.ndarray, trained: tuple) -> np.ndarray:
+    """Images with the channels the network was trained on: grey ones repeated for a colour
+    model, colour ones as their luminance (ITU-R 601-2, Pillow's ``convert("L")``) for a grey
+    one, so that a folder's images predict whatever their colours; a model trained on
+    N × H × W arrays (before they got their channel axis) takes N × 1 × H × W."""
+    if arr.ndim == 4 and len(trained) == 3 and arr.shape[2:] == trained[1:]:
+        have, want = arr.shape[1], trained[0]
+        if have == 1 and want == 3:
+            return np.repeat(arr, 3, axis=1)
+        if have == 3 and want == 1:
+            grey = np.tensordot(np.array([0.299, 0.587, 0.114]), arr, axes=([0], [1]))
+            grey = grey[:, None]
+            return np.round(grey).astype(np.uint8) if arr.dtype == np.uint8 else (
+                grey.astype(arr.dtype))
+    if arr.ndim == 4 and arr.shape[1] == 1 and arr.shape[2:] == trained:
+        return arr[:, 0]
+    return arr
+
+
+def _as_array(X, precise: bool = False) -> np.ndarray:
     """``X`` checked once for every learner: a dense, non-empty array of items (N × features,
     or N × C × H × W images) with at least one feature and only finite values; numbers become
-    float32 (uint8 images stay uint8: the Trainer scales them), anything else is an
-    InputError naming the problem."""
+    float32 (uint8 images stay uint8: the Trainer scales them; float64 stays where float32
+    would merge values, :func:`crowdlearn.features.as_float`, or always when ``precise``: a
+    model standardised in float64), anything else is an InputError naming the problem."""
     if hasattr(X, "tocsr") or type(X).__module__.startswith("scipy.sparse"):
         raise InputError("X is a sparse matrix; the networks need dense input: pass "
                          "X.toarray() (or reduce its dimension first)")
@@ -685,7 +736,8 @@ def _as_array(X) -> np.ndarray:
         except (TypeError, ValueError) as exc:
             raise InputTypeError(f"X must hold numbers, got dtype {arr.dtype}: "
                                  f"{first_line(exc)}") from None
-    arr = arr.astype(np.float32, copy=False)
+    if arr.dtype != np.float64 or not precise:
+        arr = as_float(arr) if arr.dtype == np.float64 else arr.astype(np.float32, copy=False)
     bad = ~np.isfinite(arr)
     if bad.any():
         row = int(np.flatnonzero(bad.reshape(len(arr), -1).any(axis=1))[0])

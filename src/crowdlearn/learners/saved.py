@@ -49,6 +49,7 @@ def save(learner, folder: str | Path, *, force: bool = False) -> Path:
         "params": _json_ready(params, "a hyper-parameter"),
         "classes": _json_ready(plain(learner.classes_), "a class id"),
         "input_shape": list(learner.input_shape_),
+        "input_uint8": getattr(learner, "input_uint8_", None),
         "modules": list(learner._saved_modules),
         "arrays": list(_arrays(learner)),
         "extra": _json_ready(learner._saved_extra(), "a saved setting"),
@@ -111,6 +112,8 @@ def load(folder: str | Path):
             setattr(learner, name, arrays[name])
     learner.classes_ = classes
     learner.input_shape_ = shape
+    if manifest.get("input_uint8") is not None:  # recorded since 2026-12
+        learner.input_uint8_ = bool(manifest["input_uint8"])
     learner.n_features_in_ = int(np.prod(shape))
     learner._restore_extra(manifest.get("extra", {}))
     if manifest.get("feature_names"):
