@@ -118,6 +118,10 @@ def test_missing_column_names_file_and_column(tmp_path):
     frame().drop(columns="worker").to_csv(path, index=False)
     with pytest.raises(InputError, match=r"answers\.csv.*missing column 'worker'"):
         Annotations.from_csv(path)
+    path.write_text("t1,w1,cat\nt1,w2,dog\n")  # no header line
+    with pytest.raises(InputError, match="if the file has no header line, its first answer "
+                                         "was read as one: add the line item,who,label"):
+        Annotations.from_csv(path, task="item", worker="who")
 
 
 def test_empty_file(tmp_path):

@@ -186,6 +186,16 @@ def test_ids_that_do_not_match_are_explained(tmp_path):
         images.rows_for(["a.png", "b.png"], "answered tasks")
 
 
+def test_a_table_without_header_is_named(tmp_path):
+    (tmp_path / "X.csv").write_text("a,0.1,0.2\nb,0.3,0.4\n")
+    with pytest.raises(InputError, match="X.csv: no id column 'id' \\(columns: 'a', '0.1', "
+                                         "'0.2'\\); the header looks like a row of data"):
+        read_features(tmp_path / "X.csv")
+    (tmp_path / "Y.csv").write_text("item,f1,f2\na,0.1,0.2\n")  # a header: no such hint
+    with pytest.raises(InputError, match="name it with --id-col$"):
+        read_features(tmp_path / "Y.csv")
+
+
 def test_image_folder(tmp_path):
     from PIL import Image
 

@@ -146,6 +146,7 @@ class Annotations:
                 f"{where.origin}missing column{'s' if len(missing) > 1 else ''} "
                 f"{', '.join(map(repr, missing))}; "
                 f"columns found: {', '.join(map(repr, df.columns))}{_separator_hint(df)}"
+                f"{_header_hint(df, missing)}"
             )
         if len(df) == 0:
             raise InputError(f"{where.origin}no answers: the table has a header but no rows")
@@ -636,6 +637,14 @@ def _separator_hint(df: pd.DataFrame) -> str:
             return (f" (one column: is the separator a {word}? pass sep={sep!r}, or --sep "
                     f"{word if word != 'bar' else repr(sep)} on the command line)")
     return ""
+
+
+def _header_hint(df: pd.DataFrame, missing: list) -> str:
+    """A hint when the three columns found may be the first answer, not a header."""
+    if len(missing) < 3 or len(df.columns) != 3:
+        return ""
+    return (" (if the file has no header line, its first answer was read as one: add the "
+            f"line {','.join(map(str, missing))})")
 
 
 WIDE_MAX_CLASSES = 20

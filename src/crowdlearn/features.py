@@ -178,9 +178,10 @@ def _read_feature_table(path: Path, id_col: str | Sequence[str] | None) -> Featu
     column = next((c for c in names if c in table.columns), None)
     if column is None:  # a name given is never swapped for another column silently
         shown = " nor ".join(map(repr, names))
-        hint = "; name it with --id-col" if id_col is None else ""
+        hint = _headerless_hint(table) or (
+            ("; name it with --id-col" if id_col is None else "") + _unnamed_hint(table))
         raise InputError(f"{source}: no id column {shown} (columns: "
-                         f"{_first(table.columns, 8)}){hint}{_unnamed_hint(table)}")
+                         f"{_first(table.columns, 8)}){hint}")
     empty = missing_mask(table[column])
     if empty.any():
         row = int(np.flatnonzero(empty)[0])
@@ -261,6 +262,18 @@ def _without_row_numbers(table: pd.DataFrame, id_column, ids: np.ndarray,
                   "(pandas' index, written by df.to_csv()); df.to_csv(index=False) leaves it "
                   "out", CrowdlearnWarning, stacklevel=4)
     return values.iloc[:, 1:]
+
+
+def _headerless_hint(table: pd.DataFrame) -> str:
+    """Why a table's column names may be its first row of data: most of them are numbers, so
+    the file has no header line (pandas took the first item for one)."""
+    names = [str(c) for c in table.columns]
+    numeric = sum(bool(re.fullmatch(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*", n))
+                  for n in names)
+    if not names or numeric <= len(names) / 2:
+        return ""
+    return ("; the header looks like a row of data, so the file has no header line: add one "
+            "(id, then a name per feature column)")
 
 
 def _unnamed_hint(table: pd.DataFrame) -> str:
