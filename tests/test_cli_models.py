@@ -310,3 +310,23 @@ def test_best_epoch_of_a_ce_model_without_a_validation_split_is_said(tmp_path):
     assert "warning: trained without a validation split (val_fraction=0)" in result.output
     with pytest.warns(UserWarning, match="its best network is its final one"):
         crowdlearn.load(tmp_path / "ce").predict_proba(_features(y), model="best")
+
+
+def test_predict_reads_the_id_column_fit_was_given(crowd_files):
+    folder, y = crowd_files
+    table = pd.read_csv(folder / "features.csv").rename(columns={"id": "item"})
+    table.to_csv(folder / "items.csv", index=False)
+    assert run("fit", "--answers", folder / "answers.csv", "--features", folder / "items.csv",
+               "--id-col", "item", "--method", "mv", "--epochs", "1", "-o",
+               folder / "model").exit_code == 0
+    assert json.loads((folder / "model" / "summary.json").read_text())["id_column"] == "item"
+    done = run("predict", folder / "model", "--features", folder / "items.csv", "-o",
+               folder / "a.csv")
+    assert done.exit_code == 0, done.output
+    assert pd.read_csv(folder / "a.csv")["id"].tolist() == table["item"].tolist()
+    plain = run("predict", folder / "model", "--features", folder / "features.csv", "-o",
+                folder / "b.csv")  # the usual name still works
+    assert plain.exit_code == 0, plain.output
+    table.rename(columns={"item": "key"}).to_csv(folder / "keys.csv", index=False)
+    _one_line_error(run("predict", folder / "model", "--features", folder / "keys.csv", "-o",
+                        folder / "c.csv"), "no id column 'item' nor 'id'")

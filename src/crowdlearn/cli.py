@@ -1405,7 +1405,9 @@ def predict(
                                       ".parquet, .json; - for standard output.")],
     proba: Annotated[bool, typer.Option("--proba", help="Add one probability column per "
                                         "class.")] = False,
-    id_col: Annotated[str | None, typer.Option(help="Id column of a features table.")] = None,
+    id_col: Annotated[str | None, typer.Option(help="Id column of a features table "
+                                               "(default: the one fit used, else id).")]
+    = None,
     truth: Annotated[Path | None, typer.Option(help="True labels to score the predictions: "
                                                "(id, label) columns, or one label per line "
                                                "in the features' row order.")] = None,
@@ -1432,10 +1434,12 @@ def predict(
     if threads is not None:
         learner.set_params(n_threads=threads)
     names = getattr(learner, "feature_names_in_", None)  # None: a model fit on an array
+    summary = read_summary(model_dir)
+    if id_col is None and summary.get("id_column") not in (None, "id"):
+        id_col = (summary["id_column"], "id")  # fit's --id-col, else the usual name
     with _reported_warnings():  # e.g. a truth file's header, a killed run's partial output
         items = read_features(features, id_col=id_col).in_order(
-            list(names) if names is not None
-            else read_summary(model_dir).get("feature_columns"))
+            list(names) if names is not None else summary.get("feature_columns"))
         classes = {str(c) for c in learner.classes_}
         ids = [str(i) for i in items.ids]
         known, unmatched = (read_truth_by_row(truth, ids, "feature rows", classes=classes)

@@ -60,6 +60,7 @@ class Features:
     ids: np.ndarray
     source: str
     columns: list | None = None  # a table's feature column names, in the order of X
+    id_column: str | None = None  # a table's id column
 
     def in_order(self, columns: list | None) -> Features:
         """These features with their columns in the order ``columns`` (those a model was
@@ -81,7 +82,7 @@ class Features:
                           f"{', …' if len(unused) > 6 else ''}", CrowdlearnWarning,
                           stacklevel=2)
         order = [self.columns.index(c) for c in columns]
-        return Features(self.X[:, order], self.ids, self.source, list(columns))
+        return Features(self.X[:, order], self.ids, self.source, list(columns), self.id_column)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -211,7 +212,7 @@ def _read_feature_table(path: Path, id_col: str | Sequence[str] | None) -> Featu
         raise InputError(f"{source}: a header but no rows")
     X = numeric.to_numpy(dtype=np.float64)
     return Features(_checked(X, source, rows=ids, columns=values.columns),
-                    _unique(ids, source), source, [str(c) for c in values.columns])
+                    _unique(ids, source), source, [str(c) for c in values.columns], str(column))
 
 
 def _without_index_field(table: pd.DataFrame, path: Path, source: str) -> pd.DataFrame:

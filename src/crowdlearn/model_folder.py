@@ -47,6 +47,7 @@ class TrainedModel:
     seconds: float
     dropped: dict = field(default_factory=dict)  # what --allow-missing left out, by kind
     feature_columns: list | None = None  # a features table's column names, in order
+    id_column: str | None = None  # a features table's id column (predict's default)
     out_of_fold: pd.DataFrame | None = None  # see :func:`out_of_fold`
     folds: int = 0  # the parts out_of_fold was computed with
 
@@ -130,7 +131,8 @@ def train(method: str, features: Features, *, answers: Annotations | None = None
     if features.columns is not None:  # a table's: saved, a DataFrame is matched by name
         learner.feature_names_in_ = np.asarray(features.columns, dtype=object)
     return TrainedModel(learner, method, ids, X, answers, given, settings,
-                        time.perf_counter() - start, dropped, features.columns)
+                        time.perf_counter() - start, dropped, features.columns,
+                        features.id_column)
 
 
 def out_of_fold(model: TrainedModel, folds: int, *, seed: int = 0,
@@ -347,7 +349,7 @@ def _summary(model: TrainedModel, command: str | None, write_seconds: float) -> 
         "parameters": {k: v for k, v in learner.get_params(deep=False).items()
                        if not hasattr(v, "get_params")},
         "settings": model.settings, "classes": plain(learner.classes_), **sizes,
-        "feature_columns": model.feature_columns,
+        "feature_columns": model.feature_columns, "id_column": model.id_column,
         "dropped": model.dropped,
         **({"out_of_fold": {"folds": model.folds, "file": "oof.csv"}}
            if model.out_of_fold is not None else {}),
