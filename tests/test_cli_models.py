@@ -330,3 +330,37 @@ def test_predict_reads_the_id_column_fit_was_given(crowd_files):
     table.rename(columns={"item": "key"}).to_csv(folder / "keys.csv", index=False)
     _one_line_error(run("predict", folder / "model", "--features", folder / "keys.csv", "-o",
                         folder / "c.csv"), "no id column 'item' nor 'id'")
+
+
+def test_images_of_several_sizes_are_resized_by_fit_and_predict(tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    (tmp_path / "imgs").mkdir()
+    (tmp_path / "new").mkdir()
+    rows = []
+    for i in range(40):
+        cls = i % 2
+        size = (12 + i % 3, 10 + i % 4)  # width, height vary
+        pixels = rng.integers(0, 60, (size[1], size[0]), dtype=np.uint8) + 150 * cls
+        Image.fromarray(pixels.astype(np.uint8)).save(tmp_path / "imgs" / f"im{i}.png")
+        Image.fromarray(pixels.astype(np.uint8)).resize((30, 20)).save(
+            tmp_path / "new" / f"im{i}.png")
+        rows += [(f"im{i}", w, cls) for w in range(3)]
+    pd.DataFrame(rows, columns=["task", "worker", "label"]).to_csv(tmp_path / "answers.csv",
+                                                                  index=False)
+    base = ["fit", "--answers", tmp_path / "answers.csv", "--features", tmp_path / "imgs",
+            "--method", "mv", "--epochs", "20", "--lr", "0.01", "-o"]
+    _one_line_error(run(*base, tmp_path / "m0"), "resize them to one size", "--image-size")
+    _one_line_error(run(*base, tmp_path / "m0", "--image-size", "0x4"),
+                    "--image-size: expected WIDTHxHEIGHT")
+    done = run(*base, tmp_path / "model", "--image-size", "8x6")
+    assert done.exit_code == 0, done.output
+    summary = json.loads((tmp_path / "model" / "summary.json").read_text())
+    assert summary["image_size"] == [6, 8]
+    assert crowdlearn.load(tmp_path / "model").input_shape_ == (1, 6, 8)
+    predicted = run("predict", tmp_path / "model", "--features", tmp_path / "new", "-o",
+                    tmp_path / "p.csv")  # 30×20 images, resized like the training ones
+    assert predicted.exit_code == 0, predicted.output
+    labels = pd.read_csv(tmp_path / "p.csv").set_index("id")["label"]
+    assert (labels[[f"im{i}" for i in range(40)]].to_numpy() == np.arange(40) % 2).mean() > 0.9

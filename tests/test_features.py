@@ -196,6 +196,23 @@ def test_a_table_without_header_is_named(tmp_path):
         read_features(tmp_path / "Y.csv")
 
 
+def test_image_size_resizes_a_folder_only(tmp_path):
+    from PIL import Image
+
+    (tmp_path / "imgs").mkdir()
+    Image.fromarray(np.zeros((6, 5), np.uint8)).save(tmp_path / "imgs" / "a.png")
+    Image.fromarray(np.full((9, 4), 200, np.uint8)).save(tmp_path / "imgs" / "b.png")
+    features = read_features(tmp_path / "imgs", image_size=(3, 7))
+    assert features.X.shape == (2, 1, 3, 7) and features.image_size == (3, 7)
+    assert features.X[1].min() == 200  # a flat image stays flat
+    np.save(tmp_path / "X.npy", np.zeros((2, 2)))
+    with pytest.raises(InputError, match="X.npy: an image size applies to a folder"):
+        read_features(tmp_path / "X.npy", image_size=(3, 3))
+    for bad in [(0, 3), (3,), "3x3", (2.5, 3)]:
+        with pytest.raises(InputError, match="image size must be \\(height, width\\)"):
+            read_features(tmp_path / "imgs", image_size=bad)
+
+
 def test_image_folder(tmp_path):
     from PIL import Image
 

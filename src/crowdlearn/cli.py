@@ -191,6 +191,22 @@ SepOption = Annotated[str | None, typer.Option(help="Column separator of text in
                                                "sniffed from the first line.")]
 EncodingOption = Annotated[str | None, typer.Option(help="Text encoding of the input files "
                                                     "(default utf-8), e.g. latin-1.")]
+# the option of every command that trains on features
+ImageSizeOption = Annotated[str | None, typer.Option(help="Resize a folder's images to WxH "
+                                                     "pixels (or N: N×N), for photos of "
+                                                     "several sizes; predict resizes alike.")]
+
+
+def _image_size(text: str | None) -> tuple[int, int] | None:
+    """``--image-size``: ``WxH`` or ``N`` as (height, width)."""
+    if text is None:
+        return None
+    found = re.fullmatch(r"\s*(\d+)\s*(?:[x×X*]\s*(\d+)\s*)?", text)
+    if not found or int(found[1]) == 0 or (found[2] is not None and int(found[2]) == 0):
+        raise InputError(f"--image-size: expected WIDTHxHEIGHT in pixels (e.g. 64x48) or one "
+                         f"number for a square, got {text!r}")
+    width = int(found[1])
+    return (width if found[2] is None else int(found[2])), width
 
 
 def make_aggregator(method: Method | str, seed: int = 0, **params):
@@ -1269,6 +1285,7 @@ def fit(
                                                 "reverse, instead of refusing.")] = False,
     id_col: Annotated[str | None, typer.Option(help="Id column of a features table "
                                                "(default: id).")] = None,
+    image_size: ImageSizeOption = None,
     task_col: Annotated[str, typer.Option(help="Task (item) id column of --answers or "
                                           "--labels.")] = "task",
     worker_col: Annotated[str, typer.Option(help="Worker id column (long format).")]
@@ -1345,7 +1362,7 @@ def fit(
                          f"labels), which fit does not take; `crowdlearn aggregate --method "
                          f"{name} --gold FILE` uses them (then fit --labels on its output)")
     with _reported_warnings():
-        X = read_features(features, id_col=id_col)
+        X = read_features(features, id_col=id_col, image_size=_image_size(image_size))
         if answers is not None:
             crowd = read_answers(answers, layout, task_col, worker_col, label_col, missing,
                                  keep=keep, sep=sep, encoding=encoding)
@@ -1437,8 +1454,10 @@ def predict(
     summary = read_summary(model_dir)
     if id_col is None and summary.get("id_column") not in (None, "id"):
         id_col = (summary["id_column"], "id")  # fit's --id-col, else the usual name
+    size = summary.get("image_size")  # fit's --image-size: the images resized alike
+    size = tuple(size) if size and features.is_dir() else None
     with _reported_warnings():  # e.g. a truth file's header, a killed run's partial output
-        items = read_features(features, id_col=id_col).in_order(
+        items = read_features(features, id_col=id_col, image_size=size).in_order(
             list(names) if names is not None else summary.get("feature_columns"))
         classes = {str(c) for c in learner.classes_}
         ids = [str(i) for i in items.ids]
@@ -1500,6 +1519,7 @@ def label_issues(
                                                     "(repeatable).")] = None,
     id_col: Annotated[str, typer.Option(help="Id column of --labels, --proba and a "
                                         "features table.")] = "id",
+    image_size: ImageSizeOption = None,
     label_col: Annotated[str, typer.Option(help="Label column of --labels.")] = "label",
     threads: Annotated[int | None, typer.Option(min=1, help="CPU threads.")] = None,
     seed: Annotated[int, typer.Option(help="Seed (with --features).")] = 0,
@@ -1533,7 +1553,8 @@ def label_issues(
         else:
             from crowdlearn.features import read_features
 
-            items = read_features(features, id_col=(id_col, "id"))  # as --labels: else `id`
+            items = read_features(features, id_col=(id_col, "id"),  # as --labels: else `id`
+                                  image_size=_image_size(image_size))
             given = read_given_labels(labels, id_col, label_col, items.ids)
             table = _issues_from_training(given, items, method.value, seed, threads,
                                           _params(param or []))
@@ -1615,6 +1636,7 @@ def plan_command(
     batch_size: Annotated[int, typer.Option(min=1, help="Minibatch size.")] = 64,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     id_col: Annotated[str | None, typer.Option(help="Id column of a features table.")] = None,
+    image_size: ImageSizeOption = None,
     task_col: Annotated[str, typer.Option(help="Task id column of --pilot.")] = "task",
     worker_col: Annotated[str, typer.Option(help="Worker id column.")] = "worker",
     label_col: Annotated[str, typer.Option(help="Label column.")] = "label",
@@ -1643,7 +1665,8 @@ def plan_command(
     with _reported_warnings():
         answers = read_answers(pilot, layout, task_col, worker_col, label_col, missing,
                                keep=keep, sep=sep, encoding=encoding)
-        items = read_features(features, id_col=id_col) if features is not None else None
+        items = (read_features(features, id_col=id_col, image_size=_image_size(image_size))
+                 if features is not None else None)
         with _sweep_reporting(jobs) as (log, progress):
             result = plan(answers, budget, redundancies=_csv_numbers(redundancy),
                           methods=_csv_words(methods), seeds=seeds, features=items,

@@ -61,6 +61,7 @@ class Features:
     source: str
     columns: list | None = None  # a table's feature column names, in the order of X
     id_column: str | None = None  # a table's id column
+    image_size: tuple[int, int] | None = None  # (height, width) a folder's images were resized to
 
     def in_order(self, columns: list | None) -> Features:
         """These features with their columns in the order ``columns`` (those a model was
@@ -82,7 +83,8 @@ class Features:
                           f"{', …' if len(unused) > 6 else ''}", CrowdlearnWarning,
                           stacklevel=2)
         order = [self.columns.index(c) for c in columns]
-        return Features(self.X[:, order], self.ids, self.source, list(columns), self.id_column)
+        return Features(self.X[:, order], self.ids, self.source, list(columns), self.id_column,
+                        self.image_size)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -131,14 +133,19 @@ def _mismatch_hint(missing: pd.Index, ids: np.ndarray, wanted: pd.Index | None =
     return id_hint(missing, list(ids))
 
 
-def read_features(path: str | Path, *, id_col: str | Sequence[str] | None = None
-                  ) -> Features:
+def read_features(path: str | Path, *, id_col: str | Sequence[str] | None = None,
+                  image_size: tuple[int, int] | None = None) -> Features:
     """Read the features at ``path`` (see the module docstring for the formats). ``id_col``
     names a table's id column, which it must have (several names: the first it has; default:
-    a column called ``id``)."""
+    a column called ``id``). ``image_size`` (height, width) resizes a folder's images, which
+    must otherwise all have one size (bilinear, aspect ratio not kept: photos of several
+    sizes and shapes become one network input)."""
     path = Path(path)
+    size = check_image_size(image_size)
     if path.is_dir():
-        return _read_images(path)
+        return _read_images(path, size)
+    if size is not None:
+        raise InputError(f"{path}: an image size applies to a folder of images, not to a file")
     name = path.name.lower()
     if name.endswith(".npz"):
         raise InputError(f"{path}: a .npz archive holds several arrays; save the features as "
@@ -358,7 +365,23 @@ def _row(path: Path, row: int) -> str:
     return f"row {row + 1}" if binary else f"line {row + 2}"
 
 
-def _read_images(folder: Path) -> Features:
+def check_image_size(size) -> tuple[int, int] | None:
+    """``size`` as (height, width) of positive integers, or None."""
+    if size is None:
+        return None
+    try:
+        height, width = size
+        ok = all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0
+                 for v in (height, width))
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise InputError(f"image size must be (height, width), two positive integers, got "
+                         f"{size!r}")
+    return int(height), int(width)
+
+
+def _read_images(folder: Path, size: tuple[int, int] | None = None) -> Features:
     from crowdlearn.datasets.images import IMAGE_SUFFIXES, decode_image, image_files
 
     files = image_files(folder)
@@ -366,17 +389,18 @@ def _read_images(folder: Path) -> Features:
         raise InputError(f"{folder}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder")
     ids = np.array([p.stem for p in files])
     _unique(ids, str(folder), files)
-    images = [decode_image(p, "RGB").transpose(1, 2, 0) for p in files]  # H × W × C
+    images = [decode_image(p, "RGB", size).transpose(1, 2, 0) for p in files]  # H × W × C
     shapes = {im.shape for im in images}
     if len(shapes) > 1:
         odd = next(p for p, im in zip(files, images, strict=True) if im.shape != images[0].shape)
         raise InputError(f"{odd}: {odd.name} is {_size(odd, images, files)}, the others "
-                         f"{images[0].shape[1]}×{images[0].shape[0]}; resize them to one size")
+                         f"{images[0].shape[1]}×{images[0].shape[0]}; resize them to one size "
+                         "(--image-size WxH, image_size=(height, width))")
     X = np.stack(images).transpose(0, 3, 1, 2)  # N × C × H × W
     if all((im[..., 0] == im[..., 1]).all() and (im[..., 1] == im[..., 2]).all()
            for im in images):
         X = X[:, :1]  # grey images as one channel
-    return Features(np.ascontiguousarray(X), ids, str(folder))
+    return Features(np.ascontiguousarray(X), ids, str(folder), image_size=size)
 
 
 def _size(path: Path, images: list, files: list) -> str:

@@ -48,6 +48,7 @@ class TrainedModel:
     dropped: dict = field(default_factory=dict)  # what --allow-missing left out, by kind
     feature_columns: list | None = None  # a features table's column names, in order
     id_column: str | None = None  # a features table's id column (predict's default)
+    image_size: tuple | None = None  # (height, width) images were resized to (predict's too)
     out_of_fold: pd.DataFrame | None = None  # see :func:`out_of_fold`
     folds: int = 0  # the parts out_of_fold was computed with
 
@@ -132,7 +133,7 @@ def train(method: str, features: Features, *, answers: Annotations | None = None
         learner.feature_names_in_ = np.asarray(features.columns, dtype=object)
     return TrainedModel(learner, method, ids, X, answers, given, settings,
                         time.perf_counter() - start, dropped, features.columns,
-                        features.id_column)
+                        features.id_column, features.image_size)
 
 
 def out_of_fold(model: TrainedModel, folds: int, *, seed: int = 0,
@@ -350,6 +351,7 @@ def _summary(model: TrainedModel, command: str | None, write_seconds: float) -> 
                        if not hasattr(v, "get_params")},
         "settings": model.settings, "classes": plain(learner.classes_), **sizes,
         "feature_columns": model.feature_columns, "id_column": model.id_column,
+        "image_size": None if model.image_size is None else list(model.image_size),
         "dropped": model.dropped,
         **({"out_of_fold": {"folds": model.folds, "file": "oof.csv"}}
            if model.out_of_fold is not None else {}),
