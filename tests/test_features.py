@@ -213,6 +213,22 @@ def test_image_size_resizes_a_folder_only(tmp_path):
             read_features(tmp_path / "imgs", image_size=bad)
 
 
+def test_true_and_false_cells_are_one_and_zero(tmp_path):
+    frame = pd.DataFrame({"id": ["a", "b", "c"], "f": [0.5, 1.5, 2.5],
+                          "flag": [True, False, True]})
+    frame.to_csv(tmp_path / "X.csv", index=False)  # pandas writes True / False
+    features = read_features(tmp_path / "X.csv")
+    assert features.X[:, 1].tolist() == [1, 0, 1]
+    frame.to_parquet(tmp_path / "X.parquet")
+    assert (read_features(tmp_path / "X.parquet").X == features.X).all()
+    (tmp_path / "Y.csv").write_text("id,flag\na,true\nb,\nc,FALSE\n")
+    with pytest.raises(InputError, match="id 'b'.*column 'flag' is empty"):
+        read_features(tmp_path / "Y.csv")
+    (tmp_path / "Z.csv").write_text("id,flag\na,true\nb,maybe\n")
+    with pytest.raises(InputError, match="line 2, column 'flag': 'true' is not a number"):
+        read_features(tmp_path / "Z.csv")
+
+
 def test_image_folder(tmp_path):
     from PIL import Image
 

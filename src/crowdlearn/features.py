@@ -201,7 +201,7 @@ def _read_feature_table(path: Path, id_col: str | Sequence[str] | None) -> Featu
         raise InputError(f"{source}: no feature columns besides the id column {column!r}")
     if table_format(path) in TYPED:
         _check_types(values, source, parquet=table_format(path) in PARQUET)
-    numeric = values.apply(pd.to_numeric, errors="coerce")
+    numeric = values.apply(_truth_values).apply(pd.to_numeric, errors="coerce")
     unparsed = numeric.isna().to_numpy()
     if unparsed.any():  # empty cells, or text that is not a number
         empty = np.zeros_like(unparsed)
@@ -314,6 +314,18 @@ def _check_types(values: pd.DataFrame, source: str, parquet: bool) -> None:
         what = f"{kind} values" if kind is not None else f"{dtype} values"
         raise InputError(f"{source}: column {name!r} holds {what}, not numbers; features must "
                          "be numbers: convert the column to numbers or drop it")
+
+
+def _truth_values(column: pd.Series) -> pd.Series:
+    """A text column of True and False only (how pandas writes a bool column; any case) as 1
+    and 0, like a boolean Parquet column; other columns as they are."""
+    if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+        return column
+    given = ~missing_mask(column)
+    words = column.astype(str).str.strip().str.lower()
+    if not given.any() or not words[given].isin(("true", "false")).all():
+        return column
+    return (words == "true").astype(np.float64).where(given)  # an empty cell stays empty
 
 
 def _number_hint(cell, path: Path) -> str:
