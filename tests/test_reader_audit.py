@@ -319,3 +319,19 @@ def test_excels_sep_line_declares_the_separator(tmp_path, suffix):
     table = read_table(path)
     assert list(table.columns) == ["task", "worker", "label"]
     assert table["label"].tolist() == ["x,y", "z"]  # the comma is no separator here
+
+
+# ------------------------------------------------------- a row with a field too many
+def test_rows_one_field_longer_than_the_header_are_refused_not_shifted(tmp_path):
+    # pandas reads such a file with the first field as a row name: every column shifted by one
+    path = tmp_path / "answers.csv"
+    path.write_text("task,worker,label\nt1,w1,a,x\nt2,w1,b,y\n")
+    with pytest.raises(InputError, match=r"answers.csv: the data lines hold 4 fields, one more"):
+        Annotations.from_file(path)
+
+
+def test_one_ragged_row_names_its_line(tmp_path):
+    path = tmp_path / "answers.csv"
+    path.write_text("task,worker,label\nt1,w1,a\nt2,w1,b,y\nt1,w2,a\n")
+    with pytest.raises(InputError, match=r"answers.csv: line 3: 4 fields where the lines above"):
+        read_table(path)

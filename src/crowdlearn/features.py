@@ -182,7 +182,7 @@ def _positional(X: np.ndarray, source: str) -> Features:
 
 def _read_feature_table(path: Path, id_col: str | Sequence[str] | None) -> Features:
     source = source_name(path)
-    table = _without_index_field(read_table(path), path, source)
+    table = read_table(path)
     names = ["id"] if id_col is None else [id_col] if isinstance(id_col, str) else list(id_col)
     column = next((c for c in names if c in table.columns), None)
     if column is None:  # a name given is never swapped for another column silently
@@ -221,17 +221,6 @@ def _read_feature_table(path: Path, id_col: str | Sequence[str] | None) -> Featu
     X = numeric.to_numpy(dtype=np.float64)
     return Features(_checked(X, source, rows=ids, columns=values.columns),
                     _unique(ids, source), source, [str(c) for c in values.columns], str(column))
-
-
-def _without_index_field(table: pd.DataFrame, path: Path, source: str) -> pd.DataFrame:
-    """The table, unless pandas read a text file whose data lines hold one more field than
-    its header with the first field as an index (a separator ending each line, most likely):
-    its ids would be feature values and its last column empty."""
-    if isinstance(table.index, pd.RangeIndex) or table_format(path) in TYPED:
-        return table
-    raise InputError(f"{source}: the data lines hold one more field than the header line "
-                     "(a separator at the end of each line?); remove the extra field or name "
-                     "its column in the header")
 
 
 def _is_unnamed(name) -> bool:

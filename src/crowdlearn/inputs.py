@@ -348,10 +348,20 @@ def _read_text(source, name: str, sep: str | None, encoding: str | None,
                             f"({first_line(exc)})") from None
     except pd.errors.ParserError as exc:
         quote = re.search(r"EOF inside string starting at row (\d+)", str(exc))
-        if quote is None:
-            raise
-        raise InputError(f"{name}: line {int(quote.group(1)) + 1}: a quoted field starts here "
-                         "and its closing quote never comes (a stray '\"'?)") from None
+        fields = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+        if quote is not None:
+            raise InputError(f"{name}: line {int(quote.group(1)) + 1}: a quoted field starts "
+                             "here and its closing quote never comes (a stray '\"'?)") from None
+        if fields is not None:
+            want, line, saw = fields.groups()
+            raise InputError(f"{name}: line {line}: {saw} fields where the lines above have "
+                             f"{want} (a separator inside an unquoted cell?)") from None
+        raise
+    if "index_col" not in kwargs and not isinstance(table.index, pd.RangeIndex):
+        raise InputError(f"{name}: the data lines hold {table.shape[1] + table.index.nlevels} "
+                         f"fields, one more than the header line's {table.shape[1]} (a "
+                         "separator ending each line, or a row name as R's write.table "
+                         "writes): remove the extra field or name its column in the header")
     if "quoting" not in kwargs and len(sep) == 1:
         swallowed = _swallowed_rows(table, sep)
         if swallowed is not None:
