@@ -114,8 +114,23 @@ def test_kos_on_binary_crowds():
     kos = KOS().fit(ann)
     assert _accuracy(kos, y) > _accuracy(MajorityVote().fit(ann), y)
     assert np.abs(kos.score_).max() == pytest.approx(1.0)
+    assert kos.n_iter_ == 10 and KOS(n_iter=3).fit(ann).n_iter_ == 3
     assert set(np.unique(kos.posteriors_)) <= {0.0, 0.5, 1.0}
     np.testing.assert_array_equal(KOS(seed=3).fit(ann).labels_, KOS(seed=3).fit(ann).labels_)
+
+
+def test_kos_orients_each_part_of_the_crowd_by_its_answers():
+    # a small crowd apart from the main one: its labels' sign comes from its own random start,
+    # which some seeds drew negative (every label flipped, unanimous tasks included)
+    ann, _, _ = make_crowd(n_tasks=20, n_workers=5, k=2, r=5, seed=0)
+    main = pd.DataFrame({"task": ann.task.astype(str), "worker": ann.worker.astype(str),
+                         "label": np.array(["a", "b"])[ann.label]})
+    apart = pd.DataFrame({"task": ["u1", "u1", "u2", "u2", "u3", "u3"],
+                          "worker": ["v1", "v2"] * 3, "label": ["b", "b", "a", "a", "b", "b"]})
+    frame = pd.concat([main, apart])
+    for seed in (198, 207, 0):
+        labels = KOS(seed=seed).fit(frame).predict()
+        assert labels[["u1", "u2", "u3"]].tolist() == ["b", "a", "b"], seed
 
 
 def test_kos_refuses_more_than_two_classes():

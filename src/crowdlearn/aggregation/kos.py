@@ -20,11 +20,17 @@ shares with others, so on a task whose workers share no task with anyone (every 
 once, a single worker) every message is 0. Such a task is labelled by its answers, as majority
 vote does (a tie of those to the first class), not by the sign convention; its posterior stays
 (½, ½).
+
+Messages fix the labels of each connected part of the task–worker graph only up to a common
+flip, chosen by the random start; each part is oriented so that its answers agree with its
+labels more often than not (workers better than chance, the model's premise).
 """
 
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
 
 from crowdlearn.aggregation.base import Aggregator, as_annotations
 from crowdlearn.aggregation.majority_vote import agreement
@@ -48,6 +54,7 @@ class KOS(Aggregator):
     posteriors_ : one-hot of the sign of ``score_`` (½, ½ where it is 0): KOS gives a decision,
         not a probability. Where ``score_`` is 0 the label is the task's majority answer.
     skill_ : per worker, agreement with the final labels.
+    n_iter_ : rounds of messages run (always ``n_iter``, as in the paper).
     """
 
     _parameter_constraints = {"n_iter": [Integers(1)], "seed": SEED_OR_GENERATOR}
@@ -83,7 +90,8 @@ class KOS(Aggregator):
             to_worker = sign * x
             y = _scaled(np.bincount(w, weights=to_worker, minlength=ann.n_workers)[w]
                         - to_worker)
-        score = _scaled(np.bincount(t, weights=sign * y, minlength=ann.n_tasks))
+        score = _oriented(ann, sign, _scaled(np.bincount(t, weights=sign * y,
+                                                          minlength=ann.n_tasks)))
         # a zero score weighs nothing: the answers decide (majority, ties to the first class)
         votes = np.bincount(t, weights=sign, minlength=ann.n_tasks)
         labels = np.where(score > 0, 0, np.where(score < 0, 1, np.where(votes >= 0, 0, 1)))
@@ -91,10 +99,25 @@ class KOS(Aggregator):
         post[score == 0] = 0.5
         self._record(ann, post, labels)
         self.score_ = score
+        self.n_iter_ = self.n_iter  # a fixed number of rounds: no convergence test
         self.class_prior_ = post.mean(axis=0)
         self.skill_ = agreement(ann, labels)
         self._warn_about_fit(ann)
         return self
+
+
+def _oriented(ann, sign: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """``score`` with its sign flipped on each connected part of the task–worker graph whose
+    answers disagree with it more than they agree. Messages fix a part's labels only up to
+    a common flip (the leading singular vector's sign is that of its random start); the
+    model's premise, workers better than chance on average (q > 0 in Karger et al.), picks
+    the orientation."""
+    graph = sp.coo_matrix((np.ones(len(ann)), (ann.task, ann.n_tasks + ann.worker)),
+                          shape=(ann.n_tasks + ann.n_workers,) * 2)
+    part = connected_components(graph, directed=False)[1][:ann.n_tasks]
+    agree = np.bincount(part[ann.task], weights=sign * np.sign(score)[ann.task],
+                        minlength=part.max(initial=0) + 1)
+    return np.where(agree[part] < 0, -score, score)
 
 
 def _scaled(values: np.ndarray) -> np.ndarray:
