@@ -135,8 +135,7 @@ def next_to_label(annotations, proba: np.ndarray | pd.DataFrame | None = None,
     if prior is None or model_weight == 0:
         post, typical = _checked_posteriors(ann, model)
     else:
-        model.set_params(init="task_prior")
-        model.fit(ann, task_prior=prior)
+        model.fit(ann, task_prior=prior, init_posteriors=_answers_times(ann, prior))
         post = model.posteriors_
         typical = typical_confusion(model.confusion_, ann.worker_counts)
     score = information_gain(post, typical)
@@ -226,6 +225,17 @@ def information_gain(posteriors: np.ndarray, confusion: np.ndarray) -> np.ndarra
 
 def _xlogx(p: np.ndarray) -> np.ndarray:
     return np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0)
+
+
+def _answers_times(ann: Annotations, prior: np.ndarray) -> np.ndarray:
+    """EM's start: each task's vote shares times the model's probabilities, renormalised
+    (the prior alone where they rule each other out). Started from a near-uniform prior
+    alone, EM has nothing to tell the classes apart and may settle on a relabelling of
+    them: a consensus that disagrees with every answer."""
+    votes = ann.vote_counts
+    start = votes / np.maximum(votes.sum(axis=1, keepdims=True), 1) * prior
+    total = start.sum(axis=1, keepdims=True)
+    return np.where(total > 0, start / np.where(total > 0, total, 1), prior)
 
 
 def _tempered(prior: np.ndarray, weight: float) -> np.ndarray:
