@@ -118,6 +118,15 @@ def test_models_are_trained_after_each_round(tmp_path, learners_built):
     assert results[["ds_accuracy", "mbem_accuracy"]].stack().between(0, 1).all()
 
 
+def test_activelab_alone_without_cleanlab_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(active, "has_cleanlab", lambda: False)
+    s = ActiveSettings(dataset="digits", n_items=80, rounds=1, extra_labels=1.0, methods=(),
+                       seeds=1, strategies=("activelab",))
+    with pytest.raises(InputError, match="the activelab strategy needs cleanlab"):
+        run_active(s, tmp_path / "out", log=lambda line: None)
+    assert not (tmp_path / "out").exists()
+
+
 def test_activelab_is_skipped_without_cleanlab(tmp_path, monkeypatch):
     monkeypatch.setattr(active, "has_cleanlab", lambda: False)
     s = ActiveSettings(dataset="digits", n_items=80, rounds=1, extra_labels=1.0, methods=(),
@@ -133,6 +142,7 @@ def test_activelab_is_skipped_without_cleanlab(tmp_path, monkeypatch):
     ({"methods": ("mbem",)}, "no features"),
     ({"extra_labels": 3.5}, "fewer than the 1,050 extra answers"),
     ({"strategies": ("best",)}, "unknown strategy 'best'"),
+    ({"strategies": ("ours", "random", "ours")}, "strategy 'ours' is given twice"),
     ({"aggregator": "glad"}, "unknown consensus"),
     ({"rounds": 0}, r"'rounds' parameter of ActiveSettings must be an int in the range \[1,"),
     ({"extra_labels": float("nan")}, r"'extra_labels' parameter of ActiveSettings must be a "),
@@ -192,6 +202,7 @@ def test_cli_replay_of_an_export_with_its_own_column_names(replay_files, tmp_pat
     (["--truth", "TRUTH"], "needs both the answers"),
     (["--methods", "mbem"], "no features"),
     (["--strategies", "ours,best"], "unknown strategy 'best'"),
+    (["--strategies", "random,random"], "strategy 'random' is given twice"),
 ])
 def test_cli_experiment_active_bad_input(replay_files, tmp_path, args, message):
     answers, truth = replay_files

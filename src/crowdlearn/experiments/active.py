@@ -525,6 +525,9 @@ def run_active(settings: ActiveSettings, out_dir: Path | str,
     if settings.replay is not None:
         _warn_partial_truth(settings.replay_pool(0), settings.truth)
     if "activelab" in settings.strategies and not has_cleanlab():
+        if set(settings.strategies) == {"activelab"}:
+            raise InputError("the activelab strategy needs cleanlab (pip install "
+                             "'crowdlearn[bench]'), and no other strategy is given")
         log("cleanlab is not installed (pip install 'crowdlearn[bench]'): the activelab "
             "strategy is skipped")
     return run_sweep(ActiveExperiment(settings), out_dir, log, restart=restart, jobs=jobs,

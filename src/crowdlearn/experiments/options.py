@@ -43,13 +43,17 @@ def check_settings(settings) -> None:
 
 
 def check_methods(methods: Iterable[str], known: Iterable[str], what: str = "method") -> None:
-    """At least one method (or other ``what``: a strategy), each of them known."""
+    """At least one method (or other ``what``: a strategy), each of them known, none twice
+    (a repeat would run the same cells twice and count them twice in the summaries)."""
     methods, known = list(methods), list(known)
     bad = [m for m in methods if m not in known]
     if bad or not methods:
         hint = f" (now called {RENAMED[bad[0]]!r})" if bad and bad[0] in RENAMED else ""
         problem = f"unknown {what} {bad[0]!r}{hint}" if bad else f"no {what} given"
         raise InputError(f"{problem}; choose from {', '.join(known)}")
+    repeated = [m for i, m in enumerate(methods) if m in methods[:i]]
+    if repeated:
+        raise InputError(f"{what} {repeated[0]!r} is given twice; give each once")
 
 
 def check_learner_options(extra: Mapping, methods: Iterable[str],
