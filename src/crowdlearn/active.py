@@ -131,7 +131,6 @@ def next_to_label(annotations, proba: np.ndarray | pd.DataFrame | None = None,
         raise InputError(f"aggregator must be a DawidSkene or OneCoinDawidSkene, got "
                          f"{type(aggregator).__name__}")
     model = clone(aggregator) if aggregator is not None else OneCoinDawidSkene(n_threads=1)
-    model.set_params(init="task_prior")
     prior = None if proba is None else _tempered(_proba_rows(ann, proba), model_weight)
     if prior is None or model_weight == 0:
         post, typical = _checked_posteriors(ann, model)
@@ -238,7 +237,7 @@ def _best_start(ann: Annotations, model, prior: np.ndarray):
     answer weighs as much as a hammer's, where a good model knows better."""
     from sklearn.base import clone
 
-    fit = clone(model).fit(ann, task_prior=prior)
+    fit = clone(model).set_params(init="task_prior").fit(ann, task_prior=prior)
     if np.average(fit.skill_, weights=ann.worker_counts) > 1 / ann.n_classes + 1e-3:
         return fit
     votes = ann.vote_counts
