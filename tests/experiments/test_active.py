@@ -296,6 +296,24 @@ def test_cli_replay_reads_latin1_with_its_own_separator(replay_files, tmp_path):
     assert again.exit_code == 0 and len(pd.read_csv(out / "results.csv")) == 2
 
 
+def test_replay_of_an_edited_truth_is_not_resumed(replay_files, tmp_path):
+    answers, truth = replay_files
+    out = tmp_path / "out"
+    args = ["experiment", "active", "--replay", answers, "--truth", truth, "--seeds", 1,
+            "--strategies", "random", "--rounds", 1, "-o", out]
+    assert cli(*args).exit_code == 0
+    first = pd.read_csv(out / "results.csv")
+    assert cli(*args).exit_code == 0  # the same files: resumed, nothing run again
+    pd.testing.assert_frame_equal(pd.read_csv(out / "results.csv"), first)
+    gold = pd.read_csv(truth)
+    gold.assign(label=(gold["label"] + 1) % 3).to_csv(truth, index=False)  # corrected
+    refused = cli(*args)
+    assert refused.exit_code == 2 and "replay_data" in refused.output, refused.output
+    assert cli(*args, "--force").exit_code == 0
+    redone = pd.read_csv(out / "results.csv")
+    assert redone["consensus_accuracy"].iloc[0] < first["consensus_accuracy"].iloc[0] - 0.3
+
+
 def test_replay_keeps_the_first_of_repeated_answers(replay_files, tmp_path):
     answers, truth = replay_files
     frame = pd.read_csv(answers)

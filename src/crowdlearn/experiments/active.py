@@ -190,6 +190,19 @@ class AnswerPool:
         return Annotations._trusted(self.task[keep], self.worker[keep], self.label[keep],
                                     self.tasks, self.workers, self.classes)
 
+    def digest(self) -> str:
+        """A fingerprint of the answers and the truth, whatever order each task's answers
+        are in: a replay's results are resumed only on the data they were made from."""
+        import hashlib
+
+        order = np.lexsort((self.label, self.worker, self.task))
+        h = hashlib.sha1()
+        for codes in (self.task[order], self.worker[order], self.label[order], self.truth):
+            h.update(np.ascontiguousarray(codes, dtype=np.int64).tobytes())
+        for ids in (self.tasks, self.workers, self.classes):
+            h.update("\x1f".join(map(str, ids)).encode() + b"\x1e")
+        return h.hexdigest()[:12]
+
     def shuffled(self, seed: int) -> AnswerPool:
         """The same answers, each task's in a random order."""
         rng = np.random.default_rng(seed)
@@ -387,12 +400,16 @@ class ActiveExperiment(Experiment):
     cell_fields = ("seeds", "strategies")
     added_settings: ClassVar[dict] = {  # the values of tables written before these settings
         "columns": ("task", "worker", "label"), "keep": "error", "sep": "none",
-        "encoding": "none"}
+        "encoding": "none", "replay_data": "unrecorded"}
 
     def recorded(self) -> dict:
         # None would come back from results.csv as NaN, and the sweep would not resume
-        return {k: "none" if v is None or v in ((), "") else v
-                for k, v in super().recorded().items()}
+        record = {k: "none" if v is None or v in ((), "") else v
+                  for k, v in super().recorded().items()}
+        # the files' paths do not say what they held: results of an edited file are not kept
+        s = self.settings
+        record["replay_data"] = "none" if s.replay is None else s.replay_pool(0).digest()
+        return record
 
     def cells(self) -> list[dict]:
         s = self.settings

@@ -52,7 +52,8 @@ def recorded_settings(settings, cells: Sequence[str]) -> dict:
 
 
 # what a recorded setting stands for, where its name and value do not say it
-SETTING_WORDS = {"pool": "another pilot's workers: ", "items": "other items: "}
+SETTING_WORDS = {"pool": "another pilot's workers: ", "items": "other items: ",
+                 "replay_data": "other answers or truth: "}
 
 
 class ResultsTable:
