@@ -313,3 +313,12 @@ def test_a_bad_matrices_file_is_named(tmp_path):
     refused(run("simulate", "--worker-model", "matrices", "--matrices",
                 tmp_path / "mats.npy", "-o", tmp_path / "s.csv"),
             "mats.npy: row [0, 0] of confusion sums to 1.4")
+
+
+def test_relabel_names_the_proba_file_whose_columns_are_not_the_classes(tmp_path):
+    answers, proba = tmp_path / "a.csv", tmp_path / "p.csv"
+    answers.write_text("task,worker,label\n1,a,x\n1,b,x\n2,a,y\n2,b,y\n")
+    proba.write_text("task,proba_x,proba_z\n1,0.5,0.5\n2,0.5,0.5\n")
+    result = run("relabel", answers, "--proba", proba, "-k", 1, "-o", tmp_path / "n.csv")
+    assert result.exit_code == 2
+    assert "p.csv: proba's columns (x, z) must be the classes (x, y)" in result.output

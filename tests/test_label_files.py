@@ -48,10 +48,27 @@ def test_checked_distributions_renormalises_rounded_rows_and_refuses_others():
     np.testing.assert_allclose(fixed.sum(axis=1), 1)
     np.testing.assert_allclose(fixed.loc["b"], [0.2, 0.3, 0.5])  # exact rows untouched
     assert values.iloc[0, 0] == 0.33  # the input is not changed
-    bad = pd.DataFrame([[0.5, 0.5], [0.6, 0.5], [-0.1, 1.1]], index=["a", "b", "c"])
+    bad = pd.DataFrame([[0.5, 0.5], [0.6, 0.5], [0.7, 0.4]], index=["a", "b", "c"])
     with pytest.raises(InputError, match=r"p.csv: the probabilities of id 'b' \(line 3\) are "
                        r"not a distribution \(sum 1.1; 2 such rows\)"):
         checked_distributions(bad, "p.csv")
+    # what is wrong is said, not "rounded?": a negative value, an empty cell
+    bad.loc["c"] = [-0.1, 1.1]
+    with pytest.raises(InputError, match=r"id 'c' \(line 4\) have a negative value \(-0.1 for "
+                       r"class 0\)$"):
+        checked_distributions(bad, "p.csv")
+    bad.loc["a"] = [np.nan, 1.0]
+    with pytest.raises(InputError, match=r"id 'a' \(line 2\) have an empty cell \(for class "
+                       r"0\)$"):
+        checked_distributions(bad, "p.csv")
+
+
+def test_a_probability_that_is_not_a_number_is_named_by_line_id_and_column(tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_text("task,proba_x,proba_y\n1,0.5,0.5\n2,abc,0.5\n3,,\n")
+    with pytest.raises(InputError, match=r"p.csv: line 3 \(id '2'\), column 'proba_x': 'abc' "
+                       r"is not a number$"):
+        read_proba_table(path)
 
 
 def test_read_truth_by_row_from_pairs_and_from_one_label_a_line(tmp_path):

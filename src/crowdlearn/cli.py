@@ -1037,7 +1037,7 @@ def relabel(
     with _reported_warnings():  # the reader's too (e.g. answers dropped by --missing)
         ann = read_answers(answers, layout, task_col, worker_col, label_col, missing,
                            keep=keep, sep=sep, encoding=encoding)
-    with _reported_warnings(), _naming(proba, "proba "):
+    with _reported_warnings(), _naming(proba, "proba ", "proba's"):
         given = None if proba is None else read_proba_table(proba, id_col)
         table = next_to_label(ann, given, k, model_weight=model_weight, checks=checks,
                               aggregator=model, seed=seed)

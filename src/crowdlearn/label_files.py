@@ -53,10 +53,14 @@ def read_proba_table(path: str | Path, id_col: str = "id") -> pd.DataFrame:
         raise InputError(f"{name}: id {ids[ids.duplicated()].iloc[0]!r} appears twice")
     columns = ([c for c in map(str, table.columns) if c.startswith("proba_")]
                or [c for c in map(str, table.columns) if c != found[0]])
-    try:
-        values = table[columns].apply(pd.to_numeric)
-    except ValueError as exc:
-        raise InputError(f"{name}: probabilities must be numbers ({exc})") from None
+    values = table[columns].apply(pd.to_numeric, errors="coerce")
+    text = table[columns].astype(str).apply(lambda c: c.str.strip())
+    wrong = values.isna().to_numpy() & (text != "").to_numpy() & table[columns].notna().to_numpy()
+    if wrong.any():
+        row, col = map(int, np.argwhere(wrong)[0])
+        raise InputError(f"{name}: line {row + 2} (id {ids.iloc[row]!r}), column "
+                         f"{columns[col]!r}: {table[columns].iat[row, col]!r} is not a number"
+                         + (f" ({int(wrong.sum()):,} such cells)" if wrong.sum() > 1 else ""))
     values = values.set_axis([c.removeprefix("proba_") for c in columns], axis=1)
     values.index = pd.Index(ids.to_numpy(), name="task")
     return checked_distributions(values, name)
@@ -71,8 +75,17 @@ def checked_distributions(values: pd.DataFrame, name: str) -> pd.DataFrame:
     P = np.array(values.to_numpy(dtype=float))  # a copy: rounded rows are rescaled in it
     sums = P.sum(axis=1)
     off = np.abs(sums - 1)
-    bad = np.flatnonzero(~np.isfinite(P).all(axis=1) | (P < 0).any(axis=1)
-                         | ~(off <= PROBA_ROUNDING))
+    for cells, words in ((np.isnan(P), "have an empty cell"),
+                         (np.isinf(P), "have an infinite value"),
+                         (P < 0, "have a negative value")):
+        if cells.any():
+            row, col = map(int, np.argwhere(cells)[0])
+            value = "" if np.isnan(P[row, col]) else f"{P[row, col]:g} "
+            n_rows = int(cells.any(axis=1).sum())
+            raise InputError(f"{name}: the probabilities of id {values.index[row]!r} (line "
+                             f"{row + 2}) {words} ({value}for class {values.columns[col]!r})"
+                             + (f"; {n_rows:,} such rows" if n_rows > 1 else ""))
+    bad = np.flatnonzero(~(off <= PROBA_ROUNDING))
     if len(bad):
         row = int(bad[0])
         raise InputError(f"{name}: the probabilities of id {values.index[row]!r} (line "
