@@ -335,3 +335,12 @@ def test_one_ragged_row_names_its_line(tmp_path):
     path.write_text("task,worker,label\nt1,w1,a\nt2,w1,b,y\nt1,w2,a\n")
     with pytest.raises(InputError, match=r"answers.csv: line 3: 4 fields where the lines above"):
         read_table(path)
+
+
+def test_a_parquet_list_column_is_named_not_a_type_error(tmp_path):
+    path = tmp_path / "answers.parquet"
+    pd.DataFrame({"task": [1, 2], "worker": ["a", "b"], "label": [["x", "y"], ["x"]]}).to_parquet(
+        path)
+    with pytest.raises(InputError, match=r"answers.parquet: row 0: column 'label' holds a list "
+                       r"\['x', 'y'\], not an id or a label"):
+        Annotations.from_file(path)

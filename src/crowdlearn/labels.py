@@ -203,6 +203,12 @@ def _type_hint(value, ids: list) -> str:
     return ""
 
 
+def _short(value) -> str:
+    """``value``'s repr, cut to 60 characters."""
+    text = repr(value.tolist() if isinstance(value, np.ndarray) else value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _factorize(series: pd.Series, name: str, origin: str, row: RowName = _row,
                ) -> tuple[np.ndarray, list]:
     if pd.api.types.is_integer_dtype(series.dtype) and len(series):  # else no copy to numpy
@@ -212,12 +218,15 @@ def _factorize(series: pd.Series, name: str, origin: str, row: RowName = _row,
             return fast
     try:
         codes, uniques = pd.factorize(series, sort=False)
-    except TypeError:  # unhashable cells: lists or dicts from a JSON file
-        bad = int(np.flatnonzero(series.map(lambda v: isinstance(v, (list, dict, set)))
-                                 .to_numpy())[0])
-        raise InputError(f"{origin}{row(bad)}: column {name!r} holds "
-                         f"{type(series.iloc[bad]).__name__} {series.iloc[bad]!r}, not an id "
-                         "or a label") from None
+    except TypeError:  # unhashable cells: lists or dicts from JSON, arrays from Parquet
+        unhashable = series.map(lambda v: not isinstance(v, Hashable)).to_numpy(dtype=bool)
+        if not unhashable.any():
+            raise
+        bad = int(np.flatnonzero(unhashable)[0])
+        what = "a list" if isinstance(series.iloc[bad], np.ndarray) else \
+            type(series.iloc[bad]).__name__
+        raise InputError(f"{origin}{row(bad)}: column {name!r} holds {what} "
+                         f"{_short(series.iloc[bad])}, not an id or a label") from None
     if series.dtype == object or isinstance(series.dtype, pd.CategoricalDtype):  # mixed?
         kind = pd.api.types.infer_dtype(uniques, skipna=True)
         if "mixed" in kind:  # tuples would become a MultiIndex in every output
