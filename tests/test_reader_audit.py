@@ -344,3 +344,11 @@ def test_a_parquet_list_column_is_named_not_a_type_error(tmp_path):
     with pytest.raises(InputError, match=r"answers.parquet: row 0: column 'label' holds a list "
                        r"\['x', 'y'\], not an id or a label"):
         Annotations.from_file(path)
+
+
+def test_a_numeric_wide_npy_with_a_distinct_first_row_is_answers_not_a_header(tmp_path):
+    # many classes, few workers: the first task's answers can be distinct and never seen again
+    path = tmp_path / "wide.npy"
+    np.save(path, np.array([[50, 51, 52], [1, 2, 1], [3, 3, 4], [5, 6, 5], [7, 7, 8]]))
+    ann = Annotations.from_file(path, "wide")
+    assert len(ann) == 15 and {50, 51, 52} <= set(ann.classes)

@@ -774,8 +774,9 @@ def _header_evidence(values: np.ndarray, observed: np.ndarray) -> str:
     """``"clear"``: the first row holds distinct names that appear nowhere below it;
     ``"likely"``: each first-row cell that can be judged is a value its
     column never takes again although the column's other cells take few values; else
-    ``""``."""
-    if len(values) < 3:
+    ``""``. A matrix of numbers (a .npy file, a typed Parquet table) has no header row:
+    its first row is answers, however distinct (many classes, few workers)."""
+    if len(values) < 3 or np.issubdtype(values.dtype, np.number):
         return ""
     first = values[0, observed[0]]
     rest = values[1:][observed[1:]]
