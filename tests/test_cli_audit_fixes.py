@@ -322,3 +322,16 @@ def test_relabel_names_the_proba_file_whose_columns_are_not_the_classes(tmp_path
     result = run("relabel", answers, "--proba", proba, "-k", 1, "-o", tmp_path / "n.csv")
     assert result.exit_code == 2
     assert "p.csv: proba's columns (x, z) must be the classes (x, y)" in result.output
+
+
+@pytest.mark.parametrize("args, message", [
+    (["aggregate", "A", "--classes", "x,,y"], "got 'x,,y': entry 2 is empty"),
+    (["experiment", "budget", "--redundancy", "1,3,"], "got '1,3,': entry 3 is empty"),
+])
+def test_an_empty_entry_of_a_comma_separated_option_is_refused(tmp_path, args, message):
+    answers = tmp_path / "a.csv"
+    answers.write_text("task,worker,label\n1,a,x\n1,b,y\n")
+    args = [answers if a == "A" else a for a in args]
+    result = run(*args, "-o", tmp_path / "out.csv")
+    assert result.exit_code == 2 and message in result.output, result.output
+    assert not (tmp_path / "out.csv").exists()

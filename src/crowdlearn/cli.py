@@ -691,15 +691,28 @@ DEMO_SEEDS = 3
 
 def _csv_numbers(text: str, kind: type = int) -> tuple:
     """``"1,3,5"`` as numbers of ``kind`` (int or float)."""
+    what = "integers" if kind is int else "numbers"
+    entries = _csv_entries(text, what)
     try:
-        return tuple(kind(v) for v in text.split(",") if v.strip())
+        return tuple(kind(v) for v in entries)
     except ValueError:
-        what = "integers" if kind is int else "numbers"
         raise InputError(f"expected comma-separated {what}, got {text!r}") from None
 
 
 def _csv_words(text: str) -> tuple[str, ...]:
-    return tuple(v.strip() for v in text.split(",") if v.strip())
+    return _csv_entries(text, "names")
+
+
+def _csv_entries(text: str, what: str) -> tuple[str, ...]:
+    """``"a, b,c"`` as ``("a", "b", "c")``; blank text gives none, and an empty entry
+    (``"3,,7"``, a typo) is refused rather than skipped."""
+    if not text.strip():
+        return ()
+    entries = tuple(v.strip() for v in text.split(","))
+    if "" in entries:
+        raise InputError(f"expected comma-separated {what}, got {text!r}: entry "
+                         f"{entries.index('') + 1} is empty")
+    return entries
 
 
 @experiment_app.command("budget")
