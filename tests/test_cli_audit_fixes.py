@@ -335,3 +335,18 @@ def test_an_empty_entry_of_a_comma_separated_option_is_refused(tmp_path, args, m
     result = run(*args, "-o", tmp_path / "out.csv")
     assert result.exit_code == 2 and message in result.output, result.output
     assert not (tmp_path / "out.csv").exists()
+
+
+def test_aggregate_reads_the_truth_before_the_fit(tmp_path, monkeypatch):
+    from crowdlearn.aggregation import DawidSkene
+
+    def no_fit(self, *args, **kwargs):
+        raise AssertionError("fitted before the truth was read")
+
+    monkeypatch.setattr(DawidSkene, "fit", no_fit)
+    answers, truth = tmp_path / "a.csv", tmp_path / "t.csv"
+    answers.write_text("task,worker,label\n1,a,x\n1,b,y\n")
+    truth.write_text("task,label\n7,x\n")
+    result = run("aggregate", answers, "--truth", truth, "-o", tmp_path / "out.csv")
+    assert result.exit_code == 2, result.output
+    assert "t.csv: no task of the truth file has an answer" in result.output

@@ -477,11 +477,7 @@ def aggregate(
                            keep=keep, classes=declared, sep=sep, encoding=encoding)
         known = read_known_labels(gold, task_col, label_col, encoding, ann.tasks) \
             if gold is not None else None
-        with _naming(gold, "gold "):
-            model.fit(ann, **({"gold": known} if known is not None else {}))
-        tasks = task_table(model, proba=proba)
-        quality = worker_table(model)
-        scored = truth_note = None
+        # the truth is read before the fit: a wrong file fails in seconds, not after it
         if truth is not None:
             import numpy as np
             import pandas as pd
@@ -504,6 +500,12 @@ def aggregate(
                     raise InputError(f"{source_name(truth)}: no task of the truth file has an "
                                      "answer: are the task ids the same?"
                                      + id_hint(unmatched, ids))
+        with _naming(gold, "gold "):
+            model.fit(ann, **({"gold": known} if known is not None else {}))
+        tasks = task_table(model, proba=proba)
+        quality = worker_table(model)
+        scored = truth_note = None
+        if truth is not None:
             with _naming(truth):
                 scored = score(model, known_truth)
             scored["truth_tasks_without_answers"] = len(unmatched)
@@ -706,9 +708,9 @@ def _csv_words(text: str) -> tuple[str, ...]:
 def _csv_entries(text: str, what: str) -> tuple[str, ...]:
     """``"a, b,c"`` as ``("a", "b", "c")``; blank text gives none, and an empty entry
     (``"3,,7"``, a typo) is refused rather than skipped."""
-    if not text.strip():
-        return ()
     entries = tuple(v.strip() for v in text.split(","))
+    if not any(entries):  # nothing given: the caller says what is needed
+        return ()
     if "" in entries:
         raise InputError(f"expected comma-separated {what}, got {text!r}: entry "
                          f"{entries.index('') + 1} is empty")
