@@ -16,6 +16,7 @@ from crowdlearn.aggregation import (
     Wawa,
     ZeroBasedSkill,
 )
+from crowdlearn.errors import CrowdlearnWarning
 from tests.conftest import make_crowd
 
 
@@ -93,6 +94,18 @@ def test_gold_majority_vote():
         GoldMajorityVote().fit(ann)
     with pytest.raises(InputError):
         GoldMajorityVote().fit(ann, gold={"no such task": 0})
+
+
+def test_gold_majority_vote_says_when_every_vote_weighs_nothing():
+    frame = pd.DataFrame({"task": [0, 0, 1, 1, 2, 2], "worker": ["a", "b"] * 3,
+                          "label": ["x", "x", "y", "x", "x", "y"]})
+    with pytest.warns(CrowdlearnWarning, match="2 tasks were answered only by workers who "
+                      "got every gold task wrong"):
+        model = GoldMajorityVote().fit(frame, gold={0: "y"})
+    assert model.skill_.tolist() == [0.0, 0.0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CrowdlearnWarning)
+        GoldMajorityVote().fit(frame, gold={0: "x"})  # skilled workers: nothing to say
 
 
 def test_gold_majority_vote_default_skill():

@@ -3,6 +3,7 @@ weighs its votes everywhere."""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from typing import Literal
 
@@ -11,7 +12,7 @@ import pandas as pd
 
 from crowdlearn.aggregation.base import Aggregator, as_annotations, check_gold
 from crowdlearn.aggregation.majority_vote import TIE_BREAK, vote_shares, weighted_vote
-from crowdlearn.errors import InputError
+from crowdlearn.errors import CrowdlearnWarning, InputError
 from crowdlearn.params import SEED_OR_GENERATOR, Choice, Reals
 
 
@@ -66,6 +67,13 @@ class GoldMajorityVote(Aggregator):
         self.skill_ = np.where(n_gold > 0, n_right / np.maximum(n_gold, 1), default)
         self.gold_answers_ = n_gold.astype(np.int64)
         scores, labels = weighted_vote(ann, self.skill_, self.tie_break, self.seed)
+        unweighed = scores.sum(axis=1) == 0
+        unweighed[tasks] = False
+        if unweighed.any():
+            warnings.warn(f"GoldMajorityVote: {int(unweighed.sum()):,} tasks were answered only "
+                          "by workers who got every gold task wrong (skill 0): their votes "
+                          f"weigh nothing and the label is a tie-break ({self.tie_break!r})",
+                          CrowdlearnWarning, stacklevel=2)
         shares = vote_shares(scores)
         labels[tasks] = classes
         shares[tasks] = np.eye(ann.n_classes)[classes]
