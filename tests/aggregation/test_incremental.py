@@ -311,3 +311,19 @@ def test_a_fit_from_given_confusions_is_continued_incrementally():
     np.testing.assert_array_equal(a.posteriors_, b.posteriors_)
     with pytest.raises(InputError, match="refit_below"):
         a.partial_fit(late.iloc[:0], refit_below=-1)
+
+
+def test_new_ids_read_as_text_take_the_fitted_ids_type():
+    # ids match as text: a file's "1" is the fitted task 1, and its new "4" becomes 4
+    first = pd.DataFrame({"task": [1, 1, 2, 2, 3, 3], "worker": [10, 11] * 3,
+                          "label": ["x", "x", "y", "y", "x", "x"]})
+    model = DawidSkene().fit(first)
+    model.partial_fit(pd.DataFrame({"task": ["1", "4"], "worker": ["12", "10"],
+                                    "label": ["x", "y"]}))
+    assert list(model.tasks_) == [1, 2, 3, 4] and list(model.workers_) == [10, 11, 12]
+    texts = DawidSkene().fit(first.astype({"task": str}))
+    texts.partial_fit(pd.DataFrame({"task": [4, 5], "worker": [10, 11], "label": ["x", "y"]}))
+    assert list(texts.tasks_) == ["1", "2", "3", "4", "5"]
+    kept = DawidSkene().fit(first)
+    kept.partial_fit(pd.DataFrame({"task": ["007"], "worker": [10], "label": ["x"]}))
+    assert kept.tasks_[-1] == "007"  # not the text of an integer as written: kept as text

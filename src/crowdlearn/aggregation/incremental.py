@@ -214,7 +214,8 @@ class FitState:
         code = self.task_ids.find(new.tasks)
         unseen = np.flatnonzero(code < 0)
         code[unseen] = self.n_tasks + np.arange(len(unseen))
-        task_ids = self.task_ids.extended([new.tasks[i] for i in unseen])
+        task_ids = self.task_ids.extended(_in_kind([new.tasks[i] for i in unseen],
+                                                   self.task_ids.ids))
         workers, worker_map, worker_index = _extend(self.answers.workers, new.workers,
                                                     self.worker_index)
         return _Batch(code[new.task], worker_map[new.worker].astype(np.int64),
@@ -561,13 +562,29 @@ def _parts(ann: Annotations) -> list:
                                                                  ann.label)]
 
 
+def _in_kind(added: list, known) -> list:
+    """New ids written as the known ones are: ids are matched as text, so ``"7"`` from a
+    file is the fitted model's ``7``; a new ``"8"`` is then ``8`` (and a new ``8`` among text
+    ids ``"8"``), not one id of another type among them, which outputs would mix."""
+    if not added or not len(known):
+        return added
+    first = known[0]
+    if isinstance(first, str) and all(isinstance(v, (int, np.integer)) for v in added):
+        return [str(v) for v in added]
+    if isinstance(first, (int, np.integer)) and not isinstance(first, bool) and all(
+            isinstance(v, str) and v.strip() == v and v.lstrip("-").isdigit()
+            and str(int(v)) == v for v in added):
+        return [int(v) for v in added]
+    return added
+
+
 def _extend(ids: list, more: list, index: pd.Index) -> tuple[list, np.ndarray, pd.Index]:
     """``ids`` (``index`` as pd.Index) with the unseen ids of ``more`` appended, each of
     ``more``'s position, and the extended pd.Index."""
     position = positions(ids, more, index)
     unseen = position < 0
     position[unseen] = len(ids) + np.arange(int(unseen.sum()))
-    added = np.asarray(more, dtype=object)[unseen].tolist()
+    added = _in_kind(np.asarray(more, dtype=object)[unseen].tolist(), ids)
     extended = index.append(pd.Index(added)) if added else index
     return list(ids) + added, position, extended
 
