@@ -284,7 +284,7 @@ def test_composite_ids_are_refused_by_row(bad):
     frame = pd.DataFrame({"task": ["a", bad, "b"], "worker": ["u", "v", "u"],
                           "label": ["x", "x", "y"]})
     with pytest.raises(InputError, match=rf"row 1: column 'task' holds "
-                                         rf"{type(bad).__name__} .*not an id"):
+                                         rf"a {type(bad).__name__} .*not an id"):
         Annotations.from_frame(frame)
     with pytest.raises(InputError, match="row 1: column 'task' holds"):  # among integers
         Annotations.from_frame(frame.assign(task=pd.Series([1, bad, 2], dtype=object)))

@@ -122,7 +122,8 @@ def test_typed_numbers_and_json_text_are_read(tmp_path):
     ("id,f1,f2,\n1,0.5,1,\n2,1.5,2,\n",
      "column 'Unnamed: 3' has no name and no values: a separator at the end of each line makes "
      "an empty last column"),
-    ("id,f1,f2\n1,0.5,1,\n2,1.5,2,\n", "the data lines hold 4 fields, one more than the header"),
+    ("id,f1,f2\na,0.5,1,7\nb,1.5,2,8\n", "the data lines hold 4 fields, one more than the "
+     "header"),
     ("id,f1,f2\n1,0.5,inf\n", r"id '1' holds NaN or an infinite value \(column 'f2'")])
 def test_cells_written_another_way_are_explained(tmp_path, text, message):
     (tmp_path / "X.csv").write_text(text)

@@ -330,10 +330,28 @@ def test_rows_one_field_longer_than_the_header_are_refused_not_shifted(tmp_path)
         Annotations.from_file(path)
 
 
+def test_row_numbers_without_a_header_name_and_trailing_separators_are_read_right(tmp_path):
+    # R's write.table: a header one field short, each data line starting with its number
+    r_table = tmp_path / "r.txt"
+    r_table.write_text('"task" "worker" "label"\n"1" "t1" "w1" "a"\n"2" "t1" "w2" "b"\n'
+                       '"3" "t2" "w1" "b"\n')
+    with pytest.warns(CrowdlearnWarning, match="row numbers 1 to 3 that the header does not "
+                      "name"):
+        ann = Annotations.from_file(r_table, sep=r"\s+")
+    assert list(ann.tasks) == ["t1", "t2"] and list(ann.workers) == ["w1", "w2"]
+    trailing = tmp_path / "trailing.csv"  # a separator ending every data line
+    trailing.write_text("task,worker,label\nt1,w1,a,\nt1,w2,b,\nt2,w1,b,\n")
+    ann = _no_warning(lambda: Annotations.from_file(trailing))
+    assert list(ann.tasks) == ["t1", "t2"] and list(ann.classes) == ["a", "b"]
+
+
 def test_one_ragged_row_names_its_line(tmp_path):
     path = tmp_path / "answers.csv"
     path.write_text("task,worker,label\nt1,w1,a\nt2,w1,b,y\nt1,w2,a\n")
     with pytest.raises(InputError, match=r"answers.csv: line 3: 4 fields where the lines above"):
+        read_table(path)
+    path.write_text("sep=;\ntask;worker;label\nt1;w1;a\nt2;w1;b;y\n")  # Excel's first line
+    with pytest.raises(InputError, match=r"answers.csv: line 4: 4 fields where the lines above"):
         read_table(path)
 
 
@@ -348,7 +366,9 @@ def test_a_parquet_list_column_is_named_not_a_type_error(tmp_path):
 
 def test_a_numeric_wide_npy_with_a_distinct_first_row_is_answers_not_a_header(tmp_path):
     # many classes, few workers: the first task's answers can be distinct and never seen again
-    path = tmp_path / "wide.npy"
-    np.save(path, np.array([[50, 51, 52], [1, 2, 1], [3, 3, 4], [5, 6, 5], [7, 7, 8]]))
-    ann = Annotations.from_file(path, "wide")
-    assert len(ann) == 15 and {50, 51, 52} <= set(ann.classes)
+    matrix = np.array([[50, 51, 52], [1, 2, 1], [3, 3, 4], [5, 6, 5], [7, 7, 8]])
+    np.save(tmp_path / "wide.npy", matrix)
+    pd.DataFrame(matrix, columns=["u", "v", "w"]).to_parquet(tmp_path / "wide.parquet")
+    for name in ("wide.npy", "wide.parquet"):
+        ann = Annotations.from_file(tmp_path / name, "wide")
+        assert len(ann) == 15 and {50, 51, 52} <= {int(c) for c in ann.classes}, name

@@ -512,7 +512,7 @@ def test_unhashable_json_cells_and_odd_files_are_one_line_errors(tmp_path):
     path = tmp_path / "answers.json"
     path.write_text('[{"task": 1, "worker": "a", "label": ["x"]}]')
     result = run("aggregate", path, "-o", tmp_path / "o.csv")
-    assert result.exit_code == 2 and "column 'label' holds list" in result.output
+    assert result.exit_code == 2 and "column 'label' holds a list" in result.output
     path.write_text('{"task": 1, "worker": "a", "label": "x"}\n{"task": 2, "worker": "a", '
                     '"label": "y"}\n')
     result = run("aggregate", path, "-o", tmp_path / "o.csv")

@@ -776,7 +776,9 @@ def _header_evidence(values: np.ndarray, observed: np.ndarray) -> str:
     column never takes again although the column's other cells take few values; else
     ``""``. A matrix of numbers (a .npy file, a typed Parquet table) has no header row:
     its first row is answers, however distinct (many classes, few workers)."""
-    if len(values) < 3 or np.issubdtype(values.dtype, np.number):
+    if len(values) < 3 or np.issubdtype(values.dtype, np.number) or pd.api.types.infer_dtype(
+            values[observed], skipna=True) in ("integer", "floating", "mixed-integer-float",
+                                               "decimal"):
         return ""
     first = values[0, observed[0]]
     rest = values[1:][observed[1:]]

@@ -12,6 +12,7 @@ import lzma
 import re
 import sys
 import tarfile
+import warnings
 import zipfile
 import zlib
 from collections.abc import Callable
@@ -21,7 +22,7 @@ from typing import TypeVar
 import numpy as np
 import pandas as pd
 
-from crowdlearn.errors import InputError, RemedyError
+from crowdlearn.errors import CrowdlearnWarning, InputError, RemedyError
 from crowdlearn.labels import missing_mask, plain
 
 T = TypeVar("T")
@@ -349,19 +350,19 @@ def _read_text(source, name: str, sep: str | None, encoding: str | None,
     except pd.errors.ParserError as exc:
         quote = re.search(r"EOF inside string starting at row (\d+)", str(exc))
         fields = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+        skipped = 0 if declared is None else 1  # the "sep=" line read away
         if quote is not None:
-            raise InputError(f"{name}: line {int(quote.group(1)) + 1}: a quoted field starts "
-                             "here and its closing quote never comes (a stray '\"'?)") from None
+            raise InputError(f"{name}: line {int(quote.group(1)) + 1 + skipped}: a quoted "
+                             "field starts here and its closing quote never comes (a stray "
+                             "'\"'?)") from None
         if fields is not None:
             want, line, saw = fields.groups()
-            raise InputError(f"{name}: line {line}: {saw} fields where the lines above have "
-                             f"{want} (a separator inside an unquoted cell?)") from None
+            raise InputError(f"{name}: line {int(line) + skipped}: {saw} fields where the "
+                             f"lines above have {want} (a separator inside an unquoted "
+                             "cell?)") from None
         raise
     if "index_col" not in kwargs and not isinstance(table.index, pd.RangeIndex):
-        raise InputError(f"{name}: the data lines hold {table.shape[1] + table.index.nlevels} "
-                         f"fields, one more than the header line's {table.shape[1]} (a "
-                         "separator ending each line, or a row name as R's write.table "
-                         "writes): remove the extra field or name its column in the header")
+        table = _one_field_more(table, name)
     if "quoting" not in kwargs and len(sep) == 1:
         swallowed = _swallowed_rows(table, sep)
         if swallowed is not None:
@@ -370,6 +371,32 @@ def _read_text(source, name: str, sep: str | None, encoding: str | None,
         table.attrs["header"] = [c.lstrip(" ") if kwargs.get("skipinitialspace") else c
                                  for c in header]
     return table
+
+
+def _one_field_more(table: pd.DataFrame, name: str) -> pd.DataFrame:
+    """A table whose data lines hold one field more than its header, which pandas read with
+    the first field as row labels, put right: row numbers 1, 2, … (R's ``write.table``
+    writes them without a header name) are dropped with a warning; a separator ending every
+    data line (its last field empty on every line) is ignored, the fields shifted back to
+    their names. Anything else is refused: which field has no name cannot be told, and
+    reading on would give every column the values of its neighbour."""
+    n = len(table)
+    if table.index.nlevels == 1 and n:
+        first = table.index.astype(str).str.strip()
+        if first.tolist() == [str(i) for i in range(1, n + 1)]:
+            warnings.warn(f"{name}: the data lines start with row numbers 1 to {n:,} that the "
+                          "header does not name (as R's write.table writes them): ignored",
+                          CrowdlearnWarning, stacklevel=4)
+            return table.reset_index(drop=True)
+        last = table.iloc[:, -1]
+        if (last.astype(str).str.strip() == "").all():
+            values = [table.index.to_numpy(dtype=object)] + [table.iloc[:, j].to_numpy()
+                                                             for j in range(table.shape[1] - 1)]
+            return pd.DataFrame(dict(zip(table.columns, values, strict=True)))
+    raise InputError(f"{name}: the data lines hold {table.shape[1] + table.index.nlevels} "
+                     f"fields, one more than the header line's {table.shape[1]} (row names in "
+                     "front, as R's write.table writes them? a value too many at the end?): "
+                     "remove the extra field or name its column in the header")
 
 
 def _swallowed_rows(table: pd.DataFrame, sep: str) -> tuple[int, str] | None:

@@ -224,7 +224,7 @@ def _factorize(series: pd.Series, name: str, origin: str, row: RowName = _row,
             raise
         bad = int(np.flatnonzero(unhashable)[0])
         what = "a list" if isinstance(series.iloc[bad], np.ndarray) else \
-            type(series.iloc[bad]).__name__
+            f"a {type(series.iloc[bad]).__name__}"
         raise InputError(f"{origin}{row(bad)}: column {name!r} holds {what} "
                          f"{_short(series.iloc[bad])}, not an id or a label") from None
     if series.dtype == object or isinstance(series.dtype, pd.CategoricalDtype):  # mixed?
@@ -235,7 +235,7 @@ def _factorize(series: pd.Series, name: str, origin: str, row: RowName = _row,
             if bad is not None:
                 at = int(np.flatnonzero(codes == bad)[0])
                 raise InputError(f"{origin}{row(at)}: column {name!r} holds "
-                                 f"{type(uniques[bad]).__name__} {uniques[bad]!r}, not an id or "
+                                 f"a {type(uniques[bad]).__name__} {uniques[bad]!r}, not an id or "
                                  "a label (join its parts into one text id)")
         if kind not in ("string", "empty"):
             _check_one_kind(plain(uniques), name, origin)

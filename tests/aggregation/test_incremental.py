@@ -327,3 +327,6 @@ def test_new_ids_read_as_text_take_the_fitted_ids_type():
     kept = DawidSkene().fit(first)
     kept.partial_fit(pd.DataFrame({"task": ["007"], "worker": [10], "label": ["x"]}))
     assert kept.tasks_[-1] == "007"  # not the text of an integer as written: kept as text
+    for odd in ("--5", "\u00b2", "1" * 30):  # not int64 in ASCII digits: kept as text
+        kept.partial_fit(pd.DataFrame({"task": [odd], "worker": [10], "label": ["x"]}))
+        assert kept.tasks_[-1] == odd

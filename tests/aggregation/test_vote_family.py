@@ -99,8 +99,8 @@ def test_gold_majority_vote():
 def test_gold_majority_vote_says_when_every_vote_weighs_nothing():
     frame = pd.DataFrame({"task": [0, 0, 1, 1, 2, 2], "worker": ["a", "b"] * 3,
                           "label": ["x", "x", "y", "x", "x", "y"]})
-    with pytest.warns(CrowdlearnWarning, match="2 tasks were answered only by workers who "
-                      "got every gold task wrong"):
+    with pytest.warns(CrowdlearnWarning, match="2 tasks were answered only by workers of "
+                      r"skill 0 \(every gold answer wrong"):
         model = GoldMajorityVote().fit(frame, gold={0: "y"})
     assert model.skill_.tolist() == [0.0, 0.0]
     with warnings.catch_warnings():

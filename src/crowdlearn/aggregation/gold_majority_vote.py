@@ -71,8 +71,9 @@ class GoldMajorityVote(Aggregator):
         unweighed[tasks] = False
         if unweighed.any():
             warnings.warn(f"GoldMajorityVote: {int(unweighed.sum()):,} tasks were answered only "
-                          "by workers who got every gold task wrong (skill 0): their votes "
-                          f"weigh nothing and the label is a tie-break ({self.tie_break!r})",
+                          "by workers of skill 0 (every gold answer wrong, or no gold answer "
+                          "and default_skill 0): their votes weigh nothing and the label is a "
+                          f"tie-break ({self.tie_break!r})",
                           CrowdlearnWarning, stacklevel=2)
         shares = vote_shares(scores)
         labels[tasks] = classes

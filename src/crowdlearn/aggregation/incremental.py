@@ -12,6 +12,7 @@ which of them need an exact E-step (see :class:`_Margins`). :func:`fold_in` is
 from __future__ import annotations
 
 import array
+import re
 from collections.abc import Callable
 from concurrent.futures import wait
 from dataclasses import dataclass
@@ -572,10 +573,13 @@ def _in_kind(added: list, known) -> list:
     if isinstance(first, str) and all(isinstance(v, (int, np.integer)) for v in added):
         return [str(v) for v in added]
     if isinstance(first, (int, np.integer)) and not isinstance(first, bool) and all(
-            isinstance(v, str) and v.strip() == v and v.lstrip("-").isdigit()
-            and str(int(v)) == v for v in added):
+            isinstance(v, str) and _INT64_TEXT.fullmatch(v) and str(int(v)) == v
+            and -2**63 <= int(v) < 2**63 for v in added):
         return [int(v) for v in added]
     return added
+
+
+_INT64_TEXT = re.compile(r"-?[0-9]{1,19}")  # ASCII digits only: "²".isdigit() is True
 
 
 def _extend(ids: list, more: list, index: pd.Index) -> tuple[list, np.ndarray, pd.Index]:

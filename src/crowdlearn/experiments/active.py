@@ -400,7 +400,7 @@ class ActiveExperiment(Experiment):
     cell_fields = ("seeds", "strategies")
     added_settings: ClassVar[dict] = {  # the values of tables written before these settings
         "columns": ("task", "worker", "label"), "keep": "error", "sep": "none",
-        "encoding": "none", "replay_data": "unrecorded"}
+        "encoding": "none", "replay_data": "none"}
 
     def recorded(self) -> dict:
         # None would come back from results.csv as NaN, and the sweep would not resume
