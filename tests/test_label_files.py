@@ -158,3 +158,12 @@ def test_replay_partial_truth_warning_hints_at_leading_zeros():
     pool.unanswered_truth = ("x",)
     with pytest.warns(CrowdlearnWarning, match=r"e.g. 'x'; ids are compared as written\)$"):
         _warn_partial_truth(pool, "t.csv")
+
+
+def test_a_parquet_probability_file_names_records_not_lines(tmp_path):
+    path = tmp_path / "p.parquet"
+    pd.DataFrame({"task": ["a", "b"], "proba_x": [0.5, np.nan],
+                  "proba_y": [0.5, 1.0]}).to_parquet(path)
+    with pytest.raises(InputError, match=r"p.parquet: the probabilities of id 'b' \(record 2\) "
+                       "have an empty cell"):
+        read_proba_table(path)

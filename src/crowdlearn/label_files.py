@@ -53,25 +53,36 @@ def read_proba_table(path: str | Path, id_col: str = "id") -> pd.DataFrame:
         raise InputError(f"{name}: id {ids[ids.duplicated()].iloc[0]!r} appears twice")
     columns = ([c for c in map(str, table.columns) if c.startswith("proba_")]
                or [c for c in map(str, table.columns) if c != found[0]])
+    at = _row_word(path)
     values = table[columns].apply(pd.to_numeric, errors="coerce")
     text = table[columns].astype(str).apply(lambda c: c.str.strip())
     wrong = values.isna().to_numpy() & (text != "").to_numpy() & table[columns].notna().to_numpy()
     if wrong.any():
         row, col = map(int, np.argwhere(wrong)[0])
-        raise InputError(f"{name}: line {row + 2} (id {ids.iloc[row]!r}), column "
+        raise InputError(f"{name}: {at(row)} (id {ids.iloc[row]!r}), column "
                          f"{columns[col]!r}: {table[columns].iat[row, col]!r} is not a number"
                          + (f" ({int(wrong.sum()):,} such cells)" if wrong.sum() > 1 else ""))
     values = values.set_axis([c.removeprefix("proba_") for c in columns], axis=1)
     values.index = pd.Index(ids.to_numpy(), name="task")
-    return checked_distributions(values, name)
+    return checked_distributions(values, name, at)
 
 
-def checked_distributions(values: pd.DataFrame, name: str) -> pd.DataFrame:
+def _row_word(path: str | Path):
+    """How messages place row ``i`` (0-based, after the header) of the table at ``path``:
+    its line in a text file with a header line, its record in a typed one (Parquet, JSON,
+    where lines mean nothing)."""
+    if table_format(path) in TYPED:
+        return lambda i: f"record {i + 1}"
+    return lambda i: f"line {i + 2}"
+
+
+def checked_distributions(values: pd.DataFrame, name: str, at=None) -> pd.DataFrame:
     """``values`` (one row per id; ``name``: how messages call its file) checked to be
     probability distributions: a row with a missing, infinite or negative value, or summing
     further than :data:`PROBA_ROUNDING` from 1, is an :class:`InputError` naming its id and
     line; rows off by more than :data:`PROBA_EXACT` (probabilities rounded when saved) are
     renormalised, with one warning that gives the worst sum."""
+    at = at or (lambda i: f"line {i + 2}")  # ``at(row)``: where the row is, for messages
     P = np.array(values.to_numpy(dtype=float))  # a copy: rounded rows are rescaled in it
     sums = P.sum(axis=1)
     off = np.abs(sums - 1)
@@ -82,14 +93,14 @@ def checked_distributions(values: pd.DataFrame, name: str) -> pd.DataFrame:
             row, col = map(int, np.argwhere(cells)[0])
             value = "" if np.isnan(P[row, col]) else f"{P[row, col]:g} "
             n_rows = int(cells.any(axis=1).sum())
-            raise InputError(f"{name}: the probabilities of id {values.index[row]!r} (line "
-                             f"{row + 2}) {words} ({value}for class {values.columns[col]!r})"
+            raise InputError(f"{name}: the probabilities of id {values.index[row]!r} "
+                             f"({at(row)}) {words} ({value}for class {values.columns[col]!r})"
                              + (f"; {n_rows:,} such rows" if n_rows > 1 else ""))
     bad = np.flatnonzero(~(off <= PROBA_ROUNDING))
     if len(bad):
         row = int(bad[0])
-        raise InputError(f"{name}: the probabilities of id {values.index[row]!r} (line "
-                         f"{row + 2}) are not a distribution (sum {sums[row]:.4g}; {len(bad)} "
+        raise InputError(f"{name}: the probabilities of id {values.index[row]!r} "
+                         f"({at(row)}) are not a distribution (sum {sums[row]:.4g}; {len(bad)} "
                          "such rows); rounded? re-save with more decimals")
     rounded = off > PROBA_EXACT
     if rounded.any():
