@@ -8,6 +8,7 @@ from sklearn.base import clone
 
 from crowdlearn import InputError
 from crowdlearn.datasets import load
+from crowdlearn.errors import CrowdlearnWarning
 from crowdlearn.learners import (
     CoTeaching,
     MeMomentum,
@@ -129,6 +130,15 @@ def test_clean_labels_are_coded_by_lookup_not_by_sorting():
     _, codes, classes = encode_labels(np.zeros((3, 1)), ["10", "2", "1"])
     assert classes == ["1", "2", "10"] and codes.tolist() == [2, 1, 0]
     assert check_clean_labels(["10", "2"], classes, 2).tolist() == [2, 1]
+
+
+def test_labels_spelled_two_ways_are_warned_about():
+    # "3" and "3.0", "Cat" and "cat": two classes each, as given, but hardly meant so
+    with pytest.warns(CrowdlearnWarning, match="'3' and '3.0' are one number written two ways"):
+        _, _, classes = encode_labels(np.zeros((3, 1)), ["3", "3.0", "1"])
+    assert len(classes) == 3
+    with pytest.warns(CrowdlearnWarning, match="differ only by case"):
+        encode_labels(np.zeros((2, 1)), ["Cat", "cat"])
 
 
 def test_continuous_labels_named_as_plain_numbers():

@@ -41,7 +41,7 @@ def encode_labels(X, y) -> tuple[np.ndarray, np.ndarray, list]:
         example = y[np.flatnonzero(y != np.round(y))[0]].item()
         raise InputError(f"the labels are continuous numbers (e.g. {example!r}): these "
                          "learners classify; give class labels")
-    codes, classes = code(y, name="label")
+    codes, classes = code(y, name="label", warn_near=True)  # "3" and "3.0": one class?
     if len(classes) < 2:
         raise InputError(f"need at least 2 classes, the labels hold {len(classes)} class")
     return X, codes.astype(np.int64, copy=False), classes
