@@ -105,6 +105,17 @@ def test_answers_or_labels_of_the_wrong_kind_are_refused_before_reading(tmp_path
     assert message in result.output
 
 
+@pytest.mark.parametrize("option", [["--missing", "eel"], ["--worker-col", "annotator"],
+                                    ["--format", "wide"], ["--keep", "first"]])
+def test_options_of_crowd_answers_are_refused_with_labels(tmp_path, option):
+    # they were ignored: --missing eel trained on 'eel' as a class
+    result = run("fit", "--labels", tmp_path / "none.csv", "--features", tmp_path / "no.csv",
+                 "--method", "ce", *option, "-o", tmp_path / "m")
+    assert result.exit_code == 2, result.output
+    assert f"{option[0]} applies to crowd answers (--answers), not to --labels" in result.output
+    assert not (tmp_path / "m").exists()
+
+
 # ---------------------------------------------------------------- id columns
 def test_an_id_column_given_must_exist(files):
     result = run("fit", "--answers", files / "answers.csv", "--features",

@@ -1345,6 +1345,14 @@ def fit(
     if (answers is None) == (labels is None):
         raise InputError("give --answers (crowd methods) or --labels (noisy-label methods), "
                          "one of them")
+    if labels is not None:  # options of crowd answers would be ignored without a word
+        crowd_only = {"--worker-col": worker_col != "worker",
+                      "--format": Layout(layout) is not Layout.long,
+                      "--missing": missing is not None, "--keep": Keep(keep).value != "error"}
+        named = [name for name, given_too in crowd_only.items() if given_too]
+        if named:
+            raise InputError(f"{named[0]} applies to crowd answers (--answers), not to "
+                             "--labels (one label per item, by its id)")
     check_location(out, folder=True)
     check_model_folder(out, force)
     scratch = _fit_checkpoints(out)
