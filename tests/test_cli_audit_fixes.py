@@ -350,3 +350,25 @@ def test_aggregate_reads_the_truth_before_the_fit(tmp_path, monkeypatch):
     result = run("aggregate", answers, "--truth", truth, "-o", tmp_path / "out.csv")
     assert result.exit_code == 2, result.output
     assert "t.csv: no task of the truth file has an answer" in result.output
+
+
+@pytest.mark.parametrize("option", [["--method", "two-em"], ["--param", "epochs=2"],
+                                    ["--seed", "5"], ["--image-size", "8"],
+                                    ["--threads", "1"]])
+def test_label_issues_with_proba_refuses_options_of_training(tmp_path, option):
+    labels, proba = tmp_path / "l.csv", tmp_path / "p.csv"
+    labels.write_text("id,label\n1,x\n2,y\n")
+    proba.write_text("id,proba_x,proba_y\n1,0.9,0.1\n2,0.2,0.8\n")
+    result = run("label-issues", "--labels", labels, "--proba", proba, *option,
+                 "-o", tmp_path / "i.csv")
+    assert result.exit_code == 2, result.output
+    assert f"{option[0]} applies to --features" in result.output
+    assert not (tmp_path / "i.csv").exists()
+
+
+def test_label_issues_hints_at_leading_zeros(tmp_path):
+    labels, proba = tmp_path / "l.csv", tmp_path / "p.csv"
+    labels.write_text("id,label\n1,x\n2,y\n")
+    proba.write_text("id,proba_x,proba_y\n001,0.9,0.1\n002,0.2,0.8\n")
+    result = run("label-issues", "--labels", labels, "--proba", proba, "-o", tmp_path / "i.csv")
+    assert result.exit_code == 2 and "differ from an id only in leading zeros" in result.output

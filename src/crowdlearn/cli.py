@@ -1565,6 +1565,13 @@ def label_issues(
                                                        "confident_learning"):
         raise InputError("--score and --filter-by apply to --proba; with --features the "
                          "method ranks and flags by its own quality score")
+    training_only = {"--method": method is not IssueMethod.me_momentum, "--param": bool(param),
+                     "--seed": seed != 0, "--image-size": image_size is not None,
+                     "--threads": threads is not None}
+    named = [name for name, given_too in training_only.items() if given_too]
+    if proba is not None and named:
+        raise InputError(f"{named[0]} applies to --features (a model trained here); with "
+                         "--proba nothing is trained")
     with _reported_warnings():  # the probabilities (or features) first: their ids tell
         # whether the labels' first line is a header
         if proba is not None:
@@ -1602,9 +1609,11 @@ def _issues_from_proba(given: pd.Series, proba: pd.DataFrame, name: str, score: 
                        index=pd.Index(given.index.astype(str), name="id"))
     labelled = labels.index.isin(proba.index)
     if not labelled.all():
+        from crowdlearn.label_files import id_hint
+
         missing = labels.index[~labelled]
         raise InputError(f"{name}: {len(missing)} labelled items have no probabilities, e.g. "
-                         f"{missing[0]!r}")
+                         f"{missing[0]!r}" + id_hint(missing, proba.index))
     classes = [str(c) for c in proba.columns]
     strange = sorted(set(labels) - set(classes))
     if strange:
