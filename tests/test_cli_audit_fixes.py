@@ -372,3 +372,18 @@ def test_label_issues_hints_at_leading_zeros(tmp_path):
     proba.write_text("id,proba_x,proba_y\n001,0.9,0.1\n002,0.2,0.8\n")
     result = run("label-issues", "--labels", labels, "--proba", proba, "-o", tmp_path / "i.csv")
     assert result.exit_code == 2 and "differ from an id only in leading zeros" in result.output
+
+
+def test_label_issues_allow_missing_leaves_out_labels_without_features(tmp_path):
+    rng = np.random.default_rng(0)
+    features, labels = tmp_path / "X.csv", tmp_path / "l.csv"
+    pd.DataFrame({"id": range(60), "f": rng.normal(size=60)}).to_csv(features, index=False)
+    pd.DataFrame({"id": range(62), "label": ["a", "b"] * 31}).to_csv(labels, index=False)
+    args = ["label-issues", "--features", features, "--labels", labels, "--param", "epochs=1",
+            "-o", tmp_path / "i.csv"]
+    refused = run(*args)
+    assert refused.exit_code == 2 and "--allow-missing drops them" in refused.output
+    result = run(*args, "--allow-missing")
+    assert result.exit_code == 0, result.output
+    assert "left out 2 labelled items without features" in result.output
+    assert len(pd.read_csv(tmp_path / "i.csv")) == 60

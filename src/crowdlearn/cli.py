@@ -1546,6 +1546,9 @@ def label_issues(
     label_col: Annotated[str, typer.Option(help="Label column of --labels.")] = "label",
     threads: Annotated[int | None, typer.Option(min=1, help="CPU threads.")] = None,
     seed: Annotated[int, typer.Option(help="Seed (with --features).")] = 0,
+    allow_missing: Annotated[bool, typer.Option(help="With --features: leave out (and "
+                                                "count) labelled items that have no "
+                                                "features, instead of refusing.")] = False,
     force: Annotated[bool, typer.Option(help="Overwrite an existing output file.")] = False,
 ) -> None:
     """Rank the given labels by how likely each is wrong, most suspect first.
@@ -1567,7 +1570,7 @@ def label_issues(
                          "method ranks and flags by its own quality score")
     training_only = {"--method": method is not IssueMethod.me_momentum, "--param": bool(param),
                      "--seed": seed != 0, "--image-size": image_size is not None,
-                     "--threads": threads is not None}
+                     "--threads": threads is not None, "--allow-missing": allow_missing}
     named = [name for name, given_too in training_only.items() if given_too]
     if proba is not None and named:
         raise InputError(f"{named[0]} applies to --features (a model trained here); with "
@@ -1587,7 +1590,7 @@ def label_issues(
                                   image_size=_image_size(image_size))
             given = read_given_labels(labels, id_col, label_col, items.ids)
             table = _issues_from_training(given, items, method.value, seed, threads,
-                                          _params(param or []))
+                                          _params(param or []), allow_missing)
     write_table(table, out)
     if str(out) != "-":
         flagged = int(table["is_label_issue"].sum())
@@ -1624,12 +1627,16 @@ def _issues_from_proba(given: pd.Series, proba: pd.DataFrame, name: str, score: 
 
 
 def _issues_from_training(given: pd.Series, items, method: str, seed: int,
-                          threads: int | None, params: dict):
+                          threads: int | None, params: dict, allow_missing: bool = False):
     import numpy as np
 
     from crowdlearn.learners import find_label_issues
 
-    X, found = items.rows_for(given.index, "labelled items")
+    X, found = items.rows_for(given.index, "labelled items", allow_missing=allow_missing)
+    if not found.all():
+        err_console.print(f"left out {int((~found).sum()):,} labelled items without "
+                          "features (--allow-missing)", highlight=False)
+        given = given[found]
     options = {"seed": seed, "verbose": err_console.is_terminal,
                **({"n_threads": threads} if threads else {}), **params}
     table = find_label_issues(X, given.to_numpy(), method, **options)
