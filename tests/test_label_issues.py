@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from crowdlearn import InputError
+from crowdlearn.errors import CrowdlearnWarning
 from crowdlearn.label_issues import class_thresholds, label_issues_from_proba
 
 
@@ -135,7 +136,9 @@ def test_a_probability_frame_with_the_default_index_is_matched_by_position():
 
     P = np.array([[0.9, 0.1], [0.2, 0.8], [0.7, 0.3], [0.1, 0.9]])
     labels = pd.Series([0, 1, 1, 1], index=["d", "a", "c", "b"])  # ids, proba's rows unnamed
-    by_frame = label_issues_from_proba(labels, pd.DataFrame(P)).sort_values("id")
+    with pytest.warns(CrowdlearnWarning, match="proba has the default index 0…n−1 and the "
+                      r"labels' index holds ids \('d', 'a', 'c', …\): matched by position"):
+        by_frame = label_issues_from_proba(labels, pd.DataFrame(P)).sort_values("id")
     by_array = label_issues_from_proba(labels.to_numpy(), P, ids=labels.index).sort_values("id")
     pd.testing.assert_frame_equal(by_frame.reset_index(drop=True),
                                   by_array.reset_index(drop=True))

@@ -35,12 +35,13 @@ Items are matched as in scikit-learn, by position, except when ``labels`` is a S
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
-from crowdlearn.errors import InputError
+from crowdlearn.errors import CrowdlearnWarning, InputError
 from crowdlearn.labels import lookup, positions
 from crowdlearn.proba import checked_rows
 
@@ -271,6 +272,12 @@ def _matched(labels, proba, classes, ids):
             labels = labels.iloc[_rows_by_id(proba.index, labels.index)]
         elif isinstance(labels, pd.Series) and ids is None:
             ids = labels.index  # matched by position: the labels' ids, if any, name the rows
+            if _named_rows(ids) and not _numbers_0_to_n(ids):
+                warnings.warn("proba has the default index 0…n−1 and the labels' index holds "
+                              f"ids ({', '.join(map(repr, ids[:3]))}, …): matched by "
+                              "position; give proba those ids as its index to match by id "
+                              "(labels.to_numpy() says position is meant)", CrowdlearnWarning,
+                              stacklevel=3)
         ids = proba.index if ids is None else ids
         proba = proba.to_numpy()
     elif isinstance(labels, pd.Series) and ids is None:
@@ -284,6 +291,12 @@ def _named_rows(index: pd.Index) -> bool:
     """Whether an index names its rows (ids), not the default 0..n−1 of a frame built from
     an array, which says nothing about the rows."""
     return not (isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1)
+
+
+def _numbers_0_to_n(index: pd.Index) -> bool:
+    """Whether ``index`` holds the numbers 0..n−1 in some order, as numbers or as text (row
+    numbers, not ids)."""
+    return sorted(map(str, index)) == sorted(map(str, range(len(index))))
 
 
 def _reordered(keys: pd.Index, rows: pd.Index) -> bool:

@@ -4,6 +4,8 @@ of a DataFrame X by id, as fit does."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -129,3 +131,18 @@ def test_a_frame_with_the_default_index_is_matched_by_position_as_in_scikit_lear
     named = X.set_axis(pd.Index([10, 11, 12, 13]))  # an index that names the rows
     with pytest.raises(InputError, match="different ids"):
         align_labels(named, y)
+
+
+def test_a_frame_without_ids_and_labels_with_ids_warn_that_position_is_used():
+    from crowdlearn.errors import CrowdlearnWarning
+
+    X = pd.DataFrame({"f": [0.0, 1.0, 2.0]})  # the default index: the rows are unnamed
+    y = pd.Series(["a", "b", "a"], index=["0010", "0002", "0007"])
+    with pytest.warns(CrowdlearnWarning, match=r"X has the default index 0…n−1 and y's index "
+                      r"holds ids \('0010', '0002', '0007'\): matched by position"):
+        assert align_labels(X, y) is y
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CrowdlearnWarning)
+        align_labels(X, y.reset_index(drop=True))  # row numbers: nothing to say
+        align_labels(X, y.set_axis(["2", "0", "1"]))  # numbers 0..n-1 as text, likewise
+        align_labels(X.to_numpy(), y)  # an array has no index that could have held ids

@@ -9,6 +9,7 @@ import inspect
 import itertools
 import json
 import os
+import warnings
 from collections.abc import Callable, Iterator
 from enum import IntEnum
 from pathlib import Path
@@ -21,7 +22,7 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from crowdlearn.annotations import Annotations
-from crowdlearn.errors import InputError, InputTypeError
+from crowdlearn.errors import CrowdlearnWarning, InputError, InputTypeError
 from crowdlearn.features import as_float
 from crowdlearn.inputs import first_line
 from crowdlearn.learners.folder_lock import folder_lock
@@ -450,6 +451,11 @@ def align_labels(X, y, name: str = "y"):
     that says nothing about ``df``'s rows)."""
     import pandas as pd
 
+    if isinstance(X, pd.DataFrame) and not _indexed_by_id(X) and _ids_not_rows(y):
+        warnings.warn(f"X has the default index 0…n−1 and {name}'s index holds ids "
+                      f"({_first_names(list(y.index))}): matched by position; give X those "
+                      f"ids as its index to match by id ({name}.to_numpy() says position "
+                      "is meant)", CrowdlearnWarning, stacklevel=4)
     if not (_indexed_by_id(X) and isinstance(y, (pd.Series, pd.DataFrame))):
         return y
     if X.index.equals(y.index):
@@ -637,6 +643,18 @@ def rows_of_tasks(X, annotations: Annotations) -> np.ndarray:
     if _indexed_by_id(X):
         return _rows_by_id(X.index, annotations)
     return task_rows(annotations, len(X))
+
+
+def _ids_not_rows(y) -> bool:
+    """Whether ``y`` is a pandas object whose index holds ids that are not its positions: a
+    default index, or any index of the numbers 0..n−1 (as numbers or text), says nothing
+    of the rows."""
+    import pandas as pd
+
+    if not isinstance(y, (pd.Series, pd.DataFrame)) or not _indexed_by_id(pd.DataFrame(
+            index=y.index)):
+        return False
+    return sorted(map(str, y.index)) != sorted(map(str, range(len(y))))
 
 
 def _indexed_by_id(X) -> bool:
