@@ -167,3 +167,12 @@ def test_a_parquet_probability_file_names_records_not_lines(tmp_path):
     with pytest.raises(InputError, match=r"p.parquet: the probabilities of id 'b' \(record 2\) "
                        "have an empty cell"):
         read_proba_table(path)
+
+
+def test_two_columns_are_not_read_as_task_label_when_a_name_is_the_other_column(tmp_path):
+    # --id-col item --label-col lbl (a typo) on "label,item": the ids are not the labels
+    path = tmp_path / "l.csv"
+    path.write_text("label,item\ncat,1\ndog,2\n")
+    with pytest.raises(InputError, match="expected columns 'item' and 'lbl'"):
+        read_given_labels(path, "item", "lbl")
+    assert read_given_labels(path, "item", "label").to_dict() == {"1": "cat", "2": "dog"}

@@ -531,7 +531,9 @@ def task_labels_from_table(table: pd.DataFrame, name: str, task: str = "task",
         task = "id"
     if {task, label} <= set(table.columns):
         table = table[[task, label]]
-    elif table.shape[1] != 2:
+    elif table.shape[1] != 2 or (task in table.columns and table.columns[0] != task) or (
+            label in table.columns and table.columns[1] != label):
+        # two columns are read as task, label unless one of the names is the other column
         raise InputError(f"{name}: expected columns {task!r} and {label!r} (or two columns: "
                          f"task, label); columns found: {', '.join(map(repr, table.columns))}")
     line0 = 2  # the file line of the table's first row
