@@ -194,7 +194,8 @@ EncodingOption = Annotated[str | None, typer.Option(help="Text encoding of the i
 # the option of every command that trains on features
 ImageSizeOption = Annotated[str | None, typer.Option(help="Resize a folder's images to WxH "
                                                      "pixels (or N: N×N), for photos of "
-                                                     "several sizes; predict resizes alike.")]
+                                                     "several sizes (a model fitted so "
+                                                     "resizes at predict alike).")]
 
 
 def _image_size(text: str | None) -> tuple[int, int] | None:
