@@ -228,6 +228,14 @@ def test_predict_matches_columns_by_name_and_checks_truth(crowd_files):
     _one_line_error(run("predict", folder / "model", "--features", folder / "features.csv",
                         "-o", folder / "truth.csv", "--truth", folder / "truth.csv", "--force"),
                     "over an input file")
+    # a truth file with its own column names: --task-col and --label-col
+    pd.DataFrame({"item": table["id"], "y": y, "note": "x"}).to_csv(folder / "named.csv",
+                                                                   index=False)
+    args = ["predict", folder / "model", "--features", folder / "features.csv", "--truth",
+            folder / "named.csv"]
+    _one_line_error(run(*args, "-o", folder / "e.csv"), "expected columns 'task' and 'label'")
+    scored = run(*args, "--task-col", "item", "--label-col", "y", "-o", folder / "e.csv")
+    assert scored.exit_code == 0 and "accuracy against" in scored.output, scored.output
 
 
 def test_a_setting_given_twice_is_refused(crowd_files):

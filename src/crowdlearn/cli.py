@@ -1452,6 +1452,9 @@ def predict(
     truth: Annotated[Path | None, typer.Option(help="True labels to score the predictions: "
                                                "(id, label) columns, or one label per line "
                                                "in the features' row order.")] = None,
+    task_col: Annotated[str, typer.Option(help="Id column of --truth (else id, or its "
+                                          "first of two columns).")] = "task",
+    label_col: Annotated[str, typer.Option(help="Label column of --truth.")] = "label",
     threads: Annotated[int | None, typer.Option(min=1, help="CPU threads.")] = None,
     epoch: Annotated[Epoch, typer.Option(help="A ce model's network: the final epoch's, or "
                                          "the best on its noisy validation split (a network "
@@ -1485,7 +1488,8 @@ def predict(
             list(names) if names is not None else summary.get("feature_columns"))
         classes = {str(c) for c in learner.classes_}
         ids = [str(i) for i in items.ids]
-        known, unmatched = (read_truth_by_row(truth, ids, "feature rows", classes=classes)
+        known, unmatched = (read_truth_by_row(truth, ids, "feature rows", classes=classes,
+                                              task_col=task_col, label_col=label_col)
                             if truth is not None else (None, []))
         if known is not None:
             strange = sorted(set(known) - classes)
