@@ -404,6 +404,10 @@ def aggregate(
 
     Beyond memory: crowdlearn aggregate 'answers/*.parquet' --engine stream -o labels/
     """
+    if Engine(engine) is Engine.memory and (scratch is not None or scheduler is not None):
+        raise InputError(f"{'--scratch' if scratch is not None else '--scheduler'} is for "
+                         f"--engine {'stream' if scratch is not None else 'dask'}; the default "
+                         "engine (memory) has no use for it")
     if Engine(engine) is not Engine.memory:
         refused = {"--format wide": layout is Layout.wide, "--gold": gold is not None,
                    "--truth": truth is not None,
@@ -528,6 +532,21 @@ def aggregate(
         _print_summary(target, summary, quality, truth_note)
 
 
+def _check_dataset_place(out: Path, answers: Path, *files: Path | None) -> None:
+    """Refuse, before any work, a labels folder (``-o`` of the out-of-core engines) inside
+    the answers' folder (the next read of that folder would take the labels for answers),
+    and a file output (``--workers``, ``--plot``) that is the labels folder or inside it."""
+    folder = out.resolve()
+    source = Path(answers).resolve()
+    if source.is_dir() and (folder == source or source in folder.parents):
+        raise InputError(f"{out}: is inside the answers' folder {answers}; write the labels "
+                         "elsewhere (a later read of the folder would take them for answers)")
+    for path in files:
+        if path is not None and (path.resolve() == folder or folder in path.resolve().parents):
+            raise InputError(f"{path}: is the labels folder (-o) or inside it; give it its "
+                             "own place")
+
+
 def _aggregate_at_scale(engine: Engine, answers: Path, out: Path, method, seed: int,
                         workers: Path | None, plot: Path | None, proba: bool,
                         columns: tuple[str, str, str], scheduler: str | None,
@@ -555,8 +574,11 @@ def _aggregate_at_scale(engine: Engine, answers: Path, out: Path, method, seed: 
     model = make_aggregator(method, seed, **params)  # checked by the engines before any work
     check_format(workers, TABLE_FORMATS, "the workers table (--workers)", stdout=False)
     check_format(plot, PLOT_FORMATS, "the plot (--plot)", stdout=False)
-    check_outputs([workers, plot], force=force)
+    from crowdlearn.scale.parquet import parquet_files
+
+    check_outputs([workers, plot], parquet_files(answers), force=force)  # never over an input
     check_location(out)  # the dataset folder is created in its parent
+    _check_dataset_place(out, answers, workers, plot)
     task, worker, label = columns
     with _reported_warnings() as warned:
         if engine is Engine.stream:

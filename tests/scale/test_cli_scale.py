@@ -98,3 +98,36 @@ def test_keep_reaches_the_stream_engine(tmp_path, keep):
         ours = pq.read_table(tmp_path / "labels").to_pandas().set_index("task").sort_index()
         theirs = pd.read_csv(tmp_path / "memory.csv").set_index("task").sort_index()
         assert (ours["label"] == theirs["label"]).all()
+
+
+def test_outputs_never_land_on_the_inputs_or_in_the_labels_folder(small_crowd, tmp_path):
+    frame, folder = small_crowd
+    victim = tmp_path / "answers.parquet"
+    frame.to_parquet(victim, index=False)
+    before = victim.read_bytes()
+    cases = [
+        ([str(victim), "-o", str(tmp_path / "a"), "--workers", str(victim), "--force"],
+         "refusing to write the output over an input file"),  # it replaced the answers
+        ([str(victim), "-o", str(tmp_path / "b.parquet"), "--workers",
+          str(tmp_path / "b.parquet")], "is the labels folder (-o) or inside it"),
+        ([str(folder), "-o", str(folder / "labels")], "is inside the answers' folder"),
+    ]
+    for args, message in cases:
+        done = runner.invoke(app, ["aggregate", *args, "--engine", "stream"])
+        assert done.exit_code == 2 and message in done.output, done.output
+    assert victim.read_bytes() == before
+    assert not (tmp_path / "a").exists() and not (folder / "labels").exists()
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--scratch", "/nonexistent"], "--scratch is for --engine stream"),
+    (["--scheduler", "tcp://x:1"], "--scheduler is for --engine dask"),
+])
+def test_the_memory_engine_refuses_the_out_of_core_options(small_crowd, tmp_path, extra,
+                                                           message):
+    frame, _ = small_crowd
+    frame.to_parquet(tmp_path / "all.parquet", index=False)
+    done = runner.invoke(app, ["aggregate", str(tmp_path / "all.parquet"), "-o",
+                               str(tmp_path / "x.csv"), *extra])
+    assert done.exit_code == 2 and message in done.output, done.output
+    assert not (tmp_path / "x.csv").exists()
