@@ -39,7 +39,10 @@ def check_file(path: Path) -> None:
     if not path.exists():
         raise InputError(f"{path}: no such file")
     if path.is_dir():
-        raise InputError(f"{path}: is a directory, not a file")
+        parts = next(path.glob("*.parquet"), None) is not None
+        raise InputError(f"{path}: is a directory, not a file" + (
+            " (a folder of Parquet parts is read by aggregate --engine stream)" if parts
+            else ""))
     if path.is_file() and path.stat().st_size == 0:
         raise InputError(f"{path}: the file is empty")
 

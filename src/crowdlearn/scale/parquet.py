@@ -169,7 +169,9 @@ class ParquetAnswers:
                 meta = pq.read_metadata(path)
             except (OSError, pa.ArrowException) as exc:
                 raise InputError(f"{path}: not a readable Parquet file "
-                                 f"({str(exc).splitlines()[0]})") from None
+                                 f"({str(exc).splitlines()[0]}); the out-of-core engines read "
+                                 "Parquet only (the default engine reads CSV, TSV and "
+                                 "JSON)") from None
             if meta.num_rows == 0:  # its columns' types are often null or object: unknown
                 empty.append(path)
                 continue
@@ -179,7 +181,8 @@ class ParquetAnswers:
             for i, name in enumerate(columns):
                 if name not in schema.names:
                     raise InputError(f"{path}: no column {name!r} (columns: "
-                                     f"{', '.join(schema.names)})")
+                                     f"{', '.join(schema.names)}); --task-col, --worker-col "
+                                     "and --label-col name them")
                 dtype = schema.field(name).type
                 kind = _kind(dtype)
                 if kinds[i] is None:
