@@ -270,8 +270,3 @@ def test_row_numbers_against_reordered_labels_are_refused_as_ambiguous():
     by_id = label_issues_from_proba(shuffled.sort_index(), proba)
     pd.testing.assert_frame_equal(by_id.sort_values("id").reset_index(drop=True), ranked)
 
-
-def test_whole_number_float_labels_match_integer_class_columns():
-    proba = pd.DataFrame({"proba_1": [0.9, 0.2, 0.3], "proba_2": [0.1, 0.8, 0.7]})
-    table = label_issues_from_proba(pd.Series([1.0, 2.0, 1.0]), proba)  # was: 1.0 not a class
-    assert sorted(table["given_label"].astype(str)) == ["1", "1", "2"]

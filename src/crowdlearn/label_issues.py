@@ -103,9 +103,6 @@ def label_issues_from_proba(labels, proba, classes: Sequence | None = None, *,
     if given.shape != (n,):
         raise InputError(f"labels must hold one label per row of proba ({n}), got shape "
                          f"{given.shape}")
-    if given.dtype.kind == "f" and np.all(np.isfinite(given)) and np.all(given == np.round(
-            given)) and np.all(np.abs(given) < 2**53):
-        given = given.astype(np.int64)  # 1.0, 2.0: classes 1 and 2 in a float column
     codes = lookup(given, classes, "label", "one of the classes of proba"
                    + (" (its columns)" if isinstance(proba_given, pd.DataFrame) else ""))
     rows = np.arange(n)

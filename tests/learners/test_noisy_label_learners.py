@@ -132,14 +132,6 @@ def test_clean_labels_are_coded_by_lookup_not_by_sorting():
     assert check_clean_labels(["10", "2"], classes, 2).tolist() == [2, 1]
 
 
-def test_whole_number_float_labels_are_integer_classes():
-    # a float column of classes (Parquet, pandas with NaN): classes 1 and 2, not 1.0 and 2.0,
-    # so that a truth file's "1" matches them
-    _, codes, classes = encode_labels(np.zeros((3, 1)), np.array([2.0, 1.0, 2.0]))
-    assert classes == [1, 2] and all(type(c) is int for c in classes)
-    assert codes.tolist() == [1, 0, 1]
-
-
 def test_labels_spelled_two_ways_are_warned_about():
     # "3" and "3.0", "Cat" and "cat": two classes each, as given, but hardly meant so
     with pytest.warns(CrowdlearnWarning, match="'3' and '3.0' are one number written two ways"):

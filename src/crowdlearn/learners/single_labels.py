@@ -41,8 +41,6 @@ def encode_labels(X, y) -> tuple[np.ndarray, np.ndarray, list]:
         example = y[np.flatnonzero(y != np.round(y))[0]].item()
         raise InputError(f"the labels are continuous numbers (e.g. {example!r}): these "
                          "learners classify; give class labels")
-    if y.dtype.kind == "f" and np.all(np.abs(y) < 2**53):  # 1.0, 2.0: a float column of
-        y = y.astype(np.int64)  # classes (Parquet, pandas with NaN); classes 1, 2 as written
     codes, classes = code(y, name="label", warn_near=True)  # "3" and "3.0": one class?
     if len(classes) < 2:
         raise InputError(f"need at least 2 classes, the labels hold {len(classes)} class")
