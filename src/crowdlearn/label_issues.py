@@ -272,7 +272,8 @@ def _matched(labels, proba, classes, ids):
             labels = labels.iloc[_rows_by_id(proba.index, labels.index)]
         elif isinstance(labels, pd.Series) and ids is None:
             ids = labels.index  # matched by position: the labels' ids, if any, name the rows
-            if _named_rows(ids) and not _numbers_0_to_n(ids):
+            if pd.api.types.infer_dtype(ids, skipna=True) not in ("integer", "empty") \
+                    and not _numbers_0_to_n(ids):  # text ids; integers: row numbers
                 warnings.warn("proba has the default index 0…n−1 and the labels' index holds "
                               f"ids ({', '.join(map(repr, ids[:3]))}, …): matched by "
                               "position; give proba those ids as its index to match by id "

@@ -146,3 +146,5 @@ def test_a_frame_without_ids_and_labels_with_ids_warn_that_position_is_used():
         align_labels(X, y.reset_index(drop=True))  # row numbers: nothing to say
         align_labels(X, y.set_axis(["2", "0", "1"]))  # numbers 0..n-1 as text, likewise
         align_labels(X.to_numpy(), y)  # an array has no index that could have held ids
+        # integers: row numbers of a split (train_test_split keeps them), scikit-learn's case
+        align_labels(X, y.set_axis([7, 3, 12]))

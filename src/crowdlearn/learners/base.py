@@ -441,7 +441,7 @@ def _aligned_labels(signature: inspect.Signature, names: list[str], learner, X, 
     return bound.args[2:], bound.kwargs
 
 
-def align_labels(X, y, name: str = "y"):
+def align_labels(X, y, name: str = "y", stacklevel: int = 4):
     """``y`` in the order of ``X``'s rows. When both are pandas objects (a DataFrame ``X``
     whose index names its rows, not the default 0..n−1, and a Series or one-column
     DataFrame ``y``) whose indexes hold the same ids, ``y`` is reordered by index (ids
@@ -455,7 +455,7 @@ def align_labels(X, y, name: str = "y"):
         warnings.warn(f"X has the default index 0…n−1 and {name}'s index holds ids "
                       f"({_first_names(list(y.index))}): matched by position; give X those "
                       f"ids as its index to match by id ({name}.to_numpy() says position "
-                      "is meant)", CrowdlearnWarning, stacklevel=4)
+                      "is meant)", CrowdlearnWarning, stacklevel=stacklevel)
     if not (_indexed_by_id(X) and isinstance(y, (pd.Series, pd.DataFrame))):
         return y
     if X.index.equals(y.index):
@@ -646,13 +646,14 @@ def rows_of_tasks(X, annotations: Annotations) -> np.ndarray:
 
 
 def _ids_not_rows(y) -> bool:
-    """Whether ``y`` is a pandas object whose index holds ids that are not its positions: a
-    default index, or any index of the numbers 0..n−1 (as numbers or text), says nothing
-    of the rows."""
+    """Whether ``y`` is a pandas object whose index holds ids, not row numbers: text such
+    as ``"0010"`` that is not the numbers 0..n−1. An index of integers is taken for row
+    numbers (a split of a frame with the default index: ``train_test_split`` keeps them),
+    where matching by position is scikit-learn's rule and nothing to warn about."""
     import pandas as pd
 
-    if not isinstance(y, (pd.Series, pd.DataFrame)) or not _indexed_by_id(pd.DataFrame(
-            index=y.index)):
+    if not isinstance(y, (pd.Series, pd.DataFrame)) or pd.api.types.infer_dtype(
+            y.index, skipna=True) in ("integer", "empty"):
         return False
     return sorted(map(str, y.index)) != sorted(map(str, range(len(y))))
 

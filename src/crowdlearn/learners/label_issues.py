@@ -54,7 +54,7 @@ def find_label_issues(X, y_noisy, method: Literal["two-em", "me-momentum"] = "me
     own = {} if method == "me-momentum" else {"noise_rate": noise_rate}
     learner = make_learner(method, "noise", **own, **params)  # refuses unknown options
     _refuse_cleanlab_call(X, y_noisy)
-    y_noisy = align_labels(X, y_noisy, "y_noisy")  # by id when both are pandas
+    y_noisy = align_labels(X, y_noisy, "y_noisy", stacklevel=3)  # by id when both pandas
     X = _as_array(X)
     given = np.asarray(y_noisy)
     if method == "me-momentum":
