@@ -533,18 +533,28 @@ def aggregate(
 
 
 def _check_dataset_place(out: Path, answers: Path, *files: Path | None) -> None:
-    """Refuse, before any work, a labels folder (``-o`` of the out-of-core engines) inside
-    the answers' folder (the next read of that folder would take the labels for answers),
-    and a file output (``--workers``, ``--plot``) that is the labels folder or inside it."""
+    """Refuse, before any work, a labels folder (``-o`` of the out-of-core engines) or a
+    Parquet ``--workers`` table inside the answers' folder (a folder given, or the folder a
+    ``**`` glob reads: the next read would take them for answers), and a file output
+    (``--workers``, ``--plot``) that is the labels folder or inside it."""
     folder = out.resolve()
-    source = Path(answers).resolve()
+    parts = Path(answers).parts  # a recursive glob reads its folder before the first "**"
+    deep = next((i for i, part in enumerate(parts) if part == "**"), None)
+    source = (Path(*parts[:deep]) if deep else Path(".") if deep == 0
+              else Path(answers)).resolve()
     if source.is_dir() and (folder == source or source in folder.parents):
-        raise InputError(f"{out}: is inside the answers' folder {answers}; write the labels "
+        raise InputError(f"{out}: is inside the answers' folder {source}; write the labels "
                          "elsewhere (a later read of the folder would take them for answers)")
     for path in files:
-        if path is not None and (path.resolve() == folder or folder in path.resolve().parents):
+        if path is None:
+            continue
+        if path.resolve() == folder or folder in path.resolve().parents:
             raise InputError(f"{path}: is the labels folder (-o) or inside it; give it its "
                              "own place")
+        if path.suffix.lower() == ".parquet" and source.is_dir() and \
+                source in path.resolve().parents:
+            raise InputError(f"{path}: is inside the answers' folder {source}; a later read "
+                             "of the folder would take it for answers")
 
 
 def _aggregate_at_scale(engine: Engine, answers: Path, out: Path, method, seed: int,

@@ -111,6 +111,10 @@ def test_outputs_never_land_on_the_inputs_or_in_the_labels_folder(small_crowd, t
         ([str(victim), "-o", str(tmp_path / "b.parquet"), "--workers",
           str(tmp_path / "b.parquet")], "is the labels folder (-o) or inside it"),
         ([str(folder), "-o", str(folder / "labels")], "is inside the answers' folder"),
+        ([str(folder / "**" / "*.parquet"), "-o", str(folder / "labels")],
+         "is inside the answers' folder"),  # a recursive glob would read them back
+        ([str(folder), "-o", str(tmp_path / "c"), "--workers", str(folder / "w.parquet")],
+         "is inside the answers' folder"),
     ]
     for args, message in cases:
         done = runner.invoke(app, ["aggregate", *args, "--engine", "stream"])
