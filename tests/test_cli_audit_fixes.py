@@ -387,3 +387,13 @@ def test_label_issues_allow_missing_leaves_out_labels_without_features(tmp_path)
     assert result.exit_code == 0, result.output
     assert "left out 2 labelled items without features" in result.output
     assert len(pd.read_csv(tmp_path / "i.csv")) == 60
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--workers", "0"], "--workers must be an integer ≥ 1, got 0"),
+    (["--budget", "-3"], "--budget must be an integer ≥ 0, got -3"),
+])
+def test_simulate_names_its_options_not_python_arguments(tmp_path, args, message):
+    result = run("simulate", *args, "-o", tmp_path / "a.csv")
+    assert result.exit_code == 2 and message in result.output, result.output
+    assert not (tmp_path / "a.csv").exists()

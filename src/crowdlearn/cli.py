@@ -111,7 +111,8 @@ _PYTHON_REMEDIES = {
 
 
 # sweep settings whose command-line option has another name
-_SETTING_OPTIONS = {"rates": "rate", "extra_labels": "extra", "n_items": "items"}
+_SETTING_OPTIONS = {"rates": "rate", "extra_labels": "extra", "n_items": "items",
+                    "n_workers": "workers"}
 
 
 def _cli_words(exc: CrowdlearnError, options: set[str]) -> str:
@@ -154,6 +155,11 @@ def _cli_words(exc: CrowdlearnError, options: set[str]) -> str:
         return f"--{name.replace('_', '-')}" if name in options else m[0]
 
     message = re.sub(r"[Tt]he '(\w+)' (?:parameter|setting) of \w+Settings", option, message)
+    # a library argument the command sets by an option ("n_workers must be ..." → "--workers")
+    lead = re.match(r"(\w+) must ", message)
+    if lead and _SETTING_OPTIONS.get(lead[1], lead[1]) in options - {"param"}:
+        name = _SETTING_OPTIONS.get(lead[1], lead[1])
+        message = f"--{name.replace('_', '-')}{message[len(lead[1]):]}"
     # a method's own option, which the command sets through --param name=value
     own = re.match(r"(?:The '(\w+)' parameter of \w+|(\w+)) must ", message)
     name = own and (own[1] or own[2])
