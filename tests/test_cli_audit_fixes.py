@@ -397,3 +397,23 @@ def test_simulate_names_its_options_not_python_arguments(tmp_path, args, message
     result = run("simulate", *args, "-o", tmp_path / "a.csv")
     assert result.exit_code == 2 and message in result.output, result.output
     assert not (tmp_path / "a.csv").exists()
+
+
+def test_predict_truth_matches_a_class_spelled_as_another_number(tmp_path):
+    # a model fitted on a float label column (classes 1.0, 2.0), scored with a truth of 1, 2
+    rng = np.random.default_rng(0)
+    features, labels, truth = tmp_path / "X.csv", tmp_path / "l.parquet", tmp_path / "t.csv"
+    pd.DataFrame({"id": range(40), "f": rng.normal(size=40)}).to_csv(features, index=False)
+    pd.DataFrame({"id": range(40), "label": [1.0, 2.0] * 20}).to_parquet(labels)
+    pd.DataFrame({"id": range(40), "label": [1, 2] * 20}).to_csv(truth, index=False)
+    assert run("fit", "--labels", labels, "--features", features, "--method", "ce",
+               "--epochs", 1, "-o", tmp_path / "m").exit_code == 0
+    result = run("predict", tmp_path / "m", "--features", features, "--truth", truth,
+                 "-o", tmp_path / "p.csv")
+    assert result.exit_code == 0 and "accuracy against" in result.output, result.output
+    bad = tmp_path / "bad.csv"
+    pd.DataFrame({"id": range(40), "label": [1, 3] * 20}).to_csv(bad, index=False)
+    refused = run("predict", tmp_path / "m", "--features", features, "--truth", bad,
+                  "-o", tmp_path / "q.csv")
+    assert refused.exit_code == 2 and "label '3' is not one of the model's classes" in \
+        refused.output

@@ -1530,6 +1530,7 @@ def predict(
                                               task_col=task_col, label_col=label_col)
                             if truth is not None else (None, []))
         if known is not None:
+            known = _same_numbers(known, classes)
             strange = sorted(set(known) - classes)
             if strange:
                 raise InputError(f"{truth}: label {strange[0]!r} is not one of the model's "
@@ -1551,6 +1552,30 @@ def predict(
         note = unscored_note(unmatched, ids, "ids", "have no feature row")
         if note:
             target.print(note, highlight=False, soft_wrap=True)
+
+
+def _same_numbers(known: pd.Series, classes: set[str]) -> pd.Series:
+    """True labels (text) written as one of the ``classes`` (text) where they are not one
+    but spell the same number: a truth file's ``1`` for a model's class ``1.0`` (trained on
+    a float column) and the reverse. Other labels are left as they are."""
+    import math
+
+    def number(text: str) -> float | None:
+        try:
+            value = float(text)
+        except ValueError:
+            return None
+        return value if math.isfinite(value) else None
+
+    by_value: dict[float, str] = {}
+    for c in classes:
+        value = number(c)
+        if value is not None:
+            by_value.setdefault(value, c)
+    if not by_value:
+        return known
+    return known.map(lambda v: v if v in classes or number(v) is None
+                     else by_value.get(number(v), v))
 
 
 class IssueMethod(str, Enum):
