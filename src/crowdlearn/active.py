@@ -237,11 +237,12 @@ def _best_start(ann: Annotations, model, prior: np.ndarray):
     answer weighs as much as a hammer's, where a good model knows better."""
     from sklearn.base import clone
 
+    from crowdlearn.aggregation.majority_vote import vote_shares
+
     fit = clone(model).set_params(init="task_prior").fit(ann, task_prior=prior)
     if np.average(fit.skill_, weights=ann.worker_counts) > 1 / ann.n_classes + 1e-3:
         return fit
-    votes = ann.vote_counts
-    start = votes / np.maximum(votes.sum(axis=1, keepdims=True), 1) * prior
+    start = vote_shares(ann.vote_counts) * prior
     total = start.sum(axis=1, keepdims=True)
     start = np.where(total > 0, start / np.where(total > 0, total, 1), prior)
     return clone(model).fit(ann, task_prior=prior, init_posteriors=start)

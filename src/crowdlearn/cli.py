@@ -157,8 +157,8 @@ def _cli_words(exc: CrowdlearnError, options: set[str]) -> str:
     message = re.sub(r"[Tt]he '(\w+)' (?:parameter|setting) of \w+Settings", option, message)
     # a library argument the command sets by an option ("n_workers must be ..." → "--workers")
     lead = re.match(r"(\w+) must ", message)
-    if lead and _SETTING_OPTIONS.get(lead[1], lead[1]) in options - {"param"}:
-        name = _SETTING_OPTIONS.get(lead[1], lead[1])
+    name = lead and _SETTING_OPTIONS.get(lead[1], lead[1])
+    if name in options - {"param"}:
         message = f"--{name.replace('_', '-')}{message[len(lead[1]):]}"
     # a method's own option, which the command sets through --param name=value
     own = re.match(r"(?:The '(\w+)' parameter of \w+|(\w+)) must ", message)
@@ -276,6 +276,12 @@ def _naming(path: Path | None, *about: str):
                 about and not message.startswith(about)):
             raise
         raise InputError(f"{source_name(path)}: {message}") from None
+
+
+def _first_given(options: dict[str, bool]) -> str | None:
+    """The first of ``options`` (option → whether the user gave it) that was given: the one
+    a command names when it refuses options that do not apply to what else was given."""
+    return next((name for name, given in options.items() if given), None)
 
 
 def _separator(sep: str | None) -> str | None:
@@ -420,12 +426,12 @@ def aggregate(
                    "--classes": classes is not None, "--sep": sep is not None,
                    "--encoding": encoding is not None, "--missing": missing is not None,
                    "standard input or output ('-')": "-" in (str(answers), str(out))}
-        given = [name for name, used in refused.items() if used]
+        given = _first_given(refused)
         if given:
             advice = ("; the out-of-core engines refuse empty cells (null, NaN, blank): "
-                      "filter out the rows without an answer first" if given[0] == "--missing"
+                      "filter out the rows without an answer first" if given == "--missing"
                       else "")
-            raise InputError(f"{given[0]} works with --engine memory only{advice}")
+            raise InputError(f"{given} works with --engine memory only{advice}")
         _aggregate_at_scale(Engine(engine), answers, out, method, seed, workers, plot, proba,
                             (task_col, worker_col, label_col), scheduler, scratch, force,
                             quiet, as_json,
@@ -1388,9 +1394,9 @@ def fit(
         crowd_only = {"--worker-col": worker_col != "worker",
                       "--format": Layout(layout) is not Layout.long,
                       "--missing": missing is not None, "--keep": Keep(keep).value != "error"}
-        named = [name for name, given_too in crowd_only.items() if given_too]
+        named = _first_given(crowd_only)
         if named:
-            raise InputError(f"{named[0]} applies to crowd answers (--answers), not to "
+            raise InputError(f"{named} applies to crowd answers (--answers), not to "
                              "--labels (one label per item, by its id)")
     check_location(out, folder=True)
     check_model_folder(out, force)
@@ -1558,24 +1564,17 @@ def _same_numbers(known: pd.Series, classes: set[str]) -> pd.Series:
     """True labels (text) written as one of the ``classes`` (text) where they are not one
     but spell the same number: a truth file's ``1`` for a model's class ``1.0`` (trained on
     a float column) and the reverse. Other labels are left as they are."""
-    import math
-
-    def number(text: str) -> float | None:
-        try:
-            value = float(text)
-        except ValueError:
-            return None
-        return value if math.isfinite(value) else None
+    from crowdlearn.labels import as_number
 
     by_value: dict[float, str] = {}
     for c in classes:
-        value = number(c)
+        value = as_number(c)
         if value is not None:
             by_value.setdefault(value, c)
     if not by_value:
         return known
-    return known.map(lambda v: v if v in classes or number(v) is None
-                     else by_value.get(number(v), v))
+    return known.map(lambda v: v if v in classes or as_number(v) is None
+                     else by_value.get(as_number(v), v))
 
 
 class IssueMethod(str, Enum):
@@ -1639,9 +1638,9 @@ def label_issues(
     training_only = {"--method": method is not IssueMethod.me_momentum, "--param": bool(param),
                      "--seed": seed != 0, "--image-size": image_size is not None,
                      "--threads": threads is not None, "--allow-missing": allow_missing}
-    named = [name for name, given_too in training_only.items() if given_too]
+    named = _first_given(training_only)
     if proba is not None and named:
-        raise InputError(f"{named[0]} applies to --features (a model trained here); with "
+        raise InputError(f"{named} applies to --features (a model trained here); with "
                          "--proba nothing is trained")
     with _reported_warnings():  # the probabilities (or features) first: their ids tell
         # whether the labels' first line is a header

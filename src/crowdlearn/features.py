@@ -16,8 +16,8 @@ never by position alone: ids are compared as text, so ``7`` in a features table 
 A table's feature columns must hold numbers: text cells are parsed as numbers (CSV, TSV,
 JSON; a column of True and False as 1 and 0), while a Parquet column must be numeric or
 boolean by its type (a text, date, duration or categorical column is refused, never cast to
-numbers). A nameless first column holding the
-row numbers or the ids (pandas' index, written by ``df.to_csv()``) is dropped with a warning.
+numbers). A nameless first column holding the row numbers or the ids (pandas' index,
+written by ``df.to_csv()``) is dropped with a warning.
 """
 
 from __future__ import annotations

@@ -130,7 +130,7 @@ def warn_near_duplicates(ids: Sequence[Hashable], name: str = "label", origin: s
     for value in ids:
         if not isinstance(value, str):
             continue
-        number = _as_number(value)
+        number = as_number(value)
         key = ("number", number) if number is not None else value.strip().casefold()
         if key in seen:
             how = ("are one number written two ways" if number is not None
@@ -146,7 +146,7 @@ def warn_near_duplicates(ids: Sequence[Hashable], name: str = "label", origin: s
                       CrowdlearnWarning, stacklevel=3)
 
 
-def _as_number(text: str) -> int | float | None:
+def as_number(text: str) -> int | float | None:
     """The finite number ``text`` spells (None: it spells none): an exact int when it is an
     integer (large ids that one float cannot tell apart stay apart), else a float (equal to
     the int it may spell: 3.0 == 3)."""
