@@ -10,6 +10,7 @@ additive) are reduced over chunks.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -24,6 +25,19 @@ from crowdlearn.aggregation.em import Params, Stats, block_estep
 from crowdlearn.aggregation.majority_vote import break_ties, vote_shares
 from crowdlearn.annotations import Keep, _kept_answers, has_repeated_pairs
 from crowdlearn.errors import InputError
+
+# np.load parses a .npy header with ast.literal_eval, which CPython 3.11 (3.11.7 here) does
+# not make thread-safe ("SystemError: AST constructor recursion depth mismatch" when the engine's
+# threads load chunks at once): loads are taken one at a time (a copy from the page cache,
+# short beside the E-step that follows)
+_NPY_LOAD = threading.Lock()
+
+
+def load_npy(path, mmap_mode: str | None = None) -> np.ndarray:
+    """:func:`numpy.load` of a .npy file of the engine's scratch folder, safe to call from
+    several threads."""
+    with _NPY_LOAD:
+        return np.load(path, mmap_mode=mmap_mode)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.feather as feather
 
 from crowdlearn.annotations import grouped_positions
-from crowdlearn.scale.chunks import task_keys
+from crowdlearn.scale.chunks import load_npy, task_keys
 
 
 def bucket_count(n_answers: int, chunk_answers: int) -> int:
@@ -71,7 +71,7 @@ def scatter(folder: Path, n_chunks: int, n_buckets: int) -> np.ndarray:
     One file set a chunk, however many buckets; a single bucket is the chunk as it is."""
     edges = np.zeros((n_chunks, 2, n_buckets + 1), dtype=np.int64)
     for i in range(n_chunks):
-        lengths = np.load(folder / f"{i}.lengths.npy")
+        lengths = load_npy(folder / f"{i}.lengths.npy")
         if n_buckets == 1:
             for suffix in FILES:
                 (folder / f"{i}.{suffix}").rename(folder / f"s{i}.{suffix}")
@@ -88,7 +88,7 @@ def scatter(folder: Path, n_chunks: int, n_buckets: int) -> np.ndarray:
                               folder / f"s{i}.tasks.arrow", compression="uncompressed")
         np.save(folder / f"s{i}.lengths.npy", lengths[order])
         for name in ARRAYS[1:]:
-            np.save(folder / f"s{i}.{name}.npy", np.load(folder / f"{i}.{name}.npy")[answers])
+            np.save(folder / f"s{i}.{name}.npy", load_npy(folder / f"{i}.{name}.npy")[answers])
         for suffix in FILES:
             (folder / f"{i}.{suffix}").unlink()
     return edges
@@ -107,7 +107,7 @@ def group(folder: Path, b: int, edges: np.ndarray) -> tuple[int, int]:
         ids.append(feather.read_table(folder / f"s{i}.tasks.arrow", memory_map=True)
                    .column(0).combine_chunks().slice(r0, r1 - r0))
         for name, (start, stop) in zip(ARRAYS, ((r0, r1), (a0, a1), (a0, a1)), strict=True):
-            parts[name].append(np.load(folder / f"s{i}.{name}.npy", mmap_mode="r")[start:stop])
+            parts[name].append(load_npy(folder / f"s{i}.{name}.npy", mmap_mode="r")[start:stop])
     if not ids:
         return 0, 0
     run_ids = pa.concat_arrays(ids)

@@ -37,6 +37,7 @@ from crowdlearn.scale.chunks import (
     first_repeat,
     kept_answers,
     kept_lengths,
+    load_npy,
     task_keys,
     task_of,
 )
@@ -146,8 +147,8 @@ class ChunkStore:
         """Chunk ``i`` (with its task ids when ``tasks``)."""
         ids = feather.read_table(self.folder / f"{i}.tasks.arrow").column(0).combine_chunks() \
             if tasks else None
-        return CodedChunk(np.load(self.folder / f"{i}.codes.npy"),
-                          np.load(self.folder / f"{i}.lengths.npy"), ids)
+        return CodedChunk(load_npy(self.folder / f"{i}.codes.npy"),
+                          load_npy(self.folder / f"{i}.lengths.npy"), ids)
 
     def close(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
@@ -300,7 +301,7 @@ def _split(folder: Path, n_chunks: int, chunk_answers: int) -> bool:
 def _split_by_bucket(folder: Path, n_chunks: int, chunk_answers: int) -> bool:
     """:func:`_split` for more runs than a chunk: each chunk's run keys appended to key
     files by bucket, then each bucket's keys checked alone."""
-    runs = sum(len(np.load(folder / f"{i}.lengths.npy", mmap_mode="r"))
+    runs = sum(len(load_npy(folder / f"{i}.lengths.npy", mmap_mode="r"))
                for i in range(n_chunks))
     n_buckets = regroup.bucket_count(runs, chunk_answers)
     files = [folder / f"keys-{b}.bin" for b in range(n_buckets)]
@@ -363,9 +364,9 @@ def _recode(encoder: _Encoder, folder: Path, keep: Keep) -> ChunkStore:
     counts = np.zeros(len(workers), dtype=np.int64)
     n_answers = most = dropped = 0
     for i in range(encoder.n_chunks):
-        w = worker_rank[np.load(folder / f"{i}.workers.npy")]
-        labels = np.load(folder / f"{i}.labels.npy")
-        lengths = np.load(folder / f"{i}.lengths.npy")
+        w = worker_rank[load_npy(folder / f"{i}.workers.npy")]
+        labels = load_npy(folder / f"{i}.labels.npy")
+        lengths = load_npy(folder / f"{i}.lengths.npy")
 
         def describe(a: int, b: int, i=i, w=w, lengths=lengths) -> str:
             ids = feather.read_table(folder / f"{i}.tasks.arrow").column(0)
