@@ -656,7 +656,7 @@ def _print_summary(out: Console, summary: dict, quality: pd.DataFrame,
     fit = summary["model"]
     out.print(f"{data['answers']:,} answers, {data['tasks']:,} tasks, {data['workers']:,} "
               f"workers, {len(data['classes'])} classes -> {fit['method']}"
-              + (f" ({fit['iterations']} EM iterations"
+              + (f" ({fit['iterations']} iterations"  # EM, variational, message rounds
                  f"{'' if fit.get('converged', True) else ', not converged'})"
                  if "iterations" in fit else ""), highlight=False)
     out.print("labels: " + ", ".join(f"{k}: {v:.1%}" for k, v in
