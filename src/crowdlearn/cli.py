@@ -626,11 +626,13 @@ def _aggregate_at_scale(engine: Engine, answers: Path, out: Path, method, seed: 
                   **({"converged": bool(model.converged_)}
                      if hasattr(model, "converged_") else {})},
         "engine": result.engine,
+        "labels": result.labels,
         "regrouped": result.regrouped,
-        "seconds": {name: round(value, 3) for name, value in result.seconds.items()},
-        "seconds_per_iteration": round(float(np.mean(iterations)), 3) if iterations else None,
         "warnings": list(warned),
         "outputs": [str(p) for p in (out, workers, plot) if p is not None],
+        "seconds": round(result.seconds["total"], 3),  # as the memory engine's
+        "seconds_by_step": {name: round(value, 3) for name, value in result.seconds.items()},
+        "seconds_per_iteration": round(float(np.mean(iterations)), 3) if iterations else None,
     }
     if as_json:
         sys.stdout.write(json.dumps(summary, indent=1, default=str) + "\n")

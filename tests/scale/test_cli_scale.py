@@ -20,14 +20,22 @@ def test_stream_engine_matches_memory_engine(small_crowd, tmp_path):
     memory = tmp_path / "memory.parquet"
     frame.to_parquet(tmp_path / "all.parquet", index=False)
     done = runner.invoke(app, ["aggregate", str(tmp_path / "all.parquet"), "-o", str(memory),
-                               "--proba", "-q"])
+                               "--proba", "--json"])
     assert done.exit_code == 0, done.output
+    in_memory = json.loads(done.output)
     done = runner.invoke(app, ["aggregate", str(folder / "*.parquet"), "--engine", "stream",
                                "-o", str(tmp_path / "labels"), "--proba", "--workers",
                                str(tmp_path / "workers.csv"), "--json"])
     assert done.exit_code == 0, done.output
     summary = json.loads(done.output)
     assert summary["engine"] == "stream" and summary["data"]["answers"] == len(frame)
+    # one shape for scripts: the memory engine's keys (less what needs every answer in memory)
+    assert set(in_memory) - {"worker_quality_identifiable"} <= set(summary)
+    assert in_memory["engine"] == "memory" and isinstance(summary["seconds"], float)
+    assert summary["labels"]["shares"] == pytest.approx(in_memory["labels"]["shares"])
+    assert summary["labels"]["below_0.9"] == in_memory["labels"]["below_0.9"]
+    assert summary["labels"]["mean_confidence"] == pytest.approx(
+        in_memory["labels"]["mean_confidence"])
     ours = pq.read_table(tmp_path / "labels").to_pandas().set_index("task").sort_index()
     theirs = pd.read_parquet(memory).set_index("task").sort_index()
     assert (ours["label"] == theirs["label"]).all()

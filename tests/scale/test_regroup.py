@@ -183,4 +183,4 @@ def test_command_line_says_it_regrouped(tmp_path):
     done = runner.invoke(app, ["aggregate", str(tmp_path / "answers.parquet"), "--engine",
                                "stream", "-o", str(tmp_path / "labels2"), "--json"])
     summary = json.loads(done.output)
-    assert summary["regrouped"] is True and "regroup" in summary["seconds"]
+    assert summary["regrouped"] is True and "regroup" in summary["seconds_by_step"]

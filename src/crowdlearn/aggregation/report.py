@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -67,19 +68,31 @@ def aggregation_summary(ann: Annotations, model: Aggregator, tasks: pd.DataFrame
         fit["iterations"] = int(model.n_iter_)
     if hasattr(model, "converged_"):  # methods of a fixed number of rounds have none
         fit["converged"] = bool(model.converged_)
-    shares = tasks["label"].value_counts(normalize=True)
     return {
         "data": {"answers": len(ann), "tasks": ann.n_tasks, "workers": ann.n_workers,
                  "classes": [str(c) for c in ann.classes]},
         "model": fit,
-        "labels": {"shares": {str(k): float(v) for k, v in shares.items()},
-                   "mean_confidence": float(tasks["confidence"].mean()),
-                   "below_0.9": int((tasks["confidence"] < 0.9).sum())},
+        "engine": "memory",
+        "labels": labels_summary(tasks["label"].value_counts(),
+                                 float(tasks["confidence"].sum()),
+                                 int((tasks["confidence"] < 0.9).sum())),
         "worker_quality_identifiable": not identifiability_problems(ann),
         "warnings": list(warnings),
         "outputs": list(outputs),
         "seconds": round(seconds, 3),
     }
+
+
+def labels_summary(counts: Mapping, confidence_sum: float, below: int) -> dict:
+    """The ``labels`` part of ``aggregate``'s summary from additive tallies (tasks per label,
+    the sum of the labels' probabilities, how many are below 0.9), so that an out-of-core
+    run can add them up part by part: each label's share of the tasks, most frequent first,
+    the mean confidence and the count below 0.9."""
+    counts = pd.Series(counts, dtype="int64").sort_values(ascending=False, kind="stable")
+    n = int(counts.sum())
+    return {"shares": {str(k): float(v) / n for k, v in counts.items()},
+            "mean_confidence": confidence_sum / n if n else float("nan"),
+            "below_0.9": int(below)}
 
 
 def worker_table(model: Aggregator) -> pd.DataFrame:

@@ -391,7 +391,7 @@ def aggregate_dask(source, out: Path | str, model: Aggregator | None = None, *,
     fitted.seconds["total"] = time.perf_counter() - start
     return ScaleResult(model, Path(out), "dask", runner.n_answers, runner.n_tasks,
                        len(runner.workers), fitted.seconds, fitted.iteration_seconds,
-                       regrouped)
+                       regrouped, fitted.labels)
 
 
 class Tracked:

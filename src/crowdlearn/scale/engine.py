@@ -90,6 +90,7 @@ class Fitted:
 
     iteration_seconds: list[float] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    labels: dict = field(default_factory=dict)  # report.labels_summary of the written labels
 
 
 def check_scalable(model: Aggregator) -> None:
@@ -133,7 +134,7 @@ def fit_chunks(model: Aggregator, runner: Runner, out: Path, proba: bool = False
     fitted = Fitted()
     start = time.perf_counter()
     if isinstance(model, VOTES):
-        _fit_votes(model, runner, out, proba)
+        fitted.labels = _fit_votes(model, runner, out, proba)
         fitted.seconds["votes"] = time.perf_counter() - start
         return fitted
     m_step = model._m_step(w, k, {})
@@ -150,20 +151,24 @@ def fit_chunks(model: Aggregator, runner: Runner, out: Path, proba: bool = False
     fitted.seconds["em"] = time.perf_counter() - start
     model._record_em(SimpleNamespace(n_workers=w, n_classes=k), params, history, n_iter)
     began = time.perf_counter()
-    label_counts = runner.write(out, em_part, params, w, k, runner.classes, proba)
+    label_counts, favoured, confidence = runner.write(out, em_part, params, w, k,
+                                                      runner.classes, proba)
     fitted.seconds["write"] = time.perf_counter() - began
+    fitted.labels = _labels_summary(runner.classes, label_counts, confidence)
     # as in memory: a single step (MBEM's) is not a fit run to its end
-    warn_about_fit(model, runner, label_counts, final=model.max_iter > 1)
+    warn_about_fit(model, runner, (label_counts, favoured), final=model.max_iter > 1)
     return fitted
 
 
 def em_part(chunk: CodedChunk, params: Params, w: int, k: int, classes: list,
             proba: bool) -> tuple[pa.Table, np.ndarray]:
-    """The chunk's result table, its tasks per label and per favoured class."""
+    """The chunk's result table, its tasks per label and per favoured class, and the tally
+    of its labels' probabilities (:func:`confidence_tally`)."""
     post = posteriors(chunk, params, w, k)
     labels = np.argmax(post, axis=1)
     return (result_table(chunk, post, labels, classes, proba),
-            (np.bincount(labels, minlength=k), favoured_counts(chunk, k)))
+            (np.bincount(labels, minlength=k), favoured_counts(chunk, k),
+             confidence_tally(post, labels)))
 
 
 def vote_part(chunk: CodedChunk, w: int, k: int, classes: list, weight, word: int | None,
@@ -173,7 +178,22 @@ def vote_part(chunk: CodedChunk, w: int, k: int, classes: list, weight, word: in
     shares, labels = vote_labels(chunk, k, weight, word)
     return (result_table(chunk, shares, labels, classes, proba),
             (agreement_counts(chunk, labels, w, k), shares.sum(axis=0),
-             np.bincount(labels, minlength=k), favoured_counts(chunk, k)))
+             np.bincount(labels, minlength=k), favoured_counts(chunk, k),
+             confidence_tally(shares, labels)))
+
+
+def confidence_tally(post: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """The sum of the labels' probabilities and how many are below 0.9: with the tasks per
+    label, what ``aggregate``'s summary reports of the labels, added up over chunks."""
+    confidence = post[np.arange(len(labels)), labels]
+    return np.array([confidence.sum(), np.count_nonzero(confidence < 0.9)])
+
+
+def _labels_summary(classes: list, label_counts: np.ndarray, tally: np.ndarray) -> dict:
+    from crowdlearn.aggregation.report import labels_summary
+
+    return labels_summary(dict(zip(map(str, classes), label_counts.tolist(), strict=True)),
+                          float(tally[0]), int(tally[1]))
 
 
 def _agreement(runner: Runner, k: int, weight: np.ndarray | None,
@@ -184,9 +204,10 @@ def _agreement(runner: Runner, k: int, weight: np.ndarray | None,
     return agree / np.maximum(runner.worker_counts, 1)
 
 
-def _fit_votes(model: Aggregator, runner: Runner, out: Path, proba: bool) -> None:
+def _fit_votes(model: Aggregator, runner: Runner, out: Path, proba: bool) -> dict:
     """Majority vote, Wawa and zero-based skill: a few passes of (weighted) votes, the
-    weights learned from agreement, exactly as their in-memory ``fit``."""
+    weights learned from agreement, exactly as their in-memory ``fit``; returns the summary
+    of the labels written."""
     w, k = len(runner.workers), len(runner.classes)
     # one word for every vote of the fit (in memory each of Wawa's and ZBS's votes draws its
     # own from a None seed or a Generator, so those cannot be matched anyway; an integer
@@ -203,8 +224,8 @@ def _fit_votes(model: Aggregator, runner: Runner, out: Path, proba: bool) -> Non
                 lr *= model.lr_reduce_factor
             weight = weight + lr * (_agreement(runner, k, weight, word) - weight)
         model.n_iter_ = int(model.n_iter)
-    agree, shares, label_counts, favoured = runner.write(out, vote_part, w, k,
-                                                         runner.classes, weight, word, proba)
+    agree, shares, label_counts, favoured, confidence = runner.write(
+        out, vote_part, w, k, runner.classes, weight, word, proba)
     final = agree / np.maximum(runner.worker_counts, 1)
     if isinstance(model, Wawa):
         model.skill_, model.agreement_ = weight, final
@@ -212,6 +233,7 @@ def _fit_votes(model: Aggregator, runner: Runner, out: Path, proba: bool) -> Non
         model.skill_ = final if weight is None else weight
     model.class_prior_ = shares / runner.n_tasks
     warn_about_fit(model, runner, (label_counts, favoured))
+    return _labels_summary(runner.classes, label_counts, confidence)
 
 
 class StreamRunner:

@@ -47,6 +47,7 @@ class ScaleResult:
     seconds: dict[str, float] = field(default_factory=dict)
     iteration_seconds: list[float] = field(default_factory=list)
     regrouped: bool = False  # the tasks' answers were scattered and were regrouped first
+    labels: dict = field(default_factory=dict)  # shares, mean confidence, count below 0.9
 
     def worker_table(self) -> pd.DataFrame:
         """One row per worker: answers, estimated accuracy and per-class recall."""
@@ -109,4 +110,4 @@ def aggregate_parquet(source, out: Path | str, model: Aggregator | None = None, 
     fitted.seconds["total"] = time.perf_counter() - start
     return ScaleResult(model, Path(out), "stream", store.n_answers, store.n_tasks,
                        store.n_workers, fitted.seconds, fitted.iteration_seconds,
-                       store.regrouped)
+                       store.regrouped, fitted.labels)
