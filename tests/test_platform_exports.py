@@ -227,3 +227,50 @@ def test_a_label_studio_annotation_with_several_choices_is_refused(tmp_path):
     path.write_text(json.dumps(rows))
     with pytest.raises(InputError, match="task 1: annotation 1 gives 2 answers to 'animal'"):
         Annotations.from_file(path)
+
+
+@pytest.mark.parametrize("annotations, message", [
+    (["oops"], "task 1: an annotation is 'oops', not an object"),
+    ([{"id": 9, "completed_by": 3, "result": ["x"]}],
+     "task 1: annotation 9: a region of its result is 'x', not an object"),
+    ([{"id": 9, "completed_by": 3, "result": "x"}], "annotation 9: its result is 'x'"),
+    ([{"id": 9, "completed_by": 3,
+       "result": [{"from_name": "a", "type": "choices", "value": ["Cat"]}]}],
+     r"annotation 9: a region's value is \['Cat'\], not an object"),
+])
+def test_a_malformed_label_studio_export_names_the_task(tmp_path, annotations, message):
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps([{"id": 1, "data": {}, "annotations": annotations}]))
+    with pytest.raises(InputError, match=message):
+        Annotations.from_file(path)
+
+
+def test_label_studio_labels_given_per_region_are_refused(tmp_path):
+    spans = _annotation(3, _region("ner", "labels", {"labels": ["PER"]}),
+                        _region("ner", "labels", {"labels": ["LOC"]}))
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps([{"id": 1, "data": {}, "annotations": [spans]}]))
+    with pytest.raises(InputError, match="answers 'ner' 2 times .one per region"):
+        Annotations.from_file(path)
+
+
+def test_label_studio_exports_before_1_0_and_their_skipped_annotations(tmp_path):
+    old = [{"id": 1, "data": {}, "completions": [
+        _annotation(3, _region("animal", "choices", {"choices": ["Cat"]})),
+        {"id": 2, "completed_by": 4, "result": [], "skipped": True}]}]
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(old))
+    with pytest.warns(CrowdlearnWarning, match="left out 1 cancelled"):
+        ann = Annotations.from_file(path)
+    assert ann.to_frame()[["task", "worker", "label"]].values.tolist() == [[1, 3, "Cat"]]
+
+
+def test_a_flat_label_studio_export_says_which_columns_to_name(tmp_path):
+    path = tmp_path / "min.json"
+    path.write_text(json.dumps([{"image": "1.jpg", "id": 1, "sentiment": "Positive",
+                                 "annotator": 3, "annotation_id": 7, "lead_time": 2.5}]))
+    with pytest.raises(InputError, match=r"Label Studio's JSON-MIN or CSV export.*'image', "
+                                         r"'sentiment'.*name the columns with task="):
+        Annotations.from_file(path)
+    ann = Annotations.from_file(path, task="id", worker="annotator", label="sentiment")
+    assert ann.classes == ["Positive"]

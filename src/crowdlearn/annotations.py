@@ -146,7 +146,7 @@ class Annotations:
                 f"{where.origin}missing column{'s' if len(missing) > 1 else ''} "
                 f"{', '.join(map(repr, missing))}; "
                 f"columns found: {', '.join(map(repr, df.columns))}{_separator_hint(df)}"
-                f"{_header_hint(df, missing)}"
+                f"{_header_hint(df, missing)}{label_studio.flat_export_hint(df)}"
             )
         if len(df) == 0:
             raise InputError(f"{where.origin}no answers: the table has a header but no rows")
