@@ -469,6 +469,22 @@ def test_label_file_header_names_are_trimmed(tmp_path):
     assert codes.tolist() == [1, 0, 2]
 
 
+@pytest.mark.parametrize("text, message", [
+    ("task,label\na,1\na,2\n", "line 3: task 'a' is listed twice"),
+    ("task,label\na,1\n,2\n", "line 3: empty 'task'"),
+])
+def test_label_file_ids_must_be_given_once(tmp_path, text, message):
+    from crowdlearn.datasets import read_labels
+
+    path = tmp_path / "labels.csv"
+    path.write_text(text)
+    with pytest.raises(InputError, match=message):
+        read_labels(path)
+    np.save(tmp_path / "labels.npy", np.array([1.0, np.nan]))
+    with pytest.raises(InputError, match="labels.npy: label missing .NaN. at index 1"):
+        read_labels(tmp_path / "labels.npy")
+
+
 def test_workers_table_to_stdout_keeps_stdout_clean(tmp_path, crowd_csv):
     path, _, _ = crowd_csv
     result = run("aggregate", path, "-o", tmp_path / "o.csv", "--workers", "-", "--json")

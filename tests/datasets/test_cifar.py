@@ -94,6 +94,9 @@ def test_cifar10_malformed_batches(tmp_path):
     dump(folder / "test_batch", {b"labels": [10], b"data": batch_images(1, 0)})
     with pytest.raises(InputError, match="test_batch: label 10 is outside 0..9"):
         load_cifar10(folder, split="test")
+    dump(folder / "test_batch", {b"labels": [0.5], b"data": batch_images(1, 0)})
+    with pytest.raises(InputError, match="'labels' should hold integer labels, found 0.5"):
+        load_cifar10(folder, split="test")
     dump(folder / "test_batch", [1, 2])
     with pytest.raises(InputError, match="test_batch: expected a pickled dict, got list"):
         load_cifar10(folder, split="test")

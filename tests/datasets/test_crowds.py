@@ -73,6 +73,14 @@ def test_answer_truth_ids_match_across_files_as_text(tmp_path):
     assert gold.to_dict() == {"01": 2, "2": 3}
 
 
+def test_answer_truth_refuses_a_question_with_two_truths(tmp_path):
+    answers = write(tmp_path / "a.csv", "question,worker,answer\nq1,7,0\n")
+    truth = write(tmp_path / "t.csv", "question,truth\nq1,0\nq1,1\n")
+    with pytest.raises(InputError, match="t.csv .csv.: item 'q1' has 2 different values in "
+                                         "column 'truth'"):
+        read_answer_truth(answers, truth)
+
+
 def test_answer_truth_missing_file(zheng, tmp_path):
     with pytest.raises(InputError, match="nope.csv: no such file"):
         read_answer_truth(tmp_path / "nope.csv", zheng[1])

@@ -10,6 +10,7 @@ import pytest
 
 from crowdlearn import InputError
 from crowdlearn.datasets import load_features, load_image_folder
+from crowdlearn.errors import CrowdlearnWarning
 
 Image = pytest.importorskip("PIL.Image")
 
@@ -54,11 +55,18 @@ def test_colour_and_mixed_folders_become_rgb(tmp_path):
 def test_jpeg_and_resize(tmp_path):
     save(tmp_path / "a" / "x.jpg", np.zeros((10, 12, 3), np.uint8), "JPEG")
     save(tmp_path / "b" / "y.png", grey(5, (7, 7)))
-    with pytest.raises(InputError, match="y.png: image is 7×7 but .*x.jpg is 10×12; pass "
-                                         "size="):
+    with pytest.raises(InputError, match=r"y.png: image is 7×7 \(width × height\) but "
+                                         r".*x.jpg is 12×10; pass size="):
         load_image_folder(tmp_path, mode="L")  # the first image sets the size
     assert load_image_folder(tmp_path, size=8).X.shape == (2, 3, 8, 8)
     assert load_image_folder(tmp_path, size=(5, 9)).X.shape == (2, 3, 5, 9)
+    for bad in (0, "ab", (5, -1)):
+        with pytest.raises(InputError, match="image size must be .height, width., two positive"):
+            load_image_folder(tmp_path, size=bad)
+    save(tmp_path / "loose.png", grey(5, (7, 7)))
+    with pytest.warns(CrowdlearnWarning, match="skipped 1 image outside the class folders "
+                                               r"\('loose.png'\)"):
+        assert len(load_image_folder(tmp_path, size=8).y) == 2
 
 
 def test_damaged_images_are_named(tmp_path):
@@ -118,6 +126,12 @@ def test_csv_missing_values_name_the_line(tmp_path):
         load_features(path, label_column="y")
     path.write_text("x1,x2,y\n1,2,a\n3,4,\n")
     with pytest.raises(InputError, match="gaps.csv: line 3: missing value in column 'y'"):
+        load_features(path, label_column="y")
+    path.write_text("x1,x2,y\n1,2,a\n3,inf,b\n")
+    with pytest.raises(InputError, match="gaps.csv: line 3: an infinite value .* column 'x2'"):
+        load_features(path, label_column="y")
+    path.write_text("x1,x2,y\n1e300,2,a\n")  # beyond float32: infinite once read
+    with pytest.raises(InputError, match="line 2: an infinite value .or one beyond float32"):
         load_features(path, label_column="y")
 
 

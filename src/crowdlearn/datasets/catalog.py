@@ -59,6 +59,20 @@ def load(name: str, split: Split = "train") -> Dataset:
     return DATASETS[name](split)
 
 
+def _task_ids(ids: pd.Series, path: Path) -> list:
+    """The id column's values; an empty or repeated id is refused, naming its line."""
+    blank = missing_mask(ids)
+    if blank.any():
+        raise InputError(f"{path}: line {int(np.flatnonzero(blank)[0]) + 2}: empty "
+                         f"{ids.name!r}")
+    repeated = ids.duplicated()
+    if repeated.any():
+        first = int(np.flatnonzero(repeated.to_numpy())[0])
+        raise InputError(f"{path}: line {first + 2}: {ids.name} {ids.iloc[first]!r} is "
+                         "listed twice")
+    return ids.tolist()
+
+
 def read_labels(path: str | Path) -> tuple[np.ndarray, list, list]:
     """True labels from a file: ``(class codes, class ids, task ids)``.
 
@@ -74,6 +88,10 @@ def read_labels(path: str | Path) -> tuple[np.ndarray, list, list]:
         if values.ndim != 1:
             raise InputError(f"{path}: expected a 1-D array of labels, got shape {values.shape}")
         column, task_ids = pd.Series(values), list(range(len(values)))
+        blank = missing_mask(column)
+        if blank.any():
+            raise InputError(f"{path}: label missing (NaN) at index "
+                             f"{int(np.flatnonzero(blank)[0])}")
     else:
         table = read_table(path, header=None, skipinitialspace=True)
         header = [str(c).strip() for c in table.iloc[0]]
@@ -81,7 +99,8 @@ def read_labels(path: str | Path) -> tuple[np.ndarray, list, list]:
             table = table.iloc[1:].set_axis(header, axis=1).reset_index(drop=True)
             column = table["label"]
             ids = next((c for c in ("task", "id") if c in header), None)  # id: other commands'
-            task_ids = table[ids].tolist() if ids is not None else list(range(len(table)))
+            task_ids = (_task_ids(table[ids], path) if ids is not None
+                        else list(range(len(table))))
         elif table.shape[1] == 1:
             column, task_ids = table.iloc[:, 0], list(range(len(table)))
         else:

@@ -102,9 +102,14 @@ def _images_labels(path: Path, key: str) -> tuple[np.ndarray, np.ndarray]:
     if data.dtype != np.uint8:
         raise InputError(f"{path}: 'data' should be uint8, got {data.dtype}")
     try:
-        labels = np.asarray(batch[key], dtype=np.int64).reshape(-1)
-    except (TypeError, ValueError):
+        given = np.asarray(batch[key]).reshape(-1)
+        with np.errstate(invalid="ignore", over="ignore"):  # NaN, 1e300: refused below
+            labels = given.astype(np.int64)
+    except (TypeError, ValueError, OverflowError):
         raise InputError(f"{path}: {key!r} should hold integer labels") from None
+    if given.dtype.kind not in "iub" and not np.array_equal(labels, given):  # 1.2 is not 1
+        raise InputError(f"{path}: {key!r} should hold integer labels, found "
+                         f"{given[labels != given][0].item()!r}")
     if len(labels) != len(data):
         raise InputError(f"{path}: {len(labels)} labels for {len(data)} images")
     return data.reshape(-1, 3, 32, 32), labels

@@ -40,7 +40,8 @@ def read_answer_truth(answer_csv: str | Path, truth_csv: str | Path) -> Crowd:
     ann = Annotations.from_frame(answers, "question", "worker", "answer",
                                  source=f"{answer_csv} (csv)")
     truth = _read_csv(truth_csv, ("question", "truth"), dtype={"question": str})
-    return ann, _gold(ann, truth["question"], truth["truth"])
+    # a question listed twice must carry one truth (the same check as Snow's repeated gold)
+    return ann, _gold(ann, *_per_item_gold(truth, "question", "truth", f"{truth_csv} (csv)"))
 
 
 def read_snow2008(tgz_path: str | Path, task: str) -> Crowd:

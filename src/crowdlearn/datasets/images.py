@@ -4,6 +4,7 @@ in a ``.npy``, CSV or Parquet file."""
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections.abc import Hashable, Sequence
 from pathlib import Path
 from typing import Literal
@@ -13,7 +14,7 @@ import pandas as pd
 
 from crowdlearn import labels as coding
 from crowdlearn.datasets.dataset import Dataset, codes_of
-from crowdlearn.errors import CrowdlearnError, InputError
+from crowdlearn.errors import CrowdlearnError, CrowdlearnWarning, InputError
 from crowdlearn.inputs import first_line, read_file
 
 __all__ = ["IMAGE_SUFFIXES", "load_features", "load_image_folder"]
@@ -38,6 +39,8 @@ def load_image_folder(root: str | Path, size: int | tuple[int, int] | None = Non
     channel, ``"RGB"`` three; by default grey when every image is grey, else RGB. Needs Pillow
     (installed with matplotlib).
     """
+    from crowdlearn.features import check_image_size
+
     image = _pillow()
     root = Path(root)
     if not root.is_dir():
@@ -49,6 +52,12 @@ def load_image_folder(root: str | Path, size: int | tuple[int, int] | None = Non
     if not class_dirs:
         raise InputError(f"{root}: no class subfolders (expected {root}/<class>/<image>)")
     class_dirs = [p for p in class_dirs if p.name.lower() not in SKIPPED_FOLDERS]
+    loose = [p.name for p in root.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+    if loose:
+        warnings.warn(f"{root}: skipped {len(loose)} image{'s' * (len(loose) > 1)} outside "
+                      f"the class folders ({', '.join(map(repr, sorted(loose)[:3]))}"
+                      f"{', …' if len(loose) > 3 else ''}): an image's class is the name of "
+                      "the folder under the root that holds it", CrowdlearnWarning, stacklevel=2)
     paths: list[Path] = []
     labels: list[int] = []
     for code, folder in enumerate(class_dirs):
@@ -63,13 +72,14 @@ def load_image_folder(root: str | Path, size: int | tuple[int, int] | None = Non
         mode = "L" if all(m in _GREY_MODES for m in modes) else "RGB"
     elif mode not in ("L", "RGB"):
         raise InputError(f"mode must be 'L', 'RGB' or None, got {mode!r}")
-    target = None if size is None else ((size, size) if isinstance(size, int) else tuple(size))
+    target = check_image_size((size, size) if isinstance(size, int) else size)
     arrays = [read_file(p, lambda q: decode_image(q, mode, target)) for p in paths]
     first = arrays[0].shape
     for path, arr in zip(paths, arrays, strict=True):
         if arr.shape != first:
-            raise InputError(f"{path}: image is {arr.shape[1]}×{arr.shape[2]} but {paths[0]} "
-                             f"is {first[1]}×{first[2]}; pass size= to resize them all")
+            raise InputError(f"{path}: image is {arr.shape[2]}×{arr.shape[1]} (width × "
+                             f"height) but {paths[0]} is {first[2]}×{first[1]}; pass "
+                             "size=(height, width) to resize them all")
     return Dataset(np.stack(arrays), np.asarray(labels, dtype=np.int64),
                    [p.name for p in class_dirs], name or root.name)
 
@@ -87,10 +97,6 @@ def image_files(folder: Path) -> list[Path]:
     hidden ones (a name starting with ``.`` anywhere in the path below ``folder``: macOS's
     ``._x.png`` copies, ``.git``, ``.thumbs``) and ``__MACOSX`` folders; a one-line warning
     counts the images so skipped."""
-    import warnings
-
-    from crowdlearn.errors import CrowdlearnWarning
-
     found = [p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES]
     hidden = {p for p in found if any(part.startswith(".") or part.lower() in SKIPPED_FOLDERS
                                       for part in p.relative_to(folder).parts)}
@@ -203,18 +209,22 @@ def _numeric_matrix(table: pd.DataFrame, path: Path, csv: bool) -> np.ndarray:
     if bad:
         raise InputError(f"{path}: column {bad[0]!r} is not numeric; pass it as "
                          "label_column= or in drop=")
-    X = table.to_numpy(dtype=np.float32, na_value=np.nan)
+    with np.errstate(over="ignore"):  # beyond float32's range: refused below, by name
+        X = table.to_numpy(dtype=np.float32, na_value=np.nan)
     _check_complete(np.isnan(X), path, csv, None, table)
+    _check_complete(np.isinf(X), path, csv, None, table,
+                    "an infinite value (or one beyond float32's range)")
     return X
 
 
 def _check_complete(missing: np.ndarray, path: Path, csv: bool, column: Hashable | None,
-                    table: pd.DataFrame | pd.Series) -> None:
-    """An InputError naming the first missing value's row (CSV line) and column."""
+                    table: pd.DataFrame | pd.Series, what: str = "missing value") -> None:
+    """An InputError naming the first missing (or ``what``) value's row (CSV line) and
+    column."""
     if not missing.any():
         return
     flat = int(np.flatnonzero(missing.reshape(len(missing), -1).any(axis=1))[0])
     if column is None:
         column = table.columns[int(np.flatnonzero(missing[flat])[0])]
     where = f"line {flat + 2}" if csv else f"row {flat}"
-    raise InputError(f"{path}: {where}: missing value in column {column!r}")
+    raise InputError(f"{path}: {where}: {what} in column {column!r}")
