@@ -38,6 +38,12 @@ def test_read_proba_table_indexes_by_id_and_takes_the_proba_columns(tmp_path):
     path.write_text("id,a,b\nx,0.5,0.5\nx,0.2,0.8\n")
     with pytest.raises(InputError, match="id 'x' appears twice"):
         read_proba_table(path)
+    path.write_text("id,a,b\nx,0.5,0.5\n,0.2,0.8\n")
+    with pytest.raises(InputError, match="p.csv: line 3: empty id in column 'id'"):
+        read_proba_table(path)
+    path.write_text("id,a,b\n")
+    with pytest.raises(InputError, match="p.csv: no rows of probabilities"):
+        read_proba_table(path)
 
 
 def test_checked_distributions_renormalises_rounded_rows_and_refuses_others():

@@ -20,6 +20,7 @@ import pandas as pd
 
 from crowdlearn.errors import CrowdlearnWarning, InputError, RemedyError
 from crowdlearn.inputs import TYPED, read_table, source_name, table_format, task_labels_from_table
+from crowdlearn.labels import missing_mask
 
 # how far a row of a probability file may sum from 1 and still be renormalised: rounded to
 # 2 decimals, 3 classes sum to 0.99 or 1.01 (round-off reaches 0.005 per class)
@@ -48,6 +49,12 @@ def read_proba_table(path: str | Path, id_col: str = "id") -> pd.DataFrame:
     found = [c for c in (id_col, "id", "task") if c in table.columns]
     if not found:
         raise MissingIdColumnError(f"{name}: no id column {id_col!r} (nor 'id' or 'task')")
+    if not len(table):
+        raise InputError(f"{name}: no rows of probabilities (a header only)")
+    blank = missing_mask(table[found[0]])
+    if blank.any():
+        raise InputError(f"{name}: {_row_word(path)(int(np.flatnonzero(blank)[0]))}: empty "
+                         f"id in column {found[0]!r}")
     ids = table[found[0]].astype(str)
     if not ids.is_unique:
         raise InputError(f"{name}: id {ids[ids.duplicated()].iloc[0]!r} appears twice")
