@@ -134,6 +134,10 @@ def test_images_and_labels_must_match(tmp_path):
     write_idx(folder / "train-images-idx3-ubyte.gz", np.zeros(6, np.uint8))
     with pytest.raises(InputError, match="train-images-idx3-ubyte.gz: expected N×H×W images"):
         load_idx(folder)
+    write_idx(folder / "train-images-idx3-ubyte.gz", np.zeros((0, 2, 2), np.uint8))
+    write_idx(folder / "train-labels-idx1-ubyte.gz", np.zeros(0, np.uint8))
+    with pytest.raises(InputError, match="train-images-idx3-ubyte.gz: holds no images"):
+        load_idx(folder)
 
 
 # ---------------------------------------------------------------------- named datasets

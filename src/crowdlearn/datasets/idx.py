@@ -103,12 +103,14 @@ def load_idx(folder: str | Path, split: Split = "train", name: str | None = None
     if labels.ndim != 1 or len(labels) != len(images):
         raise InputError(f"{labels_path}: {labels.shape} labels for {len(images)} images in "
                          f"{images_path.name}")
+    if not len(images):
+        raise InputError(f"{images_path}: holds no images (the header announces 0)")
     if not np.issubdtype(labels.dtype, np.integer):
         raise InputError(f"{labels_path}: labels must be integers, got {labels.dtype}")
     y = labels.astype(np.int64)
-    if len(y) and y.min() < 0:
+    if y.min() < 0:
         raise InputError(f"{labels_path}: negative label {int(y.min())}")
-    if classes is not None and len(y) and y.max() >= len(classes):
+    if classes is not None and y.max() >= len(classes):
         raise InputError(f"{labels_path}: label {int(y.max())} but only {len(classes)} "
                          "classes")
     X = images if images.dtype == np.uint8 else images.astype(np.float32)
