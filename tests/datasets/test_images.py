@@ -119,6 +119,16 @@ def test_csv_with_text_labels_and_ids(tmp_path):
         load_features(path, label_column="kind", drop=["id", "name"])
 
 
+def test_csv_text_and_other_separators_are_named(tmp_path):
+    path = tmp_path / "f.csv"
+    path.write_text("f1,f2,label\n1,2,x\n3,abc,y\n")
+    with pytest.raises(InputError, match=r"f.csv: line 3: column 'f2' is not numeric \('abc'\)"):
+        load_features(path, label_column="label")
+    path.write_text("id;f1;label\na;1;x\n")
+    with pytest.raises(InputError, match="no label column 'label'.*seems separated by ';'"):
+        load_features(path, label_column="label")
+
+
 def test_csv_missing_values_name_the_line(tmp_path):
     path = tmp_path / "gaps.csv"
     path.write_text("x1,x2,y\n1,2,a\n3,,b\n")

@@ -170,7 +170,7 @@ def load_features(path: str | Path, label_column: str | int | None = None,
     if label_column is not None:
         if label_column not in table.columns:
             raise InputError(f"{path}: no label column {label_column!r}; columns found: "
-                             f"{_column_list(table)}")
+                             f"{_column_list(table)}{_separator_hint(table)}")
         labels = table[label_column]
         table = table.drop(columns=[label_column])
     unknown = [c for c in drop if c not in table.columns]
@@ -196,6 +196,15 @@ def _read_npy(path: Path) -> pd.DataFrame:
     return pd.DataFrame(values)
 
 
+def _separator_hint(table: pd.DataFrame) -> str:
+    """For a CSV read as one column whose name holds another separator."""
+    name = str(table.columns[0]) if table.shape[1] == 1 else ""
+    sep = next((s for s in (";", "\t", "|") if s in name), None)
+    return ("" if sep is None else
+            f" (one column named {name[:40]!r}: load_features reads comma-separated files; "
+            f"this one seems separated by {sep!r})")
+
+
 def _column_list(table: pd.DataFrame) -> str:
     return ", ".join(map(repr, table.columns[:20])) + (", ..." if table.shape[1] > 20 else "")
 
@@ -207,8 +216,14 @@ def _numeric_matrix(table: pd.DataFrame, path: Path, csv: bool) -> np.ndarray:
     bad = [c for c, kind in table.dtypes.items() if not (pd.api.types.is_numeric_dtype(kind)
                                                          or pd.api.types.is_bool_dtype(kind))]
     if bad:
-        raise InputError(f"{path}: column {bad[0]!r} is not numeric; pass it as "
-                         "label_column= or in drop=")
+        column = table[bad[0]]
+        text = pd.to_numeric(column, errors="coerce").isna() & column.notna()
+        row = int(np.flatnonzero(text.to_numpy())[0]) if text.any() else None
+        where = ("" if row is None else
+                 f"{'line ' + str(row + 2) if csv else 'row ' + str(row)}: ")
+        value = "" if row is None else f" ({column.iloc[row]!r})"
+        raise InputError(f"{path}: {where}column {bad[0]!r} is not numeric{value}; pass it as "
+                         f"label_column= or in drop={_separator_hint(table)}")
     with np.errstate(over="ignore"):  # beyond float32's range: refused below, by name
         X = table.to_numpy(dtype=np.float32, na_value=np.nan)
     _check_complete(np.isnan(X), path, csv, None, table)
