@@ -109,8 +109,8 @@ def test_csv_with_text_labels_and_ids(tmp_path):
     ds = load_features(path, label_column="kind", drop=["id"])
     assert ds.classes == ["cat", "dog"] and ds.y.tolist() == [1, 0, 1]
     np.testing.assert_array_equal(ds.X, np.array([[1, 2], [3.5, 4], [0, 1]], np.float32))
-    with pytest.raises(InputError, match="f.csv: column 'id' is not numeric; pass it as "
-                                         "label_column= or in drop="):
+    with pytest.raises(InputError, match=r"f.csv: line 2: column 'id' is not numeric "
+                                         r"\('q7'\); pass it as label_column= or in drop="):
         load_features(path, label_column="kind")
     with pytest.raises(InputError, match="f.csv: no label column 'label'; columns found: "
                                          "'id', 'x1'"):
