@@ -109,6 +109,7 @@ def train(method: str, features: Features, *, answers: Annotations | None = None
     only is an :class:`InputError` unless ``allow_missing`` (then counted in ``dropped``).
     ``settings`` are the method's own and the training parameters, all checked before the
     inputs are matched."""
+    from crowdlearn.learners.base import rows_in_task_order
     from crowdlearn.methods import make_learner
 
     spec = method_spec(method)
@@ -128,7 +129,8 @@ def train(method: str, features: Features, *, answers: Annotations | None = None
     else:
         X, given, ids, dropped = _match_labels(features, labels, allow_missing)
     start = time.perf_counter()
-    learner.fit(X, answers if answers is not None else given)
+    with rows_in_task_order():  # X's rows were matched to the answers' tasks by id
+        learner.fit(X, answers if answers is not None else given)
     if features.columns is not None:  # a table's: saved, a DataFrame is matched by name
         learner.feature_names_in_ = np.asarray(features.columns, dtype=object)
     return TrainedModel(learner, method, ids, X, answers, given, settings,
@@ -150,6 +152,8 @@ def out_of_fold(model: TrainedModel, folds: int, *, seed: int = 0,
     probabilities: id, label, confidence, ``proba_<class>``."""
     from sklearn.base import clone
 
+    from crowdlearn.learners.base import rows_in_task_order
+
     n = len(model.ids)
     check_folds(folds, n)
     part = np.random.default_rng(seed).permutation(n) % folds
@@ -164,7 +168,8 @@ def out_of_fold(model: TrainedModel, folds: int, *, seed: int = 0,
             learner.set_params(checkpoint=str(Path(checkpoint) / f"fold-{f + 1}"))
         if model.answers is not None:
             tasks = model.answers.tasks
-            learner.fit(model.X[train], model.answers.subset([tasks[i] for i in train]))
+            with rows_in_task_order():
+                learner.fit(model.X[train], model.answers.subset([tasks[i] for i in train]))
         else:
             learner.fit(model.X[train], model.labels[train])
         columns = positions(plain(classes), plain(learner.classes_))

@@ -80,6 +80,7 @@ def test_numpy_scalars_are_accepted(small):
     (StandardCE, {"val_fraction": False}, "val_fraction"),
     (StandardCE, {"lr": True}, "lr"),  # lr 1.0, silently
     (MBEM, {"seed": True}, "seed"),
+    (StandardCE, {"seed": 2**63}, r"seed.*range \[0, 4294967295\]"),  # torch's seed overflowed
     (TwoEM, {"cr_weight": True, "warmup_epochs": 0}, "cr_weight"),
 ])
 def test_bad_parameters_fail_before_any_training(small, monkeypatch, cls, params, message):
@@ -184,3 +185,15 @@ def test_crowd_learners_refuse_one_class_as_single_label_learners_do(small, cls)
         cls(epochs=1, n_threads=1).fit(X, one)
     with pytest.raises(InputError, match="need at least 2 classes"):
         StandardCE(epochs=1).fit(X, ["cat"] * len(X))
+
+
+def test_a_failed_refit_leaves_the_fitted_learner_as_it_was(small):
+    X, y, _ = small
+    learner = StandardCE(epochs=1, standardize=True, n_threads=1).fit(X, y)
+    before = learner.predict_proba(X)
+    state = dict(learner.__dict__)
+    with pytest.raises(InputError, match="need at least 2 classes"):
+        learner.fit(X * 10.0 + 5.0, np.zeros(len(X), dtype=int))  # the scaling was replaced
+    assert learner.__dict__.keys() == state.keys()
+    np.testing.assert_array_equal(learner.feature_mean_, state["feature_mean_"])
+    np.testing.assert_array_equal(learner.predict_proba(X), before)

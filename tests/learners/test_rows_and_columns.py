@@ -3,14 +3,17 @@ predict (scikit-learn's ``feature_names_in_``), and array hyper-parameters saved
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from crowdlearn import Annotations, InputError
 from crowdlearn import load as load_learner
+from crowdlearn.errors import CrowdlearnWarning
 from crowdlearn.learners import MBEM, MaxMIG, StandardCE
-from crowdlearn.learners.base import align_items
+from crowdlearn.learners.base import align_items, rows_in_task_order
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +44,20 @@ def test_dataframe_rows_follow_the_index(items):
         align_items(frame.drop(["item5", "item7"]), ann)
     with pytest.raises(InputError, match="repeats the id 'item3'"):
         align_items(pd.concat([frame, frame.loc[["item3"]]]), ann)
-    # the default index 0..n-1 names no task: positional, as an array
-    np.testing.assert_array_equal(align_items(frame.reset_index(drop=True), ann), X)
+    # the default index 0..n-1 names no task: positional, as an array, and said so
+    with pytest.warns(CrowdlearnWarning, match=r"X has no task ids: its row i is taken for "
+                                               r"annotations.tasks\[i\], the tasks in sorted "
+                                               "order .'item0', 'item1', 'item10'"):
+        np.testing.assert_array_equal(align_items(frame.reset_index(drop=True), ann), X)
+    with rows_in_task_order():  # a caller that matched the rows by id: nothing to say
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            align_items(X, ann)
+
+
+def by_id(X: np.ndarray, ann: Annotations) -> pd.DataFrame:
+    """X's rows as ``ann.tasks`` orders them, indexed by those ids."""
+    return pd.DataFrame(X, index=list(ann.tasks))
 
 
 def numbered(ann: Annotations) -> Annotations:
@@ -65,7 +80,8 @@ def test_mbem_on_a_dataframe_equals_mbem_on_aligned_rows(items):
     order = [int(t[4:]) for t in ann.tasks]
     kw = dict(epochs=2, n_threads=1, device="cpu", seed=0)
     a = MBEM(**kw).fit(frame, ann).predict_proba(X)
-    b = MBEM(**kw).fit(X[order], ann).predict_proba(X)
+    with rows_in_task_order():  # X[order] is in ann.tasks order
+        b = MBEM(**kw).fit(X[order], ann).predict_proba(X)
     np.testing.assert_array_equal(a, b)
 
 
@@ -101,7 +117,8 @@ def test_feature_names_at_predict(items, tmp_path):
 def test_maxmig_with_an_array_prior_saves_and_loads(items, tmp_path):
     X, _, ann = items
     prior = np.array([0.3, 0.7])
-    model = MaxMIG(epochs=2, n_threads=1, device="cpu", prior=prior, batch_size=16).fit(X, ann)
+    model = MaxMIG(epochs=2, n_threads=1, device="cpu", prior=prior,
+                   batch_size=16).fit(by_id(X, ann), ann)
     model.save(tmp_path / "m")
     loaded = load_learner(tmp_path / "m")
     assert loaded.prior == [0.3, 0.7]
@@ -111,7 +128,7 @@ def test_maxmig_with_an_array_prior_saves_and_loads(items, tmp_path):
 def test_an_unsavable_hyper_parameter_is_named_in_one_line(items, tmp_path):
     X, _, ann = items
     model = MaxMIG(epochs=1, n_threads=1, device="cpu", batch_size=16,
-                   prior=pd.Series([0.3, 0.7], index=["a", "b"])).fit(X, ann)
+                   prior=pd.Series([0.3, 0.7], index=["a", "b"])).fit(by_id(X, ann), ann)
     with pytest.raises(InputError, match="a hyper-parameter of type Series") as caught:
         model.save(tmp_path / "m")
     assert "\n" not in str(caught.value)

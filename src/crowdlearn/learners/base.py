@@ -11,6 +11,7 @@ import json
 import os
 import warnings
 from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from enum import IntEnum
 from pathlib import Path
 
@@ -62,7 +63,7 @@ TRAINING_PARAMETERS: dict[str, tuple[object, list]] = {
     "weight_decay": (0.0, [NON_NEGATIVE_REAL]),
     "standardize": (False, ["boolean"]),
     "device": ("auto", [str]),
-    "seed": (0, [Integers(0)]),
+    "seed": (0, [Integers(0, 2**32 - 1)]),  # scikit-learn's range; torch seeds are 64-bit
     "verbose": (False, ["boolean"]),
     "n_threads": (None, [POSITIVE_INT, None]),
     "checkpoint": (None, [str, os.PathLike, None]),
@@ -399,8 +400,10 @@ def _checked_fit(fit):
     """``fit`` preceded by the parameter check, the alignment of ``X`` to the annotated
     tasks (crowd learners) or of the labels to ``X`` (:func:`align_labels`), the feature
     names and scaling, and the checkpoint folder (locked while the fit runs); run with the
-    learner's threads. A ``fit`` called from within another (a subclass's ``fit`` calling
-    ``super().fit``) runs as it is: the outer call has done all this."""
+    learner's threads. A fit that raises (or is interrupted) leaves the learner's attributes
+    as they were: an earlier fit stays usable, its scaling with it. A ``fit`` called from
+    within another (a subclass's ``fit`` calling ``super().fit``) runs as it is: the outer
+    call has done all this."""
     signature = inspect.signature(fit)
     labelled = [n for n in ("y", "y_clean") if n in signature.parameters]
 
@@ -412,16 +415,21 @@ def _checked_fit(fit):
         if labelled:
             args, kwargs = _aligned_labels(signature, labelled, self, X, args, kwargs)
         target = args[0] if args else kwargs.get("annotations", kwargs.get("y"))
-        self._record_feature_names(X)
-        if isinstance(target, Annotations):
-            X = align_items(X, target)  # scaled with the training items' statistics
-        X = self._fit_scaling(X)
-        self._in_fit = True
+        before = dict(self.__dict__)  # a fit that fails or is interrupted changes nothing
         try:
-            with self._checkpoints(X, target), self._threads():
-                return fit(self, X, *args, **kwargs)
+            self._record_feature_names(X)
+            if isinstance(target, Annotations):
+                X = align_items(X, target)  # scaled with the training items' statistics
+            X = self._fit_scaling(X)
+            self._in_fit = True
+            with self._checkpoints(X, target), self._threads(), rows_in_task_order():
+                return fit(self, X, *args, **kwargs)  # X's rows are the tasks' from here
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(before)
+            raise
         finally:
-            del self._in_fit
+            self.__dict__.pop("_in_fit", None)
 
     return checked
 
@@ -631,7 +639,28 @@ def align_items(X, annotations: Annotations) -> np.ndarray:
         return _as_array(X.iloc[rows_of_tasks(X, annotations)])
     X = _as_array(X)
     rows = rows_of_tasks(X, annotations)
+    if not _ROWS_IN_TASK_ORDER.get() and not np.issubdtype(
+            np.asarray(annotations.tasks).dtype, np.integer):
+        warnings.warn(f"X has no task ids: its row i is taken for annotations.tasks[i], the "
+                      f"tasks in sorted order ({_first_names(annotations.tasks)}); give X as "
+                      "a DataFrame indexed by task id to match its rows by id",
+                      CrowdlearnWarning, stacklevel=3)
     return X if np.array_equal(rows, np.arange(len(X))) else X[rows]
+
+
+_ROWS_IN_TASK_ORDER: ContextVar[bool] = ContextVar("rows_in_task_order", default=False)
+
+
+@contextlib.contextmanager
+def rows_in_task_order() -> Iterator[None]:
+    """Within the block, an array ``X`` with text task ids is known to be in
+    ``annotations.tasks`` order (a caller matched its rows by id, as the command line does),
+    so :func:`align_items` does not warn that it matches them by position."""
+    token = _ROWS_IN_TASK_ORDER.set(True)
+    try:
+        yield
+    finally:
+        _ROWS_IN_TASK_ORDER.reset(token)
 
 
 def rows_of_tasks(X, annotations: Annotations) -> np.ndarray:
