@@ -126,6 +126,16 @@ def test_input_is_checked_in_one_place(small):
         StandardCE(epochs=1).fit(bad, y)
     with pytest.raises(InputError, match="NaN or infinite value"):
         AggregateThenTrain(epochs=1).fit(bad, ann)
+    with pytest.raises(InputError, match=r"64 value\(s\) beyond float32's range .*row 2"):
+        StandardCE(epochs=1).fit(np.where(np.arange(len(X))[:, None] == 2, 1e300,
+                                          X.reshape(len(X), -1).astype(np.float64)), y)
+    with pytest.raises(InputError, match=r"missing value\(s\) \(None, NA\), the first in "
+                                         "row 0, column 1"):
+        StandardCE(epochs=1).fit(np.array([[1.0, None]] * len(X), dtype=object), y)
+    with pytest.raises(InputError, match="X is not a rectangular array of items"):
+        StandardCE(epochs=1).fit([[1.0, 2.0], [3.0]] * (len(X) // 2), y)
+    with pytest.raises(InputError, match=r"X.reshape\(1, -1\) if it is one item"):
+        StandardCE(epochs=1).fit(X.reshape(len(X), -1)[0], y[:1])
     with pytest.raises(InputError, match="sparse"):
         StandardCE(epochs=1).fit(sp.csr_matrix(X.reshape(len(X), -1)), y)
     with pytest.raises(InputError, match="continuous"):

@@ -765,11 +765,16 @@ def _as_array(X, precise: bool = False) -> np.ndarray:
     if hasattr(X, "tocsr") or type(X).__module__.startswith("scipy.sparse"):
         raise InputError("X is a sparse matrix; the networks need dense input: pass "
                          "X.toarray() (or reduce its dimension first)")
-    arr = np.asarray(X)
+    try:
+        arr = np.asarray(X)
+    except ValueError as exc:  # rows of different lengths
+        raise InputError(f"X is not a rectangular array of items: {first_line(exc)}") from None
     if arr.ndim < 2 or len(arr) == 0:
         raise InputError(f"X must be a non-empty array of items (N × features or images), "
-                         f"got shape {arr.shape}" + (": Reshape your data with "
-                                                     "X.reshape(-1, 1) for one feature"
+                         f"got shape {arr.shape}" + (". Reshape your data with "
+                                                     "X.reshape(-1, 1) if it holds one "
+                                                     "feature, or X.reshape(1, -1) if it "
+                                                     "is one item"
                                                      if arr.ndim == 1 else ""))
     if arr.shape[1] == 0 or arr.size == 0:
         raise InputError(f"X has 0 feature(s) (shape={arr.shape}) while a minimum of 1 is "
@@ -779,19 +784,36 @@ def _as_array(X, precise: bool = False) -> np.ndarray:
     if arr.dtype.kind == "c":
         raise InputError("Complex data not supported: the networks need real numbers")
     if arr.dtype.kind not in "biuf":
+        import pandas as pd
+
+        missing = pd.isna(arr) if arr.dtype == object else np.zeros(arr.shape, bool)
+        if missing.any():  # None, pd.NA: the float cast would only say 'NAType'
+            row, *col = np.argwhere(missing)[0]
+            raise InputError(f"X holds {int(missing.sum())} missing value(s) (None, NA), the "
+                             f"first in row {row}" + (f", column {col[0]}" if col else ""))
         try:
             arr = arr.astype(np.float32)
         except (TypeError, ValueError) as exc:
             raise InputTypeError(f"X must hold numbers, got dtype {arr.dtype}: "
                                  f"{first_line(exc)}") from None
+    _check_finite(arr, "NaN or infinite value(s)")
     if arr.dtype != np.float64 or not precise:
-        arr = as_float(arr) if arr.dtype == np.float64 else arr.astype(np.float32, copy=False)
+        with np.errstate(over="ignore"):  # beyond float32: refused just below, by name
+            arr = as_float(arr) if arr.dtype == np.float64 else arr.astype(np.float32,
+                                                                           copy=False)
+        _check_finite(arr, "value(s) beyond float32's range (±3.4e38)")
+    return arr
+
+
+def _check_finite(arr: np.ndarray, what: str) -> None:
+    """An InputError counting the values that are not finite (``what`` they are) and naming
+    the first one's row."""
+    if arr.dtype.kind != "f":
+        return
     bad = ~np.isfinite(arr)
     if bad.any():
         row = int(np.flatnonzero(bad.reshape(len(arr), -1).any(axis=1))[0])
-        raise InputError(f"X holds {int(bad.sum())} NaN or infinite value(s), the first in "
-                         f"row {row}")
-    return arr
+        raise InputError(f"X holds {int(bad.sum())} {what}, the first in row {row}")
 
 
 ModelSpec = str | Callable[..., nn.Module]
