@@ -76,7 +76,7 @@ def test_an_interrupted_fit_resumes_and_ends_as_an_uninterrupted_one(files, monk
 
     resumed = run(*base, "-o", files / "model")
     assert resumed.exit_code == 0, resumed.output
-    assert f"resuming from {scratch}" in resumed.output
+    assert f"{scratch}: checkpoints of an interrupted fit" in resumed.output
     assert not scratch.exists()
     pd.testing.assert_frame_equal(pd.read_csv(files / "model" / "labels.csv"),
                                   pd.read_csv(files / "full" / "labels.csv"))
@@ -169,7 +169,8 @@ def test_a_forced_fit_interrupted_resumes_when_run_again(files, monkeypatch):
     assert (files / "model" / "learner.json").is_file()  # the earlier model, untouched
     result = run(*base)
     assert result.exit_code == 0, result.output
-    assert "resuming from" in result.output and "starting over" not in result.output
+    assert "checkpoints of an interrupted fit" in result.output
+    assert "starting over" not in result.output
 
 
 def test_force_keeps_a_users_files_in_a_model_folder(files):

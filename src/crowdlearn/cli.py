@@ -1230,8 +1230,8 @@ def _fit_checkpoints(out: Path) -> Path:
                          "a folder fit made); move or remove it")
     if scratch.is_dir():
         check_unlocked(scratch)
-        err_console.print(f"resuming from {scratch} (an interrupted fit)", highlight=False,
-                          soft_wrap=True)
+        err_console.print(f"{scratch}: checkpoints of an interrupted fit, resumed if it had "
+                          "the same inputs and settings", highlight=False, soft_wrap=True)
     return scratch
 
 
