@@ -253,6 +253,23 @@ def test_bad_input_is_refused_before_anything_is_written(tmp_path, case, message
     assert not (tmp_path / "out").exists()
 
 
+def test_a_pilot_whose_tasks_each_have_one_worker_is_refused():
+    # the same worker twice on every task (kept with keep="all") checks no worker
+    task = np.repeat(np.arange(50), 2)
+    ann = Annotations(task, task % 10, (task + np.arange(100) % 2) % 3, keep="all")
+    with pytest.raises(InputError, match=r"every task has one answer \(or several from one "
+                                         "worker\); worker quality cannot be estimated"):
+        estimate_pool(ann)
+
+
+def test_plan_items_fingerprint_the_feature_values():
+    from crowdlearn.experiments.plan import PlanItems
+
+    X = np.zeros((20, 3), np.float32)
+    y = np.arange(20) % 2
+    assert PlanItems(X, y, 2).digest() != PlanItems(X + 1, y, 2).digest()
+
+
 @pytest.fixture
 def pilot_csv(tmp_path):
     ann, _, _ = pilot_of()

@@ -159,10 +159,13 @@ def estimate_pool(pilot: Annotations | pd.DataFrame, *, source: str = "pilot",
     A pilot in which no task has two answers is an :class:`InputError`: worker quality is
     not identifiable from one answer per task."""
     ann = as_annotations(pilot)
-    counts = ann.task_counts
+    pairs = np.unique(ann.task.astype(np.int64) * ann.n_workers + ann.worker)
+    counts = np.bincount(pairs // ann.n_workers, minlength=ann.n_tasks)  # distinct workers
     if counts.max() < 2:
-        raise InputError(f"{source}: every task has one answer; worker quality cannot be "
-                         "estimated from it: a pilot needs tasks answered by several workers")
+        raise InputError(f"{source}: every task has one answer"
+                         + (" (or several from one worker)" if len(pairs) < len(ann) else "")
+                         + "; worker quality cannot be estimated from it: a pilot needs "
+                         "tasks answered by several workers")
     if ann.n_classes < 2:
         raise InputError(f"{source}: every answer is {ann.classes[0]!r}; a plan needs at "
                          "least two classes")

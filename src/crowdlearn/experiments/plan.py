@@ -64,6 +64,7 @@ class PlanItems:
 
         h = hashlib.sha1(np.ascontiguousarray(self.y).tobytes())
         h.update(str(self.X.shape).encode())
+        h.update(np.ascontiguousarray(self.X).tobytes())  # other features of the same shape
         return h.hexdigest()[:12]
 
 
