@@ -258,7 +258,7 @@ def test_a_pilot_whose_tasks_each_have_one_worker_is_refused():
     task = np.repeat(np.arange(50), 2)
     ann = Annotations(task, task % 10, (task + np.arange(100) % 2) % 3, keep="all")
     with pytest.raises(InputError, match=r"every task has one answer \(or several from one "
-                                         "worker\); worker quality cannot be estimated"):
+                                         r"worker\); worker quality cannot be estimated"):
         estimate_pool(ann)
 
 
@@ -319,6 +319,20 @@ def test_cli_plan_bad_input_exit_2_nothing_written(tmp_path, pilot_csv, case, me
     assert result.exit_code == 2, result.output
     assert message in result.output and len(result.output.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("name", ["workers.csv", "results.csv", "plan.png"])
+def test_cli_plan_never_writes_over_its_pilot(tmp_path, pilot_csv, name):
+    folder = tmp_path / "study"
+    folder.mkdir()
+    pilot = folder / name
+    pilot.write_bytes(pilot_csv.read_bytes())
+    result = runner.invoke(app, ["plan", "--pilot", str(pilot), "--budget", "300", "--methods",
+                                 "mv", "--redundancy", "1,2", "--epochs", "1", "--force",
+                                 "-o", str(folder)])
+    assert result.exit_code == 2, result.output
+    assert f"{name}: is a file this command writes in" in result.output
+    assert pilot.read_bytes() == pilot_csv.read_bytes()
 
 
 def test_budget_beyond_the_embedded_items_is_scaled_down_and_said():

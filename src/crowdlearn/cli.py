@@ -724,11 +724,31 @@ def _sweep_reporting(jobs: int):
         yield log, lambda done, total: bar.update(task, completed=done, total=total)
 
 
-def _run_sweep(run, settings, out: Path, force: bool, jobs: int, threads: int | None):
+# what a sweep writes in its folder, besides its plot (a .png): see _check_sweep_inputs
+SWEEP_FILES = ("results.csv", "workers.csv", "recommendation.json")
+
+
+def _check_sweep_inputs(out: Path, *inputs: Path | None) -> None:
+    """Refuse an input that is a file a sweep writes in its folder ``out`` (its results,
+    its plot, plan's tables): resumed, or started over with --force, it would be replaced."""
+    folder = out.resolve()
+    for path in inputs:
+        if path is None or str(path) == "-":  # standard input
+            continue
+        where = Path(path).resolve()
+        if where.parent == folder and (where.name in SWEEP_FILES
+                                       or where.suffix.lower() == ".png"):
+            raise InputError(f"{path}: is a file this command writes in {out}; give -o "
+                             "another folder, or move the input out of it")
+
+
+def _run_sweep(run, settings, out: Path, force: bool, jobs: int, threads: int | None,
+               inputs: tuple[Path | None, ...] = ()):
     """Run a sweep function with the command line's reporting; returns its results."""
     from crowdlearn.outputs import check_location
 
     check_location(out, folder=True)
+    _check_sweep_inputs(out, *inputs)
     # the cells' warnings (a method whose labels lose a class...) as `warning:` lines
     with _reported_warnings(), _sweep_reporting(jobs) as (log, progress):
         return run(settings, out, log=log, restart=force, jobs=jobs, threads=threads,
@@ -1037,7 +1057,7 @@ def experiment_active(
                               strategies=_csv_words(strategies), methods=chosen, seeds=seeds,
                               model=model, epochs=epochs, device=device)
     start = time.perf_counter()
-    results = _run_sweep(run_active, settings, out, force, jobs, threads)
+    results = _run_sweep(run_active, settings, out, force, jobs, threads, (replay, truth))
     table = active_summary(results)
     view = Table(title=f"accuracy after each round, {_over(settings.seeds)}")
     measures = [c.removesuffix("_mean") for c in table.columns if c.endswith("_mean")]
@@ -1770,6 +1790,7 @@ def plan_command(
 
     start = time.perf_counter()
     check_location(out, folder=True)
+    _check_sweep_inputs(out, pilot, features)
     with _reported_warnings():
         answers = read_answers(pilot, layout, task_col, worker_col, label_col, missing,
                                keep=keep, sep=sep, encoding=encoding)

@@ -180,6 +180,19 @@ def test_cli_experiment_active_replay(replay_files, tmp_path):
     assert len(pd.read_csv(out / "results.csv")) == 9
 
 
+def test_cli_replay_never_writes_over_its_answers(replay_files, tmp_path):
+    answers, truth = replay_files
+    out = tmp_path / "out"
+    out.mkdir()
+    inside = out / "results.csv"
+    inside.write_bytes(answers.read_bytes())
+    result = cli("experiment", "active", "--replay", inside, "--truth", truth, "--force",
+                 "-o", out)
+    assert result.exit_code == 2 and "results.csv: is a file this command writes" in \
+        result.output
+    assert inside.read_bytes() == answers.read_bytes()
+
+
 def test_cli_replay_of_an_export_with_its_own_column_names(replay_files, tmp_path):
     answers, truth = replay_files
     export = tmp_path / "answer.csv"  # as Zheng et al.'s exports name them
