@@ -76,6 +76,7 @@ def test_bad_settings(tmp_path):
                      r"inf\)\. Got 1\.5"),
     ({"redundancy": (1, 2.5)}, r"'redundancy' setting of BudgetSettings must be a non-empty "
                                r"sequence, each an int"),
+    ({"redundancy": (1, 1)}, r"'redundancy' setting of BudgetSettings gives 1 twice"),
     ({"lr": "0.1"}, r"'lr' parameter of BudgetSettings must be a float"),
     ({"gamma": 1.5}, r"'gamma' parameter of BudgetSettings must be a float in the range "
                      r"\[0\.0, 1\.0\]"),

@@ -40,8 +40,11 @@ def test_case_crowds():
 
 
 @pytest.mark.parametrize("field,value,message", [
-    ("cases", ("4",), "case must be one of"),
-    ("expertise", ("medium",), "expertise must be"),
+    ("cases", ("4",), "unknown case '4'; choose from 1, 2, 3, harsh"),
+    ("cases", ("1", "1"), "case '1' is given twice"),
+    ("cases", (), "no case given"),
+    ("expertise", ("medium",), "unknown expertise 'medium'; choose from low, high"),
+    ("expertise", ("low", "low"), "expertise 'low' is given twice"),
     ("methods", ("oracle",), "unknown method 'oracle'"),
 ])
 def test_bad_settings(tmp_path, field, value, message):
@@ -59,4 +62,4 @@ def test_cli(tmp_path):
     assert "case 2, low" in res.output and "clean" in res.output
     assert (out / "results.csv").exists()
     res = CliRunner().invoke(app, ["experiment", "crowds", "--case", "7", "-o", str(out)])
-    assert res.exit_code == 2 and "case must be one of" in res.output
+    assert res.exit_code == 2 and "unknown case '7'" in res.output

@@ -45,6 +45,7 @@ def test_noise_kinds():
     ("rates", (1.2,), r"'rates' setting of NoiseSettings must be a non-empty sequence, each a "
                       r"float in the range \[0.0, 1.0\), got \(1.2,\)"),
     ("rates", (), "'rates' setting of NoiseSettings must be a non-empty"),
+    ("rates", (0.2, 0.20), "'rates' setting of NoiseSettings gives 0.2 twice"),
     ("epochs", True, r"'epochs' parameter of NoiseSettings must be an int in the range \[1,"),
     ("stage_epochs", 0, r"'stage_epochs' parameter of NoiseSettings must be an int"),
     ("methods", ("mixup",), "unknown method 'mixup'"),

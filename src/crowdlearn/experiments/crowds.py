@@ -65,13 +65,8 @@ class CrowdsSettings:
         from crowdlearn.methods import CROWD_METHODS
 
         check_settings(self)
-        bad = [c for c in self.cases if c not in CASES]
-        if bad or not self.cases:
-            raise InputError(f"case must be one of {', '.join(CASES)}, got "
-                             f"{bad[0] if bad else 'none'!r}")
-        bad = [e for e in self.expertise if e not in EXPERTISE]
-        if bad or not self.expertise:
-            raise InputError(f"expertise must be low or high, got {bad[0] if bad else 'none'!r}")
+        check_methods(self.cases, CASES, "case")
+        check_methods(self.expertise, EXPERTISE, "expertise")
         check_methods(self.methods, (*CROWD_METHODS, REFERENCE))
         check_crowd_options(self.extra)
         from crowdlearn.learners import make_crowd_learner

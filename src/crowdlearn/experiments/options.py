@@ -40,6 +40,10 @@ def check_settings(settings) -> None:
                 kind.is_satisfied_by(v) for v in values):
             raise InputError(f"the {name!r} setting of {caller} must be a non-empty sequence, "
                              f"each {kind}, got {values!r}")
+        repeated = [v for i, v in enumerate(values) if v in values[:i]]
+        if repeated:  # its cells would run twice and count twice in the summaries
+            raise InputError(f"the {name!r} setting of {caller} gives {repeated[0]!r} twice; "
+                             "give each value once")
 
 
 def check_methods(methods: Iterable[str], known: Iterable[str], what: str = "method") -> None:
