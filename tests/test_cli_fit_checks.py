@@ -152,6 +152,20 @@ def test_ctrl_c_says_interrupted_and_exits_130(files, monkeypatch):
     assert result.output.strip() == "interrupted"
 
 
+def test_running_out_of_memory_is_one_line_and_exit_1(files, monkeypatch):
+    import crowdlearn.features
+
+    def too_big(*args, **kwargs):
+        raise MemoryError("Unable to allocate 74.5 GiB for an array with shape (10, 10)")
+
+    monkeypatch.setattr(crowdlearn.features, "read_features", too_big)
+    result = run("fit", "--answers", files / "answers.csv", "--features",
+                 files / "features.csv", "--method", "mv", "--epochs", 1, "-o", files / "m")
+    assert result.exit_code == 1
+    assert result.output.strip().startswith("error: out of memory (Unable to allocate 74.5 GiB")
+    assert len(result.output.strip().splitlines()) == 1 and not (files / "m").exists()
+
+
 def test_ctrl_c_while_the_model_folder_is_written_leaves_nothing(files, monkeypatch):
     import crowdlearn.model_folder
 

@@ -77,7 +77,8 @@ class Engine(str, Enum):
 
 
 def _one_line_errors(command):
-    """Report a :class:`CrowdlearnError` as one line on stderr and exit with code 2; stop on
+    """Report a :class:`CrowdlearnError` as one line on stderr and exit with code 2 (running
+    out of memory: one line too, exit code 1); stop on
     SIGTERM as on Ctrl-C (see :func:`~crowdlearn._entry.terminate_as_interrupt`), exit code
     143; Ctrl-C says "interrupted", exit code 130 (its clean-up has run by then)."""
 
@@ -92,6 +93,14 @@ def _one_line_errors(command):
             err_console.print(f"[bold red]error:[/] {_cli_words(exc, options)}",
                               soft_wrap=True, highlight=False)
             raise typer.Exit(2) from None
+        except MemoryError as exc:  # numpy's says how much it asked for
+            from crowdlearn.inputs import first_line
+
+            detail = first_line(exc) if str(exc) else "an allocation failed"
+            err_console.print(f"[bold red]error:[/] out of memory ({detail}): the data, or a "
+                              "setting such as the seeds, workers or items, is too large for "
+                              "this machine", soft_wrap=True, highlight=False)
+            raise typer.Exit(1) from None
         except Terminated:
             err_console.print("[bold red]terminated[/] (SIGTERM)", highlight=False)
             raise typer.Exit(128 + signal.SIGTERM) from None

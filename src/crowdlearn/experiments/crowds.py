@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from crowdlearn.annotations import Annotations
-from crowdlearn.errors import CrowdlearnWarning, InputError
+from crowdlearn.errors import CrowdlearnWarning
 from crowdlearn.experiments.options import (
     PAPERS_DS,
     check_crowd_options,
