@@ -121,7 +121,7 @@ _PYTHON_REMEDIES = {
 
 # sweep settings whose command-line option has another name
 _SETTING_OPTIONS = {"rates": "rate", "extra_labels": "extra", "n_items": "items",
-                    "n_workers": "workers"}
+                    "n_workers": "workers", "aggregator": "consensus"}
 
 
 def _cli_words(exc: CrowdlearnError, options: set[str]) -> str:
@@ -164,6 +164,12 @@ def _cli_words(exc: CrowdlearnError, options: set[str]) -> str:
         return f"--{name.replace('_', '-')}" if name in options else m[0]
 
     message = re.sub(r"[Tt]he '(\w+)' (?:parameter|setting) of \w+Settings", option, message)
+    # a results table of other settings ("made with n_items=2000, not ..." → "--items 2000")
+    def made_with(m: re.Match) -> str:
+        name = _SETTING_OPTIONS.get(m[2], m[2])
+        return f"{m[1]}--{name.replace('_', '-')} " if name in options else m[0]
+
+    message = re.sub(r"(?<=made with )((?:[\w ]+: )?)(\w+)=", made_with, message)
     # a library argument the command sets by an option ("n_workers must be ..." → "--workers")
     lead = re.match(r"(\w+) must ", message)
     name = lead and _SETTING_OPTIONS.get(lead[1], lead[1])

@@ -180,6 +180,23 @@ def test_cli_experiment_active_replay(replay_files, tmp_path):
     assert len(pd.read_csv(out / "results.csv")) == 9
 
 
+def test_cli_replay_resumes_under_another_path_and_names_options(replay_files, tmp_path,
+                                                                  monkeypatch):
+    answers, truth = replay_files
+    out = tmp_path / "out"
+    args = ["--seeds", 1, "--strategies", "random", "--rounds", 2, "-o", out]
+    assert cli("experiment", "active", "--replay", answers, "--truth", truth,
+               *args).exit_code == 0
+    monkeypatch.chdir(tmp_path)  # the same files, named relative to another folder
+    again = cli("experiment", "active", "--replay", "answers.csv", "--truth", "./truth.csv",
+                *args)
+    assert again.exit_code == 0, again.output
+    other = cli("experiment", "active", "--replay", answers, "--truth", truth,
+                "--consensus", "ds", *args)
+    assert other.exit_code == 2
+    assert "made with --consensus onecoin, not ds" in " ".join(other.output.split())
+
+
 def test_cli_replay_never_writes_over_its_answers(replay_files, tmp_path):
     answers, truth = replay_files
     out = tmp_path / "out"

@@ -115,7 +115,7 @@ def test_cli_budget(tmp_path):
     clash = CliRunner().invoke(app, ["experiment", "budget", "-o", str(tmp_path), "--budget",
                                      "200", "--redundancy", "2", "--methods", "mv",
                                      "--seeds", "1", "--epochs", "1", "--gamma", "0.2"])
-    assert clash.exit_code == 2 and "made with gamma=0.35" in clash.output
+    assert clash.exit_code == 2 and "made with --gamma 0.35" in clash.output
     assert "--force" in clash.output and len(clash.output.strip().splitlines()) == 1
     forced = CliRunner().invoke(app, ["experiment", "budget", "-o", str(tmp_path), "--budget",
                                       "200", "--redundancy", "2", "--methods", "mv",

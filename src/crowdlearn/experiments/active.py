@@ -406,9 +406,13 @@ class ActiveExperiment(Experiment):
         # None would come back from results.csv as NaN, and the sweep would not resume
         record = {k: "none" if v is None or v in ((), "") else v
                   for k, v in super().recorded().items()}
-        # the files' paths do not say what they held: results of an edited file are not kept
+        # the files' paths do not say what they held: results of an edited file are not kept,
+        # and the same file named another way (./a.csv, its absolute path) resumes
         s = self.settings
         record["replay_data"] = "none" if s.replay is None else s.replay_pool(0).digest()
+        for name in ("replay", "truth"):
+            if record[name] != "none":
+                record[name] = Path(record[name]).name
         return record
 
     def cells(self) -> list[dict]:
