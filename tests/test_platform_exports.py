@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -91,6 +92,25 @@ def test_a_wide_csv_as_to_csv_writes_it_reads_the_header_and_the_index(tmp_path)
     frame.iloc[[0, 1, 2, 2]].to_csv(path)
     with pytest.raises(InputError, match="task 'img002' has two rows"):
         Annotations.from_file(path, "wide")
+
+
+@pytest.mark.parametrize("index", [None, "task", "text"])
+def test_a_wide_csv_of_numbered_workers_reads_its_header(tmp_path, index):
+    # pd.DataFrame(matrix).to_csv(): workers 0..W-1, which are labels too
+    matrix = np.array([[0, 1, -1], [1, 1, 2], [-1, 2, 2], [0, -1, 0], [2, 2, 1]])
+    frame = pd.DataFrame(matrix)
+    if index == "task":
+        frame.index.name = "task"
+    elif index == "text":
+        frame.index = [f"t{i}" for i in range(len(frame))]
+    path = tmp_path / "wide.csv"
+    frame.to_csv(path)
+    ann = Annotations.from_file(path, "wide")
+    assert ann.worker_index.tolist() == ["0", "1", "2"] and len(ann) == 12
+    assert ann.task_index.tolist() == [str(t) for t in frame.index]
+    plain = Annotations.from_wide(matrix)
+    assert sorted(map(tuple, ann.to_frame()[["label"]].astype(int).values.tolist())) == \
+        sorted(map(tuple, plain.to_frame()[["label"]].astype(int).values.tolist()))
 
 
 def test_a_wide_matrix_keeps_labels_as_written_beside_a_float_cell(tmp_path):

@@ -1054,9 +1054,10 @@ ID_HEADERS = ("", "task", "id", "item")  # the first header cell above a column 
 def _with_header(text: np.ndarray, long_columns: tuple[str, str, str], missing: Hashable,
                  name: str) -> np.ndarray | pd.DataFrame:
     """A wide text matrix whose first row is a header of worker ids (distinct names no cell
-    below holds) as a frame of those columns, its tasks' ids taken from the first column
-    when the header's first cell is empty or names it (``task``, ``id``, ``item``, or the
-    task column's name): the layout ``DataFrame.to_csv()`` writes. Any other matrix as it
+    below holds, or the numbers 0..W−1 above a first column of distinct task ids) as a frame
+    of those columns, its tasks' ids taken from the first column when the header's first
+    cell is empty or names it (``task``, ``id``, ``item``, or the task column's name): the
+    layout ``DataFrame.to_csv()`` writes. Any other matrix as it
     is; a header naming two of ``long_columns`` (task, worker, label) is a long file's."""
     if text.shape[0] < 3 or text.shape[1] < 2:
         return text
@@ -1068,7 +1069,12 @@ def _with_header(text: np.ndarray, long_columns: tuple[str, str, str], missing: 
     first = 1 if lead in (*ID_HEADERS, long_columns[0].lower()) else 0
     cells = text[:, first:]
     observed = (cells != "") & ~_is_marker(cells, missing)
-    if _header_evidence(cells, observed) != "clear" or not observed[0].all():
+    # to_csv() of a frame with the default column names: workers 0..W-1 over distinct ids
+    # (numbers that a label can equal, so the header cannot be told by its values alone)
+    numbered = bool(first) and cells[0].tolist() == [str(i) for i in range(cells.shape[1])] \
+        and len(set(text[1:, 0].tolist())) == len(text) - 1
+    if not numbered and (_header_evidence(cells, observed) != "clear"
+                         or not observed[0].all()):
         return text
     frame = pd.DataFrame(cells[1:], columns=cells[0].tolist())
     if first:
