@@ -82,6 +82,21 @@ def _frames(n=300, seed=1):
                                                                      columns=list(names))
 
 
+def test_labels_match_the_class_spelling_the_same_number():
+    P = np.array([[0.9, 0.1], [0.2, 0.8], [0.1, 0.9]])
+    as_text = label_issues_from_proba(np.array(["1", "2", "1"]),
+                                      pd.DataFrame(P, columns=["1", "2"]))
+    # a float column (1.0, 2.0) against the proba_1, proba_2 columns of a file
+    floats = label_issues_from_proba(np.array([1.0, 2.0, 1.0]),
+                                     pd.DataFrame(P, columns=["1", "2"]))
+    np.testing.assert_allclose(floats["label_quality"], as_text["label_quality"])
+    assert floats["is_label_issue"].tolist() == as_text["is_label_issue"].tolist()
+    assert floats.loc[floats["id"] == 2, "is_label_issue"].item()  # 1.0 where 2 is likely
+    # the spelling only: a label of no class is still refused
+    with pytest.raises(InputError, match="label 3.0 is not one of the classes of proba"):
+        label_issues_from_proba(np.array([1.0, 3.0, 1.0]), pd.DataFrame(P, columns=["1", "2"]))
+
+
 def test_pandas_inputs_are_matched_by_id_and_report_ids():
     given, P, labels, proba = _frames()
     expected = label_issues_from_proba(given, P)

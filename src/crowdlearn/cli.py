@@ -1547,8 +1547,11 @@ def predict(
 
     Example: crowdlearn predict model --features X_test.npy -o predictions.csv
     """
+    import pandas as pd
+
     from crowdlearn.features import read_features
     from crowdlearn.label_files import read_truth_by_row, unscored_note
+    from crowdlearn.labels import same_number
     from crowdlearn.learners import load
     from crowdlearn.model_folder import probability_table, read_summary
     from crowdlearn.outputs import TABLE_FORMATS, check_format, check_outputs, write_table
@@ -1573,7 +1576,9 @@ def predict(
                                               task_col=task_col, label_col=label_col)
                             if truth is not None else (None, []))
         if known is not None:
-            known = _same_numbers(known, classes)
+            # a truth file's 1 for a class 1.0 (a model fit on a float column), and the reverse
+            known = pd.Series(same_number(known.tolist(), sorted(classes)), index=known.index,
+                              dtype=object)
             strange = sorted(set(known) - classes)
             if strange:
                 raise InputError(f"{truth}: label {strange[0]!r} is not one of the model's "
@@ -1595,23 +1600,6 @@ def predict(
         note = unscored_note(unmatched, ids, "ids", "have no feature row")
         if note:
             target.print(note, highlight=False, soft_wrap=True)
-
-
-def _same_numbers(known: pd.Series, classes: set[str]) -> pd.Series:
-    """True labels (text) written as one of the ``classes`` (text) where they are not one
-    but spell the same number: a truth file's ``1`` for a model's class ``1.0`` (trained on
-    a float column) and the reverse. Other labels are left as they are."""
-    from crowdlearn.labels import as_number
-
-    by_value: dict[float, str] = {}
-    for c in classes:
-        value = as_number(c)
-        if value is not None:
-            by_value.setdefault(value, c)
-    if not by_value:
-        return known
-    return known.map(lambda v: v if v in classes or as_number(v) is None
-                     else by_value.get(as_number(v), v))
 
 
 class IssueMethod(str, Enum):

@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 
 from crowdlearn.errors import CrowdlearnWarning, InputError
-from crowdlearn.labels import lookup, positions
+from crowdlearn.labels import lookup, positions, same_number
 from crowdlearn.proba import checked_rows
 
 SCORES = ("self_confidence", "normalized_margin")
@@ -103,7 +103,8 @@ def label_issues_from_proba(labels, proba, classes: Sequence | None = None, *,
     if given.shape != (n,):
         raise InputError(f"labels must hold one label per row of proba ({n}), got shape "
                          f"{given.shape}")
-    codes = lookup(given, classes, "label", "one of the classes of proba"
+    # a float column's 1.0 is the class "1" of a file's proba_1 column, and the reverse
+    codes = lookup(same_number(given, classes), classes, "label", "one of the classes of proba"
                    + (" (its columns)" if isinstance(proba_given, pd.DataFrame) else ""))
     rows = np.arange(n)
     own, top = P[rows, codes], P.max(axis=1)

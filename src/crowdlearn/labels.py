@@ -161,6 +161,23 @@ def as_number(text: str) -> int | float | None:
     return number if np.isfinite(number) else None
 
 
+def same_number(values: Iterable, classes: Sequence[Hashable]) -> list:
+    """``values`` with each one that is not among ``classes`` but spells the same number as
+    one of them replaced by that class (a float column's ``1.0`` for a class ``"1"``, a
+    file's ``"1"`` for a class ``1.0``: a label column written by two programs); the others
+    as given. For labels only: ids keep their spelling (``"007"`` is not task ``7``)."""
+    known = set(classes)
+    by_value: dict[float, Hashable] = {}
+    for c in classes:
+        number = as_number(str(c))
+        if number is not None:
+            by_value.setdefault(number, c)
+    if not by_value:
+        return list(values)
+    return [v if v in known or (number := as_number(str(v))) is None
+            else by_value.get(number, v) for v in plain(values)]
+
+
 # ---------------------------------------------------------------------- helpers
 def _match(values: pd.Series, ids: list) -> np.ndarray:
     """Positions of ``values`` in ``ids`` (−1: absent). A value absent as given but whose
