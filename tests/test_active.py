@@ -90,6 +90,18 @@ def test_candidates_seed_and_frame_input():
     assert table["task"].tolist() != other["task"].tolist()  # ties broken by the seed
 
 
+def test_a_model_certain_and_wrong_is_outvoted_by_the_workers():
+    # a tree's or a nearest neighbour's 0/1 probabilities: a hard 0 must not rule out the
+    # class three reliable workers agree on, nor keep the task from being ranked
+    ann, truth, _ = make_crowd(n_tasks=60, n_workers=10, k=3, r=3, seed=0, hammers=1.0)
+    proba = np.eye(3)[truth]
+    proba[0] = np.eye(3)[(truth[0] + 1) % 3]
+    row = next_to_label(ann, proba, k=None).set_index("task").loc[ann.tasks[0]]
+    answers = ann.to_frame().query("task == @ann.tasks[0]")["label"].tolist()
+    assert max(set(answers), key=answers.count) == truth[0]  # the workers are right
+    assert row["label"] == truth[0] and row["score"] > 0
+
+
 def test_proba_as_a_frame_by_task_id():
     ann = Annotations.from_frame(pd.DataFrame({"task": ["a", "a", "b", "c"],
                                                "worker": ["u", "v", "u", "v"],
@@ -113,6 +125,8 @@ def test_proba_as_a_frame_by_task_id():
     ({"proba": pd.DataFrame({"x": [1.0] * 3, "z": [0.0] * 3}, index=list("abc"))},
      "must be the classes"),
     ({"candidates": ["zz"]}, "zz"),
+    ({"candidates": "ab"}, r"candidates must be a list of task ids, got the text 'ab' \(one "
+                           r"task: candidates=\['ab'\]\)"),
     ({"aggregator": object()}, "aggregator must be a DawidSkene"),
 ])
 def test_bad_input_is_one_line(kwargs, message):

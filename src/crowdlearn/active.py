@@ -248,10 +248,14 @@ def _best_start(ann: Annotations, model, prior: np.ndarray):
     return clone(model).fit(ann, task_prior=prior, init_posteriors=start)
 
 
+# the least probability a model's class keeps: a hard 0 (a tree's, a nearest neighbour's)
+# would rule the class out whatever the workers answer, and leave its task unranked
+PROBA_FLOOR = 1e-6
+
+
 def _tempered(prior: np.ndarray, weight: float) -> np.ndarray:
-    """``prior ** weight``, rows renormalised (a zero stays zero: the model rules it out)."""
-    with np.errstate(divide="ignore"):
-        logp = weight * np.log(prior) if weight else np.zeros_like(prior)
+    """``max(prior, PROBA_FLOOR) ** weight``, rows renormalised."""
+    logp = weight * np.log(np.maximum(prior, PROBA_FLOOR)) if weight else np.zeros_like(prior)
     logp -= logp.max(axis=1, keepdims=True)
     out = np.exp(logp)
     return out / out.sum(axis=1, keepdims=True)
@@ -291,6 +295,9 @@ def _proba_rows(ann: Annotations, proba) -> np.ndarray:
 def _candidate_mask(ann: Annotations, candidates) -> np.ndarray:
     if candidates is None:
         return np.ones(ann.n_tasks, dtype=bool)
+    if isinstance(candidates, (str, bytes)):  # iterated, it would be its letters
+        raise InputError(f"candidates must be a list of task ids, got the text {candidates!r} "
+                         f"(one task: candidates=[{candidates!r}])")
     mask = np.zeros(ann.n_tasks, dtype=bool)
     mask[ann.task_codes(list(candidates), "candidate task")] = True
     return mask
