@@ -13,6 +13,7 @@ import pytest
 
 from crowdlearn import InputError
 from crowdlearn.aggregation import DawidSkene
+from crowdlearn.errors import CrowdlearnWarning
 
 CLASSES = ["neg", "neu", "pos"]
 
@@ -101,3 +102,21 @@ def test_confusions_frame_round_trips_and_unnamed_levels_are_refused():
     with pytest.raises(InputError, match="names label 'maybe', not one of the classes"):
         DawidSkene().fit(df, initial_error=_crowd_kit_frame(C, workers).rename(
             index={"neu": "maybe"}))
+
+
+def test_an_initial_error_that_cannot_be_read_or_matches_no_worker_is_said():
+    df, _, workers, C = _crowd()
+    confusions = DawidSkene().fit(df).confusions()
+    with pytest.raises(InputError, match=r"initial_error names worker '\w+', true label "
+                                         r"'\w+' twice"):
+        DawidSkene().fit(df, initial_error=pd.concat([confusions, confusions.iloc[:1]]))
+    with pytest.raises(InputError, match="initial_error must hold numbers: could not convert"):
+        DawidSkene().fit(df, initial_error="abc")
+    with pytest.raises(InputError, match="initial_error must hold numbers"):
+        DawidSkene().fit(df, initial_error=confusions.astype(object).where(confusions > 0.5,
+                                                                           "x"))
+    strangers = confusions.rename(index=lambda w: f"other-{w}", level=0)
+    with pytest.warns(CrowdlearnWarning, match="initial_error names none of the answers' "
+                                               "workers .'other-"):
+        started = DawidSkene().fit(df, initial_error=strangers * 100)
+    np.testing.assert_allclose(started.posteriors_, DawidSkene().fit(df).posteriors_)

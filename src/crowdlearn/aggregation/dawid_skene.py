@@ -47,6 +47,8 @@ from crowdlearn.aggregation.em import (
 from crowdlearn.aggregation.incremental import REFIT_BELOW, FitState, fold_in
 from crowdlearn.annotations import Annotations
 from crowdlearn.errors import CrowdlearnWarning, InputError
+from crowdlearn.inputs import first_line
+from crowdlearn.labels import plain
 from crowdlearn.params import N_THREADS, NON_NEGATIVE_REAL, Choice, Integers
 from crowdlearn.proba import checked_rows
 
@@ -370,6 +372,14 @@ class DawidSkene(Aggregator):
         return post
 
 
+def _numbers(values, name: str) -> np.ndarray:
+    """``values`` as a float array; what is not a rectangle of numbers is an InputError."""
+    try:
+        return np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{name} must hold numbers: {first_line(exc)}") from None
+
+
 def _confusion_counts(ann: Annotations, initial_error) -> tuple[np.ndarray, np.ndarray]:
     """``initial_error`` as W×K×K ``[worker, true, answered]`` for the workers of ``ann``
     (zeros where absent) and a mask of the workers it covers. Accepts an array of that
@@ -394,7 +404,11 @@ def _confusion_counts(ann: Annotations, initial_error) -> tuple[np.ndarray, np.n
         if set(columns) != set(classes):
             raise InputError(f"initial_error's columns {list(frame.columns)} are not the "
                              f"classes {list(ann.classes)}")
-        values = frame.to_numpy(dtype=np.float64)[:, columns.get_indexer(classes)]
+        values = _numbers(frame, "initial_error")[:, columns.get_indexer(classes)]
+        if frame.index.has_duplicates:  # which row would count depends on their order
+            who, row = (plain([v])[0] for v in frame.index[frame.index.duplicated()][0])
+            raise InputError(f"initial_error names worker {who!r}, "
+                             f"{names[1].replace('_', ' ')} {row!r} twice")
         worker = pd.Index(ann.workers).map(str).get_indexer(
             frame.index.get_level_values(0).map(str))
         label = classes.get_indexer(frame.index.get_level_values(1).map(str))
@@ -403,6 +417,10 @@ def _confusion_counts(ann: Annotations, initial_error) -> tuple[np.ndarray, np.n
             raise InputError(f"initial_error names {names[1].replace('_', ' ')} {bad!r}, not "
                              "one of the classes")
         keep = worker >= 0  # workers not in these answers are ignored
+        if not keep.any():
+            shown = ", ".join(map(repr, pd.unique(frame.index.get_level_values(0))[:3]))
+            warnings.warn(f"initial_error names none of the answers' workers ({shown} …): EM "
+                          "starts as without it", CrowdlearnWarning, stacklevel=4)
         given = np.zeros((w, k, k))
         if crowd_kit:
             given[worker[keep], :, label[keep]] = values[keep]
@@ -411,7 +429,7 @@ def _confusion_counts(ann: Annotations, initial_error) -> tuple[np.ndarray, np.n
         known = np.zeros(w, dtype=bool)
         known[worker[keep]] = True
     else:
-        given = np.asarray(initial_error, dtype=np.float64)
+        given = _numbers(initial_error, "initial_error")
         if given.shape != (w, k, k):
             raise InputError(f"initial_error must have shape (workers, classes, classes) = "
                              f"{(w, k, k)}, got {given.shape}")
