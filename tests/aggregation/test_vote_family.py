@@ -47,6 +47,11 @@ def test_weighted_vote_follows_the_weights():
     with pytest.raises(InputError, match=r"'default_weight' parameter of MajorityVote must be a "
                                          r"float in the range \(-inf, inf\) or None\. Got 'abc'"):
         MajorityVote(weights={"a": 1.0}, default_weight="abc").fit(frame)
+    with pytest.raises(InputError, match="weights must be numbers: could not convert"):
+        MajorityVote(weights={"a": "heavy", "b": 1, "c": 1}).fit(frame)
+    with pytest.warns(CrowdlearnWarning, match="weights names none of the answers' workers "
+                                               r"\('zz' …\): every vote has the default weight 1"):
+        MajorityVote(weights={"zz": 5}, default_weight=1).fit(frame)
 
 
 def test_weighted_ties_are_drawn_per_task():

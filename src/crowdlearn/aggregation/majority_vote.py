@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
@@ -10,7 +11,8 @@ import pandas as pd
 
 from crowdlearn.aggregation.base import Aggregator, as_annotations
 from crowdlearn.annotations import Annotations
-from crowdlearn.errors import InputError
+from crowdlearn.errors import CrowdlearnWarning, InputError
+from crowdlearn.inputs import first_line
 from crowdlearn.labels import positions
 from crowdlearn.params import SEED_OR_GENERATOR, Choice, Instances, Reals
 
@@ -104,8 +106,11 @@ def worker_weights(ann: Annotations, weights: Mapping | pd.Series,
     """One vote weight per worker of ``ann`` from ``weights`` (worker id → weight); ids are
     compared as given and then as text. A worker without a weight is an :class:`InputError`
     naming it unless ``default`` is given."""
-    given = pd.Series(weights, dtype=np.float64) if not isinstance(weights, pd.Series) else (
-        weights.astype(np.float64))
+    try:
+        given = pd.Series(weights, dtype=np.float64) if not isinstance(weights, pd.Series) \
+            else weights.astype(np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"weights must be numbers: {first_line(exc)}") from None
     if not given.index.is_unique:
         raise InputError(f"weights name worker {given.index[given.index.duplicated()][0]!r} "
                          "twice")
@@ -121,6 +126,10 @@ def worker_weights(ann: Annotations, weights: Mapping | pd.Series,
                              f"{ann.workers[int(np.flatnonzero(missing)[0])]!r}; give them one "
                              "or set default_weight")
         weight[missing] = float(default)
+        if missing.all() and len(given):
+            warnings.warn(f"weights names none of the answers' workers "
+                          f"({', '.join(map(repr, given.index[:3]))} …): every vote has the "
+                          f"default weight {default:g}", CrowdlearnWarning, stacklevel=3)
     return weight
 
 
