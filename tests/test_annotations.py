@@ -187,6 +187,14 @@ def test_bad_codes():
         Annotations([0, 2], [0, 0], [0, 1])
     with pytest.raises(InputError, match="outside"):
         Annotations([0], [0], [3], classes=["a", "b"])
+    # codes far beyond the answers are refused before 0..max is built (gigabytes)
+    with pytest.raises(InputError, match="task code 100000000 with 2 answers: without tasks="):
+        Annotations([0, 10**8], [0, 1], [0, 1])
+    with pytest.raises(InputError, match="label code 1099511627776: .*over a million classes"):
+        Annotations([0, 1], [0, 1], [0, 2**40])
+    with pytest.raises(InputError, match="tasks must be hashable ids .text, numbers.: "
+                                         "unhashable type: 'list'"):
+        Annotations([0, 1], [0, 1], [0, 1], tasks=[[1], [2]])
 
 
 def test_corrupt_parquet(tmp_path):

@@ -35,6 +35,7 @@ from crowdlearn.inputs import (
     PARQUET,
     SEPARATORS,
     TYPED,
+    first_line,
     read_file,
     read_parquet,
     read_table,
@@ -600,9 +601,28 @@ def _as_codes(a, name: str) -> np.ndarray:
 
 
 def _ids(given, codes: np.ndarray, name: str) -> list:
+    """The ids of ``codes`` (their positions in ``given``; without it, 0..max). Checked
+    before a long list of 0..max is built: every task and worker needs an answer, so a code
+    beyond the answers' count leaves some without (a code of 10**8 would take gigabytes)."""
     if given is None:
-        return list(range(int(codes.max()) + 1)) if len(codes) else []
-    return coding.distinct(given, name)
+        if not len(codes):
+            return []
+        top = int(codes.max())
+        if name == "classes" and top >= 2**20:
+            raise InputError(f"label code {top}: without classes=, codes are 0..K−1 and this "
+                             "would make over a million classes; give the class ids as "
+                             "classes= and codes into them")
+        if name != "classes" and top >= max(len(codes), 2**20):  # small: named unanswered
+            what = name.removesuffix("s")
+            raise InputError(f"{what} code {top} with {len(codes):,} answers: without "
+                             f"{name}=, codes are 0..n−1 and each needs an answer; give the "
+                             f"ids themselves as {name}= and codes into them")
+        return list(range(top + 1))
+    try:
+        return coding.distinct(given, name)
+    except TypeError as exc:  # unhashable: a list as an id
+        raise InputError(f"{name} must be hashable ids (text, numbers): {first_line(exc)}") \
+            from None
 
 
 _plain = coding.plain
