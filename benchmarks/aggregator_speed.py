@@ -21,6 +21,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from benchmarks.real_crowds import crowdkit_available
 from benchmarks.synthetic import answer, mixed_binary_workers, strided_worker_sets
 from crowdlearn import Annotations
 from crowdlearn.methods import available_aggregators, make_aggregator
@@ -63,6 +64,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--methods", default=",".join(available_aggregators()))
     parser.add_argument("--crowdkit", action="store_true")
     args = parser.parse_args(argv)
+    if args.crowdkit and not crowdkit_available():  # before the fits, not after the first
+        parser.error("--crowdkit needs crowd-kit: pip install 'crowdlearn[bench]' (in an "
+                     "environment with scikit-learn < 1.6 and pandas < 3)")
     warnings.simplefilter("ignore")
     for k in map(int, args.classes.split(",")):
         ann, y = crowd(args.tasks, k)

@@ -91,6 +91,11 @@ def main(argv: list[str] | None = None) -> None:
                         help="seconds allowed to each crowd-kit fit")
     parser.add_argument("--markdown", action="store_true")
     args = parser.parse_args(argv)
+    if args.markdown:  # checked before the fits, whose results would be lost after them
+        try:
+            import tabulate  # noqa: F401 - pandas' to_markdown needs it (the bench extra)
+        except ImportError:
+            parser.error("--markdown needs tabulate: pip install 'crowdlearn[bench]'")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.datasets.split(","):

@@ -46,8 +46,13 @@ def main() -> None:
     gold = (pd.read_csv(args.gold, dtype=str, keep_default_na=False).set_index("task")["label"]
             if args.gold else None)
     out = {}
+    n_tasks = data["task"].nunique()
     for method in args.methods:
         name, params = SETTINGS[method]
+        if args.timeout_tasks and n_tasks > args.timeout_tasks:
+            out[method] = {"error": f"skipped: {n_tasks:,} tasks > --timeout-tasks "
+                                    f"{args.timeout_tasks:,}"}
+            continue
         try:
             model = getattr(ck, name)(**params)
             start = time.perf_counter()

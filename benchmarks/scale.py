@@ -128,6 +128,14 @@ def accuracy(out: Path, data: Path, n_files: int) -> float:
     return right / seen
 
 
+def _count(n: int) -> str:
+    """An answer count as the tables write it: 10M, 1B, 500k."""
+    for unit, scale in (("B", 10**9), ("M", 10**6), ("k", 10**3)):
+        if n >= scale:
+            return f"{n / scale:.3g}{unit}"
+    return str(n)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -150,8 +158,16 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(run_engine(args.child, files, args.out, args.workers)))
         return
     rows = []
+    files = sorted((args.data / "answers").glob("*.parquet"))
     for size in args.sizes.split(","):
         n_files = SIZES[size]
+        if n_files > len(files):  # before any run, not after the first engine's
+            parser.error(f"--sizes {size} needs {n_files} answer files, {args.data} has "
+                         f"{len(files)} (python -m benchmarks.scale_data makes them)")
+    for size in args.sizes.split(","):
+        n_files = SIZES[size]
+        # the label says what was measured: the files' answers, not the size's name
+        size = _count(sum(pq.ParquetFile(f).metadata.num_rows for f in files[:n_files]))
         source = scattered_copy(args.data, n_files) if args.scattered else None
         base = None
         for engine in args.engines.split(","):

@@ -104,6 +104,7 @@ def write_example(folder: Path, seed: int = 7) -> None:
     y = rng.choice(k, size=n, p=[0.3, 0.3, 0.4])
     sets = np.argsort(rng.random((n, len(acc))), axis=1)[:, :r]
     task, worker, label = answer(y, np.sort(sets, axis=1), confusion, rng)
+    folder.mkdir(parents=True, exist_ok=True)
     tasks = np.array([f"review{i:04d}" for i in range(n)])
     workers = np.array([f"w{j:02d}" for j in range(len(acc))])
     pd.DataFrame({"task": tasks[task], "worker": workers[worker], "label": classes[label]}) \
@@ -118,3 +119,5 @@ if __name__ == "__main__":
     args = parser.parse_args()
     if args.example:
         write_example(args.example)
+    else:
+        parser.print_help()

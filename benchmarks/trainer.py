@@ -50,8 +50,9 @@ def compare(name: str, X: np.ndarray, y: np.ndarray, model_name: str, epochs: in
     # warm-up: one epoch of each (allocator, kernels), not timed
     Trainer(epochs=1, batch_size=batch_size, device=device, progress=False).fit(
         make_model(model_name, shape, k, seed=1).to(dev), X_t, y_t)
-    bare_epoch(make_model(model_name, shape, k, seed=1).to(dev), bare_opt, X_t, y_t,
-               batch_size, gen)
+    warm = make_model(model_name, shape, k, seed=1).to(dev)
+    bare_epoch(warm, torch.optim.Adam(warm.parameters(), lr=1e-3), X_t, y_t, batch_size,
+               torch.Generator().manual_seed(1))
     _sync(dev)
     start = time.perf_counter()
     trainer.fit(ours_model, X_t, y_t)  # the whole fit: set-up, epochs, bookkeeping
