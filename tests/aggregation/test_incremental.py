@@ -327,6 +327,10 @@ def test_new_ids_read_as_text_take_the_fitted_ids_type():
     kept = DawidSkene().fit(first)
     kept.partial_fit(pd.DataFrame({"task": ["007"], "worker": [10], "label": ["x"]}))
     assert kept.tasks_[-1] == "007"  # not the text of an integer as written: kept as text
+    floats = DawidSkene().fit(first)  # a float column (NaN-padded) of the same ids
+    floats.partial_fit(pd.DataFrame({"task": [1.0, 4.0], "worker": [12, 10],
+                                     "label": ["x", "y"]}))
+    assert list(floats.tasks_) == [1, 2, 3, 4] and floats.predict().index.dtype.kind == "i"
     for odd in ("--5", "\u00b2", "1" * 30):  # not int64 in ASCII digits: kept as text
         kept.partial_fit(pd.DataFrame({"task": [odd], "worker": [10], "label": ["x"]}))
         assert kept.tasks_[-1] == odd

@@ -290,8 +290,10 @@ class DawidSkene(Aggregator):
         rest.
 
         New classes cannot be added (an :class:`InputError`: refit with ``fit``); a worker
-        answering a task it already answered is refused (``partial_fit`` adds answers, it
-        does not replace them). A model fitted with a ``task_prior`` cannot be continued.
+        answering a task it already answered in an earlier call is refused (``partial_fit``
+        adds answers, it does not replace them); repeats within ``answers`` follow ``keep``
+        as in :meth:`fit` (refused by default). A model fitted with a ``task_prior`` cannot
+        be continued.
         """
         return fold_in(self, answers, max_iter=max_iter, refresh=refresh,
                        refit_below=refit_below, **frame_options)

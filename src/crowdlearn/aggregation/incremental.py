@@ -566,7 +566,8 @@ def _parts(ann: Annotations) -> list:
 def _in_kind(added: list, known) -> list:
     """New ids written as the known ones are: ids are matched as text, so ``"7"`` from a
     file is the fitted model's ``7``; a new ``"8"`` is then ``8`` (and a new ``8`` among text
-    ids ``"8"``), not one id of another type among them, which outputs would mix."""
+    ids ``"8"``, a new ``8.0`` among integer ids ``8``), not one id of another type among
+    them, which outputs would mix."""
     if not added or not len(known):
         return added
     first = known[0]
@@ -575,6 +576,10 @@ def _in_kind(added: list, known) -> list:
     if isinstance(first, (int, np.integer)) and not isinstance(first, bool) and all(
             isinstance(v, str) and _INT64_TEXT.fullmatch(v) and str(int(v)) == v
             and -2**63 <= int(v) < 2**63 for v in added):
+        return [int(v) for v in added]
+    if isinstance(first, (int, np.integer)) and not isinstance(first, bool) and all(
+            isinstance(v, (float, np.floating)) and float(v).is_integer()
+            and -2**63 <= v < 2**63 for v in added):  # a float column's 300.0 is task 300
         return [int(v) for v in added]
     return added
 
