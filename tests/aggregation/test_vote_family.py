@@ -172,3 +172,17 @@ def test_wawa_warns_once():
     messages = [str(w.message) for w in caught]
     assert any("single worker" in m for m in messages)
     assert len(messages) == len(set(messages))  # the inner majority vote says nothing
+
+
+def test_kos_warns_when_its_labels_contradict_the_vote_on_most_tasks():
+    from crowdlearn.aggregation.kos import _warn_against_the_vote
+
+    votes = np.array([3.0] * 30 + [-1.0] * 10 + [0.0] * 5)  # 40 tasks with a majority
+    against = np.ones(45, dtype=int)  # class 1 where 30 of them vote class 0
+    with pytest.warns(CrowdlearnWarning, match="agree with the majority vote on only 25% of "
+                                               "the 40 tasks that have one"):
+        _warn_against_the_vote(against, votes)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _warn_against_the_vote(np.where(votes >= 0, 0, 1), votes)  # the vote's labels
+        _warn_against_the_vote(against[:10], votes[:10])  # too few tasks to tell

@@ -28,13 +28,15 @@ labels more often than not (workers better than chance, the model's premise).
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
 from crowdlearn.aggregation.base import Aggregator, as_annotations
 from crowdlearn.aggregation.majority_vote import agreement
-from crowdlearn.errors import InputError
+from crowdlearn.errors import CrowdlearnWarning, InputError
 from crowdlearn.params import SEED_OR_GENERATOR, Integers
 
 
@@ -103,7 +105,24 @@ class KOS(Aggregator):
         self.class_prior_ = post.mean(axis=0)
         self.skill_ = agreement(ann, labels)
         self._warn_about_fit(ann)
+        _warn_against_the_vote(labels, votes)
         return self
+
+
+def _warn_against_the_vote(labels: np.ndarray, votes: np.ndarray) -> None:
+    """Warn when the labels disagree with the majority vote on most tasks that have a
+    strict majority: on crowds whose workers all overlap, a few rounds of messages track
+    the vote; many rounds can settle on another direction (a sign that, once oriented, still
+    contradicts the answers on most tasks: temp in docs/benchmarks.md)."""
+    decided = votes != 0
+    if decided.sum() < 20:
+        return
+    share = float(np.mean(labels[decided] == np.where(votes[decided] > 0, 0, 1)))
+    if share < 0.5:
+        warnings.warn(f"KOS: the labels agree with the majority vote on only {share:.0%} of "
+                      f"the {int(decided.sum()):,} tasks that have one: the messages may have "
+                      "settled on an uninformative direction; fewer rounds (n_iter=2) or "
+                      "DawidSkene may do better", CrowdlearnWarning, stacklevel=3)
 
 
 def _oriented(ann, sign: np.ndarray, score: np.ndarray) -> np.ndarray:
