@@ -45,3 +45,12 @@ def test_bad_model_arguments():
         make_model("resnet20", (64,), 10)
     custom = make_model(lambda shape, k: torch.nn.Linear(shape[0], k), (5,), 3)
     assert custom(torch.zeros(1, 5)).shape == (1, 3)
+
+
+def test_make_model_refuses_a_class_count_and_a_callable_that_make_no_classifier():
+    with pytest.raises(InputError, match="n_classes must be an integer ≥ 2, got 0"):
+        make_model("mlp", (4,), 0)
+    with pytest.raises(InputError, match="n_classes must be an integer ≥ 2, got '10'"):
+        make_model("mlp", (4,), "10")
+    with pytest.raises(InputError, match="returned str, not a torch nn.Module"):
+        make_model(lambda shape, k: "x", (4,), 3)

@@ -149,3 +149,45 @@ def test_bad_inputs(digits):
         Trainer(optimizer="rmsprop").fit(model(), X, y)
     with pytest.raises(InputError, match="integer class codes"):
         Trainer(progress=False).fit(model(), X, y.astype(float))
+    fit = Trainer(epochs=1, progress=False).fit
+    with pytest.raises(InputError, match=r"got \(\d+, 1\) of int64: give class codes as a 1-D"):
+        fit(model(), X, y[:, None])
+    for bad in (10, -1, -100):  # torch skips -100 silently and fails deep on the others
+        with pytest.raises(InputError, match=f"target {bad} .example 3. is not a class code"):
+            fit(model(), X, np.where(np.arange(len(y)) == 3, bad, y))
+    soft = np.eye(10, dtype=np.float32)[y]
+    with pytest.raises(InputError, match="soft targets have 7 columns, the model scores 10"):
+        fit(model(), X, soft[:, :7])
+    with pytest.raises(InputError, match="example 0 sums to 2"):
+        fit(model(), X, soft * 2)
+    with pytest.raises(InputError, match="finite and non-negative"):
+        fit(model(), X, np.where(np.arange(len(y))[:, None] == 1, np.nan, soft))
+    with pytest.raises(InputError, match="weights must be finite and non-negative"):
+        fit(model(), X, y, weights=np.full(len(y), -1.0))
+    with pytest.raises(InputError, match="no training examples"):
+        fit(model(), X[:0], y[:0])
+    with pytest.raises(InputError, match="drop_last with batch_size 128 and 10 examples"):
+        Trainer(epochs=1, drop_last=True, progress=False).fit(model(), X[:10], y[:10])
+    with pytest.raises(InputError, match="X_val has 5 examples but y_val has 4"):
+        fit(model(), X, y, X_val=X[:5], y_val=y[:4])
+    with pytest.raises(InputError, match="lr must be a positive number, got -1"):
+        Trainer(lr=-1, progress=False).fit(model(), X, y)
+    assert Trainer(epochs=np.int64(1), progress=False).fit(model(), X, y) is not None
+    ints = fit(model(), (X * 16).astype(np.int64), y)  # integer features become floats
+    assert ints.predict_proba(model(), (X[:2] * 16).astype(np.int64)).shape == (2, 10)
+
+
+def test_a_last_batch_of_one_example_that_batch_norm_cannot_train_on_is_skipped():
+    rng = np.random.default_rng(0)
+    X = rng.random((129, 3, 8, 8)).astype(np.float32)  # 8×8 pooled to 1×1: 1 value a channel
+    y = rng.integers(0, 10, 129)
+    net = make_model("resnet18", (3, 8, 8), 10, seed=0)
+    trainer = Trainer(epochs=1, batch_size=128, progress=False).fit(net, X, y)
+    assert trainer.predict_proba(net, X[:3]).shape == (3, 10)
+
+
+def test_a_checkpoint_folder_is_made_before_training(digits, tmp_path):
+    X, y, _, _ = digits
+    path = tmp_path / "not" / "yet" / "run.pt"
+    Trainer(epochs=1, progress=False, checkpoint=path).fit(model(), X[:100], y[:100])
+    assert path.is_file()

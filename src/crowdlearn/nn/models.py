@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from math import isfinite, prod
 from numbers import Integral, Real
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -139,11 +140,22 @@ def make_model(name: str | Callable[..., nn.Module], input_shape: Sequence[int],
                          "or pass a callable returning an nn.Module")
     if not callable(name):
         check_model_params(name, kwargs)
+    if isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer)) \
+            or n_classes < 2:
+        raise InputError(f"n_classes must be an integer ≥ 2, got {n_classes!r}")
     if seed is None:
-        return build(tuple(input_shape), n_classes, **kwargs)
+        return _module(build(tuple(input_shape), int(n_classes), **kwargs), name)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return build(tuple(input_shape), n_classes, **kwargs)
+        return _module(build(tuple(input_shape), int(n_classes), **kwargs), name)
+
+
+def _module(model, name) -> nn.Module:
+    """What a model callable returned, if it is a torch module."""
+    if not isinstance(model, nn.Module):
+        raise InputError(f"the model callable {getattr(name, '__name__', name)!r} returned "
+                         f"{type(model).__name__}, not a torch nn.Module")
+    return model
 
 
 def check_model_params(name: str | Callable[..., nn.Module], params: dict | None) -> None:

@@ -176,10 +176,18 @@ class Trainer:
         self.device_ = resolve_device(self.device)
         model.to(self.device_)
         X_t, T_t, W_t = _training_tensors(X, targets, weights, self.device_)
+        if self.drop_last and len(X_t) < self.batch_size:
+            raise InputError(f"drop_last with batch_size {self.batch_size} and "
+                             f"{len(X_t)} examples leaves no batch to train on")
+        if self.step is None:  # a step of one's own reads its targets its own way
+            _check_targets(T_t, _n_outputs(model, X_t))
         has_val = X_val is not None
         if has_val and y_val is None:
             raise InputError("X_val needs y_val")
-        y_val_np = np.asarray(y_val) if has_val else None
+        y_val_np = (_validation_labels(X_val, y_val, codes=isinstance(self.metric, str))
+                    if has_val else None)
+        if self.checkpoint is not None:  # made now, not found missing after an epoch
+            self.checkpoint.parent.mkdir(parents=True, exist_ok=True)
         metric = METRICS[self.metric] if isinstance(self.metric, str) else self.metric
         run = (self._run_record(X, targets, weights, X_val, y_val)
                if self.checkpoint is not None else None)
@@ -270,8 +278,13 @@ class Trainer:
                 if self.augment is not None:
                     xb = self.augment(xb)
                 batch = Batch(xb, T_t[idx], None if W_t is None else W_t[idx], idx, epoch)
-                with self._autocast():
-                    loss = step(model, batch)
+                try:
+                    with self._autocast():
+                        loss = step(model, batch)
+                except ValueError as exc:
+                    if len(idx) == 1 and n > 1 and "more than 1 value per channel" in str(exc):
+                        continue  # a last batch of one example that batch norm cannot train on
+                    raise
                 if packed is None:
                     optimizer.zero_grad(set_to_none=True)
                 else:
@@ -313,8 +326,12 @@ class Trainer:
             raise InputError(f"metric must be one of {', '.join(METRICS)} or a callable, "
                              f"got {self.metric!r}")
         for name in ("epochs", "batch_size", "checkpoint_every"):
-            if not (isinstance(getattr(self, name), int) and getattr(self, name) >= 1):
-                raise InputError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise InputError(f"{name} must be a positive integer, got {value!r}")
+        if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float, np.number)) \
+                or not np.isfinite(self.lr) or self.lr <= 0:
+            raise InputError(f"lr must be a positive number, got {self.lr!r}")
 
     def _make_optimizer(self, model: nn.Module,
                         packed: FlatParameters | None = None) -> torch.optim.Optimizer:
@@ -518,6 +535,9 @@ def resolve_device(device: str | torch.device) -> torch.device:
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise InputError(f"device {device!r}: this torch has no CUDA device (use 'cpu' or "
                          "'auto')")
+    if resolved.type == "mps" and not torch.backends.mps.is_available():
+        raise InputError(f"device {device!r}: this torch has no MPS device (use 'cpu' or "
+                         "'auto')")
     return resolved
 
 
@@ -534,8 +554,8 @@ def _cuda_devices(device: torch.device) -> list:
 
 def _as_tensor(X, device: torch.device) -> torch.Tensor:
     t = X if isinstance(X, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(X))
-    if t.dtype == torch.float64:
-        t = t.float()
+    if t.dtype == torch.float64 or (t.dtype != torch.uint8 and not t.is_floating_point()):
+        t = t.float()  # uint8 stays: pixels, scaled by 1/255 as they are used
     return t.to(device)
 
 
@@ -546,6 +566,8 @@ def _as_float(x: torch.Tensor) -> torch.Tensor:
 def _training_tensors(X, targets, weights, device):
     X_t = _as_tensor(X, device)
     n = len(X_t)
+    if n == 0:
+        raise InputError("no training examples (X is empty)")
     T = np.asarray(targets) if not isinstance(targets, torch.Tensor) else targets.cpu().numpy()
     if len(T) != n:
         raise InputError(f"X has {n} examples but targets has {len(T)}")
@@ -554,6 +576,9 @@ def _training_tensors(X, targets, weights, device):
             raise InputError("1-D targets must be integer class codes")
         T_t = torch.from_numpy(T.astype(np.int64)).to(device)
     elif T.ndim == 2:
+        if T.shape[1] == 1 or not np.issubdtype(T.dtype, np.floating):
+            raise InputError(f"2-D targets are soft targets, N × classes of probabilities; got "
+                             f"{T.shape} of {T.dtype}: give class codes as a 1-D array")
         T_t = torch.from_numpy(T.astype(np.float32)).to(device)
     else:
         raise InputError(f"targets must be class codes (N) or soft targets (N×K), "
@@ -563,8 +588,59 @@ def _training_tensors(X, targets, weights, device):
         W = np.asarray(weights, dtype=np.float32)
         if W.shape != (n,):
             raise InputError(f"weights must have shape ({n},), got {W.shape}")
+        if not np.isfinite(W).all() or (W < 0).any():
+            raise InputError("weights must be finite and non-negative")
         W_t = torch.from_numpy(W).to(device)
     return X_t, T_t, W_t
+
+
+@torch.no_grad()
+def _n_outputs(model: nn.Module, X_t: torch.Tensor) -> int:
+    """The number of classes ``model`` scores: its output width on one example (evaluation
+    mode, so neither batch-norm statistics nor a random generator move)."""
+    was_training = model.training
+    model.eval()
+    try:
+        return int(model(_as_float(X_t[:1])).shape[-1])
+    finally:
+        model.train(was_training)
+
+
+def _check_targets(T_t: torch.Tensor, k: int) -> None:
+    """Class codes in 0..k−1 (torch would skip −100 silently and fail deep inside on the
+    others); soft targets: k columns of finite, non-negative rows summing to 1."""
+    if T_t.ndim == 1:
+        bad = (T_t < 0) | (T_t >= k)
+        if bool(bad.any()):
+            i = int(torch.nonzero(bad)[0])
+            raise InputError(f"target {int(T_t[i])} (example {i}) is not a class code of "
+                             f"this model's {k} classes, 0..{k - 1}")
+        return
+    if T_t.shape[1] != k:
+        raise InputError(f"soft targets have {T_t.shape[1]} columns, the model scores {k} "
+                         "classes")
+    if not bool(torch.isfinite(T_t).all()) or bool((T_t < 0).any()):
+        raise InputError("soft targets must be finite and non-negative")
+    sums = T_t.sum(dim=1)
+    off = torch.abs(sums - 1) > 1e-3
+    if bool(off.any()):
+        i = int(torch.nonzero(off)[0])
+        raise InputError(f"soft targets must sum to 1 per example; example {i} sums to "
+                         f"{float(sums[i]):.4g}")
+
+
+def _validation_labels(X_val, y_val, codes: bool) -> np.ndarray:
+    """``y_val`` as an array, one per row of ``X_val`` (at least one); class codes for the
+    built-in metrics (``codes``)."""
+    y = np.asarray(y_val)
+    n = len(X_val)
+    if n == 0:
+        raise InputError("X_val is empty: give validation examples or none")
+    if len(y) != n:
+        raise InputError(f"X_val has {n} examples but y_val has {len(y)}")
+    if codes and (y.ndim != 1 or not np.issubdtype(y.dtype, np.integer) or (y < 0).any()):
+        raise InputError("y_val must be class codes (a 1-D array of integers ≥ 0)")
+    return y
 
 
 def cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:
