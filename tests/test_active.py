@@ -128,6 +128,8 @@ def test_proba_as_a_frame_by_task_id():
     ({"candidates": "ab"}, r"candidates must be a list of task ids, got the text 'ab' \(one "
                            r"task: candidates=\['ab'\]\)"),
     ({"aggregator": object()}, "aggregator must be a DawidSkene"),
+    ({"seed": -1}, "seed must be an integer >= 0 or None, got -1"),
+    ({"checks": np.float32(0.2), "seed": "a"}, "seed must be an integer"),  # float32 checks ok
 ])
 def test_bad_input_is_one_line(kwargs, message):
     ann = Annotations.from_frame(pd.DataFrame({"task": ["a", "a", "b", "c"],

@@ -46,6 +46,15 @@ def test_read_proba_table_indexes_by_id_and_takes_the_proba_columns(tmp_path):
         read_proba_table(path)
 
 
+def test_rows_far_off_on_most_ids_point_at_the_columns_not_the_decimals():
+    # a 3-class file with one class column dropped: every row sums to about 0.6
+    values = pd.DataFrame([[0.3, 0.3], [0.5, 0.2], [0.1, 0.4]], index=["a", "b", "c"],
+                          columns=["cat", "dog"])
+    with pytest.raises(InputError, match=r"its columns \(cat, dog\) may lack a class or hold "
+                                         "one too many"):
+        checked_distributions(values, "p.csv")
+
+
 def test_checked_distributions_renormalises_rounded_rows_and_refuses_others():
     values = pd.DataFrame([[0.33, 0.33, 0.33], [0.2, 0.3, 0.5]], index=["a", "b"])
     with pytest.warns(CrowdlearnWarning, match="1 rows of probabilities.*worst: id 'a', sum "

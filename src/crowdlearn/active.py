@@ -35,6 +35,7 @@ workers.
 
 from __future__ import annotations
 
+import numbers
 import warnings
 from collections.abc import Hashable, Iterable
 
@@ -111,15 +112,7 @@ def next_to_label(annotations, proba: np.ndarray | pd.DataFrame | None = None,
     from crowdlearn.aggregation import DawidSkene, OneCoinDawidSkene
     from crowdlearn.aggregation.base import as_annotations
 
-    if k is not None and (isinstance(k, bool) or not isinstance(k, (int, np.integer))
-                          or k < 1):
-        raise InputError(f"k must be a positive integer (or None for all), got {k!r}")
-    if isinstance(checks, bool) or not isinstance(checks, (int, float)) \
-            or not 0 <= checks < 1:
-        raise InputError(f"checks must be a share in [0, 1), got {checks!r}")
-    if isinstance(model_weight, bool) or not isinstance(model_weight, (int, float)) \
-            or not np.isfinite(model_weight) or model_weight < 0:
-        raise InputError(f"model_weight must be a number >= 0, got {model_weight!r}")
+    check_selection(k, model_weight, checks, seed)
     ann = as_annotations(annotations, **frame_options)
     if ann.n_tasks and ann.task_counts.max() < 2 and (proba is None or model_weight == 0):
         warnings.warn("no task has two answers yet: no worker can be checked against "
@@ -251,6 +244,23 @@ def _best_start(ann: Annotations, model, prior: np.ndarray):
 # the least probability a model's class keeps: a hard 0 (a tree's, a nearest neighbour's)
 # would rule the class out whatever the workers answer, and leave its task unranked
 PROBA_FLOOR = 1e-6
+
+
+def check_selection(k, model_weight, checks, seed) -> None:
+    """:func:`next_to_label`'s own parameters, checked before any file is read or model fit:
+    an :class:`InputError` names the first bad one."""
+    if k is not None and (isinstance(k, bool) or not isinstance(k, (int, np.integer))
+                          or k < 1):
+        raise InputError(f"k must be a positive integer (or None for all), got {k!r}")
+    if isinstance(checks, bool) or not isinstance(checks, numbers.Real) \
+            or not 0 <= checks < 1:
+        raise InputError(f"checks must be a share in [0, 1), got {checks!r}")
+    if isinstance(model_weight, bool) or not isinstance(model_weight, numbers.Real) \
+            or not np.isfinite(model_weight) or model_weight < 0:
+        raise InputError(f"model_weight must be a number >= 0, got {model_weight!r}")
+    if not (seed is None or isinstance(seed, np.random.Generator) or (
+            isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0)):
+        raise InputError(f"seed must be an integer >= 0 or None, got {seed!r}")
 
 
 def _tempered(prior: np.ndarray, weight: float) -> np.ndarray:

@@ -1122,13 +1122,17 @@ def relabel(
 
     Example: crowdlearn relabel answers.csv --proba model_probs.csv -k 200 -o next.csv
     """
-    from crowdlearn.active import consensus_model, next_to_label
+    from crowdlearn.active import check_selection, consensus_model, next_to_label
     from crowdlearn.label_files import read_proba_table
     from crowdlearn.outputs import TABLE_FORMATS, check_format, check_outputs, write_table
 
     model = consensus_model(consensus)
     if k < 1:
         raise InputError(f"-k must be a positive integer, got {k}")
+    check_selection(k, model_weight, checks, seed)  # before the files are read
+    if str(answers) == "-" and proba is not None and str(proba) == "-":
+        raise InputError("'-' (standard input) can be only one of the inputs: the answers or "
+                         "--proba")
     check_format(out, TABLE_FORMATS, "the ranked tasks (-o)")
     check_outputs([out], [p for p in (answers, proba) if p is not None], force=force)
     with _reported_warnings():  # the reader's too (e.g. answers dropped by --missing)

@@ -106,9 +106,14 @@ def checked_distributions(values: pd.DataFrame, name: str, at=None) -> pd.DataFr
     bad = np.flatnonzero(~(off <= PROBA_ROUNDING))
     if len(bad):
         row = int(bad[0])
+        # a little off on every row: rounding when saved; far off on most: a class column
+        # missing (sums below 1) or one too many (above): columns, not decimals
+        columns = np.mean(~(off <= PROBA_ROUNDING)) > 0.5 and np.median(off) > 0.02
+        hint = (f"its columns ({', '.join(map(str, values.columns[:8]))}) may lack a class or "
+                "hold one too many" if columns else "rounded? re-save with more decimals")
         raise InputError(f"{name}: the probabilities of id {values.index[row]!r} "
                          f"({at(row)}) are not a distribution (sum {sums[row]:.4g}; {len(bad)} "
-                         "such rows); rounded? re-save with more decimals")
+                         f"such rows); {hint}")
     rounded = off > PROBA_EXACT
     if rounded.any():
         worst = int(np.argmax(off))
