@@ -267,3 +267,17 @@ def test_simulate_does_not_import_torch():
     code = ("import sys, crowdlearn.simulate as s; s.instance_dependent; "
             "assert 'torch' not in sys.modules, 'torch imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_degenerate_crowds_and_ids_are_refused_in_one_line():
+    crowd = hammer_spammer(5, 3, 0.5, seed=0)
+    assert crowd.with_copiers([]).n_workers == 5  # no copier: the same crowd
+    y = np.zeros(4, dtype=int)
+    with pytest.raises(InputError, match="tasks must hold one id per item .4., got 'abcd'"):
+        crowd.annotate(y, None, tasks="abcd")
+    with pytest.raises(InputError, match="classes must hold 3 ids, got 'abc'"):
+        crowd.annotate(y, None, classes="abc")
+    with pytest.raises(InputError, match="confusion has no worker"):
+        Crowd(np.ones((0, 2, 2)) / 2)
+    with pytest.raises(InputError, match="a crowd needs at least 2 classes"):
+        Crowd(np.ones((2, 1, 1)))

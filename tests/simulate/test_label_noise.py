@@ -163,3 +163,11 @@ def test_bad_seed_or_rate_is_an_input_error(kwargs, match):
 
     with pytest.raises(InputError, match=match):
         symmetric(np.arange(30) % 3, kwargs.get("rate", 0.2), 3, seed=kwargs.get("seed", 0))
+
+
+def test_one_class_transitions_and_unusable_spreads_are_named():
+    with pytest.raises(InputError, match=r"transition must be K×K with at least 2 classes"):
+        from_transition(np.zeros(3, dtype=int), np.ones((1, 1)))
+    for sd in (float("inf"), "a", 0.0):
+        with pytest.raises(InputError, match="sd must be a finite positive number"):
+            instance_dependent(np.ones((3, 2)), np.zeros(3, dtype=int), 0.2, 3, sd=sd)

@@ -62,12 +62,17 @@ class Crowd:
         if conf.ndim != 3 or conf.shape[1] != conf.shape[2]:
             raise InputError(f"confusion must have shape W×K×K, got {conf.shape}")
         w, g = conf.shape[:2]
+        if w == 0:
+            raise InputError("confusion has no worker: shape W×K×K with W ≥ 1")
         self.groups = _check_groups(groups, g)
         self.copies = _check_copies(copies, w)
         copier = np.flatnonzero(self.copies >= 0)
         conf[copier] = conf[self.copies[copier]]
         self.confusion = conf
         k = self.groups.size
+        if k < 2:
+            raise InputError(f"a crowd needs at least 2 classes, confusion has shape "
+                             f"{conf.shape}")
         self._group_of = np.empty(k, dtype=np.int64)
         self._pos_of = np.empty(k, dtype=np.int64)
         self._group_of[self.groups] = np.arange(self.groups.shape[0])[:, None]
@@ -129,6 +134,8 @@ class Crowd:
         verbatim (the case-3 juniors of Max-MIG, Cao et al., ICLR 2019). Copying a copier
         copies the worker it copies."""
         t = np.asarray(targets)
+        if t.size == 0:  # [] is a float array: no copier added
+            t = t.astype(np.int64)
         if t.ndim != 1 or (t.size and not np.issubdtype(t.dtype, np.integer)):
             raise InputError(f"targets must be a 1-D list of worker indices, got {targets!r}")
         bad = np.flatnonzero((t < 0) | (t >= self.n_workers))
@@ -165,6 +172,13 @@ class Crowd:
         item, slot = np.nonzero(a >= 0)
         if len(item) == 0:
             raise InputError("the assignment gives no item a worker")
+        if tasks is not None:
+            ids = np.asarray(tasks, dtype=object)
+            if ids.ndim != 1 or len(ids) != n:
+                raise InputError(f"tasks must hold one id per item ({n}), got "
+                                 f"{len(ids) if ids.ndim == 1 else repr(tasks)}")
+        if classes is not None and (isinstance(classes, str) or len(classes) != k):
+            raise InputError(f"classes must hold {k} ids, got {classes!r}")
         worker = a[item, slot].astype(np.int64)
         source = np.where(self.copies[worker] >= 0, self.copies[worker], worker)
         rng = generator(seed)
@@ -178,12 +192,7 @@ class Crowd:
         task_code = np.cumsum(used) - 1
         task_ids = np.flatnonzero(used)
         if tasks is not None:
-            ids = np.asarray(tasks, dtype=object)
-            if ids.ndim != 1 or len(ids) != n:
-                raise InputError(f"tasks must hold one id per item ({n}), got {len(ids)}")
-            task_ids = ids[task_ids]
-        if classes is not None and len(classes) != k:
-            raise InputError(f"classes must hold {k} ids, got {len(classes)}")
+            task_ids = np.asarray(tasks, dtype=object)[task_ids]  # checked before the draw
         return Annotations(task_code[item], worker, label, tasks=task_ids,
                            workers=list(range(w)),
                            classes=list(range(k)) if classes is None else classes)

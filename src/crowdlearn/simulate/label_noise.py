@@ -81,6 +81,8 @@ def from_transition(y: np.ndarray, transition: np.ndarray, seed: SeedLike = None
     if t.shape[0] != t.shape[1]:
         raise InputError(f"transition must be square (K×K), got shape {t.shape}")
     k = t.shape[0]
+    if k < 2:
+        raise InputError(f"transition must be K×K with at least 2 classes, got shape {t.shape}")
     y = check_labels(y, k)
     noisy = draw_from_rows(t, y, generator(seed))
     return NoisyLabels(noisy, realised_transition(y, noisy, k))
@@ -109,8 +111,9 @@ def instance_dependent(X: np.ndarray, y: np.ndarray, rate: float, n_classes: int
         raise InputError(f"X must have one row per label ({len(y)}), got shape {x.shape}")
     if not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
         raise InputError(f"X must be numeric, got dtype {x.dtype}")
-    if not sd > 0:
-        raise InputError(f"sd must be positive, got {sd}")
+    if isinstance(sd, bool) or not isinstance(sd, (int, float, np.integer, np.floating)) \
+            or not np.isfinite(sd) or not sd > 0:
+        raise InputError(f"sd must be a finite positive number, got {sd!r}")
     x = x.reshape(len(y), -1)
     if not np.isfinite(x).all():
         raise InputError("X contains NaN or infinite values")
