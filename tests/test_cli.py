@@ -123,6 +123,7 @@ def test_process_exit_code_and_stderr(tmp_path):
 def test_info_and_demo():
     info = run("info")
     assert info.exit_code == 0 and "numpy" in info.output and "torch device" in info.output
+    assert "threadpoolctl" in info.output and "crowd-kit" in info.output  # extras too
     demo = run("demo", "--aggregate")
     assert demo.exit_code == 0, demo.output
     assert "majority vote" in demo.output and "ds" in demo.output

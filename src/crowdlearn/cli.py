@@ -1834,7 +1834,8 @@ def info() -> None:
     table = Table(show_header=False)
     table.add_row("python", platform.python_version())
     for name in ("crowdlearn", "numpy", "scipy", "pandas", "scikit-learn", "torch", "typer",
-                 "rich", "matplotlib", "pyarrow"):
+                 "rich", "matplotlib", "pyarrow", "threadpoolctl", "pillow",
+                 "cleanlab", "crowd-kit", "dask"):  # the last three: the extras
         try:
             table.add_row(name, md.version(name))
         except md.PackageNotFoundError:
@@ -1851,9 +1852,10 @@ def _torch_device() -> str:
         return "torch not importable"
     if torch.cuda.is_available():
         return f"cuda ({torch.cuda.get_device_name(0)})"
+    cpu = f"cpu ({torch.get_num_threads()} threads)"
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return "mps"
-    return f"cpu ({torch.get_num_threads()} threads)"
+        return f"{cpu}; mps available with --device mps"  # device auto picks CUDA or CPU
+    return cpu
 
 
 # ---------------------------------------------------------------------- simulate
