@@ -258,7 +258,7 @@ def check_selection(k, model_weight, checks, seed) -> None:
     if isinstance(model_weight, bool) or not isinstance(model_weight, numbers.Real) \
             or not np.isfinite(model_weight) or model_weight < 0:
         raise InputError(f"model_weight must be a number >= 0, got {model_weight!r}")
-    if not (seed is None or isinstance(seed, np.random.Generator) or (
+    if not (seed is None or isinstance(seed, (np.random.Generator, np.random.SeedSequence)) or (
             isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0)):
         raise InputError(f"seed must be an integer >= 0 or None, got {seed!r}")
 

@@ -1092,7 +1092,8 @@ def _with_header(text: np.ndarray, long_columns: tuple[str, str, str], missing: 
     # to_csv() of a frame with the default column names: workers 0..W-1 over distinct ids
     # (numbers that a label can equal, so the header cannot be told by its values alone)
     numbered = bool(first) and cells[0].tolist() == [str(i) for i in range(cells.shape[1])] \
-        and len(set(text[1:, 0].tolist())) == len(text) - 1
+        and len(set(text[1:, 0].tolist())) == len(text) - 1 \
+        and len(text) - 1 > len(set(cells[1:][observed[1:]].tolist()))  # more ids than labels
     if not numbered and (_header_evidence(cells, observed) != "clear"
                          or not observed[0].all()):
         return text

@@ -49,8 +49,9 @@ def test_weighted_vote_follows_the_weights():
         MajorityVote(weights={"a": 1.0}, default_weight="abc").fit(frame)
     with pytest.raises(InputError, match="weights must be numbers: could not convert"):
         MajorityVote(weights={"a": "heavy", "b": 1, "c": 1}).fit(frame)
-    with pytest.warns(CrowdlearnWarning, match="weights names none of the answers' workers "
-                                               r"\('zz' …\): every vote has the default weight 1"):
+    with pytest.warns(CrowdlearnWarning, match="the weights name none of the answers' "
+                                               r"workers \('zz'\): every vote has the default "
+                                               "weight 1"):
         MajorityVote(weights={"zz": 5}, default_weight=1).fit(frame)
 
 
@@ -174,12 +175,23 @@ def test_wawa_warns_once():
     assert len(messages) == len(set(messages))  # the inner majority vote says nothing
 
 
+def test_kos_fit_warns_at_the_callers_line_when_it_contradicts_the_vote(monkeypatch):
+    import crowdlearn.aggregation.kos as kos
+
+    ann, _, _ = make_crowd(n_tasks=60, n_workers=8, k=2, r=3, seed=1)
+    monkeypatch.setattr(kos, "_oriented", lambda ann, sign, score: -score)  # a flipped fit
+    with pytest.warns(CrowdlearnWarning, match="KOS: the labels agree with the majority vote "
+                                               r"on only \d+\.\d% of the") as caught:
+        KOS().fit(ann)
+    assert caught[0].filename == __file__
+
+
 def test_kos_warns_when_its_labels_contradict_the_vote_on_most_tasks():
     from crowdlearn.aggregation.kos import _warn_against_the_vote
 
     votes = np.array([3.0] * 30 + [-1.0] * 10 + [0.0] * 5)  # 40 tasks with a majority
     against = np.ones(45, dtype=int)  # class 1 where 30 of them vote class 0
-    with pytest.warns(CrowdlearnWarning, match="agree with the majority vote on only 25% of "
+    with pytest.warns(CrowdlearnWarning, match="agree with the majority vote on only 25.0% of "
                                                "the 40 tasks that have one"):
         _warn_against_the_vote(against, votes)
     with warnings.catch_warnings():

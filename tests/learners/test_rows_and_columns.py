@@ -46,8 +46,8 @@ def test_dataframe_rows_follow_the_index(items):
         align_items(pd.concat([frame, frame.loc[["item3"]]]), ann)
     # the default index 0..n-1 names no task: positional, as an array, and said so
     with pytest.warns(CrowdlearnWarning, match=r"X has no task ids: its row i is taken for "
-                                               r"annotations.tasks\[i\], the tasks in sorted "
-                                               "order .'item0', 'item1', 'item10'"):
+                                               r"annotations.tasks\[i\] .'item0', 'item1', "
+                                               "'item10'"):
         np.testing.assert_array_equal(align_items(frame.reset_index(drop=True), ann), X)
     with rows_in_task_order():  # a caller that matched the rows by id: nothing to say
         with warnings.catch_warnings():

@@ -160,6 +160,9 @@ def test_bad_inputs(digits):
         fit(model(), X, soft[:, :7])
     with pytest.raises(InputError, match="example 0 sums to 2"):
         fit(model(), X, soft * 2)
+    fit(model(), X, soft.astype(int))  # one-hot integers or booleans are soft targets too
+    fit(model(), X, soft.astype(bool))
+    fit(model(), X, soft * 0.99)  # rounded when saved: within 0.02 of 1
     with pytest.raises(InputError, match="finite and non-negative"):
         fit(model(), X, np.where(np.arange(len(y))[:, None] == 1, np.nan, soft))
     with pytest.raises(InputError, match="weights must be finite and non-negative"):
@@ -184,6 +187,8 @@ def test_a_last_batch_of_one_example_that_batch_norm_cannot_train_on_is_skipped(
     net = make_model("resnet18", (3, 8, 8), 10, seed=0)
     trainer = Trainer(epochs=1, batch_size=128, progress=False).fit(net, X, y)
     assert trainer.predict_proba(net, X[:3]).shape == (3, 10)
+    with pytest.raises(InputError, match="batch_size 1: this model's batch norm"):
+        Trainer(epochs=1, batch_size=1, progress=False).fit(net, X[:4], y[:4])
 
 
 def test_a_checkpoint_folder_is_made_before_training(digits, tmp_path):

@@ -420,8 +420,9 @@ def _confusion_counts(ann: Annotations, initial_error) -> tuple[np.ndarray, np.n
                              "one of the classes")
         keep = worker >= 0  # workers not in these answers are ignored
         if not keep.any():
-            shown = ", ".join(map(repr, pd.unique(frame.index.get_level_values(0))[:3]))
-            warnings.warn(f"initial_error names none of the answers' workers ({shown} …): EM "
+            named = pd.unique(frame.index.get_level_values(0))
+            shown = ", ".join(map(repr, named[:3])) + (", …" if len(named) > 3 else "")
+            warnings.warn(f"initial_error names none of the answers' workers ({shown}): EM "
                           "starts as without it", CrowdlearnWarning, stacklevel=4)
         given = np.zeros((w, k, k))
         if crowd_kit:

@@ -119,7 +119,7 @@ def _warn_against_the_vote(labels: np.ndarray, votes: np.ndarray) -> None:
         return
     share = float(np.mean(labels[decided] == np.where(votes[decided] > 0, 0, 1)))
     if share < 0.5:
-        warnings.warn(f"KOS: the labels agree with the majority vote on only {share:.0%} of "
+        warnings.warn(f"KOS: the labels agree with the majority vote on only {share:.1%} of "
                       f"the {int(decided.sum()):,} tasks that have one: the messages may have "
                       "settled on an uninformative direction; fewer rounds (n_iter=2) or "
                       "DawidSkene may do better", CrowdlearnWarning, stacklevel=3)

@@ -127,9 +127,10 @@ def worker_weights(ann: Annotations, weights: Mapping | pd.Series,
                              "or set default_weight")
         weight[missing] = float(default)
         if missing.all() and len(given):
-            warnings.warn(f"weights names none of the answers' workers "
-                          f"({', '.join(map(repr, given.index[:3]))} …): every vote has the "
-                          f"default weight {default:g}", CrowdlearnWarning, stacklevel=3)
+            shown = ", ".join(map(repr, given.index[:3])) + (", …" if len(given) > 3 else "")
+            warnings.warn(f"the weights name none of the answers' workers ({shown}): every "
+                          f"vote has the default weight {default:g}", CrowdlearnWarning,
+                          stacklevel=3)
     return weight
 
 

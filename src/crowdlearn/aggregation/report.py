@@ -89,6 +89,7 @@ def labels_summary(counts: Mapping, confidence_sum: float, below: int) -> dict:
     run can add them up part by part: each label's share of the tasks, most frequent first,
     the mean confidence and the count below 0.9."""
     counts = pd.Series(counts, dtype="int64").sort_values(ascending=False, kind="stable")
+    counts = counts[counts > 0]  # a class no task ends up with has no share, on every engine
     n = int(counts.sum())
     return {"shares": {str(k): float(v) / n for k, v in counts.items()},
             "mean_confidence": confidence_sum / n if n else float("nan"),

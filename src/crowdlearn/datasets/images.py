@@ -52,7 +52,8 @@ def load_image_folder(root: str | Path, size: int | tuple[int, int] | None = Non
     if not class_dirs:
         raise InputError(f"{root}: no class subfolders (expected {root}/<class>/<image>)")
     class_dirs = [p for p in class_dirs if p.name.lower() not in SKIPPED_FOLDERS]
-    loose = [p.name for p in root.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+    loose = [p.name for p in root.iterdir() if p.is_file() and not p.name.startswith(".")
+             and p.suffix.lower() in IMAGE_SUFFIXES]
     if loose:
         warnings.warn(f"{root}: skipped {len(loose)} image{'s' * (len(loose) > 1)} outside "
                       f"the class folders ({', '.join(map(repr, sorted(loose)[:3]))}"

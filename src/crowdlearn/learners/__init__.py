@@ -5,7 +5,7 @@ from __future__ import annotations
 from crowdlearn.errors import InputError
 from crowdlearn.learners.aggnet import AggNet
 from crowdlearn.learners.aggregate_then_train import AggregateThenTrain
-from crowdlearn.learners.base import Learner
+from crowdlearn.learners.base import Learner, rows_in_task_order
 from crowdlearn.learners.coteaching import CoTeaching
 from crowdlearn.learners.crowd_layer import CrowdLayer
 from crowdlearn.learners.doctor_net import DoctorNet
@@ -53,4 +53,4 @@ def make_noise_learner(name: str, *, noise_rate: float | None = None, **settings
 __all__ = ["CROWD_METHODS", "MBEM", "NOISE_METHODS", "AggNet", "AggregateThenTrain",
            "CoTeaching", "CrowdLayer", "DoctorNet", "Learner", "MaxMIG", "MeMomentum",
            "StandardCE", "TwoEM", "find_label_issues", "load", "make_crowd_learner",
-           "make_noise_learner"]
+           "make_noise_learner", "rows_in_task_order"]

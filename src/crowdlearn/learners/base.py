@@ -641,9 +641,10 @@ def align_items(X, annotations: Annotations) -> np.ndarray:
     rows = rows_of_tasks(X, annotations)
     if not _ROWS_IN_TASK_ORDER.get() and not np.issubdtype(
             np.asarray(annotations.tasks).dtype, np.integer):
-        warnings.warn(f"X has no task ids: its row i is taken for annotations.tasks[i], the "
-                      f"tasks in sorted order ({_first_names(annotations.tasks)}); give X as "
-                      "a DataFrame indexed by task id to match its rows by id",
+        warnings.warn(f"X has no task ids: its row i is taken for annotations.tasks[i] "
+                      f"({_first_names(annotations.tasks)}); give X as a DataFrame indexed "
+                      "by task id to match its rows by id, or fit within crowdlearn.learners."
+                      "rows_in_task_order() when its rows already follow annotations.tasks",
                       CrowdlearnWarning, stacklevel=3)
     return X if np.array_equal(rows, np.arange(len(X))) else X[rows]
 
