@@ -175,3 +175,10 @@ def test_one_answer_a_task_with_a_model_is_not_a_random_choice():
         warnings.simplefilter("error", CrowdlearnWarning)
         table = next_to_label(frame, proba, k=6)
     assert table["score"].nunique() > 1
+
+
+def test_checks_round_halves_up():
+    ann, _, _ = make_crowd(n_tasks=100, n_workers=10, k=3, r=2, seed=3)
+    for k, expected in ((5, 1), (25, 3), (10, 1), (4, 0)):
+        table = next_to_label(ann, k=k)
+        assert (table["reason"] == "check").sum() == expected, k

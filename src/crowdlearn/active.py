@@ -138,7 +138,7 @@ def next_to_label(annotations, proba: np.ndarray | pd.DataFrame | None = None,
     order = order[allowed[order]]
     n_checks = 0
     if k is not None and len(order) > k:  # else every candidate is chosen anyway
-        n_checks = int(round(checks * k))
+        n_checks = int(np.floor(checks * k + 0.5))  # halves up: k = 5 gives 1 check, not 0
         best, rest = order[:k - n_checks], order[k - n_checks:]
         # stable; rounded as the scores, so that equal posteriors up to rounding tie
         settled = rest[np.lexsort((-np.round(post[rest].max(axis=1), 12), counts[rest]))]
