@@ -6,6 +6,7 @@ import torch
 from sklearn.datasets import load_digits
 
 from crowdlearn import InputError
+from crowdlearn.errors import CrowdlearnWarning
 from crowdlearn.nn import Trainer, balanced_accuracy, make_model
 
 
@@ -176,6 +177,10 @@ def test_bad_inputs(digits):
     with pytest.raises(InputError, match="lr must be a positive number, got -1"):
         Trainer(lr=-1, progress=False).fit(model(), X, y)
     assert Trainer(epochs=np.int64(1), progress=False).fit(model(), X, y) is not None
+    with pytest.raises(InputError, match="patience must be a positive integer or None"):
+        Trainer(patience=0, progress=False).fit(model(), X, y)
+    with pytest.warns(CrowdlearnWarning, match="patience=3 stops on the validation score"):
+        Trainer(epochs=1, patience=3, progress=False).fit(model(), X, y)
     ints = fit(model(), (X * 16).astype(np.int64), y)  # integer features become floats
     assert ints.predict_proba(model(), (X[:2] * 16).astype(np.int64)).shape == (2, 10)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -26,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from crowdlearn.errors import InputError
+from crowdlearn.errors import CrowdlearnWarning, InputError
 from crowdlearn.nn.flat import FlatParameters, packable
 from crowdlearn.outputs import atomic_write
 
@@ -184,6 +185,9 @@ class Trainer:
         has_val = X_val is not None
         if has_val and y_val is None:
             raise InputError("X_val needs y_val")
+        if self.patience is not None and not has_val:
+            warnings.warn(f"patience={self.patience} stops on the validation score: without "
+                          "X_val and y_val every epoch runs", CrowdlearnWarning, stacklevel=2)
         y_val_np = (_validation_labels(X_val, y_val, codes=isinstance(self.metric, str))
                     if has_val else None)
         if self.checkpoint is not None:  # made now, not found missing after an epoch
@@ -336,6 +340,10 @@ class Trainer:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise InputError(f"{name} must be a positive integer, got {value!r}")
+        if self.patience is not None and (isinstance(self.patience, bool) or not isinstance(
+                self.patience, (int, np.integer)) or self.patience < 1):
+            raise InputError(f"patience must be a positive integer or None, got "
+                             f"{self.patience!r}")
         if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float, np.number)) \
                 or not np.isfinite(self.lr) or self.lr <= 0:
             raise InputError(f"lr must be a positive number, got {self.lr!r}")
