@@ -431,10 +431,7 @@ def aggregate(
 
     Beyond memory: crowdlearn aggregate 'answers/*.parquet' --engine stream -o labels/
     """
-    if Engine(engine) is Engine.memory and (scratch is not None or scheduler is not None):
-        raise InputError(f"{'--scratch' if scratch is not None else '--scheduler'} is for "
-                         f"--engine {'stream' if scratch is not None else 'dask'}; the default "
-                         "engine (memory) has no use for it")
+    _check_engine_options(Engine(engine), scratch=scratch, scheduler=scheduler)
     if Engine(engine) is not Engine.memory:
         refused = {"--format wide": layout is Layout.wide, "--gold": gold is not None,
                    "--truth": truth is not None,
@@ -559,6 +556,18 @@ def aggregate(
         _print_summary(target, summary, quality, truth_note)
 
 
+def _check_engine_options(engine: Engine, *, scratch: Path | None,
+                          scheduler: str | None) -> None:
+    """Refuse ``--scratch`` and ``--scheduler`` with an engine other than the one each
+    serves (stream's scratch disk, dask's cluster) instead of ignoring them."""
+    for option, value, home in (("--scratch", scratch, Engine.stream),
+                                ("--scheduler", scheduler, Engine.dask)):
+        if value is not None and engine is not home:
+            raise InputError(f"{option} is for --engine {home.value}"
+                             + ("; the default engine (memory) has no use for it"
+                                if engine is Engine.memory else ""))
+
+
 def _check_dataset_place(out: Path, answers: Path, *files: Path | None) -> None:
     """Refuse, before any work, a labels folder (``-o`` of the out-of-core engines) or a
     Parquet ``--workers`` table inside the answers' folder (a folder given, or the folder a
@@ -604,10 +613,6 @@ def _aggregate_at_scale(engine: Engine, answers: Path, out: Path, method, seed: 
     )
     from crowdlearn.scale import aggregate_dask, aggregate_parquet
 
-    if engine is Engine.stream and scheduler is not None:
-        raise InputError("--scheduler is for --engine dask")
-    if engine is Engine.dask and scratch is not None:
-        raise InputError("--scratch is for --engine stream")
     model = make_aggregator(method, seed, **params)  # checked by the engines before any work
     check_format(workers, TABLE_FORMATS, "the workers table (--workers)", stdout=False)
     check_format(plot, PLOT_FORMATS, "the plot (--plot)", stdout=False)
