@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from crowdlearn.errors import CrowdlearnWarning, InputError
+from crowdlearn.label_files import PROBA_ROUNDING
 from crowdlearn.nn.flat import FlatParameters, packable
 from crowdlearn.outputs import atomic_write
 
@@ -637,7 +638,7 @@ def _check_targets(T_t: torch.Tensor, k: int) -> None:
     if not bool(torch.isfinite(T_t).all()) or bool((T_t < 0).any()):
         raise InputError("soft targets must be finite and non-negative")
     sums = T_t.sum(dim=1)
-    off = torch.abs(sums - 1) > 0.02  # as probability files: rounding when saved is fine
+    off = torch.abs(sums - 1) > PROBA_ROUNDING  # as probability files: rounded when saved
     if bool(off.any()):
         i = int(torch.nonzero(off)[0])
         raise InputError(f"soft targets must sum to 1 per example; example {i} sums to "
