@@ -77,3 +77,10 @@ def check_fraction(value, name: str) -> float:
             or not 0 < value <= 1:
         raise InputError(f"{name} must be a number in (0, 1], got {value!r}")
     return float(value)
+
+
+def named_few(names, n: int = 3) -> str:
+    """The first ``n`` of ``names`` for a message, an ellipsis when there are more:
+    ``'a', 'b', 'c', …``."""
+    names = list(names)
+    return ", ".join(map(repr, names[:n])) + (", …" if len(names) > n else "")

@@ -41,7 +41,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from crowdlearn.errors import CrowdlearnWarning, InputError
+from crowdlearn.errors import CrowdlearnWarning, InputError, named_few
 from crowdlearn.labels import lookup, positions, same_number
 from crowdlearn.proba import checked_rows
 
@@ -325,8 +325,9 @@ def _class_columns(columns: pd.Index, classes: Sequence) -> np.ndarray:
     if (where < 0).any() or extra or len(classes) != len(columns):
         missing = [c for c, i in zip(classes, where, strict=True) if i < 0]
         raise InputError(f"classes {list(classes)} are not proba's columns "
-                         f"{list(columns)}" + (f": no column {_few(missing)}" if missing else "")
-                         + (f": column {_few(list(columns[extra]))} is no class" if extra
+                         f"{list(columns)}"
+                         + (f": no column {named_few(missing)}" if missing else "")
+                         + (f": column {named_few(list(columns[extra]))} is no class" if extra
                             else ""))
     return where
 
@@ -347,19 +348,16 @@ def _rows_by_id(rows: pd.Index, keys: pd.Index) -> np.ndarray:
     extra = np.ones(len(keys), dtype=bool)
     extra[where[where >= 0]] = False
     if unlabelled or extra.any():
-        found = ([f"{len(unlabelled)} row(s) of proba have no label ({_few(unlabelled)})"]
+        found = ([f"{len(unlabelled)} row(s) of proba have no label ({named_few(unlabelled)})"]
                  if unlabelled else [])
         found += ([f"{int(extra.sum())} label(s) have no row in proba "
-                   f"({_few(list(keys[extra]))})"] if extra.any() else [])
+                   f"({named_few(list(keys[extra]))})"] if extra.any() else [])
         raise InputError(f"labels' index and proba's index hold different ids: "
                          f"{' and '.join(found)}; give labels for exactly proba's rows, or "
                          "labels.to_numpy() to match by position")
     return where
 
 
-def _few(names: list, n: int = 3) -> str:
-    """The first ``n`` of ``names`` for a message."""
-    return ", ".join(map(repr, names[:n])) + (", …" if len(names) > n else "")
 
 
 def _checked_proba(proba) -> np.ndarray:

@@ -46,7 +46,7 @@ from crowdlearn.aggregation.em import (
 )
 from crowdlearn.aggregation.incremental import REFIT_BELOW, FitState, fold_in
 from crowdlearn.annotations import Annotations
-from crowdlearn.errors import CrowdlearnWarning, InputError
+from crowdlearn.errors import CrowdlearnWarning, InputError, named_few
 from crowdlearn.inputs import first_line
 from crowdlearn.labels import plain
 from crowdlearn.params import N_THREADS, NON_NEGATIVE_REAL, Choice, Integers
@@ -420,8 +420,7 @@ def _confusion_counts(ann: Annotations, initial_error) -> tuple[np.ndarray, np.n
                              "one of the classes")
         keep = worker >= 0  # workers not in these answers are ignored
         if not keep.any():
-            named = pd.unique(frame.index.get_level_values(0))
-            shown = ", ".join(map(repr, named[:3])) + (", …" if len(named) > 3 else "")
+            shown = named_few(pd.unique(frame.index.get_level_values(0)))
             warnings.warn(f"initial_error names none of the answers' workers ({shown}): EM "
                           "starts as without it", CrowdlearnWarning, stacklevel=4)
         given = np.zeros((w, k, k))

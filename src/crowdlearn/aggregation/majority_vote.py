@@ -11,7 +11,7 @@ import pandas as pd
 
 from crowdlearn.aggregation.base import Aggregator, as_annotations
 from crowdlearn.annotations import Annotations
-from crowdlearn.errors import CrowdlearnWarning, InputError
+from crowdlearn.errors import CrowdlearnWarning, InputError, named_few
 from crowdlearn.inputs import first_line
 from crowdlearn.labels import positions
 from crowdlearn.params import SEED_OR_GENERATOR, Choice, Instances, Reals
@@ -127,8 +127,8 @@ def worker_weights(ann: Annotations, weights: Mapping | pd.Series,
                              "or set default_weight")
         weight[missing] = float(default)
         if missing.all() and len(given):
-            shown = ", ".join(map(repr, given.index[:3])) + (", …" if len(given) > 3 else "")
-            warnings.warn(f"the weights name none of the answers' workers ({shown}): every "
+            warnings.warn(f"the weights name none of the answers' workers "
+                          f"({named_few(given.index)}): every "
                           f"vote has the default weight {default:g}", CrowdlearnWarning,
                           stacklevel=3)
     return weight

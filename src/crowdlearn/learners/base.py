@@ -23,7 +23,7 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from crowdlearn.annotations import Annotations
-from crowdlearn.errors import CrowdlearnWarning, InputError, InputTypeError
+from crowdlearn.errors import CrowdlearnWarning, InputError, InputTypeError, named_few
 from crowdlearn.features import as_float
 from crowdlearn.inputs import first_line
 from crowdlearn.learners.folder_lock import folder_lock
@@ -257,11 +257,11 @@ class Learner(DeclaredParameters, BaseEstimator):
         missing = [c for c in trained if c not in given]
         if missing:
             raise InputError(f"X lacks {len(missing)} feature column(s) the model was fit on: "
-                             f"{_first_names(missing)}")
+                             f"{named_few(missing)}")
         unseen = [c for c in names if c not in known]
         if unseen:
             raise InputError(f"X has {len(unseen)} feature column(s) the model was not fit "
-                             f"on: {_first_names(unseen)}")
+                             f"on: {named_few(unseen)}")
         return X[trained]
 
     def predict(self, X) -> np.ndarray:
@@ -461,7 +461,7 @@ def align_labels(X, y, name: str = "y", stacklevel: int = 4):
 
     if isinstance(X, pd.DataFrame) and not _indexed_by_id(X) and _ids_not_rows(y):
         warnings.warn(f"X has the default index 0…n−1 and {name}'s index holds ids "
-                      f"({_first_names(list(y.index))}): matched by position; give X those "
+                      f"({named_few(list(y.index))}): matched by position; give X those "
                       f"ids as its index to match by id ({name}.to_numpy() says position "
                       "is meant)", CrowdlearnWarning, stacklevel=stacklevel)
     if not (_indexed_by_id(X) and isinstance(y, (pd.Series, pd.DataFrame))):
@@ -482,9 +482,9 @@ def align_labels(X, y, name: str = "y", stacklevel: int = 4):
     extra[where[where >= 0]] = False
     if unlabelled or extra.any():
         found = [f"{len(unlabelled)} row(s) of X have no label in {name} "
-                 f"({_first_names(unlabelled)})"] if unlabelled else []
+                 f"({named_few(unlabelled)})"] if unlabelled else []
         found += [f"{int(extra.sum())} label(s) of {name} have no row in X "
-                  f"({_first_names(list(y.index[extra]))})"] if extra.any() else []
+                  f"({named_few(list(y.index[extra]))})"] if extra.any() else []
         raise InputError(f"X's index and {name}'s index hold different ids: "
                          f"{' and '.join(found)}; give {name} with the ids of X's index, or "
                          f"{name}.to_numpy() to match rows by position")
@@ -620,10 +620,6 @@ def _column_names(X) -> list[str] | None:
     return names if names and all(isinstance(c, str) for c in names) else None
 
 
-def _first_names(names: list, n: int = 3) -> str:
-    return ", ".join(map(repr, names[:n])) + (", …" if len(names) > n else "")
-
-
 def align_items(X, annotations: Annotations) -> np.ndarray:
     """The rows of ``X`` for the annotated tasks, in ``annotations.tasks`` order: a
     DataFrame by its index (task ids compared as text, as the command line compares them;
@@ -642,7 +638,7 @@ def align_items(X, annotations: Annotations) -> np.ndarray:
     if not _ROWS_IN_TASK_ORDER.get() and not np.issubdtype(
             np.asarray(annotations.tasks).dtype, np.integer):
         warnings.warn(f"X has no task ids: its row i is taken for annotations.tasks[i] "
-                      f"({_first_names(annotations.tasks)}); give X as a DataFrame indexed "
+                      f"({named_few(annotations.tasks)}); give X as a DataFrame indexed "
                       "by task id to match its rows by id, or fit within crowdlearn.learners."
                       "rows_in_task_order() when its rows already follow annotations.tasks",
                       CrowdlearnWarning, stacklevel=3)
@@ -713,9 +709,9 @@ def _rows_by_id(index, annotations: Annotations) -> np.ndarray:
         wanted = [str(t) for t in annotations.tasks]
         missing = [t for t, p in zip(wanted, position, strict=True) if p < 0]
         raise InputError(f"X has no row for {len(missing)} of the {len(wanted)} annotated "
-                         f"tasks: {_first_names(missing)} (its index must hold the task ids, "
-                         f"e.g. {_first_names(wanted, 2)}; it holds "
-                         f"{_first_names(list(ids), 2)})")
+                         f"tasks: {named_few(missing)} (its index must hold the task ids, "
+                         f"e.g. {named_few(wanted, 2)}; it holds "
+                         f"{named_few(list(ids), 2)})")
     return position
 
 
