@@ -573,15 +573,22 @@ def _in_kind(added: list, known) -> list:
     first = known[0]
     if isinstance(first, str) and all(isinstance(v, (int, np.integer)) for v in added):
         return [str(v) for v in added]
-    if isinstance(first, (int, np.integer)) and not isinstance(first, bool) and all(
-            isinstance(v, str) and _INT64_TEXT.fullmatch(v) and str(int(v)) == v
-            and -2**63 <= int(v) < 2**63 for v in added):
-        return [int(v) for v in added]
-    if isinstance(first, (int, np.integer)) and not isinstance(first, bool) and all(
-            isinstance(v, (float, np.floating)) and float(v).is_integer()
-            and -2**63 <= v < 2**63 for v in added):  # a float column's 300.0 is task 300
+    if isinstance(first, (int, np.integer)) and not isinstance(first, bool) and (
+            all(_int64_text(v) for v in added) or all(_whole_float(v) for v in added)):
         return [int(v) for v in added]
     return added
+
+
+def _int64_text(v) -> bool:
+    """Text that an int64 writes exactly so (not "007", not "²")."""
+    return isinstance(v, str) and bool(_INT64_TEXT.fullmatch(v)) and str(int(v)) == v \
+        and -2**63 <= int(v) < 2**63
+
+
+def _whole_float(v) -> bool:
+    """A float of an int64's value (a float column's 300.0 is task 300)."""
+    return isinstance(v, (float, np.floating)) and float(v).is_integer() \
+        and -2**63 <= v < 2**63
 
 
 _INT64_TEXT = re.compile(r"-?[0-9]{1,19}")  # ASCII digits only: "²".isdigit() is True
