@@ -103,12 +103,13 @@ def checked_distributions(values: pd.DataFrame, name: str, at=None) -> pd.DataFr
             raise InputError(f"{name}: the probabilities of id {values.index[row]!r} "
                              f"({at(row)}) {words} ({value}for class {values.columns[col]!r})"
                              + (f"; {n_rows:,} such rows" if n_rows > 1 else ""))
-    bad = np.flatnonzero(~(off <= PROBA_ROUNDING))
+    far = ~(off <= PROBA_ROUNDING)
+    bad = np.flatnonzero(far)
     if len(bad):
         row = int(bad[0])
         # a little off on every row: rounding when saved; far off on most: a class column
         # missing (sums below 1) or one too many (above): columns, not decimals
-        columns = np.mean(~(off <= PROBA_ROUNDING)) > 0.5 and np.median(off) > 0.02
+        columns = far.mean() > 0.5 and np.median(off) > PROBA_ROUNDING
         hint = (f"its columns ({', '.join(map(str, values.columns[:8]))}) may lack a class or "
                 "hold one too many" if columns else "rounded? re-save with more decimals")
         raise InputError(f"{name}: the probabilities of id {values.index[row]!r} "
